@@ -41,7 +41,8 @@ add_binary() {
 add_base() {
   local root=$1 applet
   local busybox=/bin/busybox
-  if ! ldd "$busybox" 2>&1 | grep -q 'not a dynamic executable'; then
+  # ldd exits 1 for a static binary, hence the capture instead of a pipe under pipefail.
+  if [[ "$(ldd "$busybox" 2>&1 || true)" != *"not a dynamic executable"* ]]; then
     echo "error: $busybox is not statically linked; install busybox-static" \
          "(apt-get install -y busybox-static)" >&2
     exit 1
@@ -61,11 +62,11 @@ add_base() {
 
 import_root() {
   local root=$1 image=$2; shift 2
-  tar --numeric-owner -C "$root" -c . \
+  # Owned by root inside the image even when a docker-group user builds it.
+  tar --owner=0 --group=0 --numeric-owner -C "$root" -c . \
     | docker import "$@" \
         --change "ENV PATH=$IMAGE_PATH" \
         --change 'WORKDIR /' \
-        --change 'LABEL steward.dev/demo-image=true' \
         --message "steward demo image built from host binaries" \
         - "$image" >/dev/null
 }
@@ -107,19 +108,26 @@ YAML
 }
 
 build() {
-  local image=$1 fn=$2 start root
-  if ! $force && image_exists "$image"; then
-    echo "image $image exists, skipping (--force to rebuild)"
-    return
+  local image=$1 fn=$2 start old=""
+  if image_exists "$image"; then
+    if ! $force; then
+      echo "image $image exists, skipping (--force to rebuild)"
+      return
+    fi
+    old=$(docker image inspect -f '{{.Id}}' "$image")
   fi
   start=$(now_ms)
-  root=$(mktemp -d)
-  # shellcheck disable=SC2064 # expand now: the trap must remove this build's root
-  trap "rm -rf '$root'" RETURN
-  "$fn" "$root"
+  mkdir "$workdir/$fn"
+  "$fn" "$workdir/$fn"
+  # The replaced image is left untagged; drop it unless a container still uses it.
+  if [ -n "$old" ] && [ "$old" != "$(docker image inspect -f '{{.Id}}' "$image")" ]; then
+    docker image rm "$old" >/dev/null 2>&1 || true
+  fi
   echo "built $image in $(( $(now_ms) - start )) ms"
 }
 
+workdir=$(mktemp -d)
+trap 'rm -rf "$workdir"' EXIT
 start=$(now_ms)
 build "$ETCD_IMAGE" build_etcd
 build "$PROMETHEUS_IMAGE" build_prometheus
