@@ -1,0 +1,114 @@
+import { Command, CommanderError, Option } from "commander";
+import { resolveRunConfig } from "../config.js";
+import { ValidationError, errorMessage } from "../errors.js";
+import { createLogger } from "../logging.js";
+import { FileStore, defaultStateDir } from "../store/file/file-store.js";
+import { applyCommand, deleteCommand, describeCommand, getCommand, watchCommand, type Output } from "./commands.js";
+import { startSteward } from "./run.js";
+
+const stdout: Output = { out: (text) => process.stdout.write(`${text}\n`) };
+
+interface GlobalOptions {
+  stateDir?: string;
+  verbose?: boolean;
+  namespace?: string;
+}
+
+function buildProgram(): Command {
+  const program = new Command("steward")
+    .description("Keeps Docker and Prometheus-observed systems in their declared state.")
+    .option("--state-dir <dir>", "file store directory (env STEWARD_STATE_DIR, default ~/.steward)")
+    .option("-n, --namespace <ns>", "namespace", "default")
+    .option("--verbose", "print stack traces on errors")
+    .showHelpAfterError()
+    .exitOverride();
+  const store = (): FileStore => new FileStore(program.opts<GlobalOptions>().stateDir ?? defaultStateDir(process.env));
+  const namespace = (): string | undefined => program.opts<GlobalOptions>().namespace;
+
+  program
+    .command("run")
+    .description("run the controller until SIGTERM/SIGINT")
+    .addOption(new Option("--store <store>", "where resources live").choices(["file"]))
+    .option("--prometheus-url <url>", "Prometheus base URL (env STEWARD_PROMETHEUS_URL, default http://127.0.0.1:9090)")
+    .option("--metrics-addr <host:port>", "serve /metrics, /healthz, /readyz here (default 127.0.0.1:9477)")
+    .addOption(new Option("--log-format <format>", "json or text").choices(["json", "text"]))
+    .addOption(new Option("--log-level <level>").choices(["error", "warn", "info", "debug"]))
+    .option("--workers <n>", "reconciles running at once (default 4)")
+    .action(async (flags: Record<string, string | undefined>) => {
+      const stateDir = program.opts<GlobalOptions>().stateDir ?? defaultStateDir(process.env);
+      const config = resolveRunConfig({ ...flags, stateDir }, process.env);
+      const logger = createLogger({ format: config.logFormat, level: config.logLevel });
+      const steward = await startSteward(config, logger);
+      await waitForSignal();
+      await steward.stop();
+    });
+
+  program
+    .command("apply")
+    .description("create or update resources from YAML files or directories")
+    .requiredOption("-f, --filename <path...>", "file or directory (repeatable)")
+    .action(async (opts: { filename: string[] }) => applyCommand(store(), opts.filename, stdout));
+
+  program
+    .command("get")
+    .description("list resources: desiredstates (ds), remediations (rem), remediationpolicies (policy)")
+    .argument("[type]")
+    .argument("[name]")
+    .option("-o, --output <format>", "wide, yaml, json or name")
+    .option("-w, --watch", "after listing, print a line per change")
+    .action(async (type: string | undefined, name: string | undefined, opts: { output?: string; watch?: boolean }) => {
+      const options = { output: opts.output, namespace: namespace() };
+      if (!opts.watch) return getCommand(store(), { type, name }, options, stdout);
+      const controller = new AbortController();
+      void waitForSignal().then(() => controller.abort());
+      return watchCommand(store(), { type, name }, options, stdout, controller.signal);
+    });
+
+  program
+    .command("describe")
+    .description("show a resource in detail: status, drift, evidence")
+    .argument("[type]")
+    .argument("[name]")
+    .action(async (type?: string, name?: string) => describeCommand(store(), { type, name }, namespace(), stdout));
+
+  program
+    .command("delete")
+    .description("delete resources by type and name, or those in -f files")
+    .argument("[type]")
+    .argument("[names...]")
+    .option("-f, --filename <path...>", "file or directory")
+    .action(async (type: string | undefined, names: string[], opts: { filename?: string[] }) =>
+      deleteCommand(store(), { type, names, files: opts.filename ?? [] }, namespace(), stdout),
+    );
+  return program;
+}
+
+function waitForSignal(): Promise<void> {
+  return new Promise((resolve) => {
+    const done = (): void => {
+      process.off("SIGINT", done);
+      process.off("SIGTERM", done);
+      resolve();
+    };
+    process.once("SIGINT", done);
+    process.once("SIGTERM", done);
+  });
+}
+
+/** The one place errors become exit codes: a one-line message, the stack only with --verbose. */
+export async function main(argv: readonly string[]): Promise<number> {
+  const program = buildProgram();
+  try {
+    await program.parseAsync([...argv], { from: "user" });
+    return 0;
+  } catch (err) {
+    if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 1;
+    const verbose = argv.includes("--verbose");
+    if (err instanceof ValidationError) process.stderr.write(`error: ${err.problems.join("\nerror: ")}\n`);
+    else process.stderr.write(`error: ${errorMessage(err)}\n`);
+    if (verbose && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
+    return 1;
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));

@@ -1,0 +1,103 @@
+import { stringify } from "yaml";
+import { formatDuration } from "../api/duration.js";
+import type { DesiredState } from "../api/desired-state.js";
+import type { RemediationPolicy } from "../api/policy.js";
+import type { AgentRemediation } from "../api/remediation.js";
+import type { Kind, Resource, ResourceOf } from "../api/resources.js";
+
+export type OutputFormat = "table" | "wide" | "yaml" | "json" | "name";
+
+interface Columns<R> {
+  headers: string[];
+  wideHeaders: string[];
+  row(resource: R, now: Date): string[];
+  wideRow(resource: R, now: Date): string[];
+}
+
+function age(resource: Resource, now: Date): string {
+  const created = Date.parse(resource.metadata.creationTimestamp ?? "");
+  return Number.isNaN(created) ? "<unknown>" : formatDuration(now.getTime() - created);
+}
+
+const desiredStateColumns: Columns<DesiredState> = {
+  headers: ["NAME", "READY", "DRIFT", "REMEDIATION", "AGE"],
+  wideHeaders: ["TARGET", "SERVICES", "INVARIANTS", "LAST RECONCILE"],
+  row: (ds, now) => [
+    ds.metadata.name,
+    ds.status?.conditions.find((c) => c.type === "Ready")?.status ?? "Unknown",
+    String(ds.status?.drift.length ?? 0),
+    ds.status?.activeRemediation ?? "<none>",
+    age(ds, now),
+  ],
+  wideRow: (ds, now) => [
+    describeTarget(ds),
+    String(ds.spec.services.length),
+    String(ds.spec.invariants.length),
+    ds.status?.lastReconcileTime ? `${formatDuration(now.getTime() - Date.parse(ds.status.lastReconcileTime))} ago` : "<never>",
+  ],
+};
+
+const remediationColumns: Columns<AgentRemediation> = {
+  headers: ["NAME", "TARGET", "PHASE", "REASON", "ATTEMPTS", "TOKENS", "AGE"],
+  wideHeaders: ["DRIFT", "MODE", "SESSION"],
+  row: (r, now) => {
+    const usage = r.status?.usage;
+    return [
+      r.metadata.name,
+      r.spec.desiredStateRef.name,
+      r.status?.phase ?? "Pending",
+      r.status?.reason ?? "",
+      String(r.status?.attempts.length ?? 0),
+      String((usage?.inputTokens ?? 0) + (usage?.outputTokens ?? 0)),
+      age(r, now),
+    ];
+  },
+  wideRow: (r) => [
+    r.spec.drift.map((d) => `${d.subject}: ${d.observed}`).join("; "),
+    r.spec.mode,
+    r.status?.sessionId ?? "<none>",
+  ],
+};
+
+const policyColumns: Columns<RemediationPolicy> = {
+  headers: ["NAME", "RULES", "DRY-RUN", "AGE"],
+  wideHeaders: ["MAX-TURNS", "MAX-MUTATIONS", "MAX-COST-USD"],
+  row: (p, now) => [p.metadata.name, String(p.spec.rules.length), String(p.spec.dryRun), age(p, now)],
+  wideRow: (p) => [String(p.spec.budgets.maxTurns), String(p.spec.budgets.maxMutations), String(p.spec.budgets.maxCostUSD)],
+};
+
+const COLUMNS: { [K in Kind]: Columns<ResourceOf<K>> } = {
+  DesiredState: desiredStateColumns,
+  AgentRemediation: remediationColumns,
+  RemediationPolicy: policyColumns,
+};
+
+export function describeTarget(ds: DesiredState): string {
+  const { docker, kubernetes } = ds.spec.target;
+  if (docker) return docker.project ? `docker:${docker.project}` : `docker:${Object.entries(docker.selector ?? {}).map(([k, v]) => `${k}=${v}`).join(",")}`;
+  return `kubernetes:${kubernetes?.namespace ?? ""}`;
+}
+
+export function tableHeaders(kind: Kind, wide: boolean): string[] {
+  const columns = COLUMNS[kind];
+  return wide ? [...columns.headers, ...columns.wideHeaders] : columns.headers;
+}
+
+export function tableRow<K extends Kind>(kind: K, resource: ResourceOf<K>, wide: boolean, now: Date): string[] {
+  const columns = COLUMNS[kind] as Columns<ResourceOf<K>>;
+  return wide ? [...columns.row(resource, now), ...columns.wideRow(resource, now)] : columns.row(resource, now);
+}
+
+/** kubectl's `-o json` shape for a list, also used for a single object with `-o yaml`/`json` by name. */
+export function asList(items: readonly Resource[]): { apiVersion: "v1"; kind: "List"; items: readonly Resource[] } {
+  return { apiVersion: "v1", kind: "List", items };
+}
+
+export function formatObjects(items: readonly Resource[], format: "yaml" | "json", single: boolean): string {
+  const value = single && items.length === 1 ? items[0] : asList(items);
+  return format === "json" ? JSON.stringify(value, null, 2) : stringify(value, { lineWidth: 0 }).trimEnd();
+}
+
+export function resourceName(resource: Resource): string {
+  return `${resource.kind.toLowerCase()}.steward.dev/${resource.metadata.name}`;
+}

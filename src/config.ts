@@ -1,0 +1,51 @@
+import { z } from "zod";
+import { formatIssues } from "./api/load.js";
+import { parseDuration } from "./api/duration.js";
+import { ValidationError } from "./errors.js";
+
+/**
+ * The effective configuration of `steward run`, read once from flags and environment,
+ * validated, logged at start and passed in. Nothing reads the environment elsewhere.
+ */
+export const RunConfig = z.object({
+  store: z.enum(["file"]),
+  stateDir: z.string().min(1),
+  prometheusUrl: z.string().url().optional(),
+  metricsAddr: z.string().min(1),
+  logFormat: z.enum(["json", "text"]),
+  logLevel: z.enum(["error", "warn", "info", "debug"]),
+  workers: z.number().int().min(1).max(64),
+  reconcileTimeoutMs: z.number().int().positive(),
+  modelConfigured: z.boolean(),
+});
+export type RunConfig = z.infer<typeof RunConfig>;
+
+export const DEFAULT_METRICS_ADDR = "127.0.0.1:9477";
+
+export interface RunFlags {
+  stateDir: string;
+  store?: string;
+  prometheusUrl?: string;
+  metricsAddr?: string;
+  logFormat?: string;
+  logLevel?: string;
+  workers?: string;
+  reconcileTimeout?: string;
+}
+
+export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv): RunConfig {
+  const candidate = {
+    store: flags.store ?? env.STEWARD_STORE ?? "file",
+    stateDir: flags.stateDir,
+    prometheusUrl: flags.prometheusUrl ?? env.STEWARD_PROMETHEUS_URL ?? "http://127.0.0.1:9090",
+    metricsAddr: flags.metricsAddr ?? env.STEWARD_METRICS_ADDR ?? DEFAULT_METRICS_ADDR,
+    logFormat: flags.logFormat ?? env.STEWARD_LOG_FORMAT ?? "json",
+    logLevel: flags.logLevel ?? env.STEWARD_LOG_LEVEL ?? "info",
+    workers: Number(flags.workers ?? env.STEWARD_WORKERS ?? 4),
+    reconcileTimeoutMs: parseDuration(flags.reconcileTimeout ?? "30s") ?? Number.NaN,
+    modelConfigured: Boolean(env.ANTHROPIC_API_KEY),
+  };
+  const result = RunConfig.safeParse(candidate);
+  if (!result.success) throw new ValidationError(formatIssues(result.error.issues).map((p) => `configuration: ${p}`));
+  return result.data;
+}

@@ -1,0 +1,280 @@
+import { isDeepStrictEqual } from "node:util";
+import { parseDuration } from "../api/duration.js";
+import type { DesiredState, DesiredStateStatus, FixRecord, InvariantStatus } from "../api/desired-state.js";
+import type { AgentRemediation } from "../api/remediation.js";
+import { NotFoundError, errorMessage } from "../errors.js";
+import type { Logger } from "../logging.js";
+import type { ContainerSnapshot, DockerActions, DockerObserver, PrometheusClient, QueryResult } from "../observe/types.js";
+import type { StewardMetrics } from "../server/metrics.js";
+import type { ObjectRef, Store } from "../store/store.js";
+import { desiredStateConditions, setCondition, type Degradation } from "./conditions.js";
+import { computeDrift } from "./drift.js";
+import { gatherEvidence } from "./evidence.js";
+import { evaluateCondition, nextEvaluationDelay, nextInvariantStatus } from "./invariants.js";
+import { planSteps, type PlannedStep } from "./plan.js";
+import { DONE, requeueAfter, type ReconcileContext, type Reconciler, type ReconcileRequest, type ReconcileResult } from "./reconciler.js";
+import { driftCleared, emptyRemediationStatus, isOpen, newRemediation, resolvedByItself, type AgentAvailability, type OpenStep } from "./remediations.js";
+import { inDockerTarget } from "./target.js";
+
+export interface DesiredStateReconcilerDeps {
+  store: Store;
+  docker: DockerObserver;
+  dockerActions: DockerActions;
+  /** Undefined when no Prometheus URL is configured: every invariant is then Unknown. */
+  prometheus: PrometheusClient | undefined;
+  metrics: StewardMetrics;
+  agent: AgentAvailability;
+  now?: () => Date;
+}
+
+/** How soon to look again after a simple fix, to confirm it stuck (events usually come first). */
+const VERIFY_FIX_AFTER_MS = 2_000;
+/** Fix records older than this are dropped from status (longer than any sane budget window). */
+const FIX_HISTORY_MS = 24 * 3_600_000;
+const FIX_HISTORY_MAX = 100;
+/** Status is rewritten at least this often, so lastReconcileTime shows Steward is alive. */
+const STATUS_HEARTBEAT_MS = 60_000;
+
+interface Observation {
+  containers: ContainerSnapshot[] | undefined;
+  invariants: InvariantStatus[];
+  queryResults: Map<string, QueryResult>;
+  degradations: Degradation[];
+}
+
+/**
+ * Reconciles one DesiredState: observe → compute drift → act (nothing, a simple fix, or
+ * open a remediation) → write status. Level-triggered: it reads everything afresh each
+ * time and keeps nothing between reconciles except what is in the object's status.
+ */
+export class DesiredStateReconciler implements Reconciler {
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: DesiredStateReconcilerDeps) {
+    this.now = deps.now ?? ((): Date => new Date());
+  }
+
+  async reconcile(request: ReconcileRequest, context: ReconcileContext): Promise<ReconcileResult> {
+    const ref = { namespace: request.namespace, name: request.name };
+    const desiredState = await this.deps.store.get("DesiredState", ref);
+    if (!desiredState) {
+      await this.cancelOrphans(ref, context.logger);
+      this.deps.metrics.driftGauge.remove({ desiredstate: request.name });
+      return DONE;
+    }
+    const now = this.now();
+    const status = desiredState.status ?? { conditions: [], drift: [], invariants: [], fixes: [] };
+    const observation = await this.observe(desiredState, status, now, context.signal);
+    const drift = computeDrift({
+      services: desiredState.spec.services,
+      containers: observation.containers,
+      invariants: observation.invariants,
+      previous: status.drift,
+      now,
+    });
+    const open = await this.closeClearedRemediations(desiredState, { drift, observation, now, logger: context.logger });
+    const steps = planSteps({
+      desiredState: desiredState.metadata.name,
+      services: desiredState.spec.services,
+      simpleFixes: desiredState.spec.remediation.simpleFixes,
+      drift,
+      containers: observation.containers ?? [],
+      fixes: status.fixes,
+      openFingerprints: new Set(open.map((r) => r.spec.fingerprint)),
+      now,
+    });
+    const fixes = await this.act(desiredState, steps, { observation, open, now, context });
+    const next: DesiredStateStatus = {
+      observedGeneration: desiredState.metadata.generation,
+      conditions: [],
+      drift,
+      invariants: observation.invariants,
+      fixes: trimFixes([...status.fixes, ...fixes], now),
+      lastReconcileTime: now.toISOString(),
+      activeRemediation: open[0]?.metadata.name,
+    };
+    next.conditions = desiredStateConditions({
+      generation: desiredState.metadata.generation ?? 1,
+      drift,
+      invariants: observation.invariants,
+      activeRemediation: next.activeRemediation,
+      degradations: observation.degradations,
+    }).reduce((list, condition) => setCondition(list, condition, now), status.conditions);
+    this.deps.metrics.driftGauge.set({ desiredstate: desiredState.metadata.name }, drift.length);
+    await this.writeStatus(desiredState, status, next);
+    return requeueAfter(this.nextDelay(desiredState, observation.invariants, fixes.length > 0, now));
+  }
+
+  private async observe(
+    desiredState: DesiredState,
+    status: DesiredStateStatus,
+    now: Date,
+    signal: AbortSignal,
+  ): Promise<Observation> {
+    const degradations: Degradation[] = [];
+    const connection = this.deps.docker.connection();
+    let containers: ContainerSnapshot[] | undefined;
+    if (desiredState.spec.target.kubernetes) {
+      degradations.push({ reason: "UnsupportedTarget", message: "Kubernetes targets need --store kubernetes (not available yet)" });
+    } else if (connection.state === "connected" && this.deps.docker.synced()) {
+      containers = this.deps.docker.containers().filter((c) => inDockerTarget(desiredState.spec.target, c));
+    } else {
+      const why = connection.state === "disconnected" ? connection.error : "still connecting";
+      degradations.push({ reason: "DockerUnavailable", message: `cannot observe Docker: ${why}` });
+    }
+    const queryResults = new Map<string, QueryResult>();
+    const invariants = await Promise.all(
+      desiredState.spec.invariants.map(async (spec) => {
+        const result = await this.query(spec.query, signal);
+        queryResults.set(spec.name, result);
+        const previous = status.invariants.find((i) => i.name === spec.name);
+        return nextInvariantStatus(previous, spec, evaluateCondition(spec, result), now);
+      }),
+    );
+    const failed = [...queryResults.values()].find((r): r is Extract<QueryResult, { ok: false }> => !r.ok);
+    if (failed) degradations.push({ reason: "PrometheusUnavailable", message: failed.error });
+    return { containers, invariants, queryResults, degradations };
+  }
+
+  private async query(expr: string, signal: AbortSignal): Promise<QueryResult> {
+    if (!this.deps.prometheus) {
+      return { ok: false, error: "no Prometheus URL is configured (steward run --prometheus-url)" };
+    }
+    return this.deps.prometheus.query(expr, signal);
+  }
+
+  private async closeClearedRemediations(
+    desiredState: DesiredState,
+    input: { drift: ReturnType<typeof computeDrift>; observation: Observation; now: Date; logger: Logger },
+  ): Promise<AgentRemediation[]> {
+    const ns = desiredState.metadata.namespace;
+    const all = await this.deps.store.list("AgentRemediation", ns);
+    const open = all.filter((r) => r.spec.desiredStateRef.name === desiredState.metadata.name && isOpen(r));
+    const stillOpen: AgentRemediation[] = [];
+    for (const remediation of open) {
+      const cleared = driftCleared(remediation, {
+        desiredState: desiredState.metadata.name,
+        currentDrift: input.drift,
+        invariants: input.observation.invariants,
+        containersObserved: input.observation.containers !== undefined,
+      });
+      if (!cleared) {
+        stillOpen.push(remediation);
+        continue;
+      }
+      await this.deps.store.updateStatus("AgentRemediation", { namespace: ns, name: remediation.metadata.name }, resolvedByItself(remediation.status, input.now));
+      input.logger.info("remediation resolved: drift cleared by itself", { remediation: remediation.metadata.name });
+    }
+    return stillOpen;
+  }
+
+  private async act(
+    desiredState: DesiredState,
+    steps: readonly PlannedStep[],
+    input: { observation: Observation; open: AgentRemediation[]; now: Date; context: ReconcileContext },
+  ): Promise<FixRecord[]> {
+    const fixes: FixRecord[] = [];
+    for (const step of steps) {
+      if (step.type === "fix") fixes.push(await this.applyFix(step, input.now, input.context));
+      else if (step.type === "open") input.open.push(await this.openRemediation(desiredState, step, input));
+    }
+    return fixes;
+  }
+
+  private async applyFix(
+    step: Extract<PlannedStep, { type: "fix" }>,
+    now: Date,
+    context: ReconcileContext,
+  ): Promise<FixRecord> {
+    const { dockerActions, metrics } = this.deps;
+    const record: FixRecord = { subject: step.drift.subject, action: step.action, time: now.toISOString(), result: "Succeeded" };
+    try {
+      if (step.action === "start") await dockerActions.start(step.container, context.signal);
+      else await dockerActions.restart(step.container, context.signal);
+      record.message = `${step.action}ed ${step.container} (${step.drift.observed})`;
+      context.logger.info("simple fix applied", { action: step.action, container: step.container, drift: step.drift.observed });
+    } catch (err) {
+      record.result = "Failed";
+      record.message = errorMessage(err);
+      context.logger.warn("simple fix failed", { action: step.action, container: step.container, error: record.message });
+    }
+    metrics.simpleFixes.inc({ action: step.action, result: record.result });
+    return record;
+  }
+
+  private async openRemediation(
+    desiredState: DesiredState,
+    step: OpenStep,
+    input: { observation: Observation; now: Date; context: ReconcileContext },
+  ): Promise<AgentRemediation> {
+    const evidence = await gatherEvidence(step, {
+      containers: input.observation.containers ?? [],
+      actions: this.deps.dockerActions,
+      invariants: desiredState.spec.invariants,
+      queryResults: input.observation.queryResults,
+      signal: input.context.signal,
+    });
+    const remediation = newRemediation(desiredState, step, evidence, { now: input.now, agent: this.deps.agent });
+    const created = await this.deps.store.create(remediation);
+    this.deps.metrics.remediationsOpened.inc();
+    input.context.logger.warn("remediation opened", {
+      remediation: created.metadata.name,
+      drift: `${step.drift.subject}: ${step.drift.observed}`,
+      reason: step.reason,
+    });
+    return created;
+  }
+
+  private async writeStatus(desiredState: DesiredState, before: DesiredStateStatus, next: DesiredStateStatus): Promise<void> {
+    const last = before.lastReconcileTime ? Date.parse(before.lastReconcileTime) : 0;
+    const heartbeatDue = Date.parse(next.lastReconcileTime ?? "") - last >= STATUS_HEARTBEAT_MS;
+    if (!heartbeatDue && isDeepStrictEqual(comparable(before), comparable(next))) return;
+    try {
+      await this.deps.store.updateStatus("DesiredState", desiredState.metadata, next);
+    } catch (err) {
+      if (!(err instanceof NotFoundError)) throw err;
+    }
+  }
+
+  private nextDelay(desiredState: DesiredState, invariants: readonly InvariantStatus[], fixed: boolean, now: Date): number {
+    const interval = parseDuration(desiredState.spec.interval) ?? 15_000;
+    const delays = [interval];
+    for (const status of invariants) {
+      const spec = desiredState.spec.invariants.find((i) => i.name === status.name);
+      const delay = spec ? nextEvaluationDelay(status, spec, now) : undefined;
+      if (delay !== undefined) delays.push(Math.max(delay, 10));
+    }
+    if (fixed) delays.push(VERIFY_FIX_AFTER_MS);
+    return Math.min(...delays);
+  }
+
+  /** A deleted DesiredState's open remediations are cancelled, not left dangling. */
+  private async cancelOrphans(ref: ObjectRef, logger: Logger): Promise<void> {
+    const all = await this.deps.store.list("AgentRemediation", ref.namespace);
+    for (const remediation of all.filter((r) => r.spec.desiredStateRef.name === ref.name && isOpen(r))) {
+      const status = remediation.status ?? emptyRemediationStatus();
+      await this.deps.store.updateStatus("AgentRemediation", remediation.metadata, {
+        ...status,
+        phase: "Cancelled",
+        reason: "DesiredStateDeleted",
+        message: `DesiredState ${ref.name} was deleted`,
+        closedAt: this.now().toISOString(),
+      });
+      logger.info("remediation cancelled: its DesiredState was deleted", { remediation: remediation.metadata.name });
+    }
+  }
+}
+
+/** Status without the fields that change on every reconcile, to tell real changes apart. */
+function comparable(status: DesiredStateStatus): unknown {
+  return {
+    ...status,
+    lastReconcileTime: undefined,
+    invariants: status.invariants.map((i) => ({ ...i, lastEvaluationTime: undefined })),
+  };
+}
+
+function trimFixes(fixes: FixRecord[], now: Date): FixRecord[] {
+  const from = now.getTime() - FIX_HISTORY_MS;
+  return fixes.filter((f) => Date.parse(f.time) > from).slice(-FIX_HISTORY_MAX);
+}

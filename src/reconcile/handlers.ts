@@ -1,0 +1,69 @@
+import type { Target } from "../api/desired-state.js";
+import { objectKey } from "../api/resources.js";
+import type { Logger } from "../logging.js";
+import type { DockerObserverEvent } from "../observe/types.js";
+import type { WatchEvent } from "../store/store.js";
+import type { WorkQueue } from "./queue.js";
+import { inDockerTarget } from "./target.js";
+
+/**
+ * Which DesiredStates watch which containers, so a Docker event enqueues only the keys it
+ * concerns. Fed by the store's watch; holds targets, not objects (reconciles re-read).
+ */
+export class DesiredStateIndex {
+  private readonly targets = new Map<string, Target>();
+
+  apply(event: WatchEvent): void {
+    if (event.object.kind !== "DesiredState") return;
+    const key = objectKey("DesiredState", event.object.metadata.namespace, event.object.metadata.name);
+    if (event.type === "DELETED") this.targets.delete(key);
+    else this.targets.set(key, event.object.spec.target);
+  }
+
+  keys(): string[] {
+    return [...this.targets.keys()];
+  }
+
+  keysFor(event: Extract<DockerObserverEvent, { type: "container" }>): string[] {
+    const containers = [event.snapshot, event.previous].filter((c) => c !== undefined);
+    return [...this.targets].filter(([, target]) => containers.some((c) => inDockerTarget(target, c))).map(([key]) => key);
+  }
+}
+
+/**
+ * Enqueues the DesiredState a store change concerns. Status-only updates of a DesiredState
+ * (generation unchanged) are filtered out: they are the controller's own writes, and
+ * reacting to them would reconcile in a loop. A remediation's change enqueues its owner.
+ */
+export function enqueueForStoreEvent(event: WatchEvent, queue: WorkQueue): void {
+  const { object } = event;
+  if (object.kind === "DesiredState") {
+    const specChanged = event.type !== "MODIFIED" || event.previous?.metadata.generation !== object.metadata.generation;
+    if (specChanged) queue.add(objectKey("DesiredState", object.metadata.namespace, object.metadata.name));
+    return;
+  }
+  if (object.kind === "AgentRemediation") {
+    const owner = object.spec.desiredStateRef;
+    queue.add(objectKey("DesiredState", owner.namespace ?? object.metadata.namespace, owner.name));
+  }
+}
+
+export function enqueueForDockerEvent(
+  event: DockerObserverEvent,
+  index: DesiredStateIndex,
+  queue: WorkQueue,
+  logger: Logger,
+): void {
+  switch (event.type) {
+    case "container":
+      for (const key of index.keysFor(event)) queue.add(key);
+      return;
+    case "resynced":
+    case "connection":
+      for (const key of index.keys()) queue.add(key);
+      return;
+    case "malformed":
+      logger.warn("dropped a malformed Docker event", { line: event.line.slice(0, 200), error: event.error });
+      return;
+  }
+}

@@ -1,0 +1,109 @@
+/**
+ * A de-duplicating, rate-limited work queue of keys, with client-go workqueue semantics:
+ * - a key waiting in the queue is held once, however often it is added;
+ * - a key is never handed to two workers at once; one added while it is being processed
+ *   is queued again when `done` is called, so the latest state is always reconciled;
+ * - `addRateLimited` delays a key exponentially per consecutive failure (capped, jittered),
+ *   `forget` resets that count after a success.
+ * Keys are names of objects (`Kind/namespace/name`), never events: a reconcile re-reads
+ * the current state.
+ */
+export interface BackoffOptions {
+  baseMs: number;
+  maxMs: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 100, maxMs: 60_000 };
+
+export class WorkQueue {
+  private readonly queue: string[] = [];
+  private readonly dirty = new Set<string>();
+  private readonly processing = new Set<string>();
+  private readonly failures = new Map<string, number>();
+  private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
+  private readonly waiters: ((key: string | undefined) => void)[] = [];
+  private shuttingDown = false;
+
+  constructor(private readonly backoff: BackoffOptions = DEFAULT_BACKOFF) {}
+
+  add(key: string): void {
+    if (this.shuttingDown || this.dirty.has(key)) return;
+    this.dirty.add(key);
+    if (this.processing.has(key)) return;
+    const waiter = this.waiters.shift();
+    if (waiter) this.handOut(key, waiter);
+    else this.queue.push(key);
+  }
+
+  /** Adds the key after `ms`; an earlier pending add for the same key wins. */
+  addAfter(key: string, ms: number): void {
+    if (this.shuttingDown) return;
+    if (ms <= 0) return this.add(key);
+    const at = Date.now() + ms;
+    const existing = this.timers.get(key);
+    if (existing && existing.at <= at) return;
+    if (existing) clearTimeout(existing.timer);
+    const timer = setTimeout(() => {
+      this.timers.delete(key);
+      this.add(key);
+    }, ms);
+    this.timers.set(key, { at, timer });
+  }
+
+  addRateLimited(key: string): number {
+    const n = this.failures.get(key) ?? 0;
+    this.failures.set(key, n + 1);
+    const exp = Math.min(this.backoff.maxMs, this.backoff.baseMs * 2 ** n);
+    const delay = Math.round(exp * (0.8 + Math.random() * 0.4));
+    this.addAfter(key, Math.min(delay, this.backoff.maxMs));
+    return delay;
+  }
+
+  forget(key: string): void {
+    this.failures.delete(key);
+  }
+
+  numRequeues(key: string): number {
+    return this.failures.get(key) ?? 0;
+  }
+
+  /** The next key, or undefined once the queue is shut down. */
+  get(): Promise<string | undefined> {
+    const key = this.queue.shift();
+    if (key !== undefined) {
+      this.markProcessing(key);
+      return Promise.resolve(key);
+    }
+    if (this.shuttingDown) return Promise.resolve(undefined);
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  done(key: string): void {
+    this.processing.delete(key);
+    if (!this.dirty.has(key)) return;
+    const waiter = this.waiters.shift();
+    if (waiter) this.handOut(key, waiter);
+    else this.queue.push(key);
+  }
+
+  get length(): number {
+    return this.queue.length;
+  }
+
+  shutDown(): void {
+    this.shuttingDown = true;
+    for (const { timer } of this.timers.values()) clearTimeout(timer);
+    this.timers.clear();
+    for (const waiter of this.waiters.splice(0)) waiter(undefined);
+  }
+
+  private handOut(key: string, waiter: (key: string) => void): void {
+    this.markProcessing(key);
+    waiter(key);
+  }
+
+  private markProcessing(key: string): void {
+    this.dirty.delete(key);
+    this.processing.add(key);
+  }
+}

@@ -1,0 +1,52 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
+import { RemediationPhase } from "../api/remediation.js";
+
+export const RECONCILE_RESULTS = ["success", "requeue_after", "error", "terminal"] as const;
+export type ReconcileResultLabel = (typeof RECONCILE_RESULTS)[number];
+
+/**
+ * Every metric Steward exports, on one registry owned by the process (no module-level
+ * registry). Label sets are initialised to zero at start-up so dashboards and `rate()`
+ * see a series before the first event.
+ */
+export class StewardMetrics {
+  readonly registry = new Registry();
+  readonly reconcileTotal: Counter<"result">;
+  readonly reconcileErrors: Counter;
+  readonly reconcileDuration: Histogram;
+  readonly driftGauge: Gauge<"desiredstate">;
+  readonly simpleFixes: Counter<"action" | "result">;
+  readonly remediations: Gauge<"phase">;
+  readonly remediationsOpened: Counter;
+  readonly queueDepth: Gauge;
+  readonly observerConnected: Gauge<"observer">;
+
+  constructor() {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: "steward_process_" });
+    this.reconcileTotal = new Counter({ name: "steward_reconcile_total", help: "Reconciles by result.", labelNames: ["result"], registers });
+    this.reconcileErrors = new Counter({ name: "steward_reconcile_errors_total", help: "Reconciles that ended in an error.", registers });
+    this.reconcileDuration = new Histogram({
+      name: "steward_reconcile_duration_seconds",
+      help: "Time one reconcile took.",
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      registers,
+    });
+    this.driftGauge = new Gauge({ name: "steward_drift", help: "Drift items per DesiredState.", labelNames: ["desiredstate"], registers });
+    this.simpleFixes = new Counter({ name: "steward_simple_fixes_total", help: "Simple fixes applied.", labelNames: ["action", "result"], registers });
+    this.remediations = new Gauge({ name: "steward_remediations", help: "AgentRemediations by phase.", labelNames: ["phase"], registers });
+    this.remediationsOpened = new Counter({ name: "steward_remediations_opened_total", help: "AgentRemediations opened.", registers });
+    this.queueDepth = new Gauge({ name: "steward_workqueue_depth", help: "Keys waiting in the work queue.", registers });
+    this.observerConnected = new Gauge({
+      name: "steward_observer_connected",
+      help: "1 when the observer's source (docker, prometheus, store) is reachable.",
+      labelNames: ["observer"],
+      registers,
+    });
+    for (const result of RECONCILE_RESULTS) this.reconcileTotal.inc({ result }, 0);
+    for (const phase of RemediationPhase.options) this.remediations.set({ phase }, 0);
+    for (const action of ["start", "restart", "scale"]) {
+      for (const result of ["Succeeded", "Failed"]) this.simpleFixes.inc({ action, result }, 0);
+    }
+  }
+}

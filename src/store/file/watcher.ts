@@ -1,0 +1,134 @@
+import { watch, type FSWatcher } from "node:fs";
+import { readdir } from "node:fs/promises";
+import { join } from "node:path";
+import type { Resource } from "../../api/resources.js";
+import type { WatchEvent } from "../store.js";
+
+/** Catches any change inotify missed (an overflowed queue, a directory made after start). */
+const RESYNC_INTERVAL_MS = 30_000;
+const DEBOUNCE_MS = 10;
+
+interface Known {
+  uid: string | undefined;
+  resourceVersion: string | undefined;
+  object: Resource;
+}
+
+/**
+ * Turns file changes under the kind directories (`<kind>/<namespace>/<name>.yaml`) into
+ * watch events. inotify says only that something changed, so the watcher re-reads the
+ * file and compares uid and resourceVersion with what it saw last; a periodic full rescan
+ * covers events the kernel dropped.
+ */
+export class DirectoryWatcher {
+  private readonly known = new Map<string, Known>();
+  private readonly watchers = new Map<string, FSWatcher>();
+  private readonly listeners = new Set<(event: WatchEvent) => void>();
+  private readonly pending = new Map<string, NodeJS.Timeout>();
+  private resyncTimer: NodeJS.Timeout | undefined;
+  private closed = false;
+
+  constructor(
+    private readonly kindDirs: readonly string[],
+    private readonly read: (path: string) => Promise<Resource | undefined>,
+  ) {}
+
+  async start(): Promise<void> {
+    await this.rescanAll();
+    this.resyncTimer = setInterval(() => void this.rescanAll(), RESYNC_INTERVAL_MS);
+    this.resyncTimer.unref();
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    clearInterval(this.resyncTimer);
+    for (const timer of this.pending.values()) clearTimeout(timer);
+    for (const watcher of this.watchers.values()) watcher.close();
+    this.watchers.clear();
+    await Promise.resolve();
+  }
+
+  subscribe(listener: (event: WatchEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  private async rescanAll(): Promise<void> {
+    for (const kindDir of this.kindDirs) {
+      this.watchDir(kindDir);
+      for (const namespace of await listNames(kindDir)) {
+        this.watchDir(join(kindDir, namespace));
+        await this.rescanDir(join(kindDir, namespace));
+      }
+    }
+  }
+
+  private watchDir(dir: string): void {
+    if (this.closed || this.watchers.has(dir)) return;
+    try {
+      const watcher = watch(dir, { persistent: false }, () => this.schedule(dir));
+      watcher.on("error", () => {
+        watcher.close();
+        this.watchers.delete(dir);
+      });
+      this.watchers.set(dir, watcher);
+    } catch {
+      // The directory does not exist yet; the next rescan watches it once it does.
+    }
+  }
+
+  private schedule(dir: string): void {
+    if (this.closed || this.pending.has(dir)) return;
+    this.pending.set(
+      dir,
+      setTimeout(() => {
+        this.pending.delete(dir);
+        void (this.kindDirs.includes(dir) ? this.rescanAll() : this.rescanDir(dir));
+      }, DEBOUNCE_MS),
+    );
+  }
+
+  private async rescanDir(dir: string): Promise<void> {
+    const names = (await listNames(dir)).filter((n) => n.endsWith(".yaml") && !n.startsWith("."));
+    const present = new Set(names.map((n) => join(dir, n)));
+    for (const path of present) await this.refresh(path);
+    for (const [path, known] of this.known) {
+      if (path.startsWith(`${dir}/`) && !present.has(path)) {
+        this.known.delete(path);
+        this.emit({ type: "DELETED", object: known.object });
+      }
+    }
+  }
+
+  private async refresh(path: string): Promise<void> {
+    let object: Resource | undefined;
+    try {
+      object = await this.read(path);
+    } catch {
+      // A corrupt file is reported by `list`/`get`, which the user sees; the watcher keeps
+      // the last good version so the controller does not act on a half-understood object.
+      return;
+    }
+    const before = this.known.get(path);
+    if (!object) return;
+    const { uid, resourceVersion } = object.metadata;
+    if (before && before.uid === uid && before.resourceVersion === resourceVersion) return;
+    this.known.set(path, { uid, resourceVersion, object });
+    if (before && before.uid !== uid) this.emit({ type: "DELETED", object: before.object });
+    const sameObject = before !== undefined && before.uid === uid;
+    this.emit(sameObject ? { type: "MODIFIED", object, previous: before.object } : { type: "ADDED", object });
+  }
+
+  private emit(event: WatchEvent): void {
+    if (this.closed) return;
+    for (const listener of this.listeners) listener(event);
+  }
+}
+
+async function listNames(dir: string): Promise<string[]> {
+  try {
+    return await readdir(dir);
+  } catch {
+    return [];
+  }
+}

@@ -1,0 +1,58 @@
+import type { Kind, Resource, ResourceOf } from "../api/resources.js";
+
+export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED";
+
+/** A change to one object. Handlers enqueue keys from it; they never act on it directly. */
+export interface WatchEvent {
+  type: WatchEventType;
+  object: Resource;
+  /** The object before the change, for MODIFIED events when the store knows it. */
+  previous?: Resource;
+}
+
+export type ApplyOutcome = "created" | "configured" | "unchanged";
+
+export interface ApplyResult<R extends Resource = Resource> {
+  outcome: ApplyOutcome;
+  object: R;
+}
+
+export interface ObjectRef {
+  namespace: string;
+  name: string;
+}
+
+/**
+ * Where resources live. Two implementations (the file store and the Kubernetes store) pass
+ * the same contract tests, so the reconciler works against either.
+ *
+ * Contract:
+ * - `apply` writes metadata labels/annotations and spec, never status; `generation` bumps
+ *   only when the spec changes; `resourceVersion` changes on every write.
+ * - `updateStatus` writes status only, never spec or metadata; with `resourceVersion` it
+ *   fails with ConflictError if the object changed since it was read.
+ * - `watch` reports every change made by any process; a listener subscribed before
+ *   `start()` first receives an ADDED event for every existing object (an informer's
+ *   initial list).
+ */
+export interface Store {
+  start(): Promise<void>;
+  close(): Promise<void>;
+  list<K extends Kind>(kind: K, namespace?: string): Promise<ResourceOf<K>[]>;
+  get<K extends Kind>(kind: K, ref: ObjectRef): Promise<ResourceOf<K> | undefined>;
+  apply<R extends Resource>(resource: R): Promise<ApplyResult<R>>;
+  /** Creates a new object with its status; fails if one with the same name exists. */
+  create<R extends Resource>(resource: R): Promise<R>;
+  updateStatus<K extends Kind>(
+    kind: K,
+    ref: ObjectRef,
+    status: NonNullable<StatusOf<K>>,
+    options?: { resourceVersion?: string },
+  ): Promise<ResourceOf<K>>;
+  /** Sets (or, with undefined, removes) metadata annotations; used for approvals. */
+  annotate<K extends Kind>(kind: K, ref: ObjectRef, annotations: Record<string, string | undefined>): Promise<ResourceOf<K>>;
+  delete(kind: Kind, ref: ObjectRef): Promise<boolean>;
+  watch(listener: (event: WatchEvent) => void): () => void;
+}
+
+export type StatusOf<K extends Kind> = ResourceOf<K> extends { status?: infer S } ? S : never;
