@@ -54,8 +54,8 @@ export class WorkQueue {
     const n = this.failures.get(key) ?? 0;
     this.failures.set(key, n + 1);
     const exp = Math.min(this.backoff.maxMs, this.backoff.baseMs * 2 ** n);
-    const delay = Math.round(exp * (0.8 + Math.random() * 0.4));
-    this.addAfter(key, Math.min(delay, this.backoff.maxMs));
+    const delay = Math.min(this.backoff.maxMs, Math.round(exp * (0.8 + Math.random() * 0.4)));
+    this.addAfter(key, delay);
     return delay;
   }
 

@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { InvariantStatus } from "../../src/api/desired-state.js";
+import { desiredStateConditions, setCondition, type DesiredStateConditionInput } from "../../src/reconcile/conditions.js";
+
+const T0 = new Date("2026-11-24T10:00:00.000Z");
+const T1 = new Date("2026-11-24T10:05:00.000Z");
+
+describe("setCondition", () => {
+  it("keeps lastTransitionTime while the status is unchanged and moves it when it changes", () => {
+    let list = setCondition([], { type: "Ready", status: "True", reason: "A", message: "m", observedGeneration: 1 }, T0);
+    list = setCondition(list, { type: "Ready", status: "True", reason: "B", message: "m2", observedGeneration: 2 }, T1);
+    assert.equal(list.length, 1);
+    assert.equal(list[0]?.lastTransitionTime, T0.toISOString());
+    assert.equal(list[0]?.reason, "B");
+    assert.equal(list[0]?.observedGeneration, 2);
+    list = setCondition(list, { type: "Ready", status: "False", reason: "C", message: "m3" }, T1);
+    assert.equal(list[0]?.lastTransitionTime, T1.toISOString());
+  });
+});
+
+describe("desiredStateConditions", () => {
+  const base: DesiredStateConditionInput = { generation: 3, drift: [], invariants: [], activeRemediation: undefined, degradations: [] };
+  const inv = (state: InvariantStatus["state"], reason?: string): InvariantStatus => ({
+    name: "q",
+    state,
+    since: T0.toISOString(),
+    lastEvaluationTime: T0.toISOString(),
+    ...(reason ? { reason } : {}),
+  });
+  const summary = (input: Partial<DesiredStateConditionInput>): string[] =>
+    desiredStateConditions({ ...base, ...input }).map((c) => `${c.type}=${c.status}/${c.reason}`);
+
+  const cases: [string, Partial<DesiredStateConditionInput>, string[]][] = [
+    ["all as declared", {}, ["Ready=True/AsDeclared", "Drifted=False/NoDrift", "Remediating=False/NoRemediation", "Degraded=False/AllObserved"]],
+    [
+      "drift",
+      { drift: [{ type: "ContainerStopped", subject: "container/a", expected: "running", observed: "exited", since: "" }] },
+      ["Ready=False/Drifted", "Drifted=True/DriftDetected", "Remediating=False/NoRemediation", "Degraded=False/AllObserved"],
+    ],
+    [
+      "Prometheus down: Unknown, not drift",
+      { invariants: [inv("Unknown", "connection refused")], degradations: [{ reason: "PrometheusUnavailable", message: "connection refused" }] },
+      ["Ready=Unknown/PrometheusUnavailable", "Drifted=False/NoDrift", "Remediating=False/NoRemediation", "Degraded=True/PrometheusUnavailable"],
+    ],
+    ["no series: Unknown", { invariants: [inv("Unknown", "no series")] }, ["Ready=Unknown/InvariantUnknown", "Drifted=False/NoDrift", "Remediating=False/NoRemediation", "Degraded=False/AllObserved"]],
+    ["pending within for", { invariants: [inv("Pending")] }, ["Ready=False/InvariantPending", "Drifted=False/NoDrift", "Remediating=False/NoRemediation", "Degraded=False/AllObserved"]],
+    ["remediating", { activeRemediation: "etcd-x" }, ["Ready=True/AsDeclared", "Drifted=False/NoDrift", "Remediating=True/RemediationOpen", "Degraded=False/AllObserved"]],
+  ];
+  for (const [title, input, expected] of cases) it(title, () => assert.deepEqual(summary(input), expected));
+
+  it("every condition carries observedGeneration", () => {
+    for (const c of desiredStateConditions(base)) assert.equal(c.observedGeneration, 3);
+  });
+  it("the Unknown condition says why", () => {
+    const ready = desiredStateConditions({ ...base, degradations: [{ reason: "PrometheusUnavailable", message: "GET http://127.0.0.1:19090: connection refused" }] })[0];
+    assert.match(ready?.message ?? "", /connection refused/);
+  });
+});

@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { Drift, FixRecord } from "../../src/api/desired-state.js";
+import { driftFingerprint } from "../../src/reconcile/drift.js";
+import { planSteps, type PlanInput } from "../../src/reconcile/plan.js";
+import { container, service } from "./fixtures.js";
+
+const NOW = new Date("2026-11-24T10:00:00.000Z");
+const stopped: Drift = { type: "ContainerStopped", subject: "container/etcd0", expected: "running", observed: "exited (exit code 1)", since: NOW.toISOString() };
+
+function plan(overrides: Partial<PlanInput>): string[] {
+  const input: PlanInput = {
+    desiredState: "etcd",
+    services: [service("etcd0", { restartBudget: { max: 3, window: "10m" } })],
+    simpleFixes: ["start", "restart"],
+    drift: [stopped],
+    containers: [container("etcd0", { state: "exited", exitCode: 1 })],
+    fixes: [],
+    openFingerprints: new Set(),
+    now: NOW,
+    ...overrides,
+  };
+  return planSteps(input).map((s) => (s.type === "fix" ? `fix:${s.action}:${s.container}` : s.type === "open" ? `open:${s.reason}` : "wait"));
+}
+
+function fixesAgo(minutes: number[]): FixRecord[] {
+  return minutes.map((m) => ({ subject: "container/etcd0", action: "start", time: new Date(NOW.getTime() - m * 60_000).toISOString(), result: "Succeeded" }));
+}
+
+describe("planSteps", () => {
+  const cases: [string, Partial<PlanInput>, string[]][] = [
+    ["a stopped container is started", {}, ["fix:start:etcd0"]],
+    ["with budget left (2 of 3 used) it is started again", { fixes: fixesAgo([1, 2]) }, ["fix:start:etcd0"]],
+    ["budget spent (3 of 3 in the window): a remediation opens", { fixes: fixesAgo([1, 2, 3]) }, ["open:RestartBudgetExhausted"]],
+    ["fixes outside the window do not count", { fixes: fixesAgo([11, 12, 13]) }, ["fix:start:etcd0"]],
+    ["start disabled: a remediation opens at once", { simpleFixes: [] }, ["open:SimpleFixDisabled"]],
+    ["an open remediation owns the drift: wait", { openFingerprints: new Set([driftFingerprint("etcd", stopped)]) }, ["wait"]],
+    [
+      "an unhealthy container is restarted",
+      { drift: [{ ...stopped, type: "ContainerUnhealthy", observed: "unhealthy" }], containers: [container("etcd0", { health: "unhealthy" })] },
+      ["fix:restart:etcd0"],
+    ],
+    [
+      "a missing container has no simple fix",
+      { drift: [{ ...stopped, type: "ContainerMissing", subject: "service/etcd0", observed: "no container" }], containers: [] },
+      ["open:NoSimpleFix"],
+    ],
+    ["a violated invariant has no simple fix", { drift: [{ ...stopped, type: "InvariantViolated", subject: "invariant/quorum" }] }, ["open:NoSimpleFix"]],
+    ["Docker restarting it under its restart policy: wait", { containers: [container("etcd0", { state: "restarting", restartCount: 1 })] }, ["wait"]],
+    [
+      "Docker restarting it past the budget: a remediation opens",
+      { containers: [container("etcd0", { state: "restarting", restartCount: 5 })] },
+      ["open:RestartBudgetExhausted"],
+    ],
+    ["a paused container has no simple fix", { containers: [container("etcd0", { state: "paused" })] }, ["open:NoSimpleFix"]],
+    ["default budget (3 per 10m) when none is declared", { services: [service("etcd0")], fixes: fixesAgo([1, 2, 3]) }, ["open:RestartBudgetExhausted"]],
+  ];
+  for (const [title, overrides, expected] of cases) it(title, () => assert.deepEqual(plan(overrides), expected));
+});
