@@ -1,0 +1,311 @@
+import { isIPv4 } from "node:net";
+import { errorMessage, StewardError } from "../errors.js";
+import { Semaphore, type Release } from "./semaphore.js";
+import type { PrometheusClient, QueryResult, Sample } from "./types.js";
+
+export interface HttpPrometheusClientOptions {
+  /** Prometheus's address, e.g. "http://127.0.0.1:9090"; a path prefix ("/prometheus") is kept. */
+  baseUrl: string;
+  /**
+   * Per query, counted from when a concurrency slot is free until the body is read; time
+   * spent waiting for a slot is bounded only by the caller's signal. Also sent to
+   * Prometheus as the query's `timeout`, so it stops evaluating when we stop waiting.
+   */
+  timeoutMs?: number;
+  maxConcurrent?: number;
+  /** Bodies larger than this are cut off and the query fails, so one huge result cannot exhaust memory. */
+  maxResponseBytes?: number;
+  /** Lifts the loopback-only rule; see `queryEndpoint`. */
+  allowNonLoopback?: boolean;
+}
+
+const DEFAULT_TIMEOUT_MS = 5_000;
+const DEFAULT_MAX_CONCURRENT = 4;
+const DEFAULT_MAX_RESPONSE_BYTES = 8 * 1024 * 1024;
+const SNIPPET_CHARS = 200;
+
+/** A failure whose message is already the complete description; `query` only prefixes the URL. */
+class QueryFailure extends Error {}
+
+/** Instant queries over Prometheus's HTTP API (`/api/v1/query`). */
+export class HttpPrometheusClient implements PrometheusClient {
+  /** The full query URL; every error message starts with it. */
+  readonly endpoint: string;
+  private readonly timeoutMs: number;
+  private readonly maxResponseBytes: number;
+  private readonly slots: Semaphore;
+
+  constructor(options: HttpPrometheusClientOptions) {
+    this.endpoint = queryEndpoint(options.baseUrl, options.allowNonLoopback ?? false);
+    this.timeoutMs = positive("timeoutMs", options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    this.maxResponseBytes = positive("maxResponseBytes", options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES);
+    this.slots = new Semaphore(positive("maxConcurrent", options.maxConcurrent ?? DEFAULT_MAX_CONCURRENT));
+  }
+
+  async query(expr: string, signal?: AbortSignal): Promise<QueryResult> {
+    let release: Release;
+    try {
+      release = await this.slots.acquire(signal);
+    } catch (err) {
+      return this.fail(`aborted before a connection slot was free: ${errorMessage(err)}`);
+    }
+    const deadline = new Deadline(this.timeoutMs, signal);
+    try {
+      return { ok: true, samples: await this.fetchSamples(expr, deadline.signal) };
+    } catch (err) {
+      return this.fail(this.describe(err, deadline));
+    } finally {
+      deadline.dispose();
+      release();
+    }
+  }
+
+  private async fetchSamples(expr: string, signal: AbortSignal): Promise<Sample[]> {
+    // POST, form-encoded: no URL length limit for long expressions (Prometheus accepts both).
+    const response = await fetch(this.endpoint, {
+      method: "POST",
+      headers: { accept: "application/json", "content-type": "application/x-www-form-urlencoded" },
+      body: new URLSearchParams({ query: expr, timeout: String(this.timeoutMs / 1000) }),
+      signal,
+      // A redirect could lead off loopback; Prometheus's API never redirects, so treat one as an error.
+      redirect: "manual",
+    });
+    const text = await readCapped(response, this.maxResponseBytes);
+    return interpretResponse(response, text);
+  }
+
+  private describe(err: unknown, deadline: Deadline): string {
+    if (err instanceof QueryFailure) return err.message;
+    if (deadline.abortedBy === "caller") return `query aborted by the caller: ${errorMessage(deadline.signal.reason)}`;
+    if (deadline.abortedBy === "timeout") return `timeout after ${this.timeoutMs} ms waiting for the response`;
+    return describeNetworkError(err);
+  }
+
+  private fail(what: string): QueryResult {
+    return { ok: false, error: `Prometheus at ${this.endpoint}: ${what}` };
+  }
+}
+
+/**
+ * One request's signal: the caller's signal or our timeout, whichever comes first, and
+ * which one it was. Hand-rolled rather than AbortSignal.any so that `dispose` clears the
+ * timer and unhooks from the caller's signal: a long-lived caller signal (a shutdown
+ * signal passed to every query) then collects no listeners; AbortSignal.any leaked exactly
+ * that way in some Node releases (nodejs/node#55351).
+ */
+class Deadline {
+  private readonly controller = new AbortController();
+  private readonly timer: NodeJS.Timeout;
+  private readonly onCallerAbort = (): void => this.abort("caller", this.caller?.reason);
+  abortedBy: "caller" | "timeout" | undefined;
+
+  constructor(timeoutMs: number, private readonly caller: AbortSignal | undefined) {
+    this.timer = setTimeout(() => this.abort("timeout", new Error(`timeout after ${timeoutMs} ms`)), timeoutMs);
+    if (caller?.aborted) this.onCallerAbort();
+    else caller?.addEventListener("abort", this.onCallerAbort, { once: true });
+  }
+
+  get signal(): AbortSignal {
+    return this.controller.signal;
+  }
+
+  dispose(): void {
+    clearTimeout(this.timer);
+    this.caller?.removeEventListener("abort", this.onCallerAbort);
+  }
+
+  private abort(by: "caller" | "timeout", reason: unknown): void {
+    if (this.abortedBy !== undefined) return;
+    this.abortedBy = by;
+    this.controller.abort(reason);
+  }
+}
+
+/**
+ * Steward runs loopback-only here: nothing may send traffic outside 127.0.0.0/8, and the
+ * agent's `query_prometheus` tool goes through this client, so a mistyped or hostile
+ * baseUrl must not turn Steward into a client of other hosts. Caveat: "localhost" is
+ * trusted to resolve to a loopback address, as /etc/hosts makes it do by default.
+ */
+function queryEndpoint(baseUrl: string, allowNonLoopback: boolean): string {
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    throw new StewardError(`Prometheus baseUrl ${JSON.stringify(baseUrl)} is not a URL; expected e.g. "http://127.0.0.1:9090"`);
+  }
+  if (url.protocol !== "http:" && url.protocol !== "https:") {
+    throw new StewardError(`Prometheus baseUrl ${baseUrl} must use http: or https:, not ${url.protocol}`);
+  }
+  if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") {
+    throw new StewardError(`Prometheus baseUrl must not contain credentials, a query string or a fragment (got ${url.host}${url.pathname}…)`);
+  }
+  if (!allowNonLoopback && !isLoopbackHost(url.hostname)) {
+    throw new StewardError(
+      `Prometheus baseUrl ${baseUrl}: host ${url.hostname} is not a loopback address; Steward only talks to 127.0.0.0/8, localhost or ::1 unless allowNonLoopback is set`,
+    );
+  }
+  url.pathname = `${url.pathname.replace(/\/+$/, "")}/api/v1/query`;
+  return url.toString();
+}
+
+/** `hostname` as the WHATWG URL parser normalises it ("0x7f.1" is already "127.0.0.1"). */
+export function isLoopbackHost(hostname: string): boolean {
+  const host = hostname.toLowerCase();
+  if (host === "localhost" || host === "[::1]") return true;
+  return isIPv4(host) && host.startsWith("127.");
+}
+
+function positive(name: string, value: number): number {
+  if (!Number.isFinite(value) || value <= 0) {
+    throw new StewardError(`HttpPrometheusClient: ${name} must be a positive number, got ${value}`);
+  }
+  return value;
+}
+
+async function readCapped(response: Response, maxBytes: number): Promise<string> {
+  const tooLarge = (): QueryFailure =>
+    new QueryFailure(`response larger than ${maxBytes} bytes (maxResponseBytes); narrow the query`);
+  if (Number(response.headers.get("content-length") ?? 0) > maxBytes) {
+    await response.body?.cancel().catch(() => undefined);
+    throw tooLarge();
+  }
+  if (response.body === null) return "";
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  // Leaving the loop early cancels the stream, so the rest of an oversized body is never read.
+  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+    total += chunk.byteLength;
+    if (total > maxBytes) throw tooLarge();
+    chunks.push(chunk);
+  }
+  return new TextDecoder().decode(Buffer.concat(chunks));
+}
+
+function interpretResponse(response: Response, text: string): Sample[] {
+  const http = `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`;
+  if (response.status >= 300 && response.status < 400) {
+    const location = response.headers.get("location") ?? "nowhere";
+    throw new QueryFailure(`${http}: unexpected redirect to ${location}; point baseUrl at Prometheus itself`);
+  }
+  let body: unknown;
+  try {
+    body = JSON.parse(text);
+  } catch (err) {
+    if (!response.ok) throw new QueryFailure(`${http}: ${snippet(text)}`);
+    throw new QueryFailure(`malformed JSON in the response (is this Prometheus?): ${errorMessage(err)}: ${snippet(text)}`);
+  }
+  if (!isRecord(body)) throw new QueryFailure(`${http}: expected a JSON object, got ${snippet(text)}`);
+  if (!response.ok || body.status !== "success") {
+    const detail = typeof body.error === "string" ? body.error : snippet(text);
+    const type = typeof body.errorType === "string" ? `${body.errorType}: ` : "";
+    throw new QueryFailure(`${http}: ${type}${detail}`);
+  }
+  return parseData(body.data);
+}
+
+function parseData(data: unknown): Sample[] {
+  if (!isRecord(data)) throw new QueryFailure(`malformed response: "data" is not an object`);
+  switch (data.resultType) {
+    case "vector":
+      if (!Array.isArray(data.result)) throw new QueryFailure(`malformed response: vector "result" is not an array`);
+      return data.result.map(parseVectorSample);
+    case "scalar":
+      return [{ labels: {}, value: parseValuePair(data.result) }];
+    case "matrix":
+    case "string":
+      throw new QueryFailure(`the query returned a ${data.resultType}; expected an instant vector or scalar`);
+    default:
+      throw new QueryFailure(`malformed response: unknown resultType ${JSON.stringify(data.resultType)}`);
+  }
+}
+
+function parseVectorSample(item: unknown): Sample {
+  if (!isRecord(item) || !isRecord(item.metric)) {
+    throw new QueryFailure(`malformed response: a vector sample lacks its "metric" object`);
+  }
+  if (item.value === undefined && item.histogram !== undefined) {
+    throw new QueryFailure(`the query returned native histogram samples; wrap it in histogram_count(), histogram_sum() or histogram_quantile()`);
+  }
+  const labels: Record<string, string> = {};
+  for (const [name, value] of Object.entries(item.metric)) {
+    if (typeof value !== "string") throw new QueryFailure(`malformed response: label ${name} is not a string`);
+    labels[name] = value;
+  }
+  return { labels, value: parseValuePair(item.value) };
+}
+
+/** A `[<unix seconds>, "<value>"]` pair; Prometheus sends values as strings so NaN and ±Inf survive JSON. */
+function parseValuePair(pair: unknown): number {
+  if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[1] !== "string") {
+    throw new QueryFailure(`malformed response: expected a [timestamp, "value"] pair, got ${snippet(JSON.stringify(pair) ?? "nothing")}`);
+  }
+  const value = parseSampleValue(pair[1]);
+  if (value === undefined) throw new QueryFailure(`malformed response: sample value ${JSON.stringify(pair[1])} is not a number`);
+  return value;
+}
+
+/** Go's float formatting: "1", "0.5", "1e+06", "NaN", "+Inf", "-Inf". */
+export function parseSampleValue(text: string): number | undefined {
+  switch (text) {
+    case "NaN":
+      return Number.NaN;
+    case "+Inf":
+    case "Inf":
+      return Number.POSITIVE_INFINITY;
+    case "-Inf":
+      return Number.NEGATIVE_INFINITY;
+  }
+  // Number("") is 0 and Number("Infinity") is Infinity; neither is something Prometheus sends.
+  if (text.trim() === "" || /inf/i.test(text)) return undefined;
+  const value = Number(text);
+  return Number.isNaN(value) ? undefined : value;
+}
+
+function describeNetworkError(err: unknown): string {
+  const cause = innermost(err);
+  const code = isRecord(cause) && typeof cause.code === "string" ? cause.code : undefined;
+  switch (code) {
+    case "ECONNREFUSED":
+      return "connection refused; is Prometheus running and listening there?";
+    case "ECONNRESET":
+    case "UND_ERR_SOCKET":
+      return "the connection closed before a complete response";
+    case "ENOTFOUND":
+    case "EAI_AGAIN":
+      return "cannot resolve the host name";
+  }
+  const detail = errorMessage(cause) || errorMessage(err);
+  return `request failed: ${detail}${code ? ` (${code})` : ""}`;
+}
+
+/**
+ * fetch reports "fetch failed" with the socket error as `cause`; when several addresses
+ * were tried (localhost → ::1 and 127.0.0.1) that cause is an AggregateError. The first
+ * error carrying a `code` says the most.
+ */
+function innermost(err: unknown): unknown {
+  let current = err;
+  for (let depth = 0; depth < 5 && !hasCode(current); depth++) {
+    if (current instanceof AggregateError && current.errors.length > 0) current = current.errors[0];
+    else if (current instanceof Error && current.cause !== undefined) current = current.cause;
+    else break;
+  }
+  return current;
+}
+
+function hasCode(err: unknown): boolean {
+  return isRecord(err) && typeof err.code === "string";
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null && !Array.isArray(value);
+}
+
+/** A short, single-line excerpt of a body for an error message. */
+function snippet(text: string): string {
+  // eslint-disable-next-line no-control-regex -- stripping control characters is the point
+  const flat = text.replace(/[\x00-\x1f\x7f]+/g, " ").trim();
+  if (flat === "") return "(empty body)";
+  return flat.length > SNIPPET_CHARS ? `${flat.slice(0, SNIPPET_CHARS)}…` : flat;
+}
