@@ -1,0 +1,88 @@
+import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { waitFor } from "./wait.js";
+
+const run = promisify(execFile);
+const STEWARD = new URL("../../bin/steward", import.meta.url).pathname;
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the built CLI (`bin/steward`) as a user would; never throws on a non-zero exit. */
+export async function cli(stateDir: string, ...args: string[]): Promise<CliResult> {
+  try {
+    const { stdout, stderr } = await run(STEWARD, ["--state-dir", stateDir, ...args], { timeout: 30_000, env: cliEnv() });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === "number" ? e.code : 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
+  }
+}
+
+function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+  const env = { ...process.env, ...extra };
+  delete env.ANTHROPIC_API_KEY;
+  return env;
+}
+
+export async function tempStateDir(): Promise<string> {
+  return mkdtemp(join(tmpdir(), "steward-e2e-"));
+}
+
+/** A `steward run` child process, with its log lines kept for assertions and debugging. */
+export class StewardProcess {
+  readonly logs: string[] = [];
+  private child: ChildProcess | undefined;
+  metricsAddress = "";
+
+  constructor(
+    readonly stateDir: string,
+    private readonly extraArgs: string[] = [],
+    private readonly env: Record<string, string> = {},
+  ) {}
+
+  async start(): Promise<void> {
+    const args = ["--state-dir", this.stateDir, "run", "--prometheus-url", "http://127.0.0.1:19090", "--metrics-addr", "127.0.0.1:0", "--log-format", "json", "--log-level", "debug", ...this.extraArgs];
+    const child = spawn(STEWARD, args, { env: cliEnv(this.env), stdio: ["ignore", "pipe", "pipe"] });
+    this.child = child;
+    let buffered = "";
+    const onData = (chunk: Buffer): void => {
+      buffered += chunk.toString("utf8");
+      const lines = buffered.split("\n");
+      buffered = lines.pop() ?? "";
+      this.logs.push(...lines);
+    };
+    child.stdout?.on("data", onData);
+    child.stderr?.on("data", onData);
+    const line = await waitFor(() => this.logs.find((l) => l.includes("steward is running")), 30_000, `steward run to start (logs: ${this.logs.slice(-5).join(" | ")})`);
+    this.metricsAddress = (JSON.parse(line) as { metrics: string }).metrics.replace(/^http:\/\//, "").replace(/\/metrics$/, "");
+  }
+
+  /** SIGTERM and wait for a clean exit; returns the exit code. */
+  async stop(): Promise<number | null> {
+    const child = this.child;
+    if (!child || child.exitCode !== null) return child?.exitCode ?? null;
+    const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+    child.kill("SIGTERM");
+    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000);
+    const code = await exited;
+    clearTimeout(timer);
+    return code;
+  }
+
+  pid(): number {
+    const pid = this.child?.pid;
+    if (pid === undefined) throw new Error("steward run is not running");
+    return pid;
+  }
+
+  logsMatching(pattern: RegExp): string[] {
+    return this.logs.filter((l) => pattern.test(l));
+  }
+}
