@@ -47,7 +47,7 @@ describe("drift with no simple fix opens an AgentRemediation", () => {
     assert.equal(remediation?.status?.reason, "NoModelConfigured");
     const evidence = remediation?.spec.drift[0]?.evidence.containers?.[0];
     assert.equal(evidence?.name, "etcd2");
-    assert.equal(evidence?.exitCode, 1);
+    assert.equal(evidence?.exitCode, 2, "etcd exits 2 on an unknown flag");
     assert.ok((evidence?.logs.length ?? 0) > 0, "log lines are evidence");
     assert.match(evidence?.logs.join("\n") ?? "", /flag provided but not defined: -no-such-flag/);
     assert.equal(remediation?.spec.drift[0]?.evidence.fixesTried, 2);
@@ -63,7 +63,7 @@ describe("drift with no simple fix opens an AgentRemediation", () => {
     assert.equal(condition(later, "Remediating"), "True/RemediationOpen");
     assert.equal(later?.status?.activeRemediation, remediation?.metadata.name);
     const described = await cli(state, "describe", "remediation", remediation?.metadata.name ?? "");
-    assert.match(described.stdout, /exitCode=1/);
+    assert.match(described.stdout, /exitCode=2/);
     assert.match(described.stdout, /No model is configured[\s\S]*ANTHROPIC_API_KEY/);
   });
 
