@@ -22,7 +22,15 @@ export default tseslint.config(
   },
   {
     files: ["test/**/*.ts", "bench/**/*.ts", "scripts/**/*.ts"],
-    rules: { complexity: "off", "@typescript-eslint/explicit-module-boundary-types": "off" },
+    rules: {
+      complexity: "off",
+      "@typescript-eslint/explicit-module-boundary-types": "off",
+      // node:test's describe/it return promises the runner itself awaits.
+      "@typescript-eslint/no-floating-promises": [
+        "error",
+        { allowForKnownSafeCalls: [{ from: "package", name: ["describe", "it", "test", "before", "after", "beforeEach", "afterEach"], package: "node:test" }] },
+      ],
+    },
   },
   { files: ["eslint.config.js"], ...tseslint.configs.disableTypeChecked },
 );

@@ -33,16 +33,31 @@ export interface RunFlags {
   reconcileTimeout?: string;
 }
 
+/** Each setting: its flag, its environment variable, its default. Flags win over env. */
+const SETTINGS = {
+  store: ["STEWARD_STORE", "file"],
+  prometheusUrl: ["STEWARD_PROMETHEUS_URL", "http://127.0.0.1:9090"],
+  metricsAddr: ["STEWARD_METRICS_ADDR", DEFAULT_METRICS_ADDR],
+  logFormat: ["STEWARD_LOG_FORMAT", "json"],
+  logLevel: ["STEWARD_LOG_LEVEL", "info"],
+  workers: ["STEWARD_WORKERS", "4"],
+  reconcileTimeout: ["STEWARD_RECONCILE_TIMEOUT", "30s"],
+} as const satisfies Record<Exclude<keyof RunFlags, "stateDir">, readonly [string, string]>;
+
 export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv): RunConfig {
+  const setting = (name: keyof typeof SETTINGS): string => {
+    const [envName, fallback] = SETTINGS[name];
+    return flags[name] ?? env[envName] ?? fallback;
+  };
   const candidate = {
-    store: flags.store ?? env.STEWARD_STORE ?? "file",
+    store: setting("store"),
     stateDir: flags.stateDir,
-    prometheusUrl: flags.prometheusUrl ?? env.STEWARD_PROMETHEUS_URL ?? "http://127.0.0.1:9090",
-    metricsAddr: flags.metricsAddr ?? env.STEWARD_METRICS_ADDR ?? DEFAULT_METRICS_ADDR,
-    logFormat: flags.logFormat ?? env.STEWARD_LOG_FORMAT ?? "json",
-    logLevel: flags.logLevel ?? env.STEWARD_LOG_LEVEL ?? "info",
-    workers: Number(flags.workers ?? env.STEWARD_WORKERS ?? 4),
-    reconcileTimeoutMs: parseDuration(flags.reconcileTimeout ?? "30s") ?? Number.NaN,
+    prometheusUrl: setting("prometheusUrl"),
+    metricsAddr: setting("metricsAddr"),
+    logFormat: setting("logFormat"),
+    logLevel: setting("logLevel"),
+    workers: Number(setting("workers")),
+    reconcileTimeoutMs: parseDuration(setting("reconcileTimeout")) ?? Number.NaN,
     modelConfigured: Boolean(env.ANTHROPIC_API_KEY),
   };
   const result = RunConfig.safeParse(candidate);

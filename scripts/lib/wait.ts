@@ -12,7 +12,7 @@ export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs: number,
   for (;;) {
     try {
       last = await check();
-      if (last) return last as NonNullable<T>;
+      if (last) return last;
     } catch (err) {
       lastError = err;
     }

@@ -91,10 +91,10 @@ export function renderItems(kind: Kind, items: readonly Resource[], format: Outp
 export async function watchCommand(
   store: Store,
   args: { type?: string; name?: string },
-  options: GetOptions,
+  options: GetOptions & { signal: AbortSignal },
   output: Output,
-  signal: AbortSignal,
 ): Promise<void> {
+  const { signal } = options;
   const kind = kindArgument(args.type);
   const format = outputFormat(options.output);
   const namespace = options.namespace ?? DEFAULT_NAMESPACE;

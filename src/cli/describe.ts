@@ -2,7 +2,8 @@ import { formatDuration } from "../api/duration.js";
 import type { DesiredState } from "../api/desired-state.js";
 import type { Condition } from "../api/meta.js";
 import type { RemediationPolicy } from "../api/policy.js";
-import type { AgentRemediation, DriftWithEvidence } from "../api/remediation.js";
+import type { AgentRemediation, ContainerEvidence, DriftWithEvidence, MetricEvidence, Usage } from "../api/remediation.js";
+import { emptyRemediationStatus } from "../reconcile/remediations.js";
 import type { Resource } from "../api/resources.js";
 import { describeTarget } from "./printers.js";
 import { formatTable } from "./table.js";
@@ -40,138 +41,128 @@ function conditionsTable(conditions: readonly Condition[]): string {
   );
 }
 
+function table(headers: string[], rows: string[][]): string {
+  return rows.length === 0 ? "<none>" : formatTable(headers, rows);
+}
+
 function describeDesiredState(ds: DesiredState, now: Date): string {
-  const status = ds.status;
-  const lines = [
+  const status = ds.status ?? { conditions: [], drift: [], invariants: [], fixes: [] };
+  return [
     field("Name", ds.metadata.name),
     field("Namespace", ds.metadata.namespace),
-    field("Generation", `${ds.metadata.generation ?? 1} (observed ${status?.observedGeneration ?? "never"})`),
+    field("Generation", `${ds.metadata.generation ?? 1} (observed ${status.observedGeneration ?? "never"})`),
     field("Target", describeTarget(ds)),
     field("Agent mode", ds.spec.remediation.agent.mode),
     field("Simple fixes", ds.spec.remediation.simpleFixes.join(", ") || "disabled"),
-    field("Last reconcile", ago(status?.lastReconcileTime, now)),
-    field("Active remediation", status?.activeRemediation),
-    section(
-      "Services",
-      ds.spec.services.length === 0
-        ? "<none>"
-        : formatTable(
-            ["NAME", "REPLICAS", "RUNNING", "HEALTHY", "RESTART BUDGET"],
-            ds.spec.services.map((s) => [
-              s.name,
-              String(s.replicas),
-              String(s.running),
-              String(s.healthy),
-              s.restartBudget ? `${s.restartBudget.max} per ${s.restartBudget.window}` : "3 per 10m (default)",
-            ]),
-          ),
-    ),
-    section(
-      "Invariants",
-      ds.spec.invariants.length === 0
-        ? "<none>"
-        : formatTable(
-            ["NAME", "STATE", "VALUE", "CONDITION", "FOR", "SINCE", "REASON"],
-            ds.spec.invariants.map((spec) => {
-              const s = status?.invariants.find((i) => i.name === spec.name);
-              return [spec.name, s?.state ?? "Unknown", s?.value ?? "", spec.condition, spec.for, s?.since ?? "", s?.reason ?? ""];
-            }),
-          ),
-    ),
-    section("Conditions", conditionsTable(status?.conditions ?? [])),
+    field("Last reconcile", ago(status.lastReconcileTime, now)),
+    field("Active remediation", status.activeRemediation),
+    section("Services", servicesTable(ds)),
+    section("Invariants", invariantsTable(ds)),
+    section("Conditions", conditionsTable(status.conditions)),
     section(
       "Drift",
-      (status?.drift.length ?? 0) === 0
-        ? "<none>"
-        : formatTable(
-            ["SUBJECT", "TYPE", "EXPECTED", "OBSERVED", "SINCE"],
-            (status?.drift ?? []).map((d) => [d.subject, d.type, d.expected, d.observed, d.since]),
-          ),
+      table(["SUBJECT", "TYPE", "EXPECTED", "OBSERVED", "SINCE"], status.drift.map((d) => [d.subject, d.type, d.expected, d.observed, d.since])),
     ),
     section(
       "Simple fixes",
-      (status?.fixes.length ?? 0) === 0
-        ? "<none>"
-        : formatTable(
-            ["TIME", "SUBJECT", "ACTION", "RESULT", "MESSAGE"],
-            (status?.fixes ?? []).slice(-10).map((f) => [f.time, f.subject, f.action, f.result, f.message ?? ""]),
-          ),
+      table(
+        ["TIME", "SUBJECT", "ACTION", "RESULT", "MESSAGE"],
+        status.fixes.slice(-10).map((f) => [f.time, f.subject, f.action, f.result, f.message ?? ""]),
+      ),
     ),
-  ];
-  return lines.join("\n");
+  ].join("\n");
+}
+
+function servicesTable(ds: DesiredState): string {
+  return table(
+    ["NAME", "REPLICAS", "RUNNING", "HEALTHY", "RESTART BUDGET"],
+    ds.spec.services.map((s) => [
+      s.name,
+      String(s.replicas),
+      String(s.running),
+      String(s.healthy),
+      s.restartBudget ? `${s.restartBudget.max} per ${s.restartBudget.window}` : "3 per 10m (default)",
+    ]),
+  );
+}
+
+function invariantsTable(ds: DesiredState): string {
+  return table(
+    ["NAME", "STATE", "VALUE", "CONDITION", "FOR", "SINCE", "REASON"],
+    ds.spec.invariants.map((spec) => {
+      const s = ds.status?.invariants.find((i) => i.name === spec.name);
+      return [spec.name, s?.state ?? "Unknown", s?.value ?? "", spec.condition, spec.for, s?.since ?? "", s?.reason ?? ""];
+    }),
+  );
 }
 
 function describeEvidence(drift: DriftWithEvidence): string {
   const lines = [`${drift.subject} (${drift.type}): expected ${drift.expected}, observed ${drift.observed}, since ${drift.since}`];
   if (drift.evidence.fixesTried) lines.push(`simple fixes tried: ${drift.evidence.fixesTried}`);
-  for (const c of drift.evidence.containers ?? []) {
-    lines.push(
-      `container ${c.name}: state=${c.state} health=${c.health ?? "none"} exitCode=${c.exitCode ?? ""} restartCount=${c.restartCount ?? ""} oomKilled=${String(c.oomKilled ?? false)}`,
-    );
-    if (c.error) lines.push(`docker error: ${c.error}`);
-    lines.push(c.logs.length === 0 ? "last log lines: <none>" : `last ${c.logs.length} log lines:`);
-    lines.push(...c.logs.map((l) => `  | ${l}`));
-  }
-  const metric = drift.evidence.metric;
-  if (metric) {
-    lines.push(`query: ${metric.query}   condition: ${metric.condition}`);
-    if (metric.error) lines.push(`query error: ${metric.error}`);
-    lines.push(...metric.samples.map((s) => `  ${JSON.stringify(s.labels)} = ${s.value}`));
-    if (metric.samples.length === 0 && !metric.error) lines.push("  (no series)");
-  }
+  for (const c of drift.evidence.containers ?? []) lines.push(...containerEvidenceLines(c));
+  if (drift.evidence.metric) lines.push(...metricEvidenceLines(drift.evidence.metric));
   return lines.join("\n");
 }
 
+function containerEvidenceLines(c: ContainerEvidence): string[] {
+  const lines = [
+    `container ${c.name}: state=${c.state} health=${c.health ?? "none"} exitCode=${c.exitCode ?? ""} restartCount=${c.restartCount ?? ""} oomKilled=${String(c.oomKilled ?? false)}`,
+  ];
+  if (c.error) lines.push(`docker error: ${c.error}`);
+  lines.push(c.logs.length === 0 ? "last log lines: <none>" : `last ${c.logs.length} log lines:`);
+  return [...lines, ...c.logs.map((l) => `  | ${l}`)];
+}
+
+function metricEvidenceLines(metric: MetricEvidence): string[] {
+  const lines = [`query: ${metric.query}   condition: ${metric.condition}`];
+  if (metric.error) lines.push(`query error: ${metric.error}`);
+  lines.push(...metric.samples.map((s) => `  ${JSON.stringify(s.labels)} = ${s.value}`));
+  if (metric.samples.length === 0 && !metric.error) lines.push("  (no series)");
+  return lines;
+}
+
 function describeRemediation(r: AgentRemediation, now: Date): string {
-  const status = r.status;
-  const usage = status?.usage;
+  const status = r.status ?? emptyRemediationStatus();
   const lines = [
     field("Name", r.metadata.name),
     field("Namespace", r.metadata.namespace),
     field("DesiredState", r.spec.desiredStateRef.name),
-    field("Phase", status?.phase ?? "Pending"),
-    field("Reason", status?.reason),
-    field("Message", status?.message),
+    field("Phase", status.phase),
+    field("Reason", status.reason),
+    field("Message", status.message),
     field("Opened because", r.spec.reason),
     field("Mode", r.spec.mode),
     field("Policy", r.spec.policyRef),
-    field("Opened", ago(status?.openedAt ?? r.metadata.creationTimestamp, now)),
-    field("Closed", status?.closedAt),
-    field("Session", status?.sessionId),
-    field("Verified", status?.verifiedAt),
+    field("Opened", ago(status.openedAt ?? r.metadata.creationTimestamp, now)),
+    field("Closed", status.closedAt),
+    field("Session", status.sessionId),
+    field("Verified", status.verifiedAt),
     section("Drift and evidence", r.spec.drift.map(describeEvidence).join("\n")),
     section(
       "Actions",
-      (status?.actions.length ?? 0) === 0
-        ? "<none>"
-        : formatTable(
-            ["TIME", "COMMAND", "DECISION", "APPROVER", "EXIT"],
-            (status?.actions ?? []).map((a) => [a.time, a.command.join(" "), a.decision, a.approver ?? "", String(a.exitCode ?? "")]),
-          ),
+      table(
+        ["TIME", "COMMAND", "DECISION", "APPROVER", "EXIT"],
+        status.actions.map((a) => [a.time, a.command.join(" "), a.decision, a.approver ?? "", String(a.exitCode ?? "")]),
+      ),
     ),
-    section(
-      "Pending approval",
-      (status?.pendingApproval.length ?? 0) === 0
-        ? "<none>"
-        : (status?.pendingApproval ?? []).map((p) => `${p.id}: ${p.command.join(" ")} (${p.reason})`).join("\n"),
-    ),
-    field("Summary", status?.summary),
-    field(
-      "Usage",
-      usage ? `${usage.inputTokens} in / ${usage.outputTokens} out tokens, ~$${usage.estimatedCostUSD.toFixed(4)}` : undefined,
-    ),
+    section("Pending approval", status.pendingApproval.map((p) => `${p.id}: ${p.command.join(" ")} (${p.reason})`).join("\n") || "<none>"),
+    field("Summary", status.summary),
+    field("Usage", status.usage ? describeUsage(status.usage) : undefined),
   ];
-  if (status?.reason === "NoModelConfigured") {
-    lines.push(
-      "",
-      "No model is configured, so no agent is investigating this. To let Claude investigate:",
-      "  export ANTHROPIC_API_KEY=<your key>     # and optionally STEWARD_MODEL",
-      "  restart `steward run`",
-      "Or fix it yourself: the drift clears, and Steward closes this as Resolved (DriftCleared).",
-    );
-  }
+  if (status.reason === "NoModelConfigured") lines.push("", ...NO_MODEL_HELP);
   return lines.join("\n");
 }
+
+function describeUsage(usage: Usage): string {
+  return `${usage.inputTokens} in / ${usage.outputTokens} out tokens, ~$${usage.estimatedCostUSD.toFixed(4)}`;
+}
+
+const NO_MODEL_HELP = [
+  "No model is configured, so no agent is investigating this. To let Claude investigate:",
+  "  export ANTHROPIC_API_KEY=<your key>     # and optionally STEWARD_MODEL",
+  "  restart `steward run`",
+  "Or fix it yourself: the drift clears, and Steward closes this as Resolved (DriftCleared).",
+];
 
 function describePolicy(p: RemediationPolicy): string {
   return [

@@ -61,7 +61,7 @@ function buildProgram(): Command {
       if (!opts.watch) return getCommand(store(), { type, name }, options, stdout);
       const controller = new AbortController();
       void waitForSignal().then(() => controller.abort());
-      return watchCommand(store(), { type, name }, options, stdout, controller.signal);
+      return watchCommand(store(), { type, name }, { ...options, signal: controller.signal }, stdout);
     });
 
   program

@@ -57,7 +57,7 @@ describe("steward CLI without a running controller", () => {
     const verbose = await cli(state, "--verbose", "get", "nosuchtype");
     assert.equal(verbose.code, 1);
     assert.match(verbose.stderr, /error: the server doesn't have a resource type "nosuchtype"/);
-    assert.match(verbose.stderr, /    at /, "--verbose prints the stack");
+    assert.match(verbose.stderr, / {4}at /, "--verbose prints the stack");
     const entries = await readdir(state);
     assert.ok(!entries.includes("desiredstates") || (await readdir(join(state, "desiredstates", "default"))).length === 0);
   });

@@ -114,7 +114,7 @@ export class FileStore implements Store {
     status: NonNullable<StatusOf<K>>,
     options: { resourceVersion?: string } = {},
   ): Promise<ResourceOf<K>> {
-    return this.modify(kind, ref, options.resourceVersion, (object) => ({ ...object, status }) as ResourceOf<K>);
+    return this.modify(kind, ref, options.resourceVersion, (object) => ({ ...object, status }));
   }
 
   async annotate<K extends Kind>(
