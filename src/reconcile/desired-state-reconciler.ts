@@ -1,20 +1,19 @@
 import { isDeepStrictEqual } from "node:util";
 import { parseDuration } from "../api/duration.js";
-import type { DesiredState, DesiredStateStatus, FixRecord, InvariantStatus } from "../api/desired-state.js";
+import type { DesiredState, DesiredStateStatus, Drift, FixRecord, InvariantStatus } from "../api/desired-state.js";
 import type { AgentRemediation } from "../api/remediation.js";
 import { NotFoundError, errorMessage } from "../errors.js";
 import type { Logger } from "../logging.js";
-import type { ContainerSnapshot, DockerActions, DockerObserver, PrometheusClient, QueryResult } from "../observe/types.js";
+import type { DockerActions, DockerObserver, PrometheusClient } from "../observe/types.js";
 import type { StewardMetrics } from "../server/metrics.js";
 import type { ObjectRef, Store } from "../store/store.js";
-import { desiredStateConditions, setCondition, type Degradation } from "./conditions.js";
-import { computeDrift } from "./drift.js";
+import { desiredStateConditions, setCondition } from "./conditions.js";
+import { SystemObserver, type Observation } from "./observation.js";
 import { gatherEvidence } from "./evidence.js";
-import { evaluateCondition, nextEvaluationDelay, nextInvariantStatus } from "./invariants.js";
+import { nextEvaluationDelay } from "./invariants.js";
 import { planSteps, type PlannedStep } from "./plan.js";
 import { DONE, requeueAfter, type ReconcileContext, type Reconciler, type ReconcileRequest, type ReconcileResult } from "./reconciler.js";
 import { driftCleared, emptyRemediationStatus, isOpen, newRemediation, resolvedByItself, type AgentAvailability, type OpenStep } from "./remediations.js";
-import { inDockerTarget } from "./target.js";
 
 export interface DesiredStateReconcilerDeps {
   store: Store;
@@ -35,13 +34,6 @@ const FIX_HISTORY_MAX = 100;
 /** Status is rewritten at least this often, so lastReconcileTime shows Steward is alive. */
 const STATUS_HEARTBEAT_MS = 60_000;
 
-interface Observation {
-  containers: ContainerSnapshot[] | undefined;
-  invariants: InvariantStatus[];
-  queryResults: Map<string, QueryResult>;
-  degradations: Degradation[];
-}
-
 /**
  * Reconciles one DesiredState: observe → compute drift → act (nothing, a simple fix, or
  * open a remediation) → write status. Level-triggered: it reads everything afresh each
@@ -49,9 +41,11 @@ interface Observation {
  */
 export class DesiredStateReconciler implements Reconciler {
   private readonly now: () => Date;
+  private readonly observer: SystemObserver;
 
   constructor(private readonly deps: DesiredStateReconcilerDeps) {
     this.now = deps.now ?? ((): Date => new Date());
+    this.observer = new SystemObserver(deps.docker, deps.prometheus);
   }
 
   async reconcile(request: ReconcileRequest, context: ReconcileContext): Promise<ReconcileResult> {
@@ -64,15 +58,8 @@ export class DesiredStateReconciler implements Reconciler {
     }
     const now = this.now();
     const status = desiredState.status ?? { conditions: [], drift: [], invariants: [], fixes: [] };
-    const observation = await this.observe(desiredState, status, now, context.signal);
-    const drift = computeDrift({
-      services: desiredState.spec.services,
-      containers: observation.containers,
-      invariants: observation.invariants,
-      previous: status.drift,
-      now,
-    });
-    const open = await this.closeClearedRemediations(desiredState, { drift, observation, now, logger: context.logger });
+    const { drift, observation } = await this.observer.drift(desiredState, status, now, context.signal);
+    const { open, escalated } = await this.closeClearedRemediations(desiredState, { drift, observation, now, logger: context.logger });
     const steps = planSteps({
       desiredState: desiredState.metadata.name,
       services: desiredState.spec.services,
@@ -81,6 +68,7 @@ export class DesiredStateReconciler implements Reconciler {
       containers: observation.containers ?? [],
       fixes: status.fixes,
       openFingerprints: new Set(open.map((r) => r.spec.fingerprint)),
+      escalatedAt: escalated,
       now,
     });
     const fixes = await this.act(desiredState, steps, { observation, open, now, context });
@@ -105,51 +93,13 @@ export class DesiredStateReconciler implements Reconciler {
     return requeueAfter(this.nextDelay(desiredState, observation.invariants, fixes.length > 0, now));
   }
 
-  private async observe(
-    desiredState: DesiredState,
-    status: DesiredStateStatus,
-    now: Date,
-    signal: AbortSignal,
-  ): Promise<Observation> {
-    const degradations: Degradation[] = [];
-    const connection = this.deps.docker.connection();
-    let containers: ContainerSnapshot[] | undefined;
-    if (desiredState.spec.target.kubernetes) {
-      degradations.push({ reason: "UnsupportedTarget", message: "Kubernetes targets need --store kubernetes (not available yet)" });
-    } else if (connection.state === "connected" && this.deps.docker.synced()) {
-      containers = this.deps.docker.containers().filter((c) => inDockerTarget(desiredState.spec.target, c));
-    } else {
-      const why = connection.state === "disconnected" ? connection.error : "still connecting";
-      degradations.push({ reason: "DockerUnavailable", message: `cannot observe Docker: ${why}` });
-    }
-    const queryResults = new Map<string, QueryResult>();
-    const invariants = await Promise.all(
-      desiredState.spec.invariants.map(async (spec) => {
-        const result = await this.query(spec.query, signal);
-        queryResults.set(spec.name, result);
-        const previous = status.invariants.find((i) => i.name === spec.name);
-        return nextInvariantStatus(previous, spec, evaluateCondition(spec, result), now);
-      }),
-    );
-    const failed = [...queryResults.values()].find((r): r is Extract<QueryResult, { ok: false }> => !r.ok);
-    if (failed) degradations.push({ reason: "PrometheusUnavailable", message: failed.error });
-    return { containers, invariants, queryResults, degradations };
-  }
-
-  private async query(expr: string, signal: AbortSignal): Promise<QueryResult> {
-    if (!this.deps.prometheus) {
-      return { ok: false, error: "no Prometheus URL is configured (steward run --prometheus-url)" };
-    }
-    return this.deps.prometheus.query(expr, signal);
-  }
-
   private async closeClearedRemediations(
     desiredState: DesiredState,
-    input: { drift: ReturnType<typeof computeDrift>; observation: Observation; now: Date; logger: Logger },
-  ): Promise<AgentRemediation[]> {
+    input: { drift: Drift[]; observation: Observation; now: Date; logger: Logger },
+  ): Promise<{ open: AgentRemediation[]; escalated: Map<string, string> }> {
     const ns = desiredState.metadata.namespace;
-    const all = await this.deps.store.list("AgentRemediation", ns);
-    const open = all.filter((r) => r.spec.desiredStateRef.name === desiredState.metadata.name && isOpen(r));
+    const all = (await this.deps.store.list("AgentRemediation", ns)).filter((r) => r.spec.desiredStateRef.name === desiredState.metadata.name);
+    const open = all.filter(isOpen);
     const stillOpen: AgentRemediation[] = [];
     for (const remediation of open) {
       const cleared = driftCleared(remediation, {
@@ -158,14 +108,14 @@ export class DesiredStateReconciler implements Reconciler {
         invariants: input.observation.invariants,
         containersObserved: input.observation.containers !== undefined,
       });
-      if (!cleared) {
+      if (!cleared || !closableByDesiredState(remediation)) {
         stillOpen.push(remediation);
         continue;
       }
       await this.deps.store.updateStatus("AgentRemediation", { namespace: ns, name: remediation.metadata.name }, resolvedByItself(remediation.status, input.now));
       input.logger.info("remediation resolved: drift cleared by itself", { remediation: remediation.metadata.name });
     }
-    return stillOpen;
+    return { open: stillOpen, escalated: lastEscalations(all) };
   }
 
   private async act(
@@ -263,6 +213,28 @@ export class DesiredStateReconciler implements Reconciler {
       logger.info("remediation cancelled: its DesiredState was deleted", { remediation: remediation.metadata.name });
     }
   }
+}
+
+/**
+ * A remediation an agent session is working on (Investigating, Remediating, Verifying) is
+ * closed by the session's own verification, not here: the agent's fix clears the drift,
+ * and the session must record that it verified it.
+ */
+function closableByDesiredState(remediation: AgentRemediation): boolean {
+  const phase = remediation.status?.phase ?? "Pending";
+  return phase === "Pending" || phase === "AwaitingApproval";
+}
+
+/** Fingerprint → when its latest Escalated or Failed remediation closed. */
+function lastEscalations(remediations: readonly AgentRemediation[]): Map<string, string> {
+  const latest = new Map<string, string>();
+  for (const r of remediations) {
+    const { phase, closedAt } = r.status ?? emptyRemediationStatus();
+    if ((phase !== "Escalated" && phase !== "Failed") || !closedAt) continue;
+    const before = latest.get(r.spec.fingerprint);
+    if (!before || before < closedAt) latest.set(r.spec.fingerprint, closedAt);
+  }
+  return latest;
 }
 
 /** Status without the fields that change on every reconcile, to tell real changes apart. */

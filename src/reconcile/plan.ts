@@ -27,6 +27,8 @@ export interface PlanInput {
   fixes: readonly FixRecord[];
   /** Fingerprints of this DesiredState's remediations that are still open. */
   openFingerprints: ReadonlySet<string>;
+  /** Fingerprint → when its latest remediation was Escalated or Failed. */
+  escalatedAt?: ReadonlyMap<string, string>;
   now: Date;
 }
 
@@ -43,6 +45,11 @@ function planOne(input: PlanInput, drift: Drift): PlannedStep {
   const fingerprint = driftFingerprint(input.desiredState, drift);
   if (input.openFingerprints.has(fingerprint)) {
     return { type: "wait", drift, message: "an open remediation owns this drift" };
+  }
+  const escalatedAt = input.escalatedAt?.get(fingerprint);
+  if (escalatedAt !== undefined && Date.parse(escalatedAt) >= Date.parse(drift.since)) {
+    // Reopening at every reconcile would be a remediation storm: a person owns it now.
+    return { type: "wait", drift, message: "escalated to a person; a new remediation opens only once this drift has cleared" };
   }
   const open = (reason: OpenReason, message: string, fixesTried = 0): PlannedStep => ({
     type: "open",
