@@ -3,7 +3,9 @@ import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { etcdDesiredState, writeManifest } from "../support/desired-states.js";
+import { spawn } from "node:child_process";
 import { cli, tempStateDir } from "../support/steward.js";
+import { waitFor } from "../support/wait.js";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 
@@ -60,6 +62,24 @@ describe("steward CLI without a running controller", () => {
     assert.match(verbose.stderr, / {4}at /, "--verbose prints the stack");
     const entries = await readdir(state);
     assert.ok(!entries.includes("desiredstates") || (await readdir(join(state, "desiredstates", "default"))).length === 0);
+  });
+
+  it("get -w prints the list, then a line per change", async () => {
+    const state = await tempStateDir();
+    await cli(state, "apply", "-f", await writeManifest(state, "a.yaml", etcdDesiredState({ name: "first" })));
+    const watcher = spawn(join(ROOT, "bin/steward"), ["--state-dir", state, "get", "ds", "-w"], { stdio: ["ignore", "pipe", "pipe"] });
+    let out = "";
+    watcher.stdout.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
+    try {
+      await waitFor(() => /^NAME\s+READY[\s\S]*\nfirst\s/m.test(out), 10_000, "the initial list");
+      await cli(state, "apply", "-f", await writeManifest(state, "b.yaml", etcdDesiredState({ name: "second" })));
+      await waitFor(() => /\nsecond\s+Unknown\s+0\s+<none>/.test(out), 5_000, "a line for the new object");
+      assert.equal(out.match(/^NAME/gm)?.length, 1, "the header is printed once");
+    } finally {
+      watcher.kill("SIGINT");
+    }
+    const code = await new Promise((resolve) => watcher.once("exit", resolve));
+    assert.equal(code, 0, "interrupting -w exits 0");
   });
 
   it("validates the shipped examples: etcd and the seed's TiKV topology", async () => {

@@ -57,3 +57,15 @@ describe("planSteps", () => {
   ];
   for (const [title, overrides, expected] of cases) it(title, () => assert.deepEqual(plan(overrides), expected));
 });
+
+describe("planSteps after an escalation", () => {
+  const fingerprint = driftFingerprint("etcd", stopped);
+  it("does not reopen a drift that has persisted since its remediation was escalated", () => {
+    const escalatedAt = new Map([[fingerprint, new Date(NOW.getTime() + 1_000).toISOString()]]);
+    assert.deepEqual(plan({ simpleFixes: [], escalatedAt }), ["wait"]);
+  });
+  it("opens a new remediation for the same drift once it has cleared and come back", () => {
+    const escalatedAt = new Map([[fingerprint, new Date(NOW.getTime() - 60_000).toISOString()]]);
+    assert.deepEqual(plan({ simpleFixes: [], escalatedAt }), ["open:SimpleFixDisabled"]);
+  });
+});
