@@ -1,0 +1,202 @@
+/**
+ * The policy engine: decides, for every tool call the agent makes, allow / ask / deny.
+ * It is the guarantee (the system prompt only informs the model), so it is a pure
+ * function of the call, the policy and the mode, and it fails closed: anything it does not
+ * recognise is denied.
+ */
+import type { AgentMode } from "../api/desired-state.js";
+import { API_VERSION, DEFAULT_NAMESPACE } from "../api/meta.js";
+import {
+  Budgets,
+  RemediationPolicySpec,
+  type PolicyDecisionKind,
+  type PolicyRule,
+  type RemediationPolicy,
+} from "../api/policy.js";
+import { screenArgv } from "./argv-screen.js";
+import { classifyShell } from "./shell-forms.js";
+
+export { INTERPRETERS, WRAPPERS, programName, screenArgv, type ScreenResult } from "./argv-screen.js";
+export { classifyShell, type ShellClass } from "./shell-forms.js";
+
+export interface PolicyRequest {
+  /** Tool name: `shell`, `docker_start`, `docker_ps`, … */
+  tool: string;
+  /** The argv the call runs (shell) or stands for (`docker_start{x}` is `docker start x`). */
+  argv: readonly string[];
+  mutating: boolean;
+  /** Containers the call touches. */
+  containers: readonly string[];
+}
+
+export interface PolicyContext {
+  mode: AgentMode;
+  /** The DesiredState's own containers: the only ones a mutation may touch. */
+  ownContainers: ReadonlySet<string>;
+}
+
+/** Where the decision was made, for the audit trail. */
+export type PolicyStage = "screen" | "mode" | "target" | "rule" | "default";
+
+export interface PolicyDecision {
+  decision: PolicyDecisionKind;
+  reason: string;
+  /** The rule that matched, when a rule decided. */
+  rule?: PolicyRule;
+  stage: PolicyStage;
+}
+
+/**
+ * Typed read-only tools: always allowed (except in mode `off`), without screening or rules.
+ * They are safe to allow unasked because each is bounded (fixed query shape, tail and
+ * output caps, per-tool timeout), talks only to the local Docker socket and a loopback
+ * Prometheus, and its output is stripped, redacted and wrapped as untrusted data before the
+ * model sees it. A PromQL query legitimately contains `{`, `(` and `"`, which the argv
+ * screen exists to reject, so screening them would only break them.
+ */
+export const READ_ONLY_TOOLS: ReadonlySet<string> = new Set([
+  "query_prometheus", "docker_ps", "docker_inspect", "docker_logs",
+]);
+
+/** Typed tools that always mutate, whatever the caller says. */
+const MUTATING_TOOLS: ReadonlySet<string> = new Set(["docker_start", "docker_restart"]);
+
+const TIERS: readonly PolicyDecisionKind[] = ["deny", "ask", "allow"];
+
+function globToken(token: string, element: string): boolean {
+  if (!token.includes("*")) return token === element;
+  const body = token.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join("[\\s\\S]*");
+  return new RegExp(`^${body}$`).test(element);
+}
+
+/**
+ * Matches a rule pattern like `docker start *` against an argv. The pattern is split on
+ * whitespace into tokens; each token matches exactly one argv element, whole and
+ * case-sensitive, where `*` inside a token matches any run of characters (`--endpoints=*`);
+ * a final token that is exactly `*` matches zero or more remaining elements. Other glob
+ * characters (`?`, `[`) are literal. Matching is on the argv array, never on a joined
+ * string, so `["docker","start","a b"]` is one argument and `docker start *` does not match
+ * `["docker","startx"]`. An empty pattern matches nothing.
+ */
+export function matchPattern(pattern: string, argv: readonly string[]): boolean {
+  const tokens = pattern.split(/\s+/).filter((t) => t !== "");
+  if (tokens.length === 0) return false;
+  const rest = tokens[tokens.length - 1] === "*";
+  const fixed = rest ? tokens.slice(0, -1) : tokens;
+  if (rest ? argv.length < fixed.length : argv.length !== fixed.length) return false;
+  return fixed.every((token, i) => globToken(token, argv[i] ?? ""));
+}
+
+/** The first rule matching `argv`, trying every deny rule, then ask, then allow. */
+export function matchRule(rules: readonly PolicyRule[], argv: readonly string[]): PolicyRule | undefined {
+  for (const tier of TIERS) {
+    const rule = rules.find((r) => r.decision === tier && matchPattern(r.command, argv));
+    if (rule) return rule;
+  }
+  return undefined;
+}
+
+/** argv as a person would type it, with elements that contain spaces quoted. */
+export function displayArgv(argv: readonly string[]): string {
+  return argv.map((a) => (a === "" || /\s/.test(a) ? JSON.stringify(a) : a)).join(" ");
+}
+
+/**
+ * The engine never trusts the caller to have classified a call: it only adds. A typed
+ * mutating tool is mutating; a shell command is mutating if the caller or classifyShell
+ * says so, and touches the containers it names as well as those the caller listed.
+ */
+function effective(request: PolicyRequest): { mutating: boolean; containers: string[] } {
+  const derived = request.tool === "shell" || MUTATING_TOOLS.has(request.tool) ? classifyShell(request.argv) : undefined;
+  const mutating = request.mutating || MUTATING_TOOLS.has(request.tool) || (derived?.mutating ?? false);
+  const containers = [...new Set([...request.containers, ...(derived?.containers ?? [])])];
+  return { mutating, containers };
+}
+
+const deny = (stage: PolicyStage, reason: string): PolicyDecision => ({ decision: "deny", reason, stage });
+
+function fromRule(rule: PolicyRule, mutating: boolean, mode: AgentMode): PolicyDecision {
+  const why = `matches ${rule.decision} rule "${rule.command}"${rule.description ? ` (${rule.description})` : ""}`;
+  if (rule.decision === "allow" && mutating && mode === "approve") {
+    return { decision: "ask", reason: `${why}; approve mode: every change is approved by a person`, rule, stage: "rule" };
+  }
+  return { decision: rule.decision, reason: why, rule, stage: "rule" };
+}
+
+/**
+ * Decides one tool call, in this order; the first stage that decides wins:
+ * 1. typed read-only tools: allow (deny in mode `off`), no screening, no rules;
+ * 2. screen: screenArgv failure → deny;
+ * 3. mode: `off` → deny everything; `observe` → deny every mutating call;
+ * 4. target: a mutating call touching a container not in `ownContainers` → deny;
+ * 5. rules: deny rules, then ask, then allow; first match within a tier wins;
+ * 6. default: no rule matched → deny.
+ * Then the mode adjusts a rule's answer: in `approve` an allowed mutation becomes `ask`
+ * (every change is approved by a person); in `auto` it runs, and `ask` still waits.
+ */
+export function decide(request: PolicyRequest, policy: RemediationPolicySpec, context: PolicyContext): PolicyDecision {
+  const { mode } = context;
+  if (READ_ONLY_TOOLS.has(request.tool) && !request.mutating) {
+    if (mode === "off") return deny("mode", "agent mode is off: no tool may run");
+    return { decision: "allow", reason: `${request.tool} is a read-only tool (bounded, loopback-only, output redacted)`, stage: "mode" };
+  }
+  const screened = screenArgv(request.argv);
+  if (!screened.ok) return deny("screen", screened.reason);
+  if (mode === "off") return deny("mode", "agent mode is off: no tool may run");
+  const { mutating, containers } = effective(request);
+  const shown = displayArgv(request.argv);
+  if (mode === "observe" && mutating) return deny("mode", `observe mode allows read-only tools only; "${shown}" may change the system`);
+  const foreign = mutating ? containers.find((c) => !context.ownContainers.has(c)) : undefined;
+  if (foreign !== undefined) return deny("target", `container "${foreign}" is not one of this DesiredState's containers`);
+  const rule = matchRule(policy.rules, request.argv);
+  if (!rule) return deny("default", `no policy rule matches "${shown}"; unmatched commands are denied`);
+  return fromRule(rule, mutating, mode);
+}
+
+function rule(decision: PolicyDecisionKind, command: string, description: string): PolicyRule {
+  return { decision, command, description };
+}
+
+/**
+ * The built-in policy `default`: read-only commands allowed; start/restart (of the
+ * target's own containers: the target stage sees to that) need a person; everything
+ * destructive denied explicitly, and everything else denied as unmatched. Frozen: it is
+ * shared by every session that has no policy of its own.
+ */
+export const DEFAULT_POLICY: RemediationPolicySpec = freeze(
+  RemediationPolicySpec.parse({
+    rules: [
+      rule("allow", "docker ps *", "list containers"),
+      rule("allow", "docker inspect *", "inspect a container"),
+      rule("allow", "docker logs *", "read a container's logs"),
+      rule("allow", "etcdctl * endpoint health *", "etcd member health"),
+      rule("allow", "etcdctl * endpoint status *", "etcd member status"),
+      rule("allow", "etcdctl * member list *", "etcd membership"),
+      rule("ask", "docker start *", "start a stopped container"),
+      rule("ask", "docker restart *", "restart a container"),
+      rule("deny", "docker rm *", "removing a container loses its state"),
+      rule("deny", "docker kill *", "destructive"),
+      rule("deny", "docker stop *", "stopping a container causes drift; it never fixes it"),
+      rule("deny", "rm *", "deleting files"),
+    ],
+    budgets: Budgets.parse({}),
+    dryRun: false,
+  }),
+);
+
+function freeze(spec: RemediationPolicySpec): RemediationPolicySpec {
+  for (const r of spec.rules) Object.freeze(r);
+  Object.freeze(spec.rules);
+  Object.freeze(spec.budgets);
+  return Object.freeze(spec);
+}
+
+/** The default policy as a resource, for `steward get policy default`; a fresh copy each call. */
+export function defaultPolicyResource(namespace: string = DEFAULT_NAMESPACE): RemediationPolicy {
+  return {
+    apiVersion: API_VERSION,
+    kind: "RemediationPolicy",
+    metadata: { name: "default", namespace, annotations: { "steward.dev/built-in": "true" } },
+    spec: structuredClone(DEFAULT_POLICY),
+  };
+}
