@@ -15,6 +15,7 @@ const run = promisify(execFile);
 const ROOT = new URL("../", import.meta.url).pathname;
 const STEWARD = join(ROOT, "bin/steward");
 const keep = process.argv.includes("--keep");
+const agent = process.argv.includes("--agent");
 
 function say(text: string): void {
   process.stdout.write(`\n\x1b[1m==> ${text}\x1b[0m\n`);
@@ -25,7 +26,63 @@ async function steward(stateDir: string, ...args: string[]): Promise<string> {
   return stdout.trimEnd();
 }
 
+/**
+ * `npm run demo -- --agent`: a member crash-loops (etcd2 recreated with a flag etcd rejects);
+ * Steward spends the restart budget, opens a remediation, and Claude investigates under
+ * the default policy in approve mode. The demo approves what Claude asks for, as a person
+ * would with `steward approve`, and prints the reasoning chain.
+ */
+async function agentDemo(): Promise<void> {
+  if (!process.env.ANTHROPIC_API_KEY) {
+    process.stderr.write(
+      "The agent demo calls Claude and needs an API key:\n" +
+        "  export ANTHROPIC_API_KEY=<your key>      # optional: STEWARD_MODEL (default claude-sonnet-5-5)\n" +
+        "  npm run demo -- --agent\n" +
+        "Without a key the remediation stays Pending with reason NoModelConfigured; `npm run demo` shows the simple-fix path.\n",
+    );
+    process.exitCode = 1;
+    return;
+  }
+  say("Bringing up the etcd cluster");
+  await ensureCluster();
+  say("Breaking it: etcd2 recreated with a flag etcd rejects (it will crash-loop)");
+  await docker("rm", "-f", "etcd2");
+  await docker("create", "--name", "etcd2", "--network", "host", "--label", "com.docker.compose.project=etcd", "--label", "com.docker.compose.service=etcd2", "steward-demo/etcd:3.4", "--no-such-flag");
+  const stateDir = await mkdtemp(join(tmpdir(), "steward-demo-"));
+  process.stdout.write(`${await steward(stateDir, "apply", "-f", join(ROOT, "examples/etcd/desired-state.yaml"))}\n`);
+  const child = spawn(STEWARD, ["--state-dir", stateDir, "run", "--prometheus-url", "http://127.0.0.1:19090", "--log-format", "text", "--metrics-addr", "127.0.0.1:0"], { stdio: ["ignore", "inherit", "inherit"] });
+  try {
+    const name = await waitFor(async () => {
+      const list = JSON.parse(await steward(stateDir, "get", "rem", "-o", "json")) as { items: { metadata: { name: string } }[] };
+      return list.items[0]?.metadata.name;
+    }, 120_000, "a remediation");
+    say(`Remediation ${name} opened; Claude is investigating`);
+    for (;;) {
+      const rem = JSON.parse(await steward(stateDir, "get", "rem", name, "-o", "json")) as { status?: { phase?: string; pendingApproval?: { command: string[] }[] } };
+      const phase = rem.status?.phase ?? "Pending";
+      if (["Resolved", "Escalated", "Failed"].includes(phase)) break;
+      if (phase === "AwaitingApproval") {
+        say(`Claude asks to run: ${rem.status?.pendingApproval?.map((p) => p.command.join(" ")).join("; ")} — approving as a person would`);
+        await steward(stateDir, "approve", name, "--as", "demo");
+      }
+      await new Promise((resolve) => setTimeout(resolve, 2_000));
+    }
+    say(`steward describe remediation ${name}`);
+    process.stdout.write(`${await steward(stateDir, "describe", "remediation", name)}\n`);
+    say(`steward logs ${name}`);
+    process.stdout.write(`${await steward(stateDir, "logs", name)}\n`);
+    say(`steward audit verify ${name}`);
+    process.stdout.write(`${await steward(stateDir, "audit", "verify", name)}\n`);
+  } finally {
+    child.kill("SIGTERM");
+    await new Promise((resolve) => child.once("exit", resolve));
+    await docker("rm", "-f", "etcd2");
+    if (!keep) await teardownCluster();
+  }
+}
+
 async function main(): Promise<void> {
+  if (agent) return agentDemo();
   say("Bringing up the etcd cluster (3 members + Prometheus, compose project 'etcd', 127.0.0.1 only)");
   await ensureCluster();
   process.stdout.write(`${await docker("ps", "--filter", "label=com.docker.compose.project=etcd", "--format", "table {{.Names}}\t{{.Status}}")}\n`);

@@ -17,6 +17,12 @@ export const RunConfig = z.object({
   workers: z.number().int().min(1).max(64),
   reconcileTimeoutMs: z.number().int().positive(),
   modelConfigured: z.boolean(),
+  /** Never logged: `loggableConfig` drops it. */
+  anthropicApiKey: z.string().optional(),
+  anthropicBaseUrl: z.string().url().optional(),
+  model: z.string().min(1),
+  maxSessions: z.number().int().min(1).max(32),
+  verifyTimeoutMs: z.number().int().nonnegative(),
 });
 export type RunConfig = z.infer<typeof RunConfig>;
 
@@ -31,7 +37,16 @@ export interface RunFlags {
   logLevel?: string;
   workers?: string;
   reconcileTimeout?: string;
+  model?: string;
+  maxSessions?: string;
+  verifyTimeout?: string;
 }
+
+/**
+ * The default model: a current Claude Sonnet from the SDK's model list. Not
+ * claude-sonnet-4-5, which the SDK says reaches end of life on 2026-11-30.
+ */
+export const DEFAULT_MODEL = "claude-sonnet-5-5";
 
 /** Each setting: its flag, its environment variable, its default. Flags win over env. */
 const SETTINGS = {
@@ -42,6 +57,9 @@ const SETTINGS = {
   logLevel: ["STEWARD_LOG_LEVEL", "info"],
   workers: ["STEWARD_WORKERS", "4"],
   reconcileTimeout: ["STEWARD_RECONCILE_TIMEOUT", "30s"],
+  model: ["STEWARD_MODEL", DEFAULT_MODEL],
+  maxSessions: ["STEWARD_MAX_SESSIONS", "2"],
+  verifyTimeout: ["STEWARD_VERIFY_TIMEOUT", "30s"],
 } as const satisfies Record<Exclude<keyof RunFlags, "stateDir">, readonly [string, string]>;
 
 export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv): RunConfig {
@@ -59,8 +77,19 @@ export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv): RunCo
     workers: Number(setting("workers")),
     reconcileTimeoutMs: parseDuration(setting("reconcileTimeout")) ?? Number.NaN,
     modelConfigured: Boolean(env.ANTHROPIC_API_KEY),
+    anthropicApiKey: env.ANTHROPIC_API_KEY || undefined,
+    anthropicBaseUrl: env.ANTHROPIC_BASE_URL || undefined,
+    model: setting("model"),
+    maxSessions: Number(setting("maxSessions")),
+    verifyTimeoutMs: parseDuration(setting("verifyTimeout")) ?? Number.NaN,
   };
   const result = RunConfig.safeParse(candidate);
   if (!result.success) throw new ValidationError(formatIssues(result.error.issues).map((p) => `configuration: ${p}`));
   return result.data;
+}
+
+/** The configuration as it may be logged: the API key is reduced to whether it is set. */
+export function loggableConfig(config: RunConfig): Record<string, unknown> {
+  const { anthropicApiKey, ...rest } = config;
+  return { ...rest, anthropicApiKey: anthropicApiKey ? "[set]" : "[not set]" };
 }

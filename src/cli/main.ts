@@ -4,6 +4,7 @@ import { ValidationError, errorMessage } from "../errors.js";
 import { createLogger } from "../logging.js";
 import { FileStore, defaultStateDir } from "../store/file/file-store.js";
 import { applyCommand, deleteCommand, describeCommand, getCommand, watchCommand, type Output } from "./commands.js";
+import { auditVerifyCommand, decideCommand, logsCommand, type DecisionOptions } from "./agent-commands.js";
 import { startSteward } from "./run.js";
 
 const stdout: Output = { out: (text) => process.stdout.write(`${text}\n`) };
@@ -22,7 +23,8 @@ function buildProgram(): Command {
     .option("--verbose", "print stack traces on errors")
     .showHelpAfterError()
     .exitOverride();
-  const store = (): FileStore => new FileStore(program.opts<GlobalOptions>().stateDir ?? defaultStateDir(process.env));
+  const stateDir = (): string => program.opts<GlobalOptions>().stateDir ?? defaultStateDir(process.env);
+  const store = (): FileStore => new FileStore(stateDir());
   const namespace = (): string | undefined => program.opts<GlobalOptions>().namespace;
 
   program
@@ -34,9 +36,11 @@ function buildProgram(): Command {
     .addOption(new Option("--log-format <format>", "json or text").choices(["json", "text"]))
     .addOption(new Option("--log-level <level>").choices(["error", "warn", "info", "debug"]))
     .option("--workers <n>", "reconciles running at once (default 4)")
+    .option("--model <model>", "Claude model for agent sessions (env STEWARD_MODEL, default claude-sonnet-5-5)")
+    .option("--max-sessions <n>", "agent sessions running at once (env STEWARD_MAX_SESSIONS, default 2)")
+    .option("--verify-timeout <duration>", "how long verification waits for the drift to clear (default 30s)")
     .action(async (flags: Record<string, string | undefined>) => {
-      const stateDir = program.opts<GlobalOptions>().stateDir ?? defaultStateDir(process.env);
-      const config = resolveRunConfig({ ...flags, stateDir }, process.env);
+      const config = resolveRunConfig({ ...flags, stateDir: stateDir() }, process.env);
       const logger = createLogger({ format: config.logFormat, level: config.logLevel });
       const steward = await startSteward(config, logger);
       await waitForSignal();
@@ -80,6 +84,36 @@ function buildProgram(): Command {
     .action(async (type: string | undefined, names: string[], opts: { filename?: string[] }) =>
       deleteCommand(store(), { type, names, files: opts.filename ?? [] }, namespace(), stdout),
     );
+  program
+    .command("approve")
+    .description("approve the pending agent action(s) of a remediation")
+    .argument("<name>")
+    .option("--id <id>", "approve one pending call (default: all pending)")
+    .option("--as <user>", "who approves (default: the current user)")
+    .action(async (name: string, opts: DecisionOptions) => decideCommand(store(), name, true, { ...opts, namespace: namespace() }, stdout));
+
+  program
+    .command("deny")
+    .description("deny the pending agent action(s) of a remediation; the model is told")
+    .argument("<name>")
+    .option("--id <id>", "deny one pending call (default: all pending)")
+    .option("--reason <text>", "why, for the model and the audit trail")
+    .option("--as <user>", "who denies (default: the current user)")
+    .action(async (name: string, opts: DecisionOptions) => decideCommand(store(), name, false, { ...opts, namespace: namespace() }, stdout));
+
+  program
+    .command("logs")
+    .description("show a remediation's agent session as a reasoning chain")
+    .argument("<name>")
+    .action(async (name: string) => logsCommand(stateDir(), name, namespace(), stdout));
+
+  program
+    .command("audit")
+    .description("audit trail tools")
+    .command("verify")
+    .description("check a remediation's audit hash chain; names the first bad line")
+    .argument("<name>")
+    .action(async (name: string) => auditVerifyCommand(stateDir(), name, namespace(), stdout));
   return program;
 }
 

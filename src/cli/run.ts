@@ -1,4 +1,10 @@
-import type { RunConfig } from "../config.js";
+import Anthropic from "@anthropic-ai/sdk";
+import { AgentRunner } from "../agent/runner.js";
+import { SessionFiles } from "../agent/session-store.js";
+import { loggableConfig, type RunConfig } from "../config.js";
+import { objectKey } from "../api/resources.js";
+import { SystemObserver } from "../reconcile/observation.js";
+import { RemediationReconciler } from "../reconcile/remediation-reconciler.js";
 import { createLogger, type Logger } from "../logging.js";
 import { createDockerClient, DockerEventObserver, DockerodeActions } from "../observe/docker/index.js";
 import { HttpPrometheusClient } from "../observe/prometheus.js";
@@ -11,6 +17,12 @@ import { OperabilityServer } from "../server/http.js";
 import { FileStore } from "../store/file/file-store.js";
 import type { Store, WatchEvent } from "../store/store.js";
 
+/** A slow model answer is still an answer; past this the SDK gives up and retries. */
+const ANTHROPIC_TIMEOUT_MS = 120_000;
+const AGENT_MAX_TOKENS = 4_096;
+/** A backstop: the policy's maxDuration normally ends a session long before. */
+const AGENT_SESSION_DEADLINE_MS = 3_600_000;
+
 /** A running Steward: everything `steward run` starts, so it can be stopped in order. */
 export interface RunningSteward {
   metricsAddress: string;
@@ -22,7 +34,7 @@ export interface RunningSteward {
  * everything is started; the returned `stop` shuts down in reverse order.
  */
 export async function startSteward(config: RunConfig, logger: Logger = createLogger({ format: config.logFormat, level: config.logLevel })): Promise<RunningSteward> {
-  logger.info("starting steward", { config: { ...config } });
+  logger.info("starting steward", { config: loggableConfig(config) });
   const metrics = new StewardMetrics();
   const store: Store = new FileStore(config.stateDir);
   const docker = createDockerClient();
@@ -31,10 +43,11 @@ export async function startSteward(config: RunConfig, logger: Logger = createLog
   const queue = new WorkQueue();
   const index = new DesiredStateIndex();
   const phases = new RemediationPhaseTracker(metrics);
+  const dockerActions = new DockerodeActions(docker);
   const reconciler = new DesiredStateReconciler({
     store,
     docker: observer,
-    dockerActions: new DockerodeActions(docker),
+    dockerActions,
     prometheus,
     metrics,
     agent: { modelConfigured: config.modelConfigured },
@@ -47,11 +60,36 @@ export async function startSteward(config: RunConfig, logger: Logger = createLog
     workers: config.workers,
     reconcileTimeoutMs: config.reconcileTimeoutMs,
   });
+  const runner = config.anthropicApiKey
+    ? new AgentRunner({
+        store,
+        files: new SessionFiles(config.stateDir),
+        client: new Anthropic({ apiKey: config.anthropicApiKey, baseURL: config.anthropicBaseUrl, timeout: ANTHROPIC_TIMEOUT_MS, maxRetries: 2 }),
+        model: config.model,
+        maxTokens: AGENT_MAX_TOKENS,
+        tools: { docker, containers: () => observer.containers(), actions: dockerActions, prometheus },
+        observer: new SystemObserver(observer, prometheus),
+        verifyTimeoutMs: config.verifyTimeoutMs,
+      })
+    : undefined;
+  const agentQueue = new WorkQueue();
+  // One worker per concurrent session: remediations beyond that wait in the queue, Pending.
+  const agentController = new Controller({
+    reconciler: new RemediationReconciler({ store, runner }),
+    queue: agentQueue,
+    logger: logger.child({ controller: "agent" }),
+    metrics,
+    workers: config.maxSessions,
+    reconcileTimeoutMs: AGENT_SESSION_DEADLINE_MS,
+  });
 
   store.watch((event) => {
     index.apply(event);
     phases.apply(event);
     enqueueForStoreEvent(event, queue);
+    if (event.object.kind === "AgentRemediation") {
+      agentQueue.add(objectKey("AgentRemediation", event.object.metadata.namespace, event.object.metadata.name));
+    }
   });
   observer.subscribe((event) => {
     if (event.type === "connection") {
@@ -70,12 +108,14 @@ export async function startSteward(config: RunConfig, logger: Logger = createLog
   });
   const metricsAddress = await server.start();
   controller.start();
+  agentController.start();
   logger.info("steward is running", { metrics: `http://${metricsAddress}/metrics`, desiredStates: index.keys().length });
 
   return {
     metricsAddress,
     async stop(): Promise<void> {
       logger.info("shutting down");
+      await agentController.stop();
       await controller.stop();
       await server.close();
       await observer.close();

@@ -9,6 +9,8 @@ export interface EtcdStateOptions {
   invariants?: string;
   interval?: string;
   healthy?: boolean;
+  agent?: { mode: string; policyRef?: string; maxAttempts?: number };
+  cooldown?: string;
 }
 
 /** A DesiredState over the demo etcd project, shaped like examples/etcd but with short windows. */
@@ -30,7 +32,8 @@ ${services || "    []"}
 ${options.invariants ?? "    []"}
   remediation:
     simpleFixes: [${(options.simpleFixes ?? ["start", "restart"]).join(", ")}]
-    agent: {mode: approve}
+    agent: {mode: ${options.agent?.mode ?? "approve"}, policyRef: ${options.agent?.policyRef ?? "default"}, maxAttempts: ${options.agent?.maxAttempts ?? 2}}
+    cooldown: ${options.cooldown ?? "5m"}
 `;
 }
 

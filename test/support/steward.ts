@@ -25,10 +25,12 @@ export async function cli(stateDir: string, ...args: string[]): Promise<CliResul
   }
 }
 
+/** The caller's environment without a real API key: tests never reach the real API. */
 function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env = { ...process.env, ...extra };
+  const env = { ...process.env };
   delete env.ANTHROPIC_API_KEY;
-  return env;
+  delete env.ANTHROPIC_BASE_URL;
+  return { ...env, ...extra };
 }
 
 export async function tempStateDir(): Promise<string> {

@@ -1,0 +1,182 @@
+import type Anthropic from "@anthropic-ai/sdk";
+import { parseDuration } from "../api/duration.js";
+import type { DesiredState } from "../api/desired-state.js";
+import type { RemediationPolicySpec } from "../api/policy.js";
+import type { AgentRemediation, RemediationPhase, RemediationStatus } from "../api/remediation.js";
+import type { Logger } from "../logging.js";
+import { containersOfService, driftFingerprint } from "../reconcile/drift.js";
+import type { SystemObserver } from "../reconcile/observation.js";
+import { driftCleared, emptyRemediationStatus } from "../reconcile/remediations.js";
+import { inDockerTarget } from "../reconcile/target.js";
+import type { Store } from "../store/store.js";
+import { AuditLog } from "./audit.js";
+import { approvalFor } from "./approvals.js";
+import { incidentMessage, systemPrompt } from "./prompt.js";
+import { runSession, type SessionContext, type SessionOutcome, type SessionState } from "./session.js";
+import { newSessionId, type SessionFiles } from "./session-store.js";
+import type { ToolEnvironment } from "./tools.js";
+import { sanitizeForLog } from "./untrusted.js";
+
+export interface AgentRunnerDeps {
+  store: Store;
+  files: SessionFiles;
+  client: Anthropic;
+  model: string;
+  maxTokens: number;
+  tools: Pick<ToolEnvironment, "docker" | "containers" | "actions" | "prometheus">;
+  observer: SystemObserver;
+  /** How long verification waits for the signals to settle (a scrape, a health check). */
+  verifyTimeoutMs: number;
+}
+
+const VERIFY_POLL_MS = 1_000;
+
+/**
+ * Runs (or resumes) the agent session of one remediation and records the outcome in its
+ * status. The conversation and the audit trail are files, so a restarted Steward resumes.
+ */
+export class AgentRunner {
+  constructor(private readonly deps: AgentRunnerDeps) {}
+
+  async run(
+    remediation: AgentRemediation,
+    desiredState: DesiredState,
+    context: { policy: RemediationPolicySpec; signal: AbortSignal; logger: Logger },
+  ): Promise<SessionOutcome> {
+    const { namespace, name } = remediation.metadata;
+    const audit = await AuditLog.open(this.deps.files.auditPath(namespace, name), { sanitize: sanitizeForLog });
+    try {
+      let status = remediation.status ?? emptyRemediationStatus();
+      const updateStatus = async (change: (s: RemediationStatus) => RemediationStatus): Promise<void> => {
+        status = change(status);
+        await this.deps.store.updateStatus("AgentRemediation", remediation.metadata, status);
+      };
+      const state = (await this.deps.files.load(namespace, name)) ?? (await this.begin(remediation, desiredState, context.policy, { audit, updateStatus }));
+      const ctx = this.context(remediation, desiredState, { ...context, audit, updateStatus, state });
+      const outcome = await runSession(state, ctx);
+      await this.finish(outcome, { audit, updateStatus, getStatus: () => status });
+      context.logger.info("agent session finished", { remediation: name, outcome: outcome.type });
+      return outcome;
+    } finally {
+      await audit.close();
+    }
+  }
+
+  private async begin(
+    remediation: AgentRemediation,
+    desiredState: DesiredState,
+    policy: RemediationPolicySpec,
+    io: { audit: AuditLog; updateStatus: SessionContext["updateStatus"] },
+  ): Promise<SessionState> {
+    const now = new Date();
+    const model = policy.model ?? this.deps.model;
+    const state: SessionState = {
+      sessionId: newSessionId(now),
+      model,
+      attempt: 1,
+      messages: [{ role: "user", content: incidentMessage(desiredState, remediation, policy.budgets.outputCap) }],
+      counters: { turns: 0, toolCalls: 0, mutations: 0, inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, startedAtMs: now.getTime() },
+      nudges: 0,
+    };
+    await io.audit.append("session", { event: "started", sessionId: state.sessionId, model, mode: remediation.spec.mode, attempt: 1 });
+    await io.updateStatus((s) => ({
+      ...s,
+      sessionId: state.sessionId,
+      phase: "Investigating",
+      reason: "AgentInvestigating",
+      message: `agent session ${state.sessionId} (model ${model}) is investigating`,
+      attempts: [{ number: 1, startedAt: now.toISOString() }],
+    }));
+    await io.audit.append("phase_change", { from: "Pending", to: "Investigating", reason: "agent session started" });
+    await this.deps.files.save(remediation.metadata.namespace, remediation.metadata.name, state);
+    return state;
+  }
+
+  private context(
+    remediation: AgentRemediation,
+    desiredState: DesiredState,
+    input: { policy: RemediationPolicySpec; signal: AbortSignal; audit: AuditLog; updateStatus: SessionContext["updateStatus"]; state: SessionState },
+  ): SessionContext {
+    const { namespace, name } = remediation.metadata;
+    const { policy } = input;
+    const pendingAtStart = new Set((remediation.status?.pendingApproval ?? []).map((p) => p.id));
+    return {
+      client: this.deps.client,
+      system: systemPrompt(policy),
+      maxTokens: this.deps.maxTokens,
+      policy,
+      mode: remediation.spec.mode,
+      ownContainers: this.ownContainers(desiredState),
+      tools: {
+        ...this.deps.tools,
+        timeoutMs: parseDuration(policy.budgets.toolTimeout) ?? 30_000,
+        outputCapBytes: policy.budgets.outputCap,
+        dryRun: policy.dryRun,
+      },
+      audit: input.audit,
+      maxAttempts: remediation.spec.maxAttempts,
+      signal: input.signal,
+      verify: () => this.verify(remediation, desiredState, input.signal),
+      // Only calls a person could see as pending when deciding: an "approve all" is not a
+      // blank cheque for calls the model makes afterwards.
+      approval: (id) => (pendingAtStart.has(id) ? approvalFor(remediation, id) : undefined),
+      saveState: (state) => this.deps.files.save(namespace, name, state),
+      updateStatus: input.updateStatus,
+    };
+  }
+
+  /** The containers this DesiredState declares: the only ones the agent may change. */
+  private ownContainers(desiredState: DesiredState): Set<string> {
+    const targetContainers = this.deps.tools.containers().filter((c) => inDockerTarget(desiredState.spec.target, c));
+    const names = new Set<string>();
+    for (const service of desiredState.spec.services) {
+      names.add(service.name);
+      for (const c of containersOfService(service, targetContainers)) names.add(c.name);
+    }
+    return names;
+  }
+
+  /** Re-observes until the remediation's drift is gone or the settle time runs out. */
+  private async verify(remediation: AgentRemediation, desiredState: DesiredState, signal: AbortSignal): Promise<{ cleared: boolean; details: string }> {
+    const deadline = Date.now() + this.deps.verifyTimeoutMs;
+    const status = desiredState.status ?? { conditions: [], drift: [], invariants: [], fixes: [] };
+    for (;;) {
+      const { drift, observation } = await this.deps.observer.drift(desiredState, { ...status, invariants: [] }, new Date(), signal);
+      const cleared = driftCleared(remediation, {
+        desiredState: desiredState.metadata.name,
+        currentDrift: drift,
+        invariants: observation.invariants,
+        containersObserved: observation.containers !== undefined,
+      });
+      if (cleared) return { cleared: true, details: "the drift that opened this incident is gone" };
+      if (Date.now() >= deadline) {
+        const own = new Set(remediation.spec.drift.map((d) => driftFingerprint(desiredState.metadata.name, d)));
+        const still = drift.filter((d) => own.has(driftFingerprint(desiredState.metadata.name, d)));
+        const unknown = observation.invariants.filter((i) => i.state !== "Holding").map((i) => `invariant ${i.name} is ${i.state}${i.reason ? ` (${i.reason})` : ""}`);
+        const details = [...still.map((d) => `${d.subject}: expected ${d.expected}, observed ${d.observed}`), ...unknown].join("; ") || "the signals could not be observed";
+        return { cleared: false, details };
+      }
+      await new Promise((resolve) => setTimeout(resolve, VERIFY_POLL_MS));
+    }
+  }
+
+  private async finish(
+    outcome: SessionOutcome,
+    io: { audit: AuditLog; updateStatus: SessionContext["updateStatus"]; getStatus: () => RemediationStatus },
+  ): Promise<void> {
+    if (outcome.type === "awaitingApproval") return;
+    const phase: RemediationPhase = outcome.type === "resolved" ? "Resolved" : "Escalated";
+    const from = io.getStatus().phase;
+    const now = new Date().toISOString();
+    await io.updateStatus((s) => ({
+      ...s,
+      phase,
+      reason: outcome.type === "resolved" ? "Verified" : "Escalated",
+      message: outcome.type === "resolved" ? "the agent's fix was verified: the drift is gone" : outcome.reason,
+      summary: outcome.type === "resolved" ? outcome.summary : s.summary ?? outcome.reason,
+      pendingApproval: [],
+      closedAt: now,
+    }));
+    await io.audit.append("phase_change", { from, to: phase, reason: outcome.type === "resolved" ? "verified" : outcome.reason }, { sync: true });
+  }
+}

@@ -1,0 +1,215 @@
+import { execFile } from "node:child_process";
+import type Dockerode from "dockerode";
+import { z } from "zod";
+import { errorMessage } from "../errors.js";
+import type { ContainerSnapshot, DockerActions, PrometheusClient } from "../observe/types.js";
+import { redactEnv } from "./untrusted.js";
+
+/**
+ * The agent's toolset. Each tool declares its input schema (zod: validated before
+ * anything runs, and sent to the model as JSON Schema), whether it mutates, and the argv
+ * it stands for, so the policy engine judges typed tools and `shell` by the same rules.
+ */
+export type ToolKind = "read" | "mutate" | "control";
+
+export interface ToolResult {
+  output: string;
+  isError: boolean;
+  exitCode?: number;
+}
+
+export interface ToolEnvironment {
+  docker: Dockerode;
+  containers: () => readonly ContainerSnapshot[];
+  actions: DockerActions;
+  prometheus: PrometheusClient | undefined;
+  timeoutMs: number;
+  outputCapBytes: number;
+  dryRun: boolean;
+}
+
+export interface ToolDefinition<I> {
+  name: string;
+  description: string;
+  input: z.ZodType<I>;
+  kind: ToolKind;
+  /** The command line this call stands for, as the policy engine sees it. */
+  argv(input: I): string[];
+  /** The containers the call touches (for the "own containers only" rule). */
+  containers(input: I): string[];
+  run(input: I, env: ToolEnvironment, signal: AbortSignal): Promise<ToolResult>;
+}
+
+const ContainerInput = z.strictObject({ container: z.string().min(1).max(253).describe("container name or id") });
+
+const ok = (output: string, exitCode = 0): ToolResult => ({ output, isError: false, exitCode });
+
+const queryPrometheus: ToolDefinition<{ query: string }> = {
+  name: "query_prometheus",
+  description: "Run a PromQL instant query against the system's Prometheus. Returns one line per series: labels and value.",
+  input: z.strictObject({ query: z.string().min(1).max(4_000).describe("PromQL expression") }),
+  kind: "read",
+  argv: (i) => ["query_prometheus", i.query],
+  containers: () => [],
+  async run(input, env, signal) {
+    if (!env.prometheus) return { output: "no Prometheus is configured for this Steward", isError: true };
+    const result = await env.prometheus.query(input.query, signal);
+    if (!result.ok) return { output: result.error, isError: true };
+    if (result.samples.length === 0) return ok("(no series)");
+    return ok(result.samples.map((s) => `${JSON.stringify(s.labels)} ${s.value}`).join("\n"));
+  },
+};
+
+const dockerPs: ToolDefinition<{ all?: boolean }> = {
+  name: "docker_ps",
+  description: "List containers (like `docker ps`; all: true includes stopped ones) with state, health, exit code, restart count and compose project/service.",
+  input: z.strictObject({ all: z.boolean().optional().describe("include stopped containers") }),
+  kind: "read",
+  argv: (i) => (i.all ? ["docker", "ps", "-a"] : ["docker", "ps"]),
+  containers: () => [],
+  run(input, env) {
+    const rows = env.containers()
+      .filter((c) => input.all === true || c.state === "running")
+      .map((c) => [c.name, c.state, c.health, String(c.exitCode), String(c.restartCount), c.project ?? "", c.service ?? "", c.image].join("\t"));
+    return Promise.resolve(ok(["NAME\tSTATE\tHEALTH\tEXIT\tRESTARTS\tPROJECT\tSERVICE\tIMAGE", ...rows].join("\n")));
+  },
+};
+
+const dockerInspect: ToolDefinition<{ container: string }> = {
+  name: "docker_inspect",
+  description: "Inspect one container: state, health log, restart policy, command, mounts, labels. Environment values are redacted.",
+  input: ContainerInput,
+  kind: "read",
+  argv: (i) => ["docker", "inspect", i.container],
+  containers: () => [],
+  async run(input, env) {
+    const info = await env.docker.getContainer(input.container).inspect();
+    const view = {
+      Name: info.Name.replace(/^\//, ""),
+      State: info.State,
+      RestartCount: info.RestartCount,
+      Image: info.Config.Image,
+      Cmd: info.Config.Cmd,
+      Entrypoint: info.Config.Entrypoint,
+      Env: redactEnv(info.Config.Env ?? []),
+      Labels: info.Config.Labels,
+      Mounts: info.Mounts.map((m) => ({ Source: m.Source, Destination: m.Destination, RW: m.RW })),
+      RestartPolicy: info.HostConfig.RestartPolicy,
+      NetworkMode: info.HostConfig.NetworkMode,
+    };
+    return ok(JSON.stringify(view, null, 2));
+  },
+};
+
+const dockerLogs: ToolDefinition<{ container: string; tail?: number }> = {
+  name: "docker_logs",
+  description: "The last lines of a container's stdout and stderr (tail ≤ 500, default 100).",
+  input: ContainerInput.extend({ tail: z.number().int().min(1).max(500).optional() }),
+  kind: "read",
+  argv: (i) => ["docker", "logs", "--tail", String(i.tail ?? 100), i.container],
+  containers: () => [],
+  async run(input, env, signal) {
+    const lines = await env.actions.logs(input.container, input.tail ?? 100, signal);
+    return ok(lines.length === 0 ? "(no log lines)" : lines.join("\n"));
+  },
+};
+
+function containerAction(verb: "start" | "restart"): ToolDefinition<{ container: string }> {
+  return {
+    name: `docker_${verb}`,
+    description: `${verb === "start" ? "Start a stopped" : "Restart a"} container of this DesiredState (like \`docker ${verb}\`). Subject to the policy and, in approve mode, a person's approval.`,
+    input: ContainerInput,
+    kind: "mutate",
+    argv: (i) => ["docker", verb, i.container],
+    containers: (i) => [i.container],
+    async run(input, env, signal) {
+      if (env.dryRun) return ok(`dry run: would run docker ${verb} ${input.container}`);
+      await (verb === "start" ? env.actions.start(input.container, signal) : env.actions.restart(input.container, signal));
+      return ok(input.container);
+    },
+  };
+}
+
+const shell: ToolDefinition<{ argv: string[] }> = {
+  name: "shell",
+  description:
+    "Run one command as an argv array, without a shell (no pipes, redirection, globbing or variables). Every command is checked by the policy; most are denied or need approval.",
+  input: z.strictObject({ argv: z.array(z.string().max(4_096)).min(1).max(64).describe('program and arguments, e.g. ["etcdctl", "--endpoints=http://127.0.0.1:12379", "endpoint", "health"]') }),
+  kind: "mutate",
+  argv: (i) => i.argv,
+  containers: () => [],
+  run(input, env, signal) {
+    if (env.dryRun) return Promise.resolve(ok(`dry run: would run ${JSON.stringify(input.argv)}`));
+    return runArgv(input.argv, env, signal);
+  },
+};
+
+/** execFile, never a shell: argv reaches the program exactly as the policy judged it. */
+function runArgv(argv: readonly string[], env: ToolEnvironment, signal: AbortSignal): Promise<ToolResult> {
+  const [program = "", ...args] = argv;
+  return new Promise((resolve) => {
+    execFile(
+      program,
+      args,
+      { shell: false, timeout: env.timeoutMs, maxBuffer: env.outputCapBytes, signal, env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } },
+      (err, stdout, stderr) => {
+        const output = `${stdout}${stderr ? `\n[stderr]\n${stderr}` : ""}`.trim();
+        if (!err) return resolve(ok(output || "(no output)"));
+        const code = typeof (err as { code?: unknown }).code === "number" ? ((err as { code: number }).code) : undefined;
+        resolve({ output: `${output}\n[error] ${errorMessage(err)}`.trim(), isError: true, exitCode: code });
+      },
+    );
+  });
+}
+
+const resolveTool: ToolDefinition<{ summary: string }> = {
+  name: "resolve",
+  description: "Declare the drift fixed. Steward then re-observes the original signals; it is Resolved only if the drift is really gone.",
+  input: z.strictObject({ summary: z.string().min(1).max(4_000).describe("what was wrong, what you did, and the evidence it is fixed") }),
+  kind: "control",
+  argv: () => ["resolve"],
+  containers: () => [],
+  run: (i) => Promise.resolve(ok(i.summary)),
+};
+
+const escalateTool: ToolDefinition<{ reason: string }> = {
+  name: "escalate",
+  description: "Hand the incident to a person: you cannot or may not fix it. Say why and what you found, and what you would do.",
+  input: z.strictObject({ reason: z.string().min(1).max(4_000) }),
+  kind: "control",
+  argv: () => ["escalate"],
+  containers: () => [],
+  run: (i) => Promise.resolve(ok(i.reason)),
+};
+
+// The order is part of the prompt: it must stay identical across incidents so the
+// cached prefix (system prompt + tools) is reused.
+export const DOCKER_TOOLS: readonly ToolDefinition<never>[] = [
+  queryPrometheus,
+  dockerPs,
+  dockerInspect,
+  dockerLogs,
+  containerAction("start"),
+  containerAction("restart"),
+  shell,
+  resolveTool,
+  escalateTool,
+] as unknown as readonly ToolDefinition<never>[];
+
+export function findTool(name: string): ToolDefinition<unknown> | undefined {
+  return DOCKER_TOOLS.find((t) => t.name === name) as ToolDefinition<unknown> | undefined;
+}
+
+/** The tool list as the Messages API wants it; the last tool carries the cache breakpoint. */
+export function toolParams(): { name: string; description: string; input_schema: { type: "object"; [k: string]: unknown }; cache_control?: { type: "ephemeral" } }[] {
+  return DOCKER_TOOLS.map((tool, index) => {
+    const schema = z.toJSONSchema(tool.input as z.ZodType) as { [k: string]: unknown };
+    delete schema.$schema;
+    return {
+      name: tool.name,
+      description: tool.description,
+      input_schema: { ...schema, type: "object" as const },
+      ...(index === DOCKER_TOOLS.length - 1 ? { cache_control: { type: "ephemeral" as const } } : {}),
+    };
+  });
+}
