@@ -16,6 +16,8 @@ export interface ToolResult {
   output: string;
   isError: boolean;
   exitCode?: number;
+  /** Values to redact wherever they appear in the output (a container's env values). */
+  secrets?: string[];
 }
 
 export interface ToolEnvironment {
@@ -43,6 +45,11 @@ export interface ToolDefinition<I> {
 const ContainerInput = z.strictObject({ container: z.string().min(1).max(253).describe("container name or id") });
 
 const ok = (output: string, exitCode = 0): ToolResult => ({ output, isError: false, exitCode });
+
+/** The values of `NAME=value` entries: every one is treated as a secret. */
+function envValues(env: readonly string[]): string[] {
+  return env.map((entry) => entry.slice(entry.indexOf("=") + 1)).filter((value) => value.length >= 4);
+}
 
 const queryPrometheus: ToolDefinition<{ query: string }> = {
   name: "query_prometheus",
@@ -84,6 +91,7 @@ const dockerInspect: ToolDefinition<{ container: string }> = {
   containers: () => [],
   async run(input, env) {
     const info = await env.docker.getContainer(input.container).inspect();
+    const secrets = envValues(info.Config.Env ?? []);
     const view = {
       Name: info.Name.replace(/^\//, ""),
       State: info.State,
@@ -97,7 +105,7 @@ const dockerInspect: ToolDefinition<{ container: string }> = {
       RestartPolicy: info.HostConfig.RestartPolicy,
       NetworkMode: info.HostConfig.NetworkMode,
     };
-    return ok(JSON.stringify(view, null, 2));
+    return { ...ok(JSON.stringify(view, null, 2)), secrets };
   },
 };
 
@@ -109,8 +117,12 @@ const dockerLogs: ToolDefinition<{ container: string; tail?: number }> = {
   argv: (i) => ["docker", "logs", "--tail", String(i.tail ?? 100), i.container],
   containers: () => [],
   async run(input, env, signal) {
-    const lines = await env.actions.logs(input.container, input.tail ?? 100, signal);
-    return ok(lines.length === 0 ? "(no log lines)" : lines.join("\n"));
+    const [lines, info] = await Promise.all([
+      env.actions.logs(input.container, input.tail ?? 100, signal),
+      env.docker.getContainer(input.container).inspect({ abortSignal: signal }),
+    ]);
+    // A program may print its own secrets; the container's env values are redacted wherever they appear.
+    return { ...ok(lines.length === 0 ? "(no log lines)" : lines.join("\n")), secrets: envValues(info.Config.Env ?? []) };
   },
 };
 
