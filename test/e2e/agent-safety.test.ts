@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { readFile } from "node:fs/promises";
+import { readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterEach, describe, it } from "node:test";
 import { docker, ensureCluster } from "../../scripts/lib/cluster.js";
@@ -153,4 +153,63 @@ describe("the agent under attack, with a scripted model", () => {
       assert.equal(scenario.fake.requests.length, calls);
     });
   }
+
+  const budgetPolicy = (budgets: string): string => `apiVersion: steward.dev/v1alpha1
+kind: RemediationPolicy
+metadata: {name: test}
+spec:
+  budgets: {${budgets}}
+`;
+  const psTurn = (usage = USAGE): ScriptStep => ({ content: [toolUse("docker_ps", {})], stop_reason: "tool_use", usage });
+  const budgetCases: [string, string, ScriptStep[], RegExp][] = [
+    ["tokens", "maxTokens: 3000", [psTurn({ ...USAGE, input_tokens: 5000 }), psTurn()], /budget maxTokens/],
+    ["turns", "maxTurns: 2", [psTurn(), psTurn(), psTurn()], /budget maxTurns/],
+    [
+      "wall time",
+      "maxDuration: 2s",
+      [
+        async () => {
+          await new Promise((resolve) => setTimeout(resolve, 2_500));
+          return { content: [toolUse("docker_ps", {})], stop_reason: "tool_use", usage: USAGE };
+        },
+        psTurn(),
+      ],
+      /budget maxDuration/,
+    ],
+  ];
+  for (const [title, budgets, script, reason] of budgetCases) {
+    it(`budgets: ${title} → Escalated naming the budget`, async () => {
+      scenario = await startAgentScenario({ mode: "auto", policy: budgetPolicy(budgets), script });
+      await docker("stop", "-t", "1", "etcd1");
+      const done = await waitForPhase(scenario.state, ["Escalated", "Resolved"], 60_000);
+      assert.equal(done.status?.phase, "Escalated");
+      assert.match(done.status?.message ?? "", reason);
+    });
+  }
+
+  it("audit verify detects an edited line and a deleted line", async () => {
+    scenario = await startAgentScenario({
+      mode: "auto",
+      script: [psTurn(), psTurn(), { content: [toolUse("escalate", { reason: "enough" })], stop_reason: "tool_use", usage: USAGE }],
+    });
+    await docker("stop", "-t", "1", "etcd1");
+    const done = await waitForPhase(scenario.state, ["Escalated", "Resolved"]);
+    await scenario.steward.stop();
+    const name = done.metadata.name;
+    const path = join(scenario.state, "audit", "default", `${name}.jsonl`);
+    const original = await readFile(path, "utf8");
+    assert.equal((await cli(scenario.state, "audit", "verify", name)).code, 0);
+    const lines = original.trimEnd().split("\n");
+    const edited = [...lines];
+    edited[3] = (edited[3] ?? "").replace(/"kind":"(\w+)"/, '"kind":"$1","forged":true');
+    await writeFile(path, `${edited.join("\n")}\n`);
+    const editedResult = await cli(scenario.state, "audit", "verify", name);
+    assert.equal(editedResult.code, 1);
+    assert.match(editedResult.stderr, /line 4:/);
+    const deleted = lines.filter((_, i) => i !== 5);
+    await writeFile(path, `${deleted.join("\n")}\n`);
+    const deletedResult = await cli(scenario.state, "audit", "verify", name);
+    assert.equal(deletedResult.code, 1);
+    assert.match(deletedResult.stderr, /line 6:/);
+  });
 });
