@@ -6,7 +6,7 @@ import { errorMessage } from "../errors.js";
 import type { AuditLog } from "./audit.js";
 import { estimateCostUSD, exceededBudget, type SessionCounters } from "./budgets.js";
 import { classifyShell, decide, type PolicyDecision } from "./policy.js";
-import { findTool, toolParams, type ToolEnvironment, type ToolResult } from "./tools.js";
+import { findTool, toolParams, type ToolDefinition, type ToolEnvironment, type ToolResult } from "./tools.js";
 import { wrapUntrusted } from "./untrusted.js";
 
 type MessageParam = Anthropic.Messages.MessageParam;
@@ -179,44 +179,74 @@ async function answerToolCalls(state: SessionState, ctx: SessionContext): Promis
 type Step = { type: "result"; result: ToolResult } | { type: "outcome"; outcome: SessionOutcome };
 
 async function answerOne(state: SessionState, ctx: SessionContext, use: ToolUse): Promise<Step> {
-  const pending = state.pending;
-  const tool = findTool(use.name);
-  const firstVisit = pending?.decisions[use.id] === undefined;
-  if (firstVisit) {
+  if (state.pending?.decisions[use.id] === undefined) {
     const exceeded = exceededBudget(state.counters, ctx.policy.budgets, Date.now(), { next: "toolCall", model: state.model });
     if (exceeded) return { type: "outcome", outcome: await escalate(state, ctx, `budget ${exceeded.budget} reached: ${exceeded.message}`) };
     state.counters.toolCalls += 1;
     await ctx.audit.append("tool_call", { id: use.id, tool: use.name, input: use.input });
   }
-  if (!tool) return error(`unknown tool ${JSON.stringify(use.name)}`);
-  const parsed = tool.input.safeParse(use.input);
-  if (!parsed.success) return error(`invalid input for ${use.name}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(input)"}: ${i.message}`).join("; ")}`);
-  if (tool.name === "resolve") return verifyResolution(state, ctx, (parsed.data as { summary: string }).summary);
-  if (tool.name === "escalate") return { type: "outcome", outcome: await escalate(state, ctx, (parsed.data as { reason: string }).reason) };
-  const argv = tool.argv(parsed.data);
-  const mutating = tool.kind === "mutate" && (tool.name !== "shell" || classifyShell(argv).mutating);
-  let decision = pending?.decisions[use.id];
-  if (!decision) {
-    decision = decide({ tool: tool.name, argv, mutating, containers: tool.containers(parsed.data) }, ctx.policy, { mode: ctx.mode, ownContainers: ctx.ownContainers });
-    if (pending) pending.decisions[use.id] = decision;
-    await ctx.audit.append("policy_decision", { id: use.id, decision: decision.decision, reason: decision.reason, stage: decision.stage, rule: decision.rule?.command });
-  }
+  const call = parseCall(use);
+  if (typeof call === "string") return error(call);
+  if (call.tool.name === "resolve") return verifyResolution(state, ctx, (call.input as { summary: string }).summary);
+  if (call.tool.name === "escalate") return { type: "outcome", outcome: await escalate(state, ctx, (call.input as { reason: string }).reason) };
+  const argv = call.tool.argv(call.input);
+  const mutating = call.tool.kind === "mutate" && (call.tool.name !== "shell" || classifyShell(argv).mutating);
+  const decision = await judge(state, ctx, { use, tool: call.tool.name, argv, mutating, containers: call.tool.containers(call.input) });
+  const action = { id: use.id, tool: call.tool.name, argv };
   if (decision.decision === "deny") {
-    await recordAction(ctx, { id: use.id, tool: tool.name, argv, decision: "deny" }, mutating);
+    await recordAction(ctx, { ...action, decision: "deny" }, mutating);
     return error(`denied by policy: ${decision.reason}`);
   }
   let approver: string | undefined;
   if (decision.decision === "ask") {
-    const approval = ctx.approval(use.id);
-    if (!approval) return { type: "outcome", outcome: await awaitApproval(state, ctx, { id: use.id, tool: tool.name, argv, reason: decision.reason }) };
-    await ctx.audit.append("approval", { id: use.id, approved: approval.approved, by: approval.by, reason: approval.reason }, { sync: true });
-    if (!approval.approved) {
-      await recordAction(ctx, { id: use.id, tool: tool.name, argv, decision: "deny", approver: approval.by }, mutating);
-      return error(`denied by ${approval.by}${approval.reason ? `: ${approval.reason}` : ""}; do not retry this action`);
-    }
-    approver = approval.by;
+    const gate = await approvalGate(state, ctx, { ...action, reason: decision.reason }, mutating);
+    if (gate.type !== "approved") return gate;
+    approver = gate.by;
   }
-  return execute(state, ctx, { use, tool: tool.name, argv, mutating, approver, run: (signal) => tool.run(parsed.data, ctx.tools, signal) });
+  return execute(state, ctx, { use, tool: call.tool.name, argv, mutating, approver, run: (signal) => call.tool.run(call.input, ctx.tools, signal) });
+}
+
+/** An `ask` call: run it if a person approved, tell the model if they denied, else wait. */
+async function approvalGate(
+  state: SessionState,
+  ctx: SessionContext,
+  action: { id: string; tool: string; argv: string[]; reason: string },
+  mutating: boolean,
+): Promise<Step | { type: "approved"; by: string }> {
+  const approval = ctx.approval(action.id);
+  if (!approval) return { type: "outcome", outcome: await awaitApproval(state, ctx, action) };
+  await ctx.audit.append("approval", { id: action.id, approved: approval.approved, by: approval.by, reason: approval.reason }, { sync: true });
+  if (approval.approved) return { type: "approved", by: approval.by };
+  await recordAction(ctx, { ...action, decision: "deny", approver: approval.by }, mutating);
+  return error(`denied by ${approval.by}${approval.reason ? `: ${approval.reason}` : ""}; do not retry this action`);
+}
+
+/** The tool and its validated input, or the error to send back to the model. */
+function parseCall(use: ToolUse): { tool: ToolDefinition<unknown>; input: unknown } | string {
+  const tool = findTool(use.name);
+  if (!tool) return `unknown tool ${JSON.stringify(use.name)}`;
+  const parsed = tool.input.safeParse(use.input);
+  if (!parsed.success) {
+    return `invalid input for ${use.name}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(input)"}: ${i.message}`).join("; ")}`;
+  }
+  return { tool, input: parsed.data };
+}
+
+/** The policy decision for a call, taken once and kept, so a resumed session does not re-judge. */
+async function judge(
+  state: SessionState,
+  ctx: SessionContext,
+  call: { use: ToolUse; tool: string; argv: string[]; mutating: boolean; containers: string[] },
+): Promise<PolicyDecision> {
+  const known = state.pending?.decisions[call.use.id];
+  if (known) return known;
+  const decision = decide({ tool: call.tool, argv: call.argv, mutating: call.mutating, containers: call.containers }, ctx.policy, {
+    mode: ctx.mode,
+    ownContainers: ctx.ownContainers,
+  });
+  if (state.pending) state.pending.decisions[call.use.id] = decision;
+  await ctx.audit.append("policy_decision", { id: call.use.id, decision: decision.decision, reason: decision.reason, stage: decision.stage, rule: decision.rule?.command });
+  return decision;
 }
 
 interface Execution {

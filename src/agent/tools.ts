@@ -209,7 +209,7 @@ export const DOCKER_TOOLS: readonly ToolDefinition<never>[] = [
 ] as unknown as readonly ToolDefinition<never>[];
 
 export function findTool(name: string): ToolDefinition<unknown> | undefined {
-  return DOCKER_TOOLS.find((t) => t.name === name) as ToolDefinition<unknown> | undefined;
+  return DOCKER_TOOLS.find((t) => t.name === name);
 }
 
 /** The tool list as the Messages API wants it; the last tool carries the cache breakpoint. */

@@ -4,11 +4,15 @@ import { APPROVE, APPROVED_BY, DENIED_BY, DENY, DENY_REASON } from "../agent/app
 import { readAuditFile, verifyAuditFile } from "../agent/audit.js";
 import { renderAuditForPerson } from "../agent/render.js";
 import { SessionFiles } from "../agent/session-store.js";
+import type { AgentRemediation, PendingApproval } from "../api/remediation.js";
+import { emptyRemediationStatus } from "../reconcile/remediations.js";
 import { NotFoundError, StewardError } from "../errors.js";
 import type { FileStore } from "../store/file/file-store.js";
 import type { Output } from "./commands.js";
 
-export interface DecisionOptions {
+export interface DecisionRequest {
+  name: string;
+  approve: boolean;
   id?: string;
   reason?: string;
   as?: string;
@@ -20,26 +24,32 @@ export interface DecisionOptions {
  * (the same ones `kubectl annotate` sets); the running controller picks them up and the
  * conversation continues where it stopped.
  */
-export async function decideCommand(store: FileStore, name: string, approve: boolean, options: DecisionOptions, output: Output): Promise<void> {
-  const ref = { namespace: options.namespace ?? DEFAULT_NAMESPACE, name };
+export async function decideCommand(store: FileStore, request: DecisionRequest, output: Output): Promise<void> {
+  const ref = { namespace: request.namespace ?? DEFAULT_NAMESPACE, name: request.name };
   const remediation = await store.get("AgentRemediation", ref);
-  if (!remediation) throw new NotFoundError("remediation", name);
-  const pending = remediation.status?.pendingApproval ?? [];
-  if (remediation.status?.phase !== "AwaitingApproval" || pending.length === 0) {
-    throw new StewardError(`remediation "${name}" is ${remediation.status?.phase ?? "Pending"}, not AwaitingApproval: nothing to ${approve ? "approve" : "deny"}`);
-  }
-  const chosen = options.id ? pending.filter((p) => p.id === options.id) : pending;
-  if (chosen.length === 0) {
-    throw new StewardError(`no pending call with id ${options.id ?? ""}; pending: ${pending.map((p) => p.id).join(", ")}`);
-  }
-  const who = options.as ?? userInfo().username;
+  if (!remediation) throw new NotFoundError("remediation", request.name);
+  const chosen = pendingToDecide(remediation, request);
+  const who = request.as ?? userInfo().username;
   const ids = chosen.map((p) => p.id).join(",");
   await store.annotate(
     "AgentRemediation",
     ref,
-    approve ? { [APPROVE]: ids, [APPROVED_BY]: who } : { [DENY]: ids, [DENIED_BY]: who, [DENY_REASON]: options.reason ?? "denied" },
+    request.approve ? { [APPROVE]: ids, [APPROVED_BY]: who } : { [DENY]: ids, [DENIED_BY]: who, [DENY_REASON]: request.reason ?? "denied" },
   );
-  for (const p of chosen) output.out(`remediation.steward.dev/${name} ${approve ? "approved" : "denied"}: ${p.id} (${p.command.join(" ")})`);
+  const verb = request.approve ? "approved" : "denied";
+  for (const p of chosen) output.out(`remediation.steward.dev/${request.name} ${verb}: ${p.id} (${p.command.join(" ")})`);
+}
+
+function pendingToDecide(remediation: AgentRemediation, request: DecisionRequest): PendingApproval[] {
+  const status = remediation.status ?? emptyRemediationStatus();
+  if (status.phase !== "AwaitingApproval" || status.pendingApproval.length === 0) {
+    throw new StewardError(`remediation "${request.name}" is ${status.phase}, not AwaitingApproval: nothing to ${request.approve ? "approve" : "deny"}`);
+  }
+  const chosen = request.id ? status.pendingApproval.filter((p) => p.id === request.id) : status.pendingApproval;
+  if (chosen.length === 0) {
+    throw new StewardError(`no pending call with id ${request.id ?? ""}; pending: ${status.pendingApproval.map((p) => p.id).join(", ")}`);
+  }
+  return chosen;
 }
 
 /** `steward logs NAME`: the audit trail as a reasoning chain for a person. */

@@ -4,7 +4,7 @@ import { ValidationError, errorMessage } from "../errors.js";
 import { createLogger } from "../logging.js";
 import { FileStore, defaultStateDir } from "../store/file/file-store.js";
 import { applyCommand, deleteCommand, describeCommand, getCommand, watchCommand, type Output } from "./commands.js";
-import { auditVerifyCommand, decideCommand, logsCommand, type DecisionOptions } from "./agent-commands.js";
+import { auditVerifyCommand, decideCommand, logsCommand, type DecisionRequest } from "./agent-commands.js";
 import { startSteward } from "./run.js";
 
 const stdout: Output = { out: (text) => process.stdout.write(`${text}\n`) };
@@ -90,7 +90,9 @@ function buildProgram(): Command {
     .argument("<name>")
     .option("--id <id>", "approve one pending call (default: all pending)")
     .option("--as <user>", "who approves (default: the current user)")
-    .action(async (name: string, opts: DecisionOptions) => decideCommand(store(), name, true, { ...opts, namespace: namespace() }, stdout));
+    .action(async (name: string, opts: Omit<DecisionRequest, "name" | "approve">) =>
+      decideCommand(store(), { ...opts, name, approve: true, namespace: namespace() }, stdout),
+    );
 
   program
     .command("deny")
@@ -99,7 +101,9 @@ function buildProgram(): Command {
     .option("--id <id>", "deny one pending call (default: all pending)")
     .option("--reason <text>", "why, for the model and the audit trail")
     .option("--as <user>", "who denies (default: the current user)")
-    .action(async (name: string, opts: DecisionOptions) => decideCommand(store(), name, false, { ...opts, namespace: namespace() }, stdout));
+    .action(async (name: string, opts: Omit<DecisionRequest, "name" | "approve">) =>
+      decideCommand(store(), { ...opts, name, approve: false, namespace: namespace() }, stdout),
+    );
 
   program
     .command("logs")

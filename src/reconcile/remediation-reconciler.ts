@@ -1,4 +1,5 @@
 import { parseDuration } from "../api/duration.js";
+import type { DesiredState } from "../api/desired-state.js";
 import type { RemediationPolicySpec } from "../api/policy.js";
 import type { AgentRemediation } from "../api/remediation.js";
 import { APPROVE, APPROVED_BY, DENIED_BY, DENY, DENY_REASON, hasDecisionFor } from "../agent/approvals.js";
@@ -6,7 +7,10 @@ import { DEFAULT_POLICY } from "../agent/policy.js";
 import type { AgentRunner } from "../agent/runner.js";
 import type { Store } from "../store/store.js";
 import { DONE, requeueAfter, type ReconcileContext, type Reconciler, type ReconcileRequest, type ReconcileResult } from "./reconciler.js";
-import { isOpen } from "./remediations.js";
+import { emptyRemediationStatus, isOpen } from "./remediations.js";
+
+/** Policies are not watched by this controller; a missing one is looked for again after this. */
+const POLICY_RETRY_MS = 30_000;
 
 export interface RemediationReconcilerDeps {
   store: Store;
@@ -27,34 +31,46 @@ export class RemediationReconciler implements Reconciler {
     const { store, runner } = this.deps;
     const ref = { namespace: request.namespace, name: request.name };
     const remediation = await store.get("AgentRemediation", ref);
-    if (!remediation || !isOpen(remediation) || remediation.spec.mode === "off" || !runner) return DONE;
+    if (!remediation || !runner || !needsSession(remediation)) return DONE;
     const phase = remediation.status?.phase ?? "Pending";
-    if (phase === "AwaitingApproval" && !hasDecisionFor(remediation)) return DONE;
     const desiredState = await store.get("DesiredState", { namespace: ref.namespace, name: remediation.spec.desiredStateRef.name });
     if (!desiredState) return DONE;
-    if (phase === "Pending") {
-      const wait = await this.cooldownLeft(remediation, parseDuration(desiredState.spec.remediation.cooldown) ?? 0);
-      if (wait > 0) {
-        await store.updateStatus("AgentRemediation", ref, {
-          ...(remediation.status ?? { phase: "Pending", attempts: [], actions: [], pendingApproval: [], conditions: [] }),
-          reason: "Cooldown",
-          message: `another session for ${desiredState.metadata.name} ended recently; starting in ${Math.ceil(wait / 1000)}s (spec.remediation.cooldown)`,
-        });
-        return requeueAfter(wait);
-      }
+    const blocked = await this.blockedBy(remediation, desiredState);
+    if (blocked) {
+      await store.updateStatus("AgentRemediation", ref, { ...(remediation.status ?? emptyRemediationStatus()), reason: blocked.reason, message: blocked.message });
+      return requeueAfter(blocked.retryInMs);
     }
     const policy = await this.policy(remediation.spec.policyRef, ref.namespace);
+    if (!policy) return DONE;
     await runner.run(remediation, desiredState, { policy, signal: context.signal, logger: context.logger });
     if (phase === "AwaitingApproval") await this.consumeDecisions(remediation);
     return DONE;
   }
 
+  /** Why the session cannot start or continue now: a cooldown, or a missing policy. */
+  private async blockedBy(
+    remediation: AgentRemediation,
+    desiredState: DesiredState,
+  ): Promise<{ reason: string; message: string; retryInMs: number } | undefined> {
+    if ((remediation.status?.phase ?? "Pending") === "Pending") {
+      const wait = await this.cooldownLeft(remediation, parseDuration(desiredState.spec.remediation.cooldown) ?? 0);
+      if (wait > 0) {
+        const message = `another session for ${desiredState.metadata.name} ended recently; starting in ${Math.ceil(wait / 1000)}s (spec.remediation.cooldown)`;
+        return { reason: "Cooldown", message, retryInMs: wait };
+      }
+    }
+    if (!(await this.policy(remediation.spec.policyRef, remediation.metadata.namespace))) {
+      const message = `RemediationPolicy "${remediation.spec.policyRef}" not found; apply it, or use policyRef: default`;
+      return { reason: "PolicyNotFound", message, retryInMs: POLICY_RETRY_MS };
+    }
+    return undefined;
+  }
+
   /** The named policy, or the built-in `default` when none by that name was applied. */
-  private async policy(name: string, namespace: string): Promise<RemediationPolicySpec> {
+  private async policy(name: string, namespace: string): Promise<RemediationPolicySpec | undefined> {
     const stored = await this.deps.store.get("RemediationPolicy", { namespace, name });
     if (stored) return stored.spec;
-    if (name === "default") return DEFAULT_POLICY;
-    throw new Error(`RemediationPolicy "${name}" not found; apply it, or use policyRef: default`);
+    return name === "default" ? DEFAULT_POLICY : undefined;
   }
 
   private async cooldownLeft(remediation: AgentRemediation, cooldownMs: number): Promise<number> {
@@ -77,4 +93,10 @@ export class RemediationReconciler implements Reconciler {
       [DENY_REASON]: undefined,
     });
   }
+}
+
+/** Open, agent on, and not waiting for a person who has not decided yet. */
+function needsSession(remediation: AgentRemediation): boolean {
+  if (!isOpen(remediation) || remediation.spec.mode === "off") return false;
+  return remediation.status?.phase !== "AwaitingApproval" || hasDecisionFor(remediation);
 }

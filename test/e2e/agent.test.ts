@@ -1,13 +1,10 @@
 import assert from "node:assert/strict";
-import { readFile, writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { afterEach, describe, it } from "node:test";
 import { containerState, docker, ensureCluster } from "../../scripts/lib/cluster.js";
 import { startAgentScenario, waitForPhase, POLICY_AUTO_START, type AgentScenario } from "../support/agent-scenario.js";
 import { lastToolResults, text, toolUse } from "../support/fake-anthropic.js";
 import { listRemediations } from "../support/status.js";
 import { cli, StewardProcess } from "../support/steward.js";
-import { waitFor } from "../support/wait.js";
 
 const USAGE = { input_tokens: 1200, output_tokens: 150, cache_read_input_tokens: 900, cache_creation_input_tokens: 0 };
 

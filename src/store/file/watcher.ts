@@ -66,7 +66,7 @@ export class DirectoryWatcher {
   private watchDir(dir: string): void {
     if (this.closed || this.watchers.has(dir)) return;
     try {
-      const watcher = watch(dir, { persistent: false }, () => this.schedule(dir));
+      const watcher = watch(dir, { persistent: true }, () => this.schedule(dir));
       watcher.on("error", () => {
         watcher.close();
         this.watchers.delete(dir);
