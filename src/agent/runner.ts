@@ -2,7 +2,8 @@ import type Anthropic from "@anthropic-ai/sdk";
 import { parseDuration } from "../api/duration.js";
 import type { DesiredState } from "../api/desired-state.js";
 import type { RemediationPolicySpec } from "../api/policy.js";
-import type { AgentRemediation, RemediationPhase, RemediationStatus } from "../api/remediation.js";
+import type { AgentRemediation, RemediationPhase, RemediationStatus, Usage } from "../api/remediation.js";
+import type { StewardMetrics } from "../server/metrics.js";
 import type { Logger } from "../logging.js";
 import { containersOfService, driftFingerprint } from "../reconcile/drift.js";
 import type { SystemObserver } from "../reconcile/observation.js";
@@ -27,6 +28,7 @@ export interface AgentRunnerDeps {
   observer: SystemObserver;
   /** How long verification waits for the signals to settle (a scrape, a health check). */
   verifyTimeoutMs: number;
+  metrics: StewardMetrics;
 }
 
 const VERIFY_POLL_MS = 1_000;
@@ -55,11 +57,25 @@ export class AgentRunner {
       const ctx = this.context(remediation, desiredState, { ...context, audit, updateStatus, state });
       const outcome = await runSession(state, ctx);
       await this.finish(outcome, { audit, updateStatus, getStatus: () => status });
+      this.countUsage(remediation.status?.usage, status.usage, outcome);
       context.logger.info("agent session finished", { remediation: name, outcome: outcome.type });
       return outcome;
     } finally {
       await audit.close();
     }
+  }
+
+  /** Adds what this run spent (the usage in status grew from `before` to `after`) to /metrics. */
+  private countUsage(before: Usage | undefined, after: Usage | undefined, outcome: SessionOutcome): void {
+    const { metrics } = this.deps;
+    metrics.agentSessions.inc({ outcome: outcome.type });
+    if (!after) return;
+    const delta = (key: keyof Usage): number => Math.max(0, after[key] - (before?.[key] ?? 0));
+    metrics.agentTokens.inc({ type: "input" }, delta("inputTokens"));
+    metrics.agentTokens.inc({ type: "output" }, delta("outputTokens"));
+    metrics.agentTokens.inc({ type: "cache_read" }, delta("cacheReadTokens"));
+    metrics.agentTokens.inc({ type: "cache_write" }, delta("cacheWriteTokens"));
+    metrics.agentCostUSD.inc(delta("estimatedCostUSD"));
   }
 
   private async begin(

@@ -70,6 +70,7 @@ export async function startSteward(config: RunConfig, logger: Logger = createLog
         tools: { docker, containers: () => observer.containers(), actions: dockerActions, prometheus },
         observer: new SystemObserver(observer, prometheus),
         verifyTimeoutMs: config.verifyTimeoutMs,
+        metrics,
       })
     : undefined;
   const agentQueue = new WorkQueue();

@@ -20,6 +20,9 @@ export class StewardMetrics {
   readonly remediationsOpened: Counter;
   readonly queueDepth: Gauge;
   readonly observerConnected: Gauge<"observer">;
+  readonly agentTokens: Counter<"type">;
+  readonly agentCostUSD: Counter;
+  readonly agentSessions: Counter<"outcome">;
 
   constructor() {
     const registers = [this.registry];
@@ -43,6 +46,11 @@ export class StewardMetrics {
       labelNames: ["observer"],
       registers,
     });
+    this.agentTokens = new Counter({ name: "steward_agent_tokens_total", help: "Tokens agent sessions used, by type.", labelNames: ["type"], registers });
+    this.agentCostUSD = new Counter({ name: "steward_agent_cost_usd_total", help: "Estimated cost of agent sessions in USD.", registers });
+    this.agentSessions = new Counter({ name: "steward_agent_session_runs_total", help: "Agent session runs, by how they ended.", labelNames: ["outcome"], registers });
+    for (const type of ["input", "output", "cache_read", "cache_write"]) this.agentTokens.inc({ type }, 0);
+    for (const outcome of ["resolved", "escalated", "awaitingApproval"]) this.agentSessions.inc({ outcome }, 0);
     for (const result of RECONCILE_RESULTS) this.reconcileTotal.inc({ result }, 0);
     for (const phase of RemediationPhase.options) this.remediations.set({ phase }, 0);
     for (const action of ["start", "restart", "scale"]) {

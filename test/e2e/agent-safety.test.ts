@@ -212,4 +212,31 @@ spec:
     assert.equal(deletedResult.code, 1);
     assert.match(deletedResult.stderr, /line 6:/);
   });
+
+  const stopCases: [string, ScriptStep[], RegExp][] = [
+    ["max_tokens", [{ content: [{ type: "text", text: "Let me think" }], stop_reason: "max_tokens", usage: USAGE }], /cut at max_tokens/],
+    ["refusal", [{ content: [], stop_reason: "refusal", usage: USAGE }], /refused/],
+    ["model_context_window_exceeded", [{ content: [], stop_reason: "model_context_window_exceeded", usage: USAGE }], /context window/],
+    ["an unknown value", [{ content: [], stop_reason: "brand_new_reason", usage: USAGE }], /unknown stop_reason "brand_new_reason"/],
+    [
+      "end_turn twice without resolving",
+      [
+        { content: [{ type: "text", text: "Looks fine." }], stop_reason: "end_turn", usage: USAGE },
+        (request) => {
+          assert.match(JSON.stringify(request.body?.messages.at(-1)), /Call resolve if the drift is fixed/);
+          return { content: [{ type: "text", text: "Still fine." }], stop_reason: "end_turn", usage: USAGE };
+        },
+      ],
+      /ended its turn twice/,
+    ],
+  ];
+  for (const [title, script, reason] of stopCases) {
+    it(`stop_reason ${title} → Escalated with the reason`, async () => {
+      scenario = await startAgentScenario({ mode: "auto", script });
+      await docker("stop", "-t", "1", "etcd1");
+      const done = await waitForPhase(scenario.state, ["Escalated", "Resolved"]);
+      assert.equal(done.status?.phase, "Escalated");
+      assert.match(done.status?.message ?? "", reason);
+    });
+  }
 });

@@ -42,6 +42,9 @@ describe("the agent on the real etcd cluster, with a scripted model", () => {
     assert.equal(resolved.status?.usage?.inputTokens, 4 * 1200);
     assert.ok((resolved.status?.usage?.estimatedCostUSD ?? 0) > 0);
     assert.equal(fake.requests.length, 4);
+    const metrics = await (await fetch(`http://${scenario.steward.metricsAddress}/metrics`)).text();
+    assert.match(metrics, /steward_agent_tokens_total\{type="input"\} 4800/);
+    assert.match(metrics, /steward_agent_session_runs_total\{outcome="resolved"\} 1/);
 
     // The prompt prefix is byte-identical across turns and carries cache_control.
     const [first, second] = fake.requests.map((r) => r.body ?? assert.fail("a request failed the shape checks"));

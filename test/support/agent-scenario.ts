@@ -49,15 +49,17 @@ export async function startAgentScenario(options: AgentScenarioOptions): Promise
   if (applied.code !== 0) throw new Error(`apply failed: ${applied.stderr}`);
   const steward = new StewardProcess(state, ["--verify-timeout", "3s"], { ANTHROPIC_API_KEY: "test-key-not-secret", ANTHROPIC_BASE_URL: baseURL });
   await steward.start();
-  return {
+  const scenario: AgentScenario = {
     state,
     steward,
     fake,
+    // The test may replace `steward` (a restart); stop whichever runs now.
     async stop(): Promise<void> {
-      await steward.stop();
+      await scenario.steward.stop();
       await fake.close();
     },
   };
+  return scenario;
 }
 
 export async function waitForPhase(state: string, phases: readonly string[], timeoutMs = 30_000): Promise<AgentRemediation> {

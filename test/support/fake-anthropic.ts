@@ -15,7 +15,8 @@ export interface FakeUsage {
 }
 export interface FakeReply {
   content: FakeBlock[];
-  stop_reason: "end_turn" | "tool_use" | "max_tokens" | "stop_sequence" | "pause_turn" | "refusal";
+  // `string`: a test may answer with a stop_reason the API adds later.
+  stop_reason: "end_turn" | "tool_use" | "max_tokens" | "stop_sequence" | "pause_turn" | "refusal" | "model_context_window_exceeded" | (string & {});
   usage?: Partial<FakeUsage>;
 }
 /** An HTTP error; `body` defaults to the API's error shape for the status. */
