@@ -272,7 +272,7 @@ async function execute(state: SessionState, ctx: SessionContext, x: Execution): 
   } catch (err) {
     result = { output: errorMessage(err), isError: true };
   }
-  const wrapped = wrapUntrusted(`${x.tool} ${x.argv.slice(1).join(" ")}`.trim(), result.output, ctx.tools.outputCapBytes, result.secrets);
+  const wrapped = wrapUntrusted(x.argv.join(" "), result.output, ctx.tools.outputCapBytes, result.secrets);
   await ctx.audit.append("tool_result", { id: x.use.id, isError: result.isError, exitCode: result.exitCode, output: wrapped }, { sync: x.mutating });
   if (x.mutating) {
     await recordAction(ctx, { id: x.use.id, tool: x.tool, argv: x.argv, decision: x.approver ? "ask" : "allow", approver: x.approver, exitCode: result.exitCode ?? (result.isError ? 1 : 0) }, true);
