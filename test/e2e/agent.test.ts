@@ -5,6 +5,7 @@ import { startAgentScenario, waitForPhase, POLICY_AUTO_START, type AgentScenario
 import { lastToolResults, text, toolUse } from "../support/fake-anthropic.js";
 import { listRemediations } from "../support/status.js";
 import { cli, StewardProcess } from "../support/steward.js";
+import { waitFor } from "../support/wait.js";
 
 const USAGE = { input_tokens: 1200, output_tokens: 150, cache_read_input_tokens: 900, cache_creation_input_tokens: 0 };
 
@@ -147,5 +148,34 @@ describe("the agent on the real etcd cluster, with a scripted model", () => {
     assert.equal(escalated.status?.phase, "Escalated");
     assert.match(escalated.status?.message ?? "", /a person denied the start/);
     assert.equal(await containerState("etcd1"), "exited");
+  });
+
+  it("storms: with --max-sessions 1 a second remediation waits Pending until the first session ends", async () => {
+    let releaseFirst: () => void = () => undefined;
+    const firstHeld = new Promise<void>((resolve) => (releaseFirst = resolve));
+    scenario = await startAgentScenario({
+      mode: "auto",
+      extraArgs: ["--max-sessions", "1"],
+      script: [
+        async () => {
+          await firstHeld;
+          return { content: [toolUse("escalate", { reason: "first" })], stop_reason: "tool_use", usage: USAGE };
+        },
+        { content: [toolUse("escalate", { reason: "second" })], stop_reason: "tool_use", usage: USAGE },
+      ],
+    });
+    const { state } = scenario;
+    await docker("stop", "-t", "1", "etcd1", "etcd2");
+    const both = await waitFor(async () => {
+      const list = await listRemediations(state);
+      return list.length === 2 && list.some((r) => r.status?.phase === "Investigating") ? list : undefined;
+    }, 20_000, "two remediations, one of them investigating");
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    const phases = (await listRemediations(state)).map((r) => r.status?.phase).sort();
+    assert.deepEqual(phases, ["Investigating", "Pending"], `one session at a time: ${JSON.stringify(both.map((r) => r.status?.phase))}`);
+    assert.equal(scenario.fake.requests.length, 1);
+    releaseFirst();
+    await waitFor(async () => (await listRemediations(state)).every((r) => r.status?.phase === "Escalated"), 30_000, "both sessions done, one after the other");
+    assert.equal(scenario.fake.requests.length, 2);
   });
 });

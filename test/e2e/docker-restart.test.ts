@@ -3,9 +3,10 @@ import { execFile } from "node:child_process";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { containerState, docker, ensureCluster } from "../../scripts/lib/cluster.js";
-import { etcdDesiredState, writeManifest } from "../support/desired-states.js";
+import { etcdDesiredState } from "../support/desired-states.js";
 import { condition, getDesiredState } from "../support/status.js";
-import { cli, StewardProcess, tempStateDir } from "../support/steward.js";
+import { startReady } from "../support/start.js";
+import type { StewardProcess } from "../support/steward.js";
 import { waitFor } from "../support/wait.js";
 
 const run = promisify(execFile);
@@ -16,12 +17,7 @@ describe("dockerd restarted while steward run runs", () => {
   let steward: StewardProcess;
 
   before(async () => {
-    await ensureCluster();
-    state = await tempStateDir();
-    steward = new StewardProcess(state);
-    await steward.start();
-    await cli(state, "apply", "-f", await writeManifest(state, "etcd.yaml", etcdDesiredState()));
-    await waitFor(async () => condition(await getDesiredState(state, "etcd"), "Ready") === "True/AsDeclared", 30_000, "etcd Ready");
+    ({ state, steward } = await startReady(etcdDesiredState()));
   });
 
   after(async () => {

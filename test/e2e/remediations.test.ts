@@ -2,19 +2,11 @@ import assert from "node:assert/strict";
 import { after, afterEach, before, describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { compose, containerState, docker, ensureCluster } from "../../scripts/lib/cluster.js";
-import { ALL_MEMBERS_UP, etcdDesiredState, writeManifest } from "../support/desired-states.js";
+import { ALL_MEMBERS_UP, etcdDesiredState } from "../support/desired-states.js";
 import { condition, getDesiredState, listRemediations } from "../support/status.js";
-import { cli, StewardProcess, tempStateDir } from "../support/steward.js";
+import { startWith } from "../support/start.js";
+import { cli, type StewardProcess } from "../support/steward.js";
 import { waitFor } from "../support/wait.js";
-
-async function startWith(manifest: string): Promise<{ state: string; steward: StewardProcess }> {
-  const state = await tempStateDir();
-  const steward = new StewardProcess(state);
-  await steward.start();
-  const applied = await cli(state, "apply", "-f", await writeManifest(state, "ds.yaml", manifest));
-  assert.equal(applied.code, 0, applied.stderr);
-  return { state, steward };
-}
 
 describe("drift with no simple fix opens an AgentRemediation", () => {
   let running: StewardProcess | undefined;

@@ -3,7 +3,8 @@ import { after, before, describe, it } from "node:test";
 import { containerState, docker, ensureCluster } from "../../scripts/lib/cluster.js";
 import { etcdDesiredState, writeManifest } from "../support/desired-states.js";
 import { condition, getDesiredState, listRemediations } from "../support/status.js";
-import { cli, StewardProcess, tempStateDir } from "../support/steward.js";
+import { startReady } from "../support/start.js";
+import { cli, type StewardProcess } from "../support/steward.js";
 import { waitFor } from "../support/wait.js";
 
 describe("simple fixes on the real etcd cluster", () => {
@@ -11,13 +12,7 @@ describe("simple fixes on the real etcd cluster", () => {
   let steward: StewardProcess;
 
   before(async () => {
-    await ensureCluster();
-    state = await tempStateDir();
-    steward = new StewardProcess(state);
-    await steward.start();
-    const applied = await cli(state, "apply", "-f", await writeManifest(state, "etcd.yaml", etcdDesiredState({ healthy: true })));
-    assert.equal(applied.code, 0, applied.stderr);
-    await waitFor(async () => condition(await getDesiredState(state, "etcd"), "Ready") === "True/AsDeclared", 30_000, "etcd Ready");
+    ({ state, steward } = await startReady(etcdDesiredState({ healthy: true })));
   });
 
   after(async () => {

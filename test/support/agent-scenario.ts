@@ -13,6 +13,7 @@ export interface AgentScenarioOptions {
   policy?: string;
   maxAttempts?: number;
   members?: readonly string[];
+  extraArgs?: string[];
 }
 
 export interface AgentScenario {
@@ -47,7 +48,7 @@ export async function startAgentScenario(options: AgentScenarioOptions): Promise
   );
   const applied = await cli(state, "apply", ...manifests.flatMap((m) => ["-f", m]));
   if (applied.code !== 0) throw new Error(`apply failed: ${applied.stderr}`);
-  const steward = new StewardProcess(state, ["--verify-timeout", "3s"], { ANTHROPIC_API_KEY: "test-key-not-secret", ANTHROPIC_BASE_URL: baseURL });
+  const steward = new StewardProcess(state, ["--verify-timeout", "3s", ...(options.extraArgs ?? [])], { ANTHROPIC_API_KEY: "test-key-not-secret", ANTHROPIC_BASE_URL: baseURL });
   await steward.start();
   const scenario: AgentScenario = {
     state,
