@@ -11,15 +11,22 @@ export type ConditionExpr =
 
 export type CompareOp = "==" | "!=" | ">" | ">=" | "<" | "<=";
 
-const COMPARE = /^\s*(==|!=|>=|<=|>|<)\s*(-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?)\s*$/;
+/**
+ * Every valid condition, surrounding whitespace allowed: `empty`, `nonEmpty`, or an
+ * operator and a number. Also the `pattern` of `condition` in the generated CRDs, so it
+ * must stay valid in Go's RE2 as well as in JavaScript (no lookaround, no backreferences).
+ * One difference remains: in RE2 `\s` is ASCII whitespace only, so the API server rejects
+ * a condition padded with e.g. a no-break space that this parser accepts.
+ */
+export const CONDITION_EXPR_RE =
+  /^\s*(?:(empty)|(nonEmpty)|(==|!=|>=|<=|>|<)\s*(-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?))\s*$/;
 
 export function parseConditionExpr(text: string): ConditionExpr | undefined {
-  const trimmed = text.trim();
-  if (trimmed === "empty") return { kind: "empty" };
-  if (trimmed === "nonEmpty") return { kind: "nonEmpty" };
-  const match = COMPARE.exec(trimmed);
+  const match = CONDITION_EXPR_RE.exec(text);
   if (!match) return undefined;
-  return { kind: "compare", op: match[1] as CompareOp, value: Number(match[2]) };
+  if (match[1] !== undefined) return { kind: "empty" };
+  if (match[2] !== undefined) return { kind: "nonEmpty" };
+  return { kind: "compare", op: match[3] as CompareOp, value: Number(match[4]) };
 }
 
 export function compare(op: CompareOp, left: number, right: number): boolean {

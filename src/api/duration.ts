@@ -1,12 +1,17 @@
 import { z } from "zod";
 
 const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as const;
-// Prometheus-style durations: one or more <number><unit> parts, largest unit first ("1h30m").
-const DURATION = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m(?!s))?(?:(\d+)s)?(?:(\d+)ms)?$/;
+/**
+ * Prometheus-style durations: one or more <number><unit> parts, largest unit first ("1h30m").
+ * Also the `pattern` of every duration field in the generated CRDs, so it must stay valid
+ * in Go's RE2 as well as in JavaScript (no lookaround, no backreferences). It matches ""
+ * too: `parseDuration` rejects that, and the CRDs add `minLength: 1`.
+ */
+export const DURATION_RE = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/;
 
 /** Milliseconds in a duration like "30s", "5m", "1h30m", "250ms"; undefined if malformed. */
 export function parseDuration(text: string): number | undefined {
-  const match = DURATION.exec(text);
+  const match = DURATION_RE.exec(text);
   if (!match || text === "") return undefined;
   const [, d, h, m, s, ms] = match;
   return (
