@@ -8,4 +8,15 @@ if [ "$#" -eq 0 ]; then
 else
   files=("$@")
 fi
-exec node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"
+# The Kubernetes store tests need an API server: start the control plane unless KUBECONFIG
+# already names one, and stop it at the end only if this script started it.
+if [ -f scripts/control-plane.sh ] && [ -z "${KUBECONFIG:-}" ]; then
+  if bash scripts/control-plane.sh status >/dev/null 2>&1; then
+    eval "$(bash scripts/control-plane.sh env)"
+  else
+    bash scripts/control-plane.sh build
+    eval "$(bash scripts/control-plane.sh up)"
+    trap 'bash scripts/control-plane.sh down >/dev/null' EXIT
+  fi
+fi
+node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"

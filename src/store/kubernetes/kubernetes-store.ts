@@ -1,0 +1,319 @@
+import { ApiException, CustomObjectsApi, Observable, type ConfigurationOptions, type KubeConfig, type RequestContext, type ResponseContext } from "@kubernetes/client-node";
+import { setTimeout as sleep } from "node:timers/promises";
+import { isDeepStrictEqual } from "node:util";
+import { CRD_VERSION } from "../../api/crds.js";
+import { validateResource } from "../../api/load.js";
+import { API_GROUP, DEFAULT_NAMESPACE } from "../../api/meta.js";
+import { KINDS, type Kind, type Resource, type ResourceOf } from "../../api/resources.js";
+import { ConflictError, errorMessage, NotFoundError, StewardError, ValidationError } from "../../errors.js";
+import type { ApplyResult, ObjectRef, StatusOf, Store, WatchEvent } from "../store.js";
+import { Informer } from "./informer.js";
+
+export interface KubernetesStoreOptions {
+  /** Lists and watches only this namespace; all namespaces when unset. */
+  namespace?: string;
+  /** Timeout of every API call (default 10 s). */
+  timeoutMs?: number;
+}
+
+type Raw = Record<string, unknown> & { metadata?: Record<string, unknown> };
+
+/** Optimistic-concurrency retries of a read-modify-write that lost a race (409 Conflict). */
+const CONFLICT_RETRIES = 20;
+const THROTTLE_RETRIES = 10;
+const MERGE_PATCH = "application/merge-patch+json";
+const META_FIELDS = ["name", "namespace", "labels", "annotations", "uid", "generation", "resourceVersion", "creationTimestamp", "deletionTimestamp", "finalizers", "ownerReferences"];
+
+/**
+ * Resources as custom objects of the steward.dev CRDs. Writes are read-modify-write with the
+ * resourceVersion read (409 → read again and retry); status goes through the status
+ * subresource; the API server bumps `generation` on spec changes. `watch` is one list+watch
+ * informer per kind.
+ */
+export class KubernetesStore implements Store {
+  private readonly api: CustomObjectsApi;
+  private readonly informers: Informer[];
+  private readonly listeners = new Set<(event: WatchEvent) => void>();
+  private readonly timeoutMs: number;
+
+  constructor(
+    readonly kubeConfig: KubeConfig,
+    readonly options: KubernetesStoreOptions = {},
+  ) {
+    this.api = kubeConfig.makeApiClient(CustomObjectsApi);
+    this.timeoutMs = options.timeoutMs ?? 10_000;
+    const ns = options.namespace;
+    this.informers = Object.values(KINDS).map(
+      (info) =>
+        new Informer(
+          kubeConfig,
+          {
+            path: `/apis/${API_GROUP}/${CRD_VERSION}/${ns ? `namespaces/${ns}/` : ""}${info.plural}`,
+            list: async () => {
+              const list = (await this.listRaw(info.kind, ns)) as { items?: unknown[]; metadata?: { resourceVersion?: string } };
+              return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? "" };
+            },
+            parse: (raw) => {
+              const result = validateResource(pickKnown(raw as Raw));
+              return result.ok ? result.resource : undefined;
+            },
+          },
+          (event) => this.listeners.forEach((listener) => listener(event)),
+        ),
+    );
+  }
+
+  async start(): Promise<void> {
+    await Promise.all(this.informers.map((informer) => informer.start()));
+  }
+
+  close(): Promise<void> {
+    this.informers.forEach((informer) => informer.close());
+    return Promise.resolve();
+  }
+
+  watch(listener: (event: WatchEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  async list<K extends Kind>(kind: K, namespace?: string): Promise<ResourceOf<K>[]> {
+    const list = (await this.listRaw(kind, namespace ?? this.options.namespace)) as { items?: unknown[] };
+    const objects = (list.items ?? []).map((raw) => parseObject(kind, raw) as ResourceOf<K>);
+    return objects.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+  }
+
+  async get<K extends Kind>(kind: K, ref: ObjectRef): Promise<ResourceOf<K> | undefined> {
+    const raw = await this.getRaw(kind, ref);
+    return raw && (parseObject(kind, raw) as ResourceOf<K>);
+  }
+
+  async apply<R extends Resource>(resource: R): Promise<ApplyResult<R>> {
+    const { kind } = resource;
+    const ref = this.refOf(resource.metadata);
+    // Compared with what the server returns, so both sides carry the schema's defaults.
+    const parsed = validateResource(toBody(resource, false));
+    if (!parsed.ok) throw new ValidationError(parsed.problems);
+    const desired = parsed.resource;
+    for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
+      const existing = await this.getRaw(kind, ref);
+      try {
+        if (!existing) {
+          const created = await this.call("creating", (o) => this.api.createNamespacedCustomObject({ ...this.path(kind, ref), body: toBody(resource, false) }, o));
+          return { outcome: "created", object: parseObject(kind, created) as R };
+        }
+        const current = parseObject(kind, existing);
+        if (
+          isDeepStrictEqual(current.spec, desired.spec) &&
+          isDeepStrictEqual(nonEmpty(current.metadata.labels), nonEmpty(desired.metadata.labels)) &&
+          isDeepStrictEqual(nonEmpty(current.metadata.annotations), nonEmpty(desired.metadata.annotations))
+        ) {
+          return { outcome: "unchanged", object: current as R };
+        }
+        const body = {
+          ...existing,
+          metadata: { ...existing.metadata, labels: resource.metadata.labels, annotations: resource.metadata.annotations },
+          spec: resource.spec,
+        };
+        const replaced = await this.call("replacing", (o) => this.api.replaceNamespacedCustomObject({ ...this.path(kind, ref), body }, o));
+        return { outcome: "configured", object: parseObject(kind, replaced) as R };
+      } catch (err) {
+        if (statusCode(err) !== 409) throw err;
+        await backoff(attempt);
+      }
+    }
+    throw new StewardError(`applying ${kind} "${ref.name}": still conflicting after ${CONFLICT_RETRIES} attempts`);
+  }
+
+  async create<R extends Resource>(resource: R): Promise<R> {
+    const { kind } = resource;
+    const ref = this.refOf(resource.metadata);
+    const hasStatus = KINDS[kind].hasStatus;
+    let created: Raw;
+    try {
+      created = await this.call("creating", (o) => this.api.createNamespacedCustomObject({ ...this.path(kind, ref), body: toBody(resource, !hasStatus) }, o));
+    } catch (err) {
+      if (statusCode(err) === 409) throw new StewardError(`${kind} "${ref.name}" already exists`, { cause: err });
+      throw err;
+    }
+    const status = (resource as { status?: unknown }).status;
+    if (!hasStatus || status === undefined) return parseObject(kind, created) as R;
+    const updated = await this.call("writing status of", (o) =>
+      this.api.replaceNamespacedCustomObjectStatus({ ...this.path(kind, ref), body: { ...created, status } }, o),
+    );
+    return parseObject(kind, updated) as R;
+  }
+
+  async updateStatus<K extends Kind>(
+    kind: K,
+    ref: ObjectRef,
+    status: NonNullable<StatusOf<K>>,
+    options: { resourceVersion?: string } = {},
+  ): Promise<ResourceOf<K>> {
+    ref = this.refOf(ref);
+    const expected = options.resourceVersion;
+    for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
+      const existing = await this.getRaw(kind, ref);
+      if (!existing) throw new NotFoundError(kind, ref.name);
+      const actual = versionOf(existing);
+      if (expected !== undefined && expected !== actual) throw new ConflictError(kind, ref.name, expected, actual);
+      const body = { ...existing, status };
+      try {
+        const updated = await this.call("writing status of", (o) =>
+          KINDS[kind].hasStatus
+            ? this.api.replaceNamespacedCustomObjectStatus({ ...this.path(kind, ref), body }, o)
+            : this.api.replaceNamespacedCustomObject({ ...this.path(kind, ref), body }, o),
+        );
+        return parseObject(kind, updated) as ResourceOf<K>;
+      } catch (err) {
+        if (statusCode(err) !== 409) throw err;
+        if (expected !== undefined) throw new ConflictError(kind, ref.name, expected, "newer");
+        await backoff(attempt);
+      }
+    }
+    throw new StewardError(`writing status of ${kind} "${ref.name}": still conflicting after ${CONFLICT_RETRIES} attempts`);
+  }
+
+  async annotate<K extends Kind>(kind: K, ref: ObjectRef, annotations: Record<string, string | undefined>): Promise<ResourceOf<K>> {
+    ref = this.refOf(ref);
+    const patch = Object.fromEntries(Object.entries(annotations).map(([key, value]) => [key, value ?? null]));
+    try {
+      const patched = await this.call(
+        "annotating",
+        (o) => this.api.patchNamespacedCustomObject({ ...this.path(kind, ref), body: { metadata: { annotations: patch } } }, o),
+        false,
+        MERGE_PATCH,
+      );
+      return parseObject(kind, patched) as ResourceOf<K>;
+    } catch (err) {
+      if (statusCode(err) === 404) throw new NotFoundError(kind, ref.name);
+      throw new StewardError(`annotating ${kind} "${ref.name}": ${describeApiError(err)}`, { cause: err });
+    }
+  }
+
+  async delete(kind: Kind, ref: ObjectRef): Promise<boolean> {
+    ref = this.refOf(ref);
+    try {
+      await this.call("deleting", (o) => this.api.deleteNamespacedCustomObject(this.path(kind, ref), o), false);
+      return true;
+    } catch (err) {
+      if (statusCode(err) === 404) return false;
+      throw new StewardError(`deleting ${kind} "${ref.name}": ${describeApiError(err)}`, { cause: err });
+    }
+  }
+
+  private async getRaw(kind: Kind, ref: ObjectRef): Promise<Raw | undefined> {
+    try {
+      return await this.call("reading", (o) => this.api.getNamespacedCustomObject(this.path(kind, this.refOf(ref)), o), false);
+    } catch (err) {
+      if (statusCode(err) === 404) return undefined;
+      throw new StewardError(`reading ${kind} "${ref.name}": ${describeApiError(err)}`, { cause: err });
+    }
+  }
+
+  private listRaw(kind: Kind, namespace: string | undefined): Promise<unknown> {
+    const base = { group: API_GROUP, version: CRD_VERSION, plural: KINDS[kind].plural };
+    return this.call("listing", (o) =>
+      namespace ? this.api.listNamespacedCustomObject({ ...base, namespace }, o) : this.api.listClusterCustomObject(base, o),
+    );
+  }
+
+  /**
+   * Runs one API call with the timeout, retrying 429 (throttled, or a new CRD's storage still
+   * initializing) after its Retry-After. Errors other than 409 (which callers handle) are
+   * wrapped with the step unless `wrap` is false (the caller maps status codes itself).
+   */
+  private async call(step: string, request: (options: ConfigurationOptions) => Promise<unknown>, wrap = true, contentType?: string): Promise<Raw> {
+    for (let attempt = 0; ; attempt++) {
+      try {
+        return (await request(this.callOptions(contentType))) as Raw;
+      } catch (err) {
+        if (statusCode(err) === 429 && attempt < THROTTLE_RETRIES) {
+          const seconds = Number((err as ApiException<unknown>).headers["retry-after"] ?? 1);
+          await sleep(Math.min(Number.isFinite(seconds) ? seconds : 1, 1) * 1_000);
+          continue;
+        }
+        if (!wrap || statusCode(err) === 409) throw err;
+        throw new StewardError(`${step} a steward.dev object: ${describeApiError(err)}`, { cause: err });
+      }
+    }
+  }
+
+  /** Per-call options: the timeout, and optionally a Content-Type (the patch flavour). */
+  callOptions(contentType?: string): ConfigurationOptions {
+    const timeoutMs = this.timeoutMs;
+    const middleware = {
+      pre: (context: RequestContext) => {
+        context.setSignal(AbortSignal.timeout(timeoutMs));
+        if (contentType) context.setHeaderParam("Content-Type", contentType);
+        return new Observable(Promise.resolve(context));
+      },
+      post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
+    };
+    return { middleware: [middleware], middlewareMergeStrategy: "append" };
+  }
+
+  private path(kind: Kind, ref: ObjectRef): { group: string; version: string; namespace: string; plural: string; name: string } {
+    return { group: API_GROUP, version: CRD_VERSION, namespace: ref.namespace, plural: KINDS[kind].plural, name: ref.name };
+  }
+
+  private refOf(ref: ObjectRef): ObjectRef {
+    return { namespace: ref.namespace || this.options.namespace || DEFAULT_NAMESPACE, name: ref.name };
+  }
+}
+
+/** What we send: apiVersion, kind, the user-owned metadata and spec (and status when asked). */
+function toBody(resource: Resource, withStatus: boolean): Raw {
+  const { labels, annotations, name, namespace } = resource.metadata;
+  const body: Raw = { apiVersion: resource.apiVersion, kind: resource.kind, metadata: { name, namespace, labels, annotations }, spec: resource.spec };
+  const status = (resource as { status?: unknown }).status;
+  if (withStatus && status !== undefined) body.status = status;
+  return JSON.parse(JSON.stringify(body)) as Raw;
+}
+
+/** Drops server-owned metadata (managedFields…) the schema does not describe. */
+function pickKnown(raw: Raw): Raw {
+  const metadata = raw.metadata ?? {};
+  return { ...raw, metadata: Object.fromEntries(META_FIELDS.filter((key) => key in metadata).map((key) => [key, metadata[key]])) };
+}
+
+function parseObject(kind: Kind, raw: unknown): Resource {
+  const result = validateResource(pickKnown(raw as Raw));
+  if (!result.ok) {
+    const name = (raw as Raw).metadata?.name;
+    throw new StewardError(`${kind} ${JSON.stringify(name)} from the API server is not a valid object: ${result.problems.join("; ")}`);
+  }
+  return result.resource;
+}
+
+function versionOf(raw: Raw): string {
+  const version = raw.metadata?.resourceVersion;
+  return typeof version === "string" ? version : "";
+}
+
+function nonEmpty(record: Record<string, string> | undefined): Record<string, string> | undefined {
+  return record && Object.keys(record).length > 0 ? record : undefined;
+}
+
+export function statusCode(err: unknown): number | undefined {
+  if (err instanceof ApiException) return (err as ApiException<unknown>).code;
+  if (err instanceof StewardError) return statusCode(err.cause);
+  return undefined;
+}
+
+/** `HTTP 422 Invalid: <the API server's message>` instead of the client's dump of headers. */
+export function describeApiError(err: unknown): string {
+  if (!(err instanceof ApiException)) return errorMessage(err);
+  const { code, body } = err as ApiException<unknown>;
+  let status: { reason?: string; message?: string } | undefined;
+  try {
+    status = (typeof body === "string" ? JSON.parse(body) : body) as typeof status;
+  } catch {
+    status = undefined;
+  }
+  return `HTTP ${code}${status?.reason ? ` ${status.reason}` : ""}: ${status?.message ?? String(body)}`;
+}
+
+function backoff(attempt: number): Promise<void> {
+  return sleep(Math.min(200, 5 * 2 ** attempt) * (0.5 + Math.random()));
+}
