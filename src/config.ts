@@ -8,7 +8,7 @@ import { ValidationError } from "./errors.js";
  * validated, logged at start and passed in. Nothing reads the environment elsewhere.
  */
 export const RunConfig = z.object({
-  store: z.enum(["file"]),
+  store: z.enum(["file", "kubernetes"]),
   stateDir: z.string().min(1),
   prometheusUrl: z.string().url().optional(),
   metricsAddr: z.string().min(1),

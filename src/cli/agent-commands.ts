@@ -7,7 +7,7 @@ import { SessionFiles } from "../agent/session-store.js";
 import type { AgentRemediation, PendingApproval } from "../api/remediation.js";
 import { emptyRemediationStatus } from "../reconcile/remediations.js";
 import { NotFoundError, StewardError } from "../errors.js";
-import type { FileStore } from "../store/file/file-store.js";
+import type { Store } from "../store/store.js";
 import type { Output } from "./commands.js";
 
 export interface DecisionRequest {
@@ -24,7 +24,7 @@ export interface DecisionRequest {
  * (the same ones `kubectl annotate` sets); the running controller picks them up and the
  * conversation continues where it stopped.
  */
-export async function decideCommand(store: FileStore, request: DecisionRequest, output: Output): Promise<void> {
+export async function decideCommand(store: Store, request: DecisionRequest, output: Output): Promise<void> {
   const ref = { namespace: request.namespace ?? DEFAULT_NAMESPACE, name: request.name };
   const remediation = await store.get("AgentRemediation", ref);
   if (!remediation) throw new NotFoundError("remediation", request.name);

@@ -2,7 +2,9 @@ import { Command, CommanderError, Option } from "commander";
 import { resolveRunConfig } from "../config.js";
 import { ValidationError, errorMessage } from "../errors.js";
 import { createLogger } from "../logging.js";
-import { FileStore, defaultStateDir } from "../store/file/file-store.js";
+import { defaultStateDir } from "../store/file/file-store.js";
+import { openStore, type StoreKind } from "../store/open.js";
+import type { Store } from "../store/store.js";
 import { applyCommand, deleteCommand, describeCommand, getCommand, watchCommand, type Output } from "./commands.js";
 import { auditVerifyCommand, decideCommand, logsCommand, type DecisionRequest } from "./agent-commands.js";
 import { startSteward } from "./run.js";
@@ -13,24 +15,26 @@ interface GlobalOptions {
   stateDir?: string;
   verbose?: boolean;
   namespace?: string;
+  store?: StoreKind;
 }
 
 function buildProgram(): Command {
   const program = new Command("steward")
     .description("Keeps Docker and Prometheus-observed systems in their declared state.")
-    .option("--state-dir <dir>", "file store directory (env STEWARD_STATE_DIR, default ~/.steward)")
+    .option("--state-dir <dir>", "file store directory, and agent sessions and audit trails (env STEWARD_STATE_DIR, default ~/.steward)")
+    .addOption(new Option("--store <store>", "where resources live: file, or kubernetes (the current kubeconfig context)").choices(["file", "kubernetes"]))
     .option("-n, --namespace <ns>", "namespace", "default")
     .option("--verbose", "print stack traces on errors")
     .showHelpAfterError()
     .exitOverride();
   const stateDir = (): string => program.opts<GlobalOptions>().stateDir ?? defaultStateDir(process.env);
-  const store = (): FileStore => new FileStore(stateDir());
+  const storeKind = (): StoreKind => (program.opts<GlobalOptions>().store ?? (process.env.STEWARD_STORE === "kubernetes" ? "kubernetes" : "file"));
+  const store = (): Store => openStore(storeKind(), stateDir());
   const namespace = (): string | undefined => program.opts<GlobalOptions>().namespace;
 
   program
     .command("run")
     .description("run the controller until SIGTERM/SIGINT")
-    .addOption(new Option("--store <store>", "where resources live").choices(["file"]))
     .option("--prometheus-url <url>", "Prometheus base URL (env STEWARD_PROMETHEUS_URL, default http://127.0.0.1:9090)")
     .option("--metrics-addr <host:port>", "serve /metrics, /healthz, /readyz here (default 127.0.0.1:9477)")
     .addOption(new Option("--log-format <format>", "json or text").choices(["json", "text"]))
@@ -40,7 +44,7 @@ function buildProgram(): Command {
     .option("--max-sessions <n>", "agent sessions running at once (env STEWARD_MAX_SESSIONS, default 2)")
     .option("--verify-timeout <duration>", "how long verification waits for the drift to clear (default 30s)")
     .action(async (flags: Record<string, string | undefined>) => {
-      const config = resolveRunConfig({ ...flags, stateDir: stateDir() }, process.env);
+      const config = resolveRunConfig({ ...flags, store: storeKind(), stateDir: stateDir() }, process.env);
       const logger = createLogger({ format: config.logFormat, level: config.logLevel });
       const steward = await startSteward(config, logger);
       await waitForSignal();

@@ -14,7 +14,7 @@ import { DesiredStateIndex, enqueueForDockerEvent, enqueueForStoreEvent } from "
 import { WorkQueue } from "../reconcile/queue.js";
 import { StewardMetrics } from "../server/metrics.js";
 import { OperabilityServer } from "../server/http.js";
-import { FileStore } from "../store/file/file-store.js";
+import { openStore } from "../store/open.js";
 import type { Store, WatchEvent } from "../store/store.js";
 
 /** A slow model answer is still an answer; past this the SDK gives up and retries. */
@@ -36,7 +36,7 @@ export interface RunningSteward {
 export async function startSteward(config: RunConfig, logger: Logger = createLogger({ format: config.logFormat, level: config.logLevel })): Promise<RunningSteward> {
   logger.info("starting steward", { config: loggableConfig(config) });
   const metrics = new StewardMetrics();
-  const store: Store = new FileStore(config.stateDir);
+  const store: Store = openStore(config.store, config.stateDir);
   const docker = createDockerClient();
   const observer = new DockerEventObserver({ docker, logger: logger.child({ observer: "docker" }) });
   const prometheus = config.prometheusUrl ? new HttpPrometheusClient({ baseUrl: config.prometheusUrl }) : undefined;

@@ -1,51 +1,10 @@
-import { ApiextensionsV1Api, KubeConfig, type V1CustomResourceDefinition } from "@kubernetes/client-node";
-import { readdir, readFile } from "node:fs/promises";
-import { join } from "node:path";
-import { parse } from "yaml";
 import { KINDS } from "../../src/api/resources.js";
-import { KubernetesStore, statusCode } from "../../src/store/kubernetes/kubernetes-store.js";
-import { waitFor } from "../support/wait.js";
+import { KubernetesStore } from "../../src/store/kubernetes/kubernetes-store.js";
+import { cluster } from "../support/kube.js";
 import { storeContract } from "./contract.js";
-
-const HOW_TO_START = 'no Kubernetes API server: run `bash scripts/control-plane.sh build && eval "$(bash scripts/control-plane.sh up)"`';
 
 /** The contract's refs name the `default` namespace, so the stores share it and each fresh one empties it. */
 const NAMESPACE = "default";
-
-let ready: Promise<KubeConfig> | undefined;
-
-/** Loads KUBECONFIG and installs (create-or-replace) the CRDs, once per file. */
-function cluster(): Promise<KubeConfig> {
-  ready ??= (async () => {
-    if (!process.env.KUBECONFIG) throw new Error(`${HOW_TO_START} (KUBECONFIG is unset)`);
-    const kubeConfig = new KubeConfig();
-    kubeConfig.loadFromDefault();
-    const api = kubeConfig.makeApiClient(ApiextensionsV1Api);
-    const dir = join(import.meta.dirname, "../../crds");
-    for (const file of (await readdir(dir)).filter((f) => f.endsWith(".yaml"))) {
-      const crd = parse(await readFile(join(dir, file), "utf8")) as V1CustomResourceDefinition;
-      const name = crd.metadata?.name ?? file;
-      let existing: V1CustomResourceDefinition | undefined;
-      try {
-        existing = await api.readCustomResourceDefinition({ name });
-      } catch (err) {
-        if (statusCode(err) !== 404) throw new Error(`${HOW_TO_START} (${String(err)})`, { cause: err });
-      }
-      if (!existing) await api.createCustomResourceDefinition({ body: crd });
-      else await api.replaceCustomResourceDefinition({ name, body: { ...crd, metadata: { ...crd.metadata, resourceVersion: existing.metadata?.resourceVersion } } });
-      await waitFor(
-        async () => {
-          const current = await api.readCustomResourceDefinition({ name });
-          return current.status?.conditions?.some((c) => c.type === "Established" && c.status === "True") ?? false;
-        },
-        10_000,
-        `CRD ${name} Established`,
-      );
-    }
-    return kubeConfig;
-  })();
-  return ready;
-}
 
 storeContract("KubernetesStore", {
   fresh: async () => {

@@ -1,0 +1,79 @@
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { after, before, describe, it } from "node:test";
+import { promisify } from "node:util";
+import { KINDS } from "../../src/api/resources.js";
+import { KubernetesStore } from "../../src/store/kubernetes/kubernetes-store.js";
+import { containerState, docker, ensureCluster } from "../../scripts/lib/cluster.js";
+import { etcdDesiredState, writeManifest } from "../support/desired-states.js";
+import { cluster } from "../support/kube.js";
+import { StewardProcess, tempStateDir } from "../support/steward.js";
+import { waitFor } from "../support/wait.js";
+
+const run = promisify(execFile);
+const CONTROL_PLANE = new URL("../../scripts/control-plane.sh", import.meta.url).pathname;
+
+async function kubectl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
+  const bindir = (await run("bash", [CONTROL_PLANE, "bindir"])).stdout.trim();
+  try {
+    const { stdout, stderr } = await run(`${bindir}/kubectl`, args, { timeout: 30_000 });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof e.code === "number" ? e.code : 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
+  }
+}
+
+describe("steward run --store kubernetes, out of cluster, on a real kube-apiserver", () => {
+  let state: string;
+  let steward: StewardProcess;
+
+  before(async () => {
+    const kubeConfig = await cluster();
+    const store = new KubernetesStore(kubeConfig, { namespace: "default" });
+    for (const kind of Object.values(KINDS)) {
+      for (const object of await store.list(kind.kind)) await store.delete(kind.kind, object.metadata);
+    }
+    await ensureCluster();
+    state = await tempStateDir();
+    steward = new StewardProcess(state, [], { STEWARD_STORE: "kubernetes" });
+    await steward.start();
+  });
+
+  after(async () => {
+    assert.equal(await steward.stop(), 0);
+    await ensureCluster();
+  });
+
+  it("rejects an invalid DesiredState at the API server with the field and the expectation", async () => {
+    const bad = etcdDesiredState({ name: "bad", invariants: '    - {name: q, query: up, condition: "== 3", for: soon}' });
+    const result = await kubectl("apply", "-f", await writeManifest(state, "bad.yaml", bad));
+    assert.notEqual(result.code, 0);
+    assert.match(result.stderr, /spec\.invariants\[0\]\.for/);
+  });
+
+  it("kubectl apply of a DesiredState; a stopped member is fixed and kubectl get shows it Ready", async () => {
+    const applied = await kubectl("apply", "-f", await writeManifest(state, "etcd.yaml", etcdDesiredState()));
+    assert.equal(applied.code, 0, applied.stderr);
+    assert.match(applied.stdout, /desiredstate.steward.dev\/etcd created/);
+    await waitFor(async () => /^etcd\s+True\s/m.test((await kubectl("get", "desiredstates")).stdout), 30_000, "etcd Ready in kubectl get desiredstates");
+    await docker("stop", "-t", "1", "etcd1");
+    await waitFor(async () => (await containerState("etcd1")) === "running", 20_000, "etcd1 started again");
+    const fixes = await waitFor(async () => {
+      const out = (await kubectl("get", "desiredstate", "etcd", "-o", "jsonpath={.status.fixes[*].subject}")).stdout;
+      return out.includes("container/etcd1") ? out : undefined;
+    }, 20_000, "the fix in the status subresource");
+    assert.match(fixes, /container\/etcd1/);
+  });
+
+  it("a removed member opens an AgentRemediation that kubectl get remediations lists with its columns", async () => {
+    await docker("rm", "-f", "etcd2");
+    const table = await waitFor(async () => {
+      const out = (await kubectl("get", "remediations")).stdout;
+      return /NoModelConfigured/.test(out) ? out : undefined;
+    }, 20_000, "a remediation in kubectl get remediations");
+    assert.match(table, /^NAME\s+TARGET\s+PHASE\s+REASON\s+ATTEMPTS\s+TOKENS\s+AGE\n\S+\s+etcd\s+Pending\s+NoModelConfigured\s/);
+    assert.equal((await kubectl("get", "rem", "-o", "name")).stdout.trim().split("\n").length, 1);
+    assert.match((await kubectl("get", "steward")).stdout, /desiredstate.steward.dev\/etcd/);
+  });
+});
