@@ -7,6 +7,7 @@ import { KubernetesStore } from "../../src/store/kubernetes/kubernetes-store.js"
 import { containerState, docker, ensureCluster } from "../../scripts/lib/cluster.js";
 import { etcdDesiredState, writeManifest } from "../support/desired-states.js";
 import { cluster } from "../support/kube.js";
+import { FakeMessagesServer, toolUse } from "../support/fake-anthropic.js";
 import { StewardProcess, tempStateDir } from "../support/steward.js";
 import { waitFor } from "../support/wait.js";
 
@@ -24,16 +25,20 @@ async function kubectl(...args: string[]): Promise<{ code: number; stdout: strin
   }
 }
 
+/** CRDs installed and no Steward object left in `default` from an earlier test. */
+async function emptyCluster(): Promise<void> {
+  const store = new KubernetesStore(await cluster(), { namespace: "default" });
+  for (const kind of Object.values(KINDS)) {
+    for (const object of await store.list(kind.kind)) await store.delete(kind.kind, object.metadata);
+  }
+}
+
 describe("steward run --store kubernetes, out of cluster, on a real kube-apiserver", () => {
   let state: string;
   let steward: StewardProcess;
 
   before(async () => {
-    const kubeConfig = await cluster();
-    const store = new KubernetesStore(kubeConfig, { namespace: "default" });
-    for (const kind of Object.values(KINDS)) {
-      for (const object of await store.list(kind.kind)) await store.delete(kind.kind, object.metadata);
-    }
+    await emptyCluster();
     await ensureCluster();
     state = await tempStateDir();
     steward = new StewardProcess(state, [], { STEWARD_STORE: "kubernetes" });
@@ -75,5 +80,48 @@ describe("steward run --store kubernetes, out of cluster, on a real kube-apiserv
     assert.match(table, /^NAME\s+TARGET\s+PHASE\s+REASON\s+ATTEMPTS\s+TOKENS\s+AGE\n\S+\s+etcd\s+Pending\s+NoModelConfigured\s/);
     assert.equal((await kubectl("get", "rem", "-o", "name")).stdout.trim().split("\n").length, 1);
     assert.match((await kubectl("get", "steward")).stdout, /desiredstate.steward.dev\/etcd/);
+  });
+});
+
+describe("approval by kubectl annotate, with a scripted model", () => {
+  let state: string;
+  let steward: StewardProcess;
+  let fake: FakeMessagesServer;
+  const usage = { input_tokens: 100, output_tokens: 10, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
+
+  before(async () => {
+    await emptyCluster();
+    await ensureCluster();
+    fake = new FakeMessagesServer([
+      { content: [toolUse("docker_start", { container: "etcd1" }, "toolu_k8s1")], stop_reason: "tool_use", usage },
+      { content: [toolUse("resolve", { summary: "started etcd1" })], stop_reason: "tool_use", usage },
+    ]);
+    const baseURL = await fake.start();
+    state = await tempStateDir();
+    steward = new StewardProcess(state, ["--verify-timeout", "3s"], { STEWARD_STORE: "kubernetes", ANTHROPIC_API_KEY: "test-key-not-secret", ANTHROPIC_BASE_URL: baseURL });
+    await steward.start();
+  });
+
+  after(async () => {
+    await steward.stop();
+    await fake.close();
+    await ensureCluster();
+  });
+
+  it("the start waits in AwaitingApproval; kubectl annotate approves it; Resolved", async () => {
+    const manifest = etcdDesiredState({ name: "etcd-agent", simpleFixes: [], agent: { mode: "approve" }, cooldown: "0s" });
+    assert.equal((await kubectl("apply", "-f", await writeManifest(state, "agent.yaml", manifest))).code, 0);
+    await waitFor(async () => /^etcd-agent\s+True\s/m.test((await kubectl("get", "desiredstates")).stdout), 30_000, "etcd-agent Ready");
+    await docker("stop", "-t", "1", "etcd1");
+    const name = await waitFor(async () => {
+      const out = (await kubectl("get", "rem", "-o", "jsonpath={range .items[*]}{.metadata.name} {.status.phase}{\"\\n\"}{end}")).stdout;
+      return /^(\S+) AwaitingApproval$/m.exec(out)?.[1];
+    }, 30_000, "a remediation awaiting approval");
+    assert.equal(await containerState("etcd1"), "exited");
+    const annotated = await kubectl("annotate", "remediation", name, "steward.dev/approve=toolu_k8s1", "steward.dev/approved-by=carol");
+    assert.equal(annotated.code, 0, annotated.stderr);
+    await waitFor(async () => (await kubectl("get", "rem", name, "-o", "jsonpath={.status.phase}")).stdout === "Resolved", 30_000, "Resolved after the annotation");
+    assert.equal(await containerState("etcd1"), "running");
+    assert.equal((await kubectl("get", "rem", name, "-o", "jsonpath={.status.actions[0].approver}")).stdout, "carol");
   });
 });
