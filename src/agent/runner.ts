@@ -4,6 +4,7 @@ import type { DesiredState } from "../api/desired-state.js";
 import type { RemediationPolicySpec } from "../api/policy.js";
 import type { AgentRemediation, RemediationPhase, RemediationStatus, Usage } from "../api/remediation.js";
 import type { StewardMetrics } from "../server/metrics.js";
+import type { EventRecorder } from "../store/events.js";
 import type { Logger } from "../logging.js";
 import { containersOfService, driftFingerprint } from "../reconcile/drift.js";
 import type { SystemObserver } from "../reconcile/observation.js";
@@ -29,6 +30,7 @@ export interface AgentRunnerDeps {
   /** How long verification waits for the signals to settle (a scrape, a health check). */
   verifyTimeoutMs: number;
   metrics: StewardMetrics;
+  events?: EventRecorder;
 }
 
 const VERIFY_POLL_MS = 1_000;
@@ -50,8 +52,13 @@ export class AgentRunner {
     try {
       let status = remediation.status ?? emptyRemediationStatus();
       const updateStatus = async (change: (s: RemediationStatus) => RemediationStatus): Promise<void> => {
+        const before = status.phase;
         status = change(status);
         await this.deps.store.updateStatus("AgentRemediation", remediation.metadata, status);
+        if (status.phase !== before) {
+          const type = status.phase === "Escalated" || status.phase === "Failed" ? "Warning" : "Normal";
+          this.deps.events?.record(remediation, { type, reason: status.phase, action: "Remediate", note: status.message ?? `${before} → ${status.phase}` });
+        }
       };
       const state = (await this.deps.files.load(namespace, name)) ?? (await this.begin(remediation, desiredState, context.policy, { audit, updateStatus }));
       const ctx = this.context(remediation, desiredState, { ...context, audit, updateStatus, state });

@@ -14,7 +14,7 @@ import { DesiredStateIndex, enqueueForDockerEvent, enqueueForStoreEvent } from "
 import { WorkQueue } from "../reconcile/queue.js";
 import { StewardMetrics } from "../server/metrics.js";
 import { OperabilityServer } from "../server/http.js";
-import { openStore } from "../store/open.js";
+import { openEventRecorder, openStore } from "../store/open.js";
 import type { Store, WatchEvent } from "../store/store.js";
 
 /** A slow model answer is still an answer; past this the SDK gives up and retries. */
@@ -37,6 +37,7 @@ export async function startSteward(config: RunConfig, logger: Logger = createLog
   logger.info("starting steward", { config: loggableConfig(config) });
   const metrics = new StewardMetrics();
   const store: Store = openStore(config.store, config.stateDir);
+  const events = openEventRecorder(config.store, logger);
   const docker = createDockerClient();
   const observer = new DockerEventObserver({ docker, logger: logger.child({ observer: "docker" }) });
   const prometheus = config.prometheusUrl ? new HttpPrometheusClient({ baseUrl: config.prometheusUrl }) : undefined;
@@ -51,6 +52,7 @@ export async function startSteward(config: RunConfig, logger: Logger = createLog
     prometheus,
     metrics,
     agent: { modelConfigured: config.modelConfigured },
+    events,
   });
   const controller = new Controller({
     reconciler,
@@ -71,6 +73,7 @@ export async function startSteward(config: RunConfig, logger: Logger = createLog
         observer: new SystemObserver(observer, prometheus),
         verifyTimeoutMs: config.verifyTimeoutMs,
         metrics,
+        events,
       })
     : undefined;
   const agentQueue = new WorkQueue();

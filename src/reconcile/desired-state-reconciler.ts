@@ -6,6 +6,7 @@ import { NotFoundError, errorMessage } from "../errors.js";
 import type { Logger } from "../logging.js";
 import type { DockerActions, DockerObserver, PrometheusClient } from "../observe/types.js";
 import type { StewardMetrics } from "../server/metrics.js";
+import type { EventRecorder } from "../store/events.js";
 import type { ObjectRef, Store } from "../store/store.js";
 import { desiredStateConditions, setCondition } from "./conditions.js";
 import { SystemObserver, type Observation } from "./observation.js";
@@ -23,6 +24,7 @@ export interface DesiredStateReconcilerDeps {
   prometheus: PrometheusClient | undefined;
   metrics: StewardMetrics;
   agent: AgentAvailability;
+  events?: EventRecorder;
   now?: () => Date;
 }
 
@@ -114,6 +116,7 @@ export class DesiredStateReconciler implements Reconciler {
       }
       await this.deps.store.updateStatus("AgentRemediation", { namespace: ns, name: remediation.metadata.name }, resolvedByItself(remediation.status, input.now));
       input.logger.info("remediation resolved: drift cleared by itself", { remediation: remediation.metadata.name });
+      this.deps.events?.record(remediation, { type: "Normal", reason: "DriftCleared", action: "Resolve", note: "the drift cleared without any action from the agent" });
     }
     return { open: stillOpen, escalated: lastEscalations(all) };
   }
@@ -125,16 +128,16 @@ export class DesiredStateReconciler implements Reconciler {
   ): Promise<FixRecord[]> {
     const fixes: FixRecord[] = [];
     for (const step of steps) {
-      if (step.type === "fix") fixes.push(await this.applyFix(step, input.now, input.context));
+      if (step.type === "fix") fixes.push(await this.applyFix(desiredState, step, input));
       else if (step.type === "open") input.open.push(await this.openRemediation(desiredState, step, input));
     }
     return fixes;
   }
 
   private async applyFix(
+    desiredState: DesiredState,
     step: Extract<PlannedStep, { type: "fix" }>,
-    now: Date,
-    context: ReconcileContext,
+    { now, context }: { now: Date; context: ReconcileContext },
   ): Promise<FixRecord> {
     const { dockerActions, metrics } = this.deps;
     const record: FixRecord = { subject: step.drift.subject, action: step.action, time: now.toISOString(), result: "Succeeded" };
@@ -149,6 +152,12 @@ export class DesiredStateReconciler implements Reconciler {
       context.logger.warn("simple fix failed", { action: step.action, container: step.container, error: record.message });
     }
     metrics.simpleFixes.inc({ action: step.action, result: record.result });
+    this.deps.events?.record(desiredState, {
+      type: record.result === "Succeeded" ? "Normal" : "Warning",
+      reason: record.result === "Succeeded" ? "SimpleFixApplied" : "SimpleFixFailed",
+      action: step.action === "start" ? "Start" : "Restart",
+      note: record.message ?? "",
+    });
     return record;
   }
 
@@ -167,6 +176,9 @@ export class DesiredStateReconciler implements Reconciler {
     const remediation = newRemediation(desiredState, step, evidence, { now: input.now, agent: this.deps.agent });
     const created = await this.deps.store.create(remediation);
     this.deps.metrics.remediationsOpened.inc();
+    const note = `${step.drift.subject}: expected ${step.drift.expected}, observed ${step.drift.observed} (${step.reason})`;
+    this.deps.events?.record(desiredState, { type: "Warning", reason: "RemediationOpened", action: "Open", note: `${created.metadata.name}: ${note}` });
+    this.deps.events?.record(created, { type: "Warning", reason: "Opened", action: "Open", note });
     input.context.logger.warn("remediation opened", {
       remediation: created.metadata.name,
       drift: `${step.drift.subject}: ${step.drift.observed}`,

@@ -1,6 +1,9 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import { FileStore } from "./file/file-store.js";
 import { KubernetesStore } from "./kubernetes/kubernetes-store.js";
+import type { Logger } from "../logging.js";
+import type { EventRecorder } from "./events.js";
+import { KubernetesEventRecorder } from "./kubernetes/events.js";
 import type { Store } from "./store.js";
 
 export type StoreKind = "file" | "kubernetes";
@@ -10,8 +13,16 @@ export type StoreKind = "file" | "kubernetes";
  * kubeconfig context (KUBECONFIG, else ~/.kube/config, else in-cluster).
  */
 export function openStore(kind: StoreKind, stateDir: string): Store {
-  if (kind === "file") return new FileStore(stateDir);
+  return kind === "file" ? new FileStore(stateDir) : new KubernetesStore(defaultKubeConfig());
+}
+
+/** Kubernetes Events in the kubernetes store; the file store has none (its status and logs say it all). */
+export function openEventRecorder(kind: StoreKind, logger: Logger): EventRecorder | undefined {
+  return kind === "kubernetes" ? new KubernetesEventRecorder(defaultKubeConfig(), logger) : undefined;
+}
+
+function defaultKubeConfig(): KubeConfig {
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromDefault();
-  return new KubernetesStore(kubeConfig);
+  return kubeConfig;
 }

@@ -69,6 +69,11 @@ describe("steward run --store kubernetes, out of cluster, on a real kube-apiserv
       return out.includes("container/etcd1") ? out : undefined;
     }, 20_000, "the fix in the status subresource");
     assert.match(fixes, /container\/etcd1/);
+    const described = await waitFor(async () => {
+      const out = (await kubectl("describe", "desiredstate", "etcd")).stdout;
+      return /SimpleFixApplied/.test(out) ? out : undefined;
+    }, 10_000, "the fix as an Event in kubectl describe");
+    assert.match(described, /Events:[\s\S]*Normal\s+SimpleFixApplied[\s\S]*started etcd1/);
   });
 
   it("a removed member opens an AgentRemediation that kubectl get remediations lists with its columns", async () => {
@@ -123,5 +128,10 @@ describe("approval by kubectl annotate, with a scripted model", () => {
     await waitFor(async () => (await kubectl("get", "rem", name, "-o", "jsonpath={.status.phase}")).stdout === "Resolved", 30_000, "Resolved after the annotation");
     assert.equal(await containerState("etcd1"), "running");
     assert.equal((await kubectl("get", "rem", name, "-o", "jsonpath={.status.actions[0].approver}")).stdout, "carol");
+    const described = await waitFor(async () => {
+      const out = (await kubectl("describe", "remediation", name)).stdout;
+      return /Resolved/.test(out.split("Events:")[1] ?? "") ? out : undefined;
+    }, 10_000, "phase changes as Events in kubectl describe");
+    assert.match(described, /Events:[\s\S]*Opened[\s\S]*AwaitingApproval[\s\S]*Resolved/);
   });
 });
