@@ -34,7 +34,7 @@ export class SystemObserver {
     const connection = this.docker.connection();
     let containers: ContainerSnapshot[] | undefined;
     if (desiredState.spec.target.kubernetes) {
-      degradations.push({ reason: "UnsupportedTarget", message: "Kubernetes targets need --store kubernetes (not available yet)" });
+      degradations.push({ reason: "UnsupportedTarget", message: "Kubernetes targets (Deployments, StatefulSets, Pods) are not supported in this release; use a docker target" });
     } else if (connection.state === "connected" && this.docker.synced()) {
       containers = this.docker.containers().filter((c) => inDockerTarget(desiredState.spec.target, c));
     } else {
