@@ -8,9 +8,13 @@ if [ "$#" -eq 0 ]; then
 else
   files=("$@")
 fi
-# The Kubernetes store tests need an API server: start the control plane unless KUBECONFIG
-# already names one, and stop it at the end only if this script started it.
-if [ -f scripts/control-plane.sh ] && [ -z "${KUBECONFIG:-}" ]; then
+# Test files that use test/support/kube.ts need an API server: start the control plane
+# unless KUBECONFIG already names one, and stop it at the end only if this script started it.
+needs_kube=false
+for f in "${files[@]}"; do
+  if grep -q "support/kube.js" "$f"; then needs_kube=true; fi
+done
+if [ "$needs_kube" = true ] && [ -f scripts/control-plane.sh ] && [ -z "${KUBECONFIG:-}" ]; then
   if bash scripts/control-plane.sh status >/dev/null 2>&1; then
     eval "$(bash scripts/control-plane.sh env)"
   else
