@@ -35,13 +35,13 @@ export class RemediationReconciler implements Reconciler {
     const phase = remediation.status?.phase ?? "Pending";
     const desiredState = await store.get("DesiredState", { namespace: ref.namespace, name: remediation.spec.desiredStateRef.name });
     if (!desiredState) return DONE;
-    const blocked = await this.blockedBy(remediation, desiredState);
-    if (blocked) {
-      await store.updateStatus("AgentRemediation", ref, { ...(remediation.status ?? emptyRemediationStatus()), reason: blocked.reason, message: blocked.message });
-      return requeueAfter(blocked.retryInMs);
-    }
     const policy = await this.policy(remediation.spec.policyRef, ref.namespace);
-    if (!policy) return DONE;
+    const blocked = await this.blockedBy(remediation, desiredState, policy);
+    if (blocked || !policy) {
+      const why = blocked ?? { reason: "PolicyNotFound", message: "", retryInMs: POLICY_RETRY_MS };
+      await store.updateStatus("AgentRemediation", ref, { ...(remediation.status ?? emptyRemediationStatus()), reason: why.reason, message: why.message });
+      return requeueAfter(why.retryInMs);
+    }
     await runner.run(remediation, desiredState, { policy, signal: context.signal, logger: context.logger });
     if (phase === "AwaitingApproval") await this.consumeDecisions(remediation);
     return DONE;
@@ -51,6 +51,7 @@ export class RemediationReconciler implements Reconciler {
   private async blockedBy(
     remediation: AgentRemediation,
     desiredState: DesiredState,
+    policy: RemediationPolicySpec | undefined,
   ): Promise<{ reason: string; message: string; retryInMs: number } | undefined> {
     if ((remediation.status?.phase ?? "Pending") === "Pending") {
       const wait = await this.cooldownLeft(remediation, parseDuration(desiredState.spec.remediation.cooldown) ?? 0);
@@ -59,7 +60,7 @@ export class RemediationReconciler implements Reconciler {
         return { reason: "Cooldown", message, retryInMs: wait };
       }
     }
-    if (!(await this.policy(remediation.spec.policyRef, remediation.metadata.namespace))) {
+    if (!policy) {
       const message = `RemediationPolicy "${remediation.spec.policyRef}" not found; apply it, or use policyRef: default`;
       return { reason: "PolicyNotFound", message, retryInMs: POLICY_RETRY_MS };
     }

@@ -5,7 +5,7 @@ import { startAgentScenario, waitForPhase, POLICY_AUTO_START, type AgentScenario
 import { lastToolResults, text, toolUse } from "../support/fake-anthropic.js";
 import { listRemediations } from "../support/status.js";
 import { cli, StewardProcess } from "../support/steward.js";
-import { waitFor } from "../support/wait.js";
+import { waitFor } from "../../scripts/lib/wait.js";
 
 const USAGE = { input_tokens: 1200, output_tokens: 150, cache_read_input_tokens: 900, cache_creation_input_tokens: 0 };
 

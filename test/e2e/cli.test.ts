@@ -5,7 +5,7 @@ import { describe, it } from "node:test";
 import { etcdDesiredState, writeManifest } from "../support/desired-states.js";
 import { spawn } from "node:child_process";
 import { cli, tempStateDir } from "../support/steward.js";
-import { waitFor } from "../support/wait.js";
+import { waitFor } from "../../scripts/lib/wait.js";
 
 const ROOT = new URL("../../", import.meta.url).pathname;
 

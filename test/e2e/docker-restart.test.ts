@@ -7,7 +7,7 @@ import { etcdDesiredState } from "../support/desired-states.js";
 import { condition, getDesiredState } from "../support/status.js";
 import { startReady } from "../support/start.js";
 import type { StewardProcess } from "../support/steward.js";
-import { waitFor } from "../support/wait.js";
+import { waitFor } from "../../scripts/lib/wait.js";
 
 const run = promisify(execFile);
 const ENGINES = new URL("../../scripts/engines.sh", import.meta.url).pathname;

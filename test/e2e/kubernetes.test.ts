@@ -9,7 +9,7 @@ import { etcdDesiredState, writeManifest } from "../support/desired-states.js";
 import { cluster } from "../support/kube.js";
 import { FakeMessagesServer, toolUse } from "../support/fake-anthropic.js";
 import { StewardProcess, tempStateDir } from "../support/steward.js";
-import { waitFor } from "../support/wait.js";
+import { waitFor } from "../../scripts/lib/wait.js";
 
 const run = promisify(execFile);
 const CONTROL_PLANE = new URL("../../scripts/control-plane.sh", import.meta.url).pathname;

@@ -6,7 +6,7 @@ import { ALL_MEMBERS_UP, etcdDesiredState } from "../support/desired-states.js";
 import { condition, getDesiredState, listRemediations } from "../support/status.js";
 import { startWith } from "../support/start.js";
 import { cli, type StewardProcess } from "../support/steward.js";
-import { waitFor } from "../support/wait.js";
+import { waitFor } from "../../scripts/lib/wait.js";
 
 describe("drift with no simple fix opens an AgentRemediation", () => {
   let running: StewardProcess | undefined;

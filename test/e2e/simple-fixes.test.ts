@@ -5,7 +5,7 @@ import { etcdDesiredState, writeManifest } from "../support/desired-states.js";
 import { condition, getDesiredState, listRemediations } from "../support/status.js";
 import { startReady } from "../support/start.js";
 import { cli, type StewardProcess } from "../support/steward.js";
-import { waitFor } from "../support/wait.js";
+import { waitFor } from "../../scripts/lib/wait.js";
 
 describe("simple fixes on the real etcd cluster", () => {
   let state: string;

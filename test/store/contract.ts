@@ -4,7 +4,7 @@ import type { DesiredState } from "../../src/api/desired-state.js";
 import { parseManifestText } from "../../src/api/load.js";
 import { ConflictError } from "../../src/errors.js";
 import type { Store, WatchEvent } from "../../src/store/store.js";
-import { waitFor } from "../support/wait.js";
+import { waitFor } from "../../scripts/lib/wait.js";
 
 export function desiredState(name: string, project = "etcd"): DesiredState {
   const text = `apiVersion: steward.dev/v1alpha1

@@ -3,7 +3,7 @@ import { etcdDesiredState, writeManifest } from "./desired-states.js";
 import { FakeMessagesServer, type ScriptStep } from "./fake-anthropic.js";
 import { listRemediations } from "./status.js";
 import { cli, StewardProcess, tempStateDir } from "./steward.js";
-import { waitFor } from "./wait.js";
+import { waitFor } from "../../scripts/lib/wait.js";
 import type { AgentRemediation } from "../../src/api/remediation.js";
 
 export interface AgentScenarioOptions {

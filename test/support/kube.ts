@@ -3,7 +3,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { statusCode } from "../../src/store/kubernetes/kubernetes-store.js";
-import { waitFor } from "./wait.js";
+import { waitFor } from "../../scripts/lib/wait.js";
 
 const HOW_TO_START = 'no Kubernetes API server: run `bash scripts/control-plane.sh build && eval "$(bash scripts/control-plane.sh up)"`';
 

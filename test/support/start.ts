@@ -2,7 +2,7 @@ import { ensureCluster } from "../../scripts/lib/cluster.js";
 import { writeManifest } from "./desired-states.js";
 import { condition, getDesiredState } from "./status.js";
 import { cli, StewardProcess, tempStateDir } from "./steward.js";
-import { waitFor } from "./wait.js";
+import { waitFor } from "../../scripts/lib/wait.js";
 
 /** `steward run` on a fresh state dir with one DesiredState applied. */
 export async function startWith(manifest: string): Promise<{ state: string; steward: StewardProcess }> {

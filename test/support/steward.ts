@@ -3,7 +3,7 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { waitFor } from "./wait.js";
+import { waitFor } from "../../scripts/lib/wait.js";
 
 const run = promisify(execFile);
 const STEWARD = new URL("../../bin/steward", import.meta.url).pathname;

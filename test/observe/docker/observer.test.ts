@@ -10,7 +10,7 @@ import {
 } from "../../../src/observe/docker/index.js";
 import type { EventStream } from "../../../src/observe/docker/event-stream.js";
 import type { ContainerSnapshot, DockerObserverEvent } from "../../../src/observe/types.js";
-import { waitFor } from "../../support/wait.js";
+import { waitFor } from "../../../scripts/lib/wait.js";
 import {
   DockerFixture, EventsTap, recordingLogger, type RecordedEvent,
 } from "./docker-fixture.js";

@@ -1,1 +1,0 @@
-export { waitFor } from "../../scripts/lib/wait.js";
