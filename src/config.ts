@@ -1,7 +1,13 @@
+import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { hostname } from "node:os";
 import { z } from "zod";
 import { formatIssues } from "./api/load.js";
 import { parseDuration } from "./api/duration.js";
 import { ValidationError } from "./errors.js";
+
+/** A Kubernetes object or namespace name (RFC 1123 subdomain). */
+const DNS_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 
 /**
  * The effective configuration of `steward run`, read once from flags and environment,
@@ -9,6 +15,8 @@ import { ValidationError } from "./errors.js";
  */
 export const RunConfig = z.object({
   store: z.enum(["file", "kubernetes"]),
+  /** What Steward observes and acts on: Docker containers, Kubernetes workloads, or both. */
+  targets: z.array(z.enum(["docker", "kubernetes"]), { error: "expected a comma-separated list of docker, kubernetes" }).min(1),
   stateDir: z.string().min(1),
   prometheusUrl: z.string().url().optional(),
   metricsAddr: z.string().min(1),
@@ -23,6 +31,16 @@ export const RunConfig = z.object({
   model: z.string().min(1),
   maxSessions: z.number().int().min(1).max(32),
   verifyTimeoutMs: z.number().int().nonnegative(),
+  /** Only the holder of this Lease acts (kubernetes store); undefined: this process always acts. */
+  leaderElection: z
+    .object({
+      leaseName: z.string().regex(DNS_NAME, "expected a DNS name like steward"),
+      leaseNamespace: z.string().regex(DNS_NAME, "expected a namespace name"),
+      identity: z.string().min(1),
+    })
+    .optional(),
+  /** The kubernetes store lists and watches only this namespace; all namespaces when unset. */
+  watchNamespace: z.string().regex(DNS_NAME, "expected a namespace name").optional(),
 });
 export type RunConfig = z.infer<typeof RunConfig>;
 
@@ -31,6 +49,7 @@ export const DEFAULT_METRICS_ADDR = "127.0.0.1:9477";
 export interface RunFlags {
   stateDir: string;
   store?: string;
+  targets?: string;
   prometheusUrl?: string;
   metricsAddr?: string;
   logFormat?: string;
@@ -40,6 +59,10 @@ export interface RunFlags {
   model?: string;
   maxSessions?: string;
   verifyTimeout?: string;
+  leaderElect?: string;
+  leaseName?: string;
+  leaseNamespace?: string;
+  watchNamespace?: string;
 }
 
 /**
@@ -51,6 +74,8 @@ export const DEFAULT_MODEL = "claude-sonnet-5-5";
 /** Each setting: its flag, its environment variable, its default. Flags win over env. */
 const SETTINGS = {
   store: ["STEWARD_STORE", "file"],
+  // "auto": Docker always, Kubernetes workloads too when the store is kubernetes.
+  targets: ["STEWARD_TARGETS", "auto"],
   prometheusUrl: ["STEWARD_PROMETHEUS_URL", "http://127.0.0.1:9090"],
   metricsAddr: ["STEWARD_METRICS_ADDR", DEFAULT_METRICS_ADDR],
   logFormat: ["STEWARD_LOG_FORMAT", "json"],
@@ -60,6 +85,13 @@ const SETTINGS = {
   model: ["STEWARD_MODEL", DEFAULT_MODEL],
   maxSessions: ["STEWARD_MAX_SESSIONS", "2"],
   verifyTimeout: ["STEWARD_VERIFY_TIMEOUT", "30s"],
+  // "auto": on with the kubernetes store; the file store has no Lease (one process per state dir).
+  leaderElect: ["STEWARD_LEADER_ELECT", "auto"],
+  leaseName: ["STEWARD_LEASE_NAME", "steward"],
+  // "": the pod's own namespace in a cluster, else "default".
+  leaseNamespace: ["STEWARD_LEASE_NAMESPACE", ""],
+  // "": every namespace.
+  watchNamespace: ["STEWARD_WATCH_NAMESPACE", ""],
 } as const satisfies Record<Exclude<keyof RunFlags, "stateDir">, readonly [string, string]>;
 
 export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv): RunConfig {
@@ -69,6 +101,7 @@ export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv): RunCo
   };
   const candidate = {
     store: setting("store"),
+    targets: targetList(setting("targets"), setting("store")),
     stateDir: flags.stateDir,
     prometheusUrl: setting("prometheusUrl"),
     metricsAddr: setting("metricsAddr"),
@@ -82,10 +115,44 @@ export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv): RunCo
     model: setting("model"),
     maxSessions: Number(setting("maxSessions")),
     verifyTimeoutMs: parseDuration(setting("verifyTimeout")) ?? Number.NaN,
+    leaderElection: leaderElection(setting, env),
+    watchNamespace: setting("watchNamespace") || undefined,
   };
   const result = RunConfig.safeParse(candidate);
   if (!result.success) throw new ValidationError(formatIssues(result.error.issues).map((p) => `configuration: ${p}`));
   return result.data;
+}
+
+function targetList(value: string, store: string): string[] {
+  if (value === "auto") return store === "kubernetes" ? ["docker", "kubernetes"] : ["docker"];
+  return [...new Set(value.split(",").map((t) => t.trim()).filter((t) => t !== ""))];
+}
+
+/**
+ * `--leader-elect` (true, false, or auto = on with the kubernetes store). The identity is the
+ * pod name (POD_NAME, from the downward API) or the hostname, plus a random suffix: a
+ * restarted process must never pass for its predecessor and renew a lease it did not hold.
+ */
+function leaderElection(setting: (name: keyof typeof SETTINGS) => string, env: NodeJS.ProcessEnv): RunConfig["leaderElection"] {
+  const value = setting("leaderElect");
+  const kubernetes = setting("store") === "kubernetes";
+  if (!["true", "false", "auto"].includes(value)) throw new ValidationError([`configuration: leaderElect: expected true, false or auto, got ${JSON.stringify(value)}`]);
+  if (value === "false" || (value === "auto" && !kubernetes)) return undefined;
+  if (!kubernetes) throw new ValidationError(["configuration: --leader-elect needs --store kubernetes (the file store is for one process and has no Lease)"]);
+  return {
+    leaseName: setting("leaseName"),
+    leaseNamespace: setting("leaseNamespace") || inClusterNamespace() || "default",
+    identity: `${env.POD_NAME || hostname()}_${randomBytes(4).toString("hex")}`,
+  };
+}
+
+/** The namespace of the pod Steward runs in, from its service account; undefined out of cluster. */
+function inClusterNamespace(): string | undefined {
+  try {
+    return readFileSync("/var/run/secrets/kubernetes.io/serviceaccount/namespace", "utf8").trim() || undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 /** The configuration as it may be logged: the API key is reduced to whether it is set. */

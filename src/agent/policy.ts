@@ -13,7 +13,7 @@ import {
   type PolicyRule,
   type RemediationPolicy,
 } from "../api/policy.js";
-import { screenArgv } from "./argv-screen.js";
+import { programName, screenArgv } from "./argv-screen.js";
 import { classifyShell } from "./shell-forms.js";
 
 export { INTERPRETERS, WRAPPERS, programName, screenArgv, type ScreenResult } from "./argv-screen.js";
@@ -25,14 +25,14 @@ export interface PolicyRequest {
   /** The argv the call runs (shell) or stands for (`docker_start{x}` is `docker start x`). */
   argv: readonly string[];
   mutating: boolean;
-  /** Containers the call touches. */
-  containers: readonly string[];
+  /** What the call changes: container names, or `deployment/web`, `pod/web-1` for a Kubernetes target. */
+  touches: readonly string[];
 }
 
 export interface PolicyContext {
   mode: AgentMode;
-  /** The DesiredState's own containers: the only ones a mutation may touch. */
-  ownContainers: ReadonlySet<string>;
+  /** The DesiredState's own containers (or workloads and their pods): the only objects a mutation may touch. */
+  ownObjects: ReadonlySet<string>;
 }
 
 /** Where the decision was made, for the audit trail. */
@@ -49,17 +49,17 @@ export interface PolicyDecision {
 /**
  * Typed read-only tools: always allowed (except in mode `off`), without screening or rules.
  * They are safe to allow unasked because each is bounded (fixed query shape, tail and
- * output caps, per-tool timeout), talks only to the local Docker socket and a loopback
- * Prometheus, and its output is stripped, redacted and wrapped as untrusted data before the
+ * output caps, per-tool timeout), talks only to the local Docker socket, a loopback
+ * Prometheus or the API server within the target's namespace, and its output is stripped, redacted and wrapped as untrusted data before the
  * model sees it. A PromQL query legitimately contains `{`, `(` and `"`, which the argv
  * screen exists to reject, so screening them would only break them.
  */
 export const READ_ONLY_TOOLS: ReadonlySet<string> = new Set([
-  "query_prometheus", "docker_ps", "docker_inspect", "docker_logs",
+  "query_prometheus", "docker_ps", "docker_inspect", "docker_logs", "kube_get", "kube_events", "kube_logs",
 ]);
 
 /** Typed tools that always mutate, whatever the caller says. */
-const MUTATING_TOOLS: ReadonlySet<string> = new Set(["docker_start", "docker_restart"]);
+const MUTATING_TOOLS: ReadonlySet<string> = new Set(["docker_start", "docker_restart", "kube_scale", "kube_rollout_restart", "kube_delete_pod"]);
 
 const TIERS: readonly PolicyDecisionKind[] = ["deny", "ask", "allow"];
 
@@ -106,11 +106,11 @@ export function displayArgv(argv: readonly string[]): string {
  * mutating tool is mutating; a shell command is mutating if the caller or classifyShell
  * says so, and touches the containers it names as well as those the caller listed.
  */
-function effective(request: PolicyRequest): { mutating: boolean; containers: string[] } {
+function effective(request: PolicyRequest): { mutating: boolean; touches: string[] } {
   const derived = request.tool === "shell" || MUTATING_TOOLS.has(request.tool) ? classifyShell(request.argv) : undefined;
   const mutating = request.mutating || MUTATING_TOOLS.has(request.tool) || (derived?.mutating ?? false);
-  const containers = [...new Set([...request.containers, ...(derived?.containers ?? [])])];
-  return { mutating, containers };
+  const touches = [...new Set([...request.touches, ...(derived?.containers ?? [])])];
+  return { mutating, touches };
 }
 
 const deny = (stage: PolicyStage, reason: string): PolicyDecision => ({ decision: "deny", reason, stage });
@@ -128,7 +128,8 @@ function fromRule(rule: PolicyRule, mutating: boolean, mode: AgentMode): PolicyD
  * 1. typed read-only tools: allow (deny in mode `off`), no screening, no rules;
  * 2. screen: screenArgv failure → deny;
  * 3. mode: `off` → deny everything; `observe` → deny every mutating call;
- * 4. target: a mutating call touching a container not in `ownContainers` → deny;
+ * 4. target: kubectl through `shell` → deny (it is not bound to the target's namespace);
+ *    a mutating call touching an object not in `ownObjects` → deny;
  * 5. rules: deny rules, then ask, then allow; first match within a tier wins;
  * 6. default: no rule matched → deny.
  * Then the mode adjusts a rule's answer: in `approve` an allowed mutation becomes `ask`
@@ -143,11 +144,14 @@ export function decide(request: PolicyRequest, policy: RemediationPolicySpec, co
   const screened = screenArgv(request.argv);
   if (!screened.ok) return deny("screen", screened.reason);
   if (mode === "off") return deny("mode", "agent mode is off: no tool may run");
-  const { mutating, containers } = effective(request);
+  const { mutating, touches } = effective(request);
   const shown = displayArgv(request.argv);
   if (mode === "observe" && mutating) return deny("mode", `observe mode allows read-only tools only; "${shown}" may change the system`);
-  const foreign = mutating ? containers.find((c) => !context.ownContainers.has(c)) : undefined;
-  if (foreign !== undefined) return deny("target", `container "${foreign}" is not one of this DesiredState's containers`);
+  if (request.tool === "shell" && programName(request.argv[0] ?? "") === "kubectl") {
+    return deny("target", "kubectl through shell is not bound to the target's namespace; use the kube_* tools");
+  }
+  const foreign = mutating ? touches.find((c) => !context.ownObjects.has(c)) : undefined;
+  if (foreign !== undefined) return deny("target", `"${foreign}" is not one of this DesiredState's own containers or workloads`);
   const rule = matchRule(policy.rules, request.argv);
   if (!rule) return deny("default", `no policy rule matches "${shown}"; unmatched commands are denied`);
   return fromRule(rule, mutating, mode);
@@ -158,8 +162,9 @@ function rule(decision: PolicyDecisionKind, command: string, description: string
 }
 
 /**
- * The built-in policy `default`: read-only commands allowed; start/restart (of the
- * target's own containers: the target stage sees to that) need a person; everything
+ * The built-in policy `default`: read-only commands allowed; start/restart of the
+ * target's own containers, and scale / rollout restart / pod deletion of its own workloads
+ * (the target stage sees to "own") need a person; everything
  * destructive denied explicitly, and everything else denied as unmatched. Frozen: it is
  * shared by every session that has no policy of its own.
  */
@@ -178,6 +183,11 @@ export const DEFAULT_POLICY: RemediationPolicySpec = freeze(
       rule("deny", "docker kill *", "destructive"),
       rule("deny", "docker stop *", "stopping a container causes drift; it never fixes it"),
       rule("deny", "rm *", "deleting files"),
+      rule("ask", "kubectl scale *", "scale a workload"),
+      rule("ask", "kubectl rollout restart *", "replace a workload's pods"),
+      rule("ask", "kubectl delete pod *", "delete a pod so its controller replaces it"),
+      rule("deny", "kubectl delete deployment *", "deleting a workload"),
+      rule("deny", "kubectl delete statefulset *", "deleting a workload"),
     ],
     budgets: Budgets.parse({}),
     dryRun: false,

@@ -4,26 +4,36 @@ import type { RemediationPolicySpec } from "../api/policy.js";
 import type { AgentRemediation } from "../api/remediation.js";
 import { UNTRUSTED_DATA_NOTICE, wrapUntrusted } from "./untrusted.js";
 
+const TARGET_WORDS = {
+  docker: { readTools: "docker_ps, docker_inspect, docker_logs", fixTools: "docker_start/docker_restart of the affected container", own: "containers" },
+  kubernetes: {
+    readTools: "kube_get, kube_events, kube_logs",
+    fixTools: "kube_delete_pod of the affected pod, kube_rollout_restart or kube_scale of the affected workload",
+    own: "workloads and their pods, in the target's namespace",
+  },
+} as const;
+
 /**
- * The system prompt: the role and the policy in words. It depends only on the policy, never
- * on the incident, so it is byte-identical across incidents and the cached prefix
+ * The system prompt: the role and the policy in words. It depends only on the policy and the
+ * kind of target, never on the incident, so it is byte-identical across incidents and the cached prefix
  * (system + tools) is reused. The prompt informs the model; the policy engine enforces.
  */
-export function systemPrompt(policy: RemediationPolicySpec): string {
+export function systemPrompt(policy: RemediationPolicySpec, target: "docker" | "kubernetes"): string {
+  const { readTools, fixTools, own } = TARGET_WORDS[target];
   const rules = policy.rules.map((r) => `- ${r.decision}: ${r.command}`).join("\n") || "- (no rules: every command is denied)";
   return `You are Steward's remediation agent, an experienced SRE working on a live system.
 Steward declared what must be true of the system (a DesiredState), observed drift it could not fix with a simple action, and opened this incident for you.
 
 How to work:
-- Investigate first with the read-only tools (docker_ps, docker_inspect, docker_logs, query_prometheus). Find the cause, not only the symptom.
-- Make the smallest change that restores the declared state. Prefer docker_start/docker_restart of the affected container over anything broader.
+- Investigate first with the read-only tools (${readTools}, query_prometheus). Find the cause, not only the symptom.
+- Make the smallest change that restores the declared state. Prefer ${fixTools} over anything broader.
 - When you believe the drift is fixed, call resolve with a summary: what was wrong, what you did, the evidence. Steward re-observes the original signals and only marks the incident Resolved if the drift is really gone; otherwise you will be told what is still wrong.
 - If you cannot fix it safely, or a person must decide, call escalate with what you found and what you would do.
 - Do not repeat a denied action: a denial is final for this incident.
 
 What you may do (enforced by Steward's policy engine, not by this text; a denied call returns an error):
 - Read-only tools are always allowed.
-- Mutating tools may touch only this DesiredState's own containers.
+- Mutating tools may touch only this DesiredState's own ${own}.
 - Shell commands run without a shell (no pipes, redirection, variables, interpreters or sudo) and are matched against these rules, deny first, then ask, then allow; anything unmatched is denied:
 ${rules}
 - In approve mode every change waits for a person's approval; in observe mode no change is allowed: put the fix you propose in the escalate reason.

@@ -7,16 +7,19 @@ import type { StewardMetrics } from "../server/metrics.js";
 import type { EventRecorder } from "../store/events.js";
 import type { Logger } from "../logging.js";
 import { containersOfService, driftFingerprint } from "../reconcile/drift.js";
-import type { SystemObserver } from "../reconcile/observation.js";
+import type { KubernetesActions, KubernetesObserver } from "../observe/types.js";
+import { targetObserved, type SystemObserver } from "../reconcile/observation.js";
 import { driftCleared, emptyRemediationStatus } from "../reconcile/remediations.js";
 import { inDockerTarget } from "../reconcile/target.js";
+import { inKubernetesTarget, podsOf, workloadOfService, workloadSubject, type WorkloadObservation } from "../reconcile/workload-drift.js";
 import type { Store } from "../store/store.js";
 import { AuditLog } from "./audit.js";
 import { approvalFor } from "./approvals.js";
 import { incidentMessage, systemPrompt } from "./prompt.js";
 import { runSession, type SessionContext, type SessionOutcome, type SessionState } from "./session.js";
 import { newSessionId, type SessionFiles } from "./session-store.js";
-import type { ToolEnvironment } from "./tools.js";
+import type { DockerToolAccess, ToolEnvironment } from "./tools.js";
+import { toolsetFor } from "./toolsets.js";
 import { sanitizeForLog } from "./untrusted.js";
 
 export interface AgentRunnerDeps {
@@ -25,7 +28,11 @@ export interface AgentRunnerDeps {
   client: Anthropic;
   model: string;
   maxTokens: number;
-  tools: Pick<ToolEnvironment, "docker" | "containers" | "actions" | "prometheus">;
+  tools: {
+    docker?: DockerToolAccess;
+    kubernetes?: { observer: KubernetesObserver; actions: KubernetesActions };
+    prometheus: ToolEnvironment["prometheus"];
+  };
   observer: SystemObserver;
   /** How long verification waits for the signals to settle (a scrape, a health check). */
   verifyTimeoutMs: number;
@@ -125,13 +132,14 @@ export class AgentRunner {
     const pendingAtStart = new Set((remediation.status?.pendingApproval ?? []).map((p) => p.id));
     return {
       client: this.deps.client,
-      system: systemPrompt(policy),
+      system: systemPrompt(policy, desiredState.spec.target.kubernetes ? "kubernetes" : "docker"),
       maxTokens: this.deps.maxTokens,
       policy,
       mode: remediation.spec.mode,
-      ownContainers: this.ownContainers(desiredState),
+      ownObjects: this.ownObjects(desiredState),
+      toolset: toolsetFor(desiredState.spec.target),
       tools: {
-        ...this.deps.tools,
+        ...this.toolAccess(desiredState),
         timeoutMs: parseDuration(policy.budgets.toolTimeout) ?? 30_000,
         outputCapBytes: policy.budgets.outputCap,
         dryRun: policy.dryRun,
@@ -148,10 +156,39 @@ export class AgentRunner {
     };
   }
 
-  /** The containers this DesiredState declares: the only ones the agent may change. */
-  private ownContainers(desiredState: DesiredState): Set<string> {
-    const targetContainers = this.deps.tools.containers().filter((c) => inDockerTarget(desiredState.spec.target, c));
+  /** The tools reach Docker, or the target's namespace only. */
+  private toolAccess(desiredState: DesiredState): Pick<ToolEnvironment, "docker" | "kubernetes" | "prometheus"> {
+    const { docker, kubernetes, prometheus } = this.deps.tools;
+    const namespace = desiredState.spec.target.kubernetes?.namespace;
+    if (namespace === undefined) return { docker, prometheus };
+    if (!kubernetes) return { prometheus };
+    return { prometheus, kubernetes: { namespace, actions: kubernetes.actions, observed: () => this.observedWorkloads(desiredState) } };
+  }
+
+  private observedWorkloads(desiredState: DesiredState): WorkloadObservation | undefined {
+    const { target } = desiredState.spec;
+    const view = target.kubernetes && this.deps.tools.kubernetes?.observer.namespace(target.kubernetes.namespace);
+    if (!view?.synced) return undefined;
+    return { workloads: view.workloads.filter((w) => inKubernetesTarget(target, w)), pods: view.pods.filter((p) => inKubernetesTarget(target, p)) };
+  }
+
+  /**
+   * What this DesiredState declares: its containers, or its workloads (`deployment/web`)
+   * and their pods (`pod/web-1`). The only objects the agent may change.
+   */
+  private ownObjects(desiredState: DesiredState): Set<string> {
     const names = new Set<string>();
+    if (desiredState.spec.target.kubernetes) {
+      const observed = this.observedWorkloads(desiredState);
+      for (const service of desiredState.spec.services) {
+        const workload = observed && workloadOfService(service, observed);
+        if (!workload) continue;
+        names.add(workloadSubject(workload));
+        for (const pod of podsOf(workload, observed.pods)) names.add(`pod/${pod.name}`);
+      }
+      return names;
+    }
+    const targetContainers = (this.deps.tools.docker?.containers() ?? []).filter((c) => inDockerTarget(desiredState.spec.target, c));
     for (const service of desiredState.spec.services) {
       names.add(service.name);
       for (const c of containersOfService(service, targetContainers)) names.add(c.name);
@@ -169,7 +206,7 @@ export class AgentRunner {
         desiredState: desiredState.metadata.name,
         currentDrift: drift,
         invariants: observation.invariants,
-        containersObserved: observation.containers !== undefined,
+        targetObserved: targetObserved(observation),
       });
       if (cleared) return { cleared: true, details: "the drift that opened this incident is gone" };
       if (Date.now() >= deadline) {

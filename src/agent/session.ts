@@ -6,7 +6,8 @@ import { errorMessage } from "../errors.js";
 import type { AuditLog } from "./audit.js";
 import { estimateCostUSD, exceededBudget, type SessionCounters } from "./budgets.js";
 import { classifyShell, decide, type PolicyDecision } from "./policy.js";
-import { findTool, toolParams, type ToolDefinition, type ToolEnvironment, type ToolResult } from "./tools.js";
+import type { ToolDefinition, ToolEnvironment, ToolResult } from "./tools.js";
+import { findTool, toolParams, type Toolset } from "./toolsets.js";
 import { wrapUntrusted } from "./untrusted.js";
 
 type MessageParam = Anthropic.Messages.MessageParam;
@@ -46,7 +47,9 @@ export interface SessionContext {
   maxTokens: number;
   policy: RemediationPolicySpec;
   mode: AgentMode;
-  ownContainers: ReadonlySet<string>;
+  /** The DesiredState's own containers or workloads and pods: the only objects a mutation may touch. */
+  ownObjects: ReadonlySet<string>;
+  toolset: Toolset;
   tools: ToolEnvironment;
   audit: AuditLog;
   maxAttempts: number;
@@ -86,7 +89,7 @@ export async function runSession(state: SessionState, ctx: SessionContext): Prom
           model: state.model,
           max_tokens: ctx.maxTokens,
           system: [{ type: "text", text: ctx.system, cache_control: { type: "ephemeral" } }],
-          tools: toolParams(),
+          tools: toolParams(ctx.toolset),
           messages: state.messages,
         },
         { signal: ctx.signal },
@@ -185,13 +188,13 @@ async function answerOne(state: SessionState, ctx: SessionContext, use: ToolUse)
     state.counters.toolCalls += 1;
     await ctx.audit.append("tool_call", { id: use.id, tool: use.name, input: use.input });
   }
-  const call = parseCall(use);
+  const call = parseCall(ctx.toolset, use);
   if (typeof call === "string") return error(call);
   if (call.tool.name === "resolve") return verifyResolution(state, ctx, (call.input as { summary: string }).summary);
   if (call.tool.name === "escalate") return { type: "outcome", outcome: await escalate(state, ctx, (call.input as { reason: string }).reason) };
   const argv = call.tool.argv(call.input);
   const mutating = call.tool.kind === "mutate" && (call.tool.name !== "shell" || classifyShell(argv).mutating);
-  const decision = await judge(state, ctx, { use, tool: call.tool.name, argv, mutating, containers: call.tool.containers(call.input) });
+  const decision = await judge(state, ctx, { use, tool: call.tool.name, argv, mutating, touches: call.tool.touches(call.input) });
   const action = { id: use.id, tool: call.tool.name, argv };
   if (decision.decision === "deny") {
     await recordAction(ctx, { ...action, decision: "deny" }, mutating);
@@ -222,8 +225,8 @@ async function approvalGate(
 }
 
 /** The tool and its validated input, or the error to send back to the model. */
-function parseCall(use: ToolUse): { tool: ToolDefinition<unknown>; input: unknown } | string {
-  const tool = findTool(use.name);
+function parseCall(toolset: Toolset, use: ToolUse): { tool: ToolDefinition<unknown>; input: unknown } | string {
+  const tool = findTool(toolset, use.name);
   if (!tool) return `unknown tool ${JSON.stringify(use.name)}`;
   const parsed = tool.input.safeParse(use.input);
   if (!parsed.success) {
@@ -236,13 +239,13 @@ function parseCall(use: ToolUse): { tool: ToolDefinition<unknown>; input: unknow
 async function judge(
   state: SessionState,
   ctx: SessionContext,
-  call: { use: ToolUse; tool: string; argv: string[]; mutating: boolean; containers: string[] },
+  call: { use: ToolUse; tool: string; argv: string[]; mutating: boolean; touches: string[] },
 ): Promise<PolicyDecision> {
   const known = state.pending?.decisions[call.use.id];
   if (known) return known;
-  const decision = decide({ tool: call.tool, argv: call.argv, mutating: call.mutating, containers: call.containers }, ctx.policy, {
+  const decision = decide({ tool: call.tool, argv: call.argv, mutating: call.mutating, touches: call.touches }, ctx.policy, {
     mode: ctx.mode,
-    ownContainers: ctx.ownContainers,
+    ownObjects: ctx.ownObjects,
   });
   if (state.pending) state.pending.decisions[call.use.id] = decision;
   await ctx.audit.append("policy_decision", { id: call.use.id, decision: decision.decision, reason: decision.reason, stage: decision.stage, rule: decision.rule?.command });

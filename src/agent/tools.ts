@@ -1,8 +1,9 @@
 import { execFile } from "node:child_process";
 import type Dockerode from "dockerode";
 import { z } from "zod";
-import { errorMessage } from "../errors.js";
-import type { ContainerSnapshot, DockerActions, PrometheusClient } from "../observe/types.js";
+import { errorMessage, StewardError } from "../errors.js";
+import type { ContainerSnapshot, DockerActions, KubernetesActions, PrometheusClient } from "../observe/types.js";
+import type { WorkloadObservation } from "../reconcile/workload-drift.js";
 import { redactEnv } from "./untrusted.js";
 
 /**
@@ -20,10 +21,24 @@ export interface ToolResult {
   secrets?: string[];
 }
 
-export interface ToolEnvironment {
-  docker: Dockerode;
+/** What the Docker tools reach: the engine, the observer's cache and the actions. */
+export interface DockerToolAccess {
+  client: Dockerode;
   containers: () => readonly ContainerSnapshot[];
   actions: DockerActions;
+}
+
+/** What the Kubernetes tools reach: one namespace (the target's), never another. */
+export interface KubernetesToolAccess {
+  namespace: string;
+  /** The namespace's workloads and pods from the observer's cache; undefined until listed. */
+  observed: () => WorkloadObservation | undefined;
+  actions: KubernetesActions;
+}
+
+export interface ToolEnvironment {
+  docker?: DockerToolAccess;
+  kubernetes?: KubernetesToolAccess;
   prometheus: PrometheusClient | undefined;
   timeoutMs: number;
   outputCapBytes: number;
@@ -37,27 +52,36 @@ export interface ToolDefinition<I> {
   kind: ToolKind;
   /** The command line this call stands for, as the policy engine sees it. */
   argv(input: I): string[];
-  /** The containers the call touches (for the "own containers only" rule). */
-  containers(input: I): string[];
+  /**
+   * What the call changes, for the "own objects only" rule: container names, or
+   * `deployment/web` / `statefulset/db` / `pod/web-1` in the target's namespace.
+   */
+  touches(input: I): string[];
   run(input: I, env: ToolEnvironment, signal: AbortSignal): Promise<ToolResult>;
 }
 
 const ContainerInput = z.strictObject({ container: z.string().min(1).max(253).describe("container name or id") });
 
-const ok = (output: string, exitCode = 0): ToolResult => ({ output, isError: false, exitCode });
+export const ok = (output: string, exitCode = 0): ToolResult => ({ output, isError: false, exitCode });
+
+/** The Docker access a Docker tool needs; a session on a Kubernetes target has none. */
+function dockerOf(env: ToolEnvironment): DockerToolAccess {
+  if (!env.docker) throw new StewardError("this Steward does not observe Docker");
+  return env.docker;
+}
 
 /** The values of `NAME=value` entries: every one is treated as a secret. */
 function envValues(env: readonly string[]): string[] {
   return env.map((entry) => entry.slice(entry.indexOf("=") + 1)).filter((value) => value.length >= 4);
 }
 
-const queryPrometheus: ToolDefinition<{ query: string }> = {
+export const queryPrometheus: ToolDefinition<{ query: string }> = {
   name: "query_prometheus",
   description: "Run a PromQL instant query against the system's Prometheus. Returns one line per series: labels and value.",
   input: z.strictObject({ query: z.string().min(1).max(4_000).describe("PromQL expression") }),
   kind: "read",
   argv: (i) => ["query_prometheus", i.query],
-  containers: () => [],
+  touches: () => [],
   async run(input, env, signal) {
     if (!env.prometheus) return { output: "no Prometheus is configured for this Steward", isError: true };
     const result = await env.prometheus.query(input.query, signal);
@@ -73,9 +97,9 @@ const dockerPs: ToolDefinition<{ all?: boolean }> = {
   input: z.strictObject({ all: z.boolean().optional().describe("include stopped containers") }),
   kind: "read",
   argv: (i) => (i.all ? ["docker", "ps", "-a"] : ["docker", "ps"]),
-  containers: () => [],
+  touches: () => [],
   run(input, env) {
-    const rows = env.containers()
+    const rows = dockerOf(env).containers()
       .filter((c) => input.all === true || c.state === "running")
       .map((c) => [c.name, c.state, c.health, String(c.exitCode), String(c.restartCount), c.project ?? "", c.service ?? "", c.image].join("\t"));
     return Promise.resolve(ok(["NAME\tSTATE\tHEALTH\tEXIT\tRESTARTS\tPROJECT\tSERVICE\tIMAGE", ...rows].join("\n")));
@@ -88,9 +112,9 @@ const dockerInspect: ToolDefinition<{ container: string }> = {
   input: ContainerInput,
   kind: "read",
   argv: (i) => ["docker", "inspect", i.container],
-  containers: () => [],
+  touches: () => [],
   async run(input, env) {
-    const info = await env.docker.getContainer(input.container).inspect();
+    const info = await dockerOf(env).client.getContainer(input.container).inspect();
     const secrets = envValues(info.Config.Env ?? []);
     const view = {
       Name: info.Name.replace(/^\//, ""),
@@ -115,11 +139,12 @@ const dockerLogs: ToolDefinition<{ container: string; tail?: number }> = {
   input: ContainerInput.extend({ tail: z.number().int().min(1).max(500).optional() }),
   kind: "read",
   argv: (i) => ["docker", "logs", "--tail", String(i.tail ?? 100), i.container],
-  containers: () => [],
+  touches: () => [],
   async run(input, env, signal) {
+    const docker = dockerOf(env);
     const [lines, info] = await Promise.all([
-      env.actions.logs(input.container, input.tail ?? 100, signal),
-      env.docker.getContainer(input.container).inspect({ abortSignal: signal }),
+      docker.actions.logs(input.container, input.tail ?? 100, signal),
+      docker.client.getContainer(input.container).inspect({ abortSignal: signal }),
     ]);
     // A program may print its own secrets; the container's env values are redacted wherever they appear.
     return { ...ok(lines.length === 0 ? "(no log lines)" : lines.join("\n")), secrets: envValues(info.Config.Env ?? []) };
@@ -133,23 +158,24 @@ function containerAction(verb: "start" | "restart"): ToolDefinition<{ container:
     input: ContainerInput,
     kind: "mutate",
     argv: (i) => ["docker", verb, i.container],
-    containers: (i) => [i.container],
+    touches: (i) => [i.container],
     async run(input, env, signal) {
       if (env.dryRun) return ok(`dry run: would run docker ${verb} ${input.container}`);
-      await (verb === "start" ? env.actions.start(input.container, signal) : env.actions.restart(input.container, signal));
+      const { actions } = dockerOf(env);
+      await (verb === "start" ? actions.start(input.container, signal) : actions.restart(input.container, signal));
       return ok(input.container);
     },
   };
 }
 
-const shell: ToolDefinition<{ argv: string[] }> = {
+export const shell: ToolDefinition<{ argv: string[] }> = {
   name: "shell",
   description:
     "Run one command as an argv array, without a shell (no pipes, redirection, globbing or variables). Every command is checked by the policy; most are denied or need approval.",
   input: z.strictObject({ argv: z.array(z.string().max(4_096)).min(1).max(64).describe('program and arguments, e.g. ["etcdctl", "--endpoints=http://127.0.0.1:12379", "endpoint", "health"]') }),
   kind: "mutate",
   argv: (i) => i.argv,
-  containers: () => [],
+  touches: () => [],
   run(input, env, signal) {
     if (env.dryRun) return Promise.resolve(ok(`dry run: would run ${JSON.stringify(input.argv)}`));
     return runArgv(input.argv, env, signal);
@@ -174,54 +200,32 @@ function runArgv(argv: readonly string[], env: ToolEnvironment, signal: AbortSig
   });
 }
 
-const resolveTool: ToolDefinition<{ summary: string }> = {
+export const resolveTool: ToolDefinition<{ summary: string }> = {
   name: "resolve",
   description: "Declare the drift fixed. Steward then re-observes the original signals; it is Resolved only if the drift is really gone.",
   input: z.strictObject({ summary: z.string().min(1).max(4_000).describe("what was wrong, what you did, and the evidence it is fixed") }),
   kind: "control",
   argv: () => ["resolve"],
-  containers: () => [],
+  touches: () => [],
   run: (i) => Promise.resolve(ok(i.summary)),
 };
 
-const escalateTool: ToolDefinition<{ reason: string }> = {
+export const escalateTool: ToolDefinition<{ reason: string }> = {
   name: "escalate",
   description: "Hand the incident to a person: you cannot or may not fix it. Say why and what you found, and what you would do.",
   input: z.strictObject({ reason: z.string().min(1).max(4_000) }),
   kind: "control",
   argv: () => ["escalate"],
-  containers: () => [],
+  touches: () => [],
   run: (i) => Promise.resolve(ok(i.reason)),
 };
 
 // The order is part of the prompt: it must stay identical across incidents so the
 // cached prefix (system prompt + tools) is reused.
-export const DOCKER_TOOLS: readonly ToolDefinition<never>[] = [
-  queryPrometheus,
+export const DOCKER_ONLY_TOOLS: readonly ToolDefinition<never>[] = [
   dockerPs,
   dockerInspect,
   dockerLogs,
   containerAction("start"),
   containerAction("restart"),
-  shell,
-  resolveTool,
-  escalateTool,
 ] as unknown as readonly ToolDefinition<never>[];
-
-export function findTool(name: string): ToolDefinition<unknown> | undefined {
-  return DOCKER_TOOLS.find((t) => t.name === name);
-}
-
-/** The tool list as the Messages API wants it; the last tool carries the cache breakpoint. */
-export function toolParams(): { name: string; description: string; input_schema: { type: "object"; [k: string]: unknown }; cache_control?: { type: "ephemeral" } }[] {
-  return DOCKER_TOOLS.map((tool, index) => {
-    const schema = z.toJSONSchema(tool.input as z.ZodType) as { [k: string]: unknown };
-    delete schema.$schema;
-    return {
-      name: tool.name,
-      description: tool.description,
-      input_schema: { ...schema, type: "object" as const },
-      ...(index === DOCKER_TOOLS.length - 1 ? { cache_control: { type: "ephemeral" as const } } : {}),
-    };
-  });
-}

@@ -93,8 +93,32 @@ export const DesiredStateSpec = z
   .superRefine((spec, ctx) => {
     uniqueNames(spec.services, "services", ctx);
     uniqueNames(spec.invariants, "invariants", ctx);
+    if (spec.target.kubernetes) workloadNames(spec.services, ctx);
   });
 export type DesiredStateSpec = z.infer<typeof DesiredStateSpec>;
+
+/** The kinds a Kubernetes target's services may name, as `Kind/name`. */
+export const WORKLOAD_KINDS = ["Deployment", "StatefulSet"] as const;
+export type WorkloadKind = (typeof WORKLOAD_KINDS)[number];
+
+/** A Kubernetes target's service name split into kind and name; undefined when it is not `Kind/name`. */
+export function parseWorkloadName(service: string): { kind: WorkloadKind; name: string } | undefined {
+  const slash = service.indexOf("/");
+  const kind = WORKLOAD_KINDS.find((k) => k === service.slice(0, slash));
+  const name = service.slice(slash + 1);
+  return kind && /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/.test(name) ? { kind, name } : undefined;
+}
+
+function workloadNames(services: readonly { name: string }[], ctx: z.RefinementCtx): void {
+  services.forEach((service, index) => {
+    if (parseWorkloadName(service.name)) return;
+    ctx.addIssue({
+      code: "custom",
+      path: ["services", index, "name"],
+      message: `expected Deployment/<name> or StatefulSet/<name> for a kubernetes target, got ${JSON.stringify(service.name)}`,
+    });
+  });
+}
 
 function uniqueNames(items: { name: string }[], field: string, ctx: z.RefinementCtx): void {
   const seen = new Set<string>();
@@ -116,6 +140,9 @@ export const DriftType = z.enum([
   "ContainerUnhealthy",
   "ContainerRunning",
   "ReplicasMismatch",
+  "WorkloadMissing",
+  "WorkloadUnready",
+  "PodCrashLooping",
   "InvariantViolated",
 ]);
 export type DriftType = z.infer<typeof DriftType>;

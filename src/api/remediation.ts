@@ -2,9 +2,11 @@ import { z } from "zod";
 import { AgentMode, Drift } from "./desired-state.js";
 import { API_VERSION, Condition, ObjectMeta } from "./meta.js";
 
-/** What Docker said about a container when the remediation opened. */
+/** What Docker (or the kubelet, for a pod's container) said about a container when the remediation opened. */
 export const ContainerEvidence = z.object({
   name: z.string(),
+  /** The pod the container runs in, for a Kubernetes target. */
+  pod: z.string().optional(),
   id: z.string().optional(),
   state: z.string(),
   health: z.string().optional(),
@@ -17,6 +19,17 @@ export const ContainerEvidence = z.object({
   logs: z.array(z.string()).default([]),
 });
 export type ContainerEvidence = z.infer<typeof ContainerEvidence>;
+
+/** What a Deployment or StatefulSet declared and reported when the remediation opened. */
+export const WorkloadEvidence = z.object({
+  kind: z.string(),
+  name: z.string(),
+  replicas: z.number().int(),
+  readyReplicas: z.number().int(),
+  updatedReplicas: z.number().int(),
+  pods: z.array(z.string()).default([]),
+});
+export type WorkloadEvidence = z.infer<typeof WorkloadEvidence>;
 
 /** What Prometheus answered for an invariant's query when the remediation opened. */
 export const MetricEvidence = z.object({
@@ -31,6 +44,7 @@ export const DriftWithEvidence = Drift.extend({
   evidence: z
     .object({
       containers: z.array(ContainerEvidence).optional(),
+      workload: WorkloadEvidence.optional(),
       metric: MetricEvidence.optional(),
       fixesTried: z.number().int().optional(),
     })

@@ -99,6 +99,10 @@ function invariantsTable(ds: DesiredState): string {
 function describeEvidence(drift: DriftWithEvidence): string {
   const lines = [`${drift.subject} (${drift.type}): expected ${drift.expected}, observed ${drift.observed}, since ${drift.since}`];
   if (drift.evidence.fixesTried) lines.push(`simple fixes tried: ${drift.evidence.fixesTried}`);
+  const workload = drift.evidence.workload;
+  if (workload) {
+    lines.push(`${workload.kind} ${workload.name}: replicas=${workload.replicas} ready=${workload.readyReplicas} updated=${workload.updatedReplicas} pods=${workload.pods.join(",") || "<none>"}`);
+  }
   for (const c of drift.evidence.containers ?? []) lines.push(...containerEvidenceLines(c));
   if (drift.evidence.metric) lines.push(...metricEvidenceLines(drift.evidence.metric));
   return lines.join("\n");
@@ -106,7 +110,7 @@ function describeEvidence(drift: DriftWithEvidence): string {
 
 function containerEvidenceLines(c: ContainerEvidence): string[] {
   const lines = [
-    `container ${c.name}: state=${c.state} health=${c.health ?? "none"} exitCode=${c.exitCode ?? ""} restartCount=${c.restartCount ?? ""} oomKilled=${String(c.oomKilled ?? false)}`,
+    `container ${c.pod ? `${c.pod}/` : ""}${c.name}: state=${c.state} health=${c.health ?? "none"} exitCode=${c.exitCode ?? ""} restartCount=${c.restartCount ?? ""} oomKilled=${String(c.oomKilled ?? false)}`,
   ];
   if (c.error) lines.push(`docker error: ${c.error}`);
   lines.push(c.logs.length === 0 ? "last log lines: <none>" : `last ${c.logs.length} log lines:`);

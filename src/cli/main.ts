@@ -9,6 +9,9 @@ import { applyCommand, deleteCommand, describeCommand, getCommand, watchCommand,
 import { auditVerifyCommand, decideCommand, logsCommand, type DecisionRequest } from "./agent-commands.js";
 import { startSteward } from "./run.js";
 
+/** The exit code of a replica that lost its leader lease. */
+const EXIT_LEASE_LOST = 3;
+
 const stdout: Output = { out: (text) => process.stdout.write(`${text}\n`) };
 
 interface GlobalOptions {
@@ -35,6 +38,7 @@ function buildProgram(): Command {
   program
     .command("run")
     .description("run the controller until SIGTERM/SIGINT")
+    .option("--targets <list>", "what to observe and fix: docker, kubernetes or docker,kubernetes (env STEWARD_TARGETS; default docker, plus kubernetes with --store kubernetes)")
     .option("--prometheus-url <url>", "Prometheus base URL (env STEWARD_PROMETHEUS_URL, default http://127.0.0.1:9090)")
     .option("--metrics-addr <host:port>", "serve /metrics, /healthz, /readyz here (default 127.0.0.1:9477)")
     .addOption(new Option("--log-format <format>", "json or text").choices(["json", "text"]))
@@ -43,11 +47,17 @@ function buildProgram(): Command {
     .option("--model <model>", "Claude model for agent sessions (env STEWARD_MODEL, default claude-sonnet-5-5)")
     .option("--max-sessions <n>", "agent sessions running at once (env STEWARD_MAX_SESSIONS, default 2)")
     .option("--verify-timeout <duration>", "how long verification waits for the drift to clear (default 30s)")
+    .addOption(new Option("--leader-elect [bool]", "only the holder of a Lease acts (env STEWARD_LEADER_ELECT; default true with --store kubernetes)").choices(["true", "false"]).preset("true"))
+    .option("--lease-name <name>", "the Lease for leader election (env STEWARD_LEASE_NAME, default steward)")
+    .option("--lease-namespace <ns>", "its namespace (env STEWARD_LEASE_NAMESPACE; default the pod's namespace, else default)")
+    .option("--watch-namespace <ns>", "with --store kubernetes, watch only this namespace (env STEWARD_WATCH_NAMESPACE; default all)")
     .action(async (flags: Record<string, string | undefined>) => {
       const config = resolveRunConfig({ ...flags, store: storeKind(), stateDir: stateDir() }, process.env);
       const logger = createLogger({ format: config.logFormat, level: config.logLevel });
       const steward = await startSteward(config, logger);
-      await waitForSignal();
+      const lost = await Promise.race([waitForSignal().then(() => undefined), steward.leadershipLost]);
+      // A replica that lost the lease exits at once (startSteward says why); a pod restarts as a standby.
+      if (lost !== undefined) process.exit(EXIT_LEASE_LOST);
       await steward.stop();
     });
 

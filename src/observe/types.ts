@@ -85,3 +85,77 @@ export interface PrometheusClient {
   /** An instant query. Never throws: transport and API errors come back as `ok: false`. */
   query(expr: string, signal?: AbortSignal): Promise<QueryResult>;
 }
+
+/** A Deployment or StatefulSet as Steward sees it: what it declares and what its controller reports. */
+export interface WorkloadSnapshot {
+  kind: "Deployment" | "StatefulSet";
+  namespace: string;
+  name: string;
+  labels: Readonly<Record<string, string>>;
+  /** `spec.selector.matchLabels`: how its pods are found (matchExpressions are not evaluated). */
+  selector: Readonly<Record<string, string>>;
+  /** `spec.replicas`; the API server defaults it to 1. */
+  replicas: number;
+  readyReplicas: number;
+  updatedReplicas: number;
+  generation: number;
+  observedGeneration: number;
+}
+
+/** One container of a pod, from `status.containerStatuses`. */
+export interface PodContainerSnapshot {
+  name: string;
+  ready: boolean;
+  restartCount: number;
+  state: "running" | "waiting" | "terminated" | "unknown";
+  /** The waiting or terminated reason: `CrashLoopBackOff`, `ImagePullBackOff`, `Error`, … */
+  reason?: string;
+  lastTermination?: { reason?: string; exitCode: number; finishedAt?: string };
+}
+
+export interface PodSnapshot {
+  namespace: string;
+  name: string;
+  labels: Readonly<Record<string, string>>;
+  phase: string;
+  ready: boolean;
+  containers: PodContainerSnapshot[];
+  startTime?: string;
+}
+
+/** What the Kubernetes observer holds for one namespace; complete once `synced`. */
+export interface NamespaceView {
+  synced: boolean;
+  workloads: readonly WorkloadSnapshot[];
+  pods: readonly PodSnapshot[];
+  /** Why the namespace cannot be observed (API server unreachable, forbidden…), if so. */
+  error?: string;
+}
+
+export type KubernetesObserverEvent =
+  /** A workload or pod of a watched namespace changed, or its cache was (re)listed. */
+  | { type: "changed"; namespace: string };
+
+/**
+ * Deployments, StatefulSets and Pods of the namespaces Kubernetes targets name, from
+ * list+watch informers started on first use of a namespace (never cluster-wide).
+ */
+export interface KubernetesObserver {
+  close(): Promise<void>;
+  subscribe(listener: (event: KubernetesObserverEvent) => void): () => void;
+  /** Starts watching the namespace if not yet, and returns what is cached for it. */
+  namespace(name: string): NamespaceView;
+}
+
+export type WorkloadRef = Pick<WorkloadSnapshot, "kind" | "namespace" | "name">;
+
+/** The Kubernetes actions Steward takes itself and the evidence it gathers on demand. */
+export interface KubernetesActions {
+  scale(workload: WorkloadRef, replicas: number, signal?: AbortSignal): Promise<void>;
+  /** As `kubectl rollout restart`: stamps the pod template so the controller replaces every pod. */
+  rolloutRestart(workload: WorkloadRef, signal?: AbortSignal): Promise<void>;
+  deletePod(namespace: string, name: string, signal?: AbortSignal): Promise<void>;
+  logs(namespace: string, pod: string, options: { container?: string; tail: number; previous?: boolean }, signal?: AbortSignal): Promise<string[]>;
+  /** Events about the namespace's objects (or one object), oldest first. */
+  events(namespace: string, object?: string, signal?: AbortSignal): Promise<string[]>;
+}

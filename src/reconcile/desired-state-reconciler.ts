@@ -2,26 +2,26 @@ import { isDeepStrictEqual } from "node:util";
 import { parseDuration } from "../api/duration.js";
 import type { DesiredState, DesiredStateStatus, Drift, FixRecord, InvariantStatus } from "../api/desired-state.js";
 import type { AgentRemediation } from "../api/remediation.js";
-import { NotFoundError, errorMessage } from "../errors.js";
+import { NotFoundError, StewardError, errorMessage } from "../errors.js";
 import type { Logger } from "../logging.js";
-import type { DockerActions, DockerObserver, PrometheusClient } from "../observe/types.js";
+import type { DockerActions, KubernetesActions } from "../observe/types.js";
 import type { StewardMetrics } from "../server/metrics.js";
 import type { EventRecorder } from "../store/events.js";
 import type { ObjectRef, Store } from "../store/store.js";
 import { desiredStateConditions, setCondition } from "./conditions.js";
-import { SystemObserver, type Observation } from "./observation.js";
+import { SystemObserver, targetObserved, type Observation, type ObserverSet } from "./observation.js";
 import { gatherEvidence } from "./evidence.js";
 import { nextEvaluationDelay } from "./invariants.js";
 import { planSteps, type PlannedStep } from "./plan.js";
 import { DONE, requeueAfter, type ReconcileContext, type Reconciler, type ReconcileRequest, type ReconcileResult } from "./reconciler.js";
+import { workloadOf } from "./workload-drift.js";
 import { driftCleared, emptyRemediationStatus, isOpen, newRemediation, resolvedByItself, type AgentAvailability, type OpenStep } from "./remediations.js";
 
 export interface DesiredStateReconcilerDeps {
   store: Store;
-  docker: DockerObserver;
-  dockerActions: DockerActions;
-  /** Undefined when no Prometheus URL is configured: every invariant is then Unknown. */
-  prometheus: PrometheusClient | undefined;
+  observers: ObserverSet;
+  dockerActions?: DockerActions;
+  kubernetesActions?: KubernetesActions;
   metrics: StewardMetrics;
   agent: AgentAvailability;
   events?: EventRecorder;
@@ -47,7 +47,7 @@ export class DesiredStateReconciler implements Reconciler {
 
   constructor(private readonly deps: DesiredStateReconcilerDeps) {
     this.now = deps.now ?? ((): Date => new Date());
-    this.observer = new SystemObserver(deps.docker, deps.prometheus);
+    this.observer = new SystemObserver(deps.observers);
   }
 
   async reconcile(request: ReconcileRequest, context: ReconcileContext): Promise<ReconcileResult> {
@@ -108,7 +108,7 @@ export class DesiredStateReconciler implements Reconciler {
         desiredState: desiredState.metadata.name,
         currentDrift: input.drift,
         invariants: input.observation.invariants,
-        containersObserved: input.observation.containers !== undefined,
+        targetObserved: targetObserved(input.observation),
       });
       if (!cleared || !closableByDesiredState(remediation)) {
         stillOpen.push(remediation);
@@ -139,26 +139,38 @@ export class DesiredStateReconciler implements Reconciler {
     step: Extract<PlannedStep, { type: "fix" }>,
     { now, context }: { now: Date; context: ReconcileContext },
   ): Promise<FixRecord> {
-    const { dockerActions, metrics } = this.deps;
     const record: FixRecord = { subject: step.drift.subject, action: step.action, time: now.toISOString(), result: "Succeeded" };
     try {
-      if (step.action === "start") await dockerActions.start(step.container, context.signal);
-      else await dockerActions.restart(step.container, context.signal);
-      record.message = `${step.action}ed ${step.container} (${step.drift.observed})`;
-      context.logger.info("simple fix applied", { action: step.action, container: step.container, drift: step.drift.observed });
+      record.message = await this.runFix(desiredState, step, context.signal);
+      context.logger.info("simple fix applied", { action: step.action, subject: step.drift.subject, drift: step.drift.observed });
     } catch (err) {
       record.result = "Failed";
       record.message = errorMessage(err);
-      context.logger.warn("simple fix failed", { action: step.action, container: step.container, error: record.message });
+      context.logger.warn("simple fix failed", { action: step.action, subject: step.drift.subject, error: record.message });
     }
-    metrics.simpleFixes.inc({ action: step.action, result: record.result });
+    this.deps.metrics.simpleFixes.inc({ action: step.action, result: record.result });
     this.deps.events?.record(desiredState, {
       type: record.result === "Succeeded" ? "Normal" : "Warning",
       reason: record.result === "Succeeded" ? "SimpleFixApplied" : "SimpleFixFailed",
-      action: step.action === "start" ? "Start" : "Restart",
+      action: { start: "Start", restart: "Restart", scale: "Scale" }[step.action],
       note: record.message ?? "",
     });
     return record;
+  }
+
+  /** Runs one simple fix; returns what was done, in words. */
+  private async runFix(desiredState: DesiredState, step: Extract<PlannedStep, { type: "fix" }>, signal: AbortSignal): Promise<string> {
+    const { dockerActions, kubernetesActions } = this.deps;
+    if (step.action === "scale") {
+      const workload = workloadOf(step.workload, desiredState.spec.target.kubernetes?.namespace ?? "");
+      if (!workload || !kubernetesActions) throw new StewardError(`cannot scale ${step.workload}: this Steward does not act on Kubernetes workloads`);
+      await kubernetesActions.scale(workload, step.replicas, signal);
+      return `scaled ${step.workload} back to ${step.replicas} replicas (${step.drift.observed})`;
+    }
+    if (!dockerActions) throw new StewardError(`cannot ${step.action} ${step.container}: this Steward does not act on Docker`);
+    if (step.action === "start") await dockerActions.start(step.container, signal);
+    else await dockerActions.restart(step.container, signal);
+    return `${step.action}ed ${step.container} (${step.drift.observed})`;
   }
 
   private async openRemediation(
@@ -166,9 +178,13 @@ export class DesiredStateReconciler implements Reconciler {
     step: OpenStep,
     input: { observation: Observation; now: Date; context: ReconcileContext },
   ): Promise<AgentRemediation> {
+    const namespace = desiredState.spec.target.kubernetes?.namespace;
+    const { workloads } = input.observation;
+    const { kubernetesActions } = this.deps;
     const evidence = await gatherEvidence(step, {
       containers: input.observation.containers ?? [],
       actions: this.deps.dockerActions,
+      kubernetes: namespace && workloads && kubernetesActions ? { namespace, observed: workloads, actions: kubernetesActions } : undefined,
       invariants: desiredState.spec.invariants,
       queryResults: input.observation.queryResults,
       signal: input.context.signal,

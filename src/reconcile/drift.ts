@@ -1,12 +1,15 @@
 import { createHash } from "node:crypto";
 import type { Drift, DriftType, InvariantStatus, ServiceSpec } from "../api/desired-state.js";
 import type { ContainerSnapshot } from "../observe/types.js";
+import { workloadDrift, type WorkloadObservation } from "./workload-drift.js";
 
 /** What computeDrift needs to know; everything observed is already in here. */
 export interface DriftInput {
   services: readonly ServiceSpec[];
-  /** The target's containers, or undefined when Docker could not be observed. */
+  /** A Docker target's containers, or undefined when Docker could not be observed. */
   containers: readonly ContainerSnapshot[] | undefined;
+  /** A Kubernetes target's workloads and pods, or undefined when they could not be observed. */
+  workloads?: WorkloadObservation;
   invariants: readonly InvariantStatus[];
   previous: readonly Drift[];
   now: Date;
@@ -24,6 +27,9 @@ export function computeDrift(input: DriftInput): Drift[] {
   const found: Omit<Drift, "since">[] = [];
   if (input.containers) {
     for (const service of input.services) found.push(...serviceDrift(service, input.containers));
+  }
+  if (input.workloads) {
+    for (const service of input.services) found.push(...workloadDrift(service, input.workloads));
   }
   for (const invariant of input.invariants) {
     if (invariant.state !== "Violated") continue;

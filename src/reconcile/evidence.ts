@@ -1,16 +1,19 @@
 import type { ContainerEvidence, DriftWithEvidence } from "../api/remediation.js";
 import type { InvariantSpec } from "../api/desired-state.js";
 import { errorMessage } from "../errors.js";
-import type { ContainerSnapshot, DockerActions, QueryResult } from "../observe/types.js";
+import type { ContainerSnapshot, DockerActions, KubernetesActions, PodSnapshot, QueryResult } from "../observe/types.js";
 import { containerOf } from "./drift.js";
 import type { OpenStep } from "./remediations.js";
+import { podsOf, workloadOf, type WorkloadObservation } from "./workload-drift.js";
 
 /** How many log lines a remediation keeps as evidence of why a container stopped. */
 export const EVIDENCE_LOG_LINES = 50;
 
 export interface EvidenceSources {
   containers: readonly ContainerSnapshot[];
-  actions: DockerActions;
+  actions?: DockerActions;
+  /** A Kubernetes target's namespace, workloads and pods, and how to read pod logs. */
+  kubernetes?: { namespace: string; observed: WorkloadObservation; actions: KubernetesActions };
   invariants: readonly InvariantSpec[];
   queryResults: ReadonlyMap<string, QueryResult>;
   signal: AbortSignal;
@@ -28,6 +31,10 @@ export async function gatherEvidence(step: OpenStep, sources: EvidenceSources): 
   if (name !== undefined) {
     const snapshot = sources.containers.find((c) => c.name === name);
     return { ...base, evidence: { ...base.evidence, containers: snapshot ? [await containerEvidence(snapshot, sources)] : [] } };
+  }
+  if (sources.kubernetes) {
+    const kubernetes = await kubernetesEvidence(drift.subject, { ...sources.kubernetes, signal: sources.signal });
+    if (kubernetes) return { ...base, evidence: { ...base.evidence, ...kubernetes } };
   }
   if (drift.type === "InvariantViolated") {
     const invariantName = drift.subject.replace(/^invariant\//, "");
@@ -60,10 +67,59 @@ async function containerEvidence(c: ContainerSnapshot, sources: EvidenceSources)
     error: c.error,
     logs: [],
   };
-  try {
-    evidence.logs = await sources.actions.logs(c.id, EVIDENCE_LOG_LINES, sources.signal);
-  } catch (err) {
-    evidence.logs = [`(could not read logs: ${errorMessage(err)})`];
-  }
+  evidence.logs = await readLogs(() => (sources.actions ? sources.actions.logs(c.id, EVIDENCE_LOG_LINES, sources.signal) : Promise.resolve([])));
   return evidence;
+}
+
+async function readLogs(read: () => Promise<string[]>): Promise<string[]> {
+  try {
+    return await read();
+  } catch (err) {
+    return [`(could not read logs: ${errorMessage(err)})`];
+  }
+}
+
+type KubernetesSources = NonNullable<EvidenceSources["kubernetes"]> & { signal: AbortSignal };
+
+/**
+ * A pod drift carries the pod's containers with the logs of the last run that ended (that
+ * is where a crash loop says why); a workload drift carries the workload's replica counts
+ * and its pods' states, without logs.
+ */
+async function kubernetesEvidence(subject: string, sources: KubernetesSources): Promise<Pick<DriftWithEvidence["evidence"], "containers" | "workload"> | undefined> {
+  const { observed } = sources;
+  if (subject.startsWith("pod/")) {
+    const pod = observed.pods.find((p) => p.name === subject.slice("pod/".length));
+    return { containers: pod ? await Promise.all(pod.containers.map((c) => podContainerEvidence(pod, c, sources))) : [] };
+  }
+  const ref = workloadOf(subject, sources.namespace);
+  if (!ref) return undefined;
+  const workload = observed.workloads.find((w) => w.kind === ref.kind && w.name === ref.name);
+  if (!workload) return { containers: [] };
+  const pods = podsOf(workload, observed.pods);
+  return {
+    workload: { kind: workload.kind, name: workload.name, replicas: workload.replicas, readyReplicas: workload.readyReplicas, updatedReplicas: workload.updatedReplicas, pods: pods.map((p) => p.name) },
+    containers: pods.flatMap((pod) => pod.containers.map((c) => podContainerFacts(pod, c))),
+  };
+}
+
+function podContainerFacts(pod: PodSnapshot, c: PodSnapshot["containers"][number]): ContainerEvidence {
+  return {
+    name: c.name,
+    pod: pod.name,
+    state: c.reason ? `${c.state} (${c.reason})` : c.state,
+    exitCode: c.lastTermination?.exitCode,
+    restartCount: c.restartCount,
+    oomKilled: c.lastTermination?.reason === "OOMKilled",
+    startedAt: pod.startTime,
+    finishedAt: c.lastTermination?.finishedAt,
+    logs: [],
+  };
+}
+
+async function podContainerEvidence(pod: PodSnapshot, c: PodSnapshot["containers"][number], sources: KubernetesSources): Promise<ContainerEvidence> {
+  const logs = await readLogs(() =>
+    sources.actions.logs(pod.namespace, pod.name, { container: c.name, tail: EVIDENCE_LOG_LINES, previous: c.lastTermination !== undefined }, sources.signal),
+  );
+  return { ...podContainerFacts(pod, c), logs };
 }

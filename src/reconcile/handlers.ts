@@ -1,7 +1,7 @@
 import type { Target } from "../api/desired-state.js";
 import { objectKey } from "../api/resources.js";
 import type { Logger } from "../logging.js";
-import type { DockerObserverEvent } from "../observe/types.js";
+import type { DockerObserverEvent, KubernetesObserverEvent } from "../observe/types.js";
 import type { WatchEvent } from "../store/store.js";
 import type { WorkQueue } from "./queue.js";
 import { inDockerTarget } from "./target.js";
@@ -22,6 +22,15 @@ export class DesiredStateIndex {
 
   keys(): string[] {
     return [...this.targets.keys()];
+  }
+
+  /** The namespaces Kubernetes targets name, so their workloads are listed before the first reconcile. */
+  kubernetesNamespaces(): string[] {
+    return [...new Set([...this.targets.values()].flatMap((t) => (t.kubernetes ? [t.kubernetes.namespace] : [])))];
+  }
+
+  keysForNamespace(namespace: string): string[] {
+    return [...this.targets].filter(([, target]) => target.kubernetes?.namespace === namespace).map(([key]) => key);
   }
 
   keysFor(event: Extract<DockerObserverEvent, { type: "container" }>): string[] {
@@ -66,4 +75,9 @@ export function enqueueForDockerEvent(
       logger.warn("dropped a malformed Docker event", { line: event.line.slice(0, 200), error: event.error });
       return;
   }
+}
+
+/** A workload or pod changed in a watched namespace: every DesiredState targeting it looks again. */
+export function enqueueForKubernetesEvent(event: KubernetesObserverEvent, index: DesiredStateIndex, queue: WorkQueue): void {
+  for (const key of index.keysForNamespace(event.namespace)) queue.add(key);
 }

@@ -1,28 +1,42 @@
 import type { DesiredState, DesiredStateStatus, Drift, InvariantStatus } from "../api/desired-state.js";
-import type { ContainerSnapshot, DockerObserver, PrometheusClient, QueryResult } from "../observe/types.js";
+import type { ContainerSnapshot, DockerObserver, KubernetesObserver, PrometheusClient, QueryResult } from "../observe/types.js";
 import type { Degradation } from "./conditions.js";
 import { computeDrift } from "./drift.js";
 import { evaluateCondition, nextInvariantStatus } from "./invariants.js";
 import { inDockerTarget } from "./target.js";
+import { inKubernetesTarget, type WorkloadObservation } from "./workload-drift.js";
 
 export interface Observation {
-  /** The target's containers, or undefined when Docker could not be observed. */
+  /** A Docker target's containers, or undefined when Docker could not be observed. */
   containers: ContainerSnapshot[] | undefined;
+  /** A Kubernetes target's workloads and pods, or undefined when they could not be observed. */
+  workloads?: WorkloadObservation;
   invariants: InvariantStatus[];
   queryResults: Map<string, QueryResult>;
   degradations: Degradation[];
 }
 
+/** Whether the target's containers or workloads were observed completely. */
+export function targetObserved(observation: Pick<Observation, "containers" | "workloads">): boolean {
+  return observation.containers !== undefined || observation.workloads !== undefined;
+}
+
+/** The observers a SystemObserver reads; a Steward may run without Docker or without Kubernetes. */
+export interface ObserverSet {
+  docker?: DockerObserver;
+  kubernetes?: KubernetesObserver;
+  /** Undefined when no Prometheus URL is configured: every invariant is then Unknown. */
+  prometheus?: PrometheusClient;
+}
+
 /**
- * Observes what a DesiredState declares: its containers from the Docker cache and its
- * invariants from Prometheus. Used by the reconciler each time, and by the agent to verify
- * a fix against the same signals that opened the incident.
+ * Observes what a DesiredState declares: its containers from the Docker cache or its
+ * workloads from the Kubernetes cache, and its invariants from Prometheus. Used by the
+ * reconciler each time, and by the agent to verify a fix against the same signals that
+ * opened the incident.
  */
 export class SystemObserver {
-  constructor(
-    private readonly docker: DockerObserver,
-    private readonly prometheus: PrometheusClient | undefined,
-  ) {}
+  constructor(private readonly observers: ObserverSet) {}
 
   async observe(
     desiredState: DesiredState,
@@ -31,16 +45,7 @@ export class SystemObserver {
     signal: AbortSignal,
   ): Promise<Observation> {
     const degradations: Degradation[] = [];
-    const connection = this.docker.connection();
-    let containers: ContainerSnapshot[] | undefined;
-    if (desiredState.spec.target.kubernetes) {
-      degradations.push({ reason: "UnsupportedTarget", message: "Kubernetes targets (Deployments, StatefulSets, Pods) are not supported in this release; use a docker target" });
-    } else if (connection.state === "connected" && this.docker.synced()) {
-      containers = this.docker.containers().filter((c) => inDockerTarget(desiredState.spec.target, c));
-    } else {
-      const why = connection.state === "disconnected" ? connection.error : "still connecting";
-      degradations.push({ reason: "DockerUnavailable", message: `cannot observe Docker: ${why}` });
-    }
+    const { containers, workloads } = this.observeTarget(desiredState, degradations);
     const queryResults = new Map<string, QueryResult>();
     const invariants = await Promise.all(
       desiredState.spec.invariants.map(async (spec) => {
@@ -52,14 +57,39 @@ export class SystemObserver {
     );
     const failed = [...queryResults.values()].find((r): r is Extract<QueryResult, { ok: false }> => !r.ok);
     if (failed) degradations.push({ reason: "PrometheusUnavailable", message: failed.error });
-    return { containers, invariants, queryResults, degradations };
+    return { containers, workloads, invariants, queryResults, degradations };
+  }
+
+  private observeTarget(desiredState: DesiredState, degradations: Degradation[]): Pick<Observation, "containers" | "workloads"> {
+    const { target } = desiredState.spec;
+    if (target.kubernetes) {
+      const { kubernetes } = this.observers;
+      if (!kubernetes) {
+        degradations.push({ reason: "KubernetesUnavailable", message: "this Steward does not observe Kubernetes workloads (steward run --kubernetes-targets)" });
+        return { containers: undefined };
+      }
+      const view = kubernetes.namespace(target.kubernetes.namespace);
+      if (!view.synced) {
+        degradations.push({ reason: "KubernetesUnavailable", message: `cannot observe namespace ${target.kubernetes.namespace}: ${view.error ?? "still listing"}` });
+        return { containers: undefined };
+      }
+      const workloads = { workloads: view.workloads.filter((w) => inKubernetesTarget(target, w)), pods: view.pods.filter((p) => inKubernetesTarget(target, p)) };
+      return { containers: undefined, workloads };
+    }
+    const { docker } = this.observers;
+    const connection = docker?.connection();
+    if (docker && connection?.state === "connected" && docker.synced()) {
+      return { containers: docker.containers().filter((c) => inDockerTarget(target, c)) };
+    }
+    const why = !connection ? "this Steward does not observe Docker (steward run --docker)" : connection.state === "disconnected" ? connection.error : "still connecting";
+    degradations.push({ reason: "DockerUnavailable", message: `cannot observe Docker: ${why}` });
+    return { containers: undefined };
   }
 
   private async query(expr: string, signal: AbortSignal): Promise<QueryResult> {
-    if (!this.prometheus) {
-      return { ok: false, error: "no Prometheus URL is configured (steward run --prometheus-url)" };
-    }
-    return this.prometheus.query(expr, signal);
+    const { prometheus } = this.observers;
+    if (!prometheus) return { ok: false, error: "no Prometheus URL is configured (steward run --prometheus-url)" };
+    return prometheus.query(expr, signal);
   }
 
 
@@ -69,6 +99,7 @@ export class SystemObserver {
     const drift = computeDrift({
       services: desiredState.spec.services,
       containers: observation.containers,
+      workloads: observation.workloads,
       invariants: observation.invariants,
       previous: status.drift,
       now,

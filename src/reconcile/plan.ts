@@ -1,6 +1,7 @@
 import { parseDuration } from "../api/duration.js";
 import {
   DEFAULT_RESTART_BUDGET,
+  parseWorkloadName,
   type Drift,
   type FixRecord,
   type RestartBudget,
@@ -9,11 +10,21 @@ import {
 } from "../api/desired-state.js";
 import type { ContainerSnapshot } from "../observe/types.js";
 import { containerOf, containersOfService, driftFingerprint } from "./drift.js";
+import { workloadSubject } from "./workload-drift.js";
 
 export type OpenReason = "NoSimpleFix" | "SimpleFixDisabled" | "RestartBudgetExhausted";
 
+/**
+ * How long a workload may stay less ready than declared before it is a remediation: long
+ * enough for pods to start and pass readiness after a rollout or a scale-up (ours
+ * included), short of the Deployment controller's own 10-minute progress deadline.
+ */
+export const UNREADY_GRACE_MS = 60_000;
+
 export type PlannedStep =
   | { type: "fix"; action: Extract<SimpleFix, "start" | "restart">; container: string; drift: Drift }
+  /** Scale a workload (its drift subject, `deployment/web`) back to the declared replicas. */
+  | { type: "fix"; action: "scale"; workload: string; replicas: number; drift: Drift }
   | { type: "open"; drift: Drift; fingerprint: string; reason: OpenReason; message: string; fixesTried: number }
   /** Nothing to do now: an open remediation owns the drift, or Docker is already restarting it. */
   | { type: "wait"; drift: Drift; message: string };
@@ -59,6 +70,9 @@ function planOne(input: PlanInput, drift: Drift): PlannedStep {
     message,
     fixesTried,
   });
+  const service = workloadService(drift, input.services);
+  if (service) return planWorkload(input, { drift, service, open });
+  if (drift.type === "WorkloadUnready") return planUnready(input, drift, open);
   const action = simpleFixFor(drift, input.containers);
   if (action === undefined) return open("NoSimpleFix", `no simple fix for ${drift.type}`);
   if (action === "wait") return planDockerRestarting(input, drift, open);
@@ -78,16 +92,45 @@ function planOne(input: PlanInput, drift: Drift): PlannedStep {
   return { type: "fix", action, container, drift };
 }
 
+type Open = (reason: OpenReason, message: string, fixesTried?: number) => PlannedStep;
+
+/** The service whose workload a ReplicasMismatch names, when it names a Kubernetes workload. */
+function workloadService(drift: Drift, services: readonly ServiceSpec[]): ServiceSpec | undefined {
+  if (drift.type !== "ReplicasMismatch") return undefined;
+  return services.find((s) => {
+    const ref = parseWorkloadName(s.name);
+    return ref !== undefined && workloadSubject(ref) === drift.subject;
+  });
+}
+
+/** Scaling back is the simple fix for a workload whose replicas were changed, within its budget. */
+function planWorkload(input: PlanInput, { drift, service, open }: { drift: Drift; service: ServiceSpec; open: Open }): PlannedStep {
+  if (!input.simpleFixes.includes("scale")) {
+    return open("SimpleFixDisabled", 'the simple fix "scale" is disabled by spec.remediation.simpleFixes');
+  }
+  const budget = service.restartBudget ?? DEFAULT_RESTART_BUDGET;
+  const used = fixesInWindow(input.fixes, drift.subject, budget, input.now);
+  if (used >= budget.max) {
+    return open("RestartBudgetExhausted", `${used} scale-backs in the last ${budget.window} did not stick (restartBudget.max ${budget.max})`, used);
+  }
+  return { type: "fix", action: "scale", workload: drift.subject, replicas: service.running ? service.replicas : 0, drift };
+}
+
+/** Unready pods are normal for a while after any rollout; past the grace it is an incident. */
+function planUnready(input: PlanInput, drift: Drift, open: Open): PlannedStep {
+  const unreadyFor = input.now.getTime() - Date.parse(drift.since);
+  if (unreadyFor < UNREADY_GRACE_MS) {
+    return { type: "wait", drift, message: `waiting up to ${UNREADY_GRACE_MS / 1000}s for pods to become ready` };
+  }
+  return open("NoSimpleFix", `not ready for ${Math.round(unreadyFor / 1000)}s; Steward has no simple fix for unready pods`);
+}
+
 /**
  * A container in "restarting" is being restarted by Docker's own restart policy; Steward
  * adds no restarts of its own, and opens a remediation once Docker's restart count
  * passes the budget (a crash loop Docker cannot end).
  */
-function planDockerRestarting(
-  input: PlanInput,
-  drift: Drift,
-  open: (reason: OpenReason, message: string, fixesTried?: number) => PlannedStep,
-): PlannedStep {
+function planDockerRestarting(input: PlanInput, drift: Drift, open: Open): PlannedStep {
   const name = containerOf(drift) ?? "";
   const restarts = input.containers.find((c) => c.name === name)?.restartCount ?? 0;
   const budget = budgetFor(name, input.services, input.containers);

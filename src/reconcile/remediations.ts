@@ -78,14 +78,14 @@ export interface ClearedInput {
   desiredState: string;
   currentDrift: readonly { type: DriftWithEvidence["type"]; subject: string }[];
   invariants: readonly InvariantStatus[];
-  /** False while Docker could not be observed: a container's drift cannot be said to be gone. */
-  containersObserved: boolean;
+  /** False while the target (Docker or Kubernetes) could not be observed: its drift cannot be said to be gone. */
+  targetObserved: boolean;
 }
 
 /**
  * Whether every drift a remediation was opened for is gone, judged on fresh observations:
  * an invariant must hold again (Unknown or Pending is not "cleared"), a container drift
- * must be absent from a complete Docker observation. Pure.
+ * a container or workload drift must be absent from a complete observation of the target. Pure.
  */
 export function driftCleared(remediation: AgentRemediation, input: ClearedInput): boolean {
   const current = new Set(input.currentDrift.map((d) => driftFingerprint(input.desiredState, d)));
@@ -94,7 +94,7 @@ export function driftCleared(remediation: AgentRemediation, input: ClearedInput)
       const name = drift.subject.replace(/^invariant\//, "");
       return input.invariants.find((i) => i.name === name)?.state === "Holding";
     }
-    return input.containersObserved && !current.has(driftFingerprint(input.desiredState, drift));
+    return input.targetObserved && !current.has(driftFingerprint(input.desiredState, drift));
   });
 }
 

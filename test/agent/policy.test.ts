@@ -15,7 +15,7 @@ import {
   type PolicyRequest,
 } from "../../src/agent/policy.js";
 
-const OWN = new Set(["etcd0", "etcd1", "etcd2"]);
+const OWN = new Set(["etcd0", "etcd1", "etcd2", "deployment/web", "pod/web-1"]);
 const MODES: readonly AgentMode[] = ["off", "observe", "approve", "auto"];
 
 const policyOf = (...rules: [PolicyRule["decision"], string][]): RemediationPolicySpec =>
@@ -23,15 +23,19 @@ const policyOf = (...rules: [PolicyRule["decision"], string][]): RemediationPoli
 
 /** A shell-tool call, classified the way the session classifies it. */
 function shell(argv: readonly string[]): PolicyRequest {
-  return { tool: "shell", argv, mutating: classifyShell(argv).mutating, containers: [] };
+  return { tool: "shell", argv, mutating: classifyShell(argv).mutating, touches: [] };
 }
 
 function typed(tool: "docker_start" | "docker_restart", container: string): PolicyRequest {
-  return { tool, argv: ["docker", tool.slice("docker_".length), container], mutating: true, containers: [container] };
+  return { tool, argv: ["docker", tool.slice("docker_".length), container], mutating: true, touches: [container] };
+}
+
+function kube(tool: string, argv: readonly string[], touches: string): PolicyRequest {
+  return { tool, argv, mutating: true, touches: [touches] };
 }
 
 function run(request: PolicyRequest, mode: AgentMode = "auto", policy: RemediationPolicySpec = DEFAULT_POLICY): PolicyDecision {
-  return decide(request, policy, { mode, ownContainers: OWN });
+  return decide(request, policy, { mode, ownObjects: OWN });
 }
 
 describe("matchPattern", () => {
@@ -114,7 +118,7 @@ describe("decide: the adversarial set, default policy, auto mode", () => {
     ["/usr/bin/env docker ps", shell(["/usr/bin/env", "docker", "ps"]), "deny", "screen", /"\/usr\/bin\/env" runs another program/],
     ["xargs docker start", shell(["xargs", "docker", "start"]), "deny", "screen", /"xargs" runs another program/],
     ["sudo docker start etcd0", shell(["sudo", "docker", "start", "etcd0"]), "deny", "screen", /"sudo" runs another program or changes privileges/],
-    ["docker start other-container", shell(["docker", "start", "other-container"]), "deny", "target", /"other-container" is not one of this DesiredState's containers/],
+    ["docker start other-container", shell(["docker", "start", "other-container"]), "deny", "target", /"other-container" is not one of this DesiredState's own containers or workloads/],
     ["docker_start other-container", typed("docker_start", "other-container"), "deny", "target", /"other-container"/],
     ["fullwidth ｄｏｃｋｅｒ", shell(["ｄｏｃｋｅｒ", "start", "etcd0"]), "deny", "screen", /non-ASCII character U\+FF44/],
     ["Cyrillic dоcker", shell(["d\u043ecker", "start", "etcd0"]), "deny", "screen", /non-ASCII character U\+043E/],
@@ -130,7 +134,17 @@ describe("decide: the adversarial set, default policy, auto mode", () => {
     ["docker_restart etcd1", typed("docker_restart", "etcd1"), "ask", "rule", /ask rule "docker restart \*"/],
     ["docker ps -a (shell)", shell(["docker", "ps", "-a"]), "allow", "rule", /allow rule "docker ps \*"/],
     ["etcdctl endpoint health", shell(["etcdctl", "--endpoints=http://127.0.0.1:2379", "endpoint", "health"]), "allow", "rule", /allow rule/],
-    ["unmatched kubectl delete x", shell(["kubectl", "delete", "x"]), "deny", "default", /no policy rule matches "kubectl delete x"; unmatched commands are denied/],
+    ["unmatched crictl rm x", shell(["crictl", "rm", "x"]), "deny", "default", /no policy rule matches "crictl rm x"; unmatched commands are denied/],
+    ["kubectl through shell, even a rule's form", shell(["kubectl", "scale", "deployment/web", "--replicas=3"]), "deny", "target", /kubectl through shell is not bound to the target's namespace/],
+    ["kubectl through shell to another namespace", shell(["kubectl", "-n", "prod", "delete", "pod", "web-1"]), "deny", "target", /use the kube_\* tools/],
+    ["/usr/local/bin/kubectl through shell", shell(["/usr/local/bin/kubectl", "get", "secrets"]), "deny", "target", /kubectl through shell/],
+    ["kube_scale of our workload", kube("kube_scale", ["kubectl", "scale", "deployment/web", "--replicas=3"], "deployment/web"), "ask", "rule", /ask rule "kubectl scale \*"/],
+    ["kube_rollout_restart of our workload", kube("kube_rollout_restart", ["kubectl", "rollout", "restart", "deployment/web"], "deployment/web"), "ask", "rule", /ask rule "kubectl rollout restart \*"/],
+    ["kube_delete_pod of our pod", kube("kube_delete_pod", ["kubectl", "delete", "pod", "web-1"], "pod/web-1"), "ask", "rule", /ask rule "kubectl delete pod \*"/],
+    ["kube_scale of another workload", kube("kube_scale", ["kubectl", "scale", "deployment/payments", "--replicas=0"], "deployment/payments"), "deny", "target", /"deployment\/payments" is not one of this DesiredState's own/],
+    ["kube_delete_pod of another pod", kube("kube_delete_pod", ["kubectl", "delete", "pod", "db-0"], "pod/db-0"), "deny", "target", /"pod\/db-0"/],
+    ["kube_get is read-only", { tool: "kube_get", argv: ["kubectl", "get", "pods"], mutating: false, touches: [] }, "allow", "mode", /read-only tool/],
+    ["kube_scale claiming to be read-only is still a mutation", { tool: "kube_scale", argv: ["kubectl", "scale", "deployment/payments", "--replicas=0"], mutating: false, touches: ["deployment/payments"] }, "deny", "target", /deployment\/payments/],
     ["docker stop etcd0", shell(["docker", "stop", "etcd0"]), "deny", "rule", /deny rule "docker stop \*"/],
     ["docker kill etcd0", shell(["docker", "kill", "etcd0"]), "deny", "rule", /deny rule "docker kill \*"/],
     ["empty argv", shell([]), "deny", "screen", /empty argv/],
@@ -193,10 +207,10 @@ describe("decide: modes", () => {
   it("read-only typed tools are allowed in every mode but off, even with no rules and unscreenable input", () => {
     const empty = policyOf();
     const reads: PolicyRequest[] = [
-      { tool: "query_prometheus", argv: ["query_prometheus", 'count(up{job="etcd"} == 1) > 0'], mutating: false, containers: [] },
-      { tool: "docker_ps", argv: ["docker", "ps", "-a"], mutating: false, containers: [] },
-      { tool: "docker_inspect", argv: ["docker", "inspect", "not-ours"], mutating: false, containers: [] },
-      { tool: "docker_logs", argv: ["docker", "logs", "--tail", "100", "etcd0"], mutating: false, containers: [] },
+      { tool: "query_prometheus", argv: ["query_prometheus", 'count(up{job="etcd"} == 1) > 0'], mutating: false, touches: [] },
+      { tool: "docker_ps", argv: ["docker", "ps", "-a"], mutating: false, touches: [] },
+      { tool: "docker_inspect", argv: ["docker", "inspect", "not-ours"], mutating: false, touches: [] },
+      { tool: "docker_logs", argv: ["docker", "logs", "--tail", "100", "etcd0"], mutating: false, touches: [] },
     ];
     for (const request of reads) {
       for (const mode of MODES) {
@@ -231,7 +245,7 @@ describe("decide: rules", () => {
   });
 
   it("the engine re-derives what a shell command touches, whatever the caller says", () => {
-    const request: PolicyRequest = { tool: "shell", argv: ["docker", "start", "intruder"], mutating: false, containers: [] };
+    const request: PolicyRequest = { tool: "shell", argv: ["docker", "start", "intruder"], mutating: false, touches: [] };
     assert.equal(run(request, "auto", policyOf(["allow", "docker start *"])).stage, "target");
   });
 
@@ -271,7 +285,7 @@ describe("decide: properties", () => {
         const p = pos % (element.length + 1);
         const poisoned = argv.map((a, j) => (j === i ? `${element.slice(0, p)}${bad}${element.slice(p)}` : a));
         for (const tool of ["shell", "docker_start"]) {
-          const got = decide({ tool, argv: poisoned, mutating: false, containers: [] }, allowAll, { mode, ownContainers: OWN });
+          const got = decide({ tool, argv: poisoned, mutating: false, touches: [] }, allowAll, { mode, ownObjects: OWN });
           assert.notEqual(got.decision, "allow", `${tool} ${JSON.stringify(poisoned)}`);
         }
       }),
@@ -283,7 +297,7 @@ describe("decide: properties", () => {
     fc.assert(
       fc.property(fc.tuple(fc.constantFrom(...programs), fc.constantFrom("", "/bin/", "/usr/local/bin/"), fc.constantFrom("", "3", "5.1")), fc.array(word, { maxLength: 4 }), fc.constantFrom(...MODES), ([program, dir, version], args, mode) => {
         const argv = [`${dir}${program}${version}`, ...args];
-        const got = decide({ tool: "shell", argv, mutating: classifyShell(argv).mutating, containers: [] }, allowAll, { mode, ownContainers: OWN });
+        const got = decide({ tool: "shell", argv, mutating: classifyShell(argv).mutating, touches: [] }, allowAll, { mode, ownObjects: OWN });
         assert.notEqual(got.decision, "allow", JSON.stringify(argv));
       }),
     );

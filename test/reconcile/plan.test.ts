@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Drift, FixRecord } from "../../src/api/desired-state.js";
 import { driftFingerprint } from "../../src/reconcile/drift.js";
-import { planSteps, type PlanInput } from "../../src/reconcile/plan.js";
+import { planSteps, UNREADY_GRACE_MS, type PlanInput } from "../../src/reconcile/plan.js";
 import { container, service } from "./fixtures.js";
 
 const NOW = new Date("2026-11-24T10:00:00.000Z");
@@ -20,7 +20,7 @@ function plan(overrides: Partial<PlanInput>): string[] {
     now: NOW,
     ...overrides,
   };
-  return planSteps(input).map((s) => (s.type === "fix" ? `fix:${s.action}:${s.container}` : s.type === "open" ? `open:${s.reason}` : "wait"));
+  return planSteps(input).map((s) => (s.type === "fix" ? `fix:${s.action}:${s.action === "scale" ? `${s.workload}=${s.replicas}` : s.container}` : s.type === "open" ? `open:${s.reason}` : "wait"));
 }
 
 function fixesAgo(minutes: number[]): FixRecord[] {
@@ -68,4 +68,30 @@ describe("planSteps after an escalation", () => {
     const escalatedAt = new Map([[fingerprint, new Date(NOW.getTime() - 60_000).toISOString()]]);
     assert.deepEqual(plan({ simpleFixes: [], escalatedAt }), ["open:SimpleFixDisabled"]);
   });
+});
+
+describe("planSteps for Kubernetes workloads", () => {
+  const scaledDown: Drift = { type: "ReplicasMismatch", subject: "deployment/web", expected: "3 replicas", observed: "1 replicas", since: NOW.toISOString() };
+  const web = service("Deployment/web", { replicas: 3, restartBudget: { max: 2, window: "10m" } });
+  const scaleFixesAgo = (minutes: number[]): FixRecord[] =>
+    minutes.map((m) => ({ subject: "deployment/web", action: "scale", time: new Date(NOW.getTime() - m * 60_000).toISOString(), result: "Succeeded" }));
+  const unready = (secondsAgo: number): Drift => ({
+    type: "WorkloadUnready",
+    subject: "deployment/web",
+    expected: "3 ready",
+    observed: "1/3 ready",
+    since: new Date(NOW.getTime() - secondsAgo * 1_000).toISOString(),
+  });
+  const base: Partial<PlanInput> = { services: [web], simpleFixes: ["start", "restart", "scale"], containers: [] };
+  const cases: [string, Partial<PlanInput>, string[]][] = [
+    ["scaled down: scaled back to the declared replicas", { drift: [scaledDown] }, ["fix:scale:deployment/web=3"]],
+    ["declared stopped: scaled to zero", { drift: [scaledDown], services: [{ ...web, running: false }] }, ["fix:scale:deployment/web=0"]],
+    ["scale disabled: a remediation opens at once", { drift: [scaledDown], simpleFixes: ["start", "restart"] }, ["open:SimpleFixDisabled"]],
+    ["scale-backs that did not stick use up the budget", { drift: [scaledDown], fixes: scaleFixesAgo([1, 2]) }, ["open:RestartBudgetExhausted"]],
+    ["a crash-looping pod has no simple fix", { drift: [{ ...scaledDown, type: "PodCrashLooping", subject: "pod/web-1" }] }, ["open:NoSimpleFix"]],
+    ["a missing workload has no simple fix", { drift: [{ ...scaledDown, type: "WorkloadMissing" }] }, ["open:NoSimpleFix"]],
+    ["unready for a few seconds: wait for the pods", { drift: [unready(10)] }, ["wait"]],
+    ["unready past the grace: a remediation opens", { drift: [unready(UNREADY_GRACE_MS / 1_000 + 1)] }, ["open:NoSimpleFix"]],
+  ];
+  for (const [title, overrides, expected] of cases) it(title, () => assert.deepEqual(plan({ ...base, ...overrides }), expected));
 });

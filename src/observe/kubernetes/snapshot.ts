@@ -1,0 +1,76 @@
+import type { PodContainerSnapshot, PodSnapshot, WorkloadSnapshot } from "../types.js";
+
+/**
+ * Converts Deployments, StatefulSets and Pods, as the API server sends them (JSON from a
+ * watch, or the client's typed objects from a list, whose timestamps are Dates), into
+ * snapshots. Pure; anything malformed gives undefined rather than a throw.
+ */
+
+type Obj = Record<string, unknown>;
+
+const isObj = (value: unknown): value is Obj => typeof value === "object" && value !== null && !Array.isArray(value);
+const obj = (value: unknown): Obj => (isObj(value) ? value : {});
+const num = (value: unknown, fallback = 0): number => (typeof value === "number" && Number.isFinite(value) ? value : fallback);
+const str = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
+const time = (value: unknown): string | undefined => (value instanceof Date ? value.toISOString() : str(value));
+
+function labels(value: unknown): Record<string, string> {
+  return Object.fromEntries(Object.entries(obj(value)).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
+}
+
+export function toWorkloadSnapshot(kind: WorkloadSnapshot["kind"], raw: unknown): WorkloadSnapshot | undefined {
+  const metadata = obj(obj(raw).metadata);
+  const spec = obj(obj(raw).spec);
+  const status = obj(obj(raw).status);
+  const name = str(metadata.name);
+  const namespace = str(metadata.namespace);
+  if (!name || !namespace) return undefined;
+  return {
+    kind,
+    namespace,
+    name,
+    labels: labels(metadata.labels),
+    selector: labels(obj(spec.selector).matchLabels),
+    replicas: num(spec.replicas, 1),
+    readyReplicas: num(status.readyReplicas),
+    updatedReplicas: num(status.updatedReplicas),
+    generation: num(metadata.generation),
+    observedGeneration: num(status.observedGeneration),
+  };
+}
+
+export function toPodSnapshot(raw: unknown): PodSnapshot | undefined {
+  const metadata = obj(obj(raw).metadata);
+  const status = obj(obj(raw).status);
+  const name = str(metadata.name);
+  const namespace = str(metadata.namespace);
+  if (!name || !namespace) return undefined;
+  const conditions = Array.isArray(status.conditions) ? status.conditions.map(obj) : [];
+  const statuses = Array.isArray(status.containerStatuses) ? status.containerStatuses.map(obj) : [];
+  return {
+    namespace,
+    name,
+    labels: labels(metadata.labels),
+    phase: str(status.phase) ?? "Unknown",
+    ready: conditions.some((c) => c.type === "Ready" && c.status === "True"),
+    containers: statuses.map(toContainerSnapshot),
+    startTime: time(status.startTime),
+  };
+}
+
+function toContainerSnapshot(status: Obj): PodContainerSnapshot {
+  const state = obj(status.state);
+  const current = (["running", "waiting", "terminated"] as const).find((key) => isObj(state[key])) ?? "unknown";
+  const terminated = obj(obj(status.lastState).terminated);
+  return {
+    name: str(status.name) ?? "",
+    ready: status.ready === true,
+    restartCount: num(status.restartCount),
+    state: current,
+    reason: current === "unknown" ? undefined : str(obj(state[current]).reason),
+    lastTermination:
+      Object.keys(terminated).length > 0
+        ? { reason: str(terminated.reason), exitCode: num(terminated.exitCode), finishedAt: time(terminated.finishedAt) }
+        : undefined,
+  };
+}

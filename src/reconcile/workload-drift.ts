@@ -1,0 +1,81 @@
+import { parseWorkloadName, type Drift, type ServiceSpec, type Target } from "../api/desired-state.js";
+import type { PodSnapshot, WorkloadRef, WorkloadSnapshot } from "../observe/types.js";
+
+/** The workloads and pods of a Kubernetes target's namespace, as observed. */
+export interface WorkloadObservation {
+  workloads: readonly WorkloadSnapshot[];
+  pods: readonly PodSnapshot[];
+}
+
+/** `deployment/web`: how drift subjects, policy and the agent's tools name a workload. */
+export function workloadSubject(workload: Pick<WorkloadRef, "kind" | "name">): string {
+  return `${workload.kind.toLowerCase()}/${workload.name}`;
+}
+
+/** The workload a drift subject names (`statefulset/db` in namespace ns), if it names one. */
+export function workloadOf(subject: string, namespace: string): WorkloadRef | undefined {
+  const slash = subject.indexOf("/");
+  const prefix = subject.slice(0, slash);
+  const kind = prefix === "deployment" ? "Deployment" : prefix === "statefulset" ? "StatefulSet" : undefined;
+  return kind ? { kind, namespace, name: subject.slice(slash + 1) } : undefined;
+}
+
+function matchesLabels(labels: Readonly<Record<string, string>>, selector: Readonly<Record<string, string>>): boolean {
+  return Object.entries(selector).every(([key, value]) => labels[key] === value);
+}
+
+/** Whether a workload or pod belongs to the target: its namespace, and its selector when given. */
+export function inKubernetesTarget(target: Target, object: { namespace: string; labels: Readonly<Record<string, string>> }): boolean {
+  const kubernetes = target.kubernetes;
+  if (!kubernetes || object.namespace !== kubernetes.namespace) return false;
+  return matchesLabels(object.labels, kubernetes.selector ?? {});
+}
+
+/**
+ * The pods a workload owns, found the way its controller finds them: by its selector's
+ * matchLabels. An empty selector owns nothing (the API server rejects those for apps/v1).
+ */
+export function podsOf(workload: WorkloadSnapshot, pods: readonly PodSnapshot[]): PodSnapshot[] {
+  if (Object.keys(workload.selector).length === 0) return [];
+  return pods.filter((p) => p.namespace === workload.namespace && matchesLabels(p.labels, workload.selector)).sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** The workload a service names (`Deployment/web`), if it exists in the observation. */
+export function workloadOfService(service: ServiceSpec, observed: WorkloadObservation): WorkloadSnapshot | undefined {
+  const ref = parseWorkloadName(service.name);
+  return ref && observed.workloads.find((w) => w.kind === ref.kind && w.name === ref.name);
+}
+
+/**
+ * Drift of one Kubernetes service. Pure. Replicas are compared with the workload's
+ * `spec.replicas` (what Steward can fix by scaling); readiness only when `healthy` is set;
+ * a pod whose container waits in CrashLoopBackOff is drift of its own, since the kubelet
+ * is already restarting it and another restart would not help.
+ */
+export function workloadDrift(service: ServiceSpec, observed: WorkloadObservation): Omit<Drift, "since">[] {
+  const ref = parseWorkloadName(service.name);
+  if (!ref) return [];
+  const desired = service.running ? service.replicas : 0;
+  const subject = workloadSubject(ref);
+  const workload = workloadOfService(service, observed);
+  if (!workload) {
+    return desired === 0 ? [] : [{ type: "WorkloadMissing", subject, expected: `${ref.kind} with ${desired} replicas`, observed: "not found" }];
+  }
+  const drift: Omit<Drift, "since">[] = [];
+  if (workload.replicas !== desired) {
+    drift.push({ type: "ReplicasMismatch", subject, expected: `${desired} replicas`, observed: `${workload.replicas} replicas` });
+  } else if (service.healthy && workload.readyReplicas < desired) {
+    drift.push({ type: "WorkloadUnready", subject, expected: `${desired} ready`, observed: `${workload.readyReplicas}/${desired} ready` });
+  }
+  for (const pod of podsOf(workload, observed.pods)) {
+    const looping = pod.containers.find((c) => c.state === "waiting" && c.reason === "CrashLoopBackOff");
+    if (looping) drift.push({ type: "PodCrashLooping", subject: `pod/${pod.name}`, expected: "running", observed: describeCrashLoop(looping) });
+  }
+  return drift;
+}
+
+function describeCrashLoop(container: PodSnapshot["containers"][number]): string {
+  const last = container.lastTermination;
+  const termination = last ? `, last terminated ${last.reason ?? "with"} (exit code ${last.exitCode})` : "";
+  return `CrashLoopBackOff: container ${container.name}, ${container.restartCount} restarts${termination}`;
+}

@@ -1,0 +1,77 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { toPodSnapshot, toWorkloadSnapshot } from "../../../src/observe/kubernetes/snapshot.js";
+
+describe("toWorkloadSnapshot", () => {
+  it("reads what a Deployment declares and what its controller reports", () => {
+    const raw = {
+      metadata: { name: "web", namespace: "shop", labels: { tier: "front" }, generation: 4 },
+      spec: { replicas: 3, selector: { matchLabels: { app: "web" } } },
+      status: { readyReplicas: 2, updatedReplicas: 3, observedGeneration: 4 },
+    };
+    assert.deepEqual(toWorkloadSnapshot("Deployment", raw), {
+      kind: "Deployment",
+      namespace: "shop",
+      name: "web",
+      labels: { tier: "front" },
+      selector: { app: "web" },
+      replicas: 3,
+      readyReplicas: 2,
+      updatedReplicas: 3,
+      generation: 4,
+      observedGeneration: 4,
+    });
+  });
+
+  it("an empty status counts as nothing ready; spec.replicas defaults to 1", () => {
+    const snapshot = toWorkloadSnapshot("StatefulSet", { metadata: { name: "db", namespace: "shop" }, spec: {} });
+    assert.equal(snapshot?.replicas, 1);
+    assert.equal(snapshot?.readyReplicas, 0);
+  });
+
+  it("malformed objects give undefined, never a throw", () => {
+    for (const raw of [undefined, null, 3, "x", [], { metadata: { name: "x" } }, { metadata: { name: 1, namespace: "a" } }]) {
+      assert.equal(toWorkloadSnapshot("Deployment", raw), undefined);
+    }
+  });
+});
+
+describe("toPodSnapshot", () => {
+  it("reads readiness, the container state and reason, and the last termination (Dates or strings)", () => {
+    const raw = {
+      metadata: { name: "web-1", namespace: "shop", labels: { app: "web", "bad": 3 } },
+      status: {
+        phase: "Running",
+        startTime: new Date("2026-11-24T10:00:00Z"),
+        conditions: [{ type: "Ready", status: "False" }],
+        containerStatuses: [
+          {
+            name: "main",
+            ready: false,
+            restartCount: 7,
+            state: { waiting: { reason: "CrashLoopBackOff", message: "back-off 5m0s" } },
+            lastState: { terminated: { reason: "Error", exitCode: 2, finishedAt: "2026-11-24T10:05:00Z" } },
+          },
+        ],
+      },
+    };
+    assert.deepEqual(toPodSnapshot(raw), {
+      namespace: "shop",
+      name: "web-1",
+      labels: { app: "web" },
+      phase: "Running",
+      ready: false,
+      startTime: "2026-11-24T10:00:00.000Z",
+      containers: [
+        { name: "main", ready: false, restartCount: 7, state: "waiting", reason: "CrashLoopBackOff", lastTermination: { reason: "Error", exitCode: 2, finishedAt: "2026-11-24T10:05:00Z" } },
+      ],
+    });
+  });
+
+  it("a pod with no status yet is Unknown and not ready", () => {
+    const snapshot = toPodSnapshot({ metadata: { name: "p", namespace: "n" } });
+    assert.equal(snapshot?.phase, "Unknown");
+    assert.equal(snapshot?.ready, false);
+    assert.deepEqual(snapshot?.containers, []);
+  });
+});

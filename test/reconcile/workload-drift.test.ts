@@ -1,0 +1,104 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import type { Drift } from "../../src/api/desired-state.js";
+import type { PodSnapshot, WorkloadSnapshot } from "../../src/observe/types.js";
+import { computeDrift } from "../../src/reconcile/drift.js";
+import { inKubernetesTarget, podsOf, workloadOf, type WorkloadObservation } from "../../src/reconcile/workload-drift.js";
+import { service } from "./fixtures.js";
+
+const NOW = new Date("2026-11-24T10:00:00.000Z");
+
+function deployment(name: string, overrides: Partial<WorkloadSnapshot> = {}): WorkloadSnapshot {
+  return { kind: "Deployment", namespace: "shop", name, labels: {}, selector: { app: name }, replicas: 2, readyReplicas: 2, updatedReplicas: 2, generation: 1, observedGeneration: 1, ...overrides };
+}
+
+function pod(name: string, app: string, overrides: Partial<PodSnapshot> = {}): PodSnapshot {
+  return {
+    namespace: "shop",
+    name,
+    labels: { app },
+    phase: "Running",
+    ready: true,
+    containers: [{ name: "main", ready: true, restartCount: 0, state: "running" }],
+    ...overrides,
+  };
+}
+
+const crashLooping = (name: string): PodSnapshot =>
+  pod(name, "web", {
+    ready: false,
+    containers: [{ name: "main", ready: false, restartCount: 6, state: "waiting", reason: "CrashLoopBackOff", lastTermination: { reason: "Error", exitCode: 1 } }],
+  });
+
+function drift(services: Parameters<typeof computeDrift>[0]["services"], workloads: WorkloadObservation | undefined): Pick<Drift, "type" | "subject" | "observed">[] {
+  return computeDrift({ services, containers: undefined, workloads, invariants: [], previous: [], now: NOW }).map(({ type, subject, observed }) => ({ type, subject, observed }));
+}
+
+describe("computeDrift for Kubernetes workloads", () => {
+  const web = [pod("web-1", "web"), pod("web-2", "web")];
+  const cases: [string, Parameters<typeof computeDrift>[0]["services"], WorkloadObservation | undefined, Pick<Drift, "type" | "subject" | "observed">[]][] = [
+    ["as declared: no drift", [service("Deployment/web", { replicas: 2 })], { workloads: [deployment("web")], pods: web }, []],
+    [
+      "scaled down by someone: replicas drift on the workload",
+      [service("Deployment/web", { replicas: 2 })],
+      { workloads: [deployment("web", { replicas: 1, readyReplicas: 1 })], pods: web.slice(0, 1) },
+      [{ type: "ReplicasMismatch", subject: "deployment/web", observed: "1 replicas" }],
+    ],
+    [
+      "a missing workload",
+      [service("StatefulSet/db", { replicas: 3 })],
+      { workloads: [], pods: [] },
+      [{ type: "WorkloadMissing", subject: "statefulset/db", observed: "not found" }],
+    ],
+    ["a missing workload declared stopped is fine", [service("Deployment/web", { running: false })], { workloads: [], pods: [] }, []],
+    [
+      "running: false means zero replicas",
+      [service("Deployment/web", { running: false })],
+      { workloads: [deployment("web")], pods: web },
+      [{ type: "ReplicasMismatch", subject: "deployment/web", observed: "2 replicas" }],
+    ],
+    [
+      "fewer ready than declared counts only when healthy is declared",
+      [service("Deployment/web", { replicas: 2, healthy: true }), service("Deployment/api", { replicas: 2, healthy: false })],
+      { workloads: [deployment("web", { readyReplicas: 1 }), deployment("api", { readyReplicas: 0 })], pods: [] },
+      [{ type: "WorkloadUnready", subject: "deployment/web", observed: "1/2 ready" }],
+    ],
+    [
+      "a crash-looping pod is drift of its own, with its reason and exit code",
+      [service("Deployment/web", { replicas: 2, healthy: false })],
+      { workloads: [deployment("web", { readyReplicas: 1 })], pods: [pod("web-1", "web"), crashLooping("web-2")] },
+      [{ type: "PodCrashLooping", subject: "pod/web-2", observed: "CrashLoopBackOff: container main, 6 restarts, last terminated Error (exit code 1)" }],
+    ],
+    [
+      "a crash-looping pod of another workload is not ours",
+      [service("Deployment/api", { replicas: 2 })],
+      { workloads: [deployment("api"), deployment("web")], pods: [crashLooping("web-2")] },
+      [],
+    ],
+    ["not observed: no workload drift at all", [service("Deployment/web")], undefined, []],
+  ];
+  for (const [title, services, observed, expected] of cases) it(title, () => assert.deepEqual(drift(services, observed), expected));
+});
+
+describe("workload helpers", () => {
+  it("podsOf matches the selector's labels and never an empty selector", () => {
+    const pods = [pod("web-1", "web"), pod("api-1", "api"), pod("web-0", "web")];
+    assert.deepEqual(podsOf(deployment("web"), pods).map((p) => p.name), ["web-0", "web-1"]);
+    assert.deepEqual(podsOf(deployment("web", { selector: {} }), pods), []);
+  });
+
+  it("workloadOf reads drift subjects back into references, and nothing else", () => {
+    assert.deepEqual(workloadOf("deployment/web", "shop"), { kind: "Deployment", namespace: "shop", name: "web" });
+    assert.deepEqual(workloadOf("statefulset/db", "shop"), { kind: "StatefulSet", namespace: "shop", name: "db" });
+    assert.equal(workloadOf("pod/web-1", "shop"), undefined);
+    assert.equal(workloadOf("container/etcd0", "shop"), undefined);
+  });
+
+  it("inKubernetesTarget: the namespace, then the selector", () => {
+    const target = { kubernetes: { namespace: "shop", selector: { tier: "front" } } };
+    assert.equal(inKubernetesTarget(target, { namespace: "shop", labels: { tier: "front", app: "x" } }), true);
+    assert.equal(inKubernetesTarget(target, { namespace: "shop", labels: { tier: "back" } }), false);
+    assert.equal(inKubernetesTarget(target, { namespace: "other", labels: { tier: "front" } }), false);
+    assert.equal(inKubernetesTarget({ docker: { project: "x" } }, { namespace: "shop", labels: {} }), false);
+  });
+});
