@@ -1,29 +1,14 @@
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { after, before, describe, it } from "node:test";
-import { promisify } from "node:util";
 import { KINDS } from "../../src/api/resources.js";
 import { KubernetesStore } from "../../src/store/kubernetes/kubernetes-store.js";
 import { containerState, docker, ensureCluster } from "../../scripts/lib/cluster.js";
 import { etcdDesiredState, writeManifest } from "../support/desired-states.js";
 import { cluster } from "../support/kube.js";
+import { kubectl } from "../support/kubectl.js";
 import { FakeMessagesServer, toolUse } from "../support/fake-anthropic.js";
 import { StewardProcess, tempStateDir } from "../support/steward.js";
 import { waitFor } from "../../scripts/lib/wait.js";
-
-const run = promisify(execFile);
-const CONTROL_PLANE = new URL("../../scripts/control-plane.sh", import.meta.url).pathname;
-
-async function kubectl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  const bindir = (await run("bash", [CONTROL_PLANE, "bindir"])).stdout.trim();
-  try {
-    const { stdout, stderr } = await run(`${bindir}/kubectl`, args, { timeout: 30_000 });
-    return { code: 0, stdout, stderr };
-  } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === "number" ? e.code : 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
-  }
-}
 
 /** CRDs installed and no Steward object left in `default` from an earlier test. */
 async function emptyCluster(): Promise<void> {
