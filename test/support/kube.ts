@@ -2,6 +2,7 @@ import { ApiextensionsV1Api, KubeConfig, type V1CustomResourceDefinition } from 
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parse } from "yaml";
+import { CRD_KUSTOMIZATION } from "../../src/api/crds.js";
 import { statusCode } from "../../src/store/kubernetes/kubernetes-store.js";
 import { waitFor } from "../../scripts/lib/wait.js";
 
@@ -17,7 +18,7 @@ export function cluster(): Promise<KubeConfig> {
     kubeConfig.loadFromDefault();
     const api = kubeConfig.makeApiClient(ApiextensionsV1Api);
     const dir = join(import.meta.dirname, "../../crds");
-    for (const file of (await readdir(dir)).filter((f) => f.endsWith(".yaml"))) {
+    for (const file of (await readdir(dir)).filter((f) => f.endsWith(".yaml") && f !== CRD_KUSTOMIZATION)) {
       const crd = parse(await readFile(join(dir, file), "utf8")) as V1CustomResourceDefinition;
       const name = crd.metadata?.name ?? file;
       let existing: V1CustomResourceDefinition | undefined;
