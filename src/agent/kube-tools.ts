@@ -42,7 +42,7 @@ const kubeGet: ToolDefinition<{ kind: z.infer<typeof GetKind>; name?: string }> 
           const last = c.lastTermination ? ` last=${c.lastTermination.reason ?? "?"}(exit ${c.lastTermination.exitCode})` : "";
           return `${c.name}:${c.state}${c.reason ? `(${c.reason})` : ""} restarts=${c.restartCount}${last}`;
         });
-        return [p.name, p.phase, p.ready ? "ready" : "not-ready", containers.join(" ")].join("\t");
+        return [p.name, p.terminating ? "Terminating" : p.phase, p.ready ? "ready" : "not-ready", containers.join(" ")].join("\t");
       });
       return Promise.resolve(ok(["NAME\tPHASE\tREADY\tCONTAINERS", ...rows].join("\n")));
     }

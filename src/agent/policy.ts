@@ -147,14 +147,20 @@ export function decide(request: PolicyRequest, policy: RemediationPolicySpec, co
   const { mutating, touches } = effective(request);
   const shown = displayArgv(request.argv);
   if (mode === "observe" && mutating) return deny("mode", `observe mode allows read-only tools only; "${shown}" may change the system`);
-  if (request.tool === "shell" && programName(request.argv[0] ?? "") === "kubectl") {
-    return deny("target", "kubectl through shell is not bound to the target's namespace; use the kube_* tools");
-  }
-  const foreign = mutating ? touches.find((c) => !context.ownObjects.has(c)) : undefined;
-  if (foreign !== undefined) return deny("target", `"${foreign}" is not one of this DesiredState's own containers or workloads`);
+  const outside = outsideTarget(request, { mutating, touches }, context);
+  if (outside) return deny("target", outside);
   const rule = matchRule(policy.rules, request.argv);
   if (!rule) return deny("default", `no policy rule matches "${shown}"; unmatched commands are denied`);
   return fromRule(rule, mutating, mode);
+}
+
+/** Why a call reaches past the DesiredState's own objects, if it does. */
+function outsideTarget(request: PolicyRequest, call: { mutating: boolean; touches: readonly string[] }, context: PolicyContext): string | undefined {
+  if (request.tool === "shell" && programName(request.argv[0] ?? "") === "kubectl") {
+    return "kubectl through shell is not bound to the target's namespace; use the kube_* tools";
+  }
+  const foreign = call.mutating ? call.touches.find((c) => !context.ownObjects.has(c)) : undefined;
+  return foreign === undefined ? undefined : `"${foreign}" is not one of this DesiredState's own containers or workloads`;
 }
 
 function rule(decision: PolicyDecisionKind, command: string, description: string): PolicyRule {

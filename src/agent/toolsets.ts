@@ -16,7 +16,7 @@ export function toolsetFor(target: Target): Toolset {
 }
 
 export function findTool(toolset: Toolset, name: string): ToolDefinition<unknown> | undefined {
-  return toolset.find((t) => t.name === name) as ToolDefinition<unknown> | undefined;
+  return toolset.find((t) => t.name === name);
 }
 
 /** The tool list as the Messages API wants it; the last tool carries the cache breakpoint. */

@@ -119,6 +119,8 @@ export interface PodSnapshot {
   labels: Readonly<Record<string, string>>;
   phase: string;
   ready: boolean;
+  /** Deletion has been requested (`metadata.deletionTimestamp`): the pod is going away. */
+  terminating: boolean;
   containers: PodContainerSnapshot[];
   startTime?: string;
 }

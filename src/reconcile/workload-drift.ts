@@ -50,7 +50,7 @@ export function workloadOfService(service: ServiceSpec, observed: WorkloadObserv
  * Drift of one Kubernetes service. Pure. Replicas are compared with the workload's
  * `spec.replicas` (what Steward can fix by scaling); readiness only when `healthy` is set;
  * a pod whose container waits in CrashLoopBackOff is drift of its own, since the kubelet
- * is already restarting it and another restart would not help.
+ * is already restarting it and another restart would not help; a terminating pod is not.
  */
 export function workloadDrift(service: ServiceSpec, observed: WorkloadObservation): Omit<Drift, "since">[] {
   const ref = parseWorkloadName(service.name);
@@ -68,6 +68,8 @@ export function workloadDrift(service: ServiceSpec, observed: WorkloadObservatio
     drift.push({ type: "WorkloadUnready", subject, expected: `${desired} ready`, observed: `${workload.readyReplicas}/${desired} ready` });
   }
   for (const pod of podsOf(workload, observed.pods)) {
+    // A pod being deleted is on its way out; its replacement is what counts.
+    if (pod.terminating) continue;
     const looping = pod.containers.find((c) => c.state === "waiting" && c.reason === "CrashLoopBackOff");
     if (looping) drift.push({ type: "PodCrashLooping", subject: `pod/${pod.name}`, expected: "running", observed: describeCrashLoop(looping) });
   }

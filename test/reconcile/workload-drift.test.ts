@@ -19,6 +19,7 @@ function pod(name: string, app: string, overrides: Partial<PodSnapshot> = {}): P
     labels: { app },
     phase: "Running",
     ready: true,
+    terminating: false,
     containers: [{ name: "main", ready: true, restartCount: 0, state: "running" }],
     ...overrides,
   };
@@ -68,6 +69,12 @@ describe("computeDrift for Kubernetes workloads", () => {
       [service("Deployment/web", { replicas: 2, healthy: false })],
       { workloads: [deployment("web", { readyReplicas: 1 })], pods: [pod("web-1", "web"), crashLooping("web-2")] },
       [{ type: "PodCrashLooping", subject: "pod/web-2", observed: "CrashLoopBackOff: container main, 6 restarts, last terminated Error (exit code 1)" }],
+    ],
+    [
+      "a crash-looping pod being deleted is not drift",
+      [service("Deployment/web", { replicas: 2 })],
+      { workloads: [deployment("web")], pods: [pod("web-1", "web"), { ...crashLooping("web-2"), terminating: true }] },
+      [],
     ],
     [
       "a crash-looping pod of another workload is not ours",

@@ -53,6 +53,7 @@ export function toPodSnapshot(raw: unknown): PodSnapshot | undefined {
     labels: labels(metadata.labels),
     phase: str(status.phase) ?? "Unknown",
     ready: conditions.some((c) => c.type === "Ready" && c.status === "True"),
+    terminating: metadata.deletionTimestamp !== undefined && metadata.deletionTimestamp !== null,
     containers: statuses.map(toContainerSnapshot),
     startTime: time(status.startTime),
   };

@@ -61,6 +61,7 @@ describe("toPodSnapshot", () => {
       labels: { app: "web" },
       phase: "Running",
       ready: false,
+      terminating: false,
       startTime: "2026-11-24T10:00:00.000Z",
       containers: [
         { name: "main", ready: false, restartCount: 7, state: "waiting", reason: "CrashLoopBackOff", lastTermination: { reason: "Error", exitCode: 2, finishedAt: "2026-11-24T10:05:00Z" } },
@@ -72,6 +73,8 @@ describe("toPodSnapshot", () => {
     const snapshot = toPodSnapshot({ metadata: { name: "p", namespace: "n" } });
     assert.equal(snapshot?.phase, "Unknown");
     assert.equal(snapshot?.ready, false);
+    assert.equal(snapshot?.terminating, false);
     assert.deepEqual(snapshot?.containers, []);
+    assert.equal(toPodSnapshot({ metadata: { name: "p", namespace: "n", deletionTimestamp: "2026-11-24T10:00:00Z" } })?.terminating, true);
   });
 });
