@@ -1,12 +1,16 @@
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { stat } from "node:fs/promises";
+import { chmod, chown, readFile, stat, writeFile } from "node:fs/promises";
+import { join } from "node:path";
 import { createServer } from "node:net";
 import { after, before, describe, it } from "node:test";
 import { promisify } from "node:util";
 import { docker } from "../../scripts/lib/cluster.js";
 import { waitFor } from "../../scripts/lib/wait.js";
+import { cluster } from "../support/kube.js";
+import { kubectl } from "../support/kubectl.js";
+import { tempStateDir } from "../support/steward.js";
 
 const run = promisify(execFile);
 const ROOT = new URL("../../", import.meta.url).pathname;
@@ -33,7 +37,10 @@ async function status(url: string): Promise<number | undefined> {
 }
 
 describe("the operator image (docker/Dockerfile on a stand-in for node:24-slim)", () => {
-  const name = `steward-image-${randomBytes(4).toString("hex")}`;
+  const id = randomBytes(4).toString("hex");
+  const name = `steward-image-${id}`;
+  const inCluster = `steward-image-k8s-${id}`;
+  const lease = `steward-image-${id}`;
 
   before(async () => {
     // npm ci runs inside the build; the layers are cached while package-lock.json is unchanged.
@@ -41,7 +48,8 @@ describe("the operator image (docker/Dockerfile on a stand-in for node:24-slim)"
   });
 
   after(async () => {
-    await docker("rm", "-f", "-v", name).catch(() => undefined);
+    await docker("rm", "-f", "-v", name, inCluster).catch(() => undefined);
+    await kubectl("delete", "lease", lease, "-n", "default", "--wait=false");
   });
 
   it("runs as user 10001 with steward as its entrypoint and run --store kubernetes as its command", async () => {
@@ -59,7 +67,7 @@ describe("the operator image (docker/Dockerfile on a stand-in for node:24-slim)"
     assert.equal(found, "zod");
   });
 
-  it("serves /healthz and /readyz on 127.0.0.1 with a read-only root filesystem, as the Deployment runs it", async () => {
+  it("with the file store and the Docker socket: /healthz and /readyz on 127.0.0.1, read-only root, writes only to the state dir", async () => {
     const port = await freePort();
     const socketGroup = String((await stat(DOCKER_SOCKET)).gid);
     await docker(
@@ -83,4 +91,31 @@ describe("the operator image (docker/Dockerfile on a stand-in for node:24-slim)"
     assert.match(written, /Read-only file system/);
     assert.match(written, /state-dir-writable/);
   });
+
+  it("runs the Deployment's command against a real API server: Ready, leader, and a clean exit on SIGTERM that releases the Lease", async () => {
+    await cluster();
+    // The admin kubeconfig, readable by the image's user only; a Lease and a watched
+    // namespace of its own, so no other test's Steward is displaced or disturbed.
+    const dir = await tempStateDir();
+    const kubeconfig = join(dir, "kubeconfig");
+    assert.ok(process.env.KUBECONFIG, "KUBECONFIG is set by scripts/test.sh");
+    await writeFile(kubeconfig, await readFile(process.env.KUBECONFIG, "utf8"));
+    await chmod(kubeconfig, 0o400);
+    await chown(kubeconfig, 10001, 10001);
+    const port = await freePort();
+    await docker(
+      "run", "-d", "--name", inCluster, "--read-only", "--tmpfs", "/tmp", "--user", "10001:10001", "--cap-drop", "ALL",
+      "--security-opt", "no-new-privileges", "--network", "host", "-v", `${kubeconfig}:/etc/steward/kubeconfig:ro`,
+      "-e", "KUBECONFIG=/etc/steward/kubeconfig", "-e", `POD_NAME=${inCluster}`,
+      IMAGE, "run", "--store", "kubernetes", "--targets", "kubernetes", "--metrics-addr", `127.0.0.1:${port}`,
+      "--lease-name", lease, "--lease-namespace", "default", "--watch-namespace", `steward-image-${id}`,
+    );
+    await waitFor(async () => (await status(`http://127.0.0.1:${port}/readyz`)) === 200, 30_000, "/readyz 200");
+    const holder = async (): Promise<string> => (await kubectl("get", "lease", lease, "-n", "default", "-o", "jsonpath={.spec.holderIdentity}")).stdout;
+    await waitFor(async () => (await holder()).startsWith(`${inCluster}_`), 30_000, "the container to hold its Lease");
+    await docker("stop", "-t", "20", inCluster);
+    assert.equal(await docker("inspect", "-f", "{{.State.ExitCode}}", inCluster), "0", "node as PID 1 handles SIGTERM");
+    assert.equal(await holder(), "", "the Lease was released on the way out");
+  });
 });
+
