@@ -83,8 +83,13 @@ cmd_base() {
 
 cmd_build() {
   cmd_base
-  local t0=$SECONDS
+  local t0=$SECONDS old
+  old="$(docker image inspect -f '{{.Id}}' "$IMAGE" 2>/dev/null || true)"
   docker build --force-rm --network host --build-arg "NODE_IMAGE=$BASE" -t "$IMAGE" -f docker/Dockerfile . >&2
+  # The image this build replaced is left untagged; drop it unless a container still uses it.
+  if [[ -n "$old" && "$old" != "$(docker image inspect -f '{{.Id}}' "$IMAGE")" ]]; then
+    docker image rm "$old" >/dev/null 2>&1 || true
+  fi
   log "built $IMAGE on $BASE in $((SECONDS - t0))s"
 }
 
