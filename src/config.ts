@@ -16,9 +16,11 @@ const DNS_NAME = /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/;
 export const RunConfig = z.object({
   store: z.enum(["file", "kubernetes"]),
   /** What Steward observes and acts on: Docker containers, Kubernetes workloads, or both. */
-  targets: z.array(z.enum(["docker", "kubernetes"]), { error: "expected a comma-separated list of docker, kubernetes" }).min(1),
+  targets: z.array(z.enum(["docker", "kubernetes"])).min(1),
   stateDir: z.string().min(1),
   prometheusUrl: z.string().url().optional(),
+  /** Off by default: Steward talks only to a loopback Prometheus unless told otherwise. */
+  prometheusAllowRemote: z.boolean(),
   metricsAddr: z.string().min(1),
   logFormat: z.enum(["json", "text"]),
   logLevel: z.enum(["error", "warn", "info", "debug"]),
@@ -51,6 +53,7 @@ export interface RunFlags {
   store?: string;
   targets?: string;
   prometheusUrl?: string;
+  prometheusAllowRemote?: string;
   metricsAddr?: string;
   logFormat?: string;
   logLevel?: string;
@@ -77,6 +80,7 @@ const SETTINGS = {
   // "auto": Docker always, Kubernetes workloads too when the store is kubernetes.
   targets: ["STEWARD_TARGETS", "auto"],
   prometheusUrl: ["STEWARD_PROMETHEUS_URL", "http://127.0.0.1:9090"],
+  prometheusAllowRemote: ["STEWARD_PROMETHEUS_ALLOW_REMOTE", "false"],
   metricsAddr: ["STEWARD_METRICS_ADDR", DEFAULT_METRICS_ADDR],
   logFormat: ["STEWARD_LOG_FORMAT", "json"],
   logLevel: ["STEWARD_LOG_LEVEL", "info"],
@@ -104,6 +108,7 @@ export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv): RunCo
     targets: targetList(setting("targets"), setting("store")),
     stateDir: flags.stateDir,
     prometheusUrl: setting("prometheusUrl"),
+    prometheusAllowRemote: booleanSetting(setting("prometheusAllowRemote"), "prometheusAllowRemote"),
     metricsAddr: setting("metricsAddr"),
     logFormat: setting("logFormat"),
     logLevel: setting("logLevel"),
@@ -121,6 +126,11 @@ export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv): RunCo
   const result = RunConfig.safeParse(candidate);
   if (!result.success) throw new ValidationError(formatIssues(result.error.issues).map((p) => `configuration: ${p}`));
   return result.data;
+}
+
+function booleanSetting(value: string, name: string): boolean {
+  if (value === "true" || value === "false") return value === "true";
+  throw new ValidationError([`configuration: ${name}: expected true or false, got ${JSON.stringify(value)}`]);
 }
 
 function targetList(value: string, store: string): string[] {

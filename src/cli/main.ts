@@ -40,6 +40,7 @@ function buildProgram(): Command {
     .description("run the controller until SIGTERM/SIGINT")
     .option("--targets <list>", "what to observe and fix: docker, kubernetes or docker,kubernetes (env STEWARD_TARGETS; default docker, plus kubernetes with --store kubernetes)")
     .option("--prometheus-url <url>", "Prometheus base URL (env STEWARD_PROMETHEUS_URL, default http://127.0.0.1:9090)")
+    .addOption(new Option("--prometheus-allow-remote <bool>", "allow a Prometheus URL outside 127.0.0.0/8, e.g. in a cluster (env STEWARD_PROMETHEUS_ALLOW_REMOTE, default false)").choices(["true", "false"]))
     .option("--metrics-addr <host:port>", "serve /metrics, /healthz, /readyz here (default 127.0.0.1:9477)")
     .addOption(new Option("--log-format <format>", "json or text").choices(["json", "text"]))
     .addOption(new Option("--log-level <level>").choices(["error", "warn", "info", "debug"]))

@@ -27,7 +27,9 @@ export class Targets {
   private readonly kubernetes: KubernetesWorkloadObserver | undefined;
 
   constructor(config: RunConfig, logger: Logger) {
-    const prometheus = config.prometheusUrl ? new HttpPrometheusClient({ baseUrl: config.prometheusUrl }) : undefined;
+    const prometheus = config.prometheusUrl
+      ? new HttpPrometheusClient({ baseUrl: config.prometheusUrl, allowNonLoopback: config.prometheusAllowRemote })
+      : undefined;
     const docker = config.targets.includes("docker") ? openDocker(logger) : undefined;
     const kubernetes = config.targets.includes("kubernetes") ? openKubernetes(logger) : undefined;
     this.docker = docker?.observer;
