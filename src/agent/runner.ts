@@ -15,6 +15,7 @@ import { inKubernetesTarget, podsOf, workloadOfService, workloadSubject, type Wo
 import type { Store } from "../store/store.js";
 import { AuditLog } from "./audit.js";
 import { approvalFor } from "./approvals.js";
+import { handOver, sessionStart } from "./handover.js";
 import { incidentMessage, systemPrompt } from "./prompt.js";
 import { runSession, type SessionContext, type SessionOutcome, type SessionState } from "./session.js";
 import { newSessionId, type SessionFiles } from "./session-store.js";
@@ -67,7 +68,7 @@ export class AgentRunner {
           this.deps.events?.record(remediation, { type, reason: status.phase, action: "Remediate", note: status.message ?? `${before} → ${status.phase}` });
         }
       };
-      const state = (await this.deps.files.load(namespace, name)) ?? (await this.begin(remediation, desiredState, context.policy, { audit, updateStatus }));
+      const state = await this.sessionFor(remediation, desiredState, context, { audit, updateStatus });
       const ctx = this.context(remediation, desiredState, { ...context, audit, updateStatus, state });
       const outcome = await runSession(state, ctx);
       await this.finish(outcome, { audit, updateStatus, getStatus: () => status });
@@ -90,6 +91,23 @@ export class AgentRunner {
     metrics.agentTokens.inc({ type: "cache_read" }, delta("cacheReadTokens"));
     metrics.agentTokens.inc({ type: "cache_write" }, delta("cacheWriteTokens"));
     metrics.agentCostUSD.inc(delta("estimatedCostUSD"));
+  }
+
+  /** The saved conversation, a new one, or a handover from another replica (see handover.ts). */
+  private async sessionFor(
+    remediation: AgentRemediation,
+    desiredState: DesiredState,
+    context: { policy: RemediationPolicySpec; logger: Logger },
+    io: { audit: AuditLog; updateStatus: SessionContext["updateStatus"] },
+  ): Promise<SessionState> {
+    const { namespace, name } = remediation.metadata;
+    const { policy } = context;
+    const start = sessionStart(remediation, await this.deps.files.load(namespace, name));
+    if (start.type === "resume") return start.state;
+    if (start.type === "begin") return this.begin(remediation, desiredState, policy, io);
+    context.logger.warn("continuing an agent session whose conversation is on another replica", { remediation: name, phase: remediation.status?.phase, sessionId: remediation.status?.sessionId });
+    const input = { model: policy.model ?? this.deps.model, outputCap: policy.budgets.outputCap, now: new Date() };
+    return handOver(remediation, desiredState, input, { ...io, save: (state) => this.deps.files.save(namespace, name, state) });
   }
 
   private async begin(

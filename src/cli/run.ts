@@ -2,6 +2,7 @@ import Anthropic from "@anthropic-ai/sdk";
 import { AgentRunner } from "../agent/runner.js";
 import { SessionFiles } from "../agent/session-store.js";
 import { loggableConfig, type RunConfig } from "../config.js";
+import { runWhileLeading } from "./leadership.js";
 import { objectKey } from "../api/resources.js";
 import { SystemObserver } from "../reconcile/observation.js";
 import { RemediationReconciler } from "../reconcile/remediation-reconciler.js";
@@ -26,6 +27,8 @@ const AGENT_SESSION_DEADLINE_MS = 3_600_000;
 /** A running Steward: everything `steward run` starts, so it can be stopped in order. */
 export interface RunningSteward {
   metricsAddress: string;
+  /** Resolves when this replica loses its leader lease: the caller must exit at once (see runWhileLeading). */
+  leadershipLost: Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -36,7 +39,7 @@ export interface RunningSteward {
 export async function startSteward(config: RunConfig, logger: Logger = createLogger({ format: config.logFormat, level: config.logLevel })): Promise<RunningSteward> {
   logger.info("starting steward", { config: loggableConfig(config) });
   const metrics = new StewardMetrics();
-  const store: Store = openStore(config.store, config.stateDir);
+  const store: Store = openStore(config.store, config.stateDir, config.watchNamespace);
   const events = openEventRecorder(config.store, logger);
   const docker = createDockerClient();
   const observer = new DockerEventObserver({ docker, logger: logger.child({ observer: "docker" }) });
@@ -111,16 +114,16 @@ export async function startSteward(config: RunConfig, logger: Logger = createLog
     health: { notReadyReason: () => (observer.synced() ? undefined : "the Docker cache has not been listed yet") },
   });
   const metricsAddress = await server.start();
-  controller.start();
-  agentController.start();
+  // Only the leader reconciles and runs agent sessions; a standby keeps its caches warm and is Ready.
+  const leadership = runWhileLeading([agentController, controller], { election: config.leaderElection, metrics, logger });
   logger.info("steward is running", { metrics: `http://${metricsAddress}/metrics`, desiredStates: index.keys().length });
 
   return {
     metricsAddress,
+    leadershipLost: leadership.lost,
     async stop(): Promise<void> {
       logger.info("shutting down");
-      await agentController.stop();
-      await controller.stop();
+      await leadership.stop();
       await server.close();
       await observer.close();
       await store.close();

@@ -23,6 +23,7 @@ export class StewardMetrics {
   readonly agentTokens: Counter<"type">;
   readonly agentCostUSD: Counter;
   readonly agentSessions: Counter<"outcome">;
+  readonly leader: Gauge;
 
   constructor() {
     const registers = [this.registry];
@@ -49,6 +50,7 @@ export class StewardMetrics {
     this.agentTokens = new Counter({ name: "steward_agent_tokens_total", help: "Tokens agent sessions used, by type.", labelNames: ["type"], registers });
     this.agentCostUSD = new Counter({ name: "steward_agent_cost_usd_total", help: "Estimated cost of agent sessions in USD.", registers });
     this.agentSessions = new Counter({ name: "steward_agent_session_runs_total", help: "Agent session runs, by how they ended.", labelNames: ["outcome"], registers });
+    this.leader = new Gauge({ name: "steward_leader", help: "1 while this process runs the controllers (holds the lease, or has no leader election).", registers });
     for (const type of ["input", "output", "cache_read", "cache_write"]) this.agentTokens.inc({ type }, 0);
     for (const outcome of ["resolved", "escalated", "awaitingApproval"]) this.agentSessions.inc({ outcome }, 0);
     for (const result of RECONCILE_RESULTS) this.reconcileTotal.inc({ result }, 0);

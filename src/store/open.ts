@@ -10,10 +10,11 @@ export type StoreKind = "file" | "kubernetes";
 
 /**
  * The store `--store` names: the state directory, or the API server of the current
- * kubeconfig context (KUBECONFIG, else ~/.kube/config, else in-cluster).
+ * kubeconfig context (KUBECONFIG, else ~/.kube/config, else in-cluster). `namespace`
+ * limits the Kubernetes store to one namespace (all when unset).
  */
-export function openStore(kind: StoreKind, stateDir: string): Store {
-  return kind === "file" ? new FileStore(stateDir) : new KubernetesStore(defaultKubeConfig());
+export function openStore(kind: StoreKind, stateDir: string, namespace?: string): Store {
+  return kind === "file" ? new FileStore(stateDir) : new KubernetesStore(defaultKubeConfig(), { namespace });
 }
 
 /** Kubernetes Events in the kubernetes store; the file store has none (its status and logs say it all). */
@@ -21,7 +22,8 @@ export function openEventRecorder(kind: StoreKind, logger: Logger): EventRecorde
   return kind === "kubernetes" ? new KubernetesEventRecorder(defaultKubeConfig(), logger) : undefined;
 }
 
-function defaultKubeConfig(): KubeConfig {
+/** The current kubeconfig context: KUBECONFIG, else ~/.kube/config, else in-cluster. */
+export function defaultKubeConfig(): KubeConfig {
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromDefault();
   return kubeConfig;
