@@ -26,3 +26,30 @@ describe("resolveRunConfig", () => {
     assert.throws(() => resolveRunConfig({ ...base, prometheusAllowRemote: "yes" }, {}), /prometheusAllowRemote: expected true or false, got "yes"/);
   });
 });
+
+describe("resolveRunConfig: leader election", () => {
+  it("on by default with the kubernetes store, off with the file store", () => {
+    const election = resolveRunConfig({ ...base, store: "kubernetes" }, { POD_NAME: "steward-7d9f-abcde" }).leaderElection;
+    assert.equal(election?.leaseName, "steward");
+    assert.match(election?.identity ?? "", /^steward-7d9f-abcde_[0-9a-f]{8}$/);
+    assert.equal(resolveRunConfig({ ...base, store: "file" }, {}).leaderElection, undefined);
+    assert.equal(resolveRunConfig({ ...base, store: "kubernetes", leaderElect: "false" }, {}).leaderElection, undefined);
+  });
+
+  it("each process gets its own identity, so a restarted one never renews its predecessor's lease", () => {
+    const identity = (): string | undefined => resolveRunConfig({ ...base, store: "kubernetes" }, { POD_NAME: "p" }).leaderElection?.identity;
+    assert.notEqual(identity(), identity());
+  });
+
+  it("lease name and namespace from flags or the environment", () => {
+    const election = resolveRunConfig({ ...base, store: "kubernetes", leaseName: "steward-a" }, { STEWARD_LEASE_NAMESPACE: "ops" }).leaderElection;
+    assert.equal(election?.leaseName, "steward-a");
+    assert.equal(election?.leaseNamespace, "ops");
+  });
+
+  it("the file store cannot elect; a bad value or lease name is a clear error", () => {
+    assert.throws(() => resolveRunConfig({ ...base, store: "file", leaderElect: "true" }, {}), /--leader-elect needs --store kubernetes/);
+    assert.throws(() => resolveRunConfig({ ...base, store: "kubernetes" }, { STEWARD_LEADER_ELECT: "yes" }), /leaderElect: expected true, false or auto, got "yes"/);
+    assert.throws(() => resolveRunConfig({ ...base, store: "kubernetes", leaseName: "Not_A_Name" }, {}), /leaderElection\.leaseName: expected a DNS name/);
+  });
+});
