@@ -6,6 +6,9 @@
 #   scripts/control-plane.sh up       start etcd + kube-apiserver, write a kubeconfig, wait for
 #                                     /readyz and the default namespace; prints `export KUBECONFIG=…`
 #   scripts/control-plane.sh down     stop both and remove the run dir
+#   scripts/control-plane.sh restart-apiserver
+#                                     stop kube-apiserver only (etcd stays up) and start it again with
+#                                     the same flags, port, certificates and token; wait for /readyz
 #   scripts/control-plane.sh status   exit 0 when the recorded processes are alive and /readyz is ok
 #   scripts/control-plane.sh env      print the export lines of a running control plane
 #   scripts/control-plane.sh bindir   print the directory holding etcd, kube-apiserver, kubectl
@@ -249,6 +252,34 @@ start_bg() { # name log-file command...
   echo $! >"$RUN/$name.pid"
 }
 
+# Starts kube-apiserver on the recorded ports with the run dir's certificates and token
+# (used by `up` and `restart-apiserver`, so a restarted server is the same server to its clients).
+start_apiserver() {
+  local etcd_port api_port
+  etcd_port="$(cat "$RUN/etcd.port")"
+  api_port="$(cat "$RUN/kube-apiserver.port")"
+  # Appended, so the log of the server before a restart is kept.
+  setsid "$BIN/kube-apiserver" \
+    --etcd-servers "http://127.0.0.1:$etcd_port" \
+    --bind-address 127.0.0.1 \
+    --advertise-address 127.0.0.1 \
+    --secure-port "$api_port" \
+    --tls-cert-file "$RUN/pki/apiserver.crt" \
+    --tls-private-key-file "$RUN/pki/apiserver.key" \
+    --client-ca-file "$RUN/pki/ca.crt" \
+    --token-auth-file "$RUN/tokens.csv" \
+    --authorization-mode RBAC \
+    --service-account-issuer https://kubernetes.default.svc \
+    --service-account-key-file "$RUN/pki/sa.pub" \
+    --service-account-signing-key-file "$RUN/pki/sa.key" \
+    --service-cluster-ip-range 10.0.0.0/24 \
+    --disable-admission-plugins ServiceAccount \
+    --endpoint-reconciler-type none \
+    --allow-privileged=true \
+    --v 1 >>"$RUN/kube-apiserver.log" 2>&1 </dev/null &
+  echo $! >"$RUN/kube-apiserver.pid"
+}
+
 cmd_up() {
   if running; then
     log "already up ($RUN)"
@@ -291,25 +322,8 @@ cmd_up() {
 
   api_port="$(free_port)"
   while [[ "$api_port" == "$etcd_port" || "$api_port" == "$peer_port" ]]; do api_port="$(free_port)"; done
-  start_bg kube-apiserver "$RUN/kube-apiserver.log" "$BIN/kube-apiserver" \
-    --etcd-servers "http://127.0.0.1:$etcd_port" \
-    --bind-address 127.0.0.1 \
-    --advertise-address 127.0.0.1 \
-    --secure-port "$api_port" \
-    --tls-cert-file "$RUN/pki/apiserver.crt" \
-    --tls-private-key-file "$RUN/pki/apiserver.key" \
-    --client-ca-file "$RUN/pki/ca.crt" \
-    --token-auth-file "$RUN/tokens.csv" \
-    --authorization-mode RBAC \
-    --service-account-issuer https://kubernetes.default.svc \
-    --service-account-key-file "$RUN/pki/sa.pub" \
-    --service-account-signing-key-file "$RUN/pki/sa.key" \
-    --service-cluster-ip-range 10.0.0.0/24 \
-    --disable-admission-plugins ServiceAccount \
-    --endpoint-reconciler-type none \
-    --allow-privileged=true \
-    --v 1
   echo "$api_port" >"$RUN/kube-apiserver.port"
+  start_apiserver
 
   local server="https://127.0.0.1:$api_port"
   cat >"$RUN/kubeconfig" <<EOF
@@ -368,6 +382,20 @@ cmd_down() {
   log "removed $RUN"
 }
 
+# Stops kube-apiserver only (etcd and its data stay) and starts it again with the same
+# flags, port, certificates and token; returns once /readyz answers. For tests of clients
+# that must survive an API server restart.
+cmd_restart_apiserver() {
+  running || die "not running ($RUN); start it with: STEWARD_K8S_RUN=$RUN $0 up"
+  local t0=$SECONDS api_port
+  api_port="$(cat "$RUN/kube-apiserver.port")"
+  stop_component kube-apiserver
+  start_apiserver
+  local auth=(--cacert "$RUN/pki/ca.crt" -H "Authorization: Bearer $(cat "$RUN/token")")
+  wait_http "kube-apiserver /readyz" "https://127.0.0.1:$api_port/readyz" "${auth[@]}"
+  log "kube-apiserver restarted on 127.0.0.1:$api_port in $((SECONDS - t0))s (pid $(recorded_pid kube-apiserver))"
+}
+
 cmd_status() {
   running || { log "not running ($RUN)"; return 1; }
   curl -fsS --max-time 3 --cacert "$RUN/pki/ca.crt" -H "Authorization: Bearer $(cat "$RUN/token")" \
@@ -381,7 +409,8 @@ case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
+  restart-apiserver) cmd_restart_apiserver ;;
   env) running || die "not running ($RUN)"; print_env ;;
   bindir) echo "$BIN" ;;
-  *) echo "usage: $0 {build|up|down|status|env|bindir}" >&2; exit 2 ;;
+  *) echo "usage: $0 {build|up|down|restart-apiserver|status|env|bindir}" >&2; exit 2 ;;
 esac

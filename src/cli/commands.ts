@@ -109,7 +109,8 @@ export async function watchCommand(
     output.out(renderItems(kind, initial, format, true));
   }
   const unsubscribe = store.watch((event) => {
-    if (!matches(event.object)) return;
+    // A resync is not a change; kubectl get -w does not print one either.
+    if (event.type === "SYNC" || !matches(event.object)) return;
     if (format === "table" || format === "wide") {
       const row = formatTable(tableHeaders(kind, wide), [tableRow(kind, event.object as never, wide, new Date())]);
       output.out(row.split("\n")[1] ?? "");

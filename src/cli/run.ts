@@ -39,7 +39,7 @@ export interface RunningSteward {
 export async function startSteward(config: RunConfig, logger: Logger = createLogger({ format: config.logFormat, level: config.logLevel })): Promise<RunningSteward> {
   logger.info("starting steward", { config: loggableConfig(config) });
   const metrics = new StewardMetrics();
-  const store: Store = openStore(config.store, config.stateDir, config.watchNamespace);
+  const store: Store = openStore(config.store, config.stateDir, config.watchNamespace, { logger: logger.child({ store: config.store }), metrics });
   const events = openEventRecorder(config.store, logger);
   const docker = createDockerClient();
   const observer = new DockerEventObserver({ docker, logger: logger.child({ observer: "docker" }) });

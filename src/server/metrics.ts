@@ -1,5 +1,6 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from "prom-client";
 import { RemediationPhase } from "../api/remediation.js";
+import { INTERRUPT_REASONS } from "../store/kubernetes/informer.js";
 
 export const RECONCILE_RESULTS = ["success", "requeue_after", "error", "terminal"] as const;
 export type ReconcileResultLabel = (typeof RECONCILE_RESULTS)[number];
@@ -20,6 +21,7 @@ export class StewardMetrics {
   readonly remediationsOpened: Counter;
   readonly queueDepth: Gauge;
   readonly observerConnected: Gauge<"observer">;
+  readonly storeWatchRestarts: Counter<"reason">;
   readonly agentTokens: Counter<"type">;
   readonly agentCostUSD: Counter;
   readonly agentSessions: Counter<"outcome">;
@@ -47,6 +49,12 @@ export class StewardMetrics {
       labelNames: ["observer"],
       registers,
     });
+    this.storeWatchRestarts = new Counter({
+      name: "steward_store_watch_restarts_total",
+      help: "Kubernetes store informer watches restarted, by why they stopped (ended is the normal cycle).",
+      labelNames: ["reason"],
+      registers,
+    });
     this.agentTokens = new Counter({ name: "steward_agent_tokens_total", help: "Tokens agent sessions used, by type.", labelNames: ["type"], registers });
     this.agentCostUSD = new Counter({ name: "steward_agent_cost_usd_total", help: "Estimated cost of agent sessions in USD.", registers });
     this.agentSessions = new Counter({ name: "steward_agent_session_runs_total", help: "Agent session runs, by how they ended.", labelNames: ["outcome"], registers });
@@ -54,6 +62,7 @@ export class StewardMetrics {
     for (const type of ["input", "output", "cache_read", "cache_write"]) this.agentTokens.inc({ type }, 0);
     for (const outcome of ["resolved", "escalated", "awaitingApproval"]) this.agentSessions.inc({ outcome }, 0);
     for (const result of RECONCILE_RESULTS) this.reconcileTotal.inc({ result }, 0);
+    for (const reason of INTERRUPT_REASONS) this.storeWatchRestarts.inc({ reason }, 0);
     for (const phase of RemediationPhase.options) this.remediations.set({ phase }, 0);
     for (const action of ["start", "restart", "scale"]) {
       for (const result of ["Succeeded", "Failed"]) this.simpleFixes.inc({ action, result }, 0);

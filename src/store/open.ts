@@ -1,7 +1,9 @@
 import { KubeConfig } from "@kubernetes/client-node";
 import { FileStore } from "./file/file-store.js";
 import { KubernetesStore } from "./kubernetes/kubernetes-store.js";
+import { informerReporter } from "./kubernetes/informer-report.js";
 import type { Logger } from "../logging.js";
+import type { StewardMetrics } from "../server/metrics.js";
 import type { EventRecorder } from "./events.js";
 import { KubernetesEventRecorder } from "./kubernetes/events.js";
 import type { Store } from "./store.js";
@@ -10,11 +12,13 @@ export type StoreKind = "file" | "kubernetes";
 
 /**
  * The store `--store` names: the state directory, or the API server of the current
- * kubeconfig context (KUBECONFIG, else ~/.kube/config, else in-cluster). `namespace`
+ * kubeconfig context (KUBECONFIG, else ~/.kube/config, else in-cluster). With `report`, the
+ * Kubernetes store's informers log their state and update the store metrics. `namespace`
  * limits the Kubernetes store to one namespace (all when unset).
  */
-export function openStore(kind: StoreKind, stateDir: string, namespace?: string): Store {
-  return kind === "file" ? new FileStore(stateDir) : new KubernetesStore(defaultKubeConfig(), { namespace });
+export function openStore(kind: StoreKind, stateDir: string, namespace?: string, report?: { logger: Logger; metrics?: StewardMetrics }): Store {
+  if (kind === "file") return new FileStore(stateDir);
+  return new KubernetesStore(defaultKubeConfig(), { namespace, ...(report ? { onInformerEvent: informerReporter(report.logger, report.metrics) } : {}) });
 }
 
 /** Kubernetes Events in the kubernetes store; the file store has none (its status and logs say it all). */

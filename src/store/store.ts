@@ -1,14 +1,23 @@
 import type { Kind, Resource, ResourceOf } from "../api/resources.js";
 
-export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED";
+/**
+ * ADDED, MODIFIED, DELETED: a change. SYNC: no change; the periodic resync re-delivers every
+ * object the store knows, so a level-triggered consumer looks at each one again (a key it
+ * dropped, a missed event), as client-go's resync does. Consumers that only care about
+ * changes (`get -w`) ignore it.
+ */
+export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "SYNC";
 
-/** A change to one object. Handlers enqueue keys from it; they never act on it directly. */
+/** A change to one object, or a resync of it. Handlers enqueue keys from it; they never act on it directly. */
 export interface WatchEvent {
   type: WatchEventType;
   object: Resource;
   /** The object before the change, for MODIFIED events when the store knows it. */
   previous?: Resource;
 }
+
+/** How often a store re-delivers every object as a SYNC event, unless told otherwise. */
+export const DEFAULT_RESYNC_PERIOD_MS = 600_000;
 
 export type ApplyOutcome = "created" | "configured" | "unchanged";
 
@@ -33,7 +42,8 @@ export interface ObjectRef {
  *   fails with ConflictError if the object changed since it was read.
  * - `watch` reports every change made by any process; a listener subscribed before
  *   `start()` first receives an ADDED event for every existing object (an informer's
- *   initial list).
+ *   initial list). Every resync period (a store option, default 10 min) it receives a
+ *   SYNC event for every object, changed or not.
  */
 export interface Store {
   start(): Promise<void>;

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { DesiredState } from "../../src/api/desired-state.js";
 import { parseManifestText } from "../../src/api/load.js";
+import type { Resource } from "../../src/api/resources.js";
 import { ConflictError } from "../../src/errors.js";
 import type { Store, WatchEvent } from "../../src/store/store.js";
 import { waitFor } from "../../scripts/lib/wait.js";
@@ -19,9 +20,14 @@ spec:
   return resource;
 }
 
+/** The Docker project a DesiredState targets; undefined for other kinds. */
+export function projectOf(resource: Resource | undefined): string | undefined {
+  return resource?.kind === "DesiredState" ? resource.spec.target.docker?.project : undefined;
+}
+
 export interface StoreHarness {
   /** A store over fresh, empty storage. */
-  fresh(): Promise<Store>;
+  fresh(options?: { resyncPeriodMs?: number }): Promise<Store>;
   /** A second client of the same storage (another process, in production). */
   peer(store: Store): Promise<Store>;
 }
@@ -99,6 +105,26 @@ export function storeContract(name: string, harness: StoreHarness): void {
       await waitFor(() => events.some((e) => e.type === "DELETED" && e.object.metadata.name === "w"), 1_000, "DELETED event");
       console.log(`watch latency for an apply from another client: ${latency} ms`);
       await peer.close();
+      await store.close();
+    });
+
+    it("re-delivers every object as a SYNC event each resync period, and a change is still a change", async () => {
+      const store = await harness.fresh({ resyncPeriodMs: 300 });
+      await store.apply(desiredState("r1"));
+      await store.apply(desiredState("r2"));
+      const events: WatchEvent[] = [];
+      store.watch((e) => events.push(e));
+      await store.start();
+      const synced = (name: string, project: string): boolean =>
+        events.some((e) => e.type === "SYNC" && e.object.metadata.name === name && projectOf(e.object) === project);
+      await waitFor(() => synced("r1", "etcd") && synced("r2", "etcd"), 10_000, "SYNC events for r1 and r2, unchanged");
+      await store.apply(desiredState("r1", "moved"));
+      await waitFor(
+        () => events.some((e) => e.type === "MODIFIED" && e.object.metadata.name === "r1" && projectOf(e.previous) === "etcd"),
+        5_000,
+        "a MODIFIED event for the change, with the previous object",
+      );
+      await waitFor(() => synced("r1", "moved"), 10_000, "the next SYNC carrying the changed object");
       await store.close();
     });
 

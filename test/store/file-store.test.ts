@@ -7,7 +7,7 @@ import { FileStore } from "../../src/store/file/file-store.js";
 import { desiredState, storeContract } from "./contract.js";
 
 storeContract("FileStore", {
-  fresh: async () => new FileStore(await mkdtemp(join(tmpdir(), "steward-store-"))),
+  fresh: async (options = {}) => new FileStore(await mkdtemp(join(tmpdir(), "steward-store-")), options),
   peer: (store) => Promise.resolve(new FileStore((store as FileStore).dir)),
 });
 

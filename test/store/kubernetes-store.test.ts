@@ -7,9 +7,9 @@ import { storeContract } from "./contract.js";
 const NAMESPACE = "default";
 
 storeContract("KubernetesStore", {
-  fresh: async () => {
+  fresh: async (options = {}) => {
     const kubeConfig = await cluster();
-    const store = new KubernetesStore(kubeConfig, { namespace: NAMESPACE });
+    const store = new KubernetesStore(kubeConfig, { namespace: NAMESPACE, ...options });
     for (const kind of Object.values(KINDS)) {
       for (const object of await store.list(kind.kind)) await store.delete(kind.kind, object.metadata);
     }

@@ -8,7 +8,7 @@ import { validateResource } from "../../api/load.js";
 import { KINDS, type Kind, type Resource, type ResourceOf } from "../../api/resources.js";
 import { DEFAULT_NAMESPACE } from "../../api/meta.js";
 import { ConflictError, NotFoundError, StewardError, wrapError } from "../../errors.js";
-import type { ApplyResult, ObjectRef, StatusOf, Store, WatchEvent } from "../store.js";
+import { DEFAULT_RESYNC_PERIOD_MS, type ApplyResult, type ObjectRef, type StatusOf, type Store, type WatchEvent } from "../store.js";
 import { withFileLock, writeFileAtomic } from "./atomic.js";
 import { DirectoryWatcher } from "./watcher.js";
 
@@ -26,10 +26,14 @@ export function defaultStateDir(env: NodeJS.ProcessEnv): string {
 export class FileStore implements Store {
   private readonly watcher: DirectoryWatcher;
 
-  constructor(readonly dir: string) {
+  constructor(
+    readonly dir: string,
+    options: { resyncPeriodMs?: number } = {},
+  ) {
     this.watcher = new DirectoryWatcher(
       Object.values(KINDS).map((k) => join(dir, k.plural)),
       (path) => this.readPath(path),
+      options.resyncPeriodMs ?? DEFAULT_RESYNC_PERIOD_MS,
     );
   }
 

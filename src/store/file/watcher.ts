@@ -5,7 +5,7 @@ import type { Resource } from "../../api/resources.js";
 import type { WatchEvent } from "../store.js";
 
 /** Catches any change inotify missed (an overflowed queue, a directory made after start). */
-const RESYNC_INTERVAL_MS = 30_000;
+const RESCAN_INTERVAL_MS = 30_000;
 const DEBOUNCE_MS = 10;
 
 interface Known {
@@ -18,29 +18,38 @@ interface Known {
  * Turns file changes under the kind directories (`<kind>/<namespace>/<name>.yaml`) into
  * watch events. inotify says only that something changed, so the watcher re-reads the
  * file and compares uid and resourceVersion with what it saw last; a periodic full rescan
- * covers events the kernel dropped.
+ * covers events the kernel dropped. Separately, every `resyncPeriodMs` it rescans and then
+ * re-delivers every object as a SYNC event, as the Kubernetes store's informers do.
  */
 export class DirectoryWatcher {
   private readonly known = new Map<string, Known>();
   private readonly watchers = new Map<string, FSWatcher>();
   private readonly listeners = new Set<(event: WatchEvent) => void>();
   private readonly pending = new Map<string, NodeJS.Timeout>();
+  private rescanTimer: NodeJS.Timeout | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private closed = false;
 
   constructor(
     private readonly kindDirs: readonly string[],
     private readonly read: (path: string) => Promise<Resource | undefined>,
+    /** 0 disables the resync. */
+    private readonly resyncPeriodMs: number,
   ) {}
 
   async start(): Promise<void> {
     await this.rescanAll();
-    this.resyncTimer = setInterval(() => void this.rescanAll(), RESYNC_INTERVAL_MS);
-    this.resyncTimer.unref();
+    this.rescanTimer = setInterval(() => void this.rescanAll(), RESCAN_INTERVAL_MS);
+    this.rescanTimer.unref();
+    if (this.resyncPeriodMs > 0) {
+      this.resyncTimer = setInterval(() => void this.resync(), this.resyncPeriodMs);
+      this.resyncTimer.unref();
+    }
   }
 
   async close(): Promise<void> {
     this.closed = true;
+    clearInterval(this.rescanTimer);
     clearInterval(this.resyncTimer);
     for (const timer of this.pending.values()) clearTimeout(timer);
     for (const watcher of this.watchers.values()) watcher.close();
@@ -51,6 +60,12 @@ export class DirectoryWatcher {
   subscribe(listener: (event: WatchEvent) => void): () => void {
     this.listeners.add(listener);
     return () => this.listeners.delete(listener);
+  }
+
+  /** After a rescan, so the SYNC events carry what is on disk now. */
+  private async resync(): Promise<void> {
+    await this.rescanAll();
+    for (const { object } of [...this.known.values()]) this.emit({ type: "SYNC", object });
   }
 
   private async rescanAll(): Promise<void> {

@@ -6,15 +6,31 @@ import { validateResource } from "../../api/load.js";
 import { API_GROUP, DEFAULT_NAMESPACE } from "../../api/meta.js";
 import { KINDS, type Kind, type Resource, type ResourceOf } from "../../api/resources.js";
 import { ConflictError, errorMessage, NotFoundError, StewardError, ValidationError } from "../../errors.js";
-import type { ApplyResult, ObjectRef, StatusOf, Store, WatchEvent } from "../store.js";
-import { Informer } from "./informer.js";
+import { DEFAULT_RESYNC_PERIOD_MS, type ApplyResult, type ObjectRef, type StatusOf, type Store, type WatchEvent } from "../store.js";
+import { Informer, type InformerEvent } from "./informer.js";
 
 export interface KubernetesStoreOptions {
   /** Lists and watches only this namespace; all namespaces when unset. */
   namespace?: string;
   /** Timeout of every API call (default 10 s). */
   timeoutMs?: number;
+  /** Every cached object is re-delivered to watch listeners as a SYNC event this often (default 10 min; 0: never). */
+  resyncPeriodMs?: number;
+  /**
+   * A watch that delivers nothing, not even a bookmark, for this long is aborted and
+   * started again (default 90 s: the API server sends a bookmark about every minute).
+   */
+  watchdogMs?: number;
+  /** timeoutSeconds of each watch request, after which the server ends it (default 240, jittered). */
+  watchTimeoutSeconds?: number;
+  /** The informers' state: listed, watching, interrupted (and why), resynced. For logs and metrics. */
+  onInformerEvent?: (event: KindInformerEvent) => void;
 }
+
+export type KindInformerEvent = InformerEvent & { kind: Kind };
+
+export const DEFAULT_WATCHDOG_MS = 90_000;
+const DEFAULT_WATCH_TIMEOUT_SECONDS = 240;
 
 type Raw = Record<string, unknown> & { metadata?: Record<string, unknown> };
 
@@ -32,7 +48,7 @@ const META_FIELDS = ["name", "namespace", "labels", "annotations", "uid", "gener
  */
 export class KubernetesStore implements Store {
   private readonly api: CustomObjectsApi;
-  private readonly informers: Informer[];
+  private readonly informers: Informer<Resource>[];
   private readonly listeners = new Set<(event: WatchEvent) => void>();
   private readonly timeoutMs: number;
 
@@ -43,24 +59,41 @@ export class KubernetesStore implements Store {
     this.api = kubeConfig.makeApiClient(CustomObjectsApi);
     this.timeoutMs = options.timeoutMs ?? 10_000;
     const ns = options.namespace;
-    this.informers = Object.values(KINDS).map(
-      (info) =>
-        new Informer(
-          kubeConfig,
-          {
-            path: `/apis/${API_GROUP}/${CRD_VERSION}/${ns ? `namespaces/${ns}/` : ""}${info.plural}`,
-            list: async () => {
-              const list = (await this.listRaw(info.kind, ns)) as { items?: unknown[]; metadata?: { resourceVersion?: string } };
-              return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? "" };
-            },
-            parse: (raw) => {
-              const result = validateResource(pickKnown(raw as Raw));
-              return result.ok ? result.resource : undefined;
-            },
+    this.informers = Object.values(KINDS).map((info) => {
+      const report = (event: InformerEvent): void => options.onInformerEvent?.({ ...event, kind: info.kind });
+      return new Informer<Resource>(
+        kubeConfig,
+        {
+          path: `/apis/${API_GROUP}/${CRD_VERSION}/${ns ? `namespaces/${ns}/` : ""}${info.plural}`,
+          list: async () => {
+            const list = (await this.listRaw(info.kind, ns)) as { items?: unknown[]; metadata?: { resourceVersion?: string } };
+            return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? "" };
           },
-          (event) => this.listeners.forEach((listener) => listener(event)),
-        ),
-    );
+          parse: (raw) => {
+            const result = validateResource(pickKnown(raw as Raw));
+            return result.ok ? result.resource : undefined;
+          },
+        },
+        {
+          resyncPeriodMs: options.resyncPeriodMs ?? DEFAULT_RESYNC_PERIOD_MS,
+          watchdogMs: options.watchdogMs ?? DEFAULT_WATCHDOG_MS,
+          watchTimeoutSeconds: options.watchTimeoutSeconds ?? DEFAULT_WATCH_TIMEOUT_SECONDS,
+          emit: (event) => this.deliver(event, report),
+          report,
+        },
+      );
+    });
+  }
+
+  /** To every listener, even when one throws: a listener's bug must not starve the others or break the watch. */
+  private deliver(event: WatchEvent, report: (event: InformerEvent) => void): void {
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        report({ type: "listener-failed", error: errorMessage(err) });
+      }
+    }
   }
 
   async start(): Promise<void> {
