@@ -110,10 +110,19 @@ export function handoverState(remediation: AgentRemediation, desiredState: Desir
 export function pendingCall(pending: PendingApproval, toolset: Toolset): { id: string; name: string; input: Record<string, unknown> } | undefined {
   const tool = findTool(toolset, pending.tool);
   if (!tool) return undefined;
-  const candidates: Record<string, unknown>[] = [{ container: pending.command.at(-1) }, { argv: pending.command }];
+  const { command } = pending;
+  const last = command.at(-1);
+  // The input shapes of the mutating tools (docker_*, shell, kube_*); the check below makes a wrong guess harmless.
+  const candidates: Record<string, unknown>[] = [
+    { container: last },
+    { argv: command },
+    { pod: last },
+    { workload: last },
+    { workload: command[2], replicas: Number(/^--replicas=(\d+)$/.exec(last ?? "")?.[1]) },
+  ];
   const input = candidates.find((candidate) => {
     const parsed = tool.input.safeParse(candidate);
-    return parsed.success && isDeepStrictEqual(tool.argv(parsed.data), pending.command);
+    return parsed.success && isDeepStrictEqual(tool.argv(parsed.data), command);
   });
   return input && { id: pending.id, name: pending.tool, input };
 }

@@ -4,7 +4,7 @@ import { DesiredState } from "../../src/api/desired-state.js";
 import { AgentRemediation, type RemediationStatus } from "../../src/api/remediation.js";
 import { handoverState, pendingCall, sessionStart } from "../../src/agent/handover.js";
 import type { SessionState } from "../../src/agent/session.js";
-import { DOCKER_TOOLS } from "../../src/agent/toolsets.js";
+import { DOCKER_TOOLS, KUBERNETES_TOOLS } from "../../src/agent/toolsets.js";
 
 const NOW = new Date("2026-11-24T10:00:00.000Z");
 
@@ -79,6 +79,13 @@ describe("pendingCall: the call a pending approval stands for", () => {
   it("rebuilds a shell call", () => {
     const pending = { ...waiting.pendingApproval[0]!, tool: "shell", command: ["etcdctl", "member", "remove", "x"] };
     assert.deepEqual(pendingCall(pending, DOCKER_TOOLS)?.input, { argv: ["etcdctl", "member", "remove", "x"] });
+  });
+
+  it("rebuilds the Kubernetes tools' calls", () => {
+    const call = (tool: string, command: string[]): unknown => pendingCall({ ...waiting.pendingApproval[0]!, tool, command }, KUBERNETES_TOOLS)?.input;
+    assert.deepEqual(call("kube_scale", ["kubectl", "scale", "deployment/web", "--replicas=3"]), { workload: "deployment/web", replicas: 3 });
+    assert.deepEqual(call("kube_rollout_restart", ["kubectl", "rollout", "restart", "deployment/web"]), { workload: "deployment/web" });
+    assert.deepEqual(call("kube_delete_pod", ["kubectl", "delete", "pod", "web-7d9f-abcde"]), { pod: "web-7d9f-abcde" });
   });
 
   it("refuses an input that would not run exactly the approved argv", () => {
