@@ -7,15 +7,14 @@ import { objectKey } from "../api/resources.js";
 import { SystemObserver } from "../reconcile/observation.js";
 import { RemediationReconciler } from "../reconcile/remediation-reconciler.js";
 import { createLogger, type Logger } from "../logging.js";
-import { createDockerClient, DockerEventObserver, DockerodeActions } from "../observe/docker/index.js";
-import { HttpPrometheusClient } from "../observe/prometheus.js";
 import { Controller } from "../reconcile/controller.js";
 import { DesiredStateReconciler } from "../reconcile/desired-state-reconciler.js";
-import { DesiredStateIndex, enqueueForDockerEvent, enqueueForStoreEvent } from "../reconcile/handlers.js";
+import { DesiredStateIndex, enqueueForStoreEvent } from "../reconcile/handlers.js";
 import { WorkQueue } from "../reconcile/queue.js";
 import { StewardMetrics } from "../server/metrics.js";
 import { OperabilityServer } from "../server/http.js";
 import { openEventRecorder, openStore } from "../store/open.js";
+import { Targets } from "./targets.js";
 import type { Store, WatchEvent } from "../store/store.js";
 
 /** A slow model answer is still an answer; past this the SDK gives up and retries. */
@@ -41,18 +40,15 @@ export async function startSteward(config: RunConfig, logger: Logger = createLog
   const metrics = new StewardMetrics();
   const store: Store = openStore(config.store, config.stateDir, config.watchNamespace, { logger: logger.child({ store: config.store }), metrics });
   const events = openEventRecorder(config.store, logger);
-  const docker = createDockerClient();
-  const observer = new DockerEventObserver({ docker, logger: logger.child({ observer: "docker" }) });
-  const prometheus = config.prometheusUrl ? new HttpPrometheusClient({ baseUrl: config.prometheusUrl }) : undefined;
+  const targets = new Targets(config, logger);
   const queue = new WorkQueue();
   const index = new DesiredStateIndex();
   const phases = new RemediationPhaseTracker(metrics);
-  const dockerActions = new DockerodeActions(docker);
   const reconciler = new DesiredStateReconciler({
     store,
-    docker: observer,
-    dockerActions,
-    prometheus,
+    observers: targets.observers,
+    dockerActions: targets.dockerActions,
+    kubernetesActions: targets.kubernetesActions,
     metrics,
     agent: { modelConfigured: config.modelConfigured },
     events,
@@ -72,8 +68,8 @@ export async function startSteward(config: RunConfig, logger: Logger = createLog
         client: new Anthropic({ apiKey: config.anthropicApiKey, baseURL: config.anthropicBaseUrl, timeout: ANTHROPIC_TIMEOUT_MS, maxRetries: 2 }),
         model: config.model,
         maxTokens: AGENT_MAX_TOKENS,
-        tools: { docker, containers: () => observer.containers(), actions: dockerActions, prometheus },
-        observer: new SystemObserver(observer, prometheus),
+        tools: targets.agentTools,
+        observer: new SystemObserver(targets.observers),
         verifyTimeoutMs: config.verifyTimeoutMs,
         metrics,
         events,
@@ -92,26 +88,21 @@ export async function startSteward(config: RunConfig, logger: Logger = createLog
 
   store.watch((event) => {
     index.apply(event);
+    targets.watchNamespaces(index.kubernetesNamespaces());
     phases.apply(event);
     enqueueForStoreEvent(event, queue);
     if (event.object.kind === "AgentRemediation") {
       agentQueue.add(objectKey("AgentRemediation", event.object.metadata.namespace, event.object.metadata.name));
     }
   });
-  observer.subscribe((event) => {
-    if (event.type === "connection") {
-      metrics.observerConnected.set({ observer: "docker" }, event.connection.state === "connected" ? 1 : 0);
-      logger.info("docker connection", { ...event.connection });
-    }
-    enqueueForDockerEvent(event, index, queue, logger);
-  });
+  targets.subscribe(index, queue, { metrics, logger });
   // Subscribed before start(), so the initial list arrives as ADDED events (informer style).
   await store.start();
-  await observer.start();
+  await targets.start();
   const server = new OperabilityServer({
     address: config.metricsAddr,
     registry: metrics.registry,
-    health: { notReadyReason: () => (observer.synced() ? undefined : "the Docker cache has not been listed yet") },
+    health: { notReadyReason: () => targets.notReadyReason() },
   });
   const metricsAddress = await server.start();
   // Only the leader reconciles and runs agent sessions; a standby keeps its caches warm and is Ready.
@@ -125,7 +116,7 @@ export async function startSteward(config: RunConfig, logger: Logger = createLog
       logger.info("shutting down");
       await leadership.stop();
       await server.close();
-      await observer.close();
+      await targets.close();
       await store.close();
       logger.info("stopped");
     },
