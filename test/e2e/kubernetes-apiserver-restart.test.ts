@@ -38,7 +38,7 @@ describe("steward run --store kubernetes across a kube-apiserver restart", () =>
     state = await tempStateDir();
     // Without leader election: a leader that cannot renew its lease for 10 s exits by design,
     // and a restart on a loaded machine can take longer. This test is about the informers.
-    steward = new StewardProcess(state, [], { STEWARD_STORE: "kubernetes", STEWARD_LEADER_ELECT: "false" });
+    steward = new StewardProcess(state, ["--watch-namespace", "default"], { STEWARD_STORE: "kubernetes", STEWARD_LEADER_ELECT: "false" });
     await steward.start();
   });
 

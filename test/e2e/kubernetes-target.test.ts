@@ -109,8 +109,8 @@ async function setup(dir: string, namespace: string, agentMode: string): Promise
 }
 
 /**
- * Every Steward here watches all namespaces, so nothing may be left open for the next one.
- * The test control plane runs no namespace controller: the objects are deleted one by one.
+ * Nothing may be left open for a Steward of a later test that watches all namespaces. The
+ * test control plane runs no namespace controller: the objects are deleted one by one.
  */
 async function cleanup(namespace: string): Promise<void> {
   await kubectl("delete", "desiredstates,remediations,deployments,pods", "--all", "-n", namespace, "--wait=false");
@@ -125,7 +125,7 @@ describe("a DesiredState targeting a Kubernetes Deployment (steward --store kube
   before(async () => {
     await cluster();
     state = await tempStateDir();
-    steward = new StewardProcess(state, ["--targets", "kubernetes"], { STEWARD_STORE: "kubernetes" });
+    steward = new StewardProcess(state, ["--targets", "kubernetes", "--watch-namespace", namespace], { STEWARD_STORE: "kubernetes" });
     await steward.start();
     await setup(state, namespace, "approve");
   });
@@ -204,7 +204,7 @@ describe("the agent on a Kubernetes target: kube_* tools, approval by kubectl an
     ]);
     const baseURL = await fake.start();
     state = await tempStateDir();
-    steward = new StewardProcess(state, ["--targets", "kubernetes", "--verify-timeout", "10s"], {
+    steward = new StewardProcess(state, ["--targets", "kubernetes", "--verify-timeout", "10s", "--watch-namespace", namespace], {
       STEWARD_STORE: "kubernetes",
       ANTHROPIC_API_KEY: "test-key-not-secret",
       ANTHROPIC_BASE_URL: baseURL,

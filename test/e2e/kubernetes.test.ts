@@ -26,7 +26,7 @@ describe("steward run --store kubernetes, out of cluster, on a real kube-apiserv
     await emptyCluster();
     await ensureCluster();
     state = await tempStateDir();
-    steward = new StewardProcess(state, [], { STEWARD_STORE: "kubernetes" });
+    steward = new StewardProcess(state, ["--watch-namespace", "default"], { STEWARD_STORE: "kubernetes" });
     await steward.start();
   });
 
@@ -88,7 +88,7 @@ describe("approval by kubectl annotate, with a scripted model", () => {
     ]);
     const baseURL = await fake.start();
     state = await tempStateDir();
-    steward = new StewardProcess(state, ["--verify-timeout", "3s"], { STEWARD_STORE: "kubernetes", ANTHROPIC_API_KEY: "test-key-not-secret", ANTHROPIC_BASE_URL: baseURL });
+    steward = new StewardProcess(state, ["--verify-timeout", "3s", "--watch-namespace", "default"], { STEWARD_STORE: "kubernetes", ANTHROPIC_API_KEY: "test-key-not-secret", ANTHROPIC_BASE_URL: baseURL });
     await steward.start();
   });
 
