@@ -2,9 +2,9 @@ import type Anthropic from "@anthropic-ai/sdk";
 import { parseDuration } from "../api/duration.js";
 import type { DesiredState } from "../api/desired-state.js";
 import type { RemediationPolicySpec } from "../api/policy.js";
-import type { AgentRemediation, RemediationPhase, RemediationStatus, Usage } from "../api/remediation.js";
+import type { ActionRecord, AgentRemediation, RemediationPhase, RemediationStatus, Usage } from "../api/remediation.js";
 import type { StewardMetrics } from "../server/metrics.js";
-import type { EventRecorder } from "../store/events.js";
+import type { EventRecorder, StewardEvent } from "../store/events.js";
 import type { Logger } from "../logging.js";
 import { containersOfService, driftFingerprint } from "../reconcile/drift.js";
 import type { KubernetesActions, KubernetesObserver } from "../observe/types.js";
@@ -60,13 +60,10 @@ export class AgentRunner {
     try {
       let status = remediation.status ?? emptyRemediationStatus();
       const updateStatus = async (change: (s: RemediationStatus) => RemediationStatus): Promise<void> => {
-        const before = status.phase;
+        const before = status;
         status = change(status);
         await this.deps.store.updateStatus("AgentRemediation", remediation.metadata, status);
-        if (status.phase !== before) {
-          const type = status.phase === "Escalated" || status.phase === "Failed" ? "Warning" : "Normal";
-          this.deps.events?.record(remediation, { type, reason: status.phase, action: "Remediate", note: status.message ?? `${before} → ${status.phase}` });
-        }
+        this.recordSteps(remediation, before, status);
       };
       const state = await this.sessionFor(remediation, desiredState, context, { audit, updateStatus });
       const ctx = this.context(remediation, desiredState, { ...context, audit, updateStatus, state });
@@ -174,6 +171,21 @@ export class AgentRunner {
     };
   }
 
+  /**
+   * Each step a person would look for is an Event on the remediation (`kubectl describe`):
+   * a phase change, and every recorded change — run, approved (by whom) or denied.
+   */
+  private recordSteps(remediation: AgentRemediation, before: RemediationStatus, after: RemediationStatus): void {
+    const events = this.deps.events;
+    if (!events) return;
+    if (after.phase !== before.phase) {
+      const type = after.phase === "Escalated" || after.phase === "Failed" ? "Warning" : "Normal";
+      events.record(remediation, { type, reason: after.phase, action: "Remediate", note: after.message ?? `${before.phase} → ${after.phase}` });
+    }
+    const known = new Set(before.actions.map((a) => a.id));
+    for (const action of after.actions.filter((a) => !known.has(a.id))) events.record(remediation, actionEvent(action));
+  }
+
   /** The tools reach Docker, or the target's namespace only. */
   private toolAccess(desiredState: DesiredState): Pick<ToolEnvironment, "docker" | "kubernetes" | "prometheus"> {
     const { docker, kubernetes, prometheus } = this.deps.tools;
@@ -257,4 +269,16 @@ export class AgentRunner {
     }));
     await io.audit.append("phase_change", { from, to: phase, reason: outcome.type === "resolved" ? "verified" : outcome.reason }, { sync: true });
   }
+}
+
+function actionEvent(action: ActionRecord): StewardEvent {
+  const denied = action.decision === "deny";
+  const by = action.approver ? ` (${denied ? "denied" : "approved"} by ${action.approver})` : "";
+  const result = denied ? "denied" : action.exitCode === 0 ? "ran" : `failed (exit code ${action.exitCode ?? "?"})`;
+  return {
+    type: denied || action.exitCode !== 0 ? "Warning" : "Normal",
+    reason: denied ? "ActionDenied" : "ActionExecuted",
+    action: action.tool,
+    note: `${action.command.join(" ")}: ${result}${by}`,
+  };
 }

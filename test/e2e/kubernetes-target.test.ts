@@ -248,5 +248,11 @@ describe("the agent on a Kubernetes target: kube_* tools, approval by kubectl an
     assert.match(actions, /^kube_scale deny\s*$/m);
     assert.match(actions, /^kube_delete_pod ask dana$/m);
     assert.match(JSON.stringify(seen[0]?.body?.system), /kube_get, kube_events, kube_logs/);
+    const described = await waitFor(async () => {
+      const out = (await kubectl("describe", "remediation", name, "-n", namespace)).stdout;
+      return /Resolved/.test(out.split("Events:")[1] ?? "") ? out : undefined;
+    }, 10_000, "each step as an Event in kubectl describe");
+    assert.match(described, /Warning\s+ActionDenied\s[\s\S]*kubectl scale deployment\/other --replicas=0: denied/);
+    assert.match(described, /Normal\s+ActionExecuted\s[\s\S]*kubectl delete pod web-2: ran \(approved by dana\)/);
   });
 });
