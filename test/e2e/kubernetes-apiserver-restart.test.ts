@@ -1,22 +1,12 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { KINDS } from "../../src/api/resources.js";
-import { KubernetesStore } from "../../src/store/kubernetes/kubernetes-store.js";
 import { containerState, docker, ensureCluster } from "../../scripts/lib/cluster.js";
 import { waitFor } from "../../scripts/lib/wait.js";
 import { restartApiServer } from "../support/control-plane.js";
 import { etcdDesiredState, writeManifest } from "../support/desired-states.js";
-import { cluster } from "../support/kube.js";
+import { emptyNamespace } from "../support/kube.js";
 import { kubectl } from "../support/kubectl.js";
 import { StewardProcess, tempStateDir } from "../support/steward.js";
-
-/** CRDs installed and no Steward object left in `default` from an earlier test. */
-async function emptyCluster(): Promise<void> {
-  const store = new KubernetesStore(await cluster(), { namespace: "default" });
-  for (const kind of Object.values(KINDS)) {
-    for (const object of await store.list(kind.kind)) await store.delete(kind.kind, object.metadata);
-  }
-}
 
 async function metric(steward: StewardProcess, series: string): Promise<number | undefined> {
   const text = await (await fetch(`http://${steward.metricsAddress}/metrics`, { signal: AbortSignal.timeout(2_000) })).text();
@@ -33,7 +23,7 @@ describe("steward run --store kubernetes across a kube-apiserver restart", () =>
   let steward: StewardProcess;
 
   before(async () => {
-    await emptyCluster();
+    await emptyNamespace();
     await ensureCluster();
     state = await tempStateDir();
     // Without leader election: a leader that cannot renew its lease for 10 s exits by design,

@@ -1,29 +1,19 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
-import { KINDS } from "../../src/api/resources.js";
-import { KubernetesStore } from "../../src/store/kubernetes/kubernetes-store.js";
 import { containerState, docker, ensureCluster } from "../../scripts/lib/cluster.js";
 import { etcdDesiredState, writeManifest } from "../support/desired-states.js";
-import { cluster } from "../support/kube.js";
+import { emptyNamespace } from "../support/kube.js";
 import { kubectl } from "../support/kubectl.js";
 import { FakeMessagesServer, toolUse } from "../support/fake-anthropic.js";
 import { StewardProcess, tempStateDir } from "../support/steward.js";
 import { waitFor } from "../../scripts/lib/wait.js";
-
-/** CRDs installed and no Steward object left in `default` from an earlier test. */
-async function emptyCluster(): Promise<void> {
-  const store = new KubernetesStore(await cluster(), { namespace: "default" });
-  for (const kind of Object.values(KINDS)) {
-    for (const object of await store.list(kind.kind)) await store.delete(kind.kind, object.metadata);
-  }
-}
 
 describe("steward run --store kubernetes, out of cluster, on a real kube-apiserver", () => {
   let state: string;
   let steward: StewardProcess;
 
   before(async () => {
-    await emptyCluster();
+    await emptyNamespace();
     await ensureCluster();
     state = await tempStateDir();
     steward = new StewardProcess(state, ["--watch-namespace", "default"], { STEWARD_STORE: "kubernetes" });
@@ -80,7 +70,7 @@ describe("approval by kubectl annotate, with a scripted model", () => {
   const usage = { input_tokens: 100, output_tokens: 10, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
 
   before(async () => {
-    await emptyCluster();
+    await emptyNamespace();
     await ensureCluster();
     fake = new FakeMessagesServer([
       { content: [toolUse("docker_start", { container: "etcd1" }, "toolu_k8s1")], stop_reason: "tool_use", usage },

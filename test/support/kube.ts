@@ -3,7 +3,8 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { parse } from "yaml";
 import { CRD_KUSTOMIZATION } from "../../src/api/crds.js";
-import { statusCode } from "../../src/store/kubernetes/kubernetes-store.js";
+import { KINDS } from "../../src/api/resources.js";
+import { KubernetesStore, statusCode } from "../../src/store/kubernetes/kubernetes-store.js";
 import { waitFor } from "../../scripts/lib/wait.js";
 
 const HOW_TO_START = 'no Kubernetes API server: run `bash scripts/control-plane.sh build && eval "$(bash scripts/control-plane.sh up)"`';
@@ -43,3 +44,11 @@ export function cluster(): Promise<KubeConfig> {
   return ready;
 }
 
+
+/** CRDs installed and no Steward object left in the namespace from an earlier test. */
+export async function emptyNamespace(namespace = "default"): Promise<void> {
+  const store = new KubernetesStore(await cluster(), { namespace });
+  for (const kind of Object.values(KINDS)) {
+    for (const object of await store.list(kind.kind)) await store.delete(kind.kind, object.metadata);
+  }
+}
