@@ -15,6 +15,7 @@ import { StewardMetrics } from "../server/metrics.js";
 import { OperabilityServer } from "../server/http.js";
 import { openEventRecorder, openStore } from "../store/open.js";
 import { Targets } from "./targets.js";
+import { CachedStore } from "../store/cache.js";
 import type { Store, WatchEvent } from "../store/store.js";
 
 /** A slow model answer is still an answer; past this the SDK gives up and retries. */
@@ -39,13 +40,15 @@ export async function startSteward(config: RunConfig, logger: Logger = createLog
   logger.info("starting steward", { config: loggableConfig(config) });
   const metrics = new StewardMetrics();
   const store: Store = openStore(config.store, config.stateDir, config.watchNamespace, { logger: logger.child({ store: config.store }), metrics });
+  // The DesiredState reconciler reads from memory (watch-fed, read-your-writes): no API request or file read per reconcile.
+  const cache = new CachedStore(store);
   const events = openEventRecorder(config.store, logger);
   const targets = new Targets(config, logger);
   const queue = new WorkQueue();
   const index = new DesiredStateIndex();
   const phases = new RemediationPhaseTracker(metrics);
   const reconciler = new DesiredStateReconciler({
-    store,
+    store: cache,
     observers: targets.observers,
     dockerActions: targets.dockerActions,
     kubernetesActions: targets.kubernetesActions,
@@ -97,7 +100,7 @@ export async function startSteward(config: RunConfig, logger: Logger = createLog
   });
   targets.subscribe(index, queue, { metrics, logger });
   // Subscribed before start(), so the initial list arrives as ADDED events (informer style).
-  await store.start();
+  await cache.start();
   await targets.start();
   const server = new OperabilityServer({
     address: config.metricsAddr,
@@ -117,7 +120,7 @@ export async function startSteward(config: RunConfig, logger: Logger = createLog
       await leadership.stop();
       await server.close();
       await targets.close();
-      await store.close();
+      await cache.close();
       logger.info("stopped");
     },
   };

@@ -1,3 +1,5 @@
+import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from "node:http";
+import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { isIPv4 } from "node:net";
 import { errorMessage, StewardError } from "../errors.js";
 import { Semaphore, type Release } from "./semaphore.js";
@@ -27,19 +29,30 @@ const SNIPPET_CHARS = 200;
 /** A failure whose message is already the complete description; `query` only prefixes the URL. */
 class QueryFailure extends Error {}
 
-/** Instant queries over Prometheus's HTTP API (`/api/v1/query`). */
+/**
+ * Instant queries over Prometheus's HTTP API (`/api/v1/query`), on node:http with a
+ * keep-alive agent rather than fetch: the bench measured fetch at about 1 ms of CPU per
+ * query (most of it gunzipping Prometheus's compressed answers) against 0.1 ms here, which
+ * at 1,000 invariants every 15 s is the difference between 7 % and under 1 % of a core.
+ * No Accept-Encoding is sent, so answers come uncompressed (they are small, and on loopback).
+ */
 export class HttpPrometheusClient implements PrometheusClient {
   /** The full query URL; every error message starts with it. */
   readonly endpoint: string;
   private readonly timeoutMs: number;
   private readonly maxResponseBytes: number;
   private readonly slots: Semaphore;
+  /** Idle keep-alive sockets are unref'd by Node's agent, so they never hold the process open. */
+  private readonly agent: HttpAgent;
 
   constructor(options: HttpPrometheusClientOptions) {
     this.endpoint = queryEndpoint(options.baseUrl, options.allowNonLoopback ?? false);
     this.timeoutMs = positive("timeoutMs", options.timeoutMs ?? DEFAULT_TIMEOUT_MS);
     this.maxResponseBytes = positive("maxResponseBytes", options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES);
-    this.slots = new Semaphore(positive("maxConcurrent", options.maxConcurrent ?? DEFAULT_MAX_CONCURRENT));
+    const maxConcurrent = positive("maxConcurrent", options.maxConcurrent ?? DEFAULT_MAX_CONCURRENT);
+    this.slots = new Semaphore(maxConcurrent);
+    const agentOptions = { keepAlive: true, maxSockets: maxConcurrent };
+    this.agent = this.endpoint.startsWith("https:") ? new HttpsAgent(agentOptions) : new HttpAgent(agentOptions);
   }
 
   async query(expr: string, signal?: AbortSignal): Promise<QueryResult> {
@@ -62,16 +75,29 @@ export class HttpPrometheusClient implements PrometheusClient {
 
   private async fetchSamples(expr: string, signal: AbortSignal): Promise<Sample[]> {
     // POST, form-encoded: no URL length limit for long expressions (Prometheus accepts both).
-    const response = await fetch(this.endpoint, {
-      method: "POST",
-      headers: { accept: "application/json", "content-type": "application/x-www-form-urlencoded" },
-      body: new URLSearchParams({ query: expr, timeout: String(this.timeoutMs / 1000) }),
-      signal,
-      // A redirect could lead off loopback; Prometheus's API never redirects, so treat one as an error.
-      redirect: "manual",
-    });
+    const body = new URLSearchParams({ query: expr, timeout: String(this.timeoutMs / 1000) }).toString();
+    const response = await this.post(body, signal);
     const text = await readCapped(response, this.maxResponseBytes);
     return interpretResponse(response, text);
+  }
+
+  /** node:http never follows a redirect (one could lead off loopback): interpretResponse reports it. */
+  private post(body: string, signal: AbortSignal): Promise<IncomingMessage> {
+    const send = this.endpoint.startsWith("https:") ? httpsRequest : httpRequest;
+    return new Promise((resolve, reject) => {
+      const request = send(
+        this.endpoint,
+        {
+          method: "POST",
+          agent: this.agent,
+          signal,
+          headers: { accept: "application/json", "content-type": "application/x-www-form-urlencoded", "content-length": Buffer.byteLength(body) },
+        },
+        resolve,
+      );
+      request.on("error", reject);
+      request.end(body);
+    });
   }
 
   private describe(err: unknown, deadline: Deadline): string {
@@ -163,40 +189,46 @@ function positive(name: string, value: number): number {
   return value;
 }
 
-async function readCapped(response: Response, maxBytes: number): Promise<string> {
+async function readCapped(response: IncomingMessage, maxBytes: number): Promise<string> {
   const tooLarge = (): QueryFailure =>
     new QueryFailure(`response larger than ${maxBytes} bytes (maxResponseBytes); narrow the query`);
-  if (Number(response.headers.get("content-length") ?? 0) > maxBytes) {
-    await response.body?.cancel().catch(() => undefined);
+  if (Number(response.headers["content-length"] ?? 0) > maxBytes) {
+    response.destroy();
     throw tooLarge();
   }
-  if (response.body === null) return "";
-  const chunks: Uint8Array[] = [];
+  const chunks: Buffer[] = [];
   let total = 0;
-  // Leaving the loop early cancels the stream, so the rest of an oversized body is never read.
-  for await (const chunk of response.body as AsyncIterable<Uint8Array>) {
+  // Leaving the loop early destroys the stream, so the rest of an oversized body is never read.
+  for await (const chunk of response as AsyncIterable<Buffer>) {
     total += chunk.byteLength;
     if (total > maxBytes) throw tooLarge();
     chunks.push(chunk);
   }
-  return new TextDecoder().decode(Buffer.concat(chunks));
+  return Buffer.concat(chunks).toString("utf8");
 }
 
-function interpretResponse(response: Response, text: string): Sample[] {
-  const http = `HTTP ${response.status}${response.statusText ? ` ${response.statusText}` : ""}`;
-  if (response.status >= 300 && response.status < 400) {
-    const location = response.headers.get("location") ?? "nowhere";
+/** The status line in words, and whether it is a 2xx; a redirect is an error (it could lead off loopback). */
+function statusOf(response: IncomingMessage): { ok: boolean; http: string } {
+  const status = response.statusCode ?? 0;
+  const http = `HTTP ${status}${response.statusMessage ? ` ${response.statusMessage}` : ""}`;
+  if (status >= 300 && status < 400) {
+    const location = response.headers.location ?? "nowhere";
     throw new QueryFailure(`${http}: unexpected redirect to ${location}; point baseUrl at Prometheus itself`);
   }
+  return { ok: status >= 200 && status < 300, http };
+}
+
+function interpretResponse(response: IncomingMessage, text: string): Sample[] {
+  const { ok, http } = statusOf(response);
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch (err) {
-    if (!response.ok) throw new QueryFailure(`${http}: ${snippet(text)}`);
+    if (!ok) throw new QueryFailure(`${http}: ${snippet(text)}`);
     throw new QueryFailure(`malformed JSON in the response (is this Prometheus?): ${errorMessage(err)}: ${snippet(text)}`);
   }
   if (!isRecord(body)) throw new QueryFailure(`${http}: expected a JSON object, got ${snippet(text)}`);
-  if (!response.ok || body.status !== "success") {
+  if (!ok || body.status !== "success") {
     const detail = typeof body.error === "string" ? body.error : snippet(text);
     const type = typeof body.errorType === "string" ? `${body.errorType}: ` : "";
     throw new QueryFailure(`${http}: ${type}${detail}`);

@@ -33,8 +33,6 @@ const VERIFY_FIX_AFTER_MS = 2_000;
 /** Fix records older than this are dropped from status (longer than any sane budget window). */
 const FIX_HISTORY_MS = 24 * 3_600_000;
 const FIX_HISTORY_MAX = 100;
-/** Status is rewritten at least this often, so lastReconcileTime shows Steward is alive. */
-const STATUS_HEARTBEAT_MS = 60_000;
 
 /**
  * Reconciles one DesiredState: observe → compute drift → act (nothing, a simple fix, or
@@ -61,6 +59,7 @@ export class DesiredStateReconciler implements Reconciler {
     const now = this.now();
     const status = desiredState.status ?? { conditions: [], drift: [], invariants: [], fixes: [] };
     const { drift, observation } = await this.observer.drift(desiredState, status, now, context.signal);
+    logNewDrift(status.drift, drift, context.logger);
     const { open, escalated } = await this.closeClearedRemediations(desiredState, { drift, observation, now, logger: context.logger });
     const steps = planSteps({
       desiredState: desiredState.metadata.name,
@@ -203,10 +202,14 @@ export class DesiredStateReconciler implements Reconciler {
     return created;
   }
 
+  /**
+   * Writes status only when something other than timestamps changed. No periodic heartbeat:
+   * one write per object per minute made a quiet system's cost grow with the number of
+   * DesiredStates (1,000 of them: 1,000 writes and watch events a minute, and as many API
+   * requests with the Kubernetes store). Liveness is /healthz, the reconcile metrics and the Lease.
+   */
   private async writeStatus(desiredState: DesiredState, before: DesiredStateStatus, next: DesiredStateStatus): Promise<void> {
-    const last = before.lastReconcileTime ? Date.parse(before.lastReconcileTime) : 0;
-    const heartbeatDue = Date.parse(next.lastReconcileTime ?? "") - last >= STATUS_HEARTBEAT_MS;
-    if (!heartbeatDue && isDeepStrictEqual(comparable(before), comparable(next))) return;
+    if (isDeepStrictEqual(comparable(before), comparable(next))) return;
     try {
       await this.deps.store.updateStatus("DesiredState", desiredState.metadata, next);
     } catch (err) {
@@ -265,16 +268,34 @@ function lastEscalations(remediations: readonly AgentRemediation[]): Map<string,
   return latest;
 }
 
-/** Status without the fields that change on every reconcile, to tell real changes apart. */
+/**
+ * Status without the fields that change on every reconcile, to tell real changes apart.
+ * Through JSON, so an absent field and one set to undefined compare equal: the status read
+ * back from the store has no `activeRemediation` key where the new one has it undefined,
+ * and isDeepStrictEqual told them apart, so every reconcile rewrote the status.
+ */
 function comparable(status: DesiredStateStatus): unknown {
-  return {
-    ...status,
-    lastReconcileTime: undefined,
-    invariants: status.invariants.map((i) => ({ ...i, lastEvaluationTime: undefined })),
-  };
+  return JSON.parse(
+    JSON.stringify({
+      ...status,
+      lastReconcileTime: undefined,
+      invariants: status.invariants.map((i) => ({ ...i, lastEvaluationTime: undefined })),
+    }),
+  ) as unknown;
 }
 
 function trimFixes(fixes: FixRecord[], now: Date): FixRecord[] {
   const from = now.getTime() - FIX_HISTORY_MS;
   return fixes.filter((f) => Date.parse(f.time) > from).slice(-FIX_HISTORY_MAX);
+}
+
+/**
+ * One line per drift item this reconcile found that the last status did not hold: when
+ * Steward first saw it (the bench measures detection latency from these lines).
+ */
+function logNewDrift(before: readonly Drift[], now: readonly Drift[], logger: Logger): void {
+  for (const d of now) {
+    if (before.some((b) => b.type === d.type && b.subject === d.subject)) continue;
+    logger.info("drift detected", { type: d.type, subject: d.subject, observed: d.observed });
+  }
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdir, readdir, readFile, rm } from "node:fs/promises";
+import { mkdir, readdir, rm } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
@@ -10,6 +10,7 @@ import { DEFAULT_NAMESPACE } from "../../api/meta.js";
 import { ConflictError, NotFoundError, StewardError, wrapError } from "../../errors.js";
 import { DEFAULT_RESYNC_PERIOD_MS, type ApplyResult, type ObjectRef, type StatusOf, type Store, type WatchEvent } from "../store.js";
 import { withFileLock, writeFileAtomic } from "./atomic.js";
+import { ParsedFileCache } from "./parsed-cache.js";
 import { DirectoryWatcher } from "./watcher.js";
 
 /** `--state-dir`, else `STEWARD_STATE_DIR`, else `~/.steward`. */
@@ -25,6 +26,7 @@ export function defaultStateDir(env: NodeJS.ProcessEnv): string {
  */
 export class FileStore implements Store {
   private readonly watcher: DirectoryWatcher;
+  private readonly parsed = new ParsedFileCache<Resource>();
 
   constructor(
     readonly dir: string,
@@ -141,6 +143,7 @@ export class FileStore implements Store {
     return withFileLock(path, async () => {
       if (!(await this.readPath(path))) return false;
       await rm(path);
+      this.parsed.forget(path);
       return true;
     });
   }
@@ -176,16 +179,11 @@ export class FileStore implements Store {
 
   /** Reads and validates one object file; a missing file is undefined, a corrupt one an error. */
   private async readPath(path: string): Promise<Resource | undefined> {
-    let text: string;
-    try {
-      text = await readFile(path, "utf8");
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
-      throw wrapError(`reading ${path}`, err);
-    }
-    const result = validateResource(parse(text));
-    if (!result.ok) throw new StewardError(`${path} is not a valid stored object: ${result.problems.join("; ")}`);
-    return result.resource;
+    return this.parsed.read(path, (text) => {
+      const result = validateResource(parse(text));
+      if (!result.ok) throw new StewardError(`${path} is not a valid stored object: ${result.problems.join("; ")}`);
+      return result.resource;
+    });
   }
 }
 

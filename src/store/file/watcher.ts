@@ -81,7 +81,7 @@ export class DirectoryWatcher {
   private watchDir(dir: string): void {
     if (this.closed || this.watchers.has(dir)) return;
     try {
-      const watcher = watch(dir, { persistent: true }, () => this.schedule(dir));
+      const watcher = watch(dir, { persistent: true }, (_type, filename) => this.schedule(dir, filename));
       watcher.on("error", () => {
         watcher.close();
         this.watchers.delete(dir);
@@ -92,19 +92,29 @@ export class DirectoryWatcher {
     }
   }
 
-  private schedule(dir: string): void {
-    if (this.closed || this.pending.has(dir)) return;
+  /**
+   * inotify names the file that changed: re-read that one file, not the whole directory (a
+   * rescan per write made each write cost a parse of every object). Our own temp and lock
+   * files are ignored; an event without a name, or in a kind directory (a new namespace),
+   * rescans as before.
+   */
+  private schedule(dir: string, filename?: string | null): void {
+    if (this.closed) return;
+    const kindDir = this.kindDirs.includes(dir);
+    if (!kindDir && filename && !isObjectFileName(filename)) return;
+    const target = !kindDir && filename ? join(dir, filename) : dir;
+    if (this.pending.has(target)) return;
     this.pending.set(
-      dir,
+      target,
       setTimeout(() => {
-        this.pending.delete(dir);
-        void (this.kindDirs.includes(dir) ? this.rescanAll() : this.rescanDir(dir));
+        this.pending.delete(target);
+        void (kindDir ? this.rescanAll() : target === dir ? this.rescanDir(dir) : this.refresh(target));
       }, DEBOUNCE_MS),
     );
   }
 
   private async rescanDir(dir: string): Promise<void> {
-    const names = (await listNames(dir)).filter((n) => n.endsWith(".yaml") && !n.startsWith("."));
+    const names = (await listNames(dir)).filter(isObjectFileName);
     const present = new Set(names.map((n) => join(dir, n)));
     for (const path of present) await this.refresh(path);
     for (const [path, known] of this.known) {
@@ -125,7 +135,12 @@ export class DirectoryWatcher {
       return;
     }
     const before = this.known.get(path);
-    if (!object) return;
+    if (!object) {
+      if (!before) return;
+      this.known.delete(path);
+      this.emit({ type: "DELETED", object: before.object });
+      return;
+    }
     const { uid, resourceVersion } = object.metadata;
     if (before && before.uid === uid && before.resourceVersion === resourceVersion) return;
     this.known.set(path, { uid, resourceVersion, object });
@@ -146,4 +161,9 @@ async function listNames(dir: string): Promise<string[]> {
   } catch {
     return [];
   }
+}
+
+/** `<name>.yaml`; not the store's `.<name>.yaml.*.tmp` temp files nor its `<name>.yaml.lock` lock files. */
+function isObjectFileName(name: string): boolean {
+  return name.endsWith(".yaml") && !name.startsWith(".");
 }

@@ -1,0 +1,55 @@
+import assert from "node:assert/strict";
+import { mkdtemp } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { describe, it } from "node:test";
+import { silentLogger } from "../../src/logging.js";
+import type { ContainerSnapshot, DockerObserver } from "../../src/observe/types.js";
+import { DesiredStateReconciler } from "../../src/reconcile/desired-state-reconciler.js";
+import { StewardMetrics } from "../../src/server/metrics.js";
+import { FileStore } from "../../src/store/file/file-store.js";
+import { desiredState } from "../store/contract.js";
+import { container } from "./fixtures.js";
+
+function dockerWith(containers: () => ContainerSnapshot[]): DockerObserver {
+  return {
+    start: () => Promise.resolve(),
+    close: () => Promise.resolve(),
+    subscribe: () => () => undefined,
+    containers,
+    synced: () => true,
+    connection: () => ({ state: "connected", since: "2026-01-01T00:00:00.000Z" }),
+  };
+}
+
+describe("status writes: only when the status changed", () => {
+  it("regression: an unchanged system is not rewritten on every reconcile (an absent field compared unequal to an undefined one)", async () => {
+    const store = new FileStore(await mkdtemp(join(tmpdir(), "steward-writes-")));
+    await store.apply(desiredState("quiet"));
+    let writes = 0;
+    const updateStatus = store.updateStatus.bind(store);
+    store.updateStatus = ((...args: Parameters<typeof updateStatus>) => {
+      writes++;
+      return updateStatus(...args);
+    }) as typeof store.updateStatus;
+    let running = true;
+    const reconciler = new DesiredStateReconciler({
+      store,
+      observers: { docker: dockerWith(() => [container("etcd0", running ? {} : { state: "exited", exitCode: 1, health: "none" })]) },
+      metrics: new StewardMetrics(),
+      agent: { modelConfigured: false },
+    });
+    const reconcile = (): Promise<unknown> =>
+      reconciler.reconcile({ key: "DesiredState/default/quiet", namespace: "default", name: "quiet" }, { signal: new AbortController().signal, logger: silentLogger() });
+
+    await reconcile();
+    assert.equal(writes, 1, "the first reconcile writes the first status");
+    await reconcile();
+    await reconcile();
+    assert.equal(writes, 1, "nothing changed, nothing written: no heartbeat either");
+
+    running = false;
+    await reconcile();
+    assert.ok(writes >= 2, "a change is written");
+  });
+});
