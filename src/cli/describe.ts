@@ -1,4 +1,5 @@
 import { formatDuration } from "../api/duration.js";
+import { escapeInvisible } from "../escape.js";
 import type { DesiredState } from "../api/desired-state.js";
 import type { Condition } from "../api/meta.js";
 import type { RemediationPolicy } from "../api/policy.js";
@@ -8,8 +9,16 @@ import type { Resource } from "../api/resources.js";
 import { describeTarget } from "./printers.js";
 import { formatTable } from "./table.js";
 
-/** `kubectl describe`-style text for people; `-o yaml` is the machine-readable form. */
+/**
+ * `kubectl describe`-style text for people; `-o yaml` is the machine-readable form. Log
+ * lines, messages and labels come from the watched systems: control and invisible
+ * characters in them are shown as `\uXXXX` escapes (newlines and tabs stay).
+ */
 export function describeResource(resource: Resource, now: Date): string {
+  return escapeInvisible(describeKind(resource, now), "\n\t");
+}
+
+function describeKind(resource: Resource, now: Date): string {
   switch (resource.kind) {
     case "DesiredState":
       return describeDesiredState(resource, now);

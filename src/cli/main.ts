@@ -1,6 +1,7 @@
 import { Command, CommanderError, Option } from "commander";
 import { resolveRunConfig } from "../config.js";
 import { ValidationError, errorMessage } from "../errors.js";
+import { escapeInvisible } from "../escape.js";
 import { createLogger } from "../logging.js";
 import { defaultStateDir } from "../store/file/file-store.js";
 import { openStore, type StoreKind } from "../store/open.js";
@@ -157,8 +158,9 @@ export async function main(argv: readonly string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) return err.exitCode === 0 ? 0 : 1;
     const verbose = argv.includes("--verbose");
-    if (err instanceof ValidationError) process.stderr.write(`error: ${err.problems.join("\nerror: ")}\n`);
-    else process.stderr.write(`error: ${errorMessage(err)}\n`);
+    // Messages may quote what Docker, the API server or a file said: no raw control characters.
+    if (err instanceof ValidationError) process.stderr.write(`error: ${escapeInvisible(err.problems.join("\nerror: "), "\n")}\n`);
+    else process.stderr.write(`error: ${escapeInvisible(errorMessage(err), "\n")}\n`);
     if (verbose && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
     return 1;
   }

@@ -1,9 +1,10 @@
-import { stringify } from "yaml";
+import { Document, Scalar, visit } from "yaml";
 import { formatDuration } from "../api/duration.js";
 import type { DesiredState } from "../api/desired-state.js";
 import type { RemediationPolicy } from "../api/policy.js";
 import type { AgentRemediation } from "../api/remediation.js";
 import type { Kind, Resource, ResourceOf } from "../api/resources.js";
+import { escapeInvisible, hasInvisible, jsonEscape, yamlEscape } from "../escape.js";
 
 export type OutputFormat = "table" | "wide" | "yaml" | "json" | "name";
 
@@ -93,9 +94,35 @@ export function asList(items: readonly Resource[]): { apiVersion: "v1"; kind: "L
   return { apiVersion: "v1", kind: "List", items };
 }
 
+/**
+ * `-o yaml` / `-o json`. Either reads back as the same objects, and neither holds a raw
+ * control or invisible character other than newline and tab (see src/escape.ts): those
+ * are written as the format's own escapes. (JSON.stringify escapes C0 inside strings; the
+ * newlines of its indentation stay.)
+ */
 export function formatObjects(items: readonly Resource[], format: "yaml" | "json", single: boolean): string {
   const value = single && items.length === 1 ? items[0] : asList(items);
-  return format === "json" ? JSON.stringify(value, null, 2) : stringify(value, { lineWidth: 0 }).trimEnd();
+  return format === "json" ? escapeInvisible(JSON.stringify(value, null, 2), "\n", jsonEscape) : yamlText(value);
+}
+
+const KEEP = "\n\t";
+
+/**
+ * The `yaml` package escapes C0 in double-quoted strings but writes DEL, C1, bidi and
+ * zero-width characters raw, in plain scalars too. Every string holding one is made
+ * double-quoted, so each such character left in the text is inside double quotes, where
+ * YAML's `\uXXXX` / `\UXXXXXXXX` escapes read back as the character.
+ */
+function yamlText(value: unknown): string {
+  const doc = new Document(value);
+  visit(doc, {
+    Scalar(_key, node) {
+      if (typeof node.value === "string" && hasInvisible(node.value, KEEP)) node.type = Scalar.QUOTE_DOUBLE;
+    },
+  });
+  // Only the final newline goes (the printer adds it back): a last value in a `|+` block
+  // keeps its trailing newlines, so trimming more would change it.
+  return escapeInvisible(doc.toString({ lineWidth: 0 }).replace(/\n$/, ""), KEEP, yamlEscape);
 }
 
 export function resourceName(resource: Resource): string {
