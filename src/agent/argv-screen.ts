@@ -52,10 +52,10 @@ const COMMAND_RUNNING_SUBCOMMANDS: ReadonlyMap<string, ReadonlySet<string>> = ne
 
 const LEADING_ASSIGNMENT = /^[A-Za-z_][A-Za-z0-9_]*=/;
 
-/** `/usr/bin/python3.11` → `python`: versioned names are the same interpreter. */
+/** `/usr/bin/python3.11`, `python-3.11`, `kubectl1.30` → `python`, `kubectl`: versioned names are the same program. */
 export function programName(program: string): string {
   const base = program.slice(program.lastIndexOf("/") + 1).toLowerCase();
-  const unversioned = base.replace(/[\d.]+$/, "");
+  const unversioned = base.replace(/[-_]?[\d.]+$/, "");
   return unversioned === "" ? base : unversioned;
 }
 

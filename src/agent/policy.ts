@@ -61,8 +61,6 @@ export const READ_ONLY_TOOLS: ReadonlySet<string> = new Set([
 /** Typed tools that always mutate, whatever the caller says. */
 const MUTATING_TOOLS: ReadonlySet<string> = new Set(["docker_start", "docker_restart", "kube_scale", "kube_rollout_restart", "kube_delete_pod"]);
 
-const TIERS: readonly PolicyDecisionKind[] = ["deny", "ask", "allow"];
-
 function globToken(token: string, element: string): boolean {
   if (!token.includes("*")) return token === element;
   const body = token.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join("[\\s\\S]*");
@@ -87,13 +85,51 @@ export function matchPattern(pattern: string, argv: readonly string[]): boolean 
   return fixed.every((token, i) => globToken(token, argv[i] ?? ""));
 }
 
-/** The first rule matching `argv`, trying every deny rule, then ask, then allow. */
-export function matchRule(rules: readonly PolicyRule[], argv: readonly string[]): PolicyRule | undefined {
-  for (const tier of TIERS) {
-    const rule = rules.find((r) => r.decision === tier && matchPattern(r.command, argv));
-    if (rule) return rule;
+/**
+ * How a guarding rule (`deny`, `ask`) matches: more loosely than `allow`, so that no
+ * arrangement of argv runs a command a guard names without meeting the guard. The program
+ * token also matches argv[0]'s basename (`docker …` meets `/usr/bin/docker …`), and the
+ * other tokens must match argv elements in order but not necessarily adjacent, with
+ * anything after them: global flags and their values cannot push the verb out of place
+ * (`docker --debug rm x`, `docker -H h rm x` meet `deny docker rm *`), and neither can
+ * extra arguments (`deny docker rm etcd0` meets `docker rm etcd0 etcd1`). It fails closed:
+ * a guard also meets a command that merely mentions its words as arguments (`docker logs
+ * rm` under `deny docker rm *`). `allow` rules keep the exact matchPattern form.
+ */
+export function matchGuardPattern(pattern: string, argv: readonly string[]): boolean {
+  const tokens = pattern.split(/\s+/).filter((t) => t !== "");
+  if (tokens.length === 0) return false;
+  const [program, ...words] = tokens[tokens.length - 1] === "*" ? tokens.slice(0, -1) : tokens;
+  if (program === undefined) return true;
+  if (argv[0] === undefined || !programMatches(program, argv[0])) return false;
+  let next = 1;
+  for (const word of words) {
+    while (next < argv.length && !globToken(word, argv[next] ?? "")) next++;
+    if (next >= argv.length) return false;
+    next++;
   }
-  return undefined;
+  return true;
+}
+
+/** `docker` matches `docker` and `/usr/bin/docker`; a token with a slash matches only that path. */
+function programMatches(token: string, program: string): boolean {
+  if (globToken(token, program)) return true;
+  return !token.includes("/") && globToken(token, program.slice(program.lastIndexOf("/") + 1));
+}
+
+/**
+ * The first rule matching `argv`: every deny rule (loosely, see matchGuardPattern), then
+ * ask, then allow. An argv an allow rule matches still needs a person when an ask rule
+ * meets it loosely (`docker --debug start x` under `ask docker start *`); loose ask
+ * matching never turns an unmatched argv, which is denied, into a question.
+ */
+export function matchRule(rules: readonly PolicyRule[], argv: readonly string[]): PolicyRule | undefined {
+  const find = (tier: PolicyDecisionKind, matches: typeof matchPattern): PolicyRule | undefined =>
+    rules.find((r) => r.decision === tier && matches(r.command, argv));
+  const guard = find("deny", matchGuardPattern) ?? find("ask", matchPattern);
+  if (guard) return guard;
+  const allow = find("allow", matchPattern);
+  return allow && (find("ask", matchGuardPattern) ?? allow);
 }
 
 /** argv as a person would type it, with elements that contain spaces quoted. */
@@ -130,7 +166,8 @@ function fromRule(rule: PolicyRule, mutating: boolean, mode: AgentMode): PolicyD
  * 3. mode: `off` → deny everything; `observe` → deny every mutating call;
  * 4. target: kubectl through `shell` → deny (it is not bound to the target's namespace);
  *    a mutating call touching an object not in `ownObjects` → deny;
- * 5. rules: deny rules, then ask, then allow; first match within a tier wins;
+ * 5. rules: deny rules, then ask, then allow; first match within a tier wins; deny
+ *    rules match loosely (matchGuardPattern), and so do ask rules over an allowed argv;
  * 6. default: no rule matched → deny.
  * Then the mode adjusts a rule's answer: in `approve` an allowed mutation becomes `ask`
  * (every change is approved by a person); in `auto` it runs, and `ask` still waits.

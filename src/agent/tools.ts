@@ -182,21 +182,25 @@ export const shell: ToolDefinition<{ argv: string[] }> = {
   },
 };
 
-/** execFile, never a shell: argv reaches the program exactly as the policy judged it. */
+/**
+ * execFile, never a shell: argv reaches the program exactly as the policy judged it. An
+ * argv execFile refuses outright (it throws on a NUL byte, which the policy's screen
+ * rejects first) is an error result like any other, never a rejected promise.
+ */
 function runArgv(argv: readonly string[], env: ToolEnvironment, signal: AbortSignal): Promise<ToolResult> {
   const [program = "", ...args] = argv;
   return new Promise((resolve) => {
-    execFile(
-      program,
-      args,
-      { shell: false, timeout: env.timeoutMs, maxBuffer: env.outputCapBytes, signal, env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } },
-      (err, stdout, stderr) => {
-        const output = `${stdout}${stderr ? `\n[stderr]\n${stderr}` : ""}`.trim();
-        if (!err) return resolve(ok(output || "(no output)"));
-        const code = typeof (err as { code?: unknown }).code === "number" ? ((err as { code: number }).code) : undefined;
-        resolve({ output: `${output}\n[error] ${errorMessage(err)}`.trim(), isError: true, exitCode: code });
-      },
-    );
+    const done = (err: Error | null, stdout: string, stderr: string): void => {
+      const output = `${stdout}${stderr ? `\n[stderr]\n${stderr}` : ""}`.trim();
+      if (!err) return resolve(ok(output || "(no output)"));
+      const { code } = err as { code?: unknown };
+      resolve({ output: `${output}\n[error] ${errorMessage(err)}`.trim(), isError: true, exitCode: typeof code === "number" ? code : undefined });
+    };
+    try {
+      execFile(program, args, { shell: false, timeout: env.timeoutMs, maxBuffer: env.outputCapBytes, signal, env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } }, done);
+    } catch (err) {
+      done(err instanceof Error ? err : new Error(String(err)), "", "");
+    }
   });
 }
 
