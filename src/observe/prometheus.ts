@@ -225,12 +225,13 @@ function interpretResponse(response: IncomingMessage, text: string): Sample[] {
     body = JSON.parse(text);
   } catch (err) {
     if (!ok) throw new QueryFailure(`${http}: ${snippet(text)}`);
-    throw new QueryFailure(`malformed JSON in the response (is this Prometheus?): ${errorMessage(err)}: ${snippet(text)}`);
+    throw new QueryFailure(`malformed JSON in the response (is this Prometheus?): ${snippet(errorMessage(err))}: ${snippet(text)}`);
   }
   if (!isRecord(body)) throw new QueryFailure(`${http}: expected a JSON object, got ${snippet(text)}`);
   if (!ok || body.status !== "success") {
-    const detail = typeof body.error === "string" ? body.error : snippet(text);
-    const type = typeof body.errorType === "string" ? `${body.errorType}: ` : "";
+    // The server's own words, but no longer than a snippet and without control characters.
+    const detail = snippet(typeof body.error === "string" ? body.error : text);
+    const type = typeof body.errorType === "string" ? `${snippet(body.errorType)}: ` : "";
     throw new QueryFailure(`${http}: ${type}${detail}`);
   }
   return parseData(body.data);
@@ -248,7 +249,7 @@ function parseData(data: unknown): Sample[] {
     case "string":
       throw new QueryFailure(`the query returned a ${data.resultType}; expected an instant vector or scalar`);
     default:
-      throw new QueryFailure(`malformed response: unknown resultType ${JSON.stringify(data.resultType)}`);
+      throw new QueryFailure(`malformed response: unknown resultType ${shortJson(data.resultType)}`);
   }
 }
 
@@ -259,21 +260,21 @@ function parseVectorSample(item: unknown): Sample {
   if (item.value === undefined && item.histogram !== undefined) {
     throw new QueryFailure(`the query returned native histogram samples; wrap it in histogram_count(), histogram_sum() or histogram_quantile()`);
   }
-  const labels: Record<string, string> = {};
-  for (const [name, value] of Object.entries(item.metric)) {
-    if (typeof value !== "string") throw new QueryFailure(`malformed response: label ${name} is not a string`);
-    labels[name] = value;
+  const entries = Object.entries(item.metric);
+  for (const [name, value] of entries) {
+    if (typeof value !== "string") throw new QueryFailure(`malformed response: label ${shortJson(name)} is not a string`);
   }
-  return { labels, value: parseValuePair(item.value) };
+  // fromEntries defines each label, so one named `__proto__` stays a label.
+  return { labels: Object.fromEntries(entries) as Record<string, string>, value: parseValuePair(item.value) };
 }
 
 /** A `[<unix seconds>, "<value>"]` pair; Prometheus sends values as strings so NaN and ±Inf survive JSON. */
 function parseValuePair(pair: unknown): number {
   if (!Array.isArray(pair) || pair.length !== 2 || typeof pair[1] !== "string") {
-    throw new QueryFailure(`malformed response: expected a [timestamp, "value"] pair, got ${snippet(JSON.stringify(pair) ?? "nothing")}`);
+    throw new QueryFailure(`malformed response: expected a [timestamp, "value"] pair, got ${shortJson(pair)}`);
   }
   const value = parseSampleValue(pair[1]);
-  if (value === undefined) throw new QueryFailure(`malformed response: sample value ${JSON.stringify(pair[1])} is not a number`);
+  if (value === undefined) throw new QueryFailure(`malformed response: sample value ${shortJson(pair[1])} is not a number`);
   return value;
 }
 
@@ -288,10 +289,20 @@ export function parseSampleValue(text: string): number | undefined {
     case "-Inf":
       return Number.NEGATIVE_INFINITY;
   }
-  // Number("") is 0 and Number("Infinity") is Infinity; neither is something Prometheus sends.
-  if (text.trim() === "" || /inf/i.test(text)) return undefined;
-  const value = Number(text);
-  return Number.isNaN(value) ? undefined : value;
+  // Decimal notation only: Number() also reads "", " 1", "0x10", "0b1" and "Infinity",
+  // none of which Prometheus sends.
+  return GO_DECIMAL_FLOAT.test(text) ? Number(text) : undefined;
+}
+
+const GO_DECIMAL_FLOAT = /^[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?$/;
+
+/** A value from the response as a snippet of JSON; a value nested too deep to stringify says so. */
+function shortJson(value: unknown): string {
+  try {
+    return snippet(JSON.stringify(value) ?? "nothing");
+  } catch {
+    return "(a value nested too deeply to show)";
+  }
 }
 
 function describeNetworkError(err: unknown): string {
@@ -336,8 +347,8 @@ function isRecord(value: unknown): value is Record<string, unknown> {
 
 /** A short, single-line excerpt of a body for an error message. */
 function snippet(text: string): string {
-  // eslint-disable-next-line no-control-regex -- stripping control characters is the point
-  const flat = text.replace(/[\x00-\x1f\x7f]+/g, " ").trim();
+  // eslint-disable-next-line no-control-regex -- stripping control characters (C0, DEL, C1) is the point
+  const flat = text.replace(/[\x00-\x1f\x7f-\x9f]+/g, " ").trim();
   if (flat === "") return "(empty body)";
   return flat.length > SNIPPET_CHARS ? `${flat.slice(0, SNIPPET_CHARS)}…` : flat;
 }

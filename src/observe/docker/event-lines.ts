@@ -167,15 +167,16 @@ function eventTime(raw: Record<string, unknown>): number | undefined {
 function splitAttributes(
   attributes: Record<string, unknown>,
 ): Pick<ContainerEvent, "name" | "labels" | "exitCode"> {
-  const labels: Record<string, string> = {};
-  for (const [key, value] of Object.entries(attributes)) {
-    if (typeof value === "string" && !NON_LABEL_ATTRIBUTES.has(key)) labels[key] = value;
-  }
+  // fromEntries defines each label, so one named `__proto__` stays a label.
+  const labels = Object.fromEntries(
+    Object.entries(attributes).filter(([key, value]) => typeof value === "string" && !NON_LABEL_ATTRIBUTES.has(key)),
+  ) as Record<string, string>;
   const out: Pick<ContainerEvent, "name" | "labels" | "exitCode"> = { labels };
   const name = attributes["name"];
   if (typeof name === "string") out.name = name;
-  const exitCode = Number(attributes["exitCode"]);
-  if (attributes["exitCode"] !== undefined && Number.isInteger(exitCode)) out.exitCode = exitCode;
+  // Docker writes it as a decimal string; Number() would also read "", " ", "0x10" or true.
+  const exitCode = attributes["exitCode"];
+  if (typeof exitCode === "string" ? /^-?\d+$/.test(exitCode) : Number.isInteger(exitCode)) out.exitCode = Number(exitCode);
   return out;
 }
 
