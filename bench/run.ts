@@ -1,193 +1,188 @@
 /**
- * `npm run bench` (first cut): how fast Steward brings a stopped member back, beside a bare
- * `docker start` of the same container in the same run, and what a reconcile costs with
- * 200 containers in one DesiredState. Prints a table; writes JSON to bench/results/.
+ * `npm run bench`: fault scenarios on the etcd compose cluster beside their baselines, then
+ * scale rows on containers of the bench's own, on the file store and (when a control plane
+ * answers) the Kubernetes store. Prints a table; writes JSON, markdown and an SVG plot to
+ * bench/results/. `-- --quick` runs a 2-minute subset.
  *
- * Recovery is measured on Docker's own clock: State.StartedAt of the new run minus
- * State.FinishedAt of the stopped one, for both paths, so process start-up of this script
- * or of the CLI is not counted on either side.
+ *   npm run bench [-- --quick] [--only faults|scale] [--profile DIR] [--no-kubernetes]
+ *
+ * A real Claude answers the agent scenarios when ANTHROPIC_API_KEY is set (cost is on that
+ * account, capped by the bench policy's maxCostUSD of 1 per remediation); otherwise the
+ * scripted fake Messages API does, and tokens are the fake's.
  */
+import { execFile } from "node:child_process";
+import { existsSync } from "node:fs";
 import { mkdir, writeFile } from "node:fs/promises";
+import { cpus, release, totalmem } from "node:os";
 import { join } from "node:path";
-import { setTimeout as sleep } from "node:timers/promises";
-import Dockerode from "dockerode";
+import { promisify } from "node:util";
+import { parseArgs } from "node:util";
 import { ensureCluster } from "../scripts/lib/cluster.js";
-import { waitFor } from "../scripts/lib/wait.js";
-import { etcdDesiredState, writeManifest } from "../test/support/desired-states.js";
-import { cli, StewardProcess, tempStateDir } from "../test/support/steward.js";
+import { removeBenchContainers } from "./lib/docker.js";
+import { startPrometheus } from "./lib/prometheus.js";
+import { checkTargets, renderMarkdown, renderTable, type BenchReport, type Machine } from "./lib/report.js";
+import { renderChart } from "./lib/svg.js";
+import * as faults from "./scenarios/faults.js";
+import type { FaultResult } from "./scenarios/faults.js";
+import { prepareKubeNamespace, runScaleRow, type KubeAccess, type ScaleResult, type ScaleRow } from "./scenarios/scale.js";
 
-const RUNS = Number(process.env.BENCH_RUNS ?? 7);
-const SCALE_CONTAINERS = Number(process.env.BENCH_CONTAINERS ?? 200);
-const docker = new Dockerode({ socketPath: "/var/run/docker.sock" });
+const run = promisify(execFile);
+const ROOT = new URL("../", import.meta.url).pathname;
+const RESULTS = join(ROOT, "bench", "results");
 
-function median(values: number[]): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  const mid = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? (sorted[mid] ?? 0) : ((sorted[mid - 1] ?? 0) + (sorted[mid] ?? 0)) / 2;
+const { values: args } = parseArgs({
+  options: {
+    quick: { type: "boolean", default: false },
+    only: { type: "string" },
+    profile: { type: "string" },
+    "no-kubernetes": { type: "boolean", default: false },
+  },
+});
+
+const QUICK = args.quick === true;
+const log = (line: string): void => void process.stderr.write(`${line}\n`);
+
+async function machine(): Promise<Machine> {
+  const docker = await run("docker", ["version", "--format", "{{.Server.Version}}"]).then((r) => r.stdout.trim(), () => "unknown");
+  const cpu = cpus();
+  const model = (cpu[0]?.model ?? "unknown").replace(/\s+/g, " ").trim();
+  const memoryGB = Math.round(totalmem() / 2 ** 30);
+  return {
+    cpus: cpu.length,
+    cpuModel: model,
+    memoryGB,
+    kernel: release(),
+    node: process.version,
+    docker,
+    description: `${cpu.length} cores (${model}), ${memoryGB} GB, Linux ${release()}, Node ${process.version}, Docker ${docker}`,
+  };
 }
 
-function percentile(values: number[], p: number): number {
-  const sorted = [...values].sort((a, b) => a - b);
-  return sorted[Math.min(sorted.length - 1, Math.ceil((p / 100) * sorted.length) - 1)] ?? 0;
-}
-
-async function deathToStartMs(name: string): Promise<number> {
-  const info = await docker.getContainer(name).inspect();
-  return Date.parse(info.State.StartedAt) - Date.parse(info.State.FinishedAt);
-}
-
-async function waitRunning(name: string, since: number): Promise<void> {
-  await waitFor(async () => {
-    const info = await docker.getContainer(name).inspect();
-    return info.State.Running && Date.parse(info.State.StartedAt) > since;
-  }, 30_000, `${name} running again`);
-}
-
-async function bareDockerStart(name: string): Promise<number[]> {
-  const samples: number[] = [];
-  for (let i = 0; i < RUNS; i++) {
-    const container = docker.getContainer(name);
-    await container.stop({ t: 1 });
-    await container.start();
-    samples.push(await deathToStartMs(name));
-    await sleep(1_000);
+async function runFaults(): Promise<FaultResult[]> {
+  const options = { runs: QUICK ? 3 : 5, log, anthropicApiKey: process.env.ANTHROPIC_API_KEY || undefined };
+  log("fault scenarios on the etcd cluster:");
+  await ensureCluster();
+  const rows: FaultResult[] = [];
+  rows.push(await faults.bareDockerStart(options));
+  rows.push(...(await faults.stewardSimpleFixes(options)));
+  if (QUICK) return rows.filter((r) => r.scenario === "stopped member");
+  rows.push(await faults.dockerRestartPolicy(options));
+  rows.push(await faults.pollingMonitor(options));
+  for (const scenario of [faults.crashLoop, faults.removedMember, faults.frozenMember]) {
+    const row = await scenario(options);
+    log(`  ${row.scenario}: ${row.outcome}, detect ${Math.round(row.detectMs.p50)} ms`);
+    rows.push(row);
   }
-  return samples;
+  rows.push(await faults.prometheusDown({ ...options, runs: 3 }));
+  return rows;
 }
 
-async function stewardRecovery(name: string): Promise<{ samples: number[]; tokens: number }> {
-  const state = await tempStateDir();
-  const steward = new StewardProcess(state);
-  await steward.start();
+/** The test control plane, when scripts/control-plane.sh says it is up. */
+async function kubeAccess(): Promise<KubeAccess | string> {
+  if (args["no-kubernetes"]) return "not measured (--no-kubernetes)";
+  const script = join(ROOT, "scripts", "control-plane.sh");
   try {
-    await cli(state, "apply", "-f", await writeManifest(state, "etcd.yaml", etcdDesiredState({ interval: "15s", budget: { max: 100, window: "1m" } })));
-    await waitFor(async () => (await cli(state, "get", "ds", "etcd", "-o", "json")).stdout.includes('"AsDeclared"'), 30_000, "etcd Ready");
-    const samples: number[] = [];
-    for (let i = 0; i < RUNS; i++) {
-      const before = Date.now();
-      await docker.getContainer(name).stop({ t: 1 });
-      await waitRunning(name, before);
-      samples.push(await deathToStartMs(name));
-      await sleep(1_000);
+    await run("bash", [script, "status"]);
+    const bin = (await run("bash", [script, "bindir"])).stdout.trim();
+    const kubeconfig = process.env.KUBECONFIG ?? "/tmp/steward-k8s/kubeconfig";
+    if (!existsSync(kubeconfig)) return `not available (no kubeconfig at ${kubeconfig})`;
+    return { kubeconfig, kubectl: join(bin, "kubectl") };
+  } catch (err) {
+    return `not available (scripts/control-plane.sh status: ${String((err as { stderr?: string }).stderr ?? err).trim().split("\n")[0]})`;
+  }
+}
+
+function scaleRows(kube: boolean): ScaleRow[] {
+  if (QUICK) return [{ store: "file", containers: 100, desiredStates: 100 }];
+  const sizes = [
+    { containers: 1, desiredStates: 1 },
+    { containers: 100, desiredStates: 100 },
+    { containers: 500, desiredStates: 1000 },
+  ];
+  const rows: ScaleRow[] = sizes.map((s) => ({ store: "file", ...s }));
+  // The same 1,000 invariants in 100 DesiredStates of 10: a tenth of the reconciles.
+  rows.push({ store: "file", containers: 500, desiredStates: 100, invariantsPerDesiredState: 10 });
+  if (kube) rows.push(...sizes.map((s) => ({ store: "kubernetes" as const, ...s })));
+  return rows;
+}
+
+async function runScale(runId: string, kube: KubeAccess | undefined): Promise<ScaleResult[]> {
+  log("scale:");
+  const prometheus = await startPrometheus(runId);
+  const results: ScaleResult[] = [];
+  const ctx = { runId, prometheusUrl: prometheus.url, steadySeconds: QUICK ? 15 : 30, kills: QUICK ? 3 : 5, containers: [] as string[], kube, profileDir: args.profile, log };
+  try {
+    if (kube) await prepareKubeNamespace(kube);
+    for (const row of scaleRows(kube !== undefined)) {
+      const result = await runScaleRow(row, ctx);
+      log(`    CPU ${result.cpuPercentOfOneCore.toFixed(2)} % of a core, RSS ${result.rssMB.toFixed(0)} MB, detect p50 ${result.detectionMs.p50} ms`);
+      results.push(result);
     }
-    const remediations = JSON.parse((await cli(state, "get", "rem", "-o", "json")).stdout) as { items: unknown[] };
-    if (remediations.items.length > 0) throw new Error("a stopped member opened a remediation; the simple fix path was not taken");
-    return { samples, tokens: 0 };
   } finally {
-    await steward.stop();
+    await prometheus.stop();
+    await removeBenchContainers(runId);
   }
+  return results;
 }
 
-interface ProcessSample {
-  cpuSeconds: number;
-  rssMB: number;
-}
-
-async function processSample(pid: number): Promise<ProcessSample> {
-  const { readFile } = await import("node:fs/promises");
-  const stat = (await readFile(`/proc/${pid}/stat`, "utf8")).split(") ")[1]?.split(" ") ?? [];
-  const ticks = Number(stat[11]) + Number(stat[12]);
-  const status = await readFile(`/proc/${pid}/status`, "utf8");
-  const rssKB = Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 0);
-  return { cpuSeconds: ticks / 100, rssMB: rssKB / 1024 };
-}
-
-async function scaleRun(count: number): Promise<Record<string, number>> {
-  const project = "bench-scale";
-  const names = Array.from({ length: count }, (_, i) => `bench-svc-${i}`);
-  await removeProject(project);
-  for (const name of names) {
-    const container = await docker.createContainer({
-      name,
-      Image: "steward-demo/etcd:3.4",
-      Entrypoint: ["/bin/sleep"],
-      Cmd: ["3600"],
-      Labels: { "com.docker.compose.project": project, "com.docker.compose.service": name, "steward.test": "true" },
-      HostConfig: { NetworkMode: "host" },
+function plot(scale: readonly ScaleResult[]): string {
+  const label = (r: ScaleResult): string => `${r.containers} c / ${r.desiredStates} DS / ${r.invariants} inv`;
+  const categories = [...new Set(scale.map(label))];
+  const series = (["file", "kubernetes"] as const).flatMap((store, k) => {
+    const rows = scale.filter((r) => r.store === store);
+    if (rows.length === 0) return [];
+    const at = (pick: (r: ScaleResult) => number): (number | undefined)[] => categories.map((c) => {
+      const r = rows.find((x) => label(x) === c);
+      return r ? pick(r) : undefined;
     });
-    await container.start();
-  }
-  const state = await tempStateDir();
-  const services = names.map((n) => `    - {name: ${n}}`).join("\n");
-  const manifest = etcdDesiredState({ name: "scale", members: [] }).replace("project: etcd", `project: ${project}`).replace("    []\n  invariants", `${services}\n  invariants`);
-  const steward = new StewardProcess(state);
-  await steward.start();
-  try {
-    const appliedAt = Date.now();
-    await cli(state, "apply", "-f", await writeManifest(state, "scale.yaml", manifest));
-    await waitFor(async () => (await cli(state, "get", "ds", "scale", "-o", "json")).stdout.includes('"AsDeclared"'), 60_000, "scale Ready");
-    const firstReady = Date.now() - appliedAt;
-    const pid = steward.pid();
-    const start = await processSample(pid);
-    await sleep(20_000);
-    const end = await processSample(pid);
-    const before = Date.now();
-    await docker.getContainer(names[Math.floor(count / 2)] ?? "").kill();
-    await waitRunning(names[Math.floor(count / 2)] ?? "", before);
-    const recovery = await deathToStartMs(names[Math.floor(count / 2)] ?? "");
-    const metrics = await (await fetch(`http://${steward.metricsAddress}/metrics`)).text();
-    const sum = Number(/steward_reconcile_duration_seconds_sum (\S+)/.exec(metrics)?.[1]);
-    const n = Number(/steward_reconcile_duration_seconds_count (\S+)/.exec(metrics)?.[1]);
-    return {
-      containers: count,
-      firstReadyMs: firstReady,
-      reconciles: n,
-      meanReconcileMs: (sum / n) * 1000,
-      steadyCpuPercentOfOneCore: ((end.cpuSeconds - start.cpuSeconds) / 20) * 100,
-      rssMB: end.rssMB,
-      killToStartMs: recovery,
-    };
-  } finally {
-    await steward.stop();
-    await removeProject(project);
-  }
-}
-
-async function removeProject(project: string): Promise<void> {
-  const existing = await docker.listContainers({ all: true, filters: { label: [`com.docker.compose.project=${project}`] } });
-  await Promise.all(existing.map((c) => docker.getContainer(c.Id).remove({ force: true })));
+    const colors = k === 0 ? ["#1f77b4", "#ff7f0e"] : ["#2ca02c", "#d62728"];
+    return [
+      { name: `${store}: detect p50`, values: at((r) => r.detectionMs.p50), color: colors[0] ?? "black" },
+      { name: `${store}: recover p50`, values: at((r) => r.recoveryMs.p50), color: colors[1] ?? "black", dashed: true },
+    ];
+  });
+  return renderChart({ title: "Container death: detection and recovery vs scale", yLabel: "ms (death → drift detected / running again)", categories, series });
 }
 
 async function main(): Promise<void> {
-  await ensureCluster();
-  const member = "etcd1";
-  const bare = await bareDockerStart(member);
-  const steward = await stewardRecovery(member);
-  const scale = await scaleRun(SCALE_CONTAINERS);
-  const result = {
-    date: new Date().toISOString(),
-    machine: { cpus: (await import("node:os")).cpus().length, node: process.version },
-    runs: RUNS,
-    recovery: {
-      bareDockerStartMs: { median: median(bare), p90: percentile(bare, 90), samples: bare },
-      stewardMs: { median: median(steward.samples), p90: percentile(steward.samples, 90), samples: steward.samples },
-      ratio: median(steward.samples) / median(bare),
-      tokens: steward.tokens,
-    },
+  const started = Date.now();
+  const runId = `r${started.toString(36)}`;
+  const only = args.only;
+  const kube = QUICK || only === "faults" ? "not measured in this mode" : await kubeAccess();
+  let faultRows: FaultResult[] = [];
+  let faultsSkipped: string | undefined;
+  if (only !== "scale") faultRows = await runFaults();
+  else faultsSkipped = "--only scale";
+  const scale = only === "faults" ? [] : await runScale(runId, typeof kube === "string" ? undefined : kube);
+  const report: BenchReport = {
+    date: new Date(started).toISOString(),
+    mode: QUICK ? "quick" : "full",
+    durationSeconds: (Date.now() - started) / 1000,
+    machine: await machine(),
+    model: process.env.ANTHROPIC_API_KEY ? `Claude (${process.env.STEWARD_MODEL ?? "Steward's default model"})` : "scripted fake Messages API (no ANTHROPIC_API_KEY)",
+    faults: faultRows,
     scale,
+    kubernetes: typeof kube === "string" ? kube : `control plane at ${kube.kubeconfig}, requests counted by a proxy between Steward and the API server`,
+    ...(faultsSkipped ? { faultsSkipped } : {}),
+    targets: checkTargets(faultRows, scale),
   };
-  const rows: [string, string][] = [
-    ["stopped member → running, bare docker start (median)", `${median(bare).toFixed(0)} ms`],
-    ["stopped member → running, Steward (median)", `${median(steward.samples).toFixed(0)} ms`],
-    ["ratio Steward / bare docker start", `${result.recovery.ratio.toFixed(2)}×`],
-    ["tokens spent on the stopped member", "0"],
-    [`${scale.containers} containers: apply → Ready`, `${scale.firstReadyMs} ms`],
-    [`${scale.containers} containers: mean reconcile`, `${scale.meanReconcileMs?.toFixed(1)} ms`],
-    [`${scale.containers} containers: kill → started again`, `${scale.killToStartMs} ms`],
-    [`${scale.containers} containers: steady CPU (20 s)`, `${scale.steadyCpuPercentOfOneCore?.toFixed(2)} % of one core`],
-    [`${scale.containers} containers: RSS`, `${scale.rssMB?.toFixed(0)} MB`],
-  ];
-  const width = Math.max(...rows.map(([k]) => k.length));
-  process.stdout.write(`\n${"measure".padEnd(width)}   value\n${rows.map(([k, v]) => `${k.padEnd(width)}   ${v}`).join("\n")}\n`);
-  const dir = new URL("./results/", import.meta.url).pathname;
-  await mkdir(dir, { recursive: true });
-  const file = join(dir, `bench-${result.date.replace(/[:.]/g, "-")}.json`);
-  await writeFile(file, `${JSON.stringify(result, null, 2)}\n`);
-  await writeFile(join(dir, "latest.json"), `${JSON.stringify(result, null, 2)}\n`);
-  process.stdout.write(`\nJSON: ${file}\n`);
+  await mkdir(RESULTS, { recursive: true });
+  const stamp = report.date.replace(/[:.]/g, "-");
+  const json = `bench-${stamp}.json`;
+  const svg = `bench-${stamp}.svg`;
+  await writeFile(join(RESULTS, json), `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(join(RESULTS, svg), plot(scale));
+  const markdown = renderMarkdown(report, { json, svg });
+  await writeFile(join(RESULTS, `bench-${stamp}.md`), markdown);
+  await writeFile(join(RESULTS, "latest.json"), `${JSON.stringify(report, null, 2)}\n`);
+  await writeFile(join(RESULTS, "latest.md"), markdown);
+  await writeFile(join(RESULTS, "latest.svg"), plot(scale));
+  process.stdout.write(renderTable(report));
+  process.stdout.write(`\nreport: bench/results/bench-${stamp}.md (JSON, SVG beside it; latest.* are copies)\n`);
 }
 
-main().catch((err: unknown) => {
-  process.stderr.write(`bench failed: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+main().catch(async (err: unknown) => {
+  process.stderr.write(`bench failed: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+  await removeBenchContainers("*").catch(() => undefined);
   process.exitCode = 1;
 });

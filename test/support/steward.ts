@@ -26,7 +26,7 @@ export async function cli(stateDir: string, ...args: string[]): Promise<CliResul
 }
 
 /** The caller's environment without a real API key: tests never reach the real API. */
-function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
+export function cliEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   const env = { ...process.env };
   delete env.ANTHROPIC_API_KEY;
   delete env.ANTHROPIC_BASE_URL;
@@ -53,15 +53,7 @@ export class StewardProcess {
     const args = ["--state-dir", this.stateDir, "run", "--prometheus-url", "http://127.0.0.1:19090", "--metrics-addr", "127.0.0.1:0", "--log-format", "json", "--log-level", "debug", ...this.extraArgs];
     const child = spawn(STEWARD, args, { env: cliEnv(this.env), stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;
-    let buffered = "";
-    const onData = (chunk: Buffer): void => {
-      buffered += chunk.toString("utf8");
-      const lines = buffered.split("\n");
-      buffered = lines.pop() ?? "";
-      this.logs.push(...lines);
-    };
-    child.stdout?.on("data", onData);
-    child.stderr?.on("data", onData);
+    collectLines(child, this.logs);
     const line = await waitFor(() => this.logs.find((l) => l.includes("steward is running")), 30_000, `steward run to start (logs: ${this.logs.slice(-5).join(" | ")})`);
     this.metricsAddress = (JSON.parse(line) as { metrics: string }).metrics.replace(/^http:\/\//, "").replace(/\/metrics$/, "");
   }
@@ -88,4 +80,17 @@ export class StewardProcess {
   logsMatching(pattern: RegExp): string[] {
     return this.logs.filter((l) => pattern.test(l));
   }
+}
+
+/** Appends each complete line the child writes to stdout or stderr to `into`. */
+export function collectLines(child: ChildProcess, into: string[]): void {
+  let buffered = "";
+  const onData = (chunk: Buffer): void => {
+    buffered += chunk.toString("utf8");
+    const lines = buffered.split("\n");
+    buffered = lines.pop() ?? "";
+    into.push(...lines);
+  };
+  child.stdout?.on("data", onData);
+  child.stderr?.on("data", onData);
 }
