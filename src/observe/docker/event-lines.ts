@@ -122,6 +122,14 @@ const STATE_ACTIONS: ReadonlySet<string> = new Set([
   "rename", "update", "destroy",
 ]);
 
+/**
+ * The events-stream filter that asks the daemon for exactly the actions `affectsState`
+ * keeps (Docker matches `health_status` as a prefix). Healthchecks otherwise send three
+ * exec events per probe per container, which cost parsing and grow with the number of
+ * containers, not with changes.
+ */
+export const STATE_EVENT_FILTER: readonly string[] = [...STATE_ACTIONS, "health_status"];
+
 /** Whether an action can change a snapshot; exec_*, attach, resize, top… cannot. */
 export function affectsState(action: string): boolean {
   return STATE_ACTIONS.has(action) || action.startsWith("health_status");

@@ -17,7 +17,7 @@ import type {
   ConnectionState, ContainerSnapshot, DockerObserver, DockerObserverEvent,
 } from "../types.js";
 import { CoalescingRunner } from "./coalesce.js";
-import { MAX_EVENT_LINE_BYTES, affectsState, parseDockerEvent, type SplitResult } from "./event-lines.js";
+import { MAX_EVENT_LINE_BYTES, STATE_EVENT_FILTER, affectsState, parseDockerEvent, type SplitResult } from "./event-lines.js";
 import { followEventStream, type EventStream } from "./event-stream.js";
 import { diffSnapshots, sameSnapshot, toContainerSnapshot } from "./snapshot.js";
 import {
@@ -182,7 +182,7 @@ export class DockerEventObserver implements DockerObserver {
     const since = this.lastEventNs === undefined ? undefined : Math.floor(this.lastEventNs / 1e9);
     // The link's signal, not the deadline's, goes to dockerode: it stays attached to the
     // open stream, and the stream must outlive the deadline. A timeout aborts the link.
-    const options = { filters: { type: ["container" as const] }, abortSignal: linkSignal, ...(since ? { since } : {}) };
+    const options = { filters: { type: ["container" as const], event: [...STATE_EVENT_FILTER] }, abortSignal: linkSignal, ...(since ? { since } : {}) };
     return withDeadline(
       "open the docker events stream",
       this.callTimeoutMs,
