@@ -210,16 +210,25 @@ function rule(decision: PolicyDecisionKind, command: string, description: string
  * (the target stage sees to "own") need a person; everything
  * destructive denied explicitly, and everything else denied as unmatched. Frozen: it is
  * shared by every session that has no policy of its own.
+ *
+ * Least privilege, so no broader than the words: `docker inspect` and `docker logs` are
+ * not allowed through `shell` (the typed docker_inspect and docker_logs tools redact the
+ * container's env values and bound their output; the shell forms would print every env
+ * value of any container on the host), and the etcdctl reads allow only flags of the form
+ * `--endpoints=…` before their words (`etcdctl * endpoint health *` also matched
+ * `etcdctl del endpoint health`, a range delete, and `etcdctl put endpoint health`, which
+ * mode `auto` would have run unasked).
  */
 export const DEFAULT_POLICY: RemediationPolicySpec = freeze(
   RemediationPolicySpec.parse({
     rules: [
       rule("allow", "docker ps *", "list containers"),
-      rule("allow", "docker inspect *", "inspect a container"),
-      rule("allow", "docker logs *", "read a container's logs"),
-      rule("allow", "etcdctl * endpoint health *", "etcd member health"),
-      rule("allow", "etcdctl * endpoint status *", "etcd member status"),
-      rule("allow", "etcdctl * member list *", "etcd membership"),
+      rule("allow", "etcdctl endpoint health *", "etcd member health"),
+      rule("allow", "etcdctl --endpoints=* endpoint health *", "etcd member health"),
+      rule("allow", "etcdctl endpoint status *", "etcd member status"),
+      rule("allow", "etcdctl --endpoints=* endpoint status *", "etcd member status"),
+      rule("allow", "etcdctl member list *", "etcd membership"),
+      rule("allow", "etcdctl --endpoints=* member list *", "etcd membership"),
       rule("ask", "docker start *", "start a stopped container"),
       rule("ask", "docker restart *", "restart a container"),
       rule("deny", "docker rm *", "removing a container loses its state"),

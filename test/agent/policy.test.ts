@@ -263,6 +263,40 @@ describe("DEFAULT_POLICY", () => {
     assert.throws(() => DEFAULT_POLICY.rules.push({ decision: "allow", command: "*" }));
   });
 
+  it("lets nothing run unasked that could change something, in any mode (least privilege)", () => {
+    // Regression: `etcdctl * endpoint health *` matched these too, and auto mode ran them.
+    const writes = [
+      ["etcdctl", "del", "endpoint", "health"],
+      ["etcdctl", "put", "endpoint", "status"],
+      ["etcdctl", "del", "member", "list", "--prefix"],
+      ["etcdctl", "--endpoints=http://127.0.0.1:2379", "del", "endpoint", "health"],
+      ["etcdctl", "--endpoints", "http://127.0.0.1:2379", "endpoint", "health"],
+      ["etcdctl", "get", "/registry/secrets"],
+    ];
+    for (const argv of writes) {
+      for (const mode of MODES) assert.equal(run(shell(argv), mode).decision, "deny", `${argv.join(" ")} in ${mode}`);
+    }
+    for (const argv of [["etcdctl", "endpoint", "health"], ["etcdctl", "--endpoints=http://127.0.0.1:2379", "member", "list", "-w", "table"]]) {
+      assert.equal(run(shell(argv)).decision, "allow", argv.join(" "));
+    }
+  });
+
+  it("sends container reads through the typed tools, which redact env values, not through shell", () => {
+    for (const argv of [["docker", "inspect", "etcd0"], ["docker", "inspect", "--format=json", "etcd0"], ["docker", "logs", "--tail=1000", "etcd0"]]) {
+      const got = run(shell(argv));
+      assert.deepEqual([got.decision, got.stage], ["deny", "default"], argv.join(" "));
+    }
+    const inspect: PolicyRequest = { tool: "docker_inspect", argv: ["docker", "inspect", "etcd0"], mutating: false, touches: [] };
+    assert.equal(run(inspect).decision, "allow");
+  });
+
+  it("every allow rule's own example is read-only: an allowed command never changes anything", () => {
+    for (const r of DEFAULT_POLICY.rules.filter((x) => x.decision === "allow")) {
+      const example = r.command.split(/\s+/).filter((t) => t !== "*").map((t) => t.replace("*", "http://127.0.0.1:2379"));
+      assert.equal(classifyShell(example).mutating, false, `${r.command} → ${example.join(" ")}`);
+    }
+  });
+
   it("has the resource form `default`, a copy the caller may change", () => {
     const resource = defaultPolicyResource();
     assert.deepEqual(RemediationPolicy.parse(resource).spec, DEFAULT_POLICY);
