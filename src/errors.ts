@@ -29,10 +29,8 @@ export class NotFoundError extends StewardError {
 /** A write lost an optimistic-concurrency race: the object changed since it was read. */
 export class ConflictError extends StewardError {
   override readonly name = "ConflictError";
-  constructor(kind: string, objectName: string, expected: string, actual: string) {
-    super(
-      `${kind} "${objectName}" was modified concurrently (resourceVersion ${actual}, expected ${expected}); read it again and retry`,
-    );
+  constructor(object: { kind: string; name: string }, expected: string, actual: string, hint = "read it again and retry") {
+    super(`${object.kind} "${object.name}" was modified concurrently (resourceVersion ${actual}, expected ${expected}); ${hint}`);
   }
 }
 

@@ -19,6 +19,10 @@ export interface WatchEvent {
 /** How often a store re-delivers every object as a SYNC event, unless told otherwise. */
 export const DEFAULT_RESYNC_PERIOD_MS = 600_000;
 
+/** What a user whose `apply` carried a stale `metadata.resourceVersion` can do about it. */
+export const APPLY_CONFLICT_HINT =
+  "get it again (steward get -o yaml), make your change there and apply that, or remove metadata.resourceVersion from the file to apply regardless";
+
 export type ApplyOutcome = "created" | "configured" | "unchanged";
 
 export interface ApplyResult<R extends Resource = Resource> {
@@ -37,7 +41,9 @@ export interface ObjectRef {
  *
  * Contract:
  * - `apply` writes metadata labels/annotations and spec, never status; `generation` bumps
- *   only when the spec changes; `resourceVersion` changes on every write.
+ *   only when the spec changes; `resourceVersion` changes on every write. An applied
+ *   resource that carries `metadata.resourceVersion` is applied only over that version
+ *   (else ConflictError, and nothing is written).
  * - `updateStatus` writes status only, never spec or metadata; with `resourceVersion` it
  *   fails with ConflictError if the object changed since it was read.
  * - `watch` reports every change made by any process; a listener subscribed before

@@ -79,6 +79,30 @@ export function storeContract(name: string, harness: StoreHarness): void {
       await store.close();
     });
 
+    it("apply carrying a stale metadata.resourceVersion is a conflict naming the object, and writes nothing", async () => {
+      const store = await harness.fresh();
+      const { object: read } = await store.apply(desiredState("a"));
+      await store.apply(desiredState("a", "someone-else"));
+      const edited = desiredState("a", "mine");
+      edited.metadata.resourceVersion = read.metadata.resourceVersion;
+      await assert.rejects(store.apply(edited), (err: unknown) => {
+        assert.ok(err instanceof ConflictError);
+        assert.match(err.message, /^DesiredState "a" was modified concurrently .*remove metadata\.resourceVersion/);
+        return true;
+      });
+      const stored = await store.get("DesiredState", { namespace: "default", name: "a" });
+      assert.equal(projectOf(stored), "someone-else");
+      const current = desiredState("a", "mine");
+      current.metadata.resourceVersion = stored?.metadata.resourceVersion;
+      assert.equal((await store.apply(current)).outcome, "configured");
+      assert.equal(projectOf(await store.get("DesiredState", { namespace: "default", name: "a" })), "mine");
+      const gone = desiredState("b");
+      gone.metadata.resourceVersion = "7";
+      await assert.rejects(store.apply(gone), /DesiredState "b" was modified concurrently \(resourceVersion none: it was deleted, expected 7\)/);
+      assert.equal(await store.get("DesiredState", { namespace: "default", name: "b" }), undefined);
+      await store.close();
+    });
+
     it("create refuses an existing name; delete removes and reports absence", async () => {
       const store = await harness.fresh();
       await store.create(desiredState("a"));

@@ -1,5 +1,5 @@
 import { randomBytes } from "node:crypto";
-import { open, readFile, rename, rm, stat } from "node:fs/promises";
+import { link, open, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { StewardError } from "../../errors.js";
@@ -7,7 +7,8 @@ import { StewardError } from "../../errors.js";
 /**
  * Writes a file so that a reader (or a crash) sees either the old or the new content,
  * never a mix: write a temp file in the same directory, fsync it, rename over the target,
- * fsync the directory so the rename itself survives a power cut.
+ * fsync the directory so the rename itself survives a power cut. A crash leaves at most a
+ * temp file `.<name>.<pid>.<hex>.tmp` behind, which readers ignore and sweepLeftovers removes.
  */
 export async function writeFileAtomic(path: string, text: string): Promise<void> {
   const temp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
@@ -38,54 +39,174 @@ async function syncDirectory(dir: string): Promise<void> {
 
 /** A lock older than this is from a process that died mid-write (writes take milliseconds). */
 const STALE_LOCK_MS = 10_000;
+/** Breaking a lock takes microseconds; a `.break` file older than this was left by a crash. */
+const STALE_BREAK_MS = 2_000;
 const LOCK_WAIT_MS = 15_000;
 const LOCK_POLL_MS = 5;
 
 /**
- * Runs `fn` holding an exclusive, cross-process lock on `path` (a `path.lock` file created
- * with O_EXCL). The CLI and a running controller are different processes, and each does a
- * read-modify-write of one object file; the lock makes those writes serial so neither
- * loses the other's change.
+ * The lock files this process holds now. A lock file names its holder's pid; one naming our
+ * own pid that we do not hold was left by an earlier process that had the same pid (a
+ * container's PID 1 after a restart), so it is stale although that pid is alive.
+ */
+const heldByThisProcess = new Set<string>();
+
+/**
+ * Runs `fn` holding an exclusive, cross-process lock on `path` (a `path.lock` file, created
+ * atomically and holding the holder's pid). The CLI and a running controller are
+ * different processes, and each does a read-modify-write of one object file; the lock makes
+ * those writes serial so neither loses the other's change. A lock whose holder died (its
+ * pid is gone, or it is older than STALE_LOCK_MS) is broken at once, so a process killed
+ * mid-write never blocks the next one for long.
  */
 export async function withFileLock<T>(path: string, fn: () => Promise<T>): Promise<T> {
   const lock = `${path}.lock`;
   const deadline = Date.now() + LOCK_WAIT_MS;
   for (;;) {
-    try {
-      const handle = await open(lock, "wx", 0o600);
-      await handle.writeFile(`${process.pid}\n`);
-      await handle.close();
-      break;
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
-      if (await breakStaleLock(lock)) continue;
-      if (Date.now() > deadline) {
-        throw new StewardError(`timed out waiting for the lock ${lock}; if no Steward process is running, delete it`);
-      }
-      await sleep(LOCK_POLL_MS + Math.random() * LOCK_POLL_MS);
+    if (await tryCreateLock(lock)) break;
+    if (await breakStaleLock(lock)) continue;
+    if (Date.now() > deadline) {
+      throw new StewardError(`timed out waiting for the lock ${lock}; if no Steward process is running, delete it`);
     }
+    await sleep(LOCK_POLL_MS + Math.random() * LOCK_POLL_MS);
   }
   try {
     return await fn();
   } finally {
+    heldByThisProcess.delete(lock);
     await rm(lock, { force: true });
   }
 }
 
-async function breakStaleLock(lock: string): Promise<boolean> {
+/**
+ * Creates the lock with the pid already in it: written to a temp file, then hard-linked to
+ * the lock's name, which fails if the lock exists (as O_EXCL would). A lock file is thus
+ * never seen empty, so a holder killed at any point leaves a lock naming its pid, which
+ * the next writer breaks at once instead of waiting STALE_LOCK_MS.
+ */
+async function tryCreateLock(lock: string): Promise<boolean> {
+  const temp = join(dirname(lock), `.${basename(lock)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
+  await writeFile(temp, `${process.pid}\n`, { mode: 0o600 });
+  // Marked held before the link exists, so that no other call in this process, meeting a
+  // lock with our pid that it does not know as held, breaks it; unmarked if the link fails
+  // (unless another call here holds the lock).
+  const marked = !heldByThisProcess.has(lock);
+  if (marked) heldByThisProcess.add(lock);
+  try {
+    await link(temp, lock);
+    return true;
+  } catch (err) {
+    if (marked) heldByThisProcess.delete(lock);
+    if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
+    throw err;
+  } finally {
+    await rm(temp, { force: true });
+  }
+}
+
+interface LockView {
+  ino: number;
+  /** The holder's pid; undefined for an empty lock (written by an older Steward that died mid-create). */
+  pid: number | undefined;
+  ageMs: number;
+}
+
+async function viewLock(lock: string): Promise<LockView | undefined> {
   try {
     const [info, text] = await Promise.all([stat(lock), readFile(lock, "utf8")]);
     const pid = Number(text.trim());
-    const holderGone = Number.isInteger(pid) && pid > 0 && !processAlive(pid);
-    if (holderGone || Date.now() - info.mtimeMs > STALE_LOCK_MS) {
-      await rm(lock, { force: true });
-      return true;
-    }
-  } catch {
-    // The lock vanished while we looked: its holder released it; try again at once.
-    return true;
+    return { ino: info.ino, pid: Number.isInteger(pid) && pid > 0 ? pid : undefined, ageMs: Date.now() - info.mtimeMs };
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw err;
   }
-  return false;
+}
+
+/** Why the lock's holder cannot be holding it any more, or undefined when it may be. */
+function staleness(lock: string, view: LockView): "dead" | "old" | undefined {
+  if (view.pid !== undefined) {
+    if (view.pid === process.pid ? !heldByThisProcess.has(lock) : !processAlive(view.pid)) return "dead";
+  }
+  return view.ageMs > STALE_LOCK_MS ? "old" : undefined;
+}
+
+/**
+ * Removes `lock` if its holder is gone; true when the caller should try to take it at once
+ * (it was removed, or it had vanished). Breakers are serialised by a second O_EXCL file,
+ * `lock.break`, and re-check the lock while holding it: without that, two waiters that both
+ * saw the same dead holder could each remove a lock, the second removing the one the first
+ * had just taken, and both would then write.
+ */
+async function breakStaleLock(lock: string): Promise<boolean> {
+  const seen = await viewLock(lock);
+  if (!seen) return true;
+  if (!staleness(lock, seen)) return false;
+  const breaker = `${lock}.break`;
+  if (!(await tryCreateBreaker(breaker))) return false;
+  try {
+    const now = await viewLock(lock);
+    if (!now) return true;
+    const why = staleness(lock, now);
+    if (now.ino !== seen.ino || !why) return false;
+    await rm(lock, { force: true });
+    if (why === "dead" && now.pid !== undefined) await removeTempFilesOf(lock.slice(0, -".lock".length), now.pid);
+    return true;
+  } finally {
+    await rm(breaker, { force: true });
+  }
+}
+
+async function tryCreateBreaker(breaker: string): Promise<boolean> {
+  try {
+    await (await open(breaker, "wx", 0o600)).close();
+    return true;
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
+    // Left by a process killed while breaking: old enough, it is removed; the caller retries.
+    const info = await stat(breaker).catch(() => undefined);
+    if (info && Date.now() - info.mtimeMs > STALE_BREAK_MS) await rm(breaker, { force: true });
+    return false;
+  }
+}
+
+/** The temp files a dead writer left for `path` (it died between open and rename). */
+async function removeTempFilesOf(path: string, pid: number): Promise<void> {
+  const prefix = `.${basename(path)}.${pid}.`;
+  const names = await readdir(dirname(path)).catch(() => [] as string[]);
+  await Promise.all(names.filter((n) => n.startsWith(prefix) && n.endsWith(".tmp")).map((n) => rm(join(dirname(path), n), { force: true })));
+}
+
+const TEMP_FILE = /^\.(.+)\.(\d+)\.[0-9a-f]+\.tmp$/;
+
+/**
+ * Cleans what crashed writers left in `dir`: temp files of dead processes, lock files whose
+ * holder is gone, and stale `.break` files. Live writers' files are left alone, so this is
+ * safe while other processes write. Returns how many files it removed.
+ */
+export async function sweepLeftovers(dir: string): Promise<number> {
+  const names = await readdir(dir).catch(() => [] as string[]);
+  let removed = 0;
+  for (const name of names) {
+    const path = join(dir, name);
+    const temp = TEMP_FILE.exec(name);
+    if (temp) {
+      const pid = Number(temp[2]);
+      if (pid !== process.pid && !processAlive(pid)) {
+        await rm(path, { force: true });
+        removed++;
+      }
+    } else if (name.endsWith(".lock")) {
+      const view = await viewLock(path);
+      if (view && staleness(path, view) && (await breakStaleLock(path))) removed++;
+    } else if (name.endsWith(".lock.break")) {
+      const info = await stat(path).catch(() => undefined);
+      if (info && Date.now() - info.mtimeMs > STALE_BREAK_MS) {
+        await rm(path, { force: true });
+        removed++;
+      }
+    }
+  }
+  return removed;
 }
 
 function processAlive(pid: number): boolean {

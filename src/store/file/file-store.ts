@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import { mkdir, readdir, rm } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm } from "node:fs/promises";
 import { homedir } from "node:os";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
@@ -8,8 +8,8 @@ import { validateResource } from "../../api/load.js";
 import { KINDS, type Kind, type Resource, type ResourceOf } from "../../api/resources.js";
 import { DEFAULT_NAMESPACE } from "../../api/meta.js";
 import { ConflictError, NotFoundError, StewardError, wrapError } from "../../errors.js";
-import { DEFAULT_RESYNC_PERIOD_MS, type ApplyResult, type ObjectRef, type StatusOf, type Store, type WatchEvent } from "../store.js";
-import { withFileLock, writeFileAtomic } from "./atomic.js";
+import { APPLY_CONFLICT_HINT, DEFAULT_RESYNC_PERIOD_MS, type ApplyResult, type ObjectRef, type StatusOf, type Store, type WatchEvent } from "../store.js";
+import { sweepLeftovers, withFileLock, writeFileAtomic } from "./atomic.js";
 import { ParsedFileCache } from "./parsed-cache.js";
 import { DirectoryWatcher } from "./watcher.js";
 
@@ -39,8 +39,13 @@ export class FileStore implements Store {
     );
   }
 
+  /** Also removes what writers killed mid-write left behind (temp files, dead holders' locks). */
   async start(): Promise<void> {
     await Promise.all(Object.values(KINDS).map((k) => mkdir(join(this.dir, k.plural, DEFAULT_NAMESPACE), { recursive: true })));
+    for (const k of Object.values(KINDS)) {
+      const kindDir = join(this.dir, k.plural);
+      for (const ns of await listDir(kindDir)) await sweepLeftovers(join(kindDir, ns));
+    }
     await this.watcher.start();
   }
 
@@ -74,7 +79,8 @@ export class FileStore implements Store {
     const path = this.pathOf(resource.kind, resource.metadata);
     await this.ensureDir(resource.kind, resource.metadata.namespace);
     return withFileLock(path, async () => {
-      const existing = await this.readPath(path);
+      const existing = await readLocked(path);
+      checkExpectedVersion(resource, existing);
       if (!existing) {
         const created = initialObject(withoutStatus(resource));
         await writeObject(path, created);
@@ -105,7 +111,7 @@ export class FileStore implements Store {
     const path = this.pathOf(resource.kind, resource.metadata);
     await this.ensureDir(resource.kind, resource.metadata.namespace);
     return withFileLock(path, async () => {
-      if (await this.readPath(path)) {
+      if (await readLocked(path)) {
         throw new StewardError(`${resource.kind} "${resource.metadata.name}" already exists`);
       }
       const created = initialObject(resource);
@@ -141,7 +147,7 @@ export class FileStore implements Store {
   async delete(kind: Kind, ref: ObjectRef): Promise<boolean> {
     const path = this.pathOf(kind, ref);
     return withFileLock(path, async () => {
-      if (!(await this.readPath(path))) return false;
+      if (!(await readLocked(path))) return false;
       await rm(path);
       this.parsed.forget(path);
       return true;
@@ -156,11 +162,11 @@ export class FileStore implements Store {
   ): Promise<ResourceOf<K>> {
     const path = this.pathOf(kind, ref);
     return withFileLock(path, async () => {
-      const existing = (await this.readPath(path)) as ResourceOf<K> | undefined;
+      const existing = (await readLocked(path)) as ResourceOf<K> | undefined;
       if (!existing) throw new NotFoundError(kind, ref.name);
       const current = existing.metadata.resourceVersion ?? "0";
       if (expectedVersion !== undefined && expectedVersion !== current) {
-        throw new ConflictError(kind, ref.name, expectedVersion, current);
+        throw new ConflictError({ kind, name: ref.name }, expectedVersion, current);
       }
       const changed = change(existing);
       const updated = { ...changed, metadata: { ...changed.metadata, resourceVersion: nextVersion(existing) } };
@@ -179,12 +185,44 @@ export class FileStore implements Store {
 
   /** Reads and validates one object file; a missing file is undefined, a corrupt one an error. */
   private async readPath(path: string): Promise<Resource | undefined> {
-    return this.parsed.read(path, (text) => {
-      const result = validateResource(parse(text));
-      if (!result.ok) throw new StewardError(`${path} is not a valid stored object: ${result.problems.join("; ")}`);
-      return result.resource;
-    });
+    return this.parsed.read(path, (text) => parseStored(path, text));
   }
+}
+
+function parseStored(path: string, text: string): Resource {
+  const result = validateResource(parse(text));
+  if (!result.ok) throw new StewardError(`${path} is not a valid stored object: ${result.problems.join("; ")}`);
+  return result.resource;
+}
+
+/**
+ * The read of a read-modify-write, under the object's lock: always from disk, never from
+ * the parse cache. The cache knows a file by (inode, mtime, size), and a file rewritten
+ * twice within one timestamp tick can get its old inode back with the same mtime and size
+ * (ext4 reuses a freed inode at once); a write based on such a stale read would undo the
+ * write in between.
+ */
+async function readLocked(path: string): Promise<Resource | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw wrapError(`reading ${path}`, err);
+  }
+  return parseStored(path, text);
+}
+
+/**
+ * `apply` of a file that carries `metadata.resourceVersion` (say, edited from `steward get
+ * -o yaml`) is a compare-and-swap, as with kubectl: it applies only over that version, so a
+ * change someone made since the file was read is reported, never silently overwritten.
+ */
+function checkExpectedVersion(resource: Resource, existing: Resource | undefined): void {
+  const expected = resource.metadata.resourceVersion;
+  if (expected === undefined) return;
+  const actual = existing?.metadata.resourceVersion ?? "none: it was deleted";
+  if (expected !== actual) throw new ConflictError({ kind: resource.kind, name: resource.metadata.name }, expected, actual, APPLY_CONFLICT_HINT);
 }
 
 function initialObject<R extends Resource>(resource: R): R {

@@ -6,7 +6,7 @@ import { validateResource } from "../../api/load.js";
 import { API_GROUP, DEFAULT_NAMESPACE } from "../../api/meta.js";
 import { KINDS, type Kind, type Resource, type ResourceOf } from "../../api/resources.js";
 import { ConflictError, errorMessage, NotFoundError, StewardError, ValidationError } from "../../errors.js";
-import { DEFAULT_RESYNC_PERIOD_MS, type ApplyResult, type ObjectRef, type StatusOf, type Store, type WatchEvent } from "../store.js";
+import { APPLY_CONFLICT_HINT, DEFAULT_RESYNC_PERIOD_MS, type ApplyResult, type ObjectRef, type StatusOf, type Store, type WatchEvent } from "../store.js";
 import { Informer, type InformerEvent } from "./informer.js";
 
 export interface KubernetesStoreOptions {
@@ -128,8 +128,13 @@ export class KubernetesStore implements Store {
     const parsed = validateResource(toBody(resource, false));
     if (!parsed.ok) throw new ValidationError(parsed.problems);
     const desired = parsed.resource;
+    const expected = resource.metadata.resourceVersion;
     for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
       const existing = await this.getRaw(kind, ref);
+      // As kubectl does with a resourceVersion in the file: apply only over that version.
+      // A 409 from the replace below comes back here and is reported the same way.
+      const actual = existing ? versionOf(existing) : "none: it was deleted";
+      if (expected !== undefined && expected !== actual) throw new ConflictError({ kind, name: ref.name }, expected, actual, APPLY_CONFLICT_HINT);
       try {
         if (!existing) {
           const created = await this.call("creating", (o) => this.api.createNamespacedCustomObject({ ...this.path(kind, ref), body: toBody(resource, false) }, o));
@@ -189,7 +194,7 @@ export class KubernetesStore implements Store {
       const existing = await this.getRaw(kind, ref);
       if (!existing) throw new NotFoundError(kind, ref.name);
       const actual = versionOf(existing);
-      if (expected !== undefined && expected !== actual) throw new ConflictError(kind, ref.name, expected, actual);
+      if (expected !== undefined && expected !== actual) throw new ConflictError({ kind, name: ref.name }, expected, actual);
       const body = { ...existing, status };
       try {
         const updated = await this.call("writing status of", (o) =>
@@ -200,7 +205,7 @@ export class KubernetesStore implements Store {
         return parseObject(kind, updated) as ResourceOf<K>;
       } catch (err) {
         if (statusCode(err) !== 409) throw err;
-        if (expected !== undefined) throw new ConflictError(kind, ref.name, expected, "newer");
+        if (expected !== undefined) throw new ConflictError({ kind, name: ref.name }, expected, "newer");
         await backoff(attempt);
       }
     }
