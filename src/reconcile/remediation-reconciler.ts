@@ -9,8 +9,6 @@ import type { Store } from "../store/store.js";
 import { DONE, requeueAfter, type ReconcileContext, type Reconciler, type ReconcileRequest, type ReconcileResult } from "./reconciler.js";
 import { emptyRemediationStatus, isOpen } from "./remediations.js";
 
-/** How soon to look again at a remediation whose opening status is not written yet. */
-const OPENING_RETRY_MS = 500;
 /** Policies are not watched by this controller; a missing one is looked for again after this. */
 const POLICY_RETRY_MS = 30_000;
 
@@ -34,9 +32,6 @@ export class RemediationReconciler implements Reconciler {
     const ref = { namespace: request.namespace, name: request.name };
     const remediation = await store.get("AgentRemediation", ref);
     if (!remediation || !runner || !needsSession(remediation)) return DONE;
-    // The kubernetes store creates an object and then writes its status (a second call): a
-    // session started in between would overwrite the opening status with an empty one.
-    if (remediation.status?.openedAt === undefined) return requeueAfter(OPENING_RETRY_MS);
     const phase = remediation.status?.phase ?? "Pending";
     const desiredState = await store.get("DesiredState", { namespace: ref.namespace, name: remediation.spec.desiredStateRef.name });
     if (!desiredState) return DONE;
@@ -103,6 +98,10 @@ export class RemediationReconciler implements Reconciler {
 
 /** Open, agent on, and not waiting for a person who has not decided yet. */
 function needsSession(remediation: AgentRemediation): boolean {
+  // The kubernetes store creates an object, then writes its status (a second call): a
+  // session started in between would overwrite the opening status with an empty one. The
+  // status write is a watch event, which brings the remediation back here.
+  if (remediation.status?.openedAt === undefined) return false;
   if (!isOpen(remediation) || remediation.spec.mode === "off") return false;
   return remediation.status?.phase !== "AwaitingApproval" || hasDecisionFor(remediation);
 }
