@@ -37,6 +37,9 @@
  *                     model?, requestId?, stopReason? (string or null)}
  *   verification     {cleared, details, phase?, attempt?}
  *   phase_change     {from, to, reason}
+ *   action           {id, tool, command, state: "Started"|"Unknown", reason?} — a change's
+ *                    idempotency record: "Started" fsynced before it runs; "Unknown" when a
+ *                    restarted Steward found it started and never finished (it is not re-run)
  *   session          {event: "started"|"resumed"|"ended"|"escalated"|"repaired"|…, sessionId?,
  *                     model?, mode?, attempt?, reason?, line?, discardedBytes?, discarded?}
  * `id` is the model's tool_use id, which ties a call to its policy decision, approval and
@@ -49,7 +52,7 @@ import { StewardError, errorMessage, wrapError } from "../errors.js";
 
 export const AUDIT_KINDS = [
   "reasoning", "tool_call", "policy_decision", "approval", "tool_result",
-  "model_usage", "verification", "phase_change", "session",
+  "model_usage", "verification", "phase_change", "session", "action",
 ] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 
@@ -79,6 +82,7 @@ export interface AuditDataByKind {
   /** `phase` is the phase this verification leads to (Resolved, another attempt, Escalated). */
   verification: { cleared: boolean; details: string; phase?: string; attempt?: number };
   phase_change: { from: string; to: string; reason: string };
+  action: { id: string; tool: string; command: string[]; state: "Started" | "Unknown"; reason?: string };
   session: {
     event: string; sessionId?: string; model?: string; mode?: string; attempt?: number; reason?: string;
     line?: number; discardedBytes?: number; discarded?: string;

@@ -144,7 +144,11 @@ function carriedCounters(status: RemediationStatus, now: Date): SessionCounters 
 
 function describeAction(action: ActionRecord): string {
   const who = action.approver ? `, approved by ${action.approver}` : "";
-  const outcome = action.decision === "deny" ? "denied, not run" : `ran${who}, exit code ${action.exitCode ?? "unknown"}${action.dryRun ? " (dry run)" : ""}`;
+  const unknown = action.state === "Started" || action.state === "Unknown";
+  const outcome =
+    action.decision === "deny" ? "denied, not run"
+    : unknown ? `started${who}; Steward stopped while it ran, so its outcome is unknown (it was not run again)`
+    : `ran${who}, exit code ${action.exitCode ?? "unknown"}${action.dryRun ? " (dry run)" : ""}`;
   return `- ${action.time} ${action.tool}: ${action.command.join(" ")} — ${outcome}`;
 }
 

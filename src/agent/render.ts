@@ -17,7 +17,7 @@ interface Block { text: string[]; tone: Tone }
 const LABELS: Record<string, string> = {
   reasoning: "reasoning", tool_call: "tool call", policy_decision: "policy", approval: "approval",
   tool_result: "result", model_usage: "usage", verification: "verification", phase_change: "phase",
-  session: "session",
+  session: "session", action: "change",
 };
 const LABEL_WIDTH = 13;
 const INDENT = " ".repeat(8 + 2 + LABEL_WIDTH);
@@ -149,6 +149,12 @@ const RENDERERS: Record<string, (d: JsonObject, ctx: Context) => Block> = {
     return { text: [`${str(d, "from") ?? "?"} → ${str(d, "to") ?? "?"}${reason ? ` (${reason})` : ""}`], tone: "plain" };
   },
   session,
+  action: (d) => {
+    const command = Array.isArray(d.command) ? d.command.filter((c): c is string => typeof c === "string").join(" ") : "?";
+    const unknown = str(d, "state") === "Unknown";
+    const reason = str(d, "reason");
+    return { text: [`${command}: ${unknown ? "outcome unknown, not run again" : "started"}${reason ? ` (${reason})` : ""}`], tone: unknown ? "warn" : "plain" };
+  },
 };
 
 function dataOf(entry: AuditEntry): JsonObject {
@@ -170,7 +176,7 @@ function track(ctx: Context, entry: AuditEntry, data: JsonObject): void {
       ctx.batch.add(id);
       ctx.tools.set(id, str(data, "tool") ?? "?");
     }
-  } else if (entry.kind !== "policy_decision" && entry.kind !== "approval") {
+  } else if (entry.kind !== "policy_decision" && entry.kind !== "approval" && entry.kind !== "action") {
     ctx.inCalls = false;
   }
 }

@@ -17,6 +17,7 @@ import { AuditLog } from "./audit.js";
 import { approvalFor } from "./approvals.js";
 import { handOver, sessionStart } from "./handover.js";
 import { incidentMessage, systemPrompt } from "./prompt.js";
+import { answerFromRecord, recoverActions } from "./recovery.js";
 import { runSession, type SessionContext, type SessionOutcome, type SessionState } from "./session.js";
 import { newSessionId, type SessionFiles } from "./session-store.js";
 import type { DockerToolAccess, ToolEnvironment } from "./tools.js";
@@ -56,7 +57,8 @@ export class AgentRunner {
     context: { policy: RemediationPolicySpec; signal: AbortSignal; logger: Logger },
   ): Promise<SessionOutcome> {
     const { namespace, name } = remediation.metadata;
-    const audit = await AuditLog.open(this.deps.files.auditPath(namespace, name), { sanitize: sanitizeForLog });
+    // A crash can tear the last line (a write cut short); the repair is itself audited.
+    const audit = await AuditLog.open(this.deps.files.auditPath(namespace, name), { sanitize: sanitizeForLog, repairTornTail: true });
     try {
       let status = remediation.status ?? emptyRemediationStatus();
       const updateStatus = async (change: (s: RemediationStatus) => RemediationStatus): Promise<void> => {
@@ -65,9 +67,8 @@ export class AgentRunner {
         await this.deps.store.updateStatus("AgentRemediation", remediation.metadata, status);
         this.recordSteps(remediation, before, status);
       };
-      const state = await this.sessionFor(remediation, desiredState, context, { audit, updateStatus });
-      const ctx = this.context(remediation, desiredState, { ...context, audit, updateStatus, state });
-      const outcome = await runSession(state, ctx);
+      const interrupted = await this.recoverActions(status, { audit, updateStatus });
+      const outcome = interrupted ?? (await this.runConversation({ ...remediation, status }, desiredState, context, { audit, updateStatus }));
       await this.finish(outcome, { audit, updateStatus, getStatus: () => status });
       this.countUsage(remediation.status?.usage, status.usage, outcome);
       context.logger.info("agent session finished", { remediation: name, outcome: outcome.type });
@@ -75,6 +76,37 @@ export class AgentRunner {
     } finally {
       await audit.close();
     }
+  }
+
+  /**
+   * Changes a stopped Steward left `Started` become `Unknown` (never re-run); too many of
+   * them stop the remediation. Returns the outcome when it must stop (recovery.ts).
+   */
+  private async recoverActions(
+    status: RemediationStatus,
+    io: { audit: AuditLog; updateStatus: SessionContext["updateStatus"] },
+  ): Promise<SessionOutcome | undefined> {
+    const recovery = recoverActions(status);
+    if (recovery.unknown.length === 0) return undefined;
+    for (const a of recovery.unknown) {
+      const reason = "Steward stopped while it ran, before its outcome was recorded; it is not run again";
+      await io.audit.append("action", { id: a.id, tool: a.tool, command: a.command, state: "Unknown", reason });
+    }
+    await io.audit.append("phase_change", { from: status.phase, to: recovery.status.phase, reason: recovery.status.message ?? "" }, { sync: true });
+    await io.updateStatus(() => recovery.status);
+    return recovery.interrupt === undefined ? undefined : { type: "interrupted", reason: recovery.interrupt };
+  }
+
+  /** Starts, resumes or takes over the conversation and runs it until it ends or waits. */
+  private async runConversation(
+    remediation: AgentRemediation,
+    desiredState: DesiredState,
+    context: { policy: RemediationPolicySpec; signal: AbortSignal; logger: Logger },
+    io: { audit: AuditLog; updateStatus: SessionContext["updateStatus"] },
+  ): Promise<SessionOutcome> {
+    const state = await this.sessionFor(remediation, desiredState, context, io);
+    const ctx = this.context(remediation, desiredState, { ...context, ...io, state });
+    return runSession(state, ctx);
   }
 
   /** Adds what this run spent (the usage in status grew from `before` to `after`) to /metrics. */
@@ -100,11 +132,27 @@ export class AgentRunner {
     const { namespace, name } = remediation.metadata;
     const { policy } = context;
     const start = sessionStart(remediation, await this.deps.files.load(namespace, name));
-    if (start.type === "resume") return start.state;
+    if (start.type === "resume") return this.resume(remediation, start.state, io.audit);
     if (start.type === "begin") return this.begin(remediation, desiredState, policy, io);
     context.logger.warn("continuing an agent session whose conversation is on another replica", { remediation: name, phase: remediation.status?.phase, sessionId: remediation.status?.sessionId });
     const input = { model: policy.model ?? this.deps.model, outputCap: policy.budgets.outputCap, now: new Date() };
     return handOver(remediation, desiredState, input, { ...io, save: (state) => this.deps.files.save(namespace, name, state) });
+  }
+
+  /**
+   * A saved conversation whose pending calls may have been decided or run before Steward
+   * stopped: those are answered from their records (recovery.ts), never run again.
+   */
+  private async resume(remediation: AgentRemediation, state: SessionState, audit: AuditLog): Promise<SessionState> {
+    const status = remediation.status ?? emptyRemediationStatus();
+    await audit.append("session", { event: "resumed", sessionId: state.sessionId, attempt: state.attempt, reason: `from phase ${status.phase}` });
+    const answered = answerFromRecord(state, status.actions);
+    if (answered.length === 0) return state;
+    for (const r of answered) {
+      await audit.append("tool_result", { id: r.tool_use_id, isError: r.is_error === true, output: typeof r.content === "string" ? r.content : "" });
+    }
+    await this.deps.files.save(remediation.metadata.namespace, remediation.metadata.name, state);
+    return state;
   }
 
   private async begin(
@@ -255,13 +303,13 @@ export class AgentRunner {
     io: { audit: AuditLog; updateStatus: SessionContext["updateStatus"]; getStatus: () => RemediationStatus },
   ): Promise<void> {
     if (outcome.type === "awaitingApproval") return;
-    const phase: RemediationPhase = outcome.type === "resolved" ? "Resolved" : "Escalated";
+    const { phase, reason } = CLOSING[outcome.type];
     const from = io.getStatus().phase;
     const now = new Date().toISOString();
     await io.updateStatus((s) => ({
       ...s,
       phase,
-      reason: outcome.type === "resolved" ? "Verified" : "Escalated",
+      reason,
       message: outcome.type === "resolved" ? "the agent's fix was verified: the drift is gone" : outcome.reason,
       summary: outcome.type === "resolved" ? outcome.summary : s.summary ?? outcome.reason,
       pendingApproval: [],
@@ -270,6 +318,12 @@ export class AgentRunner {
     await io.audit.append("phase_change", { from, to: phase, reason: outcome.type === "resolved" ? "verified" : outcome.reason }, { sync: true });
   }
 }
+
+const CLOSING: Record<Exclude<SessionOutcome["type"], "awaitingApproval">, { phase: RemediationPhase; reason: string }> = {
+  resolved: { phase: "Resolved", reason: "Verified" },
+  escalated: { phase: "Escalated", reason: "Escalated" },
+  interrupted: { phase: "Interrupted", reason: "ActionsInterrupted" },
+};
 
 function actionEvent(action: ActionRecord): StewardEvent {
   const denied = action.decision === "deny";

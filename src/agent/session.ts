@@ -1,7 +1,7 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import type { AgentMode } from "../api/desired-state.js";
 import type { RemediationPolicySpec } from "../api/policy.js";
-import type { PendingApproval, RemediationPhase, RemediationStatus } from "../api/remediation.js";
+import type { ActionRecord, PendingApproval, RemediationPhase, RemediationStatus } from "../api/remediation.js";
 import { errorMessage } from "../errors.js";
 import type { AuditLog } from "./audit.js";
 import { estimateCostUSD, exceededBudget, type SessionCounters } from "./budgets.js";
@@ -65,7 +65,9 @@ export interface SessionContext {
 export type SessionOutcome =
   | { type: "awaitingApproval"; pending: PendingApproval[] }
   | { type: "resolved"; summary: string }
-  | { type: "escalated"; reason: string };
+  | { type: "escalated"; reason: string }
+  /** Stopped before it began: Steward was interrupted during too many of its changes (recovery.ts). */
+  | { type: "interrupted"; reason: string };
 
 const NUDGE = "You ended your turn without calling resolve or escalate. Call resolve if the drift is fixed, or escalate if you cannot fix it.";
 
@@ -262,26 +264,49 @@ interface Execution {
 }
 
 async function execute(state: SessionState, ctx: SessionContext, x: Execution): Promise<Step> {
+  const action = { id: x.use.id, tool: x.tool, argv: x.argv, decision: x.approver ? "ask" : "allow", approver: x.approver } as const;
   if (x.mutating) {
     if (state.counters.mutations >= ctx.policy.budgets.maxMutations) {
       return { type: "outcome", outcome: await escalate(state, ctx, `budget maxMutations reached (${ctx.policy.budgets.maxMutations})`) };
     }
     state.counters.mutations += 1;
-    await setPhase(ctx, "Remediating", `running ${x.argv.join(" ")}`);
+    await recordStart(state, ctx, action);
   }
   let result: ToolResult;
   try {
     result = await x.run(AbortSignal.any([ctx.signal, AbortSignal.timeout(ctx.tools.timeoutMs)]));
   } catch (err) {
+    // Shutdown in the middle of a change: its outcome is unknown. The `Started` record stays,
+    // and the resumed session says so instead of recording a failure that may not be one.
+    if (x.mutating && ctx.signal.aborted) throw err;
     result = { output: errorMessage(err), isError: true };
   }
   const wrapped = wrapUntrusted(x.argv.join(" "), result.output, ctx.tools.outputCapBytes, result.secrets);
   await ctx.audit.append("tool_result", { id: x.use.id, isError: result.isError, exitCode: result.exitCode, output: wrapped }, { sync: x.mutating });
   if (x.mutating) {
-    await recordAction(ctx, { id: x.use.id, tool: x.tool, argv: x.argv, decision: x.approver ? "ask" : "allow", approver: x.approver, exitCode: result.exitCode ?? (result.isError ? 1 : 0) }, true);
+    await recordAction(ctx, { ...action, exitCode: result.exitCode ?? (result.isError ? 1 : 0), state: "Finished" }, true);
     await setPhase(ctx, "Investigating", "back to investigating after a change");
   }
   return { type: "result", result: { ...result, output: wrapped } };
+}
+
+/**
+ * The idempotency record of a change, made durable before it runs: the action in status as
+ * `Started` (in the same store write as the phase), an fsynced `action` audit line, and the
+ * conversation with its counters. A Steward that stops before the result is recorded leaves
+ * `Started` behind, and the next run answers the call from it instead of running it again
+ * (recovery.ts).
+ */
+async function recordStart(state: SessionState, ctx: SessionContext, action: { id: string; tool: string; argv: string[]; decision: "allow" | "ask"; approver?: string }): Promise<void> {
+  let from = "Pending" as RemediationPhase;
+  const reason = `running ${action.argv.join(" ")}`;
+  await ctx.updateStatus((s) => {
+    from = s.phase;
+    return { ...s, phase: "Remediating", message: reason, pendingApproval: [], actions: withAction(s.actions, actionRecord(ctx, { ...action, state: "Started" })) };
+  });
+  if (from !== "Remediating") await ctx.audit.append("phase_change", { from, to: "Remediating", reason });
+  await ctx.audit.append("action", { id: action.id, tool: action.tool, command: action.argv, state: "Started" }, { sync: true });
+  await ctx.saveState(state);
 }
 
 async function verifyResolution(state: SessionState, ctx: SessionContext, summary: string): Promise<Step> {
@@ -301,7 +326,8 @@ async function verifyResolution(state: SessionState, ctx: SessionContext, summar
     return { type: "outcome", outcome: await escalate(state, ctx, `the fix did not verify after ${state.attempt} attempts: ${verdict.details}`) };
   }
   state.attempt += 1;
-  await ctx.updateStatus((s) => ({ ...s, attempts: [...s.attempts, { number: state.attempt, startedAt: finished }] }));
+  // Idempotent: a session resumed after a crash here may record the same attempt again.
+  await ctx.updateStatus((s) => ({ ...s, attempts: [...s.attempts.filter((a) => a.number !== state.attempt), { number: state.attempt, startedAt: finished }] }));
   await setPhase(ctx, "Investigating", `attempt ${state.attempt}: the drift is still there`);
   return error(`Steward re-observed the system and the drift is NOT gone: ${verdict.details}. Investigate further (attempt ${state.attempt} of ${ctx.maxAttempts}).`);
 }
@@ -334,28 +360,38 @@ async function setPhase(ctx: SessionContext, phase: RemediationPhase, reason: st
   if (from !== phase) await ctx.audit.append("phase_change", { from, to: phase, reason });
 }
 
-async function recordAction(
-  ctx: SessionContext,
-  action: { id: string; tool: string; argv: string[]; decision: "allow" | "ask" | "deny"; approver?: string; exitCode?: number },
-  mutating: boolean,
-): Promise<void> {
+interface ActionInput {
+  id: string;
+  tool: string;
+  argv: string[];
+  decision: "allow" | "ask" | "deny";
+  approver?: string;
+  exitCode?: number;
+  state?: ActionRecord["state"];
+}
+
+async function recordAction(ctx: SessionContext, action: ActionInput, mutating: boolean): Promise<void> {
   if (!mutating) return;
-  await ctx.updateStatus((s) => ({
-    ...s,
-    actions: [
-      ...s.actions.filter((a) => a.id !== action.id),
-      {
-        id: action.id,
-        tool: action.tool,
-        command: action.argv,
-        decision: action.decision,
-        approver: action.approver,
-        exitCode: action.exitCode,
-        dryRun: ctx.policy.dryRun || undefined,
-        time: new Date().toISOString(),
-      },
-    ],
-  }));
+  await ctx.updateStatus((s) => ({ ...s, actions: withAction(s.actions, actionRecord(ctx, action)) }));
+}
+
+function actionRecord(ctx: SessionContext, action: ActionInput): ActionRecord {
+  return {
+    id: action.id,
+    tool: action.tool,
+    command: action.argv,
+    decision: action.decision,
+    approver: action.approver,
+    exitCode: action.exitCode,
+    dryRun: ctx.policy.dryRun || undefined,
+    time: new Date().toISOString(),
+    state: action.state,
+  };
+}
+
+/** One record per call: a later record of the same call (its result) replaces the earlier one. */
+function withAction(actions: readonly ActionRecord[], record: ActionRecord): ActionRecord[] {
+  return [...actions.filter((a) => a.id !== record.id), record];
 }
 
 function error(output: string): Step {

@@ -174,7 +174,11 @@ export const FixRecord = z.object({
   subject: z.string(),
   action: SimpleFix,
   time: z.string(),
-  result: z.enum(["Succeeded", "Failed"]),
+  /**
+   * `Started` is written before the fix runs and replaced by its outcome; one read back
+   * after a crash becomes `Interrupted` (it may or may not have run; it counts against the budget).
+   */
+  result: z.enum(["Succeeded", "Failed", "Started", "Interrupted"]),
   message: z.string().optional(),
 });
 export type FixRecord = z.infer<typeof FixRecord>;

@@ -62,6 +62,7 @@ export const RemediationPhase = z.enum([
   "Failed",
   "Escalated",
   "Cancelled",
+  "Interrupted",
 ]);
 export type RemediationPhase = z.infer<typeof RemediationPhase>;
 
@@ -70,6 +71,7 @@ export const TERMINAL_PHASES: ReadonlySet<RemediationPhase> = new Set([
   "Failed",
   "Escalated",
   "Cancelled",
+  "Interrupted",
 ]);
 
 export const RemediationSpec = z.object({
@@ -93,6 +95,12 @@ export const ActionRecord = z.object({
   dryRun: z.boolean().optional(),
   time: z.string(),
   output: z.string().optional(),
+  /**
+   * Of a change that was run (absent on denials): `Started` is the idempotency record,
+   * written before it runs; `Finished` once its result is in; `Unknown` when Steward stopped
+   * between the two, so it may or may not have taken effect. It is never re-run blindly.
+   */
+  state: z.enum(["Started", "Finished", "Unknown"]).optional(),
 });
 export type ActionRecord = z.infer<typeof ActionRecord>;
 

@@ -155,7 +155,7 @@ function describeRemediation(r: AgentRemediation, now: Date): string {
       "Actions",
       table(
         ["TIME", "COMMAND", "DECISION", "APPROVER", "EXIT"],
-        status.actions.map((a) => [a.time, a.command.join(" "), a.decision, a.approver ?? "", String(a.exitCode ?? "")]),
+        status.actions.map((a) => [a.time, a.command.join(" "), a.decision, a.approver ?? "", a.state === "Started" || a.state === "Unknown" ? "unknown" : String(a.exitCode ?? "")]),
       ),
     ),
     section("Pending approval", status.pendingApproval.map((p) => `${p.id}: ${p.command.join(" ")} (${p.reason})`).join("\n") || "<none>"),

@@ -15,6 +15,7 @@ import { nextEvaluationDelay } from "./invariants.js";
 import { planSteps, type PlannedStep } from "./plan.js";
 import { DONE, requeueAfter, type ReconcileContext, type Reconciler, type ReconcileRequest, type ReconcileResult } from "./reconciler.js";
 import { workloadOf } from "./workload-drift.js";
+import { intentRecord, settleInterruptedFixes } from "./fix-intents.js";
 import { driftCleared, emptyRemediationStatus, isOpen, newRemediation, resolvedByItself, type AgentAvailability, type OpenStep } from "./remediations.js";
 
 export interface DesiredStateReconcilerDeps {
@@ -58,6 +59,7 @@ export class DesiredStateReconciler implements Reconciler {
     }
     const now = this.now();
     const status = desiredState.status ?? { conditions: [], drift: [], invariants: [], fixes: [] };
+    const fixesBefore = settleInterruptedFixes(status.fixes);
     const { drift, observation } = await this.observer.drift(desiredState, status, now, context.signal);
     logNewDrift(status.drift, drift, context.logger);
     const { open, escalated } = await this.closeClearedRemediations(desiredState, { drift, observation, now, logger: context.logger });
@@ -67,18 +69,18 @@ export class DesiredStateReconciler implements Reconciler {
       simpleFixes: desiredState.spec.remediation.simpleFixes,
       drift,
       containers: observation.containers ?? [],
-      fixes: status.fixes,
+      fixes: fixesBefore,
       openFingerprints: new Set(open.map((r) => r.spec.fingerprint)),
       escalatedAt: escalated,
       now,
     });
-    const fixes = await this.act(desiredState, steps, { observation, open, now, context });
+    const fixes = await this.act(desiredState, steps, { observation, open, now, context, status: { ...status, fixes: fixesBefore } });
     const next: DesiredStateStatus = {
       observedGeneration: desiredState.metadata.generation,
       conditions: [],
       drift,
       invariants: observation.invariants,
-      fixes: trimFixes([...status.fixes, ...fixes], now),
+      fixes: trimFixes([...fixesBefore, ...fixes], now),
       lastReconcileTime: now.toISOString(),
       activeRemediation: open[0]?.metadata.name,
     };
@@ -123,14 +125,25 @@ export class DesiredStateReconciler implements Reconciler {
   private async act(
     desiredState: DesiredState,
     steps: readonly PlannedStep[],
-    input: { observation: Observation; open: AgentRemediation[]; now: Date; context: ReconcileContext },
+    input: { observation: Observation; open: AgentRemediation[]; now: Date; context: ReconcileContext; status: DesiredStateStatus },
   ): Promise<FixRecord[]> {
+    const intents = steps.flatMap((step) => (step.type === "fix" ? [intentRecord({ subject: step.drift.subject, action: step.action }, input.now)] : []));
+    await this.recordIntents(desiredState, input.status, intents, input.now);
     const fixes: FixRecord[] = [];
     for (const step of steps) {
       if (step.type === "fix") fixes.push(await this.applyFix(desiredState, step, input));
       else if (step.type === "open") input.open.push(await this.openRemediation(desiredState, step, input));
     }
     return fixes;
+  }
+
+  /**
+   * Every fix this reconcile is about to make, written to status as `Started` before any of
+   * them runs (see fix-intents.ts): no fix without a durable record. Nothing runs if this fails.
+   */
+  private async recordIntents(desiredState: DesiredState, status: DesiredStateStatus, intents: FixRecord[], now: Date): Promise<void> {
+    if (intents.length === 0) return;
+    await this.deps.store.updateStatus("DesiredState", desiredState.metadata, { ...status, fixes: trimFixes([...status.fixes, ...intents], now) });
   }
 
   private async applyFix(
@@ -256,12 +269,12 @@ function closableByDesiredState(remediation: AgentRemediation): boolean {
   return phase === "Pending" || phase === "AwaitingApproval";
 }
 
-/** Fingerprint → when its latest Escalated or Failed remediation closed. */
+/** Fingerprint → when its latest Escalated, Failed or Interrupted remediation closed: a person owns it. */
 function lastEscalations(remediations: readonly AgentRemediation[]): Map<string, string> {
   const latest = new Map<string, string>();
   for (const r of remediations) {
     const { phase, closedAt } = r.status ?? emptyRemediationStatus();
-    if ((phase !== "Escalated" && phase !== "Failed") || !closedAt) continue;
+    if ((phase !== "Escalated" && phase !== "Failed" && phase !== "Interrupted") || !closedAt) continue;
     const before = latest.get(r.spec.fingerprint);
     if (!before || before < closedAt) latest.set(r.spec.fingerprint, closedAt);
   }

@@ -10,6 +10,7 @@ import {
 } from "../api/desired-state.js";
 import type { ContainerSnapshot } from "../observe/types.js";
 import { containerOf, containersOfService, driftFingerprint } from "./drift.js";
+import { restartMayBeInFlight } from "./fix-intents.js";
 import { workloadSubject } from "./workload-drift.js";
 
 export type OpenReason = "NoSimpleFix" | "SimpleFixDisabled" | "RestartBudgetExhausted";
@@ -79,7 +80,16 @@ function planOne(input: PlanInput, drift: Drift): PlannedStep {
   if (!input.simpleFixes.includes(action)) {
     return open("SimpleFixDisabled", `the simple fix "${action}" is disabled by spec.remediation.simpleFixes`);
   }
+  return planContainerFix(input, { drift, action, open });
+}
+
+/** A start or restart, within the restart budget, and never on top of a restart that may still be under way. */
+function planContainerFix(input: PlanInput, { drift, action, open }: { drift: Drift; action: "start" | "restart"; open: Open }): PlannedStep {
   const container = containerOf(drift) ?? "";
+  const snapshot = input.containers.find((c) => c.name === container);
+  if (action === "restart" && restartMayBeInFlight(input.fixes, drift.subject, snapshot, input.now)) {
+    return { type: "wait", drift, message: "a restart a stopped Steward began may still be under way" };
+  }
   const budget = budgetFor(container, input.services, input.containers);
   const used = fixesInWindow(input.fixes, drift.subject, budget, input.now);
   if (used >= budget.max) {

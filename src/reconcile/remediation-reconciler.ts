@@ -32,7 +32,6 @@ export class RemediationReconciler implements Reconciler {
     const ref = { namespace: request.namespace, name: request.name };
     const remediation = await store.get("AgentRemediation", ref);
     if (!remediation || !runner || !needsSession(remediation)) return DONE;
-    const phase = remediation.status?.phase ?? "Pending";
     const desiredState = await store.get("DesiredState", { namespace: ref.namespace, name: remediation.spec.desiredStateRef.name });
     if (!desiredState) return DONE;
     const policy = await this.policy(remediation.spec.policyRef, ref.namespace);
@@ -42,9 +41,18 @@ export class RemediationReconciler implements Reconciler {
       await store.updateStatus("AgentRemediation", ref, { ...(remediation.status ?? emptyRemediationStatus()), reason: why.reason, message: why.message });
       return requeueAfter(why.retryInMs);
     }
-    await runner.run(remediation, desiredState, { policy, signal: context.signal, logger: context.logger });
-    if (phase === "AwaitingApproval") await this.consumeDecisions(remediation);
+    await this.runSession(runner, remediation, desiredState, { policy, signal: context.signal, logger: context.logger });
     return DONE;
+  }
+
+  /** Runs the session; the approvals it acted on are spent, so their annotations go. */
+  private async runSession(runner: AgentRunner, remediation: AgentRemediation, desiredState: DesiredState, context: Parameters<AgentRunner["run"]>[2]): Promise<void> {
+    const phase = remediation.status?.phase ?? "Pending";
+    // Remediating here means Steward stopped in the middle of a change, which may have been
+    // approved: that approval is spent, and a lingering "all" must not approve the next call.
+    if (phase === "Remediating") await this.consumeDecisions(remediation);
+    await runner.run(remediation, desiredState, context);
+    if (phase === "AwaitingApproval") await this.consumeDecisions(remediation);
   }
 
   /** Why the session cannot start or continue now: a cooldown, or a missing policy. */

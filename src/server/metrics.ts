@@ -62,7 +62,7 @@ export class StewardMetrics {
     this.agentSessions = new Counter({ name: "steward_agent_session_runs_total", help: "Agent session runs, by how they ended.", labelNames: ["outcome"], registers });
     this.leader = new Gauge({ name: "steward_leader", help: "1 while this process runs the controllers (holds the lease, or has no leader election).", registers });
     for (const type of ["input", "output", "cache_read", "cache_write"]) this.agentTokens.inc({ type }, 0);
-    for (const outcome of ["resolved", "escalated", "awaitingApproval"]) this.agentSessions.inc({ outcome }, 0);
+    for (const outcome of ["resolved", "escalated", "awaitingApproval", "interrupted"]) this.agentSessions.inc({ outcome }, 0);
     for (const result of RECONCILE_RESULTS) this.reconcileTotal.inc({ result }, 0);
     for (const reason of INTERRUPT_REASONS) this.storeWatchRestarts.inc({ reason }, 0);
     for (const phase of RemediationPhase.options) this.remediations.set({ phase }, 0);
