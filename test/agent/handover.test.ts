@@ -132,6 +132,14 @@ describe("handoverState: a new conversation from what the status records", () =>
     assert.match(firstMessage(state), /may or may not have run/);
   });
 
+  it("a change whose outcome is unknown (its idempotency record never finished) is reported as not run again, and counts as a mutation", () => {
+    const actions = [{ id: "t0", tool: "docker_restart", command: ["docker", "restart", "etcd1"], decision: "allow" as const, state: "Unknown" as const, time: "2026-11-24T09:58:30.000Z" }];
+    const state = handoverState(remediation({ phase: "Investigating", sessionId: "S1", actions, attempts: [{ number: 1, startedAt: NOW.toISOString() }] }), desiredState, input);
+    assert.equal(state.pending, undefined);
+    assert.equal(state.counters.mutations, 1);
+    assert.match(firstMessage(state), /docker restart etcd1 — started; Steward stopped while it ran, so its outcome is unknown \(it was not run again\)/);
+  });
+
   it("a pending call that cannot be rebuilt is not run; the model is told to ask again", () => {
     const pending = [{ ...waiting.pendingApproval[0]!, command: ["docker", "start", "--attach", "etcd1"] }];
     const state = handoverState(remediation({ ...waiting, pendingApproval: pending }), desiredState, input);
