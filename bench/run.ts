@@ -110,7 +110,7 @@ async function runScale(runId: string, kube: KubeAccess | undefined): Promise<Sc
   log("scale:");
   const prometheus = await startPrometheus(runId);
   const results: ScaleResult[] = [];
-  const ctx = { runId, prometheusUrl: prometheus.url, steadySeconds: QUICK ? 15 : 30, kills: QUICK ? 3 : 5, containers: [] as string[], kube, profileDir: args.profile, log };
+  const ctx = { runId, prometheusUrl: prometheus.url, steadySeconds: QUICK ? 15 : 30, settleSeconds: QUICK ? 5 : 30, kills: QUICK ? 3 : 5, containers: [] as string[], kube, profileDir: args.profile, log };
   try {
     if (kube) await prepareKubeNamespace(kube);
     for (const row of scaleRows(kube !== undefined)) {

@@ -58,6 +58,12 @@ export interface ScaleContext {
   runId: string;
   prometheusUrl: string;
   steadySeconds: number;
+  /**
+   * Wait after the first sync before the steady window: V8 keeps compiling and collecting
+   * in background threads for tens of seconds after start-up (an idle Steward: about 1 % of
+   * a core in its first 30 s, 0.4 % from its second minute on).
+   */
+  settleSeconds: number;
   kills: number;
   /** The containers that exist so far; rows grow them and never shrink. */
   containers: string[];
@@ -129,8 +135,8 @@ export async function runScaleRow(row: ScaleRow, ctx: ScaleContext): Promise<Sca
     await applyManifest(state, manifest, row, ctx.kube);
     const initialSyncMs = await waitAllReconciled(steward, row.desiredStates, applyStart);
     ctx.log(`  ${row.store} ${row.containers} containers / ${row.desiredStates} DesiredStates: initial sync ${initialSyncMs} ms`);
-    // Let the initial burst's writes and their watch events settle before the steady window.
-    await sleep(5_000);
+    // Let the initial burst's writes, their watch events and the JIT settle before the steady window.
+    await sleep(ctx.settleSeconds * 1000);
     const steady = await steadyWindow(steward, ctx.steadySeconds, { prom: promProxy, kube: kubeProxy?.proxy });
     // Only declared containers: beyond the DesiredState count, containers have no owner to start them.
     const deaths = await deathsUnderLoad(steward, names.slice(0, Math.min(row.containers, row.desiredStates)), ctx.kills);
