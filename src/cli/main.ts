@@ -55,7 +55,7 @@ function buildProgram(): Command {
     .option("--watch-namespace <ns>", "with --store kubernetes, watch only this namespace (env STEWARD_WATCH_NAMESPACE; default all)")
     .action(async (flags: Record<string, string | undefined>) => {
       const config = resolveRunConfig({ ...flags, store: storeKind(), stateDir: stateDir() }, process.env);
-      const logger = createLogger({ format: config.logFormat, level: config.logLevel });
+      const logger = createLogger({ format: config.logFormat, level: config.logLevel, secrets: config.anthropicApiKey ? [config.anthropicApiKey] : [] });
       const steward = await startSteward(config, logger);
       const lost = await Promise.race([waitForSignal().then(() => undefined), steward.leadershipLost]);
       // A replica that lost the lease exits at once (startSteward says why); a pod restarts as a standby.

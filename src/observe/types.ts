@@ -70,6 +70,12 @@ export interface DockerActions {
   restart(nameOrId: string, signal?: AbortSignal): Promise<void>;
   /** The last `tail` log lines, stdout and stderr demultiplexed, without Docker's framing. */
   logs(nameOrId: string, tail: number, signal?: AbortSignal): Promise<string[]>;
+  /**
+   * The values of the container's environment (`NAME=value` → `value`): secrets by default,
+   * redacted wherever they appear in evidence. Optional: without it only secret-shaped
+   * text is redacted.
+   */
+  envValues?(nameOrId: string, signal?: AbortSignal): Promise<string[]>;
 }
 
 export interface Sample {

@@ -1,3 +1,4 @@
+import { redactSecrets } from "../agent/untrusted.js";
 import type { ContainerEvidence, DriftWithEvidence } from "../api/remediation.js";
 import type { InvariantSpec } from "../api/desired-state.js";
 import { errorMessage } from "../errors.js";
@@ -22,7 +23,10 @@ export interface EvidenceSources {
 /**
  * The evidence a remediation carries from the moment it opened, gathered deterministically
  * (no model involved): the container's state, exit code, restart count and last log lines,
- * or the invariant's query and the values Prometheus returned.
+ * or the invariant's query and the values Prometheus returned. Secrets are redacted before
+ * anything is stored: evidence is shown by `get -o yaml` and `describe` and sent to the
+ * model, and a log line or a label may hold a key, a token, a password or one of the
+ * container's env values.
  */
 export async function gatherEvidence(step: OpenStep, sources: EvidenceSources): Promise<DriftWithEvidence> {
   const { drift } = step;
@@ -44,8 +48,8 @@ export async function gatherEvidence(step: OpenStep, sources: EvidenceSources): 
       const metric = {
         query: spec.query,
         condition: spec.condition,
-        samples: result.ok ? result.samples.map((s) => ({ labels: { ...s.labels }, value: String(s.value) })) : [],
-        ...(result.ok ? {} : { error: result.error }),
+        samples: result.ok ? result.samples.map((s) => ({ labels: redactValues(s.labels), value: String(s.value) })) : [],
+        ...(result.ok ? {} : { error: redactSecrets(result.error) }),
       };
       return { ...base, evidence: { ...base.evidence, metric } };
     }
@@ -64,11 +68,36 @@ async function containerEvidence(c: ContainerSnapshot, sources: EvidenceSources)
     oomKilled: c.oomKilled,
     startedAt: c.startedAt,
     finishedAt: c.finishedAt,
-    error: c.error,
     logs: [],
   };
-  evidence.logs = await readLogs(() => (sources.actions ? sources.actions.logs(c.id, EVIDENCE_LOG_LINES, sources.signal) : Promise.resolve([])));
+  const secrets = await envSecrets(c.id, sources);
+  if (c.error !== undefined) evidence.error = redactSecrets(c.error, secrets);
+  const logs = await readLogs(() => (sources.actions ? sources.actions.logs(c.id, EVIDENCE_LOG_LINES, sources.signal) : Promise.resolve([])));
+  evidence.logs = redactLines(logs, secrets);
   return evidence;
+}
+
+/**
+ * Redacts the lines as one text: a PEM block or a multi-line env value printed to the log
+ * spans lines, and only the whole text shows it as one. A redacted block becomes one line.
+ */
+function redactLines(lines: readonly string[], secrets: readonly string[] = []): string[] {
+  if (lines.length === 0) return [];
+  const withTheirLines = secrets.flatMap((s) => (s.includes("\n") ? [s, ...s.split("\n")] : [s]));
+  return redactSecrets(lines.join("\n"), withTheirLines).split("\n");
+}
+
+/** The container's env values, to redact; none when Docker cannot say (pattern redaction still applies). */
+async function envSecrets(id: string, sources: EvidenceSources): Promise<string[]> {
+  try {
+    return (await sources.actions?.envValues?.(id, sources.signal)) ?? [];
+  } catch {
+    return [];
+  }
+}
+
+function redactValues(labels: Readonly<Record<string, string>>): Record<string, string> {
+  return Object.fromEntries(Object.entries(labels).map(([k, v]) => [k, redactSecrets(v)]));
 }
 
 async function readLogs(read: () => Promise<string[]>): Promise<string[]> {
@@ -121,5 +150,5 @@ async function podContainerEvidence(pod: PodSnapshot, c: PodSnapshot["containers
   const logs = await readLogs(() =>
     sources.actions.logs(pod.namespace, pod.name, { container: c.name, tail: EVIDENCE_LOG_LINES, previous: c.lastTermination !== undefined }, sources.signal),
   );
-  return { ...podContainerFacts(pod, c), logs };
+  return { ...podContainerFacts(pod, c), logs: redactLines(logs) };
 }

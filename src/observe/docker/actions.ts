@@ -56,6 +56,12 @@ export class DockerodeActions implements DockerActions {
     return splitLogLines(text).slice(-tail);
   }
 
+  async envValues(nameOrId: string, signal?: AbortSignal): Promise<string[]> {
+    const info = await withDeadline(`environment of container ${nameOrId}: inspect`, DOCKER_CALL_TIMEOUT_MS,
+      (s) => this.docker.getContainer(nameOrId).inspect({ abortSignal: s }), signal);
+    return (info.Config.Env ?? []).map((entry) => entry.slice(entry.indexOf("=") + 1));
+  }
+
   /**
    * dockerode's own logs() (without follow) runs the body through JSON.parse and returns
    * the parsed value when that succeeds, so a TTY container that printed `42` would come
