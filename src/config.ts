@@ -33,6 +33,12 @@ export const RunConfig = z.object({
   model: z.string().min(1),
   maxSessions: z.number().int().min(1).max(32),
   verifyTimeoutMs: z.number().int().nonnegative(),
+  /** Remediations opened per minute across every DesiredState (a token bucket, a minute's worth of burst); 0: no limit. */
+  maxOpeningsPerMinute: z.number().int().min(0).max(10_000),
+  /** Consecutive failed agent sessions (escalated, or the API failed) that open the circuit breaker; 0: off. */
+  breakerThreshold: z.number().int().min(0).max(1_000),
+  /** How long the open breaker starts no session before one probe. */
+  breakerOpenForMs: z.number().int().positive(),
   /** Only the holder of this Lease acts (kubernetes store); undefined: this process always acts. */
   leaderElection: z
     .object({
@@ -62,6 +68,9 @@ export interface RunFlags {
   model?: string;
   maxSessions?: string;
   verifyTimeout?: string;
+  maxOpeningsPerMinute?: string;
+  breakerThreshold?: string;
+  breakerOpenFor?: string;
   leaderElect?: string;
   leaseName?: string;
   leaseNamespace?: string;
@@ -89,6 +98,9 @@ const SETTINGS = {
   model: ["STEWARD_MODEL", DEFAULT_MODEL],
   maxSessions: ["STEWARD_MAX_SESSIONS", "2"],
   verifyTimeout: ["STEWARD_VERIFY_TIMEOUT", "30s"],
+  maxOpeningsPerMinute: ["STEWARD_MAX_OPENINGS_PER_MINUTE", "10"],
+  breakerThreshold: ["STEWARD_BREAKER_THRESHOLD", "3"],
+  breakerOpenFor: ["STEWARD_BREAKER_OPEN_FOR", "2m"],
   // "auto": on with the kubernetes store; the file store has no Lease (one process per state dir).
   leaderElect: ["STEWARD_LEADER_ELECT", "auto"],
   leaseName: ["STEWARD_LEASE_NAME", "steward"],
@@ -120,6 +132,9 @@ export function resolveRunConfig(flags: RunFlags, env: NodeJS.ProcessEnv): RunCo
     model: setting("model"),
     maxSessions: Number(setting("maxSessions")),
     verifyTimeoutMs: parseDuration(setting("verifyTimeout")) ?? Number.NaN,
+    maxOpeningsPerMinute: Number(setting("maxOpeningsPerMinute")),
+    breakerThreshold: Number(setting("breakerThreshold")),
+    breakerOpenForMs: parseDuration(setting("breakerOpenFor")) ?? Number.NaN,
     leaderElection: leaderElection(setting, env),
     watchNamespace: setting("watchNamespace") || undefined,
   };

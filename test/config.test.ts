@@ -53,3 +53,25 @@ describe("resolveRunConfig: leader election", () => {
     assert.throws(() => resolveRunConfig({ ...base, store: "kubernetes", leaseName: "Not_A_Name" }, {}), /leaderElection\.leaseName: expected a DNS name/);
   });
 });
+
+describe("resolveRunConfig: storm controls", () => {
+  it("defaults: 10 openings a minute, the breaker opens after 3 failed sessions for 2 minutes", () => {
+    const config = resolveRunConfig(base, {});
+    assert.equal(config.maxOpeningsPerMinute, 10);
+    assert.equal(config.breakerThreshold, 3);
+    assert.equal(config.breakerOpenForMs, 120_000);
+  });
+
+  it("flags win over the environment; 0 turns a control off", () => {
+    const config = resolveRunConfig({ ...base, maxOpeningsPerMinute: "0", breakerOpenFor: "30s" }, { STEWARD_MAX_OPENINGS_PER_MINUTE: "5", STEWARD_BREAKER_THRESHOLD: "0" });
+    assert.equal(config.maxOpeningsPerMinute, 0);
+    assert.equal(config.breakerThreshold, 0);
+    assert.equal(config.breakerOpenForMs, 30_000);
+  });
+
+  it("a bad value is a clear error", () => {
+    assert.throws(() => resolveRunConfig({ ...base, maxOpeningsPerMinute: "-1" }, {}), /configuration: maxOpeningsPerMinute/);
+    assert.throws(() => resolveRunConfig({ ...base, breakerThreshold: "many" }, {}), /configuration: breakerThreshold/);
+    assert.throws(() => resolveRunConfig({ ...base, breakerOpenFor: "soon" }, {}), /configuration: breakerOpenForMs/);
+  });
+});

@@ -5,6 +5,7 @@ import type { ActionRecord, PendingApproval, RemediationPhase, RemediationStatus
 import { errorMessage } from "../errors.js";
 import type { AuditLog } from "./audit.js";
 import { estimateCostUSD, exceededBudget, type SessionCounters } from "./budgets.js";
+import { isTransientApiError, ModelUnavailableError } from "./model-errors.js";
 import { classifyShell, decide, type PolicyDecision } from "./policy.js";
 import type { ToolDefinition, ToolEnvironment, ToolResult } from "./tools.js";
 import { findTool, toolParams, type Toolset } from "./toolsets.js";
@@ -99,6 +100,8 @@ export async function runSession(state: SessionState, ctx: SessionContext): Prom
     } catch (err) {
       // Shutdown is not a failure: the state is saved, and the session resumes after restart.
       if (ctx.signal.aborted) throw err;
+      // An outage is not this incident's failure: the state is saved, and the session goes on when the API answers.
+      if (isTransientApiError(err)) throw await modelUnavailable(state, ctx, err);
       return escalate(state, ctx, `the Messages API call failed: ${errorMessage(err)}`);
     }
     await recordTurn(state, ctx, response);
@@ -342,6 +345,13 @@ async function awaitApproval(
   await ctx.updateStatus((s) => ({ ...s, pendingApproval: [pending] }));
   await setPhase(ctx, "AwaitingApproval", `waiting for approval of ${request.argv.join(" ")}: steward approve <name> --id ${request.id}`);
   return { type: "awaitingApproval", pending: [pending] };
+}
+
+async function modelUnavailable(state: SessionState, ctx: SessionContext, err: unknown): Promise<ModelUnavailableError> {
+  const unavailable = new ModelUnavailableError(err);
+  await ctx.saveState(state);
+  await ctx.audit.append("session", { event: "model_unavailable", reason: unavailable.message }, { sync: true });
+  return unavailable;
 }
 
 async function escalate(state: SessionState, ctx: SessionContext, reason: string): Promise<SessionOutcome> {

@@ -178,6 +178,8 @@ export const shell: ToolDefinition<{ argv: string[] }> = {
   touches: () => [],
   run(input, env, signal) {
     if (env.dryRun) return Promise.resolve(ok(`dry run: would run ${JSON.stringify(input.argv)}`));
+    // execFile with an aborted signal still spawns the process (and then kills it): a session stopped (lease lost, shutdown) must not start one.
+    if (signal.aborted) return Promise.resolve({ output: `not run: the session was stopped (${errorMessage(signal.reason)})`, isError: true });
     return runArgv(input.argv, env, signal);
   },
 };

@@ -10,7 +10,7 @@ import { applyCommand, deleteCommand, describeCommand, getCommand, watchCommand,
 import { auditVerifyCommand, decideCommand, logsCommand, type DecisionRequest } from "./agent-commands.js";
 import { startSteward } from "./run.js";
 
-/** The exit code of a replica that lost its leader lease. */
+/** The exit code of a replica that lost its leader lease and could not stop acting in time (a last resort). */
 const EXIT_LEASE_LOST = 3;
 
 const stdout: Output = { out: (text) => process.stdout.write(`${text}\n`) };
@@ -49,6 +49,9 @@ function buildProgram(): Command {
     .option("--model <model>", "Claude model for agent sessions (env STEWARD_MODEL, default claude-sonnet-5-5)")
     .option("--max-sessions <n>", "agent sessions running at once (env STEWARD_MAX_SESSIONS, default 2)")
     .option("--verify-timeout <duration>", "how long verification waits for the drift to clear (default 30s)")
+    .option("--max-openings-per-minute <n>", "remediations opened a minute across all DesiredStates, 0 for no limit (env STEWARD_MAX_OPENINGS_PER_MINUTE, default 10)")
+    .option("--breaker-threshold <n>", "consecutive failed agent sessions that stop new ones for a while, 0 for never (env STEWARD_BREAKER_THRESHOLD, default 3)")
+    .option("--breaker-open-for <duration>", "how long no session starts once the breaker opened, before one probe (env STEWARD_BREAKER_OPEN_FOR, default 2m)")
     .addOption(new Option("--leader-elect [bool]", "only the holder of a Lease acts (env STEWARD_LEADER_ELECT; default true with --store kubernetes)").choices(["true", "false"]).preset("true"))
     .option("--lease-name <name>", "the Lease for leader election (env STEWARD_LEASE_NAME, default steward)")
     .option("--lease-namespace <ns>", "its namespace (env STEWARD_LEASE_NAMESPACE; default the pod's namespace, else default)")
@@ -58,7 +61,7 @@ function buildProgram(): Command {
       const logger = createLogger({ format: config.logFormat, level: config.logLevel, secrets: config.anthropicApiKey ? [config.anthropicApiKey] : [] });
       const steward = await startSteward(config, logger);
       const lost = await Promise.race([waitForSignal().then(() => undefined), steward.leadershipLost]);
-      // A replica that lost the lease exits at once (startSteward says why); a pod restarts as a standby.
+      // A replica that lost the lease stops acting and stands by; it exits only if its work would not stop (runWhileLeading).
       if (lost !== undefined) process.exit(EXIT_LEASE_LOST);
       await steward.stop();
     });

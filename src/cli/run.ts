@@ -2,12 +2,14 @@ import Anthropic from "@anthropic-ai/sdk";
 import { AgentRunner } from "../agent/runner.js";
 import { SessionFiles } from "../agent/session-store.js";
 import { loggableConfig, type RunConfig } from "../config.js";
-import { runWhileLeading } from "./leadership.js";
+import { LeadershipFence, runWhileLeading } from "./leadership.js";
 import { objectKey } from "../api/resources.js";
 import { SystemObserver } from "../reconcile/observation.js";
 import { RemediationReconciler } from "../reconcile/remediation-reconciler.js";
 import { createLogger, type Logger } from "../logging.js";
+import { CircuitBreaker } from "../reconcile/circuit-breaker.js";
 import { Controller } from "../reconcile/controller.js";
+import { OpeningRateLimiter } from "../reconcile/token-bucket.js";
 import { DesiredStateReconciler } from "../reconcile/desired-state-reconciler.js";
 import { DesiredStateIndex, enqueueForStoreEvent } from "../reconcile/handlers.js";
 import { WorkQueue } from "../reconcile/queue.js";
@@ -27,7 +29,7 @@ const AGENT_SESSION_DEADLINE_MS = 3_600_000;
 /** A running Steward: everything `steward run` starts, so it can be stopped in order. */
 export interface RunningSteward {
   metricsAddress: string;
-  /** Resolves when this replica loses its leader lease: the caller must exit at once (see runWhileLeading). */
+  /** Resolves if this replica lost its leader lease and could not stop acting in time: the caller must exit at once (see runWhileLeading). */
   leadershipLost: Promise<string>;
   stop(): Promise<void>;
 }
@@ -39,11 +41,13 @@ export interface RunningSteward {
 export async function startSteward(config: RunConfig, logger: Logger = createLogger({ format: config.logFormat, level: config.logLevel })): Promise<RunningSteward> {
   logger.info("starting steward", { config: loggableConfig(config) });
   const metrics = new StewardMetrics();
-  const store: Store = openStore(config.store, config.stateDir, config.watchNamespace, { logger: logger.child({ store: config.store }), metrics });
+  // Closed unless this process may act (leads, or runs without leader election): checked before every write and action.
+  const fence = new LeadershipFence();
+  const store: Store = openStore(config.store, config.stateDir, config.watchNamespace, { logger: logger.child({ store: config.store }), metrics, fence });
   // The DesiredState reconciler reads from memory (watch-fed, read-your-writes): no API request or file read per reconcile.
   const cache = new CachedStore(store);
   const events = openEventRecorder(config.store, logger);
-  const targets = new Targets(config, logger);
+  const targets = new Targets(config, logger, fence);
   const queue = new WorkQueue();
   const index = new DesiredStateIndex();
   const phases = new RemediationPhaseTracker(metrics);
@@ -55,6 +59,7 @@ export async function startSteward(config: RunConfig, logger: Logger = createLog
     metrics,
     agent: { modelConfigured: config.modelConfigured },
     events,
+    openings: new OpeningRateLimiter(config.maxOpeningsPerMinute),
   });
   const controller = new Controller({
     reconciler,
@@ -81,7 +86,7 @@ export async function startSteward(config: RunConfig, logger: Logger = createLog
   const agentQueue = new WorkQueue();
   // One worker per concurrent session: remediations beyond that wait in the queue, Pending.
   const agentController = new Controller({
-    reconciler: new RemediationReconciler({ store, runner }),
+    reconciler: new RemediationReconciler({ store, runner, metrics, breaker: new CircuitBreaker({ threshold: config.breakerThreshold, openForMs: config.breakerOpenForMs }, { metrics, logger: logger.child({ controller: "agent" }) }) }),
     queue: agentQueue,
     logger: logger.child({ controller: "agent" }),
     metrics,
@@ -109,7 +114,7 @@ export async function startSteward(config: RunConfig, logger: Logger = createLog
   });
   const metricsAddress = await server.start();
   // Only the leader reconciles and runs agent sessions; a standby keeps its caches warm and is Ready.
-  const leadership = runWhileLeading([agentController, controller], { election: config.leaderElection, metrics, logger });
+  const leadership = runWhileLeading([agentController, controller], { election: config.leaderElection, metrics, logger, fence });
   logger.info("steward is running", { metrics: `http://${metricsAddress}/metrics`, desiredStates: index.keys().length });
 
   return {

@@ -11,12 +11,14 @@ import { enqueueForDockerEvent, enqueueForKubernetesEvent, type DesiredStateInde
 import type { ObserverSet } from "../reconcile/observation.js";
 import type { WorkQueue } from "../reconcile/queue.js";
 import type { StewardMetrics } from "../server/metrics.js";
+import { OPEN_FENCE, type Fence } from "../store/fence.js";
 import { defaultKubeConfig } from "../store/open.js";
 
 /**
  * What `--targets` turns on: the Docker observer and actions, the Kubernetes workload
  * observer and actions (on the current kubeconfig context), and Prometheus. A target that is
  * off is absent, and a DesiredState naming it reports Degraded rather than waiting forever.
+ * Every Docker and Kubernetes action (simple fixes and the agent's changes) passes `fence`.
  */
 export class Targets {
   readonly observers: ObserverSet;
@@ -26,12 +28,12 @@ export class Targets {
   private readonly docker: DockerEventObserver | undefined;
   private readonly kubernetes: KubernetesWorkloadObserver | undefined;
 
-  constructor(config: RunConfig, logger: Logger) {
+  constructor(config: RunConfig, logger: Logger, fence: Fence = OPEN_FENCE) {
     const prometheus = config.prometheusUrl
       ? new HttpPrometheusClient({ baseUrl: config.prometheusUrl, allowNonLoopback: config.prometheusAllowRemote })
       : undefined;
-    const docker = config.targets.includes("docker") ? openDocker(logger) : undefined;
-    const kubernetes = config.targets.includes("kubernetes") ? openKubernetes(logger) : undefined;
+    const docker = config.targets.includes("docker") ? openDocker(logger, fence) : undefined;
+    const kubernetes = config.targets.includes("kubernetes") ? openKubernetes(logger, fence) : undefined;
     this.docker = docker?.observer;
     this.kubernetes = kubernetes?.observer;
     this.dockerActions = docker?.actions;
@@ -71,14 +73,14 @@ export class Targets {
   }
 }
 
-function openDocker(logger: Logger): { observer: DockerEventObserver; actions: DockerodeActions; tools: DockerToolAccess } {
+function openDocker(logger: Logger, fence: Fence): { observer: DockerEventObserver; actions: DockerodeActions; tools: DockerToolAccess } {
   const client = createDockerClient();
   const observer = new DockerEventObserver({ docker: client, logger: logger.child({ observer: "docker" }) });
-  const actions = new DockerodeActions(client);
+  const actions = new DockerodeActions(client, fence);
   return { observer, actions, tools: { client, containers: () => observer.containers(), actions } };
 }
 
-function openKubernetes(logger: Logger): { observer: KubernetesWorkloadObserver; actions: ApiServerActions } {
+function openKubernetes(logger: Logger, fence: Fence): { observer: KubernetesWorkloadObserver; actions: ApiServerActions } {
   const kubeConfig = defaultKubeConfig();
-  return { observer: new KubernetesWorkloadObserver({ kubeConfig, logger: logger.child({ observer: "kubernetes" }) }), actions: new ApiServerActions(kubeConfig) };
+  return { observer: new KubernetesWorkloadObserver({ kubeConfig, logger: logger.child({ observer: "kubernetes" }) }), actions: new ApiServerActions(kubeConfig, undefined, fence) };
 }

@@ -21,12 +21,22 @@ export interface Degradation {
   message: string;
 }
 
+/** Remediations this reconcile could not open: the global rate limit had no token left. */
+export interface DeferredOpenings {
+  subjects: string[];
+  perMinute: number;
+  retryInMs: number;
+  /** When the next token is due (ISO 8601, whole seconds), so the message is stable while waiting. */
+  at: string;
+}
+
 export interface DesiredStateConditionInput {
   generation: number;
   drift: readonly Drift[];
   invariants: readonly InvariantStatus[];
   activeRemediation: string | undefined;
   degradations: readonly Degradation[];
+  deferredOpenings?: DeferredOpenings;
 }
 
 /** The DesiredState's Ready, Drifted, Remediating and Degraded conditions. Pure. */
@@ -40,15 +50,7 @@ export function desiredStateConditions(input: DesiredStateConditionInput): Condi
     input.drift.length > 0
       ? { type: "Drifted", status: "True", reason: "DriftDetected", message: describeDrift(input.drift), observedGeneration }
       : { type: "Drifted", status: "False", reason: "NoDrift", message: "no drift observed", observedGeneration },
-    input.activeRemediation
-      ? {
-          type: "Remediating",
-          status: "True",
-          reason: "RemediationOpen",
-          message: `AgentRemediation ${input.activeRemediation} is open`,
-          observedGeneration,
-        }
-      : { type: "Remediating", status: "False", reason: "NoRemediation", message: "no open remediation", observedGeneration },
+    remediatingCondition(input, observedGeneration),
     degraded
       ? {
           type: "Degraded",
@@ -59,6 +61,19 @@ export function desiredStateConditions(input: DesiredStateConditionInput): Condi
         }
       : { type: "Degraded", status: "False", reason: "AllObserved", message: "every source could be observed", observedGeneration },
   ];
+}
+
+function remediatingCondition(input: DesiredStateConditionInput, observedGeneration: number): ConditionInput {
+  const deferred = input.deferredOpenings;
+  const waits = deferred
+    ? `a remediation for ${deferred.subjects.join(", ")} waits: at most ${deferred.perMinute} remediations are opened a minute (--max-openings-per-minute); next try at ${deferred.at}`
+    : undefined;
+  if (input.activeRemediation) {
+    const message = `AgentRemediation ${input.activeRemediation} is open${waits ? `; ${waits}` : ""}`;
+    return { type: "Remediating", status: "True", reason: "RemediationOpen", message, observedGeneration };
+  }
+  if (waits) return { type: "Remediating", status: "False", reason: "RateLimited", message: waits, observedGeneration };
+  return { type: "Remediating", status: "False", reason: "NoRemediation", message: "no open remediation", observedGeneration };
 }
 
 function readyCondition(

@@ -18,47 +18,77 @@ class ShutdownReason extends Error {
   override readonly name = "Shutdown";
 }
 
+/** One start()…pause() span: its workers and the signal that ends their reconciles. */
+interface Term {
+  readonly ended: AbortController;
+  readonly workers: Promise<void>[];
+}
+
 /**
  * Runs a Reconciler over a work queue with a fixed number of workers. The worker boundary
  * catches everything: a throwing reconciler is an error outcome, never a crashed process.
+ *
+ * start() and pause() may alternate (a replica that loses its leader lease pauses, and
+ * starts again when it leads again): pause() aborts every running reconcile at once and
+ * resolves when the workers have returned; keys stay in the queue, and a key whose
+ * reconcile was cut short is queued again for the next start(). stop() is final.
  */
 export class Controller {
-  private readonly shutdown = new AbortController();
-  private workers: Promise<void>[] = [];
+  private term: Term | undefined;
   private reconcileCount = 0;
 
   constructor(private readonly options: ControllerOptions) {}
 
   start(): void {
-    this.workers = Array.from({ length: this.options.workers }, () => this.work());
+    if (this.term) return;
+    const ended = new AbortController();
+    const workers: Promise<void>[] = [];
+    this.term = { ended, workers };
+    for (let i = 0; i < this.options.workers; i++) workers.push(this.work(ended.signal));
+  }
+
+  /** Aborts every reconcile of this term at once (synchronously), then waits for the workers to return. */
+  async pause(reason: Error = new ShutdownReason("this replica stopped acting")): Promise<void> {
+    const term = this.term;
+    if (!term) return;
+    this.term = undefined;
+    term.ended.abort(reason);
+    this.options.queue.release();
+    await Promise.all(term.workers);
   }
 
   async stop(): Promise<void> {
     this.options.queue.shutDown();
-    this.shutdown.abort(new ShutdownReason("Steward is shutting down"));
-    await Promise.all(this.workers);
+    await this.pause(new ShutdownReason("Steward is shutting down"));
   }
 
-  private async work(): Promise<void> {
-    for (;;) {
-      const key = await this.options.queue.get();
+  private async work(ended: AbortSignal): Promise<void> {
+    const { queue } = this.options;
+    while (!ended.aborted) {
+      const key = await queue.get();
       if (key === undefined) return;
+      if (ended.aborted) {
+        // Handed out just as the term ended: leave it for the next one.
+        queue.add(key);
+        queue.done(key);
+        return;
+      }
       try {
-        await this.processKey(key);
+        await this.processKey(key, ended);
       } finally {
-        this.options.queue.done(key);
-        this.options.metrics.queueDepth.set(this.options.queue.length);
+        queue.done(key);
+        this.options.metrics.queueDepth.set(queue.length);
       }
     }
   }
 
-  private async processKey(key: string): Promise<void> {
+  private async processKey(key: string, ended: AbortSignal): Promise<void> {
     const { queue, metrics } = this.options;
     const request = parseKey(key);
     const reconcileId = ++this.reconcileCount;
     const logger = this.options.logger.child({ key, reconcileId });
     const deadline = AbortSignal.timeout(this.options.reconcileTimeoutMs);
-    const signal = AbortSignal.any([deadline, this.shutdown.signal]);
+    const signal = AbortSignal.any([deadline, ended]);
     const stopTimer = metrics.reconcileDuration.startTimer();
     let label: ReconcileResultLabel;
     try {
@@ -74,7 +104,11 @@ export class Controller {
           break;
       }
     } catch (err) {
-      if (this.shutdown.signal.aborted) return;
+      if (ended.aborted) {
+        // Cut short by pause() or stop(): reconciled again next term (a no-op once the queue is shut down).
+        queue.add(key);
+        return;
+      }
       label = this.handleError(key, err, logger, deadline.aborted);
     } finally {
       stopTimer();

@@ -8,13 +8,15 @@ import type { DockerActions, KubernetesActions } from "../observe/types.js";
 import type { StewardMetrics } from "../server/metrics.js";
 import type { EventRecorder } from "../store/events.js";
 import type { ObjectRef, Store } from "../store/store.js";
-import { desiredStateConditions, setCondition } from "./conditions.js";
+import { desiredStateConditions, setCondition, type DeferredOpenings } from "./conditions.js";
 import { SystemObserver, targetObserved, type Observation, type ObserverSet } from "./observation.js";
 import { gatherEvidence } from "./evidence.js";
 import { nextEvaluationDelay } from "./invariants.js";
 import { planSteps, type PlannedStep } from "./plan.js";
 import { DONE, requeueAfter, type ReconcileContext, type Reconciler, type ReconcileRequest, type ReconcileResult } from "./reconciler.js";
 import { workloadOf } from "./workload-drift.js";
+import type { OpeningRateLimiter } from "./token-bucket.js";
+import { objectKey } from "../api/resources.js";
 import { intentRecord, settleInterruptedFixes } from "./fix-intents.js";
 import { driftCleared, emptyRemediationStatus, isOpen, newRemediation, resolvedByItself, type AgentAvailability, type OpenStep } from "./remediations.js";
 
@@ -27,6 +29,8 @@ export interface DesiredStateReconcilerDeps {
   agent: AgentAvailability;
   events?: EventRecorder;
   now?: () => Date;
+  /** The global limit on openings; absent: no limit. */
+  openings?: OpeningRateLimiter;
 }
 
 /** How soon to look again after a simple fix, to confirm it stuck (events usually come first). */
@@ -43,6 +47,8 @@ const FIX_HISTORY_MAX = 100;
 export class DesiredStateReconciler implements Reconciler {
   private readonly now: () => Date;
   private readonly observer: SystemObserver;
+  /** Per DesiredState key, the openings its current reconcile could not make (never two reconciles of one key at once). */
+  private readonly deferred = new Map<string, DeferredOpenings>();
 
   constructor(private readonly deps: DesiredStateReconcilerDeps) {
     this.now = deps.now ?? ((): Date => new Date());
@@ -59,6 +65,7 @@ export class DesiredStateReconciler implements Reconciler {
     }
     const now = this.now();
     const status = desiredState.status ?? { conditions: [], drift: [], invariants: [], fixes: [] };
+    this.deferred.delete(request.key);
     const fixesBefore = settleInterruptedFixes(status.fixes);
     const { drift, observation } = await this.observer.drift(desiredState, status, now, context.signal);
     logNewDrift(status.drift, drift, context.logger);
@@ -90,10 +97,13 @@ export class DesiredStateReconciler implements Reconciler {
       invariants: observation.invariants,
       activeRemediation: next.activeRemediation,
       degradations: observation.degradations,
+      deferredOpenings: this.deferred.get(request.key),
     }).reduce((list, condition) => setCondition(list, condition, now), status.conditions);
     this.deps.metrics.driftGauge.set({ desiredstate: desiredState.metadata.name }, drift.length);
     await this.writeStatus(desiredState, status, next);
-    return requeueAfter(this.nextDelay(desiredState, observation.invariants, fixes.length > 0, now));
+    const deferred = this.deferred.get(request.key);
+    this.deferred.delete(request.key);
+    return requeueAfter(Math.min(this.nextDelay(desiredState, observation.invariants, fixes.length > 0, now), deferred?.retryInMs ?? Number.POSITIVE_INFINITY));
   }
 
   private async closeClearedRemediations(
@@ -132,7 +142,7 @@ export class DesiredStateReconciler implements Reconciler {
     const fixes: FixRecord[] = [];
     for (const step of steps) {
       if (step.type === "fix") fixes.push(await this.applyFix(desiredState, step, input));
-      else if (step.type === "open") input.open.push(await this.openRemediation(desiredState, step, input));
+      else if (step.type === "open" && this.mayOpen(desiredState, step, input)) input.open.push(await this.openRemediation(desiredState, step, input));
     }
     return fixes;
   }
@@ -183,6 +193,23 @@ export class DesiredStateReconciler implements Reconciler {
     if (step.action === "start") await dockerActions.start(step.container, signal);
     else await dockerActions.restart(step.container, signal);
     return `${step.action}ed ${step.container} (${step.drift.observed})`;
+  }
+
+  /**
+   * Takes a token from the global opening limit. Without one the drift waits: the status
+   * says so (the Remediating condition) and the reconcile comes back when a token is due.
+   */
+  private mayOpen(desiredState: DesiredState, step: OpenStep, input: { now: Date; context: ReconcileContext }): boolean {
+    const { openings, metrics } = this.deps;
+    const taken = openings?.take();
+    if (!openings || !taken || taken.granted) return true;
+    const key = objectKey("DesiredState", desiredState.metadata.namespace, desiredState.metadata.name);
+    const before = this.deferred.get(key);
+    const at = new Date(input.now.getTime() + taken.retryInMs).toISOString().replace(/\.\d+Z$/, "Z");
+    this.deferred.set(key, { subjects: [...(before?.subjects ?? []), step.drift.subject], perMinute: openings.perMinute, retryInMs: taken.retryInMs, at });
+    metrics.openingsDeferred.inc();
+    input.context.logger.warn("remediation opening deferred by the rate limit", { subject: step.drift.subject, perMinute: openings.perMinute, retryInMs: taken.retryInMs });
+    return false;
   }
 
   private async openRemediation(

@@ -90,6 +90,15 @@ export class WorkQueue {
     return this.queue.length;
   }
 
+  /**
+   * Hands `undefined` to every worker waiting in get(), as shutDown() does, but keeps the
+   * queue open: keys and timers stay, for workers that call get() later (a controller paused
+   * while its replica does not lead, then started again).
+   */
+  release(): void {
+    for (const waiter of this.waiters.splice(0)) waiter(undefined);
+  }
+
   shutDown(): void {
     this.shuttingDown = true;
     for (const { timer } of this.timers.values()) clearTimeout(timer);

@@ -4,18 +4,41 @@ import type { RemediationPolicySpec } from "../api/policy.js";
 import type { AgentRemediation } from "../api/remediation.js";
 import { APPROVE, APPROVED_BY, DENIED_BY, DENY, DENY_REASON, hasDecisionFor } from "../agent/approvals.js";
 import { DEFAULT_POLICY } from "../agent/policy.js";
+import { ModelUnavailableError } from "../agent/model-errors.js";
 import type { AgentRunner } from "../agent/runner.js";
+import type { SessionOutcome } from "../agent/session.js";
+import type { StewardMetrics } from "../server/metrics.js";
+import type { Logger } from "../logging.js";
 import type { Store } from "../store/store.js";
+import type { CircuitBreaker, SessionResult } from "./circuit-breaker.js";
 import { DONE, requeueAfter, type ReconcileContext, type Reconciler, type ReconcileRequest, type ReconcileResult } from "./reconciler.js";
 import { emptyRemediationStatus, isOpen } from "./remediations.js";
 
 /** Policies are not watched by this controller; a missing one is looked for again after this. */
 const POLICY_RETRY_MS = 30_000;
+/**
+ * After the Messages API failed (and the SDK's retries with it), a remediation's session is
+ * tried again after this, doubling with each consecutive failure up to MODEL_RETRY_MAX_MS
+ * (and no sooner than the breaker allows).
+ */
+export const MODEL_RETRY_MS = 10_000;
+export const MODEL_RETRY_MAX_MS = 300_000;
+/** Reasons this reconciler writes while a session waits; a session that goes on replaces them. */
+const WAITING_REASONS: ReadonlySet<string> = new Set(["Cooldown", "CircuitOpen", "ModelUnavailable", "PolicyNotFound"]);
 
 export interface RemediationReconcilerDeps {
   store: Store;
   /** Undefined when no model is configured: remediations then wait for a person. */
   runner: AgentRunner | undefined;
+  /** Stops starting sessions after repeated failures (`--breaker-threshold 0`: never). */
+  breaker: CircuitBreaker;
+  metrics: StewardMetrics;
+}
+
+interface Waiting {
+  reason: string;
+  message: string;
+  retryInMs: number;
 }
 
 /**
@@ -25,6 +48,13 @@ export interface RemediationReconcilerDeps {
  * its annotations change.
  */
 export class RemediationReconciler implements Reconciler {
+  /**
+   * Per remediation key, when its session may be tried again after the API failed. In
+   * memory: every status write brings the remediation back through its watch event at once,
+   * so the requeue delay alone would not hold it back.
+   */
+  private readonly backoff = new Map<string, { until: number; failures: number; waiting: Waiting }>();
+
   constructor(private readonly deps: RemediationReconcilerDeps) {}
 
   async reconcile(request: ReconcileRequest, context: ReconcileContext): Promise<ReconcileResult> {
@@ -35,24 +65,113 @@ export class RemediationReconciler implements Reconciler {
     const desiredState = await store.get("DesiredState", { namespace: ref.namespace, name: remediation.spec.desiredStateRef.name });
     if (!desiredState) return DONE;
     const policy = await this.policy(remediation.spec.policyRef, ref.namespace);
-    const blocked = await this.blockedBy(remediation, desiredState, policy);
-    if (blocked || !policy) {
-      const why = blocked ?? { reason: "PolicyNotFound", message: "", retryInMs: POLICY_RETRY_MS };
-      await store.updateStatus("AgentRemediation", ref, { ...(remediation.status ?? emptyRemediationStatus()), reason: why.reason, message: why.message });
-      return requeueAfter(why.retryInMs);
+    const blocked = this.backingOff(request.key) ?? (await this.blockedBy(remediation, desiredState, policy)) ?? this.admit(request.key, remediation);
+    if (blocked || !policy) return this.wait(remediation, blocked ?? { reason: "PolicyNotFound", message: "", retryInMs: POLICY_RETRY_MS });
+    const run = (current: AgentRemediation): Promise<SessionOutcome> => this.runSession(runner, current, desiredState, { policy, signal: context.signal, logger: context.logger });
+    return this.guarded(request.key, remediation, { run, logger: context.logger });
+  }
+
+  /** The session does not run now: the status says why, and it is looked at again when that may have changed. */
+  private async wait(remediation: AgentRemediation, why: Waiting): Promise<ReconcileResult> {
+    if (why.reason === "Cooldown" || why.reason === "CircuitOpen") this.deps.metrics.agentSessionsDeferred.inc({ reason: why.reason });
+    await this.report(remediation, why);
+    return requeueAfter(why.retryInMs);
+  }
+
+  /** Still waiting after a Messages API failure: the status already says so (ModelUnavailable). */
+  private backingOff(key: string): Waiting | undefined {
+    const entry = this.backoff.get(key);
+    if (!entry) return undefined;
+    const left = entry.until - Date.now();
+    return left > 0 ? { ...entry.waiting, retryInMs: left } : undefined;
+  }
+
+  /**
+   * The circuit breaker's word on running this session now. A run that only carries out a
+   * person's decision (AwaitingApproval) is not held back: the person is waiting for it.
+   */
+  private admit(key: string, remediation: AgentRemediation): Waiting | undefined {
+    if (remediation.status?.phase === "AwaitingApproval") return undefined;
+    const admission = this.deps.breaker.admit(key);
+    return admission.allowed ? undefined : { reason: "CircuitOpen", message: admission.message, retryInMs: admission.retryInMs };
+  }
+
+  /**
+   * Runs the session and tells the breaker how it went. A Messages API outage (after the
+   * SDK's retries) leaves the session where it was, says so in the status, and comes back
+   * after MODEL_RETRY_MS, doubling per consecutive failure, and no sooner than the breaker
+   * lets it.
+   */
+  private async guarded(key: string, remediation: AgentRemediation, session: { run: (current: AgentRemediation) => Promise<SessionOutcome>; logger: Logger }): Promise<ReconcileResult> {
+    const { breaker, metrics } = this.deps;
+    const current = await this.resumeFromWaiting(remediation);
+    metrics.agentSessionsRunning.inc();
+    try {
+      const result = breakerResult(await session.run(current));
+      this.backoff.delete(key);
+      if (result) breaker.record(key, result);
+      else breaker.abandon(key);
+      return DONE;
+    } catch (err) {
+      if (err instanceof ModelUnavailableError) return await this.modelUnavailable(key, remediation, { err, logger: session.logger });
+      this.backoff.delete(key);
+      breaker.abandon(key);
+      throw err;
+    } finally {
+      metrics.agentSessionsRunning.dec();
     }
-    await this.runSession(runner, remediation, desiredState, { policy, signal: context.signal, logger: context.logger });
-    return DONE;
+  }
+
+  private async modelUnavailable(key: string, remediation: AgentRemediation, failure: { err: ModelUnavailableError; logger: Logger }): Promise<ReconcileResult> {
+    const { breaker, metrics } = this.deps;
+    const { err } = failure;
+    metrics.agentApiErrors.inc();
+    breaker.record(key, { type: "failure", cause: err.message });
+    // The session answered its pending calls before it called the model: a decision given on them is spent.
+    if (remediation.status?.phase === "AwaitingApproval") await this.consumeDecisions(remediation);
+    const failures = (this.backoff.get(key)?.failures ?? 0) + 1;
+    const retryInMs = Math.max(breaker.openFor(), Math.min(MODEL_RETRY_MAX_MS, MODEL_RETRY_MS * 2 ** (failures - 1)));
+    const at = new Date(Date.now() + retryInMs).toISOString().replace(/\.\d+Z$/, "Z");
+    const waiting = { reason: "ModelUnavailable", message: `${err.message}; the session is saved and goes on when the API answers (next try at ${at})`, retryInMs };
+    this.backoff.set(key, { until: Date.now() + retryInMs, failures, waiting });
+    failure.logger.warn("agent session paused: the Messages API is unavailable", { error: err.message, retryInMs, failures });
+    await this.report(remediation, waiting);
+    return requeueAfter(retryInMs);
+  }
+
+  /**
+   * A session going on after it waited (ModelUnavailable, CircuitOpen…) no longer says it
+   * waits. Returns the remediation the session must start from (its status is the base of
+   * every write the session makes).
+   */
+  private async resumeFromWaiting(remediation: AgentRemediation): Promise<AgentRemediation> {
+    const status = remediation.status;
+    if (!status || status.phase === "Pending" || !WAITING_REASONS.has(status.reason ?? "")) return remediation;
+    return (await this.report(remediation, { reason: "AgentInvestigating", message: "the agent session goes on", retryInMs: 0 })) ?? remediation;
+  }
+
+  /**
+   * Writes why the session waits into the status, read afresh (a session may have written
+   * since `remediation` was read); nothing when it already says so, so waiting does not turn
+   * into a write (and a watch event, and a reconcile) per look.
+   */
+  private async report(remediation: AgentRemediation, why: Waiting): Promise<AgentRemediation | undefined> {
+    const ref = { namespace: remediation.metadata.namespace, name: remediation.metadata.name };
+    const current = (await this.deps.store.get("AgentRemediation", ref)) ?? remediation;
+    const status = current.status ?? emptyRemediationStatus();
+    if (status.reason === why.reason && status.message === why.message) return current;
+    return this.deps.store.updateStatus("AgentRemediation", ref, { ...status, reason: why.reason, message: why.message });
   }
 
   /** Runs the session; the approvals it acted on are spent, so their annotations go. */
-  private async runSession(runner: AgentRunner, remediation: AgentRemediation, desiredState: DesiredState, context: Parameters<AgentRunner["run"]>[2]): Promise<void> {
+  private async runSession(runner: AgentRunner, remediation: AgentRemediation, desiredState: DesiredState, context: Parameters<AgentRunner["run"]>[2]): Promise<SessionOutcome> {
     const phase = remediation.status?.phase ?? "Pending";
     // Remediating here means Steward stopped in the middle of a change, which may have been
     // approved: that approval is spent, and a lingering "all" must not approve the next call.
     if (phase === "Remediating") await this.consumeDecisions(remediation);
-    await runner.run(remediation, desiredState, context);
+    const outcome = await runner.run(remediation, desiredState, context);
     if (phase === "AwaitingApproval") await this.consumeDecisions(remediation);
+    return outcome;
   }
 
   /** Why the session cannot start or continue now: a cooldown, or a missing policy. */
@@ -64,7 +183,9 @@ export class RemediationReconciler implements Reconciler {
     if ((remediation.status?.phase ?? "Pending") === "Pending") {
       const wait = await this.cooldownLeft(remediation, parseDuration(desiredState.spec.remediation.cooldown) ?? 0);
       if (wait > 0) {
-        const message = `another session for ${desiredState.metadata.name} ended recently; starting in ${Math.ceil(wait / 1000)}s (spec.remediation.cooldown)`;
+        // An absolute time: a countdown would change the status on every look.
+        const at = new Date(Date.now() + wait).toISOString().replace(/\.\d+Z$/, "Z");
+        const message = `another session for ${desiredState.metadata.name} ended recently; starting at ${at} (spec.remediation.cooldown)`;
         return { reason: "Cooldown", message, retryInMs: wait };
       }
     }
@@ -101,6 +222,19 @@ export class RemediationReconciler implements Reconciler {
       [DENIED_BY]: undefined,
       [DENY_REASON]: undefined,
     });
+  }
+}
+
+/** What a session's end tells the breaker; nothing when it neither succeeded nor failed (interrupted by a crash). */
+function breakerResult(outcome: SessionOutcome): SessionResult | undefined {
+  switch (outcome.type) {
+    case "resolved":
+    case "awaitingApproval":
+      return { type: "success" };
+    case "escalated":
+      return { type: "failure", cause: `a session escalated: ${outcome.reason}` };
+    default:
+      return undefined;
   }
 }
 

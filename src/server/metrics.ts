@@ -4,6 +4,10 @@ import { INTERRUPT_REASONS } from "../store/kubernetes/informer.js";
 
 export const RECONCILE_RESULTS = ["success", "requeue_after", "error", "terminal"] as const;
 export type ReconcileResultLabel = (typeof RECONCILE_RESULTS)[number];
+export const CIRCUIT_STATES = ["closed", "open", "half_open"] as const;
+export type CircuitStateLabel = (typeof CIRCUIT_STATES)[number];
+/** Why an agent session did not start when its remediation was reconciled. */
+export const SESSION_DEFERRAL_REASONS = ["Cooldown", "CircuitOpen"] as const;
 
 /**
  * Every metric Steward exports, on one registry owned by the process (no module-level
@@ -26,6 +30,13 @@ export class StewardMetrics {
   readonly agentCostUSD: Counter;
   readonly agentSessions: Counter<"outcome">;
   readonly leader: Gauge;
+  readonly leadershipLost: Counter;
+  readonly openingsDeferred: Counter;
+  readonly agentSessionsRunning: Gauge;
+  readonly agentSessionsDeferred: Counter<"reason">;
+  readonly agentApiErrors: Counter;
+  readonly circuitState: Gauge<"state">;
+  readonly circuitOpened: Counter;
 
   constructor() {
     const registers = [this.registry];
@@ -61,6 +72,28 @@ export class StewardMetrics {
     this.agentCostUSD = new Counter({ name: "steward_agent_cost_usd_total", help: "Estimated cost of agent sessions in USD.", registers });
     this.agentSessions = new Counter({ name: "steward_agent_session_runs_total", help: "Agent session runs, by how they ended.", labelNames: ["outcome"], registers });
     this.leader = new Gauge({ name: "steward_leader", help: "1 while this process runs the controllers (holds the lease, or has no leader election).", registers });
+    this.leadershipLost = new Counter({ name: "steward_leadership_lost_total", help: "Times this replica lost the Lease and stopped acting (it stays up as a standby).", registers });
+    this.openingsDeferred = new Counter({
+      name: "steward_remediation_openings_deferred_total",
+      help: "Remediation openings deferred by the global rate limit (--max-openings-per-minute); counted per attempt.",
+      registers,
+    });
+    this.agentSessionsRunning = new Gauge({ name: "steward_agent_sessions_running", help: "Agent sessions running now (at most --max-sessions).", registers });
+    this.agentSessionsDeferred = new Counter({
+      name: "steward_agent_sessions_deferred_total",
+      help: "Agent sessions not started when due, by reason (Cooldown: spec.remediation.cooldown; CircuitOpen: the circuit breaker).",
+      labelNames: ["reason"],
+      registers,
+    });
+    this.agentApiErrors = new Counter({
+      name: "steward_agent_api_errors_total",
+      help: "Messages API calls that failed with a transient error (connection, timeout, 429, 5xx, 529) after the SDK's retries.",
+      registers,
+    });
+    this.circuitState = new Gauge({ name: "steward_agent_circuit_state", help: "The agent circuit breaker: 1 for its current state.", labelNames: ["state"], registers });
+    this.circuitOpened = new Counter({ name: "steward_agent_circuit_opened_total", help: "Times the agent circuit breaker opened.", registers });
+    for (const reason of SESSION_DEFERRAL_REASONS) this.agentSessionsDeferred.inc({ reason }, 0);
+    for (const state of CIRCUIT_STATES) this.circuitState.set({ state }, state === "closed" ? 1 : 0);
     for (const type of ["input", "output", "cache_read", "cache_write"]) this.agentTokens.inc({ type }, 0);
     for (const outcome of ["resolved", "escalated", "awaitingApproval", "interrupted"]) this.agentSessions.inc({ outcome }, 0);
     for (const result of RECONCILE_RESULTS) this.reconcileTotal.inc({ result }, 0);

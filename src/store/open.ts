@@ -6,6 +6,7 @@ import type { Logger } from "../logging.js";
 import type { StewardMetrics } from "../server/metrics.js";
 import type { EventRecorder } from "./events.js";
 import { KubernetesEventRecorder } from "./kubernetes/events.js";
+import type { Fence } from "./fence.js";
 import type { Store } from "./store.js";
 
 export type StoreKind = "file" | "kubernetes";
@@ -13,12 +14,13 @@ export type StoreKind = "file" | "kubernetes";
 /**
  * The store `--store` names: the state directory, or the API server of the current
  * kubeconfig context (KUBECONFIG, else ~/.kube/config, else in-cluster). With `report`, the
- * Kubernetes store's informers log their state and update the store metrics. `namespace`
- * limits the Kubernetes store to one namespace (all when unset).
+ * Kubernetes store's informers log their state and update the store metrics, and its writes
+ * pass `report.fence` (the file store has no leader election). `namespace` limits the
+ * Kubernetes store to one namespace (all when unset).
  */
-export function openStore(kind: StoreKind, stateDir: string, namespace?: string, report?: { logger: Logger; metrics?: StewardMetrics }): Store {
+export function openStore(kind: StoreKind, stateDir: string, namespace?: string, report?: { logger: Logger; metrics?: StewardMetrics; fence?: Fence }): Store {
   if (kind === "file") return new FileStore(stateDir);
-  return new KubernetesStore(defaultKubeConfig(), { namespace, ...(report ? { onInformerEvent: informerReporter(report.logger, report.metrics) } : {}) });
+  return new KubernetesStore(defaultKubeConfig(), { namespace, fence: report?.fence, ...(report ? { onInformerEvent: informerReporter(report.logger, report.metrics) } : {}) });
 }
 
 /** Kubernetes Events in the kubernetes store; the file store has none (its status and logs say it all). */

@@ -49,6 +49,16 @@ describe("desiredStateConditions", () => {
   ];
   for (const [title, input, expected] of cases) it(title, () => assert.deepEqual(summary(input), expected));
 
+  it("an opening the rate limit deferred: Remediating says the drift waits, for what, and until when", () => {
+    const deferredOpenings = { subjects: ["container/etcd1"], perMinute: 10, retryInMs: 6_000, at: "2026-11-24T10:00:06Z" };
+    const remediating = desiredStateConditions({ ...base, deferredOpenings }).find((c) => c.type === "Remediating");
+    assert.equal(`${remediating?.status}/${remediating?.reason}`, "False/RateLimited");
+    assert.match(remediating?.message ?? "", /container\/etcd1 waits: at most 10 remediations are opened a minute \(--max-openings-per-minute\); next try at 2026-11-24T10:00:06Z/);
+    const alongside = desiredStateConditions({ ...base, activeRemediation: "etcd-x", deferredOpenings }).find((c) => c.type === "Remediating");
+    assert.equal(`${alongside?.status}/${alongside?.reason}`, "True/RemediationOpen");
+    assert.match(alongside?.message ?? "", /etcd-x is open; a remediation for container\/etcd1 waits/);
+  });
+
   it("every condition carries observedGeneration", () => {
     for (const c of desiredStateConditions(base)) assert.equal(c.observedGeneration, 3);
   });

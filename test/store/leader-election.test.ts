@@ -37,6 +37,8 @@ interface Candidate {
   client: CuttableClient;
   /** What the callbacks reported, with the time. */
   log: { event: "started" | "stopped"; at: number; reason?: string }[];
+  /** Returned by onStoppedLeading: the elector tries to lead again only once it settles. */
+  stepDown?: Promise<void>;
 }
 
 describe("leader election on a Lease, on a real kube-apiserver", () => {
@@ -50,7 +52,10 @@ describe("leader election on a Lease, on a real kube-apiserver", () => {
     candidates.push(c);
     elector.start({
       onStartedLeading: () => c.log.push({ event: "started", at: Date.now() }),
-      onStoppedLeading: (reason) => c.log.push({ event: "stopped", at: Date.now(), reason }),
+      onStoppedLeading: (reason) => {
+        c.log.push({ event: "stopped", at: Date.now(), reason });
+        return c.stepDown;
+      },
     });
     return c;
   }
@@ -113,11 +118,25 @@ describe("leader election on a Lease, on a real kube-apiserver", () => {
     await waitFor(() => leading(other), TIMING.leaseDurationMs * 2 + 1_000, "the other candidate to take over");
     assert.ok((other.log[0]?.at ?? 0) > stoppedAt, "the new leader started only after the old one stopped");
     assert.equal(leader.elector.isLeader(), false);
+    assert.equal(leader.elector.leadingNow(), false);
+    assert.equal(other.elector.leadingNow(), true);
+
+    // Back in touch, it stays up as a standby: the other renews, it does not take over.
+    leader.client.cut = false;
+    await waitFor(async () => {
+      const spec = (await lease()).spec;
+      return Date.parse(String(spec?.renewTime)) - (other.log[0]?.at ?? 0) >= 3 * TIMING.retryPeriodMs;
+    }, 5_000, "three renewals by the new leader");
+    assert.equal(leader.log.at(-1)?.event, "stopped");
+    assert.equal((await lease()).spec?.holderIdentity, other.identity);
   });
 
   it("a leader that finds another holder on renewal stops at once", async () => {
     const leader = candidates.find((c) => c.elector.isLeader());
     assert.ok(leader);
+    // Its step-down takes as long as the test says: until then it must not try to lead again.
+    let finishStepDown: () => void = () => undefined;
+    leader.stepDown = new Promise<void>((resolve) => (finishStepDown = resolve));
     const api = (await cluster()).makeApiClient(CoordinationV1Api);
     const current = await lease();
     await api.replaceNamespacedLease({
@@ -127,5 +146,20 @@ describe("leader election on a Lease, on a real kube-apiserver", () => {
     });
     await waitFor(() => leader.log.at(-1)?.event === "stopped", 2_000, "the leader to stop");
     assert.match(leader.log.at(-1)?.reason ?? "", /held by intruder/);
+
+    // The intruder never renews: once its lease expires the replica that lost the lease
+    // earlier (and stands by again) takes over; the one still stepping down does not try.
+    const earlier = candidates.find((c) => c !== leader && c.log.at(-1)?.event === "stopped");
+    assert.ok(earlier, "the replica cut off in the previous test");
+    await waitFor(() => leading(earlier), TIMING.leaseDurationMs * 2 + 1_000, "the replica that lost the lease earlier to lead again");
+    assert.equal((await lease()).spec?.holderIdentity, earlier.identity);
+    assert.equal(leader.log.at(-1)?.event, "stopped", "no attempt to lead while stepping down");
+
+    // Stepped down and released by the current leader: it leads again, without a restart.
+    finishStepDown();
+    await earlier.elector.release();
+    await waitFor(() => leading(leader), TIMING.leaseDurationMs, "the replica that stepped down to lead again");
+    assert.equal((await lease()).spec?.holderIdentity, leader.identity);
+    assert.equal(leader.elector.leadingNow(), true);
   });
 });

@@ -5,6 +5,7 @@
 import type { IncomingMessage } from "node:http";
 import type Dockerode from "dockerode";
 import { StewardError } from "../../errors.js";
+import { OPEN_FENCE, type Fence } from "../../store/fence.js";
 import type { DockerActions } from "../types.js";
 import { DOCKER_CALL_TIMEOUT_MS, statusCodeOf, withDeadline } from "./timing.js";
 
@@ -15,10 +16,15 @@ export const LOGS_MAX_BYTES = 16 * 1024 * 1024;
 
 const FRAME_HEADER_BYTES = 8;
 
+/** `fence` is checked right before each request that changes a container (see Fence). */
 export class DockerodeActions implements DockerActions {
-  constructor(private readonly docker: Dockerode) {}
+  constructor(
+    private readonly docker: Dockerode,
+    private readonly fence: Fence = OPEN_FENCE,
+  ) {}
 
   async start(nameOrId: string, signal?: AbortSignal): Promise<void> {
+    this.fence.check(`start container ${nameOrId}`);
     try {
       await withDeadline(`start container ${nameOrId}`, DOCKER_CALL_TIMEOUT_MS,
         (s) => this.docker.getContainer(nameOrId).start({ abortSignal: s }), signal);
@@ -38,6 +44,7 @@ export class DockerodeActions implements DockerActions {
     const info = await withDeadline(`restart container ${nameOrId}: inspect`, DOCKER_CALL_TIMEOUT_MS,
       (s) => container.inspect({ abortSignal: s }), signal);
     const stopSeconds = (info.Config as { StopTimeout?: number }).StopTimeout ?? DEFAULT_STOP_SECONDS;
+    this.fence.check(`restart container ${nameOrId}`);
     await withDeadline(`restart container ${nameOrId}`, stopSeconds * 1000 + DOCKER_CALL_TIMEOUT_MS,
       (s) => container.restart({ abortSignal: s }), signal);
   }

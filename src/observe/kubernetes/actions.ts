@@ -1,5 +1,6 @@
 import { AppsV1Api, CoreV1Api, type CoreV1Event, type KubeConfig } from "@kubernetes/client-node";
 import { StewardError } from "../../errors.js";
+import { OPEN_FENCE, type Fence } from "../../store/fence.js";
 import { describeApiError } from "../../store/kubernetes/kubernetes-store.js";
 import { MERGE_PATCH, requestOptions } from "../../store/kubernetes/request-options.js";
 import type { KubernetesActions, WorkloadRef } from "../types.js";
@@ -8,7 +9,7 @@ import type { KubernetesActions, WorkloadRef } from "../types.js";
 export const RESTARTED_AT_ANNOTATION = "kubectl.kubernetes.io/restartedAt";
 const MAX_EVENTS = 50;
 
-/** KubernetesActions on the API server, each call with a deadline. */
+/** KubernetesActions on the API server, each call with a deadline; every change passes `fence` first (see Fence). */
 export class ApiServerActions implements KubernetesActions {
   private readonly apps: AppsV1Api;
   private readonly core: CoreV1Api;
@@ -16,12 +17,14 @@ export class ApiServerActions implements KubernetesActions {
   constructor(
     kubeConfig: KubeConfig,
     private readonly timeoutMs = 10_000,
+    private readonly fence: Fence = OPEN_FENCE,
   ) {
     this.apps = kubeConfig.makeApiClient(AppsV1Api);
     this.core = kubeConfig.makeApiClient(CoreV1Api);
   }
 
   async scale(workload: WorkloadRef, replicas: number, signal?: AbortSignal): Promise<void> {
+    this.fence.check(`scaling ${workload.kind}/${workload.name}`);
     const request = { name: workload.name, namespace: workload.namespace, body: { spec: { replicas } } };
     const options = requestOptions({ timeoutMs: this.timeoutMs, signal, contentType: MERGE_PATCH });
     await this.call(`scaling ${workload.kind}/${workload.name} to ${replicas}`, () =>
@@ -30,6 +33,7 @@ export class ApiServerActions implements KubernetesActions {
   }
 
   async rolloutRestart(workload: WorkloadRef, signal?: AbortSignal): Promise<void> {
+    this.fence.check(`restarting ${workload.kind}/${workload.name}`);
     const body = { spec: { template: { metadata: { annotations: { [RESTARTED_AT_ANNOTATION]: new Date().toISOString() } } } } };
     const request = { name: workload.name, namespace: workload.namespace, body };
     const options = requestOptions({ timeoutMs: this.timeoutMs, signal, contentType: MERGE_PATCH });
@@ -39,6 +43,7 @@ export class ApiServerActions implements KubernetesActions {
   }
 
   async deletePod(namespace: string, name: string, signal?: AbortSignal): Promise<void> {
+    this.fence.check(`deleting pod ${name}`);
     await this.call(`deleting pod ${name}`, () => this.core.deleteNamespacedPod({ name, namespace }, requestOptions({ timeoutMs: this.timeoutMs, signal })));
   }
 

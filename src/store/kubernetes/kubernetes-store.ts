@@ -6,6 +6,7 @@ import { validateResource } from "../../api/load.js";
 import { API_GROUP, DEFAULT_NAMESPACE } from "../../api/meta.js";
 import { KINDS, type Kind, type Resource, type ResourceOf } from "../../api/resources.js";
 import { ConflictError, errorMessage, NotFoundError, StewardError, ValidationError } from "../../errors.js";
+import type { Fence } from "../fence.js";
 import { APPLY_CONFLICT_HINT, DEFAULT_RESYNC_PERIOD_MS, type ApplyResult, type ObjectRef, type StatusOf, type Store, type WatchEvent } from "../store.js";
 import { Informer, type InformerEvent } from "./informer.js";
 
@@ -25,6 +26,8 @@ export interface KubernetesStoreOptions {
   watchTimeoutSeconds?: number;
   /** The informers' state: listed, watching, interrupted (and why), resynced. For logs and metrics. */
   onInformerEvent?: (event: KindInformerEvent) => void;
+  /** Checked before every write request, retries included (leader election: only the Lease holder writes). */
+  fence?: Fence;
 }
 
 export type KindInformerEvent = InformerEvent & { kind: Kind };
@@ -38,6 +41,8 @@ type Raw = Record<string, unknown> & { metadata?: Record<string, unknown> };
 const CONFLICT_RETRIES = 20;
 const THROTTLE_RETRIES = 10;
 const MERGE_PATCH = "application/merge-patch+json";
+/** The steps of `call` that change something: each request is checked against the fence. */
+const WRITE_STEPS = new Set(["creating", "replacing", "writing status of", "annotating", "deleting"]);
 const META_FIELDS = ["name", "namespace", "labels", "annotations", "uid", "generation", "resourceVersion", "creationTimestamp", "deletionTimestamp", "finalizers", "ownerReferences"];
 
 /**
@@ -263,6 +268,8 @@ export class KubernetesStore implements Store {
    */
   private async call(step: string, request: (options: ConfigurationOptions) => Promise<unknown>, wrap = true, contentType?: string): Promise<Raw> {
     for (let attempt = 0; ; attempt++) {
+      // Synchronously before the request is made, on every attempt: a retry is a new write.
+      if (WRITE_STEPS.has(step)) this.options.fence?.check(`${step} a steward.dev object`);
       try {
         return (await request(this.callOptions(contentType))) as Raw;
       } catch (err) {

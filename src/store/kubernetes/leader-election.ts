@@ -64,9 +64,11 @@ export interface LeadershipCallbacks {
   onStartedLeading(): void;
   /**
    * This replica lost the lease (it could not renew within the renew deadline, or saw
-   * another holder): stop acting at once. Called at most once, and never after release().
+   * another holder): stop acting at once, synchronously. The elector tries to lead again
+   * only once the returned promise settles, so return one that resolves when everything
+   * started in the term has stopped. Never called after release().
    */
-  onStoppedLeading(reason: string): void;
+  onStoppedLeading(reason: string): void | Promise<void>;
 }
 
 export interface LeaderElectorOptions {
@@ -84,6 +86,8 @@ type ElectorState =
   | { type: "candidate" }
   /** Holding the lease; `deadline` fires renewDeadline after the last successful renewal. */
   | { type: "leading"; deadline: NodeJS.Timeout }
+  /** Lost the lease; not trying to lead again until onStoppedLeading's promise settles. */
+  | { type: "steppingDown"; done: Promise<void> }
   | { type: "stopped" };
 
 /**
@@ -91,9 +95,9 @@ type ElectorState =
  * Lease; create it, take it when free or expired, or renew it when ours, by a replace that
  * carries the resourceVersion read (a 409 means another replica wrote first, and we read
  * again at the next retry). A leader renews every retry period and gives up the moment
- * the renew deadline passes without a successful renewal; it never tries to lead again
- * (the process is expected to exit: see `startSteward`). It never throws outward: it
- * reports through the callbacks and logs.
+ * the renew deadline passes without a successful renewal; once the caller has stopped
+ * acting (onStoppedLeading's promise), it is a candidate again and may lead again, under
+ * the same identity. It never throws outward: it reports through the callbacks and logs.
  */
 export class LeaderElector {
   private state: ElectorState = { type: "idle" };
@@ -123,20 +127,34 @@ export class LeaderElector {
   }
 
   /**
+   * Leading, and by this replica's clock still within the renew deadline of the last
+   * renewal. Stricter than isLeader(): after a pause (SIGSTOP, a long GC) the deadline timer
+   * may not have run yet, but this already says no.
+   */
+  leadingNow(): boolean {
+    return this.state.type === "leading" && Date.now() < this.renewedAt + this.timing.renewDeadlineMs;
+  }
+
+  /**
    * Stops taking part and, if this replica leads, clears holderIdentity so a standby takes
    * over at its next retry instead of after the lease duration. Stop acting before calling
    * this: once released, another replica may act at any moment.
    */
   async release(): Promise<void> {
-    const wasLeading = this.state.type === "leading";
+    // Stepping down: a renewal in flight when the lease was lost may have succeeded; writeRelease clears only our own.
+    const mayHold = this.state.type === "leading" || this.state.type === "steppingDown";
     this.halt();
     await this.loop;
-    if (wasLeading) await this.writeRelease();
+    if (mayHold) await this.writeRelease();
   }
 
   private async run(): Promise<void> {
     const { signal } = this.stopping;
     while (!signal.aborted) {
+      if (this.state.type === "steppingDown") {
+        await this.state.done;
+        continue;
+      }
       await this.tryAcquireOrRenew();
       // Standbys retry with jitter (up to 2.2× the period, as client-go) so they do not race in step.
       const period = this.timing.retryPeriodMs * (this.state.type === "leading" ? 1 : 1 + Math.random() * 1.2);
@@ -190,7 +208,9 @@ export class LeaderElector {
   }
 
   private renewed(at: Date, decision: Exclude<LeaseDecision, { type: "wait" }>, transitions: number | undefined): void {
-    if (this.stopping.signal.aborted) return;
+    // A write that landed after the loss was declared: the Lease names us, but we lead again
+    // only after stepping down completes (the next attempt then renews it).
+    if (this.stopping.signal.aborted || this.state.type === "steppingDown") return;
     const wasLeading = this.state.type === "leading";
     if (this.state.type === "leading") clearTimeout(this.state.deadline);
     this.renewedAt = at.getTime();
@@ -204,9 +224,26 @@ export class LeaderElector {
 
   private lose(reason: string): void {
     if (this.state.type !== "leading") return;
-    this.halt();
+    clearTimeout(this.state.deadline);
+    let settle: () => void = () => undefined;
+    this.state = { type: "steppingDown", done: new Promise<void>((resolve) => (settle = resolve)) };
     this.logger.error("lost the lease: stopping at once", { reason });
-    this.callbacks?.onStoppedLeading(reason);
+    let stopped: void | Promise<void>;
+    try {
+      stopped = this.callbacks?.onStoppedLeading(reason);
+    } catch (err) {
+      stopped = Promise.reject(err instanceof Error ? err : new Error(String(err)));
+    }
+    void Promise.resolve(stopped)
+      .catch((err: unknown) => this.logger.error("stepping down failed", { error: describeApiError(err) }))
+      .then(() => {
+        if (this.state.type === "steppingDown") {
+          this.state = { type: "candidate" };
+          this.seenHolder = undefined;
+          this.logger.info("stopped acting; rejoining the election as a standby");
+        }
+        settle();
+      });
   }
 
   private halt(): void {
