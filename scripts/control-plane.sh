@@ -6,9 +6,10 @@
 #   scripts/control-plane.sh up       start etcd + kube-apiserver, write a kubeconfig, wait for
 #                                     /readyz and the default namespace; prints `export KUBECONFIG=…`
 #   scripts/control-plane.sh down     stop both and remove the run dir
-#   scripts/control-plane.sh restart-apiserver
+#   scripts/control-plane.sh restart-apiserver [SECONDS]
 #                                     stop kube-apiserver only (etcd stays up) and start it again with
-#                                     the same flags, port, certificates and token; wait for /readyz
+#                                     the same flags, port, certificates and token; wait for /readyz.
+#                                     With SECONDS, it stays down that long first (an outage)
 #   scripts/control-plane.sh status   exit 0 when the recorded processes are alive and /readyz is ok
 #   scripts/control-plane.sh env      print the export lines of a running control plane
 #   scripts/control-plane.sh bindir   print the directory holding etcd, kube-apiserver, kubectl
@@ -386,10 +387,13 @@ cmd_down() {
 # flags, port, certificates and token; returns once /readyz answers. For tests of clients
 # that must survive an API server restart.
 cmd_restart_apiserver() {
+  local down="${1:-0}"
+  [[ "$down" =~ ^[0-9]+$ ]] || die "restart-apiserver: SECONDS must be a whole number, got '$down'"
   running || die "not running ($RUN); start it with: STEWARD_K8S_RUN=$RUN $0 up"
   local t0=$SECONDS api_port
   api_port="$(cat "$RUN/kube-apiserver.port")"
   stop_component kube-apiserver
+  if ((down > 0)); then log "kube-apiserver stays down for ${down}s"; sleep "$down"; fi
   start_apiserver
   local auth=(--cacert "$RUN/pki/ca.crt" -H "Authorization: Bearer $(cat "$RUN/token")")
   wait_http "kube-apiserver /readyz" "https://127.0.0.1:$api_port/readyz" "${auth[@]}"
@@ -409,8 +413,8 @@ case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;
   status) cmd_status ;;
-  restart-apiserver) cmd_restart_apiserver ;;
+  restart-apiserver) cmd_restart_apiserver "${2:-0}" ;;
   env) running || die "not running ($RUN)"; print_env ;;
   bindir) echo "$BIN" ;;
-  *) echo "usage: $0 {build|up|down|restart-apiserver|status|env|bindir}" >&2; exit 2 ;;
+  *) echo "usage: $0 {build|up|down|restart-apiserver [SECONDS]|status|env|bindir}" >&2; exit 2 ;;
 esac

@@ -3,12 +3,13 @@
 # compose, Prometheus and etcd from Debian, and the two local images (no registry is
 # reachable, see scripts/build-images.sh). Everything binds 127.0.0.1 only.
 #
-# Usage: scripts/engines.sh up|down|restart-docker
+# Usage: scripts/engines.sh up|down|restart-docker [SECONDS]
 #   up              install what is missing (root), start dockerd if it does not answer,
 #                   build the images. Idempotent: on a ready machine it takes ~0.1 s.
 #   down            stop dockerd, but only if `up` started it.
 #   restart-docker  stop and start dockerd (for the test that Steward survives a daemon
-#                   restart); with --live-restore the containers keep running.
+#                   restart); with --live-restore the containers keep running. With
+#                   SECONDS, the daemon stays down that long first (an outage).
 #
 # The STEWARD_DOCKERD_* variables exist so this script can be exercised against a scratch
 # daemon (its own -H/--data-root/--exec-root) without touching the real one.
@@ -156,7 +157,10 @@ cmd_restart_docker() {
   if [ "$(timeout 10 docker info --format '{{.LiveRestoreEnabled}}' 2>/dev/null)" = false ]; then
     log "warning: the running dockerd has live-restore off; its containers stop with it"
   fi
+  local down="${1:-0}"
+  [[ "$down" =~ ^[0-9]+$ ]] || die "restart-docker: SECONDS must be a whole number, got '$down'"
   stop_dockerd
+  if [ "$down" -gt 0 ]; then log "dockerd stays down for ${down}s"; sleep "$down"; fi
   start_dockerd
   # Keep ownership as it was: if `up` started the old daemon, `down` stops the new one;
   # if someone else's daemon was replaced, the new one is left running by `down` too.
@@ -168,6 +172,6 @@ cmd_restart_docker() {
 case "${1:-}" in
   up) cmd_up ;;
   down) cmd_down ;;
-  restart-docker) cmd_restart_docker ;;
-  *) echo "usage: $0 up|down|restart-docker" >&2; exit 2 ;;
+  restart-docker) cmd_restart_docker "${2:-0}" ;;
+  *) echo "usage: $0 up|down|restart-docker [SECONDS]" >&2; exit 2 ;;
 esac

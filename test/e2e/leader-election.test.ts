@@ -34,7 +34,8 @@ spec:
   target: {docker: {selector: {${LABEL}: ${ID}}}}
   interval: 2s
   services:
-    - {name: ${FIX_CONTAINER}}
+    # Four fixes in this file: more than the default budget (3 in 10m), which would open a remediation.
+    - {name: ${FIX_CONTAINER}, restartBudget: {max: 10, window: 10m}}
   remediation:
     simpleFixes: [start]
     agent: {mode: approve}
@@ -219,17 +220,39 @@ describe("two steward replicas on one Lease (kubernetes store)", () => {
     assert.equal(fake.remaining, 0);
   });
 
-  it("a leader that could not renew (stopped past the lease) exits when it wakes; a third replica took over", async () => {
+  it("a leader that could not renew (stopped past the lease) stops acting when it wakes and stays up as a standby; a third replica took over", async () => {
     const third = await replica(fake.baseURL);
     await third.start();
     await waitFor(() => third.logsMatching(/standing by/).length > 0, 10_000, "the third replica to stand by");
     process.kill(leader.pid(), "SIGSTOP");
     await waitFor(async () => (await metric(third, "steward_leader")) === 1, FAILOVER_TIMEOUT_MS, "the third replica to take over");
     process.kill(leader.pid(), "SIGCONT");
-    await waitFor(() => !alive(leader), 10_000, "the old leader to exit");
-    assert.equal(await leader.stop(), 3, "exit code 3: lease lost");
-    assert.ok(leader.logsMatching(/lost the lease/).length > 0);
-    leader = third;
+    await waitFor(() => leader.logsMatching(/stopped acting after losing the lease; standing by to lead again/).length > 0, 10_000, "the old leader to step down");
+    assert.ok(alive(leader), "it did not exit");
+    assert.ok(leader.logsMatching(/lost the lease: stopping at once/).length > 0);
+    assert.equal(await metric(leader, "steward_leader"), 0);
+    assert.equal(await metric(leader, "steward_leadership_lost_total"), 1);
+    assert.equal((await fetch(`http://${leader.metricsAddress}/readyz`)).status, 200, "a replica that stepped down is Ready");
+
+    // Only the new leader acts: the one that stepped down fixes nothing.
+    const fixedBefore = await startsFixed(leader);
+    await docker("kill", FIX_CONTAINER);
+    await waitFor(async () => (await containerState(FIX_CONTAINER)) === "running", 20_000, `${FIX_CONTAINER} started by the third replica`);
+    await waitFor(async () => (await startsFixed(third)) === 1, 5_000, "the third replica's fix in its metrics");
+    assert.equal(await startsFixed(leader), fixedBefore, "the replica that stepped down fixed nothing");
+    [leader, standby] = [third, leader];
+  });
+
+  it("the replica that stepped down leads again when it wins the lease, without a restart", async (t) => {
+    const fixedBefore = (await startsFixed(standby)) ?? 0;
+    const releasedAt = Date.now();
+    assert.equal(await leader.stop(), 0, "the current leader stops and releases the lease");
+    await waitFor(async () => (await metric(standby, "steward_leader")) === 1, FAILOVER_TIMEOUT_MS, "the replica that stepped down to lead again");
+    t.diagnostic(`led again ${Date.now() - releasedAt} ms after the lease was released`);
+    leader = standby;
+    await docker("kill", FIX_CONTAINER);
+    await waitFor(async () => (await containerState(FIX_CONTAINER)) === "running", 20_000, `${FIX_CONTAINER} started by the replica leading again`);
+    await waitFor(async () => (await startsFixed(leader)) === fixedBefore + 1, 5_000, "its fix in its metrics");
   });
 
   it("SIGTERM: the leader stops cleanly and releases the lease", async () => {

@@ -20,7 +20,10 @@ export function controlPlaneRunDir(): string {
   return dir;
 }
 
-/** Stops kube-apiserver (etcd stays up) and starts it again with the same port, certificates and token; resolves once /readyz answers. */
-export async function restartApiServer(): Promise<void> {
-  await run("bash", [SCRIPT, "restart-apiserver"], { env: { ...process.env, STEWARD_K8S_RUN: controlPlaneRunDir() }, timeout: 180_000 });
+/**
+ * Stops kube-apiserver (etcd stays up) and starts it again with the same port, certificates
+ * and token, after `downSeconds` (an outage); resolves once /readyz answers.
+ */
+export async function restartApiServer(downSeconds = 0): Promise<void> {
+  await run("bash", [SCRIPT, "restart-apiserver", String(downSeconds)], { env: { ...process.env, STEWARD_K8S_RUN: controlPlaneRunDir() }, timeout: 180_000 + downSeconds * 1_000 });
 }

@@ -223,13 +223,16 @@ export class FakeMessagesServer {
     return this.script.length - this.used;
   }
 
-  /** Listens on 127.0.0.1 on a free port; returns the baseURL for the SDK. */
-  async start(): Promise<string> {
+  /**
+   * Listens on 127.0.0.1 on a free port, or on `port` (a test that stopped the fake to play
+   * an outage starts it again where Steward expects it); returns the baseURL for the SDK.
+   */
+  async start(port = 0): Promise<string> {
     const server = createServer((req, res) => void this.handle(req, res));
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once("error", reject);
-      server.listen(0, "127.0.0.1", () => resolve());
+      server.listen(port, "127.0.0.1", () => resolve());
     });
     return this.baseURL;
   }
