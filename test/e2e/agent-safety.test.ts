@@ -5,7 +5,9 @@ import { afterEach, describe, it } from "node:test";
 import { docker, ensureCluster } from "../../scripts/lib/cluster.js";
 import { startAgentScenario, waitForPhase, type AgentScenario } from "../support/agent-scenario.js";
 import { lastToolResults, toolUse, type RecordedRequest, type ScriptStep } from "../support/fake-anthropic.js";
+import { listRemediations } from "../support/status.js";
 import { cli } from "../support/steward.js";
+import { waitFor } from "../../scripts/lib/wait.js";
 
 const USAGE = { input_tokens: 1000, output_tokens: 100, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
 const SECRET_KEY = "sk-ant-api03-TESTONLY-abcdefghijklmnopqrstuvwxyz0123456789";
@@ -140,7 +142,6 @@ describe("the agent under attack, with a scripted model", () => {
       /done after retries/,
       3,
     ],
-    ["a persistent 500 escalates with the reason", [{ status: 500 }, { status: 500 }, { status: 500 }], /Messages API call failed: 500/, 3],
     ["a 400 escalates at once, not retried", [{ status: 400 }], /Messages API call failed: 400/, 1],
   ];
   for (const [title, script, reason, calls] of apiErrorCases) {
@@ -153,6 +154,15 @@ describe("the agent under attack, with a scripted model", () => {
       assert.equal(scenario.fake.requests.length, calls);
     });
   }
+
+  it("API errors: a persistent 500 is an outage, not this incident's failure: the remediation waits ModelUnavailable with the reason, not escalated", async () => {
+    scenario = await startAgentScenario({ mode: "auto", script: [{ status: 500 }, { status: 500 }, { status: 500 }] });
+    await docker("stop", "-t", "1", "etcd1");
+    const waiting = await waitFor(async () => (await listRemediations(scenario?.state ?? "")).find((r) => r.status?.reason === "ModelUnavailable"), 60_000, "a remediation waiting with reason ModelUnavailable");
+    assert.equal(waiting.status?.phase, "Investigating");
+    assert.match(waiting.status?.message ?? "", /the Messages API is unavailable: 500.*the session is saved and goes on when the API answers \(next try at /);
+    assert.equal(scenario.fake.requests.length, 3, "the SDK's two retries, then no more until the next try");
+  });
 
   const budgetPolicy = (budgets: string): string => `apiVersion: steward.dev/v1alpha1
 kind: RemediationPolicy
