@@ -230,8 +230,11 @@ export class AgentRunner {
       const type = after.phase === "Escalated" || after.phase === "Failed" ? "Warning" : "Normal";
       events.record(remediation, { type, reason: after.phase, action: "Remediate", note: after.message ?? `${before.phase} → ${after.phase}` });
     }
-    const known = new Set(before.actions.map((a) => a.id));
-    for (const action of after.actions.filter((a) => !known.has(a.id))) events.record(remediation, actionEvent(action));
+    // Once per change, when its outcome is known: a denial at once; a change that ran when its
+    // record leaves `Started` (the idempotency record written before it runs).
+    const settled = (a: ActionRecord): boolean => a.state !== "Started";
+    const known = new Set(before.actions.filter(settled).map((a) => a.id));
+    for (const action of after.actions.filter((a) => settled(a) && !known.has(a.id))) events.record(remediation, actionEvent(action));
   }
 
   /** The tools reach Docker, or the target's namespace only. */
@@ -328,7 +331,7 @@ const CLOSING: Record<Exclude<SessionOutcome["type"], "awaitingApproval">, { pha
 function actionEvent(action: ActionRecord): StewardEvent {
   const denied = action.decision === "deny";
   const by = action.approver ? ` (${denied ? "denied" : "approved"} by ${action.approver})` : "";
-  const result = denied ? "denied" : action.exitCode === 0 ? "ran" : `failed (exit code ${action.exitCode ?? "?"})`;
+  const result = denied ? "denied" : action.state === "Unknown" ? "outcome unknown (Steward stopped while it ran)" : action.exitCode === 0 ? "ran" : `failed (exit code ${action.exitCode ?? "?"})`;
   return {
     type: denied || action.exitCode !== 0 ? "Warning" : "Normal",
     reason: denied ? "ActionDenied" : "ActionExecuted",
