@@ -45,11 +45,25 @@ const LOCK_WAIT_MS = 15_000;
 const LOCK_POLL_MS = 5;
 
 /**
- * The lock files this process holds now. A lock file names its holder's pid; one naming our
- * own pid that we do not hold was left by an earlier process that had the same pid (a
- * container's PID 1 after a restart), so it is stale although that pid is alive.
+ * Per lock file, how many calls in this process hold it or are about to (between marking
+ * and linking). A lock file names its holder's pid; one naming our own pid with no call here
+ * was left by an earlier process that had the same pid (a container's PID 1 after a
+ * restart), so it is stale although that pid is alive. A count, not a set: with a set, a
+ * call whose link failed unmarked the lock another call here had just taken, and a third
+ * call then broke that live lock (two writers; the store contract's concurrent test lost
+ * a generation bump to it).
  */
-const heldByThisProcess = new Set<string>();
+const claimsInThisProcess = new Map<string, number>();
+
+function claim(lock: string): void {
+  claimsInThisProcess.set(lock, (claimsInThisProcess.get(lock) ?? 0) + 1);
+}
+
+function unclaim(lock: string): void {
+  const left = (claimsInThisProcess.get(lock) ?? 1) - 1;
+  if (left > 0) claimsInThisProcess.set(lock, left);
+  else claimsInThisProcess.delete(lock);
+}
 
 /**
  * Runs `fn` holding an exclusive, cross-process lock on `path` (a `path.lock` file, created
@@ -73,8 +87,9 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>): Promi
   try {
     return await fn();
   } finally {
-    heldByThisProcess.delete(lock);
+    // Removed before it is unclaimed: while the file exists, no call here may see it as stale.
     await rm(lock, { force: true });
+    unclaim(lock);
   }
 }
 
@@ -87,16 +102,15 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>): Promi
 async function tryCreateLock(lock: string): Promise<boolean> {
   const temp = join(dirname(lock), `.${basename(lock)}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`);
   await writeFile(temp, `${process.pid}\n`, { mode: 0o600 });
-  // Marked held before the link exists, so that no other call in this process, meeting a
-  // lock with our pid that it does not know as held, breaks it; unmarked if the link fails
-  // (unless another call here holds the lock).
-  const marked = !heldByThisProcess.has(lock);
-  if (marked) heldByThisProcess.add(lock);
+  // Claimed before the link exists, so that no other call in this process, meeting a lock
+  // with our pid that it does not know as claimed, breaks it; the claim is dropped if the
+  // link fails.
+  claim(lock);
   try {
     await link(temp, lock);
     return true;
   } catch (err) {
-    if (marked) heldByThisProcess.delete(lock);
+    unclaim(lock);
     if ((err as NodeJS.ErrnoException).code === "EEXIST") return false;
     throw err;
   } finally {
@@ -125,7 +139,7 @@ async function viewLock(lock: string): Promise<LockView | undefined> {
 /** Why the lock's holder cannot be holding it any more, or undefined when it may be. */
 function staleness(lock: string, view: LockView): "dead" | "old" | undefined {
   if (view.pid !== undefined) {
-    if (view.pid === process.pid ? !heldByThisProcess.has(lock) : !processAlive(view.pid)) return "dead";
+    if (view.pid === process.pid ? !claimsInThisProcess.has(lock) : !processAlive(view.pid)) return "dead";
   }
   return view.ageMs > STALE_LOCK_MS ? "old" : undefined;
 }

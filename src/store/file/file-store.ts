@@ -195,13 +195,7 @@ function parseStored(path: string, text: string): Resource {
   return result.resource;
 }
 
-/**
- * The read of a read-modify-write, under the object's lock: always from disk, never from
- * the parse cache. The cache knows a file by (inode, mtime, size), and a file rewritten
- * twice within one timestamp tick can get its old inode back with the same mtime and size
- * (ext4 reuses a freed inode at once); a write based on such a stale read would undo the
- * write in between.
- */
+/** The read of a read-modify-write, under the object's lock: always parsed from disk. */
 async function readLocked(path: string): Promise<Resource | undefined> {
   let text: string;
   try {

@@ -1,34 +1,34 @@
-import { readFile, stat } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { wrapError } from "../../errors.js";
 
 /**
- * Parsed objects by file identity (inode, mtime, size). Every store write replaces a file by
- * rename, which gives it a new inode, and an edit in place changes its mtime; so while the
- * identity is unchanged the content is too, and a read costs a `stat` instead of a YAML parse
- * and a schema validation (the bench's profile: parsing was most of the file store's CPU).
+ * Parsed objects by file content. A read still reads the file, but skips the YAML parse and
+ * the schema validation when the text is what was parsed last time (the bench's profile:
+ * parsing was most of the file store's CPU). Not by (inode, mtime, size): file timestamps
+ * tick at the kernel's coarse clock and a freed inode is reused at once, so two writes in
+ * one tick can leave a different file with the same identity (the store contract's
+ * concurrent-writers test caught it).
  *
  * Caveat: every caller gets its own deep copy, so nothing a caller changes reaches the cache.
  */
 export class ParsedFileCache<T> {
-  private readonly entries = new Map<string, { identity: string; value: T }>();
+  private readonly entries = new Map<string, { text: string; value: T }>();
 
   /** The parsed file, or undefined when it does not exist; `load` errors are thrown and nothing is cached. */
   async read(path: string, load: (text: string) => T): Promise<T | undefined> {
+    let text: string;
     try {
-      const info = await stat(path);
-      const identity = `${info.ino}:${info.mtimeMs}:${info.size}`;
-      const cached = this.entries.get(path);
-      if (cached?.identity === identity) return structuredClone(cached.value);
-      // Read after the stat: a file replaced in between is newer than its identity says,
-      // and the next read, seeing the new identity, parses it again. Never the reverse.
-      const value = load(await readFile(path, "utf8"));
-      this.entries.set(path, { identity, value });
-      return structuredClone(value);
+      text = await readFile(path, "utf8");
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw isIoError(err) ? wrapError(`reading ${path}`, err) : err;
       this.entries.delete(path);
       return undefined;
     }
+    const cached = this.entries.get(path);
+    if (cached?.text === text) return structuredClone(cached.value);
+    const value = load(text);
+    this.entries.set(path, { text, value });
+    return structuredClone(value);
   }
 
   forget(path: string): void {
