@@ -54,11 +54,10 @@ function apply(expected: Map<string, Expected>, i: number): void {
 
 function actual(object: DesiredState | undefined): Expected | undefined {
   if (!object) return undefined;
-  return {
-    project: object.spec.target.docker?.project,
-    message: object.status?.conditions[0]?.message,
-    resourceVersion: Number(object.metadata.resourceVersion),
-  };
+  const project = object.spec.target.docker?.project;
+  const message = object.status?.conditions[0]?.message;
+  // Keys only for what is there, as the model builds them (before any status write, no message).
+  return { ...(project === undefined ? {} : { project }), ...(message === undefined ? {} : { message }), resourceVersion: Number(object.metadata.resourceVersion) };
 }
 
 const leftovers = async (dir: string): Promise<string[]> =>
