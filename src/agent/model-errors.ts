@@ -1,17 +1,4 @@
 import Anthropic from "@anthropic-ai/sdk";
-import { errorMessage, StewardError } from "../errors.js";
-
-/**
- * The Messages API could not be reached or answered with a transient error after the
- * SDK's own retries: the API is down or overloaded, not this incident's fault. The session
- * is saved and continues when the API answers again; the remediation is not escalated.
- */
-export class ModelUnavailableError extends StewardError {
-  override readonly name = "ModelUnavailableError";
-  constructor(cause: unknown) {
-    super(`the Messages API is unavailable: ${errorMessage(cause)}`, { cause });
-  }
-}
 
 /** Statuses the API uses for "try again later": timeout, lock conflict, rate limit. 5xx and 529 (overloaded) too. */
 const TRANSIENT_STATUSES: ReadonlySet<number> = new Set([408, 409, 429]);

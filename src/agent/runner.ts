@@ -3,26 +3,28 @@ import { parseDuration } from "../api/duration.js";
 import type { DesiredState } from "../api/desired-state.js";
 import type { RemediationPolicySpec } from "../api/policy.js";
 import type { ActionRecord, AgentRemediation, RemediationPhase, RemediationStatus, Usage } from "../api/remediation.js";
-import type { StewardMetrics } from "../server/metrics.js";
+import type { StewardMetrics } from "../telemetry/metrics.js";
 import type { EventRecorder, StewardEvent } from "../store/events.js";
-import type { Logger } from "../logging.js";
+import type { Logger } from "../telemetry/logging.js";
 import { containersOfService, driftFingerprint } from "../reconcile/drift.js";
-import type { KubernetesActions, KubernetesObserver } from "../observe/types.js";
+import type { KubernetesObserver } from "../observe/types.js";
+import type { KubernetesActions } from "../act/types.js";
 import { targetObserved, type SystemObserver } from "../reconcile/observation.js";
 import { driftCleared, emptyRemediationStatus } from "../reconcile/remediations.js";
 import { inDockerTarget } from "../reconcile/target.js";
 import { inKubernetesTarget, podsOf, workloadOfService, workloadSubject, type WorkloadObservation } from "../reconcile/workload-drift.js";
 import type { Store } from "../store/store.js";
 import { AuditLog } from "./audit.js";
-import { approvalFor } from "./approvals.js";
+import { approvalFor } from "../api/approvals.js";
 import { handOver, sessionStart } from "./handover.js";
 import { incidentMessage, systemPrompt } from "./prompt.js";
 import { answerFromRecord, recoverActions } from "./recovery.js";
-import { runSession, type SessionContext, type SessionOutcome, type SessionState } from "./session.js";
+import type { SessionOutcome, SessionRunContext, SessionRunner } from "../reconcile/session-runner.js";
+import { runSession, type SessionContext, type SessionState } from "./session.js";
 import { newSessionId, type SessionFiles } from "./session-store.js";
 import type { DockerToolAccess, ToolEnvironment } from "./tools.js";
 import { toolsetFor } from "./toolsets.js";
-import { sanitizeForLog } from "./untrusted.js";
+import { sanitizeForLog } from "../text/redact.js";
 
 export interface AgentRunnerDeps {
   store: Store;
@@ -48,13 +50,13 @@ const VERIFY_POLL_MS = 1_000;
  * Runs (or resumes) the agent session of one remediation and records the outcome in its
  * status. The conversation and the audit trail are files, so a restarted Steward resumes.
  */
-export class AgentRunner {
+export class AgentRunner implements SessionRunner {
   constructor(private readonly deps: AgentRunnerDeps) {}
 
   async run(
     remediation: AgentRemediation,
     desiredState: DesiredState,
-    context: { policy: RemediationPolicySpec; signal: AbortSignal; logger: Logger },
+    context: SessionRunContext,
   ): Promise<SessionOutcome> {
     const { namespace, name } = remediation.metadata;
     // A crash can tear the last line (a write cut short); the repair is itself audited.

@@ -1,11 +1,13 @@
 import type Anthropic from "@anthropic-ai/sdk";
+import type { Approval } from "../api/approvals.js";
 import type { AgentMode } from "../api/desired-state.js";
 import type { RemediationPolicySpec } from "../api/policy.js";
 import type { ActionRecord, PendingApproval, RemediationPhase, RemediationStatus } from "../api/remediation.js";
 import { errorMessage } from "../errors.js";
 import type { AuditLog } from "./audit.js";
 import { estimateCostUSD, exceededBudget, type SessionCounters } from "./budgets.js";
-import { isTransientApiError, ModelUnavailableError } from "./model-errors.js";
+import { ModelUnavailableError, type SessionOutcome } from "../reconcile/session-runner.js";
+import { isTransientApiError } from "./model-errors.js";
 import { classifyShell, decide, type PolicyDecision } from "./policy.js";
 import type { ToolDefinition, ToolEnvironment, ToolResult } from "./tools.js";
 import { findTool, toolParams, type Toolset } from "./toolsets.js";
@@ -36,12 +38,6 @@ export interface SessionState {
   nudges: number;
 }
 
-export interface Approval {
-  approved: boolean;
-  by: string;
-  reason?: string;
-}
-
 export interface SessionContext {
   client: Anthropic;
   system: string;
@@ -62,13 +58,6 @@ export interface SessionContext {
   saveState(state: SessionState): Promise<void>;
   updateStatus(change: (status: RemediationStatus) => RemediationStatus): Promise<void>;
 }
-
-export type SessionOutcome =
-  | { type: "awaitingApproval"; pending: PendingApproval[] }
-  | { type: "resolved"; summary: string }
-  | { type: "escalated"; reason: string }
-  /** Stopped before it began: Steward was interrupted during too many of its changes (recovery.ts). */
-  | { type: "interrupted"; reason: string };
 
 const NUDGE = "You ended your turn without calling resolve or escalate. Call resolve if the drift is fixed, or escalate if you cannot fix it.";
 

@@ -2,9 +2,10 @@ import { execFile } from "node:child_process";
 import type Dockerode from "dockerode";
 import { z } from "zod";
 import { errorMessage, StewardError } from "../errors.js";
-import type { ContainerSnapshot, DockerActions, KubernetesActions, PrometheusClient } from "../observe/types.js";
+import type { ContainerSnapshot, PrometheusClient } from "../observe/types.js";
+import type { DockerActions, KubernetesActions } from "../act/types.js";
 import type { WorkloadObservation } from "../reconcile/workload-drift.js";
-import { redactEnv } from "./untrusted.js";
+import { redactEnv } from "../text/redact.js";
 
 /**
  * The agent's toolset. Each tool declares its input schema (zod: validated before

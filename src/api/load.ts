@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { parseAllDocuments, type Document } from "yaml";
 import type { z } from "zod";
 import { errorMessage, ValidationError } from "../errors.js";
-import { escapeInvisible } from "../escape.js";
+import { escapeInvisible } from "../text/escape.js";
 import { API_VERSION } from "./meta.js";
 import { KINDS, type Kind, type Resource } from "./resources.js";
 

@@ -1,6 +1,6 @@
 import { userInfo } from "node:os";
 import { DEFAULT_NAMESPACE } from "../api/meta.js";
-import { APPROVE, APPROVED_BY, DENIED_BY, DENY, DENY_REASON } from "../agent/approvals.js";
+import { APPROVE, APPROVED_BY, DENIED_BY, DENY, DENY_REASON } from "../api/approvals.js";
 import { readAuditFile, verifyAuditFile } from "../agent/audit.js";
 import { renderAuditForPerson } from "../agent/render.js";
 import { SessionFiles } from "../agent/session-store.js";

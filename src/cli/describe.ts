@@ -1,5 +1,5 @@
 import { formatDuration } from "../api/duration.js";
-import { escapeInvisible } from "../escape.js";
+import { escapeInvisible } from "../text/escape.js";
 import type { DesiredState } from "../api/desired-state.js";
 import type { Condition } from "../api/meta.js";
 import type { RemediationPolicy } from "../api/policy.js";

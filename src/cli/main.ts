@@ -1,14 +1,14 @@
 import { Command, CommanderError, Option } from "commander";
-import { resolveRunConfig } from "../config.js";
+import { resolveRunConfig } from "../manager/config.js";
 import { ValidationError, errorMessage } from "../errors.js";
-import { escapeInvisible } from "../escape.js";
-import { createLogger } from "../logging.js";
+import { escapeInvisible } from "../text/escape.js";
+import { createLogger } from "../telemetry/logging.js";
 import { defaultStateDir } from "../store/file/file-store.js";
 import { openStore, type StoreKind } from "../store/open.js";
 import type { Store } from "../store/store.js";
 import { applyCommand, deleteCommand, describeCommand, getCommand, watchCommand, type Output } from "./commands.js";
 import { auditVerifyCommand, decideCommand, logsCommand, type DecisionRequest } from "./agent-commands.js";
-import { startSteward } from "./run.js";
+import { startSteward } from "../manager/steward.js";
 
 /** The exit code of a replica that lost its leader lease and could not stop acting in time (a last resort). */
 const EXIT_LEASE_LOST = 3;

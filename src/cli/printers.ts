@@ -4,7 +4,7 @@ import type { DesiredState } from "../api/desired-state.js";
 import type { RemediationPolicy } from "../api/policy.js";
 import type { AgentRemediation } from "../api/remediation.js";
 import type { Kind, Resource, ResourceOf } from "../api/resources.js";
-import { escapeInvisible, hasInvisible, jsonEscape, yamlEscape } from "../escape.js";
+import { escapeInvisible, hasInvisible, jsonEscape, yamlEscape } from "../text/escape.js";
 
 export type OutputFormat = "table" | "wide" | "yaml" | "json" | "name";
 

@@ -1,4 +1,4 @@
-import { escapeInvisible } from "../escape.js";
+import { escapeInvisible } from "../text/escape.js";
 
 /**
  * Columns separated by three spaces, headers in capitals: the layout of `kubectl get`.

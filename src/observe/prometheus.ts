@@ -2,7 +2,7 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { isIPv4 } from "node:net";
 import { errorMessage, StewardError } from "../errors.js";
-import { Semaphore, type Release } from "./semaphore.js";
+import { Semaphore, type Release } from "../resilience/limiter.js";
 import type { PrometheusClient, QueryResult, Sample } from "./types.js";
 
 export interface HttpPrometheusClientOptions {

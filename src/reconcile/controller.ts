@@ -1,6 +1,6 @@
 import { TerminalError, errorMessage } from "../errors.js";
-import type { Logger } from "../logging.js";
-import type { ReconcileResultLabel, StewardMetrics } from "../server/metrics.js";
+import type { Logger } from "../telemetry/logging.js";
+import type { ReconcileResultLabel, StewardMetrics } from "../telemetry/metrics.js";
 import type { WorkQueue } from "./queue.js";
 import type { Reconciler, ReconcileRequest } from "./reconciler.js";
 

@@ -1,8 +1,9 @@
-import { redactSecrets } from "../agent/untrusted.js";
+import { redactSecrets } from "../text/redact.js";
 import type { ContainerEvidence, DriftWithEvidence } from "../api/remediation.js";
 import type { InvariantSpec } from "../api/desired-state.js";
 import { errorMessage } from "../errors.js";
-import type { ContainerSnapshot, DockerActions, KubernetesActions, PodSnapshot, QueryResult } from "../observe/types.js";
+import type { ContainerSnapshot, PodSnapshot, QueryResult } from "../observe/types.js";
+import type { DockerActions, KubernetesActions } from "../act/types.js";
 import { containerOf } from "./drift.js";
 import type { OpenStep } from "./remediations.js";
 import { podsOf, workloadOf, type WorkloadObservation } from "./workload-drift.js";

@@ -1,6 +1,6 @@
 import type { Target } from "../api/desired-state.js";
 import { objectKey } from "../api/resources.js";
-import type { Logger } from "../logging.js";
+import type { Logger } from "../telemetry/logging.js";
 import type { DockerObserverEvent, KubernetesObserverEvent } from "../observe/types.js";
 import type { WatchEvent } from "../store/store.js";
 import type { WorkQueue } from "./queue.js";

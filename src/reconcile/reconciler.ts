@@ -1,4 +1,4 @@
-import type { Logger } from "../logging.js";
+import type { Logger } from "../telemetry/logging.js";
 
 /** A request names the object to reconcile; it is not an event and carries no state. */
 export interface ReconcileRequest {

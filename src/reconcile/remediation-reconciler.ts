@@ -2,15 +2,13 @@ import { parseDuration } from "../api/duration.js";
 import type { DesiredState } from "../api/desired-state.js";
 import type { RemediationPolicySpec } from "../api/policy.js";
 import type { AgentRemediation } from "../api/remediation.js";
-import { APPROVE, APPROVED_BY, DENIED_BY, DENY, DENY_REASON, hasDecisionFor } from "../agent/approvals.js";
-import { DEFAULT_POLICY } from "../agent/policy.js";
-import { ModelUnavailableError } from "../agent/model-errors.js";
-import type { AgentRunner } from "../agent/runner.js";
-import type { SessionOutcome } from "../agent/session.js";
-import type { StewardMetrics } from "../server/metrics.js";
-import type { Logger } from "../logging.js";
+import { APPROVE, APPROVED_BY, DENIED_BY, DENY, DENY_REASON, hasDecisionFor } from "../api/approvals.js";
+import { DEFAULT_POLICY } from "../api/default-policy.js";
+import { ModelUnavailableError, type SessionOutcome, type SessionRunContext, type SessionRunner } from "./session-runner.js";
+import type { StewardMetrics } from "../telemetry/metrics.js";
+import type { Logger } from "../telemetry/logging.js";
 import type { Store } from "../store/store.js";
-import type { CircuitBreaker, SessionResult } from "./circuit-breaker.js";
+import type { CircuitBreaker, SessionResult } from "../resilience/circuit-breaker.js";
 import { DONE, requeueAfter, type ReconcileContext, type Reconciler, type ReconcileRequest, type ReconcileResult } from "./reconciler.js";
 import { emptyRemediationStatus, isOpen } from "./remediations.js";
 
@@ -29,7 +27,7 @@ const WAITING_REASONS: ReadonlySet<string> = new Set(["Cooldown", "CircuitOpen",
 export interface RemediationReconcilerDeps {
   store: Store;
   /** Undefined when no model is configured: remediations then wait for a person. */
-  runner: AgentRunner | undefined;
+  runner: SessionRunner | undefined;
   /** Stops starting sessions after repeated failures (`--breaker-threshold 0`: never). */
   breaker: CircuitBreaker;
   metrics: StewardMetrics;
@@ -164,7 +162,7 @@ export class RemediationReconciler implements Reconciler {
   }
 
   /** Runs the session; the approvals it acted on are spent, so their annotations go. */
-  private async runSession(runner: AgentRunner, remediation: AgentRemediation, desiredState: DesiredState, context: Parameters<AgentRunner["run"]>[2]): Promise<SessionOutcome> {
+  private async runSession(runner: SessionRunner, remediation: AgentRemediation, desiredState: DesiredState, context: SessionRunContext): Promise<SessionOutcome> {
     const phase = remediation.status?.phase ?? "Pending";
     // Remediating here means Steward stopped in the middle of a change, which may have been
     // approved: that approval is spent, and a lingering "all" must not approve the next call.

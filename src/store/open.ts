@@ -1,12 +1,12 @@
-import { KubeConfig } from "@kubernetes/client-node";
+import { defaultKubeConfig } from "../kube/config.js";
 import { FileStore } from "./file/file-store.js";
 import { KubernetesStore } from "./kubernetes/kubernetes-store.js";
 import { informerReporter } from "./kubernetes/informer-report.js";
-import type { Logger } from "../logging.js";
-import type { StewardMetrics } from "../server/metrics.js";
+import type { Logger } from "../telemetry/logging.js";
+import type { StewardMetrics } from "../telemetry/metrics.js";
 import type { EventRecorder } from "./events.js";
 import { KubernetesEventRecorder } from "./kubernetes/events.js";
-import type { Fence } from "./fence.js";
+import type { Fence } from "../kube/fence.js";
 import type { Store } from "./store.js";
 
 export type StoreKind = "file" | "kubernetes";
@@ -26,11 +26,4 @@ export function openStore(kind: StoreKind, stateDir: string, namespace?: string,
 /** Kubernetes Events in the kubernetes store; the file store has none (its status and logs say it all). */
 export function openEventRecorder(kind: StoreKind, logger: Logger): EventRecorder | undefined {
   return kind === "kubernetes" ? new KubernetesEventRecorder(defaultKubeConfig(), logger) : undefined;
-}
-
-/** The current kubeconfig context: KUBECONFIG, else ~/.kube/config, else in-cluster. */
-export function defaultKubeConfig(): KubeConfig {
-  const kubeConfig = new KubeConfig();
-  kubeConfig.loadFromDefault();
-  return kubeConfig;
 }

@@ -1,12 +1,8 @@
 import type { Kind, Resource, ResourceOf } from "../api/resources.js";
+import type { WatchEventType } from "../kube/informer.js";
 
-/**
- * ADDED, MODIFIED, DELETED: a change. SYNC: no change; the periodic resync re-delivers every
- * object the store knows, so a level-triggered consumer looks at each one again (a key it
- * dropped, a missed event), as client-go's resync does. Consumers that only care about
- * changes (`get -w`) ignore it.
- */
-export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED" | "SYNC";
+export type { WatchEventType };
+
 
 /** A change to one object, or a resync of it. Handlers enqueue keys from it; they never act on it directly. */
 export interface WatchEvent {

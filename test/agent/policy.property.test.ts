@@ -10,7 +10,8 @@ import { describe, it } from "node:test";
 import fc from "fast-check";
 import type { AgentMode } from "../../src/api/desired-state.js";
 import { RemediationPolicySpec, type PolicyRule } from "../../src/api/policy.js";
-import { classifyShell, decide, DEFAULT_POLICY, matchGuardPattern, screenArgv, type PolicyDecision } from "../../src/agent/policy.js";
+import { DEFAULT_POLICY } from "../../src/api/default-policy.js";
+import { classifyShell, decide, matchGuardPattern, screenArgv, type PolicyDecision } from "../../src/agent/policy.js";
 import { KUBERNETES_ONLY_TOOLS } from "../../src/agent/kube-tools.js";
 import { shell as shellTool, type ToolDefinition, type ToolEnvironment } from "../../src/agent/tools.js";
 

@@ -2,14 +2,13 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
 import type { AgentMode } from "../../src/api/desired-state.js";
-import { RemediationPolicy, RemediationPolicySpec, type PolicyRule } from "../../src/api/policy.js";
+import { RemediationPolicySpec, type PolicyRule } from "../../src/api/policy.js";
+import { DEFAULT_POLICY } from "../../src/api/default-policy.js";
 import {
-  DEFAULT_POLICY,
   INTERPRETERS,
   WRAPPERS,
   classifyShell,
   decide,
-  defaultPolicyResource,
   matchPattern,
   type PolicyDecision,
   type PolicyRequest,
@@ -297,13 +296,6 @@ describe("DEFAULT_POLICY", () => {
     }
   });
 
-  it("has the resource form `default`, a copy the caller may change", () => {
-    const resource = defaultPolicyResource();
-    assert.deepEqual(RemediationPolicy.parse(resource).spec, DEFAULT_POLICY);
-    assert.equal(resource.metadata.name, "default");
-    resource.spec.rules.length = 0;
-    assert.ok(DEFAULT_POLICY.rules.length > 0);
-  });
 });
 
 describe("decide: properties", () => {

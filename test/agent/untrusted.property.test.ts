@@ -9,7 +9,9 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import { redactSecrets, sanitizeForLog, stripControl, wrapUntrusted } from "../../src/agent/untrusted.js";
+import { wrapUntrusted } from "../../src/agent/untrusted.js";
+import { redactSecrets, sanitizeForLog } from "../../src/text/redact.js";
+import { stripControl } from "../../src/text/strip.js";
 import { hostileText, invisibleIn } from "../support/hostile.js";
 
 /** Characters a reader (or a model) may take for `<`, `/` and `-` in a tag. */

@@ -1,16 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import fc from "fast-check";
-import {
-  REDACTED,
-  UNTRUSTED_DATA_NOTICE,
-  redactEnv,
-  redactSecrets,
-  sanitizeForLog,
-  stripControl,
-  truncate,
-  wrapUntrusted,
-} from "../../src/agent/untrusted.js";
+import { UNTRUSTED_DATA_NOTICE, wrapUntrusted } from "../../src/agent/untrusted.js";
+import { REDACTED, redactEnv, redactSecrets, sanitizeForLog } from "../../src/text/redact.js";
+import { stripControl } from "../../src/text/strip.js";
+import { truncate } from "../../src/text/truncate.js";
 
 describe("stripControl", () => {
   const cases: [string, string, string][] = [

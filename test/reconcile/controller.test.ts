@@ -2,11 +2,11 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
 import { waitFor } from "../../scripts/lib/wait.js";
-import { silentLogger } from "../../src/logging.js";
+import { silentLogger } from "../../src/telemetry/logging.js";
 import { Controller } from "../../src/reconcile/controller.js";
 import { WorkQueue } from "../../src/reconcile/queue.js";
 import { DONE, type ReconcileContext, type Reconciler, type ReconcileRequest, type ReconcileResult } from "../../src/reconcile/reconciler.js";
-import { StewardMetrics } from "../../src/server/metrics.js";
+import { StewardMetrics } from "../../src/telemetry/metrics.js";
 
 /** Records every reconcile; a key named "slow/…" runs until its signal fires. */
 class RecordingReconciler implements Reconciler {

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { InvariantSpec } from "../../src/api/desired-state.js";
-import type { DockerActions } from "../../src/observe/types.js";
+import type { DockerActions } from "../../src/act/types.js";
 import { gatherEvidence } from "../../src/reconcile/evidence.js";
 import type { OpenStep } from "../../src/reconcile/remediations.js";
 import { container } from "./fixtures.js";

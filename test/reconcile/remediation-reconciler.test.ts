@@ -3,17 +3,15 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { ModelUnavailableError } from "../../src/agent/model-errors.js";
-import type { AgentRunner } from "../../src/agent/runner.js";
-import type { SessionOutcome } from "../../src/agent/session.js";
+import { ModelUnavailableError, type SessionOutcome, type SessionRunner } from "../../src/reconcile/session-runner.js";
 import type { DesiredState } from "../../src/api/desired-state.js";
 import { validateResource } from "../../src/api/load.js";
 import type { AgentRemediation, RemediationStatus } from "../../src/api/remediation.js";
-import { silentLogger } from "../../src/logging.js";
-import { CircuitBreaker } from "../../src/reconcile/circuit-breaker.js";
+import { silentLogger } from "../../src/telemetry/logging.js";
+import { CircuitBreaker } from "../../src/resilience/circuit-breaker.js";
 import { MODEL_RETRY_MS, RemediationReconciler } from "../../src/reconcile/remediation-reconciler.js";
 import { emptyRemediationStatus } from "../../src/reconcile/remediations.js";
-import { StewardMetrics } from "../../src/server/metrics.js";
+import { StewardMetrics } from "../../src/telemetry/metrics.js";
 import { FileStore } from "../../src/store/file/file-store.js";
 
 /**
@@ -54,7 +52,7 @@ function remediation(name: string, status: Partial<RemediationStatus>): AgentRem
 }
 
 /** Answers each run with the next outcome (or throws it); counts the runs. */
-class ScriptedRunner {
+class ScriptedRunner implements SessionRunner {
   runs: string[] = [];
   constructor(private readonly outcomes: (SessionOutcome | Error)[]) {}
   run(r: AgentRemediation): Promise<SessionOutcome> {
@@ -70,7 +68,7 @@ async function setup(options: { cooldown?: string; outcomes: (SessionOutcome | E
   const runner = new ScriptedRunner(options.outcomes);
   const metrics = new StewardMetrics();
   const breaker = new CircuitBreaker({ threshold: options.threshold ?? 3, openForMs: 60_000 }, { metrics, logger: silentLogger() });
-  const reconciler = new RemediationReconciler({ store, runner: runner as unknown as AgentRunner, breaker, metrics });
+  const reconciler = new RemediationReconciler({ store, runner, breaker, metrics });
   return { store, runner, reconciler, metrics };
 }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { resolveRunConfig } from "../../src/config.js";
+import { resolveRunConfig } from "../../src/manager/config.js";
 import { parseListenAddress } from "../../src/server/http.js";
 
 describe("metrics and health listen on loopback unless told otherwise", () => {

@@ -4,7 +4,8 @@ import { join } from "node:path";
 import { parse } from "yaml";
 import { CRD_KUSTOMIZATION } from "../../src/api/crds.js";
 import { KINDS } from "../../src/api/resources.js";
-import { KubernetesStore, statusCode } from "../../src/store/kubernetes/kubernetes-store.js";
+import { statusCode } from "../../src/kube/api-errors.js";
+import { KubernetesStore } from "../../src/store/kubernetes/kubernetes-store.js";
 import { waitFor } from "../../scripts/lib/wait.js";
 
 const HOW_TO_START = 'no Kubernetes API server: run `bash scripts/control-plane.sh build && eval "$(bash scripts/control-plane.sh up)"`';

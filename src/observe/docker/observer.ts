@@ -20,10 +20,10 @@ import { CoalescingRunner } from "./coalesce.js";
 import { MAX_EVENT_LINE_BYTES, STATE_EVENT_FILTER, affectsState, parseDockerEvent, type SplitResult } from "./event-lines.js";
 import { followEventStream, type EventStream } from "./event-stream.js";
 import { diffSnapshots, sameSnapshot, toContainerSnapshot } from "./snapshot.js";
-import {
-  DEFAULT_BACKOFF, DOCKER_CALL_TIMEOUT_MS, backoffDelay, mapBounded, sleep, statusCodeOf,
-  withDeadline, type BackoffOptions,
-} from "./timing.js";
+import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from "../../resilience/backoff.js";
+import { sleep, withDeadline } from "../../resilience/deadline.js";
+import { mapBounded } from "../../resilience/limiter.js";
+import { DOCKER_CALL_TIMEOUT_MS, statusCodeOf } from "./client.js";
 
 /** The subset of winston's logger the observer uses. */
 export interface ObserverLogger {

@@ -1,8 +1,8 @@
 import { AppsV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
-import type { Logger } from "../../logging.js";
+import type { Logger } from "../../telemetry/logging.js";
 import { errorMessage } from "../../errors.js";
-import { Informer, type InformerEvent } from "../../store/kubernetes/informer.js";
-import { requestOptions } from "../../store/kubernetes/request-options.js";
+import { Informer, type InformerEvent } from "../../kube/informer.js";
+import { requestOptions } from "../../kube/request-options.js";
 import type { KubernetesObserver, KubernetesObserverEvent, NamespaceView, PodSnapshot, WorkloadSnapshot } from "../types.js";
 import { toPodSnapshot, toWorkloadSnapshot } from "./snapshot.js";
 

@@ -2,9 +2,9 @@ import { EventsV1Api, type KubeConfig } from "@kubernetes/client-node";
 import { randomBytes } from "node:crypto";
 import { hostname } from "node:os";
 import type { Resource } from "../../api/resources.js";
-import type { Logger } from "../../logging.js";
+import type { Logger } from "../../telemetry/logging.js";
 import type { EventRecorder, StewardEvent } from "../events.js";
-import { describeApiError } from "./kubernetes-store.js";
+import { describeApiError } from "../../kube/api-errors.js";
 
 const REPORTING_CONTROLLER = "steward.dev/steward";
 const EVENT_TIMEOUT_MS = 5_000;

@@ -1,5 +1,6 @@
-import type { Logger } from "../../logging.js";
-import type { StewardMetrics } from "../../server/metrics.js";
+import type { Logger } from "../../telemetry/logging.js";
+import type { StewardMetrics } from "../../telemetry/metrics.js";
+import { INTERRUPT_REASONS } from "../../kube/informer.js";
 import type { KindInformerEvent } from "./kubernetes-store.js";
 
 /**
@@ -10,6 +11,7 @@ import type { KindInformerEvent } from "./kubernetes-store.js";
  */
 export function informerReporter(logger: Logger, metrics?: StewardMetrics): (event: KindInformerEvent) => void {
   const down = new Set<string>();
+  for (const reason of INTERRUPT_REASONS) metrics?.storeWatchRestarts.inc({ reason }, 0);
   const connected = (): void => metrics?.observerConnected.set({ observer: "store" }, down.size === 0 ? 1 : 0);
   return (event) => {
     const { kind } = event;

@@ -6,9 +6,10 @@ import { validateResource } from "../../api/load.js";
 import { API_GROUP, DEFAULT_NAMESPACE } from "../../api/meta.js";
 import { KINDS, type Kind, type Resource, type ResourceOf } from "../../api/resources.js";
 import { ConflictError, errorMessage, NotFoundError, StewardError, ValidationError } from "../../errors.js";
-import type { Fence } from "../fence.js";
+import { describeApiError, statusCode } from "../../kube/api-errors.js";
+import type { Fence } from "../../kube/fence.js";
 import { APPLY_CONFLICT_HINT, DEFAULT_RESYNC_PERIOD_MS, type ApplyResult, type ObjectRef, type StatusOf, type Store, type WatchEvent } from "../store.js";
-import { Informer, type InformerEvent } from "./informer.js";
+import { Informer, type InformerEvent } from "../../kube/informer.js";
 
 export interface KubernetesStoreOptions {
   /** Lists and watches only this namespace; all namespaces when unset. */
@@ -338,25 +339,6 @@ function versionOf(raw: Raw): string {
 
 function nonEmpty(record: Record<string, string> | undefined): Record<string, string> | undefined {
   return record && Object.keys(record).length > 0 ? record : undefined;
-}
-
-export function statusCode(err: unknown): number | undefined {
-  if (err instanceof ApiException) return (err as ApiException<unknown>).code;
-  if (err instanceof StewardError) return statusCode(err.cause);
-  return undefined;
-}
-
-/** `HTTP 422 Invalid: <the API server's message>` instead of the client's dump of headers. */
-export function describeApiError(err: unknown): string {
-  if (!(err instanceof ApiException)) return errorMessage(err);
-  const { code, body } = err as ApiException<unknown>;
-  let status: { reason?: string; message?: string } | undefined;
-  try {
-    status = (typeof body === "string" ? JSON.parse(body) : body) as typeof status;
-  } catch {
-    status = undefined;
-  }
-  return `HTTP ${code}${status?.reason ? ` ${status.reason}` : ""}: ${status?.message ?? String(body)}`;
 }
 
 function backoff(attempt: number): Promise<void> {

@@ -11,8 +11,8 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import type Dockerode from "dockerode";
 import { errorMessage } from "../../../src/errors.js";
-import { createDockerClient, describeDockerEndpoint, resolveDockerEndpoint } from "../../../src/observe/docker/index.js";
-import type { ObserverLogger } from "../../../src/observe/docker/index.js";
+import { createDockerClient, describeDockerEndpoint, resolveDockerEndpoint } from "../../../src/observe/docker/client.js";
+import type { ObserverLogger } from "../../../src/observe/docker/observer.js";
 import type { DockerObserverEvent } from "../../../src/observe/types.js";
 
 const run = promisify(execFile);

@@ -5,9 +5,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type Dockerode from "dockerode";
-import {
-  DockerEventObserver, DockerodeActions, createDockerClient, describeDockerEndpoint, resolveDockerEndpoint,
-} from "../../../src/observe/docker/index.js";
+import { DockerodeActions } from "../../../src/act/docker.js";
+import { createDockerClient, describeDockerEndpoint, resolveDockerEndpoint } from "../../../src/observe/docker/client.js";
+import { DockerEventObserver } from "../../../src/observe/docker/observer.js";
 import type { EventStream } from "../../../src/observe/docker/event-stream.js";
 import type { ContainerSnapshot, DockerObserverEvent } from "../../../src/observe/types.js";
 import { waitFor } from "../../../scripts/lib/wait.js";

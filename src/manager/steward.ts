@@ -1,0 +1,153 @@
+import Anthropic from "@anthropic-ai/sdk";
+import { AgentRunner } from "../agent/runner.js";
+import { SessionFiles } from "../agent/session-store.js";
+import { loggableConfig, type RunConfig } from "./config.js";
+import { LeadershipFence, runWhileLeading } from "./leadership.js";
+import { objectKey } from "../api/resources.js";
+import { SystemObserver } from "../reconcile/observation.js";
+import { RemediationReconciler } from "../reconcile/remediation-reconciler.js";
+import { createLogger, type Logger } from "../telemetry/logging.js";
+import { CircuitBreaker } from "../resilience/circuit-breaker.js";
+import { Controller } from "../reconcile/controller.js";
+import { OpeningRateLimiter } from "../resilience/token-bucket.js";
+import { DesiredStateReconciler } from "../reconcile/desired-state-reconciler.js";
+import { DesiredStateIndex, enqueueForStoreEvent } from "../reconcile/handlers.js";
+import { WorkQueue } from "../reconcile/queue.js";
+import { StewardMetrics } from "../telemetry/metrics.js";
+import { OperabilityServer } from "../server/http.js";
+import { openEventRecorder, openStore } from "../store/open.js";
+import { Targets } from "./targets.js";
+import { CachedStore } from "../store/cache.js";
+import type { Store, WatchEvent } from "../store/store.js";
+
+/** A slow model answer is still an answer; past this the SDK gives up and retries. */
+const ANTHROPIC_TIMEOUT_MS = 120_000;
+const AGENT_MAX_TOKENS = 4_096;
+/** A backstop: the policy's maxDuration normally ends a session long before. */
+const AGENT_SESSION_DEADLINE_MS = 3_600_000;
+
+/** A running Steward: everything `steward run` starts, so it can be stopped in order. */
+export interface RunningSteward {
+  metricsAddress: string;
+  /** Resolves if this replica lost its leader lease and could not stop acting in time: the caller must exit at once (see runWhileLeading). */
+  leadershipLost: Promise<string>;
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts Steward: store, observers, controller and the operability server. Resolves once
+ * everything is started; the returned `stop` shuts down in reverse order.
+ */
+export async function startSteward(config: RunConfig, logger: Logger = createLogger({ format: config.logFormat, level: config.logLevel })): Promise<RunningSteward> {
+  logger.info("starting steward", { config: loggableConfig(config) });
+  const metrics = new StewardMetrics();
+  // Closed unless this process may act (leads, or runs without leader election): checked before every write and action.
+  const fence = new LeadershipFence();
+  const store: Store = openStore(config.store, config.stateDir, config.watchNamespace, { logger: logger.child({ store: config.store }), metrics, fence });
+  // The DesiredState reconciler reads from memory (watch-fed, read-your-writes): no API request or file read per reconcile.
+  const cache = new CachedStore(store);
+  const events = openEventRecorder(config.store, logger);
+  const targets = new Targets(config, logger, fence);
+  const queue = new WorkQueue();
+  const index = new DesiredStateIndex();
+  const phases = new RemediationPhaseTracker(metrics);
+  const reconciler = new DesiredStateReconciler({
+    store: cache,
+    observers: targets.observers,
+    dockerActions: targets.dockerActions,
+    kubernetesActions: targets.kubernetesActions,
+    metrics,
+    agent: { modelConfigured: config.modelConfigured },
+    events,
+    openings: new OpeningRateLimiter(config.maxOpeningsPerMinute),
+  });
+  const controller = new Controller({
+    reconciler,
+    queue,
+    logger,
+    metrics,
+    workers: config.workers,
+    reconcileTimeoutMs: config.reconcileTimeoutMs,
+  });
+  const runner = config.anthropicApiKey
+    ? new AgentRunner({
+        store,
+        files: new SessionFiles(config.stateDir),
+        client: new Anthropic({ apiKey: config.anthropicApiKey, baseURL: config.anthropicBaseUrl, timeout: ANTHROPIC_TIMEOUT_MS, maxRetries: 2 }),
+        model: config.model,
+        maxTokens: AGENT_MAX_TOKENS,
+        tools: targets.agentTools,
+        observer: new SystemObserver(targets.observers),
+        verifyTimeoutMs: config.verifyTimeoutMs,
+        metrics,
+        events,
+      })
+    : undefined;
+  const agentQueue = new WorkQueue();
+  // One worker per concurrent session: remediations beyond that wait in the queue, Pending.
+  const agentController = new Controller({
+    reconciler: new RemediationReconciler({ store, runner, metrics, breaker: new CircuitBreaker({ threshold: config.breakerThreshold, openForMs: config.breakerOpenForMs }, { metrics, logger: logger.child({ controller: "agent" }) }) }),
+    queue: agentQueue,
+    logger: logger.child({ controller: "agent" }),
+    metrics,
+    workers: config.maxSessions,
+    reconcileTimeoutMs: AGENT_SESSION_DEADLINE_MS,
+  });
+
+  store.watch((event) => {
+    index.apply(event);
+    targets.watchNamespaces(index.kubernetesNamespaces());
+    phases.apply(event);
+    enqueueForStoreEvent(event, queue);
+    if (event.object.kind === "AgentRemediation") {
+      agentQueue.add(objectKey("AgentRemediation", event.object.metadata.namespace, event.object.metadata.name));
+    }
+  });
+  targets.subscribe(index, queue, { metrics, logger });
+  // Subscribed before start(), so the initial list arrives as ADDED events (informer style).
+  await cache.start();
+  await targets.start();
+  const server = new OperabilityServer({
+    address: config.metricsAddr,
+    registry: metrics.registry,
+    health: { notReadyReason: () => targets.notReadyReason() },
+  });
+  const metricsAddress = await server.start();
+  // Only the leader reconciles and runs agent sessions; a standby keeps its caches warm and is Ready.
+  const leadership = runWhileLeading([agentController, controller], { election: config.leaderElection, metrics, logger, fence });
+  logger.info("steward is running", { metrics: `http://${metricsAddress}/metrics`, desiredStates: index.keys().length });
+
+  return {
+    metricsAddress,
+    leadershipLost: leadership.lost,
+    async stop(): Promise<void> {
+      logger.info("shutting down");
+      await leadership.stop();
+      await server.close();
+      await targets.close();
+      await cache.close();
+      logger.info("stopped");
+    },
+  };
+}
+
+/** Keeps the remediations-by-phase gauge equal to what the store holds. */
+class RemediationPhaseTracker {
+  private readonly phases = new Map<string, string>();
+
+  constructor(private readonly metrics: StewardMetrics) {}
+
+  apply(event: WatchEvent): void {
+    if (event.object.kind !== "AgentRemediation") return;
+    const key = `${event.object.metadata.namespace}/${event.object.metadata.name}`;
+    const before = this.phases.get(key);
+    if (before) this.metrics.remediations.dec({ phase: before });
+    if (event.type === "DELETED") {
+      this.phases.delete(key);
+      return;
+    }
+    const phase = event.object.status?.phase ?? "Pending";
+    this.phases.set(key, phase);
+    this.metrics.remediations.inc({ phase });
+  }
+}

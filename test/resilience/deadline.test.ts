@@ -1,0 +1,160 @@
+import assert from "node:assert/strict";
+import { describe, it } from "node:test";
+import { setTimeout as delay } from "node:timers/promises";
+import { CoalescingRunner } from "../../src/observe/docker/coalesce.js";
+import { backoffDelay } from "../../src/resilience/backoff.js";
+import { withDeadline } from "../../src/resilience/deadline.js";
+import { mapBounded } from "../../src/resilience/limiter.js";
+
+void describe("backoffDelay", () => {
+  const backoff = { initialMs: 100, maxMs: 1_000 };
+  const cases: [failures: number, random: number, expected: number][] = [
+    [0, 0.5, 100], // no jitter at the midpoint
+    [1, 0.5, 200],
+    [3, 0.5, 800],
+    [4, 0.5, 1_000], // capped
+    [60, 0.5, 1_000], // no overflow after a long outage
+    [0, 0, 80], // -20 %
+    [0, 1, 120], // +20 %
+    [9, 1, 1_000], // jitter never exceeds the cap
+  ];
+  for (const [failures, random, expected] of cases) {
+    void it(`waits ${expected} ms after ${failures} failures (random ${random})`, () => {
+      assert.equal(backoffDelay(failures, backoff, () => random), expected);
+    });
+  }
+});
+
+void describe("withDeadline", () => {
+  void it("returns the call's result", async () => {
+    assert.equal(await withDeadline("step", 1_000, () => Promise.resolve(7)), 7);
+  });
+
+  void it("rejects at the deadline with the step named, even when the call ignores its signal", async () => {
+    const started = Date.now();
+    await assert.rejects(withDeadline("inspect x", 50, () => new Promise(() => undefined)), /^StewardError: inspect x: no answer within 50 ms$/);
+    assert.ok(Date.now() - started < 1_000);
+  });
+
+  void it("aborts the signal it gave the call", async () => {
+    let seen: AbortSignal | undefined;
+    await assert.rejects(withDeadline("s", 20, (signal) => {
+      seen = signal;
+      return new Promise(() => undefined);
+    }));
+    assert.equal(seen?.aborted, true);
+  });
+
+  void it("rejects when the parent aborts, with the parent's reason", async () => {
+    const parent = new AbortController();
+    const pending = withDeadline("list containers", 10_000, () => new Promise(() => undefined), parent.signal);
+    parent.abort(new Error("stream lost"));
+    await assert.rejects(pending, /^StewardError: list containers: stream lost$/);
+    await assert.rejects(withDeadline("again", 10_000, () => Promise.resolve(1), parent.signal), /again: stream lost/);
+  });
+
+  void it("wraps the call's own error with the step and keeps it as cause", async () => {
+    const cause = Object.assign(new Error("(HTTP code 404) no such container"), { statusCode: 404 });
+    await assert.rejects(withDeadline("inspect y", 1_000, () => Promise.reject(cause)), (err: Error) => {
+      assert.equal(err.message, "inspect y: (HTTP code 404) no such container");
+      assert.equal(err.cause, cause);
+      return true;
+    });
+  });
+});
+
+void describe("mapBounded", () => {
+  void it("keeps order and never exceeds the limit", async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const result = await mapBounded([5, 1, 4, 2, 3, 0, 6, 2, 1], 3, async (n) => {
+      peak = Math.max(peak, ++inFlight);
+      await delay(n);
+      inFlight--;
+      return n * 10;
+    });
+    assert.deepEqual(result, [50, 10, 40, 20, 30, 0, 60, 20, 10]);
+    assert.equal(peak, 3);
+  });
+
+  void it("starts nothing new after a failure and rejects with it", async () => {
+    const started: number[] = [];
+    await assert.rejects(mapBounded([1, 2, 3, 4, 5, 6], 2, async (n) => {
+      started.push(n);
+      await delay(1);
+      if (n === 2) throw new Error("boom");
+      return n;
+    }), /boom/);
+    assert.ok(started.length <= 3, `started ${started.join(",")}`);
+  });
+
+  void it("handles an empty list", async () => {
+    assert.deepEqual(await mapBounded([], 8, () => Promise.resolve(1)), []);
+  });
+});
+
+void describe("CoalescingRunner", () => {
+  void it("never runs a key twice at once and collapses requests during a run into one more run", async () => {
+    let running = 0;
+    let runs = 0;
+    let overlap = false;
+    const runner = new CoalescingRunner(async () => {
+      overlap ||= ++running > 1;
+      runs++;
+      await delay(20);
+      running--;
+    }, () => undefined);
+    const scope = new AbortController().signal;
+    runner.request("a", scope);
+    await delay(5);
+    for (let i = 0; i < 5; i++) runner.request("a", scope);
+    await runner.idle();
+    assert.equal(overlap, false);
+    assert.equal(runs, 2);
+  });
+
+  void it("runs different keys concurrently", async () => {
+    let running = 0;
+    let peak = 0;
+    const runner = new CoalescingRunner(async () => {
+      peak = Math.max(peak, ++running);
+      await delay(10);
+      running--;
+    }, () => undefined);
+    const scope = new AbortController().signal;
+    runner.request("a", scope);
+    runner.request("b", scope);
+    await runner.idle();
+    assert.equal(peak, 2);
+  });
+
+  void it("does not piggyback on a run whose scope was aborted: a new scope gets its own run", async () => {
+    const seen: boolean[] = [];
+    const runner = new CoalescingRunner(async (_key, scope) => {
+      await delay(10);
+      seen.push(scope.aborted);
+    }, () => undefined);
+    const old = new AbortController();
+    runner.request("a", old.signal);
+    old.abort();
+    runner.request("a", new AbortController().signal);
+    await runner.idle();
+    assert.deepEqual(seen.sort(), [false, true]);
+  });
+
+  void it("hands an escaped error to onError and keeps serving the key", async () => {
+    const errors: string[] = [];
+    let calls = 0;
+    const runner = new CoalescingRunner(() => {
+      calls++;
+      return calls === 1 ? Promise.reject(new Error("first fails")) : Promise.resolve();
+    }, (key, err) => errors.push(`${key}: ${(err as Error).message}`));
+    const scope = new AbortController().signal;
+    runner.request("a", scope);
+    await runner.idle();
+    runner.request("a", scope);
+    await runner.idle();
+    assert.deepEqual(errors, ["a: first fails"]);
+    assert.equal(calls, 2);
+  });
+});
