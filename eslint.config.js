@@ -28,7 +28,15 @@ export default tseslint.config(
       // node:test's describe/it return promises the runner itself awaits.
       "@typescript-eslint/no-floating-promises": [
         "error",
-        { allowForKnownSafeCalls: [{ from: "package", name: ["describe", "it", "test", "before", "after", "beforeEach", "afterEach"], package: "node:test" }] },
+        {
+          allowForKnownSafeCalls: [
+            {
+              from: "package",
+              name: ["describe", "it", "test", "before", "after", "beforeEach", "afterEach"],
+              package: "node:test",
+            },
+          ],
+        },
       ],
     },
   },

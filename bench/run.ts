@@ -24,7 +24,13 @@ import { checkTargets, renderMarkdown, renderTable, type BenchReport, type Machi
 import { renderChart } from "./lib/svg.js";
 import * as faults from "./scenarios/faults.js";
 import type { FaultResult } from "./scenarios/faults.js";
-import { prepareKubeNamespace, runScaleRow, type KubeAccess, type ScaleResult, type ScaleRow } from "./scenarios/scale.js";
+import {
+  prepareKubeNamespace,
+  runScaleRow,
+  type KubeAccess,
+  type ScaleResult,
+  type ScaleRow,
+} from "./scenarios/scale.js";
 
 const run = promisify(execFile);
 const ROOT = new URL("../", import.meta.url).pathname;
@@ -43,7 +49,10 @@ const QUICK = args.quick === true;
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 
 async function machine(): Promise<Machine> {
-  const docker = await run("docker", ["version", "--format", "{{.Server.Version}}"]).then((r) => r.stdout.trim(), () => "unknown");
+  const docker = await run("docker", ["version", "--format", "{{.Server.Version}}"]).then(
+    (r) => r.stdout.trim(),
+    () => "unknown",
+  );
   const cpu = cpus();
   const model = (cpu[0]?.model ?? "unknown").replace(/\s+/g, " ").trim();
   const memoryGB = Math.round(totalmem() / 2 ** 30);
@@ -88,7 +97,11 @@ async function kubeAccess(): Promise<KubeAccess | string> {
     if (!existsSync(kubeconfig)) return `not available (no kubeconfig at ${kubeconfig})`;
     return { kubeconfig, kubectl: join(bin, "kubectl") };
   } catch (err) {
-    return `not available (scripts/control-plane.sh status: ${String((err as { stderr?: string }).stderr ?? err).trim().split("\n")[0]})`;
+    return `not available (scripts/control-plane.sh status: ${
+      String((err as { stderr?: string }).stderr ?? err)
+        .trim()
+        .split("\n")[0]
+    })`;
   }
 }
 
@@ -110,12 +123,24 @@ async function runScale(runId: string, kube: KubeAccess | undefined): Promise<Sc
   log("scale:");
   const prometheus = await startPrometheus(runId);
   const results: ScaleResult[] = [];
-  const ctx = { runId, prometheusUrl: prometheus.url, steadySeconds: QUICK ? 15 : 30, settleSeconds: QUICK ? 5 : 30, kills: QUICK ? 3 : 5, containers: [] as string[], kube, profileDir: args.profile, log };
+  const ctx = {
+    runId,
+    prometheusUrl: prometheus.url,
+    steadySeconds: QUICK ? 15 : 30,
+    settleSeconds: QUICK ? 5 : 30,
+    kills: QUICK ? 3 : 5,
+    containers: [] as string[],
+    kube,
+    profileDir: args.profile,
+    log,
+  };
   try {
     if (kube) await prepareKubeNamespace(kube);
     for (const row of scaleRows(kube !== undefined)) {
       const result = await runScaleRow(row, ctx);
-      log(`    CPU ${result.cpuPercentOfOneCore.toFixed(2)} % of a core, RSS ${result.rssMB.toFixed(0)} MB, detect p50 ${result.detectionMs.p50} ms`);
+      log(
+        `    CPU ${result.cpuPercentOfOneCore.toFixed(2)} % of a core, RSS ${result.rssMB.toFixed(0)} MB, detect p50 ${result.detectionMs.p50} ms`,
+      );
       results.push(result);
     }
   } finally {
@@ -131,17 +156,23 @@ function plot(scale: readonly ScaleResult[]): string {
   const series = (["file", "kubernetes"] as const).flatMap((store, k) => {
     const rows = scale.filter((r) => r.store === store);
     if (rows.length === 0) return [];
-    const at = (pick: (r: ScaleResult) => number): (number | undefined)[] => categories.map((c) => {
-      const r = rows.find((x) => label(x) === c);
-      return r ? pick(r) : undefined;
-    });
+    const at = (pick: (r: ScaleResult) => number): (number | undefined)[] =>
+      categories.map((c) => {
+        const r = rows.find((x) => label(x) === c);
+        return r ? pick(r) : undefined;
+      });
     const colors = k === 0 ? ["#1f77b4", "#ff7f0e"] : ["#2ca02c", "#d62728"];
     return [
       { name: `${store}: detect p50`, values: at((r) => r.detectionMs.p50), color: colors[0] ?? "black" },
       { name: `${store}: recover p50`, values: at((r) => r.recoveryMs.p50), color: colors[1] ?? "black", dashed: true },
     ];
   });
-  return renderChart({ title: "Container death: detection and recovery vs scale", yLabel: "ms (death → drift detected / running again)", categories, series });
+  return renderChart({
+    title: "Container death: detection and recovery vs scale",
+    yLabel: "ms (death → drift detected / running again)",
+    categories,
+    series,
+  });
 }
 
 async function main(): Promise<void> {
@@ -159,10 +190,15 @@ async function main(): Promise<void> {
     mode: QUICK ? "quick" : "full",
     durationSeconds: (Date.now() - started) / 1000,
     machine: await machine(),
-    model: process.env.ANTHROPIC_API_KEY ? `Claude (${process.env.STEWARD_MODEL ?? "Steward's default model"})` : "scripted fake Messages API (no ANTHROPIC_API_KEY)",
+    model: process.env.ANTHROPIC_API_KEY
+      ? `Claude (${process.env.STEWARD_MODEL ?? "Steward's default model"})`
+      : "scripted fake Messages API (no ANTHROPIC_API_KEY)",
     faults: faultRows,
     scale,
-    kubernetes: typeof kube === "string" ? kube : `control plane at ${kube.kubeconfig}, requests counted by a proxy between Steward and the API server`,
+    kubernetes:
+      typeof kube === "string"
+        ? kube
+        : `control plane at ${kube.kubeconfig}, requests counted by a proxy between Steward and the API server`,
     ...(faultsSkipped ? { faultsSkipped } : {}),
     targets: checkTargets(faultRows, scale),
   };

@@ -56,7 +56,11 @@ export function checkImports(files: ReadonlyMap<string, string>): Violation[] {
       if (to.startsWith("..") || toLayer === undefined) {
         violations.push({ from, to, problem: "imports from outside the layers of src/" });
       } else if (toLayer > fromLayer) {
-        violations.push({ from, to, problem: `imports up a layer (${LAYERS[fromLayer]?.join(", ")} → ${LAYERS[toLayer]?.join(", ")})` });
+        violations.push({
+          from,
+          to,
+          problem: `imports up a layer (${LAYERS[fromLayer]?.join(", ")} → ${LAYERS[toLayer]?.join(", ")})`,
+        });
       }
     }
   }

@@ -47,22 +47,58 @@ async function agentDemo(): Promise<void> {
   await ensureCluster();
   say("Breaking it: etcd2 recreated with a flag etcd rejects (it will crash-loop)");
   await docker("rm", "-f", "etcd2");
-  await docker("create", "--name", "etcd2", "--network", "host", "--label", "com.docker.compose.project=etcd", "--label", "com.docker.compose.service=etcd2", "steward-demo/etcd:3.4", "--no-such-flag");
+  await docker(
+    "create",
+    "--name",
+    "etcd2",
+    "--network",
+    "host",
+    "--label",
+    "com.docker.compose.project=etcd",
+    "--label",
+    "com.docker.compose.service=etcd2",
+    "steward-demo/etcd:3.4",
+    "--no-such-flag",
+  );
   const stateDir = await mkdtemp(join(tmpdir(), "steward-demo-"));
   process.stdout.write(`${await steward(stateDir, "apply", "-f", join(ROOT, "examples/etcd/desired-state.yaml"))}\n`);
-  const child = spawn(STEWARD, ["--state-dir", stateDir, "run", "--prometheus-url", "http://127.0.0.1:19090", "--log-format", "text", "--metrics-addr", "127.0.0.1:0"], { stdio: ["ignore", "inherit", "inherit"] });
+  const child = spawn(
+    STEWARD,
+    [
+      "--state-dir",
+      stateDir,
+      "run",
+      "--prometheus-url",
+      "http://127.0.0.1:19090",
+      "--log-format",
+      "text",
+      "--metrics-addr",
+      "127.0.0.1:0",
+    ],
+    { stdio: ["ignore", "inherit", "inherit"] },
+  );
   try {
-    const name = await waitFor(async () => {
-      const list = JSON.parse(await steward(stateDir, "get", "rem", "-o", "json")) as { items: { metadata: { name: string } }[] };
-      return list.items[0]?.metadata.name;
-    }, 120_000, "a remediation");
+    const name = await waitFor(
+      async () => {
+        const list = JSON.parse(await steward(stateDir, "get", "rem", "-o", "json")) as {
+          items: { metadata: { name: string } }[];
+        };
+        return list.items[0]?.metadata.name;
+      },
+      120_000,
+      "a remediation",
+    );
     say(`Remediation ${name} opened; Claude is investigating`);
     for (;;) {
-      const rem = JSON.parse(await steward(stateDir, "get", "rem", name, "-o", "json")) as { status?: { phase?: string; pendingApproval?: { command: string[] }[] } };
+      const rem = JSON.parse(await steward(stateDir, "get", "rem", name, "-o", "json")) as {
+        status?: { phase?: string; pendingApproval?: { command: string[] }[] };
+      };
       const phase = rem.status?.phase ?? "Pending";
       if (["Resolved", "Escalated", "Failed"].includes(phase)) break;
       if (phase === "AwaitingApproval") {
-        say(`Claude asks to run: ${rem.status?.pendingApproval?.map((p) => p.command.join(" ")).join("; ")} — approving as a person would`);
+        say(
+          `Claude asks to run: ${rem.status?.pendingApproval?.map((p) => p.command.join(" ")).join("; ")} — approving as a person would`,
+        );
         await steward(stateDir, "approve", name, "--as", "demo");
       }
       await new Promise((resolve) => setTimeout(resolve, 2_000));
@@ -85,26 +121,47 @@ async function main(): Promise<void> {
   if (agent) return agentDemo();
   say("Bringing up the etcd cluster (3 members + Prometheus, compose project 'etcd', 127.0.0.1 only)");
   await ensureCluster();
-  process.stdout.write(`${await docker("ps", "--filter", "label=com.docker.compose.project=etcd", "--format", "table {{.Names}}\t{{.Status}}")}\n`);
+  process.stdout.write(
+    `${await docker("ps", "--filter", "label=com.docker.compose.project=etcd", "--format", "table {{.Names}}\t{{.Status}}")}\n`,
+  );
 
   const stateDir = await mkdtemp(join(tmpdir(), "steward-demo-"));
   say(`steward apply -f examples/etcd/desired-state.yaml   (state dir ${stateDir})`);
   process.stdout.write(`${await steward(stateDir, "apply", "-f", join(ROOT, "examples/etcd/desired-state.yaml"))}\n`);
 
   say("steward run --prometheus-url http://127.0.0.1:19090 --log-format text");
-  const child = spawn(STEWARD, ["--state-dir", stateDir, "run", "--prometheus-url", "http://127.0.0.1:19090", "--log-format", "text", "--metrics-addr", "127.0.0.1:0"], {
-    stdio: ["ignore", "inherit", "pipe"],
-  });
+  const child = spawn(
+    STEWARD,
+    [
+      "--state-dir",
+      stateDir,
+      "run",
+      "--prometheus-url",
+      "http://127.0.0.1:19090",
+      "--log-format",
+      "text",
+      "--metrics-addr",
+      "127.0.0.1:0",
+    ],
+    {
+      stdio: ["ignore", "inherit", "pipe"],
+    },
+  );
   const logs: string[] = [];
   child.stderr.on("data", (chunk: Buffer) => {
     const text = chunk.toString("utf8");
     logs.push(text);
     for (const line of text.split("\n")) {
-      if (/simple fix|remediation|running|connection|shutting|stopped/.test(line)) process.stdout.write(`   steward | ${line}\n`);
+      if (/simple fix|remediation|running|connection|shutting|stopped/.test(line))
+        process.stdout.write(`   steward | ${line}\n`);
     }
   });
   try {
-    await waitFor(async () => (await steward(stateDir, "get", "ds", "etcd", "-o", "json")).includes('"reason": "AsDeclared"'), 60_000, "etcd to be Ready");
+    await waitFor(
+      async () => (await steward(stateDir, "get", "ds", "etcd", "-o", "json")).includes('"reason": "AsDeclared"'),
+      60_000,
+      "etcd to be Ready",
+    );
     process.stdout.write(`${await steward(stateDir, "get", "desiredstates")}\n`);
 
     say("Breaking it: docker stop etcd1");
@@ -113,8 +170,14 @@ async function main(): Promise<void> {
     const stopped = Date.now();
     await waitFor(async () => (await containerState("etcd1")) === "running", 30_000, "etcd1 running again");
     const back = Date.now();
-    say(`etcd1 is running again ${back - stopped} ms after docker stop returned (the stop itself took ${stopped - before} ms); no model, zero tokens`);
-    await waitFor(async () => (await steward(stateDir, "get", "ds", "etcd", "-o", "json")).includes('"reason": "AsDeclared"'), 30_000, "etcd Ready again");
+    say(
+      `etcd1 is running again ${back - stopped} ms after docker stop returned (the stop itself took ${stopped - before} ms); no model, zero tokens`,
+    );
+    await waitFor(
+      async () => (await steward(stateDir, "get", "ds", "etcd", "-o", "json")).includes('"reason": "AsDeclared"'),
+      30_000,
+      "etcd Ready again",
+    );
 
     say("steward get desiredstates");
     process.stdout.write(`${await steward(stateDir, "get", "desiredstates", "-o", "wide")}\n`);

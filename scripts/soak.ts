@@ -23,7 +23,17 @@ import { verifyAuditFile } from "../src/agent/audit.js";
 import { containerState, docker, ensureCluster, PROMETHEUS_URL } from "./lib/cluster.js";
 import { waitFor } from "./lib/wait.js";
 import { soakModel } from "./lib/soak-agent.js";
-import { duplicateActions, flatMemory, isOpen, lostRecords, openedOnStaleObservation, overlappingRemediations, type ActionCounts, type Check, type RecordedActions } from "./lib/soak-checks.js";
+import {
+  duplicateActions,
+  flatMemory,
+  isOpen,
+  lostRecords,
+  openedOnStaleObservation,
+  overlappingRemediations,
+  type ActionCounts,
+  type Check,
+  type RecordedActions,
+} from "./lib/soak-checks.js";
 import { FaultInjector, MEMBERS } from "./lib/soak-faults.js";
 import { DockerEventCounter, DuplicateWatch, RssSampler } from "./lib/soak-observe.js";
 import { tally, writeReport, type SoakReport } from "./lib/soak-report.js";
@@ -39,10 +49,17 @@ interface Options {
 }
 
 function options(): Options {
-  const { values } = parseArgs({ options: { duration: { type: "string", default: "30m" }, "fault-every": { type: "string", default: "3s-8s" }, out: { type: "string", default: join(ROOT, "docs", "soak") } } });
+  const { values } = parseArgs({
+    options: {
+      duration: { type: "string", default: "30m" },
+      "fault-every": { type: "string", default: "3s-8s" },
+      out: { type: "string", default: join(ROOT, "docs", "soak") },
+    },
+  });
   const durationMs = parseDuration(values.duration);
   const [min, max] = values["fault-every"].split("-").map((d) => parseDuration(d));
-  if (!durationMs || !min || !max || min > max) throw new Error("usage: npm run soak -- [--duration 30m] [--fault-every 3s-8s] [--out DIR]");
+  if (!durationMs || !min || !max || min > max)
+    throw new Error("usage: npm run soak -- [--duration 30m] [--fault-every 3s-8s] [--out DIR]");
   return { durationMs, faultEvery: [min, max], out: values.out };
 }
 
@@ -59,7 +76,9 @@ spec:
 
 /** Like examples/etcd, with a small restart budget (so faults reach the agent), mode auto, no cooldown. */
 function desiredState(variant: number): string {
-  const members = MEMBERS.map((m) => `    - {name: ${m}, healthy: true, restartBudget: {max: 2, window: 1m}}`).join("\n");
+  const members = MEMBERS.map((m) => `    - {name: ${m}, healthy: true, restartBudget: {max: 2, window: 1m}}`).join(
+    "\n",
+  );
   return `apiVersion: steward.dev/v1alpha1
 kind: DesiredState
 metadata: {name: etcd, labels: {soak.steward.dev/variant: "${variant}"}}
@@ -80,7 +99,10 @@ ${members}
 
 async function cli(state: string, ...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
   try {
-    const { stdout, stderr } = await run(STEWARD, ["--state-dir", state, ...args], { timeout: 60_000, env: { ...process.env, ANTHROPIC_API_KEY: "" } });
+    const { stdout, stderr } = await run(STEWARD, ["--state-dir", state, ...args], {
+      timeout: 60_000,
+      env: { ...process.env, ANTHROPIC_API_KEY: "" },
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -115,10 +137,26 @@ interface Steward {
 
 async function startSteward(state: string, baseURL: string, logPath: string): Promise<Steward> {
   const log = createWriteStream(logPath);
-  const child = spawn(STEWARD, ["--state-dir", state, "run", "--prometheus-url", PROMETHEUS_URL, "--metrics-addr", "127.0.0.1:0", "--log-format", "json", "--verify-timeout", "20s"], {
-    env: { ...process.env, ANTHROPIC_API_KEY: "soak-fake-key", ANTHROPIC_BASE_URL: baseURL },
-    stdio: ["ignore", "pipe", "pipe"],
-  });
+  const child = spawn(
+    STEWARD,
+    [
+      "--state-dir",
+      state,
+      "run",
+      "--prometheus-url",
+      PROMETHEUS_URL,
+      "--metrics-addr",
+      "127.0.0.1:0",
+      "--log-format",
+      "json",
+      "--verify-timeout",
+      "20s",
+    ],
+    {
+      env: { ...process.env, ANTHROPIC_API_KEY: "soak-fake-key", ANTHROPIC_BASE_URL: baseURL },
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
   let head = "";
   const onData = (chunk: Buffer): void => {
     log.write(chunk);
@@ -127,7 +165,11 @@ async function startSteward(state: string, baseURL: string, logPath: string): Pr
   child.stdout.on("data", onData);
   child.stderr.on("data", onData);
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
-  const line = await waitFor(() => head.split("\n").find((l) => l.includes("steward is running")), 60_000, "steward run to start");
+  const line = await waitFor(
+    () => head.split("\n").find((l) => l.includes("steward is running")),
+    60_000,
+    "steward run to start",
+  );
   const metrics = (JSON.parse(line) as { metrics: string }).metrics;
   return {
     pid: child.pid ?? 0,
@@ -144,7 +186,10 @@ async function startSteward(state: string, baseURL: string, logPath: string): Pr
 }
 
 function metric(text: string, name: string): number {
-  return text.split("\n").filter((l) => l.startsWith(name)).reduce((n, l) => n + Number(l.split(" ").at(-1)), 0);
+  return text
+    .split("\n")
+    .filter((l) => l.startsWith(name))
+    .reduce((n, l) => n + Number(l.split(" ").at(-1)), 0);
 }
 
 interface LogFacts {
@@ -171,7 +216,8 @@ async function logFacts(path: string): Promise<LogFacts> {
     const outcome = `${entry.action ?? "?"} ${entry.message === "simple fix applied" ? "applied" : "failed"}`;
     facts.simpleFixes[outcome] = (facts.simpleFixes[outcome] ?? 0) + 1;
     const container = (entry.subject ?? "").replace(/^container\//, "");
-    if (entry.action === "start" || entry.action === "restart") add(entry.message === "simple fix applied" ? facts.fixes : facts.failedFixes, container, entry.action);
+    if (entry.action === "start" || entry.action === "restart")
+      add(entry.message === "simple fix applied" ? facts.fixes : facts.failedFixes, container, entry.action);
   }
   return facts;
 }
@@ -183,7 +229,11 @@ function add(map: Map<string, ActionCounts>, container: string, action: "start" 
 }
 
 /** Every start/restart on record: Steward's simple fixes, its agent's actions, the injector's own starts. */
-function recordedActions(facts: LogFacts, remediations: readonly AgentRemediation[], ownStarts: ReadonlyMap<string, number>): RecordedActions {
+function recordedActions(
+  facts: LogFacts,
+  remediations: readonly AgentRemediation[],
+  ownStarts: ReadonlyMap<string, number>,
+): RecordedActions {
   const ran = new Map<string, ActionCounts>();
   const failed = new Map<string, ActionCounts>(facts.failedFixes);
   for (const [container, counts] of facts.fixes) {
@@ -199,12 +249,21 @@ function recordedActions(facts: LogFacts, remediations: readonly AgentRemediatio
   return { ran, failed };
 }
 
-async function auditChains(state: string, remediations: readonly AgentRemediation[]): Promise<Check<{ name: string; problem: string }[]>> {
+async function auditChains(
+  state: string,
+  remediations: readonly AgentRemediation[],
+): Promise<Check<{ name: string; problem: string }[]>> {
   const bad: { name: string; problem: string }[] = [];
   let checked = 0;
   for (const r of remediations.filter((x) => x.status?.sessionId)) {
     const path = join(state, "audit", r.metadata.namespace, `${r.metadata.name}.jsonl`);
-    if (!(await access(path).then(() => true, () => false))) continue;
+    if (
+      !(await access(path).then(
+        () => true,
+        () => false,
+      ))
+    )
+      continue;
     checked++;
     const result = await verifyAuditFile(path);
     if (!result.ok) bad.push({ name: r.metadata.name, problem: `line ${result.line}: ${result.reason}` });
@@ -219,11 +278,17 @@ async function settle(state: string, injector: FaultInjector): Promise<void> {
     await docker("unpause", name).catch(() => undefined);
     await docker("kill", "--signal", "CONT", name).catch(() => undefined);
   }
-  await waitFor(async () => {
-    const states = await Promise.all([...MEMBERS, "prometheus"].map((m) => containerState(m)));
-    const open = JSON.parse((await cli(state, "get", "rem", "-o", "json")).stdout || '{"items":[]}') as { items: AgentRemediation[] };
-    return states.every((s) => s === "running") && open.items.filter(isOpen).length === 0;
-  }, 240_000, "every member running and no remediation open").catch((err: unknown) => console.log(`settle: ${String(err)}`));
+  await waitFor(
+    async () => {
+      const states = await Promise.all([...MEMBERS, "prometheus"].map((m) => containerState(m)));
+      const open = JSON.parse((await cli(state, "get", "rem", "-o", "json")).stdout || '{"items":[]}') as {
+        items: AgentRemediation[];
+      };
+      return states.every((s) => s === "running") && open.items.filter(isOpen).length === 0;
+    },
+    240_000,
+    "every member running and no remediation open",
+  ).catch((err: unknown) => console.log(`settle: ${String(err)}`));
 }
 
 async function main(): Promise<number> {
@@ -235,7 +300,14 @@ async function main(): Promise<number> {
   const baseURL = await model.start();
   await writeFile(join(state, "manifests", "policy.yaml"), POLICY);
   await writeFile(join(state, "manifests", "ds.yaml"), desiredState(0));
-  const applied = await cli(state, "apply", "-f", join(state, "manifests", "policy.yaml"), "-f", join(state, "manifests", "ds.yaml"));
+  const applied = await cli(
+    state,
+    "apply",
+    "-f",
+    join(state, "manifests", "policy.yaml"),
+    "-f",
+    join(state, "manifests", "ds.yaml"),
+  );
   if (applied.code !== 0) throw new Error(`apply: ${applied.stderr}`);
   const events = new DockerEventCounter();
   events.start("etcd");
@@ -247,19 +319,25 @@ async function main(): Promise<number> {
   const watch = new DuplicateWatch(state);
   await watch.start();
   const injector = new FaultInjector(concurrentApplies(state));
-  console.log(`soak: ${opts.durationMs / 60_000} min, state dir ${state}, steward pid ${steward.pid}, metrics ${steward.metrics}`);
+  console.log(
+    `soak: ${opts.durationMs / 60_000} min, state dir ${state}, steward pid ${steward.pid}, metrics ${steward.metrics}`,
+  );
   const deadline = Date.now() + opts.durationMs;
   let modelRequests = 0;
   let nextProgress = Date.now() + 60_000;
   while (Date.now() < deadline) {
-    await sleep(Math.min(deadline - Date.now(), opts.faultEvery[0] + Math.random() * (opts.faultEvery[1] - opts.faultEvery[0])));
+    await sleep(
+      Math.min(deadline - Date.now(), opts.faultEvery[0] + Math.random() * (opts.faultEvery[1] - opts.faultEvery[0])),
+    );
     if (Date.now() >= deadline) break;
     await injector.tick(Date.now());
     modelRequests += model.requests.splice(0).length;
     if (Date.now() >= nextProgress) {
       nextProgress += 60_000;
       const remediations = await watch.list();
-      console.log(`soak: ${((Date.now() - startedAt.getTime()) / 60_000).toFixed(1)} min, ${injector.faults.length} faults, ${remediations.length} remediations (${remediations.filter(isOpen).length} open), RSS ${rss.samples.at(-1)?.rssMB.toFixed(1) ?? "?"} MB`);
+      console.log(
+        `soak: ${((Date.now() - startedAt.getTime()) / 60_000).toFixed(1)} min, ${injector.faults.length} faults, ${remediations.length} remediations (${remediations.filter(isOpen).length} open), RSS ${rss.samples.at(-1)?.rssMB.toFixed(1) ?? "?"} MB`,
+      );
     }
   }
   console.log("soak: faults stopped; letting Steward settle");
@@ -280,7 +358,11 @@ async function main(): Promise<number> {
     startedAt: startedAt.toISOString(),
     finishedAt: new Date().toISOString(),
     durationS: (Date.now() - startedAt.getTime()) / 1000,
-    options: { duration: `${opts.durationMs / 60_000}m`, faultEvery: `${opts.faultEvery[0] / 1000}s-${opts.faultEvery[1] / 1000}s`, stateDir: state },
+    options: {
+      duration: `${opts.durationMs / 60_000}m`,
+      faultEvery: `${opts.faultEvery[0] / 1000}s-${opts.faultEvery[1] / 1000}s`,
+      stateDir: state,
+    },
     verdict: "PASS",
     checks: {
       lostRecords: lostRecords(remediations, metric(metricsText, "steward_remediations_opened_total"), facts.opened),
@@ -294,9 +376,28 @@ async function main(): Promise<number> {
       auditChains: await auditChains(state, remediations),
       cleanExit: { pass: exitCode === 0, summary: `exit code ${String(exitCode)} after SIGTERM`, details: {} },
     },
-    faults: { total: injector.faults.length, byKind: tally(injector.faults.map((f) => f.kind)), failed: injector.faults.filter((f) => !f.ok).length, records: injector.faults },
-    remediations: { total: remediations.length, byPhase: tally(remediations.map((r) => r.status?.phase ?? "?")), byReason: tally(remediations.map((r) => r.status?.reason ?? r.spec.reason)) },
-    steward: { exitCode, simpleFixes: facts.simpleFixes, errorLines: facts.errorLines, modelRequests, metrics: { reconcileErrors: metric(metricsText, "steward_reconcile_errors_total"), sessionsRuns: metric(metricsText, "steward_agent_session_runs_total"), openingsDeferred: metric(metricsText, "steward_remediation_openings_deferred_total") } },
+    faults: {
+      total: injector.faults.length,
+      byKind: tally(injector.faults.map((f) => f.kind)),
+      failed: injector.faults.filter((f) => !f.ok).length,
+      records: injector.faults,
+    },
+    remediations: {
+      total: remediations.length,
+      byPhase: tally(remediations.map((r) => r.status?.phase ?? "?")),
+      byReason: tally(remediations.map((r) => r.status?.reason ?? r.spec.reason)),
+    },
+    steward: {
+      exitCode,
+      simpleFixes: facts.simpleFixes,
+      errorLines: facts.errorLines,
+      modelRequests,
+      metrics: {
+        reconcileErrors: metric(metricsText, "steward_reconcile_errors_total"),
+        sessionsRuns: metric(metricsText, "steward_agent_session_runs_total"),
+        openingsDeferred: metric(metricsText, "steward_remediation_openings_deferred_total"),
+      },
+    },
     docker: { events: Object.fromEntries(events.actions) },
     rss: rss.samples,
   };

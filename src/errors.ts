@@ -21,7 +21,10 @@ export class ValidationError extends StewardError {
 /** The object does not exist in the store. */
 export class NotFoundError extends StewardError {
   override readonly name = "NotFoundError";
-  constructor(readonly kind: string, readonly objectName: string) {
+  constructor(
+    readonly kind: string,
+    readonly objectName: string,
+  ) {
     super(`${kind} "${objectName}" not found`);
   }
 }
@@ -29,8 +32,15 @@ export class NotFoundError extends StewardError {
 /** A write lost an optimistic-concurrency race: the object changed since it was read. */
 export class ConflictError extends StewardError {
   override readonly name = "ConflictError";
-  constructor(object: { kind: string; name: string }, expected: string, actual: string, hint = "read it again and retry") {
-    super(`${object.kind} "${object.name}" was modified concurrently (resourceVersion ${actual}, expected ${expected}); ${hint}`);
+  constructor(
+    object: { kind: string; name: string },
+    expected: string,
+    actual: string,
+    hint = "read it again and retry",
+  ) {
+    super(
+      `${object.kind} "${object.name}" was modified concurrently (resourceVersion ${actual}, expected ${expected}); ${hint}`,
+    );
   }
 }
 

@@ -5,7 +5,13 @@
  * The upstream may be https (the test API server); the proxy itself speaks plain http on
  * loopback only.
  */
-import { request as httpRequest, createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import {
+  request as httpRequest,
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
 import { request as httpsRequest } from "node:https";
 
 export interface CountedRequest {
@@ -29,7 +35,8 @@ export class CountingProxy {
 
   constructor(private readonly options: ProxyOptions) {
     this.upstream = new URL(options.upstream);
-    if (!/^127\.|^localhost$|^\[::1\]$/.test(this.upstream.hostname)) throw new Error(`counting proxy: upstream ${options.upstream} is not on loopback`);
+    if (!/^127\.|^localhost$|^\[::1\]$/.test(this.upstream.hostname))
+      throw new Error(`counting proxy: upstream ${options.upstream} is not on loopback`);
   }
 
   async start(): Promise<string> {
@@ -59,7 +66,12 @@ export class CountingProxy {
 
   private forward(req: IncomingMessage, res: ServerResponse): void {
     const url = new URL(req.url ?? "/", this.upstream);
-    this.requests.push({ at: Date.now(), method: req.method ?? "GET", path: url.pathname, watch: url.searchParams.get("watch") === "true" });
+    this.requests.push({
+      at: Date.now(),
+      method: req.method ?? "GET",
+      path: url.pathname,
+      watch: url.searchParams.get("watch") === "true",
+    });
     const https = this.upstream.protocol === "https:";
     const send = https ? httpsRequest : httpRequest;
     const upstream = send(

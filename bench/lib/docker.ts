@@ -53,18 +53,26 @@ export async function signalMain(name: string, signal: "SIGSTOP" | "SIGCONT"): P
 
 /** Waits until `name` has started again after `since` (ms); returns its times then. */
 export async function waitRestarted(name: string, since: number, timeoutMs = 30_000): Promise<ContainerTimes> {
-  return waitFor(async () => {
-    const t = await times(name);
-    return t.running && t.startedAt > since ? t : undefined;
-  }, timeoutMs, `${name} running again`);
+  return waitFor(
+    async () => {
+      const t = await times(name);
+      return t.running && t.startedAt > since ? t : undefined;
+    },
+    timeoutMs,
+    `${name} running again`,
+  );
 }
 
 /** Waits until Docker has recorded the container's exit after `since`. */
 export async function waitExited(name: string, since: number, timeoutMs = 15_000): Promise<ContainerTimes> {
-  return waitFor(async () => {
-    const t = await times(name);
-    return t.finishedAt >= since - 1_000 && t.finishedAt > t.startedAt ? t : undefined;
-  }, timeoutMs, `${name} to exit`);
+  return waitFor(
+    async () => {
+      const t = await times(name);
+      return t.finishedAt >= since - 1_000 && t.finishedAt > t.startedAt ? t : undefined;
+    },
+    timeoutMs,
+    `${name} to exit`,
+  );
 }
 
 /** Death (FinishedAt) → running again (StartedAt), on Docker's clock. */
@@ -73,7 +81,11 @@ export function downtimeMs(t: ContainerTimes): number {
 }
 
 /** Sleeping busybox containers `<prefix>-<from>` … `<prefix>-<to - 1>`, labelled with the run id; returns their names. */
-export async function createSleepers(runId: string, prefix: string, range: { from: number; to: number }): Promise<string[]> {
+export async function createSleepers(
+  runId: string,
+  prefix: string,
+  range: { from: number; to: number },
+): Promise<string[]> {
   const slots = Array.from({ length: Math.max(0, range.to - range.from) }, (_, i) => range.from + i);
   const names = slots.map((slot) => `${prefix}-${slot}`);
   const create = async (slot: number): Promise<void> => {
@@ -97,7 +109,14 @@ export async function removeBenchContainers(runId: string): Promise<void> {
   const label = runId === "*" ? BENCH_LABEL : `${BENCH_LABEL}=${runId}`;
   const existing = await docker.listContainers({ all: true, filters: { label: [label] } });
   for (let i = 0; i < existing.length; i += 8) {
-    await Promise.all(existing.slice(i, i + 8).map((c) => docker.getContainer(c.Id).remove({ force: true }).catch(() => undefined)));
+    await Promise.all(
+      existing.slice(i, i + 8).map((c) =>
+        docker
+          .getContainer(c.Id)
+          .remove({ force: true })
+          .catch(() => undefined),
+      ),
+    );
   }
 }
 

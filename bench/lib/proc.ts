@@ -14,7 +14,10 @@ export interface ProcessSample {
 const CLOCK_TICKS_PER_SECOND = 100;
 
 export async function sampleProcess(pid: number): Promise<ProcessSample> {
-  const [stat, status] = await Promise.all([readFile(`/proc/${pid}/stat`, "utf8"), readFile(`/proc/${pid}/status`, "utf8")]);
+  const [stat, status] = await Promise.all([
+    readFile(`/proc/${pid}/stat`, "utf8"),
+    readFile(`/proc/${pid}/status`, "utf8"),
+  ]);
   return { ...parseStat(stat), ...parseStatus(status), at: Date.now() };
 }
 
@@ -26,7 +29,8 @@ export function parseStat(stat: string): { cpuSeconds: number } {
 }
 
 export function parseStatus(status: string): { rssMB: number; peakRssMB: number } {
-  const kb = (field: string): number => Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN);
+  const kb = (field: string): number =>
+    Number(new RegExp(`^${field}:\\s+(\\d+) kB`, "m").exec(status)?.[1] ?? Number.NaN);
   return { rssMB: kb("VmRSS") / 1024, peakRssMB: kb("VmHWM") / 1024 };
 }
 

@@ -36,17 +36,27 @@ export async function startPrometheus(runId: string): Promise<BenchPrometheus> {
   const container = await docker.createContainer({
     name: `bench-prometheus-${runId}`,
     Image: IMAGE,
-    Cmd: ["--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus", `--web.listen-address=127.0.0.1:${port}`],
+    Cmd: [
+      "--config.file=/etc/prometheus/prometheus.yml",
+      "--storage.tsdb.path=/prometheus",
+      `--web.listen-address=127.0.0.1:${port}`,
+    ],
     Labels: { [BENCH_LABEL]: runId },
     HostConfig: { NetworkMode: "host", Binds: [`${dir}:/etc/prometheus:ro`], Tmpfs: { "/prometheus": "" } },
   });
   await container.start();
   const url = `http://127.0.0.1:${port}`;
-  await waitFor(async () => {
-    const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent('up{job="bench"} == 1')}`).catch(() => undefined);
-    const body = (await res?.json().catch(() => undefined)) as { data?: { result?: unknown[] } } | undefined;
-    return (body?.data?.result?.length ?? 0) > 0;
-  }, 60_000, "the bench Prometheus to scrape itself");
+  await waitFor(
+    async () => {
+      const res = await fetch(`${url}/api/v1/query?query=${encodeURIComponent('up{job="bench"} == 1')}`).catch(
+        () => undefined,
+      );
+      const body = (await res?.json().catch(() => undefined)) as { data?: { result?: unknown[] } } | undefined;
+      return (body?.data?.result?.length ?? 0) > 0;
+    },
+    60_000,
+    "the bench Prometheus to scrape itself",
+  );
   return {
     url,
     async stop(): Promise<void> {

@@ -42,7 +42,8 @@ export interface BenchReport {
 const ms = (v: number): string => (Number.isFinite(v) ? `${Math.round(v)} ms` : "—");
 const x = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(2)}×` : "—");
 const pct = (v: number): string => (Number.isFinite(v) ? `${v.toFixed(2)} %` : "—");
-const num = (v: number | undefined, digits = 1): string => (v !== undefined && Number.isFinite(v) ? v.toFixed(digits) : "—");
+const num = (v: number | undefined, digits = 1): string =>
+  v !== undefined && Number.isFinite(v) ? v.toFixed(digits) : "—";
 
 function find(faults: readonly FaultResult[], scenario: string, actor: string): FaultResult | undefined {
   return faults.find((f) => f.scenario === scenario && f.actor === actor);
@@ -67,7 +68,9 @@ export function recoveryRatios(faults: readonly FaultResult[]): { name: string; 
 
 /** The most loaded file-store row (most DesiredStates, then invariants) with at least `containers` containers. */
 function scaleRow(scale: readonly ScaleResult[], containers: number): ScaleResult | undefined {
-  return scale.filter((r) => r.store === "file" && r.containers >= containers).sort((a, b) => b.desiredStates - a.desiredStates || b.invariants - a.invariants)[0];
+  return scale
+    .filter((r) => r.store === "file" && r.containers >= containers)
+    .sort((a, b) => b.desiredStates - a.desiredStates || b.invariants - a.invariants)[0];
 }
 
 /** The issue's targets, judged against what this run measured. */
@@ -82,11 +85,20 @@ export function checkTargets(faults: readonly FaultResult[], scale: readonly Sca
       measured: `${ms(stopped.recoverMs.p50)} vs ${ms(bare.recoverMs.p50)} = ${x(r)}, ${stopped.tokens} tokens`,
       met: r <= 2 && stopped.tokens === 0,
     });
-  } else checks.push({ target: "stopped member back running ≤ 2× bare docker start (p50), zero tokens", measured: "not run", met: undefined });
+  } else
+    checks.push({
+      target: "stopped member back running ≤ 2× bare docker start (p50), zero tokens",
+      measured: "not run",
+      met: undefined,
+    });
   const big = scaleRow(scale, 500);
   checks.push(
     big
-      ? { target: "container death detected ≤ 100 ms p50 with 500 containers", measured: `${ms(big.detectionMs.p50)} (${big.containers} containers, ${big.desiredStates} DesiredStates)`, met: big.detectionMs.p50 <= 100 }
+      ? {
+          target: "container death detected ≤ 100 ms p50 with 500 containers",
+          measured: `${ms(big.detectionMs.p50)} (${big.containers} containers, ${big.desiredStates} DesiredStates)`,
+          met: big.detectionMs.p50 <= 100,
+        }
       : { target: "container death detected ≤ 100 ms p50 with 500 containers", measured: "not run", met: undefined },
   );
   const steadyTarget = "steady state < 2 % of one core and < 200 MB RSS, 500 containers, 1,000 invariants every 15 s";
@@ -129,29 +141,88 @@ export function objectRequestsPerMinute(byKind: Record<string, number>): number 
 
 function table(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)));
-  const line = (cells: readonly string[]): string => cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join("  ").trimEnd();
+  const line = (cells: readonly string[]): string =>
+    cells
+      .map((c, i) => c.padEnd(widths[i] ?? 0))
+      .join("  ")
+      .trimEnd();
   return [line(header), line(widths.map((w) => "-".repeat(w))), ...rows.map(line)].join("\n");
 }
 
 function markdownTable(header: readonly string[], rows: readonly (readonly string[])[]): string {
   const esc = (c: string): string => c.replace(/\|/g, "\\|");
-  return [`| ${header.map(esc).join(" | ")} |`, `|${header.map(() => "---").join("|")}|`, ...rows.map((r) => `| ${r.map(esc).join(" | ")} |`)].join("\n");
+  return [
+    `| ${header.map(esc).join(" | ")} |`,
+    `|${header.map(() => "---").join("|")}|`,
+    ...rows.map((r) => `| ${r.map(esc).join(" | ")} |`),
+  ].join("\n");
 }
 
-const FAULT_HEADER = ["scenario", "actor", "runs", "detect p50", "recover p50", "recover p90", "path", "agent steps", "tokens", "cost USD", "outcome"];
+const FAULT_HEADER = [
+  "scenario",
+  "actor",
+  "runs",
+  "detect p50",
+  "recover p50",
+  "recover p90",
+  "path",
+  "agent steps",
+  "tokens",
+  "cost USD",
+  "outcome",
+];
 function faultRows(faults: readonly FaultResult[]): string[][] {
   return faults.map((f) => [
-    f.scenario, f.actor, String(f.runs), ms(f.detectMs.p50), ms(f.recoverMs.p50), ms(f.recoverMs.p90), f.path,
-    String(f.agentSteps), String(f.tokens), f.costUSD.toFixed(4), f.outcome,
+    f.scenario,
+    f.actor,
+    String(f.runs),
+    ms(f.detectMs.p50),
+    ms(f.recoverMs.p50),
+    ms(f.recoverMs.p90),
+    f.path,
+    String(f.agentSteps),
+    String(f.tokens),
+    f.costUSD.toFixed(4),
+    f.outcome,
   ]);
 }
 
-const SCALE_HEADER = ["store", "containers", "DesiredStates", "invariants", "initial sync", "reconciles/s (burst)", "reconcile p50", "reconcile p99", "CPU % of a core", "RSS MB", "peak RSS MB", "Prom queries/s", "API req/min", "detect p50", "detect p90", "recover p50"];
+const SCALE_HEADER = [
+  "store",
+  "containers",
+  "DesiredStates",
+  "invariants",
+  "initial sync",
+  "reconciles/s (burst)",
+  "reconcile p50",
+  "reconcile p99",
+  "CPU % of a core",
+  "RSS MB",
+  "peak RSS MB",
+  "Prom queries/s",
+  "API req/min",
+  "detect p50",
+  "detect p90",
+  "recover p50",
+];
 function scaleRows(scale: readonly ScaleResult[]): string[][] {
   return scale.map((r) => [
-    r.store, String(r.containers), String(r.desiredStates), String(r.invariants), ms(r.initialSyncMs), num(r.throughputPerSecond),
-    ms(r.reconcileP50Ms), ms(r.reconcileP99Ms), pct(r.cpuPercentOfOneCore), num(r.rssMB, 0), num(r.peakRssMB, 0), num(r.prometheusQueriesPerSecond),
-    r.apiRequestsPerMinute === undefined ? "—" : num(r.apiRequestsPerMinute), ms(r.detectionMs.p50), ms(r.detectionMs.p90), ms(r.recoveryMs.p50),
+    r.store,
+    String(r.containers),
+    String(r.desiredStates),
+    String(r.invariants),
+    ms(r.initialSyncMs),
+    num(r.throughputPerSecond),
+    ms(r.reconcileP50Ms),
+    ms(r.reconcileP99Ms),
+    pct(r.cpuPercentOfOneCore),
+    num(r.rssMB, 0),
+    num(r.peakRssMB, 0),
+    num(r.prometheusQueriesPerSecond),
+    r.apiRequestsPerMinute === undefined ? "—" : num(r.apiRequestsPerMinute),
+    ms(r.detectionMs.p50),
+    ms(r.detectionMs.p90),
+    ms(r.recoveryMs.p50),
   ]);
 }
 
@@ -162,10 +233,21 @@ export function renderTable(report: BenchReport): string {
   if (report.faults.length > 0) parts.push(table(FAULT_HEADER, faultRows(report.faults)));
   if (report.faultsSkipped) parts.push(`fault scenarios: ${report.faultsSkipped}`);
   const ratios = recoveryRatios(report.faults);
-  if (ratios.length > 0) parts.push(table(["ratio (p50, same run)", "value"], ratios.map((r) => [r.name, x(r.value)])));
+  if (ratios.length > 0)
+    parts.push(
+      table(
+        ["ratio (p50, same run)", "value"],
+        ratios.map((r) => [r.name, x(r.value)]),
+      ),
+    );
   if (report.scale.length > 0) parts.push(table(SCALE_HEADER, scaleRows(report.scale)));
   parts.push(`kubernetes store: ${report.kubernetes}`);
-  parts.push(table(["target", "measured", "verdict"], report.targets.map((t) => [t.target, t.measured, verdict(t.met)])));
+  parts.push(
+    table(
+      ["target", "measured", "verdict"],
+      report.targets.map((t) => [t.target, t.measured, verdict(t.met)]),
+    ),
+  );
   return `${parts.join("\n\n")}\n`;
 }
 
@@ -175,21 +257,38 @@ export function renderMarkdown(report: BenchReport, files: { json: string; svg: 
     `# Steward benchmark — ${report.date}`,
     `Mode: ${report.mode} (${Math.round(report.durationSeconds)} s). Machine: ${m.cpus} × ${m.cpuModel}, ${m.memoryGB} GB, Linux ${m.kernel}, Node ${m.node}, Docker ${m.docker}. Model for the agent scenarios: ${report.model}. Raw data: [${files.json}](${files.json}).`,
     "## Targets",
-    markdownTable(["target", "measured", "verdict"], report.targets.map((t) => [t.target, t.measured, verdict(t.met)])),
+    markdownTable(
+      ["target", "measured", "verdict"],
+      report.targets.map((t) => [t.target, t.measured, verdict(t.met)]),
+    ),
   ];
   if (report.faults.length > 0 || report.faultsSkipped) {
     parts.push("## Fault scenarios and baselines (etcd compose cluster)");
     if (report.faultsSkipped) parts.push(`Not run: ${report.faultsSkipped}`);
     if (report.faults.length > 0) parts.push(markdownTable(FAULT_HEADER, faultRows(report.faults)));
     const ratios = recoveryRatios(report.faults);
-    if (ratios.length > 0) parts.push(markdownTable(["ratio (recovery p50, same run)", "value"], ratios.map((r) => [r.name, x(r.value)])));
+    if (ratios.length > 0)
+      parts.push(
+        markdownTable(
+          ["ratio (recovery p50, same run)", "value"],
+          ratios.map((r) => [r.name, x(r.value)]),
+        ),
+      );
   }
   if (report.scale.length > 0) {
-    parts.push("## Scale", markdownTable(SCALE_HEADER, scaleRows(report.scale)), `Kubernetes store: ${report.kubernetes}.`);
+    parts.push(
+      "## Scale",
+      markdownTable(SCALE_HEADER, scaleRows(report.scale)),
+      `Kubernetes store: ${report.kubernetes}.`,
+    );
     const kube = report.scale.filter((r) => r.apiRequestsByKind);
     for (const r of kube) {
-      const kinds = Object.entries(r.apiRequestsByKind ?? {}).map(([k, v]) => `${k}: ${v.toFixed(1)}`).join(", ");
-      parts.push(`API requests per minute at steady state, ${r.containers} containers / ${r.desiredStates} DesiredStates: ${kinds || "none"}.`);
+      const kinds = Object.entries(r.apiRequestsByKind ?? {})
+        .map(([k, v]) => `${k}: ${v.toFixed(1)}`)
+        .join(", ");
+      parts.push(
+        `API requests per minute at steady state, ${r.containers} containers / ${r.desiredStates} DesiredStates: ${kinds || "none"}.`,
+      );
     }
     parts.push(`![detection and recovery time against scale](${files.svg})`);
   }

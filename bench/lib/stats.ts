@@ -86,6 +86,9 @@ export function metricValue(text: string, name: string, labels = ""): number {
 }
 
 /** Subtracts bucket counts of two scrapes of the same histogram: observations in between. */
-export function bucketDelta(after: readonly { le: number; count: number }[], before: readonly { le: number; count: number }[]): { le: number; count: number }[] {
+export function bucketDelta(
+  after: readonly { le: number; count: number }[],
+  before: readonly { le: number; count: number }[],
+): { le: number; count: number }[] {
   return after.map((b) => ({ le: b.le, count: b.count - (before.find((x) => x.le === b.le)?.count ?? 0) }));
 }

@@ -37,21 +37,36 @@ export class BenchSteward {
     const { options } = this;
     const node = options.cpuProfileDir ? ["--cpu-prof", `--cpu-prof-dir=${options.cpuProfileDir}`] : [];
     const args = [
-      ...node, STEWARD, "--state-dir", options.stateDir, "run", "--prometheus-url", options.prometheusUrl, "--metrics-addr", "127.0.0.1:0",
-      "--log-format", "json", "--log-level", options.logLevel ?? "info", ...(options.extraArgs ?? []),
+      ...node,
+      STEWARD,
+      "--state-dir",
+      options.stateDir,
+      "run",
+      "--prometheus-url",
+      options.prometheusUrl,
+      "--metrics-addr",
+      "127.0.0.1:0",
+      "--log-format",
+      "json",
+      "--log-level",
+      options.logLevel ?? "info",
+      ...(options.extraArgs ?? []),
     ];
     const child = spawn(process.execPath, args, { env: cliEnv(options.env), stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;
     collectLines(child, this.logs);
     const line = await waitFor(
       () => {
-        if (child.exitCode !== null) throw new Error(`steward run exited with ${child.exitCode}: ${this.logs.slice(-5).join(" | ")}`);
+        if (child.exitCode !== null)
+          throw new Error(`steward run exited with ${child.exitCode}: ${this.logs.slice(-5).join(" | ")}`);
         return this.logs.find((l) => l.includes("steward is running"));
       },
       60_000,
       "steward run to start",
     );
-    this.metricsAddress = (JSON.parse(line) as { metrics: string }).metrics.replace(/^http:\/\//, "").replace(/\/metrics$/, "");
+    this.metricsAddress = (JSON.parse(line) as { metrics: string }).metrics
+      .replace(/^http:\/\//, "")
+      .replace(/\/metrics$/, "");
   }
 
   /** SIGTERM and wait for the clean exit (which is when --cpu-prof writes its profile). */

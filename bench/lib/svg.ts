@@ -38,7 +38,9 @@ export function niceScale(max: number, ticks = 5): { top: number; step: number }
 export function renderChart(chart: Chart): string {
   const plotW = WIDTH - MARGIN.left - MARGIN.right;
   const plotH = HEIGHT - MARGIN.top - MARGIN.bottom;
-  const finite = chart.series.flatMap((s) => s.values.filter((v): v is number => v !== undefined && Number.isFinite(v)));
+  const finite = chart.series.flatMap((s) =>
+    s.values.filter((v): v is number => v !== undefined && Number.isFinite(v)),
+  );
   const { top, step } = niceScale(Math.max(0, ...finite));
   const n = chart.categories.length;
   const xOf = (i: number): number => MARGIN.left + (n <= 1 ? plotW / 2 : (i * plotW) / (n - 1));
@@ -51,14 +53,28 @@ export function renderChart(chart: Chart): string {
   for (let v = 0; v <= top + step / 2; v += step) {
     const y = yOf(v).toFixed(1);
     out.push(`<line x1="${MARGIN.left}" y1="${y}" x2="${MARGIN.left + plotW}" y2="${y}" stroke="#ddd"/>`);
-    out.push(`<text x="${MARGIN.left - 8}" y="${y}" text-anchor="end" dominant-baseline="middle">${Number(v.toPrecision(6))}</text>`);
+    out.push(
+      `<text x="${MARGIN.left - 8}" y="${y}" text-anchor="end" dominant-baseline="middle">${Number(v.toPrecision(6))}</text>`,
+    );
   }
-  chart.categories.forEach((c, i) => out.push(`<text x="${xOf(i).toFixed(1)}" y="${MARGIN.top + plotH + 20}" text-anchor="middle">${escapeXml(c)}</text>`));
-  out.push(`<line x1="${MARGIN.left}" y1="${MARGIN.top + plotH}" x2="${MARGIN.left + plotW}" y2="${MARGIN.top + plotH}" stroke="#333"/>`);
-  out.push(`<line x1="${MARGIN.left}" y1="${MARGIN.top}" x2="${MARGIN.left}" y2="${MARGIN.top + plotH}" stroke="#333"/>`);
-  out.push(`<text transform="translate(18 ${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(chart.yLabel)}</text>`);
+  chart.categories.forEach((c, i) =>
+    out.push(
+      `<text x="${xOf(i).toFixed(1)}" y="${MARGIN.top + plotH + 20}" text-anchor="middle">${escapeXml(c)}</text>`,
+    ),
+  );
+  out.push(
+    `<line x1="${MARGIN.left}" y1="${MARGIN.top + plotH}" x2="${MARGIN.left + plotW}" y2="${MARGIN.top + plotH}" stroke="#333"/>`,
+  );
+  out.push(
+    `<line x1="${MARGIN.left}" y1="${MARGIN.top}" x2="${MARGIN.left}" y2="${MARGIN.top + plotH}" stroke="#333"/>`,
+  );
+  out.push(
+    `<text transform="translate(18 ${MARGIN.top + plotH / 2}) rotate(-90)" text-anchor="middle">${escapeXml(chart.yLabel)}</text>`,
+  );
   chart.series.forEach((s, k) => {
-    const points = s.values.map((v, i) => (v !== undefined && Number.isFinite(v) ? `${xOf(i).toFixed(1)},${yOf(v).toFixed(1)}` : undefined));
+    const points = s.values.map((v, i) =>
+      v !== undefined && Number.isFinite(v) ? `${xOf(i).toFixed(1)},${yOf(v).toFixed(1)}` : undefined,
+    );
     for (const segment of segments(points)) {
       const dash = s.dashed ? ' stroke-dasharray="6 4"' : "";
       out.push(`<polyline points="${segment.join(" ")}" fill="none" stroke="${s.color}" stroke-width="2"${dash}/>`);
@@ -70,7 +86,9 @@ export function renderChart(chart: Chart): string {
     }
     const ly = MARGIN.top + 10 + k * 20;
     const lx = MARGIN.left + plotW + 16;
-    out.push(`<line x1="${lx}" y1="${ly}" x2="${lx + 24}" y2="${ly}" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ""}/>`);
+    out.push(
+      `<line x1="${lx}" y1="${ly}" x2="${lx + 24}" y2="${ly}" stroke="${s.color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="6 4"' : ""}/>`,
+    );
     out.push(`<text x="${lx + 30}" y="${ly}" dominant-baseline="middle">${escapeXml(s.name)}</text>`);
   });
   out.push("</svg>");

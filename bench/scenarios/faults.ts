@@ -64,25 +64,47 @@ spec:
 `;
 
 /** Steward on a fresh state dir with `manifests` applied, and the DesiredState "etcd" Ready. */
-async function startSteward(manifests: string[], env: Record<string, string> = {}, extraArgs: string[] = []): Promise<{ steward: BenchSteward; state: string }> {
+async function startSteward(
+  manifests: string[],
+  env: Record<string, string> = {},
+  extraArgs: string[] = [],
+): Promise<{ steward: BenchSteward; state: string }> {
   const state = await tempStateDir();
   const steward = new BenchSteward({ stateDir: state, prometheusUrl: PROMETHEUS_URL, env, extraArgs });
   await steward.start();
   const files = await Promise.all(manifests.map((m, i) => writeManifest(state, `m${i}.yaml`, m)));
   const applied = await cli(state, "apply", ...files.flatMap((f) => ["-f", f]));
   if (applied.code !== 0) throw new Error(`apply failed: ${applied.stderr}`);
-  await waitFor(async () => (await cli(state, "get", "ds", "etcd", "-o", "json")).stdout.includes('"AsDeclared"'), 60_000, "etcd Ready");
+  await waitFor(
+    async () => (await cli(state, "get", "ds", "etcd", "-o", "json")).stdout.includes('"AsDeclared"'),
+    60_000,
+    "etcd Ready",
+  );
   return { steward, state };
 }
 
-function recoveredRow(base: Omit<FaultResult, "detectMs" | "recoverMs" | "runs" | "agentSteps" | "tokens" | "costUSD">, detect: number[], recover: number[]): FaultResult {
-  return { ...base, runs: recover.length, detectMs: summarize(detect), recoverMs: summarize(recover), agentSteps: 0, tokens: 0, costUSD: 0 };
+function recoveredRow(
+  base: Omit<FaultResult, "detectMs" | "recoverMs" | "runs" | "agentSteps" | "tokens" | "costUSD">,
+  detect: number[],
+  recover: number[],
+): FaultResult {
+  return {
+    ...base,
+    runs: recover.length,
+    detectMs: summarize(detect),
+    recoverMs: summarize(recover),
+    agentSteps: 0,
+    tokens: 0,
+    costUSD: 0,
+  };
 }
 
 /** Stopped member (`docker stop`) and crashed member (SIGKILL from the host): Steward's simple fix, zero tokens. */
 export async function stewardSimpleFixes(options: FaultOptions): Promise<FaultResult[]> {
   await ensureCluster();
-  const { steward, state } = await startSteward([etcdDesiredState({ interval: "15s", budget: { max: 1000, window: "1m" } })]);
+  const { steward, state } = await startSteward([
+    etcdDesiredState({ interval: "15s", budget: { max: 1000, window: "1m" } }),
+  ]);
   const rows: FaultResult[] = [];
   try {
     for (const fault of ["stop", "crash"] as const) {
@@ -93,7 +115,11 @@ export async function stewardSimpleFixes(options: FaultOptions): Promise<FaultRe
         if (fault === "stop") await docker.getContainer(MEMBER).stop({ t: 1 });
         else await crash(MEMBER);
         const t = await waitRestarted(MEMBER, before);
-        const seen = await waitFor(() => steward.detectedAt(`container/${MEMBER}`, before - 1_000), 10_000, "drift detected");
+        const seen = await waitFor(
+          () => steward.detectedAt(`container/${MEMBER}`, before - 1_000),
+          10_000,
+          "drift detected",
+        );
         detect.push(seen - t.finishedAt);
         recover.push(downtimeMs(t));
         await sleep(1_500);
@@ -133,7 +159,17 @@ export async function bareDockerStart(options: FaultOptions): Promise<FaultResul
     await sleep(1_500);
   }
   options.log(`  bare docker start: p50 ${summarize(recover).p50} ms`);
-  return recoveredRow({ scenario: "stopped member", fault: `docker stop -t 1 ${MEMBER}`, actor: "bare docker start", path: "none", outcome: "oracle: starts at once" }, [], recover);
+  return recoveredRow(
+    {
+      scenario: "stopped member",
+      fault: `docker stop -t 1 ${MEMBER}`,
+      actor: "bare docker start",
+      path: "none",
+      outcome: "oracle: starts at once",
+    },
+    [],
+    recover,
+  );
 }
 
 /**
@@ -157,7 +193,17 @@ export async function dockerRestartPolicy(options: FaultOptions): Promise<FaultR
     await ensureCluster();
   }
   options.log(`  restart: always: p50 ${summarize(recover).p50} ms`);
-  return recoveredRow({ scenario: "crashed member", fault: `SIGKILL to ${MEMBER}'s process`, actor: "Docker restart: always", path: "docker", outcome: "restarted by dockerd" }, [], recover);
+  return recoveredRow(
+    {
+      scenario: "crashed member",
+      fault: `SIGKILL to ${MEMBER}'s process`,
+      actor: "Docker restart: always",
+      path: "docker",
+      outcome: "restarted by dockerd",
+    },
+    [],
+    recover,
+  );
 }
 
 /** A 1 s polling monitor: list the containers every second, start the member if it is not running. */
@@ -167,7 +213,11 @@ export async function pollingMonitor(options: FaultOptions): Promise<FaultResult
   const poller = (async (): Promise<void> => {
     while (!stop.signal.aborted) {
       const [c] = await docker.listContainers({ all: true, filters: { name: [`^/${MEMBER}$`] } });
-      if (c && c.State === "exited") await docker.getContainer(c.Id).start().catch(() => undefined);
+      if (c && c.State === "exited")
+        await docker
+          .getContainer(c.Id)
+          .start()
+          .catch(() => undefined);
       await sleep(1_000, undefined, { signal: stop.signal }).catch(() => undefined);
     }
   })();
@@ -185,7 +235,17 @@ export async function pollingMonitor(options: FaultOptions): Promise<FaultResult
     await ensureCluster();
   }
   options.log(`  1 s poller: p50 ${summarize(recover).p50} ms`);
-  return recoveredRow({ scenario: "crashed member", fault: `SIGKILL to ${MEMBER}'s process`, actor: "1 s polling monitor", path: "poller", outcome: "restarted by the poller" }, [], recover);
+  return recoveredRow(
+    {
+      scenario: "crashed member",
+      fault: `SIGKILL to ${MEMBER}'s process`,
+      actor: "1 s polling monitor",
+      path: "poller",
+      outcome: "restarted by the poller",
+    },
+    [],
+    recover,
+  );
 }
 
 interface AgentRun {
@@ -196,7 +256,11 @@ interface AgentRun {
 }
 
 const USAGE = { input_tokens: 2400, output_tokens: 180, cache_read_input_tokens: 1800, cache_creation_input_tokens: 0 };
-const turn = (say: string, tool: string, input: Record<string, unknown>): ScriptStep => ({ content: [text(say), toolUse(tool, input)], stop_reason: "tool_use", usage: USAGE });
+const turn = (say: string, tool: string, input: Record<string, unknown>): ScriptStep => ({
+  content: [text(say), toolUse(tool, input)],
+  stop_reason: "tool_use",
+  usage: USAGE,
+});
 
 /**
  * One agent scenario: Steward with the bench policy in auto mode, the scripted model (or a
@@ -204,7 +268,13 @@ const turn = (say: string, tool: string, input: Record<string, unknown>): Script
  */
 async function agentScenario(
   options: FaultOptions,
-  spec: { script: ScriptStep[]; manifest: string; subject: string; inject: () => Promise<number>; restore?: () => Promise<void> },
+  spec: {
+    script: ScriptStep[];
+    manifest: string;
+    subject: string;
+    inject: () => Promise<number>;
+    restore?: () => Promise<void>;
+  },
 ): Promise<AgentRun & { model: string }> {
   await ensureCluster();
   const fake = options.anthropicApiKey ? undefined : new FakeMessagesServer(spec.script);
@@ -214,16 +284,29 @@ async function agentScenario(
   const { steward, state } = await startSteward([BENCH_POLICY, spec.manifest], env, ["--verify-timeout", "30s"]);
   try {
     const injectedAt = await spec.inject();
-    const remediation = await waitFor(async () => {
-      const [r] = await listRemediations(state);
-      return r && ["Resolved", "Escalated", "Failed"].includes(r.status?.phase ?? "") ? r : undefined;
-    }, 180_000, `the remediation for ${spec.subject} to close`);
+    const remediation = await waitFor(
+      async () => {
+        const [r] = await listRemediations(state);
+        return r && ["Resolved", "Escalated", "Failed"].includes(r.status?.phase ?? "") ? r : undefined;
+      },
+      180_000,
+      `the remediation for ${spec.subject} to close`,
+    );
     // Detected: when Steward judged it an incident and opened the remediation.
     const detectedAt = Date.parse(remediation.status?.openedAt ?? remediation.metadata.creationTimestamp ?? "");
-    const audit = await readFile(join(state, "audit", remediation.metadata.namespace, `${remediation.metadata.name}.jsonl`), "utf8").catch(() => "");
+    const audit = await readFile(
+      join(state, "audit", remediation.metadata.namespace, `${remediation.metadata.name}.jsonl`),
+      "utf8",
+    ).catch(() => "");
     const steps = audit.split("\n").filter((l) => l.includes('"kind":"model_usage"')).length;
     const closedAt = Date.parse(remediation.status?.verifiedAt ?? remediation.status?.closedAt ?? "");
-    return { remediation, detectMs: detectedAt - injectedAt, recoverMs: closedAt - injectedAt, steps, model: fake ? "scripted" : "claude" };
+    return {
+      remediation,
+      detectMs: detectedAt - injectedAt,
+      recoverMs: closedAt - injectedAt,
+      steps,
+      model: fake ? "scripted" : "claude",
+    };
   } finally {
     await steward.stop();
     await fake?.close();
@@ -245,7 +328,11 @@ function agentRow(scenario: string, fault: string, run: AgentRun & { model: stri
     recoverMs: summarize(resolved ? [run.recoverMs] : []),
     path: resolved ? "agent" : "escalated",
     agentSteps: run.steps,
-    tokens: (usage?.inputTokens ?? 0) + (usage?.outputTokens ?? 0) + (usage?.cacheReadTokens ?? 0) + (usage?.cacheWriteTokens ?? 0),
+    tokens:
+      (usage?.inputTokens ?? 0) +
+      (usage?.outputTokens ?? 0) +
+      (usage?.cacheReadTokens ?? 0) +
+      (usage?.cacheWriteTokens ?? 0),
     costUSD: usage?.estimatedCostUSD ?? 0,
     outcome: `${phase}${run.remediation.spec.reason ? ` (${run.remediation.spec.reason})` : ""}`,
     model: run.model,
@@ -261,11 +348,23 @@ function agentRow(scenario: string, fault: string, run: AgentRun & { model: stri
 export async function crashLoop(options: FaultOptions): Promise<FaultResult> {
   const killer = new AbortController();
   const run = await agentScenario(options, {
-    manifest: etcdDesiredState({ interval: "15s", budget: { max: 3, window: "10m" }, agent: { mode: "auto", policyRef: "bench", maxAttempts: 1 }, cooldown: "0s" }),
+    manifest: etcdDesiredState({
+      interval: "15s",
+      budget: { max: 3, window: "10m" },
+      agent: { mode: "auto", policyRef: "bench", maxAttempts: 1 },
+      cooldown: "0s",
+    }),
     subject: `container/${MEMBER}`,
     script: [
       turn("etcd1 keeps dying. Its logs should say why.", "docker_logs", { container: MEMBER, tail: 20 }),
-      turn("Exit code 137 without an OOM flag and nothing in the logs: something outside the container kills it.", "escalate", { reason: "etcd1 is SIGKILLed shortly after every start (exit 137, not OOM, clean logs); find what kills it before restarting it again." }),
+      turn(
+        "Exit code 137 without an OOM flag and nothing in the logs: something outside the container kills it.",
+        "escalate",
+        {
+          reason:
+            "etcd1 is SIGKILLed shortly after every start (exit 137, not OOM, clean logs); find what kills it before restarting it again.",
+        },
+      ),
     ],
     inject: async () => {
       const first = await crash(MEMBER);
@@ -288,11 +387,18 @@ export async function crashLoop(options: FaultOptions): Promise<FaultResult> {
 /** etcd1 removed (`docker rm -f`): no simple fix; the agent cannot recreate it within policy and escalates. */
 export async function removedMember(options: FaultOptions): Promise<FaultResult> {
   const run = await agentScenario(options, {
-    manifest: etcdDesiredState({ interval: "15s", agent: { mode: "auto", policyRef: "bench", maxAttempts: 1 }, cooldown: "0s" }),
+    manifest: etcdDesiredState({
+      interval: "15s",
+      agent: { mode: "auto", policyRef: "bench", maxAttempts: 1 },
+      cooldown: "0s",
+    }),
     subject: `service/${MEMBER}`,
     script: [
       turn("The etcd1 service has no container. Listing all containers.", "docker_ps", { all: true }),
-      turn("etcd1 is gone, not stopped; recreating it is a compose operation outside my tools.", "escalate", { reason: "etcd1's container was removed; run `docker compose -p etcd up -d etcd1` to recreate it from its volume." }),
+      turn("etcd1 is gone, not stopped; recreating it is a compose operation outside my tools.", "escalate", {
+        reason:
+          "etcd1's container was removed; run `docker compose -p etcd up -d etcd1` to recreate it from its volume.",
+      }),
     ],
     inject: async () => {
       const at = Date.now();
@@ -316,13 +422,28 @@ export async function frozenMember(options: FaultOptions): Promise<FaultResult> 
       severity: critical
 `;
   const run = await agentScenario(options, {
-    manifest: etcdDesiredState({ interval: "15s", invariants, agent: { mode: "auto", policyRef: "bench", maxAttempts: 1 }, cooldown: "0s" }),
+    manifest: etcdDesiredState({
+      interval: "15s",
+      invariants,
+      agent: { mode: "auto", policyRef: "bench", maxAttempts: 1 },
+      cooldown: "0s",
+    }),
     subject: "invariant/all-members-up",
     script: [
       turn("Fewer than three members are scraped. Which one is down?", "query_prometheus", { query: 'up{job="etcd"}' }),
-      turn("etcd1 is running in Docker but does not answer scrapes: it is hung. Restarting it.", "docker_restart", { container: MEMBER }),
+      turn("etcd1 is running in Docker but does not answer scrapes: it is hung. Restarting it.", "docker_restart", {
+        container: MEMBER,
+      }),
       turn("Restarted. Checking the scrape again.", "query_prometheus", { query: 'count(up{job="etcd"} == 1)' }),
-      { content: [toolUse("resolve", { summary: "etcd1 was hung (running but not answering); restarted it; all three members scraped again." })], stop_reason: "tool_use", usage: USAGE },
+      {
+        content: [
+          toolUse("resolve", {
+            summary: "etcd1 was hung (running but not answering); restarted it; all three members scraped again.",
+          }),
+        ],
+        stop_reason: "tool_use",
+        usage: USAGE,
+      },
     ],
     inject: async () => {
       const at = Date.now();
@@ -341,11 +462,16 @@ export async function frozenMember(options: FaultOptions): Promise<FaultResult> 
  */
 export async function prometheusDown(options: FaultOptions): Promise<FaultResult> {
   await ensureCluster();
-  const manifest = etcdDesiredState({ interval: "15s", members: ["etcd0", "etcd1", "etcd2", "prometheus"], invariants: `    - name: all-members-up
+  const manifest = etcdDesiredState({
+    interval: "15s",
+    members: ["etcd0", "etcd1", "etcd2", "prometheus"],
+    invariants: `    - name: all-members-up
       query: count(up{job="etcd"} == 1)
       condition: "== 3"
       for: 5s
-`, budget: { max: 1000, window: "1m" } });
+`,
+    budget: { max: 1000, window: "1m" },
+  });
   const { steward, state } = await startSteward([manifest]);
   const detect: number[] = [];
   const recover: number[] = [];
@@ -355,16 +481,29 @@ export async function prometheusDown(options: FaultOptions): Promise<FaultResult
       const before = Date.now();
       await docker.getContainer("prometheus").stop({ t: 1 });
       const t = await waitRestarted("prometheus", before);
-      detect.push((await waitFor(() => steward.detectedAt("container/prometheus", before - 1_000), 10_000, "drift detected")) - t.finishedAt);
+      detect.push(
+        (await waitFor(() => steward.detectedAt("container/prometheus", before - 1_000), 10_000, "drift detected")) -
+          t.finishedAt,
+      );
       recover.push(downtimeMs(t));
       // Ready again once an evaluation (every interval) finds the invariant holding on the fresh Prometheus.
-      await waitFor(async () => (await cli(state, "get", "ds", "etcd", "-o", "json")).stdout.includes('"AsDeclared"'), 60_000, "etcd Ready again");
+      await waitFor(
+        async () => (await cli(state, "get", "ds", "etcd", "-o", "json")).stdout.includes('"AsDeclared"'),
+        60_000,
+        "etcd Ready again",
+      );
       ready.push(Date.now() - t.finishedAt);
       await sleep(1_500);
     }
     const remediations = await listRemediations(state);
     return recoveredRow(
-      { scenario: "Prometheus down", fault: "docker stop -t 1 prometheus", actor: "Steward", path: remediations.length === 0 ? "simple fix" : "agent", outcome: `running again ${recover.length}/${options.runs}; DesiredState Ready again after ${Math.round(summarize(ready).p50)} ms (p50, next evaluation); ${remediations.length} remediations` },
+      {
+        scenario: "Prometheus down",
+        fault: "docker stop -t 1 prometheus",
+        actor: "Steward",
+        path: remediations.length === 0 ? "simple fix" : "agent",
+        outcome: `running again ${recover.length}/${options.runs}; DesiredState Ready again after ${Math.round(summarize(ready).p50)} ms (p50, next evaluation); ${remediations.length} remediations`,
+      },
       detect,
       recover,
     );

@@ -96,7 +96,12 @@ export function scaleManifest(row: ScaleRow, runId: string, containers: readonly
         target: { docker: { selector: { [BENCH_LABEL]: runId, [SLOT_LABEL]: String(i % row.containers) } } },
         interval: "15s",
         services: service,
-        invariants: Array.from({ length: row.invariantsPerDesiredState ?? 1 }, (_, j) => ({ name: `prometheus-up-${j}`, query: 'up{job="bench"}', condition: ">= 1", for: "30s" })),
+        invariants: Array.from({ length: row.invariantsPerDesiredState ?? 1 }, (_, j) => ({
+          name: `prometheus-up-${j}`,
+          query: 'up{job="bench"}',
+          condition: ">= 1",
+          for: "30s",
+        })),
         remediation: { simpleFixes: ["start", "restart"], agent: { mode: "off" } },
       },
     });
@@ -106,7 +111,9 @@ export function scaleManifest(row: ScaleRow, runId: string, containers: readonly
 
 export async function runScaleRow(row: ScaleRow, ctx: ScaleContext): Promise<ScaleResult> {
   if (ctx.containers.length < row.containers) {
-    ctx.containers.push(...(await createSleepers(ctx.runId, `bench-${ctx.runId}-c`, { from: ctx.containers.length, to: row.containers })));
+    ctx.containers.push(
+      ...(await createSleepers(ctx.runId, `bench-${ctx.runId}-c`, { from: ctx.containers.length, to: row.containers })),
+    );
   }
   const names = ctx.containers.slice(0, row.containers);
   const state = await tempStateDir();
@@ -114,7 +121,12 @@ export async function runScaleRow(row: ScaleRow, ctx: ScaleContext): Promise<Sca
   const promUrl = await promProxy.start();
   const kubeProxy = row.store === "kubernetes" && ctx.kube ? await startKubeProxy(ctx.kube, state) : undefined;
   if (row.store === "kubernetes" && !kubeProxy) throw new Error("kubernetes store row without a control plane");
-  const profileDir = ctx.profileDir ? join(ctx.profileDir, `${row.store}-${row.containers}c-${row.desiredStates}ds-${row.invariantsPerDesiredState ?? 1}inv`) : undefined;
+  const profileDir = ctx.profileDir
+    ? join(
+        ctx.profileDir,
+        `${row.store}-${row.containers}c-${row.desiredStates}ds-${row.invariantsPerDesiredState ?? 1}inv`,
+      )
+    : undefined;
   if (profileDir) await mkdir(profileDir, { recursive: true });
   const env: Record<string, string> = kubeProxy
     ? {
@@ -126,7 +138,13 @@ export async function runScaleRow(row: ScaleRow, ctx: ScaleContext): Promise<Sca
         STEWARD_LEASE_NAME: `bench-${ctx.runId}`,
       }
     : {};
-  const steward = new BenchSteward({ stateDir: state, prometheusUrl: promUrl, env, cpuProfileDir: profileDir, logLevel: ctx.logLevel });
+  const steward = new BenchSteward({
+    stateDir: state,
+    prometheusUrl: promUrl,
+    env,
+    cpuProfileDir: profileDir,
+    logLevel: ctx.logLevel,
+  });
   await steward.start();
   try {
     const manifest = join(state, "scale.yaml");
@@ -134,12 +152,18 @@ export async function runScaleRow(row: ScaleRow, ctx: ScaleContext): Promise<Sca
     const applyStart = Date.now();
     await applyManifest(state, manifest, row, ctx.kube);
     const initialSyncMs = await waitAllReconciled(steward, row.desiredStates, applyStart);
-    ctx.log(`  ${row.store} ${row.containers} containers / ${row.desiredStates} DesiredStates: initial sync ${initialSyncMs} ms`);
+    ctx.log(
+      `  ${row.store} ${row.containers} containers / ${row.desiredStates} DesiredStates: initial sync ${initialSyncMs} ms`,
+    );
     // Let the initial burst's writes, their watch events and the JIT settle before the steady window.
     await sleep(ctx.settleSeconds * 1000);
     const steady = await steadyWindow(steward, ctx.steadySeconds, { prom: promProxy, kube: kubeProxy?.proxy });
     // Only declared containers: beyond the DesiredState count, containers have no owner to start them.
-    const deaths = await deathsUnderLoad(steward, names.slice(0, Math.min(row.containers, row.desiredStates)), ctx.kills);
+    const deaths = await deathsUnderLoad(
+      steward,
+      names.slice(0, Math.min(row.containers, row.desiredStates)),
+      ctx.kills,
+    );
     return {
       ...row,
       invariants: row.desiredStates * (row.invariantsPerDesiredState ?? 1),
@@ -158,10 +182,19 @@ export async function runScaleRow(row: ScaleRow, ctx: ScaleContext): Promise<Sca
   }
 }
 
-async function applyManifest(state: string, manifest: string, row: ScaleRow, kube: KubeAccess | undefined): Promise<void> {
+async function applyManifest(
+  state: string,
+  manifest: string,
+  row: ScaleRow,
+  kube: KubeAccess | undefined,
+): Promise<void> {
   const result =
     row.store === "kubernetes" && kube
-      ? await run(kube.kubectl, ["--kubeconfig", kube.kubeconfig, "-n", KUBE_NAMESPACE, "apply", "--server-side", "-f", manifest], { maxBuffer: 64 * 1024 * 1024 }).then(
+      ? await run(
+          kube.kubectl,
+          ["--kubeconfig", kube.kubeconfig, "-n", KUBE_NAMESPACE, "apply", "--server-side", "-f", manifest],
+          { maxBuffer: 64 * 1024 * 1024 },
+        ).then(
           (r) => ({ code: 0, stderr: r.stderr }),
           (err: Error & { stderr?: string }) => ({ code: 1, stderr: err.stderr ?? err.message }),
         )
@@ -171,11 +204,15 @@ async function applyManifest(state: string, manifest: string, row: ScaleRow, kub
 
 /** Every DesiredState reconciled at least once (a drift gauge series each) and the queue drained. */
 async function waitAllReconciled(steward: BenchSteward, count: number, since: number): Promise<number> {
-  await waitFor(async () => {
-    const text = await steward.metrics();
-    const series = text.match(/^steward_drift\{desiredstate="scale-\d+"\} /gm)?.length ?? 0;
-    return series >= count && metricValue(text, "steward_workqueue_depth") === 0;
-  }, 300_000, `${count} DesiredStates reconciled`);
+  await waitFor(
+    async () => {
+      const text = await steward.metrics();
+      const series = text.match(/^steward_drift\{desiredstate="scale-\d+"\} /gm)?.length ?? 0;
+      return series >= count && metricValue(text, "steward_workqueue_depth") === 0;
+    },
+    300_000,
+    `${count} DesiredStates reconciled`,
+  );
   return Date.now() - since;
 }
 
@@ -183,15 +220,35 @@ async function steadyWindow(
   steward: BenchSteward,
   seconds: number,
   proxies: { prom: CountingProxy; kube: CountingProxy | undefined },
-): Promise<Pick<ScaleResult, "steadyWindowSeconds" | "reconcilesPerSecond" | "reconcileP50Ms" | "reconcileP99Ms" | "cpuPercentOfOneCore" | "cpuSeconds" | "rssMB" | "peakRssMB" | "prometheusQueriesPerSecond" | "apiRequestsPerMinute" | "apiRequestsByKind">> {
+): Promise<
+  Pick<
+    ScaleResult,
+    | "steadyWindowSeconds"
+    | "reconcilesPerSecond"
+    | "reconcileP50Ms"
+    | "reconcileP99Ms"
+    | "cpuPercentOfOneCore"
+    | "cpuSeconds"
+    | "rssMB"
+    | "peakRssMB"
+    | "prometheusQueriesPerSecond"
+    | "apiRequestsPerMinute"
+    | "apiRequestsByKind"
+  >
+> {
   const metricsBefore = await steward.metrics();
   const before = await steward.sample();
   await sleep(seconds * 1000);
   const after = await steward.sample();
   const metricsAfter = await steward.metrics();
   const windowMs = after.at - before.at;
-  const buckets = bucketDelta(parseHistogram(metricsAfter, "steward_reconcile_duration_seconds"), parseHistogram(metricsBefore, "steward_reconcile_duration_seconds"));
-  const reconciles = metricValue(metricsAfter, "steward_reconcile_duration_seconds_count") - metricValue(metricsBefore, "steward_reconcile_duration_seconds_count");
+  const buckets = bucketDelta(
+    parseHistogram(metricsAfter, "steward_reconcile_duration_seconds"),
+    parseHistogram(metricsBefore, "steward_reconcile_duration_seconds"),
+  );
+  const reconciles =
+    metricValue(metricsAfter, "steward_reconcile_duration_seconds_count") -
+    metricValue(metricsBefore, "steward_reconcile_duration_seconds_count");
   const apiRequests = proxies.kube?.between(before.at, after.at);
   return {
     steadyWindowSeconds: windowMs / 1000,
@@ -203,18 +260,31 @@ async function steadyWindow(
     rssMB: after.rssMB,
     peakRssMB: after.peakRssMB,
     prometheusQueriesPerSecond: proxies.prom.between(before.at, after.at).length / (windowMs / 1000),
-    ...(apiRequests ? { apiRequestsPerMinute: (apiRequests.length * 60_000) / windowMs, apiRequestsByKind: requestsPerMinute(apiRequests, windowMs) } : {}),
+    ...(apiRequests
+      ? {
+          apiRequestsPerMinute: (apiRequests.length * 60_000) / windowMs,
+          apiRequestsByKind: requestsPerMinute(apiRequests, windowMs),
+        }
+      : {}),
   };
 }
 
-async function deathsUnderLoad(steward: BenchSteward, names: readonly string[], kills: number): Promise<{ detectionMs: Summary; recoveryMs: Summary }> {
+async function deathsUnderLoad(
+  steward: BenchSteward,
+  names: readonly string[],
+  kills: number,
+): Promise<{ detectionMs: Summary; recoveryMs: Summary }> {
   const detection: number[] = [];
   const recovery: number[] = [];
   for (let k = 0; k < kills; k++) {
     const name = names[Math.floor((k * names.length) / kills)] ?? names[0] ?? "";
     const killedAt = await crash(name);
     const restarted = await waitRestarted(name, killedAt);
-    const detectedAt = await waitFor(() => steward.detectedAt(`container/${name}`, killedAt - 1_000), 10_000, `drift detected for ${name}`);
+    const detectedAt = await waitFor(
+      () => steward.detectedAt(`container/${name}`, killedAt - 1_000),
+      10_000,
+      `drift detected for ${name}`,
+    );
     detection.push(detectedAt - restarted.finishedAt);
     recovery.push(downtimeMs(restarted));
     await sleep(1_000);
@@ -236,14 +306,18 @@ async function startKubeProxy(kube: KubeAccess, dir: string): Promise<KubeProxy>
   };
   const cluster = config.clusters[0]?.cluster;
   if (!cluster) throw new Error(`${kube.kubeconfig}: no cluster`);
-  const ca = cluster["certificate-authority-data"] ? Buffer.from(cluster["certificate-authority-data"], "base64").toString("utf8") : undefined;
+  const ca = cluster["certificate-authority-data"]
+    ? Buffer.from(cluster["certificate-authority-data"], "base64").toString("utf8")
+    : undefined;
   const proxy = new CountingProxy({ upstream: cluster.server, ca });
   const url = await proxy.start();
   const proxied = {
     ...config,
     // Plain http to the proxy on loopback; client-node accepts http only with skip-TLS-verify set.
     clusters: [{ name: "bench", cluster: { server: url, "insecure-skip-tls-verify": true } }],
-    contexts: [{ name: "bench", context: { ...config.contexts[0]?.context, cluster: "bench", namespace: KUBE_NAMESPACE } }],
+    contexts: [
+      { name: "bench", context: { ...config.contexts[0]?.context, cluster: "bench", namespace: KUBE_NAMESPACE } },
+    ],
     "current-context": "bench",
   };
   const path = join(dir, "kubeconfig-proxied");
@@ -253,7 +327,8 @@ async function startKubeProxy(kube: KubeAccess, dir: string): Promise<KubeProxy>
 
 /** The bench namespace on the shared control plane, empty (a bare API server has no namespace controller, so it is reused, not deleted). */
 export async function prepareKubeNamespace(kube: KubeAccess): Promise<void> {
-  const kubectl = (...args: string[]): Promise<unknown> => run(kube.kubectl, ["--kubeconfig", kube.kubeconfig, ...args]);
+  const kubectl = (...args: string[]): Promise<unknown> =>
+    run(kube.kubectl, ["--kubeconfig", kube.kubeconfig, ...args]);
   const crds = await run(kube.kubectl, ["--kubeconfig", kube.kubeconfig, "get", "crd", "-o", "name"]);
   if (!crds.stdout.includes("desiredstates.steward.dev")) await kubectl("apply", "-f", join(ROOT, "crds"));
   await kubectl("create", "namespace", KUBE_NAMESPACE).catch(() => undefined);
@@ -261,7 +336,16 @@ export async function prepareKubeNamespace(kube: KubeAccess): Promise<void> {
 }
 
 export async function cleanKubeNamespace(kube: KubeAccess): Promise<void> {
-  for (const kind of ["desiredstates.steward.dev", "agentremediations.steward.dev", "leases.coordination.k8s.io", "events.events.k8s.io"]) {
-    await run(kube.kubectl, ["--kubeconfig", kube.kubeconfig, "-n", KUBE_NAMESPACE, "delete", kind, "--all", "--wait=false"], { maxBuffer: 64 * 1024 * 1024 });
+  for (const kind of [
+    "desiredstates.steward.dev",
+    "agentremediations.steward.dev",
+    "leases.coordination.k8s.io",
+    "events.events.k8s.io",
+  ]) {
+    await run(
+      kube.kubectl,
+      ["--kubeconfig", kube.kubeconfig, "-n", KUBE_NAMESPACE, "delete", kind, "--all", "--wait=false"],
+      { maxBuffer: 64 * 1024 * 1024 },
+    );
   }
 }

@@ -8,7 +8,8 @@ const ROOT = new URL("../../", import.meta.url).pathname;
 export const PROMETHEUS_URL = "http://127.0.0.1:19090";
 export const MEMBERS = ["etcd0", "etcd1", "etcd2"] as const;
 
-const HOW_TO_START = "start the engines with: bash scripts/engines.sh up   (installs docker.io and starts dockerd when root)";
+const HOW_TO_START =
+  "start the engines with: bash scripts/engines.sh up   (installs docker.io and starts dockerd when root)";
 
 export async function docker(...args: string[]): Promise<string> {
   try {
@@ -16,15 +17,20 @@ export async function docker(...args: string[]): Promise<string> {
     return stdout.trim();
   } catch (err) {
     const message = err instanceof Error ? err.message : String(err);
-    if (/Cannot connect to the Docker daemon|ENOENT/.test(message)) throw new Error(`Docker is not available: ${message}\n${HOW_TO_START}`);
+    if (/Cannot connect to the Docker daemon|ENOENT/.test(message))
+      throw new Error(`Docker is not available: ${message}\n${HOW_TO_START}`);
     throw err;
   }
 }
 
 export async function compose(...args: string[]): Promise<string> {
-  const { stdout } = await run("bash", [`${ROOT}scripts/compose.sh`, "-p", "etcd", "-f", `${ROOT}docker/compose.yaml`, ...args], {
-    timeout: 120_000,
-  });
+  const { stdout } = await run(
+    "bash",
+    [`${ROOT}scripts/compose.sh`, "-p", "etcd", "-f", `${ROOT}docker/compose.yaml`, ...args],
+    {
+      timeout: 120_000,
+    },
+  );
   return stdout;
 }
 
@@ -37,10 +43,17 @@ export async function containerState(name: string): Promise<string> {
 }
 
 /** An instant query against the demo Prometheus; undefined when it cannot answer. */
-export async function promQuery(query: string): Promise<{ metric: Record<string, string>; value: [number, string] }[] | undefined> {
+export async function promQuery(
+  query: string,
+): Promise<{ metric: Record<string, string>; value: [number, string] }[] | undefined> {
   try {
-    const res = await fetch(`${PROMETHEUS_URL}/api/v1/query?query=${encodeURIComponent(query)}`, { signal: AbortSignal.timeout(2_000) });
-    const body = (await res.json()) as { status: string; data?: { result: { metric: Record<string, string>; value: [number, string] }[] } };
+    const res = await fetch(`${PROMETHEUS_URL}/api/v1/query?query=${encodeURIComponent(query)}`, {
+      signal: AbortSignal.timeout(2_000),
+    });
+    const body = (await res.json()) as {
+      status: string;
+      data?: { result: { metric: Record<string, string>; value: [number, string] }[] };
+    };
     return body.status === "success" ? body.data?.result : undefined;
   } catch {
     return undefined;
@@ -55,10 +68,13 @@ export async function promQuery(query: string): Promise<{ metric: Record<string,
 export async function ensureCluster(): Promise<void> {
   await docker("info", "--format", "{{.ServerVersion}}");
   const images = await docker("images", "-q", "steward-demo/etcd:3.4");
-  if (!images) throw new Error(`the image steward-demo/etcd:3.4 is missing; build it with: bash scripts/build-images.sh`);
+  if (!images)
+    throw new Error(`the image steward-demo/etcd:3.4 is missing; build it with: bash scripts/build-images.sh`);
   await compose("up", "-d");
   await waitFor(
-    async () => (await promQuery('count(up{job="etcd"} == 1) == 3'))?.length === 1 && (await promQuery("count(etcd_server_has_leader == 1) == 3"))?.length === 1,
+    async () =>
+      (await promQuery('count(up{job="etcd"} == 1) == 3'))?.length === 1 &&
+      (await promQuery("count(etcd_server_has_leader == 1) == 3"))?.length === 1,
     60_000,
     "Prometheus to see all three etcd members up with a leader",
   );

@@ -3,7 +3,14 @@
  * answering like a careful operator, so every session ends by itself: list the containers,
  * start the target's stopped ones, resolve; escalate when a tool failed or was denied.
  */
-import { FakeMessagesServer, lastToolResults, text, toolUse, type FakeReply, type RecordedRequest } from "../../test/support/fake-anthropic.js";
+import {
+  FakeMessagesServer,
+  lastToolResults,
+  text,
+  toolUse,
+  type FakeReply,
+  type RecordedRequest,
+} from "../../test/support/fake-anthropic.js";
 
 const USAGE = { input_tokens: 900, output_tokens: 60, cache_read_input_tokens: 600, cache_creation_input_tokens: 0 };
 /** More steps than a 30-minute soak can use; the fake answers a 500 past the last one. */
@@ -32,16 +39,27 @@ export function operatorReply(request: RecordedRequest, project: string): FakeRe
   if (results.length === 0) return reply(text("Listing the containers."), toolUse("docker_ps", { all: true }));
   const tools = toolsById(request);
   const failed = results.find((r) => r.isError);
-  if (failed) return reply(toolUse("escalate", { reason: `${tools.get(failed.toolUseId) ?? "a tool"} failed: ${failed.text.slice(0, 300)}` }));
+  if (failed)
+    return reply(
+      toolUse("escalate", {
+        reason: `${tools.get(failed.toolUseId) ?? "a tool"} failed: ${failed.text.slice(0, 300)}`,
+      }),
+    );
   const ps = results.find((r) => tools.get(r.toolUseId) === "docker_ps");
   if (ps) {
     const stopped = stoppedIn(ps.text, project);
-    if (stopped.length === 0) return reply(toolUse("resolve", { summary: "every container of the project is running" }));
-    return reply(text(`Starting ${stopped.map((s) => s.name).join(", ")}.`), ...stopped.slice(0, 3).map((s) => toolUse("docker_start", { container: s.name })));
+    if (stopped.length === 0)
+      return reply(toolUse("resolve", { summary: "every container of the project is running" }));
+    return reply(
+      text(`Starting ${stopped.map((s) => s.name).join(", ")}.`),
+      ...stopped.slice(0, 3).map((s) => toolUse("docker_start", { container: s.name })),
+    );
   }
   return reply(toolUse("resolve", { summary: "started the stopped containers" }));
 }
 
 export function soakModel(project: string): FakeMessagesServer {
-  return new FakeMessagesServer(Array.from({ length: SCRIPT_STEPS }, () => (request: RecordedRequest) => operatorReply(request, project)));
+  return new FakeMessagesServer(
+    Array.from({ length: SCRIPT_STEPS }, () => (request: RecordedRequest) => operatorReply(request, project)),
+  );
 }

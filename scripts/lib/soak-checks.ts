@@ -21,12 +21,24 @@ const fingerprintOf = (r: AgentRemediation): string => `${r.spec.desiredStateRef
  * counted, and every name the "remediation opened" log lines gave), and each is either in
  * a terminal phase or still open with a reason.
  */
-export function lostRecords(stored: readonly AgentRemediation[], openedTotal: number, openedNames: readonly string[]): Check<{ missing: string[]; openWithoutReason: string[]; stillOpen: { name: string; phase: string; reason: string }[] }> {
+export function lostRecords(
+  stored: readonly AgentRemediation[],
+  openedTotal: number,
+  openedNames: readonly string[],
+): Check<{
+  missing: string[];
+  openWithoutReason: string[];
+  stillOpen: { name: string; phase: string; reason: string }[];
+}> {
   const names = new Set(stored.map((r) => r.metadata.name));
   const missing = openedNames.filter((n) => !names.has(n));
   const open = stored.filter(isOpen);
   const openWithoutReason = open.filter((r) => !r.status?.reason).map((r) => r.metadata.name);
-  const stillOpen = open.map((r) => ({ name: r.metadata.name, phase: r.status?.phase ?? "", reason: r.status?.reason ?? "" }));
+  const stillOpen = open.map((r) => ({
+    name: r.metadata.name,
+    phase: r.status?.phase ?? "",
+    reason: r.status?.reason ?? "",
+  }));
   const countMatches = stored.length === openedTotal;
   return {
     pass: missing.length === 0 && openWithoutReason.length === 0 && countMatches,
@@ -43,7 +55,10 @@ export function lostRecords(stored: readonly AgentRemediation[], openedTotal: nu
 const createdAt = (r: AgentRemediation): number => Date.parse(r.metadata.creationTimestamp ?? r.status?.openedAt ?? "");
 
 /** Remediations of one fingerprint whose [created, closedAt) overlap: two open at once. */
-export function overlappingRemediations(stored: readonly AgentRemediation[], now: Date): { fingerprint: string; first: string; second: string }[] {
+export function overlappingRemediations(
+  stored: readonly AgentRemediation[],
+  now: Date,
+): { fingerprint: string; first: string; second: string }[] {
   const byFingerprint = new Map<string, AgentRemediation[]>();
   for (const r of stored) byFingerprint.set(fingerprintOf(r), [...(byFingerprint.get(fingerprintOf(r)) ?? []), r]);
   const overlaps: { fingerprint: string; first: string; second: string }[] = [];
@@ -53,7 +68,8 @@ export function overlappingRemediations(stored: readonly AgentRemediation[], now
       const before = sorted[i - 1] as AgentRemediation;
       const after = sorted[i] as AgentRemediation;
       const closed = Date.parse(before.status?.closedAt ?? now.toISOString());
-      if (closed > createdAt(after)) overlaps.push({ fingerprint, first: before.metadata.name, second: after.metadata.name });
+      if (closed > createdAt(after))
+        overlaps.push({ fingerprint, first: before.metadata.name, second: after.metadata.name });
     }
   }
   return overlaps;
@@ -78,7 +94,8 @@ export function openedOnStaleObservation(stored: readonly AgentRemediation[]): s
 /** Open remediations per fingerprint in one snapshot of the store; those with more than one. */
 export function duplicateOpen(snapshot: readonly AgentRemediation[]): string[] {
   const counts = new Map<string, string[]>();
-  for (const r of snapshot.filter(isOpen)) counts.set(fingerprintOf(r), [...(counts.get(fingerprintOf(r)) ?? []), r.metadata.name]);
+  for (const r of snapshot.filter(isOpen))
+    counts.set(fingerprintOf(r), [...(counts.get(fingerprintOf(r)) ?? []), r.metadata.name]);
   return [...counts].filter(([, names]) => names.length > 1).map(([fp, names]) => `${fp}: ${names.join(", ")}`);
 }
 
@@ -102,14 +119,25 @@ const ZERO: ActionCounts = { start: 0, restart: 0 };
  * that ran, plus failed attempts, is a duplicate (or an unrecorded) action; fewer is a
  * change that did nothing (a start of a running container, a start refused by Docker).
  */
-export function duplicateActions(observed: ReadonlyMap<string, ActionCounts>, recorded: RecordedActions): Check<{ container: string; observed: ActionCounts; ran: ActionCounts; failed: ActionCounts }[]> {
+export function duplicateActions(
+  observed: ReadonlyMap<string, ActionCounts>,
+  recorded: RecordedActions,
+): Check<{ container: string; observed: ActionCounts; ran: ActionCounts; failed: ActionCounts }[]> {
   const names = [...new Set([...observed.keys(), ...recorded.ran.keys(), ...recorded.failed.keys()])].sort();
   const rows = names.map((container) => {
     const o = observed.get(container) ?? ZERO;
-    return { container, observed: { start: o.start - o.restart, restart: o.restart }, ran: recorded.ran.get(container) ?? ZERO, failed: recorded.failed.get(container) ?? ZERO };
+    return {
+      container,
+      observed: { start: o.start - o.restart, restart: o.restart },
+      ran: recorded.ran.get(container) ?? ZERO,
+      failed: recorded.failed.get(container) ?? ZERO,
+    };
   });
-  const extra = rows.filter((r) => r.observed.start > r.ran.start + r.failed.start || r.observed.restart > r.ran.restart + r.failed.restart);
-  const total = (pick: (r: (typeof rows)[number]) => ActionCounts): number => rows.reduce((n, r) => n + pick(r).start + pick(r).restart, 0);
+  const extra = rows.filter(
+    (r) => r.observed.start > r.ran.start + r.failed.start || r.observed.restart > r.ran.restart + r.failed.restart,
+  );
+  const total = (pick: (r: (typeof rows)[number]) => ActionCounts): number =>
+    rows.reduce((n, r) => n + pick(r).start + pick(r).restart, 0);
   return {
     pass: extra.length === 0,
     summary: `${total((r) => r.observed)} starts/restarts seen by Docker; ${total((r) => r.ran)} recorded as run, ${total((r) => r.failed)} as failed attempts; ${extra.length === 0 ? "none unaccounted for" : `unaccounted for on ${extra.map((r) => r.container).join(", ")}`}`,
@@ -127,7 +155,11 @@ export interface RssSample {
 
 const median = (xs: readonly number[]): number => {
   const s = [...xs].sort((a, b) => a - b);
-  return s.length === 0 ? Number.NaN : s.length % 2 === 1 ? (s[(s.length - 1) / 2] as number) : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
+  return s.length === 0
+    ? Number.NaN
+    : s.length % 2 === 1
+      ? (s[(s.length - 1) / 2] as number)
+      : ((s[s.length / 2 - 1] as number) + (s[s.length / 2] as number)) / 2;
 };
 
 /** Least-squares slope of RSS over time, in MB per hour. */
@@ -142,7 +174,8 @@ export function slopeMBPerHour(samples: readonly RssSample[]): number {
 }
 
 /** The lowest heap in use in the window: what survived the collections, i.e. what is live. */
-const heapFloor = (window: readonly RssSample[]): number => Math.min(...window.map((s) => s.heapUsedMB ?? Number.POSITIVE_INFINITY));
+const heapFloor = (window: readonly RssSample[]): number =>
+  Math.min(...window.map((s) => s.heapUsedMB ?? Number.POSITIVE_INFINITY));
 
 export interface MemoryDetails {
   warmupS: number;
@@ -184,7 +217,9 @@ export function flatMemory(samples: readonly RssSample[]): Check<MemoryDetails> 
   const heapAllowed = Math.max(8, details.earlyHeapFloorMB * 0.1);
   const rssAllowed = haveHeap ? Math.max(32, details.earlyMedianMB * 0.2) : Math.max(16, details.earlyMedianMB * 0.1);
   const heapOk = !haveHeap || details.lateHeapFloorMB - details.earlyHeapFloorMB <= heapAllowed;
-  const heapText = haveHeap ? `heap floor ${details.earlyHeapFloorMB.toFixed(1)} → ${details.lateHeapFloorMB.toFixed(1)} MB (allowed +${heapAllowed.toFixed(1)}); ` : "";
+  const heapText = haveHeap
+    ? `heap floor ${details.earlyHeapFloorMB.toFixed(1)} → ${details.lateHeapFloorMB.toFixed(1)} MB (allowed +${heapAllowed.toFixed(1)}); `
+    : "";
   return {
     pass: steady.length >= 2 && heapOk && rssGrowth <= rssAllowed,
     summary: `${heapText}RSS median ${details.earlyMedianMB.toFixed(1)} → ${details.lateMedianMB.toFixed(1)} MB (allowed +${rssAllowed.toFixed(1)}), slope ${details.slopeMBPerHour.toFixed(1)} MB/h, peak ${details.peakMB.toFixed(1)} MB`,

@@ -11,8 +11,18 @@ import { compose, containerState } from "./cluster.js";
 const run = promisify(execFile);
 
 export const MEMBERS = ["etcd0", "etcd1", "etcd2"] as const;
-export type FaultKind = "stop" | "kill" | "pause" | "rm" | "sigstop" | "prometheus-stop" | "prometheus-pause" | "concurrent-apply";
-const KINDS: readonly FaultKind[] = ["stop", "kill", "pause", "rm", "sigstop", "prometheus-stop", "prometheus-pause", "concurrent-apply"];
+export type FaultKind =
+  "stop" | "kill" | "pause" | "rm" | "sigstop" | "prometheus-stop" | "prometheus-pause" | "concurrent-apply";
+const KINDS: readonly FaultKind[] = [
+  "stop",
+  "kill",
+  "pause",
+  "rm",
+  "sigstop",
+  "prometheus-stop",
+  "prometheus-pause",
+  "concurrent-apply",
+];
 
 export interface FaultRecord {
   at: string;
@@ -33,7 +43,7 @@ async function docker(...args: string[]): Promise<{ ok: boolean; out: string }> 
     const { stdout } = await run("docker", args, { timeout: 60_000 });
     return { ok: true, out: stdout.trim() };
   } catch (err) {
-    return { ok: false, out: err instanceof Error ? err.message.split("\n")[0] ?? "" : String(err) };
+    return { ok: false, out: err instanceof Error ? (err.message.split("\n")[0] ?? "") : String(err) };
   }
 }
 
@@ -73,13 +83,19 @@ export class FaultInjector {
       case "pause":
       case "prometheus-pause": {
         const done = await docker("pause", target);
-        if (done.ok) this.later(now + between(5_000, 15_000), target, async () => void (await docker("unpause", target)));
+        if (done.ok)
+          this.later(now + between(5_000, 15_000), target, async () => void (await docker("unpause", target)));
         return this.record(kind, target, done.ok, done.ok ? undefined : done.out);
       }
       case "sigstop": {
         const done = await docker("kill", "--signal", "STOP", target);
         // Steward may restart it meanwhile (unhealthy): then SIGCONT finds a new process, which is fine.
-        if (done.ok) this.later(now + between(5_000, 15_000), target, async () => void (await docker("kill", "--signal", "CONT", target)));
+        if (done.ok)
+          this.later(
+            now + between(5_000, 15_000),
+            target,
+            async () => void (await docker("kill", "--signal", "CONT", target)),
+          );
         return this.record(kind, target, done.ok, done.ok ? undefined : done.out);
       }
       case "rm": {

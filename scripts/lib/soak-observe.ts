@@ -15,7 +15,19 @@ export class DockerEventCounter {
   private child: ChildProcess | undefined;
 
   start(project: string): void {
-    const child = spawn("docker", ["events", "--format", "{{json .}}", "--filter", "type=container", "--filter", `label=com.docker.compose.project=${project}`], { stdio: ["ignore", "pipe", "inherit"] });
+    const child = spawn(
+      "docker",
+      [
+        "events",
+        "--format",
+        "{{json .}}",
+        "--filter",
+        "type=container",
+        "--filter",
+        `label=com.docker.compose.project=${project}`,
+      ],
+      { stdio: ["ignore", "pipe", "inherit"] },
+    );
     this.child = child;
     let buffered = "";
     child.stdout?.on("data", (chunk: Buffer) => {
@@ -67,10 +79,17 @@ export class RssSampler {
   start(pid: number, metricsUrl: string, everyMs: number): void {
     const started = Date.now();
     this.timer = setInterval(() => {
-      void Promise.all([readFile(`/proc/${pid}/status`, "utf8").catch(() => ""), heapUsedMB(metricsUrl)]).then(([status, heap]) => {
-        const kb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1]);
-        if (Number.isFinite(kb)) this.samples.push({ t: (Date.now() - started) / 1000, rssMB: kb / 1024, ...(heap === undefined ? {} : { heapUsedMB: heap }) });
-      });
+      void Promise.all([readFile(`/proc/${pid}/status`, "utf8").catch(() => ""), heapUsedMB(metricsUrl)]).then(
+        ([status, heap]) => {
+          const kb = Number(/^VmRSS:\s+(\d+) kB/m.exec(status)?.[1]);
+          if (Number.isFinite(kb))
+            this.samples.push({
+              t: (Date.now() - started) / 1000,
+              rssMB: kb / 1024,
+              ...(heap === undefined ? {} : { heapUsedMB: heap }),
+            });
+        },
+      );
     }, everyMs);
   }
 

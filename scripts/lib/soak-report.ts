@@ -10,10 +10,19 @@ export interface SoakReport {
   durationS: number;
   options: Record<string, unknown>;
   verdict: "PASS" | "FAIL";
-  checks: Record<"lostRecords" | "duplicateRemediations" | "duplicateActions" | "flatMemory" | "auditChains" | "cleanExit", Check<unknown>>;
+  checks: Record<
+    "lostRecords" | "duplicateRemediations" | "duplicateActions" | "flatMemory" | "auditChains" | "cleanExit",
+    Check<unknown>
+  >;
   faults: { total: number; byKind: Record<string, number>; failed: number; records: FaultRecord[] };
   remediations: { total: number; byPhase: Record<string, number>; byReason: Record<string, number> };
-  steward: { exitCode: number | null; simpleFixes: Record<string, number>; errorLines: number; modelRequests: number; metrics: Record<string, number> };
+  steward: {
+    exitCode: number | null;
+    simpleFixes: Record<string, number>;
+    errorLines: number;
+    modelRequests: number;
+    metrics: Record<string, number>;
+  };
   docker: { events: Record<string, number> };
   rss: RssSample[];
 }
@@ -23,8 +32,11 @@ const tally = (keys: readonly string[]): Record<string, number> =>
 export { tally };
 
 function markdown(report: SoakReport): string {
-  const row = (name: string, check: Check<unknown>): string => `| ${name} | ${check.pass ? "PASS" : "**FAIL**"} | ${check.summary} |`;
-  const kinds = Object.entries(report.faults.byKind).map(([k, n]) => `${k} ${n}`).join(", ");
+  const row = (name: string, check: Check<unknown>): string =>
+    `| ${name} | ${check.pass ? "PASS" : "**FAIL**"} | ${check.summary} |`;
+  const kinds = Object.entries(report.faults.byKind)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(", ");
   return `# Soak ${report.startedAt}: ${report.verdict}
 
 Steward (\`steward run\`, file store, the scripted fake Messages API, agent mode \`auto\`)
@@ -41,9 +53,23 @@ ${row("audit chains verify", report.checks.auditChains)}
 ${row("clean exit on SIGTERM", report.checks.cleanExit)}
 
 - Faults: ${report.faults.total} (${kinds}); ${report.faults.failed} could not be injected (e.g. the member was already stopped).
-- Remediations: ${report.remediations.total} (${Object.entries(report.remediations.byPhase).map(([k, n]) => `${k} ${n}`).join(", ") || "none"}); reasons: ${Object.entries(report.remediations.byReason).map(([k, n]) => `${k} ${n}`).join(", ") || "none"}.
-- Simple fixes: ${Object.entries(report.steward.simpleFixes).map(([k, n]) => `${k} ${n}`).join(", ") || "none"}; model requests: ${report.steward.modelRequests}; error log lines: ${report.steward.errorLines}.
-- Docker events: ${Object.entries(report.docker.events).map(([k, n]) => `${k} ${n}`).join(", ")}.
+- Remediations: ${report.remediations.total} (${
+    Object.entries(report.remediations.byPhase)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(", ") || "none"
+  }); reasons: ${
+    Object.entries(report.remediations.byReason)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(", ") || "none"
+  }.
+- Simple fixes: ${
+    Object.entries(report.steward.simpleFixes)
+      .map(([k, n]) => `${k} ${n}`)
+      .join(", ") || "none"
+  }; model requests: ${report.steward.modelRequests}; error log lines: ${report.steward.errorLines}.
+- Docker events: ${Object.entries(report.docker.events)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(", ")}.
 - RSS samples: ${report.rss.length} (every 5 s); the JSON report has them all.
 `;
 }

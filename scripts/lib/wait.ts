@@ -5,7 +5,11 @@ import { setTimeout as sleep } from "node:timers/promises";
  * On timeout it fails with the description and the last value seen, so a failing test
  * says what it was waiting for and what it got instead.
  */
-export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs: number, description: string): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  timeoutMs: number,
+  description: string,
+): Promise<NonNullable<T>> {
   const deadline = Date.now() + timeoutMs;
   let last: T | undefined;
   let lastError: unknown;

@@ -27,8 +27,12 @@ export class DockerodeActions implements DockerActions {
   async start(nameOrId: string, signal?: AbortSignal): Promise<void> {
     this.fence.check(`start container ${nameOrId}`);
     try {
-      await withDeadline(`start container ${nameOrId}`, DOCKER_CALL_TIMEOUT_MS,
-        (s) => this.docker.getContainer(nameOrId).start({ abortSignal: s }), signal);
+      await withDeadline(
+        `start container ${nameOrId}`,
+        DOCKER_CALL_TIMEOUT_MS,
+        (s) => this.docker.getContainer(nameOrId).start({ abortSignal: s }),
+        signal,
+      );
     } catch (err) {
       // 304 Not Modified: it is already running, which is what start asks for.
       if (statusCodeOf(err) === 304) return;
@@ -42,12 +46,20 @@ export class DockerodeActions implements DockerActions {
    */
   async restart(nameOrId: string, signal?: AbortSignal): Promise<void> {
     const container = this.docker.getContainer(nameOrId);
-    const info = await withDeadline(`restart container ${nameOrId}: inspect`, DOCKER_CALL_TIMEOUT_MS,
-      (s) => container.inspect({ abortSignal: s }), signal);
+    const info = await withDeadline(
+      `restart container ${nameOrId}: inspect`,
+      DOCKER_CALL_TIMEOUT_MS,
+      (s) => container.inspect({ abortSignal: s }),
+      signal,
+    );
     const stopSeconds = (info.Config as { StopTimeout?: number }).StopTimeout ?? DEFAULT_STOP_SECONDS;
     this.fence.check(`restart container ${nameOrId}`);
-    await withDeadline(`restart container ${nameOrId}`, stopSeconds * 1000 + DOCKER_CALL_TIMEOUT_MS,
-      (s) => container.restart({ abortSignal: s }), signal);
+    await withDeadline(
+      `restart container ${nameOrId}`,
+      stopSeconds * 1000 + DOCKER_CALL_TIMEOUT_MS,
+      (s) => container.restart({ abortSignal: s }),
+      signal,
+    );
   }
 
   async logs(nameOrId: string, tail: number, signal?: AbortSignal): Promise<string[]> {
@@ -55,18 +67,30 @@ export class DockerodeActions implements DockerActions {
       throw new StewardError(`logs of container ${nameOrId}: tail must be a non-negative integer, got ${tail}`);
     }
     if (tail === 0) return [];
-    const info = await withDeadline(`logs of container ${nameOrId}: inspect`, DOCKER_CALL_TIMEOUT_MS,
-      (s) => this.docker.getContainer(nameOrId).inspect({ abortSignal: s }), signal);
-    const body = await withDeadline(`logs of container ${nameOrId}`, DOCKER_CALL_TIMEOUT_MS,
-      (s) => this.rawLogs(info.Id, tail, s), signal);
+    const info = await withDeadline(
+      `logs of container ${nameOrId}: inspect`,
+      DOCKER_CALL_TIMEOUT_MS,
+      (s) => this.docker.getContainer(nameOrId).inspect({ abortSignal: s }),
+      signal,
+    );
+    const body = await withDeadline(
+      `logs of container ${nameOrId}`,
+      DOCKER_CALL_TIMEOUT_MS,
+      (s) => this.rawLogs(info.Id, tail, s),
+      signal,
+    );
     // A TTY container's log is the raw terminal output; otherwise it is framed per stream.
     const text = (info.Config.Tty ? body : demuxDockerStream(body)).toString("utf8");
     return splitLogLines(text).slice(-tail);
   }
 
   async envValues(nameOrId: string, signal?: AbortSignal): Promise<string[]> {
-    const info = await withDeadline(`environment of container ${nameOrId}: inspect`, DOCKER_CALL_TIMEOUT_MS,
-      (s) => this.docker.getContainer(nameOrId).inspect({ abortSignal: s }), signal);
+    const info = await withDeadline(
+      `environment of container ${nameOrId}: inspect`,
+      DOCKER_CALL_TIMEOUT_MS,
+      (s) => this.docker.getContainer(nameOrId).inspect({ abortSignal: s }),
+      signal,
+    );
     return (info.Config.Env ?? []).map((entry) => entry.slice(entry.indexOf("=") + 1));
   }
 
@@ -121,8 +145,12 @@ export function demuxDockerStream(data: Buffer): Buffer {
   let offset = 0;
   while (offset < data.length) {
     const type = data[offset];
-    const isHeader = offset + FRAME_HEADER_BYTES <= data.length && (type === 0 || type === 1 || type === 2) &&
-      data[offset + 1] === 0 && data[offset + 2] === 0 && data[offset + 3] === 0;
+    const isHeader =
+      offset + FRAME_HEADER_BYTES <= data.length &&
+      (type === 0 || type === 1 || type === 2) &&
+      data[offset + 1] === 0 &&
+      data[offset + 2] === 0 &&
+      data[offset + 3] === 0;
     if (!isHeader) {
       payloads.push(data.subarray(offset));
       break;

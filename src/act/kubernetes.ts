@@ -29,26 +29,39 @@ export class ApiServerActions implements KubernetesActions {
     const request = { name: workload.name, namespace: workload.namespace, body: { spec: { replicas } } };
     const options = requestOptions({ timeoutMs: this.timeoutMs, signal, contentType: MERGE_PATCH });
     await this.call(`scaling ${workload.kind}/${workload.name} to ${replicas}`, () =>
-      workload.kind === "Deployment" ? this.apps.patchNamespacedDeploymentScale(request, options) : this.apps.patchNamespacedStatefulSetScale(request, options),
+      workload.kind === "Deployment"
+        ? this.apps.patchNamespacedDeploymentScale(request, options)
+        : this.apps.patchNamespacedStatefulSetScale(request, options),
     );
   }
 
   async rolloutRestart(workload: WorkloadRef, signal?: AbortSignal): Promise<void> {
     this.fence.check(`restarting ${workload.kind}/${workload.name}`);
-    const body = { spec: { template: { metadata: { annotations: { [RESTARTED_AT_ANNOTATION]: new Date().toISOString() } } } } };
+    const body = {
+      spec: { template: { metadata: { annotations: { [RESTARTED_AT_ANNOTATION]: new Date().toISOString() } } } },
+    };
     const request = { name: workload.name, namespace: workload.namespace, body };
     const options = requestOptions({ timeoutMs: this.timeoutMs, signal, contentType: MERGE_PATCH });
     await this.call(`restarting ${workload.kind}/${workload.name}`, () =>
-      workload.kind === "Deployment" ? this.apps.patchNamespacedDeployment(request, options) : this.apps.patchNamespacedStatefulSet(request, options),
+      workload.kind === "Deployment"
+        ? this.apps.patchNamespacedDeployment(request, options)
+        : this.apps.patchNamespacedStatefulSet(request, options),
     );
   }
 
   async deletePod(namespace: string, name: string, signal?: AbortSignal): Promise<void> {
     this.fence.check(`deleting pod ${name}`);
-    await this.call(`deleting pod ${name}`, () => this.core.deleteNamespacedPod({ name, namespace }, requestOptions({ timeoutMs: this.timeoutMs, signal })));
+    await this.call(`deleting pod ${name}`, () =>
+      this.core.deleteNamespacedPod({ name, namespace }, requestOptions({ timeoutMs: this.timeoutMs, signal })),
+    );
   }
 
-  async logs(namespace: string, pod: string, options: { container?: string; tail: number; previous?: boolean }, signal?: AbortSignal): Promise<string[]> {
+  async logs(
+    namespace: string,
+    pod: string,
+    options: { container?: string; tail: number; previous?: boolean },
+    signal?: AbortSignal,
+  ): Promise<string[]> {
     const text = await this.call(`reading the logs of pod ${pod}`, () =>
       this.core.readNamespacedPodLog(
         { name: pod, namespace, container: options.container, tailLines: options.tail, previous: options.previous },
@@ -65,7 +78,10 @@ export class ApiServerActions implements KubernetesActions {
         requestOptions({ timeoutMs: this.timeoutMs, signal }),
       ),
     );
-    return list.items.sort((a, b) => eventTime(a) - eventTime(b)).slice(-MAX_EVENTS).map(formatEvent);
+    return list.items
+      .sort((a, b) => eventTime(a) - eventTime(b))
+      .slice(-MAX_EVENTS)
+      .map(formatEvent);
   }
 
   private async call<T>(step: string, request: () => Promise<T>): Promise<T> {
@@ -88,5 +104,7 @@ function formatEvent(event: CoreV1Event): string {
   const when = at > 0 ? new Date(at).toISOString() : "-";
   const object = `${(event.involvedObject.kind ?? "").toLowerCase()}/${event.involvedObject.name ?? ""}`;
   const count = (event.count ?? 1) > 1 ? ` (x${event.count})` : "";
-  return `${when} ${event.type ?? ""} ${event.reason ?? ""} ${object}${count}: ${event.message ?? ""}`.replace(/\s+/g, " ").trim();
+  return `${when} ${event.type ?? ""} ${event.reason ?? ""} ${object}${count}: ${event.message ?? ""}`
+    .replace(/\s+/g, " ")
+    .trim();
 }

@@ -25,7 +25,12 @@ export interface KubernetesActions {
   /** As `kubectl rollout restart`: stamps the pod template so the controller replaces every pod. */
   rolloutRestart(workload: WorkloadRef, signal?: AbortSignal): Promise<void>;
   deletePod(namespace: string, name: string, signal?: AbortSignal): Promise<void>;
-  logs(namespace: string, pod: string, options: { container?: string; tail: number; previous?: boolean }, signal?: AbortSignal): Promise<string[]>;
+  logs(
+    namespace: string,
+    pod: string,
+    options: { container?: string; tail: number; previous?: boolean },
+    signal?: AbortSignal,
+  ): Promise<string[]>;
   /** Events about the namespace's objects (or one object), oldest first. */
   events(namespace: string, object?: string, signal?: AbortSignal): Promise<string[]>;
 }

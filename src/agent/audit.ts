@@ -51,8 +51,16 @@ import { dirname } from "node:path";
 import { StewardError, errorMessage, wrapError } from "../errors.js";
 
 export const AUDIT_KINDS = [
-  "reasoning", "tool_call", "policy_decision", "approval", "tool_result",
-  "model_usage", "verification", "phase_change", "session", "action",
+  "reasoning",
+  "tool_call",
+  "policy_decision",
+  "approval",
+  "tool_result",
+  "model_usage",
+  "verification",
+  "phase_change",
+  "session",
+  "action",
 ] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 
@@ -76,16 +84,29 @@ export interface AuditDataByKind {
   approval: { id: string; approved: boolean; by: string; reason?: string };
   tool_result: { id: string; isError: boolean; output: string; exitCode?: number; durationMs?: number };
   model_usage: {
-    inputTokens: number; outputTokens: number; cacheReadTokens: number; cacheWriteTokens: number;
-    costUSD: number; model?: string; requestId?: string; stopReason?: string | null;
+    inputTokens: number;
+    outputTokens: number;
+    cacheReadTokens: number;
+    cacheWriteTokens: number;
+    costUSD: number;
+    model?: string;
+    requestId?: string;
+    stopReason?: string | null;
   };
   /** `phase` is the phase this verification leads to (Resolved, another attempt, Escalated). */
   verification: { cleared: boolean; details: string; phase?: string; attempt?: number };
   phase_change: { from: string; to: string; reason: string };
   action: { id: string; tool: string; command: string[]; state: "Started" | "Unknown"; reason?: string };
   session: {
-    event: string; sessionId?: string; model?: string; mode?: string; attempt?: number; reason?: string;
-    line?: number; discardedBytes?: number; discarded?: string;
+    event: string;
+    sessionId?: string;
+    model?: string;
+    mode?: string;
+    attempt?: number;
+    reason?: string;
+    line?: number;
+    discardedBytes?: number;
+    discarded?: string;
   };
 }
 
@@ -98,7 +119,8 @@ export interface AuditLogOptions {
   clock?: () => Date;
 }
 
-export type AuditVerifyResult = { ok: true; entries: number; head: string } | { ok: false; line: number; reason: string };
+export type AuditVerifyResult =
+  { ok: true; entries: number; head: string } | { ok: false; line: number; reason: string };
 
 const ZERO_HASH = "0".repeat(64);
 const sha256 = (bytes: string | Buffer): string => createHash("sha256").update(bytes).digest("hex");
@@ -137,7 +159,8 @@ function objectToJson(value: object, sanitize: Sanitize, ancestors: Set<object>)
   if (Array.isArray(value)) return value.map((v: unknown) => toJson(v, sanitize, ancestors) ?? null);
   // An Error's message is the useful part, and JSON.stringify would drop it.
   if (value instanceof Error) return { name: value.name, message: sanitize(value.message) };
-  if ("toJSON" in value && typeof value.toJSON === "function") return toJson((value as { toJSON: () => unknown }).toJSON(), sanitize, ancestors);
+  if ("toJSON" in value && typeof value.toJSON === "function")
+    return toJson((value as { toJSON: () => unknown }).toJSON(), sanitize, ancestors);
   const out: JsonObject = {};
   for (const [key, v] of Object.entries(value)) {
     const json = toJson(v, sanitize, ancestors);
@@ -149,7 +172,8 @@ function objectToJson(value: object, sanitize: Sanitize, ancestors: Set<object>)
 const ENTRY_KEYS = ["seq", "time", "kind", "prevHash", "data", "hash"];
 const isHex64 = (v: unknown): boolean => typeof v === "string" && /^[0-9a-f]{64}$/.test(v);
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
-const isAuditKind = (v: unknown): v is AuditKind => typeof v === "string" && (AUDIT_KINDS as readonly string[]).includes(v);
+const isAuditKind = (v: unknown): v is AuditKind =>
+  typeof v === "string" && (AUDIT_KINDS as readonly string[]).includes(v);
 const FIELD_CHECKS: [string, (v: unknown) => boolean, string][] = [
   ["seq", (v) => typeof v === "number" && Number.isSafeInteger(v) && v >= 1, "a positive integer"],
   ["time", (v) => typeof v === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(v), "an ISO-8601 UTC time"],
@@ -169,7 +193,8 @@ function parseEntry(raw: Buffer): AuditEntry | string {
     return "not valid JSON";
   }
   if (!isObject(value)) return "not a JSON object";
-  if (Object.keys(value).join() !== ENTRY_KEYS.join()) return `fields must be exactly ${ENTRY_KEYS.join(", ")} in that order`;
+  if (Object.keys(value).join() !== ENTRY_KEYS.join())
+    return `fields must be exactly ${ENTRY_KEYS.join(", ")} in that order`;
   for (const [key, check, what] of FIELD_CHECKS) {
     if (!check(value[key])) return `${key} must be ${what}`;
   }
@@ -199,8 +224,14 @@ async function readBytes(path: string): Promise<Buffer> {
 async function syncDirectory(dir: string): Promise<void> {
   try {
     const handle = await open(dir, "r");
-    try { await handle.sync(); } finally { await handle.close(); }
-  } catch { /* the file's own fsync still holds */ }
+    try {
+      await handle.sync();
+    } finally {
+      await handle.close();
+    }
+  } catch {
+    /* the file's own fsync still holds */
+  }
 }
 
 export class AuditLog {
@@ -210,15 +241,22 @@ export class AuditLog {
   private seq: number;
   private lastHash: string;
 
-  private constructor(readonly path: string, private readonly fh: FileHandle, chain: { seq: number; head: string },
-    private readonly options: Required<Omit<AuditLogOptions, "repairTornTail">>) {
+  private constructor(
+    readonly path: string,
+    private readonly fh: FileHandle,
+    chain: { seq: number; head: string },
+    private readonly options: Required<Omit<AuditLogOptions, "repairTornTail">>,
+  ) {
     this.seq = chain.seq;
     this.lastHash = chain.head;
   }
 
   /** Opens (creating with mode 0600, parents too) and continues the file's chain. */
   static async open(path: string, options: AuditLogOptions = {}): Promise<AuditLog> {
-    const resolved = { sanitize: options.sanitize ?? ((t: string): string => t), clock: options.clock ?? ((): Date => new Date()) };
+    const resolved = {
+      sanitize: options.sanitize ?? ((t: string): string => t),
+      clock: options.clock ?? ((): Date => new Date()),
+    };
     let fh: FileHandle;
     try {
       await mkdir(dirname(path), { recursive: true, mode: 0o700 });
@@ -241,12 +279,20 @@ export class AuditLog {
   }
 
   /** The next entry's seq minus one: how many entries the chain holds. */
-  get lastSeq(): number { return this.seq; }
+  get lastSeq(): number {
+    return this.seq;
+  }
   /** SHA-256 of the last line: store it elsewhere and pass it to verifyAuditFile as `expectedHead`. */
-  get head(): string { return this.lastHash; }
+  get head(): string {
+    return this.lastHash;
+  }
 
   /** Appends one entry; calls are serialized in call order, so concurrent appends never interleave. */
-  async append<K extends AuditKind>(kind: K, data: AuditDataByKind[K], options: { sync?: boolean } = {}): Promise<AuditEntry> {
+  async append<K extends AuditKind>(
+    kind: K,
+    data: AuditDataByKind[K],
+    options: { sync?: boolean } = {},
+  ): Promise<AuditEntry> {
     if (!isAuditKind(kind)) throw new StewardError(`audit log ${this.path}: unknown kind ${JSON.stringify(kind)}`);
     // Sanitize before queueing: a failure here rejects only this call and leaves the log usable.
     const clean = toJson(data, this.options.sanitize, new Set());
@@ -271,7 +317,10 @@ export class AuditLog {
   private async write(kind: AuditKind, data: JsonObject, sync: boolean): Promise<AuditEntry> {
     if (this.closed) throw new StewardError(`audit log ${this.path}: append after close`);
     if (this.failure !== undefined) {
-      throw new StewardError(`audit log ${this.path}: refusing to append after a failed write (${errorMessage(this.failure)}); reopen it with repairTornTail`, { cause: this.failure });
+      throw new StewardError(
+        `audit log ${this.path}: refusing to append after a failed write (${errorMessage(this.failure)}); reopen it with repairTornTail`,
+        { cause: this.failure },
+      );
     }
     const body = { seq: this.seq + 1, time: this.options.clock().toISOString(), kind, prevHash: this.lastHash, data };
     const entry: AuditEntry = { ...body, hash: entryHash(body) };
@@ -304,7 +353,11 @@ export class AuditLog {
     await this.fh.truncate(keep);
     await this.fh.sync();
     const discarded = torn.toString("utf8").slice(0, 500);
-    await this.append("session", { event: "repaired", line, discardedBytes: torn.length, discarded, reason: "torn final line cut off on open" }, { sync: true });
+    await this.append(
+      "session",
+      { event: "repaired", line, discardedBytes: torn.length, discarded, reason: "torn final line cut off on open" },
+      { sync: true },
+    );
   }
 }
 
@@ -313,7 +366,9 @@ function chainHead(path: string, lines: Buffer[]): { seq: number; head: string }
   if (last === undefined) return { seq: 0, head: ZERO_HASH };
   const entry = parseEntry(last);
   if (typeof entry === "string") {
-    throw new StewardError(`audit log ${path}: cannot continue the chain: line ${lines.length} is not an entry (${entry}); run "steward audit verify" on it`);
+    throw new StewardError(
+      `audit log ${path}: cannot continue the chain: line ${lines.length} is not an entry (${entry}); run "steward audit verify" on it`,
+    );
   }
   return { seq: entry.seq, head: sha256(last) };
 }
@@ -326,9 +381,11 @@ function seqOf(raw: Buffer): number | undefined {
 function seqProblem(lines: Buffer[], index: number, seq: number): string {
   const expected = index + 1;
   const at = lines.findIndex((raw, i) => i > index && seqOf(raw) === expected);
-  if (at >= 0) return `seq ${seq} where ${expected} was expected: lines are out of order (seq ${expected} is on line ${at + 1})`;
+  if (at >= 0)
+    return `seq ${seq} where ${expected} was expected: lines are out of order (seq ${expected} is on line ${at + 1})`;
   const missing = seq - expected;
-  if (missing > 0) return `seq ${seq} where ${expected} was expected: ${missing === 1 ? "1 entry" : `${missing} entries`} before this line deleted`;
+  if (missing > 0)
+    return `seq ${seq} where ${expected} was expected: ${missing === 1 ? "1 entry" : `${missing} entries`} before this line deleted`;
   return `seq ${seq} where ${expected} was expected: a duplicated or replayed entry`;
 }
 
@@ -337,7 +394,10 @@ function seqProblem(lines: Buffer[], index: number, seq: number): string {
  * itself, whether its own hash or its successor's prevHash gives it away. Lines cut off the
  * end at a line boundary are invisible to the chain: pass `expectedHead` to catch that.
  */
-export async function verifyAuditFile(path: string, options: { expectedHead?: string } = {}): Promise<AuditVerifyResult> {
+export async function verifyAuditFile(
+  path: string,
+  options: { expectedHead?: string } = {},
+): Promise<AuditVerifyResult> {
   const { lines, torn } = splitLines(await readBytes(path));
   const bad = (line: number, reason: string): AuditVerifyResult => ({ ok: false, line, reason });
   const hashes: string[] = [];
@@ -345,7 +405,8 @@ export async function verifyAuditFile(path: string, options: { expectedHead?: st
   for (const [i, raw] of lines.entries()) {
     const entry = parseEntry(raw);
     if (typeof entry === "string") return bad(i + 1, entry);
-    if (entryHash(entry) !== entry.hash) return bad(i + 1, "content changed after it was written (its hash does not match its content)");
+    if (entryHash(entry) !== entry.hash)
+      return bad(i + 1, "content changed after it was written (its hash does not match its content)");
     if (entry.seq !== i + 1) return bad(i + 1, seqProblem(lines, i, entry.seq));
     if (entry.prevHash !== prev) {
       return i === 0
@@ -355,9 +416,16 @@ export async function verifyAuditFile(path: string, options: { expectedHead?: st
     prev = sha256(raw);
     hashes.push(prev);
   }
-  if (torn.length > 0) return bad(lines.length + 1, `torn final line: ${torn.length} bytes without a trailing newline (an interrupted write, or the file was truncated)`);
+  if (torn.length > 0)
+    return bad(
+      lines.length + 1,
+      `torn final line: ${torn.length} bytes without a trailing newline (an interrupted write, or the file was truncated)`,
+    );
   if (options.expectedHead !== undefined && !hashes.includes(options.expectedHead)) {
-    return bad(lines.length + 1, `the entry with hash ${options.expectedHead.slice(0, 12)}… recorded elsewhere is missing: lines were cut off the end, or the file was replaced`);
+    return bad(
+      lines.length + 1,
+      `the entry with hash ${options.expectedHead.slice(0, 12)}… recorded elsewhere is missing: lines were cut off the end, or the file was replaced`,
+    );
   }
   return { ok: true, entries: lines.length, head: prev };
 }

@@ -88,7 +88,11 @@ export interface BudgetExceeded {
   message: string;
 }
 
-type Check = (c: Readonly<SessionCounters>, b: Budgets, x: { nowMs: number; model: string | undefined }) => BudgetExceeded | undefined;
+type Check = (
+  c: Readonly<SessionCounters>,
+  b: Budgets,
+  x: { nowMs: number; model: string | undefined },
+) => BudgetExceeded | undefined;
 
 const reached = (budget: keyof Budgets, used: number, limit: number, what: string): BudgetExceeded | undefined =>
   used >= limit ? { budget, message: `${used} of ${limit} ${what} used` } : undefined;
@@ -98,13 +102,18 @@ const CHECKS: Record<"duration" | "tokens" | "cost" | "turns" | "toolCalls" | "m
     const limit = parseDuration(b.maxDuration);
     const elapsed = x.nowMs - c.startedAtMs;
     // An unparseable duration cannot pass the schema; if one gets here, fail closed.
-    if (limit === undefined) return { budget: "maxDuration", message: `maxDuration ${JSON.stringify(b.maxDuration)} is not a duration` };
-    return elapsed >= limit ? { budget: "maxDuration", message: `ran ${formatDuration(elapsed)} of ${b.maxDuration}` } : undefined;
+    if (limit === undefined)
+      return { budget: "maxDuration", message: `maxDuration ${JSON.stringify(b.maxDuration)} is not a duration` };
+    return elapsed >= limit
+      ? { budget: "maxDuration", message: `ran ${formatDuration(elapsed)} of ${b.maxDuration}` }
+      : undefined;
   },
   tokens: (c, b) => reached("maxTokens", totalTokens(c), b.maxTokens, "tokens"),
   cost(c, b, x) {
     const cost = estimateCostUSD(x.model ?? "", c);
-    return cost >= b.maxCostUSD ? { budget: "maxCostUSD", message: `estimated $${cost.toFixed(4)} of $${b.maxCostUSD} spent` } : undefined;
+    return cost >= b.maxCostUSD
+      ? { budget: "maxCostUSD", message: `estimated $${cost.toFixed(4)} of $${b.maxCostUSD} spent` }
+      : undefined;
   },
   turns: (c, b) => reached("maxTurns", c.turns, b.maxTurns, "turns"),
   toolCalls: (c, b) => reached("maxToolCalls", c.toolCalls, b.maxToolCalls, "tool calls"),

@@ -60,12 +60,28 @@ export interface HandoverIo {
 }
 
 /** Builds the new conversation from the status, records the handover, and saves it. */
-export async function handOver(remediation: AgentRemediation, desiredState: DesiredState, input: HandoverInput, io: HandoverIo): Promise<SessionState> {
+export async function handOver(
+  remediation: AgentRemediation,
+  desiredState: DesiredState,
+  input: HandoverInput,
+  io: HandoverIo,
+): Promise<SessionState> {
   const status = remediation.status ?? emptyRemediationStatus();
   const state = handoverState(remediation, desiredState, input);
   const resumesCall = state.pending !== undefined;
   const reason = `continues session ${status.sessionId ?? "?"} (phase ${status.phase}), whose conversation is on another replica`;
-  await io.audit.append("session", { event: "handover", sessionId: state.sessionId, model: state.model, mode: remediation.spec.mode, attempt: state.attempt, reason }, { sync: true });
+  await io.audit.append(
+    "session",
+    {
+      event: "handover",
+      sessionId: state.sessionId,
+      model: state.model,
+      mode: remediation.spec.mode,
+      attempt: state.attempt,
+      reason,
+    },
+    { sync: true },
+  );
   await io.updateStatus((s) => ({
     ...s,
     sessionId: state.sessionId,
@@ -75,13 +91,18 @@ export async function handOver(remediation: AgentRemediation, desiredState: Desi
     message: `agent session ${state.sessionId} ${reason}; it starts from what the status records`,
     pendingApproval: resumesCall ? s.pendingApproval : [],
   }));
-  if (!resumesCall && status.phase !== "Investigating") await io.audit.append("phase_change", { from: status.phase, to: "Investigating", reason: "session handover" });
+  if (!resumesCall && status.phase !== "Investigating")
+    await io.audit.append("phase_change", { from: status.phase, to: "Investigating", reason: "session handover" });
   await io.save(state);
   return state;
 }
 
 /** The new conversation: the incident, what was done, and the call awaiting approval if any. Pure. */
-export function handoverState(remediation: AgentRemediation, desiredState: DesiredState, input: HandoverInput): SessionState {
+export function handoverState(
+  remediation: AgentRemediation,
+  desiredState: DesiredState,
+  input: HandoverInput,
+): SessionState {
   const status = remediation.status ?? emptyRemediationStatus();
   const waiting = status.phase === "AwaitingApproval" ? status.pendingApproval[0] : undefined;
   const call = waiting && pendingCall(waiting, toolsetFor(desiredState.spec.target));
@@ -95,7 +116,12 @@ export function handoverState(remediation: AgentRemediation, desiredState: Desir
     nudges: 0,
   };
   if (call) {
-    const block: Anthropic.Messages.ToolUseBlockParam = { type: "tool_use", id: call.id, name: call.name, input: call.input };
+    const block: Anthropic.Messages.ToolUseBlockParam = {
+      type: "tool_use",
+      id: call.id,
+      name: call.name,
+      input: call.input,
+    };
     state.messages.push({ role: "assistant", content: [block] });
     state.pending = { toolUses: [call], results: [], decisions: {} };
   }
@@ -107,7 +133,10 @@ export function handoverState(remediation: AgentRemediation, desiredState: Desir
  * accepted only if the tool validates it and maps it back to exactly the argv a person was
  * asked to approve. Undefined when no candidate does (the model must then ask again).
  */
-export function pendingCall(pending: PendingApproval, toolset: Toolset): { id: string; name: string; input: Record<string, unknown> } | undefined {
+export function pendingCall(
+  pending: PendingApproval,
+  toolset: Toolset,
+): { id: string; name: string; input: Record<string, unknown> } | undefined {
   const tool = findTool(toolset, pending.tool);
   if (!tool) return undefined;
   const { command } = pending;
@@ -146,9 +175,11 @@ function describeAction(action: ActionRecord): string {
   const who = action.approver ? `, approved by ${action.approver}` : "";
   const unknown = action.state === "Started" || action.state === "Unknown";
   const outcome =
-    action.decision === "deny" ? "denied, not run"
-    : unknown ? `started${who}; Steward stopped while it ran, so its outcome is unknown (it was not run again)`
-    : `ran${who}, exit code ${action.exitCode ?? "unknown"}${action.dryRun ? " (dry run)" : ""}`;
+    action.decision === "deny"
+      ? "denied, not run"
+      : unknown
+        ? `started${who}; Steward stopped while it ran, so its outcome is unknown (it was not run again)`
+        : `ran${who}, exit code ${action.exitCode ?? "unknown"}${action.dryRun ? " (dry run)" : ""}`;
   return `- ${action.time} ${action.tool}: ${action.command.join(" ")} — ${outcome}`;
 }
 
@@ -160,8 +191,17 @@ function handoverNote(status: RemediationStatus, waiting: PendingApproval | unde
     `Changes already made or refused in this incident:\n${actions}`,
     `Last recorded step: ${status.phase}${status.message ? `: ${status.message}` : ""}.`,
   ];
-  if (status.phase === "Remediating") lines.push("A change was in progress when the replica stopped and its result was not recorded: it may or may not have run.");
-  if (waiting && resumed) lines.push(`Your call ${waiting.id} (${waiting.command.join(" ")}) was waiting for a person's approval; its result follows.`);
-  if (waiting && !resumed) lines.push(`A call (${waiting.command.join(" ")}) was waiting for approval and was not run; call the tool again if it is still needed.`);
+  if (status.phase === "Remediating")
+    lines.push(
+      "A change was in progress when the replica stopped and its result was not recorded: it may or may not have run.",
+    );
+  if (waiting && resumed)
+    lines.push(
+      `Your call ${waiting.id} (${waiting.command.join(" ")}) was waiting for a person's approval; its result follows.`,
+    );
+  if (waiting && !resumed)
+    lines.push(
+      `A call (${waiting.command.join(" ")}) was waiting for approval and was not run; call the tool again if it is still needed.`,
+    );
   return lines.join("\n\n");
 }

@@ -14,7 +14,10 @@ const DNS_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 const WORKLOAD = /^(deployment|statefulset)\/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
 
 const PodName = z.string().regex(DNS_NAME, "a pod name (lower-case DNS name)").describe("pod name");
-const WorkloadName = z.string().regex(WORKLOAD, "deployment/<name> or statefulset/<name>").describe("the workload, as deployment/<name> or statefulset/<name>");
+const WorkloadName = z
+  .string()
+  .regex(WORKLOAD, "deployment/<name> or statefulset/<name>")
+  .describe("the workload, as deployment/<name> or statefulset/<name>");
 
 function kubeOf(env: ToolEnvironment): KubernetesToolAccess {
   if (!env.kubernetes) throw new StewardError("this session's target is not a Kubernetes namespace");
@@ -34,21 +37,38 @@ const kubeGet: ToolDefinition<{ kind: z.infer<typeof GetKind>; name?: string }> 
   run(input, env) {
     const kube = kubeOf(env);
     const observed = kube.observed();
-    if (!observed) return Promise.resolve({ output: `namespace ${kube.namespace} has not been listed yet`, isError: true });
-    const named = <T extends { name: string }>(items: readonly T[]): T[] => items.filter((o) => input.name === undefined || o.name === input.name);
+    if (!observed)
+      return Promise.resolve({ output: `namespace ${kube.namespace} has not been listed yet`, isError: true });
+    const named = <T extends { name: string }>(items: readonly T[]): T[] =>
+      items.filter((o) => input.name === undefined || o.name === input.name);
     if (input.kind === "pods") {
       const rows = named(observed.pods).map((p) => {
         const containers = p.containers.map((c) => {
-          const last = c.lastTermination ? ` last=${c.lastTermination.reason ?? "?"}(exit ${c.lastTermination.exitCode})` : "";
+          const last = c.lastTermination
+            ? ` last=${c.lastTermination.reason ?? "?"}(exit ${c.lastTermination.exitCode})`
+            : "";
           return `${c.name}:${c.state}${c.reason ? `(${c.reason})` : ""} restarts=${c.restartCount}${last}`;
         });
-        return [p.name, p.terminating ? "Terminating" : p.phase, p.ready ? "ready" : "not-ready", containers.join(" ")].join("\t");
+        return [
+          p.name,
+          p.terminating ? "Terminating" : p.phase,
+          p.ready ? "ready" : "not-ready",
+          containers.join(" "),
+        ].join("\t");
       });
       return Promise.resolve(ok(["NAME\tPHASE\tREADY\tCONTAINERS", ...rows].join("\n")));
     }
     const kind = input.kind === "deployments" ? "Deployment" : "StatefulSet";
     const rows = named(observed.workloads.filter((w) => w.kind === kind)).map((w) =>
-      [w.name, String(w.replicas), String(w.readyReplicas), String(w.updatedReplicas), podsOf(w, observed.pods).map((p) => p.name).join(",")].join("\t"),
+      [
+        w.name,
+        String(w.replicas),
+        String(w.readyReplicas),
+        String(w.updatedReplicas),
+        podsOf(w, observed.pods)
+          .map((p) => p.name)
+          .join(","),
+      ].join("\t"),
     );
     return Promise.resolve(ok(["NAME\tREPLICAS\tREADY\tUPDATED\tPODS", ...rows].join("\n")));
   },
@@ -56,7 +76,8 @@ const kubeGet: ToolDefinition<{ kind: z.infer<typeof GetKind>; name?: string }> 
 
 const kubeEvents: ToolDefinition<{ object?: string }> = {
   name: "kube_events",
-  description: "Recent events of the target namespace (like `kubectl get events`), optionally only those about one object by name; oldest first, at most 50.",
+  description:
+    "Recent events of the target namespace (like `kubectl get events`), optionally only those about one object by name; oldest first, at most 50.",
   input: z.strictObject({ object: PodName.optional().describe("only events about the object with this name") }),
   kind: "read",
   argv: (i) => ["kubectl", "get", "events", ...(i.object ? [`--field-selector=involvedObject.name=${i.object}`] : [])],
@@ -70,7 +91,8 @@ const kubeEvents: ToolDefinition<{ object?: string }> = {
 
 const kubeLogs: ToolDefinition<{ pod: string; container?: string; tail?: number; previous?: boolean }> = {
   name: "kube_logs",
-  description: "The last lines of a pod's container log (tail ≤ 500, default 100). previous: true reads the run that ended, where a crash loop says why.",
+  description:
+    "The last lines of a pod's container log (tail ≤ 500, default 100). previous: true reads the run that ended, where a crash loop says why.",
   input: z.strictObject({
     pod: PodName,
     container: PodName.optional().describe("container name, when the pod has several"),
@@ -78,16 +100,31 @@ const kubeLogs: ToolDefinition<{ pod: string; container?: string; tail?: number;
     previous: z.boolean().optional(),
   }),
   kind: "read",
-  argv: (i) => ["kubectl", "logs", i.pod, `--tail=${i.tail ?? 100}`, ...(i.container ? [`--container=${i.container}`] : []), ...(i.previous ? ["--previous"] : [])],
+  argv: (i) => [
+    "kubectl",
+    "logs",
+    i.pod,
+    `--tail=${i.tail ?? 100}`,
+    ...(i.container ? [`--container=${i.container}`] : []),
+    ...(i.previous ? ["--previous"] : []),
+  ],
   touches: () => [],
   async run(input, env, signal) {
     const kube = kubeOf(env);
-    const lines = await kube.actions.logs(kube.namespace, input.pod, { container: input.container, tail: input.tail ?? 100, previous: input.previous }, signal);
+    const lines = await kube.actions.logs(
+      kube.namespace,
+      input.pod,
+      { container: input.container, tail: input.tail ?? 100, previous: input.previous },
+      signal,
+    );
     return ok(lines.length === 0 ? "(no log lines)" : lines.join("\n"));
   },
 };
 
-function workloadRef(env: ToolEnvironment, workload: string): { kube: KubernetesToolAccess; ref: NonNullable<ReturnType<typeof workloadOf>> } {
+function workloadRef(
+  env: ToolEnvironment,
+  workload: string,
+): { kube: KubernetesToolAccess; ref: NonNullable<ReturnType<typeof workloadOf>> } {
   const kube = kubeOf(env);
   const ref = workloadOf(workload, kube.namespace);
   if (!ref) throw new StewardError(`not a workload: ${workload}`);
@@ -96,7 +133,8 @@ function workloadRef(env: ToolEnvironment, workload: string): { kube: Kubernetes
 
 const kubeScale: ToolDefinition<{ workload: string; replicas: number }> = {
   name: "kube_scale",
-  description: "Scale one of this DesiredState's workloads (like `kubectl scale deployment/x --replicas=N`). Subject to the policy and, in approve mode, a person's approval.",
+  description:
+    "Scale one of this DesiredState's workloads (like `kubectl scale deployment/x --replicas=N`). Subject to the policy and, in approve mode, a person's approval.",
   input: z.strictObject({ workload: WorkloadName, replicas: z.number().int().min(0).max(1_000) }),
   kind: "mutate",
   argv: (i) => ["kubectl", "scale", i.workload, `--replicas=${i.replicas}`],
@@ -111,7 +149,8 @@ const kubeScale: ToolDefinition<{ workload: string; replicas: number }> = {
 
 const kubeRolloutRestart: ToolDefinition<{ workload: string }> = {
   name: "kube_rollout_restart",
-  description: "Replace every pod of one of this DesiredState's workloads, as `kubectl rollout restart` does. Subject to the policy and, in approve mode, a person's approval.",
+  description:
+    "Replace every pod of one of this DesiredState's workloads, as `kubectl rollout restart` does. Subject to the policy and, in approve mode, a person's approval.",
   input: z.strictObject({ workload: WorkloadName }),
   kind: "mutate",
   argv: (i) => ["kubectl", "rollout", "restart", i.workload],
@@ -126,7 +165,8 @@ const kubeRolloutRestart: ToolDefinition<{ workload: string }> = {
 
 const kubeDeletePod: ToolDefinition<{ pod: string }> = {
   name: "kube_delete_pod",
-  description: "Delete one pod of this DesiredState's workloads so its controller replaces it (like `kubectl delete pod`). Subject to the policy and, in approve mode, a person's approval.",
+  description:
+    "Delete one pod of this DesiredState's workloads so its controller replaces it (like `kubectl delete pod`). Subject to the policy and, in approve mode, a person's approval.",
   input: z.strictObject({ pod: PodName }),
   kind: "mutate",
   argv: (i) => ["kubectl", "delete", "pod", i.pod],

@@ -48,15 +48,30 @@ export interface PolicyDecision {
  * screen exists to reject, so screening them would only break them.
  */
 export const READ_ONLY_TOOLS: ReadonlySet<string> = new Set([
-  "query_prometheus", "docker_ps", "docker_inspect", "docker_logs", "kube_get", "kube_events", "kube_logs",
+  "query_prometheus",
+  "docker_ps",
+  "docker_inspect",
+  "docker_logs",
+  "kube_get",
+  "kube_events",
+  "kube_logs",
 ]);
 
 /** Typed tools that always mutate, whatever the caller says. */
-const MUTATING_TOOLS: ReadonlySet<string> = new Set(["docker_start", "docker_restart", "kube_scale", "kube_rollout_restart", "kube_delete_pod"]);
+const MUTATING_TOOLS: ReadonlySet<string> = new Set([
+  "docker_start",
+  "docker_restart",
+  "kube_scale",
+  "kube_rollout_restart",
+  "kube_delete_pod",
+]);
 
 function globToken(token: string, element: string): boolean {
   if (!token.includes("*")) return token === element;
-  const body = token.split("*").map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&")).join("[\\s\\S]*");
+  const body = token
+    .split("*")
+    .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
+    .join("[\\s\\S]*");
   return new RegExp(`^${body}$`).test(element);
 }
 
@@ -136,7 +151,8 @@ export function displayArgv(argv: readonly string[]): string {
  * says so, and touches the containers it names as well as those the caller listed.
  */
 function effective(request: PolicyRequest): { mutating: boolean; touches: string[] } {
-  const derived = request.tool === "shell" || MUTATING_TOOLS.has(request.tool) ? classifyShell(request.argv) : undefined;
+  const derived =
+    request.tool === "shell" || MUTATING_TOOLS.has(request.tool) ? classifyShell(request.argv) : undefined;
   const mutating = request.mutating || MUTATING_TOOLS.has(request.tool) || (derived?.mutating ?? false);
   const touches = [...new Set([...request.touches, ...(derived?.containers ?? [])])];
   return { mutating, touches };
@@ -147,7 +163,12 @@ const deny = (stage: PolicyStage, reason: string): PolicyDecision => ({ decision
 function fromRule(rule: PolicyRule, mutating: boolean, mode: AgentMode): PolicyDecision {
   const why = `matches ${rule.decision} rule "${rule.command}"${rule.description ? ` (${rule.description})` : ""}`;
   if (rule.decision === "allow" && mutating && mode === "approve") {
-    return { decision: "ask", reason: `${why}; approve mode: every change is approved by a person`, rule, stage: "rule" };
+    return {
+      decision: "ask",
+      reason: `${why}; approve mode: every change is approved by a person`,
+      rule,
+      stage: "rule",
+    };
   }
   return { decision: rule.decision, reason: why, rule, stage: "rule" };
 }
@@ -169,14 +190,19 @@ export function decide(request: PolicyRequest, policy: RemediationPolicySpec, co
   const { mode } = context;
   if (READ_ONLY_TOOLS.has(request.tool) && !request.mutating) {
     if (mode === "off") return deny("mode", "agent mode is off: no tool may run");
-    return { decision: "allow", reason: `${request.tool} is a read-only tool (bounded, loopback-only, output redacted)`, stage: "mode" };
+    return {
+      decision: "allow",
+      reason: `${request.tool} is a read-only tool (bounded, loopback-only, output redacted)`,
+      stage: "mode",
+    };
   }
   const screened = screenArgv(request.argv);
   if (!screened.ok) return deny("screen", screened.reason);
   if (mode === "off") return deny("mode", "agent mode is off: no tool may run");
   const { mutating, touches } = effective(request);
   const shown = displayArgv(request.argv);
-  if (mode === "observe" && mutating) return deny("mode", `observe mode allows read-only tools only; "${shown}" may change the system`);
+  if (mode === "observe" && mutating)
+    return deny("mode", `observe mode allows read-only tools only; "${shown}" may change the system`);
   const outside = outsideTarget(request, { mutating, touches }, context);
   if (outside) return deny("target", outside);
   const rule = matchRule(policy.rules, request.argv);
@@ -185,10 +211,16 @@ export function decide(request: PolicyRequest, policy: RemediationPolicySpec, co
 }
 
 /** Why a call reaches past the DesiredState's own objects, if it does. */
-function outsideTarget(request: PolicyRequest, call: { mutating: boolean; touches: readonly string[] }, context: PolicyContext): string | undefined {
+function outsideTarget(
+  request: PolicyRequest,
+  call: { mutating: boolean; touches: readonly string[] },
+  context: PolicyContext,
+): string | undefined {
   if (request.tool === "shell" && programName(request.argv[0] ?? "") === "kubectl") {
     return "kubectl through shell is not bound to the target's namespace; use the kube_* tools";
   }
   const foreign = call.mutating ? call.touches.find((c) => !context.ownObjects.has(c)) : undefined;
-  return foreign === undefined ? undefined : `"${foreign}" is not one of this DesiredState's own containers or workloads`;
+  return foreign === undefined
+    ? undefined
+    : `"${foreign}" is not one of this DesiredState's own containers or workloads`;
 }

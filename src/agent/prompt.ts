@@ -5,7 +5,11 @@ import type { AgentRemediation } from "../api/remediation.js";
 import { UNTRUSTED_DATA_NOTICE, wrapUntrusted } from "./untrusted.js";
 
 const TARGET_WORDS = {
-  docker: { readTools: "docker_ps, docker_inspect, docker_logs", fixTools: "docker_start/docker_restart of the affected container", own: "containers" },
+  docker: {
+    readTools: "docker_ps, docker_inspect, docker_logs",
+    fixTools: "docker_start/docker_restart of the affected container",
+    own: "containers",
+  },
   kubernetes: {
     readTools: "kube_get, kube_events, kube_logs",
     fixTools: "kube_delete_pod of the affected pod, kube_rollout_restart or kube_scale of the affected workload",
@@ -20,7 +24,8 @@ const TARGET_WORDS = {
  */
 export function systemPrompt(policy: RemediationPolicySpec, target: "docker" | "kubernetes"): string {
   const { readTools, fixTools, own } = TARGET_WORDS[target];
-  const rules = policy.rules.map((r) => `- ${r.decision}: ${r.command}`).join("\n") || "- (no rules: every command is denied)";
+  const rules =
+    policy.rules.map((r) => `- ${r.decision}: ${r.command}`).join("\n") || "- (no rules: every command is denied)";
   return `You are Steward's remediation agent, an experienced SRE working on a live system.
 Steward declared what must be true of the system (a DesiredState), observed drift it could not fix with a simple action, and opened this incident for you.
 
@@ -44,11 +49,23 @@ ${UNTRUSTED_DATA_NOTICE}`;
 
 /** The first user message: the incident itself, with the evidence marked as data. */
 export function incidentMessage(desiredState: DesiredState, remediation: AgentRemediation, outputCap: number): string {
-  const spec = stringify({ target: desiredState.spec.target, services: desiredState.spec.services, invariants: desiredState.spec.invariants });
+  const spec = stringify({
+    target: desiredState.spec.target,
+    services: desiredState.spec.services,
+    invariants: desiredState.spec.invariants,
+  });
   const drift = remediation.spec.drift
     .map((d) => `- ${d.subject} (${d.type}): expected ${d.expected}, observed ${d.observed}, since ${d.since}`)
     .join("\n");
-  const evidence = wrapUntrusted(`evidence gathered when the incident opened`, JSON.stringify(remediation.spec.drift.map((d) => d.evidence), null, 2), outputCap);
+  const evidence = wrapUntrusted(
+    `evidence gathered when the incident opened`,
+    JSON.stringify(
+      remediation.spec.drift.map((d) => d.evidence),
+      null,
+      2,
+    ),
+    outputCap,
+  );
   return `Incident ${remediation.metadata.name} for DesiredState ${desiredState.metadata.name} (mode: ${remediation.spec.mode}).
 Opened because: ${remediation.spec.reason}. ${remediation.status?.message ?? ""}
 

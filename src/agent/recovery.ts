@@ -59,7 +59,10 @@ export function recoverActions(status: RemediationStatus): ActionRecovery {
 export function recordedResult(action: ActionRecord | undefined): { content: string; isError: boolean } | undefined {
   if (!action) return undefined;
   if (action.decision === "deny") {
-    return { content: `denied${action.approver ? ` by ${action.approver}` : " by policy"}; do not retry this action`, isError: true };
+    return {
+      content: `denied${action.approver ? ` by ${action.approver}` : " by policy"}; do not retry this action`,
+      isError: true,
+    };
   }
   if (action.state === "Started" || action.state === "Unknown") {
     return {
@@ -82,7 +85,10 @@ export function recordedResult(action: ActionRecord | undefined): { content: str
  * or run before Steward stopped; calls without a record are left to run normally. Returns
  * the results it added (the caller audits them and saves the state).
  */
-export function answerFromRecord(state: SessionState, actions: readonly ActionRecord[]): Anthropic.Messages.ToolResultBlockParam[] {
+export function answerFromRecord(
+  state: SessionState,
+  actions: readonly ActionRecord[],
+): Anthropic.Messages.ToolResultBlockParam[] {
   const pending = state.pending;
   if (!pending) return [];
   const added: Anthropic.Messages.ToolResultBlockParam[] = [];

@@ -12,12 +12,22 @@ export interface RenderOptions {
 }
 
 type Tone = "plain" | "good" | "warn" | "bad" | "quiet";
-interface Block { text: string[]; tone: Tone }
+interface Block {
+  text: string[];
+  tone: Tone;
+}
 
 const LABELS: Record<string, string> = {
-  reasoning: "reasoning", tool_call: "tool call", policy_decision: "policy", approval: "approval",
-  tool_result: "result", model_usage: "usage", verification: "verification", phase_change: "phase",
-  session: "session", action: "change",
+  reasoning: "reasoning",
+  tool_call: "tool call",
+  policy_decision: "policy",
+  approval: "approval",
+  tool_result: "result",
+  model_usage: "usage",
+  verification: "verification",
+  phase_change: "phase",
+  session: "session",
+  action: "change",
 };
 const LABEL_WIDTH = 13;
 const INDENT = " ".repeat(8 + 2 + LABEL_WIDTH);
@@ -26,8 +36,13 @@ const MAX_REASONING_LINES = 40;
 const MAX_LINE_CHARS = 200;
 const MAX_INPUT_CHARS = 300;
 const COLORS: Record<Tone | "time" | "label", [string, string]> = {
-  plain: ["", ""], good: ["\x1b[32m", "\x1b[39m"], warn: ["\x1b[33m", "\x1b[39m"], bad: ["\x1b[31m", "\x1b[39m"],
-  quiet: ["\x1b[2m", "\x1b[22m"], time: ["\x1b[2m", "\x1b[22m"], label: ["\x1b[1m", "\x1b[22m"],
+  plain: ["", ""],
+  good: ["\x1b[32m", "\x1b[39m"],
+  warn: ["\x1b[33m", "\x1b[39m"],
+  bad: ["\x1b[31m", "\x1b[39m"],
+  quiet: ["\x1b[2m", "\x1b[22m"],
+  time: ["\x1b[2m", "\x1b[22m"],
+  label: ["\x1b[1m", "\x1b[22m"],
 };
 
 /** Tool output and model text are untrusted: control characters could drive the terminal. */
@@ -82,7 +97,9 @@ function approval(d: JsonObject): Block {
 function result(d: JsonObject, tool: string | undefined): Block {
   const exit = num(d, "exitCode");
   const isError = d.isError === true;
-  const status = [isError ? "error" : undefined, exit !== undefined ? `exit ${exit}` : undefined].filter(Boolean).join(", ");
+  const status = [isError ? "error" : undefined, exit !== undefined ? `exit ${exit}` : undefined]
+    .filter(Boolean)
+    .join(", ");
   const lines = excerpt(str(d, "output") ?? "", MAX_RESULT_LINES);
   const prefix = tool !== undefined ? `[${tool}] ` : "";
   const tone: Tone = isError || (exit !== undefined && exit !== 0) ? "bad" : "plain";
@@ -121,8 +138,10 @@ function session(d: JsonObject): Block {
   const attempt = num(d, "attempt");
   const line = num(d, "line");
   const details = [
-    model !== undefined ? `model ${model}` : undefined, mode !== undefined ? `mode ${mode}` : undefined,
-    attempt !== undefined ? `attempt ${attempt}` : undefined, line !== undefined ? `line ${line}` : undefined,
+    model !== undefined ? `model ${model}` : undefined,
+    mode !== undefined ? `mode ${mode}` : undefined,
+    attempt !== undefined ? `attempt ${attempt}` : undefined,
+    line !== undefined ? `line ${line}` : undefined,
   ].filter(Boolean);
   const reason = str(d, "reason");
   const text = `${str(d, "event") ?? "?"}${details.length ? ` (${details.join(", ")})` : ""}${reason ? `: ${reason}` : ""}`;
@@ -130,7 +149,11 @@ function session(d: JsonObject): Block {
 }
 
 /** Tool names by id, and the ids of the latest run of calls (parallel calls of one turn). */
-interface Context { tools: Map<string, string>; batch: Set<string>; inCalls: boolean }
+interface Context {
+  tools: Map<string, string>;
+  batch: Set<string>;
+  inCalls: boolean;
+}
 
 const RENDERERS: Record<string, (d: JsonObject, ctx: Context) => Block> = {
   reasoning: (d) => ({ text: excerpt(str(d, "text") ?? "", MAX_REASONING_LINES), tone: "plain" }),
@@ -146,14 +169,22 @@ const RENDERERS: Record<string, (d: JsonObject, ctx: Context) => Block> = {
   verification,
   phase_change: (d) => {
     const reason = str(d, "reason");
-    return { text: [`${str(d, "from") ?? "?"} → ${str(d, "to") ?? "?"}${reason ? ` (${reason})` : ""}`], tone: "plain" };
+    return {
+      text: [`${str(d, "from") ?? "?"} → ${str(d, "to") ?? "?"}${reason ? ` (${reason})` : ""}`],
+      tone: "plain",
+    };
   },
   session,
   action: (d) => {
-    const command = Array.isArray(d.command) ? d.command.filter((c): c is string => typeof c === "string").join(" ") : "?";
+    const command = Array.isArray(d.command)
+      ? d.command.filter((c): c is string => typeof c === "string").join(" ")
+      : "?";
     const unknown = str(d, "state") === "Unknown";
     const reason = str(d, "reason");
-    return { text: [`${command}: ${unknown ? "outcome unknown, not run again" : "started"}${reason ? ` (${reason})` : ""}`], tone: unknown ? "warn" : "plain" };
+    return {
+      text: [`${command}: ${unknown ? "outcome unknown, not run again" : "started"}${reason ? ` (${reason})` : ""}`],
+      tone: unknown ? "warn" : "plain",
+    };
   },
 };
 

@@ -12,7 +12,13 @@ import type { KubernetesActions } from "../act/types.js";
 import { targetObserved, type SystemObserver } from "../reconcile/observation.js";
 import { driftCleared, emptyRemediationStatus } from "../reconcile/remediations.js";
 import { inDockerTarget } from "../reconcile/target.js";
-import { inKubernetesTarget, podsOf, workloadOfService, workloadSubject, type WorkloadObservation } from "../reconcile/workload-drift.js";
+import {
+  inKubernetesTarget,
+  podsOf,
+  workloadOfService,
+  workloadSubject,
+  type WorkloadObservation,
+} from "../reconcile/workload-drift.js";
 import type { Store } from "../store/store.js";
 import { AuditLog } from "./audit.js";
 import { approvalFor } from "../api/approvals.js";
@@ -60,7 +66,10 @@ export class AgentRunner implements SessionRunner {
   ): Promise<SessionOutcome> {
     const { namespace, name } = remediation.metadata;
     // A crash can tear the last line (a write cut short); the repair is itself audited.
-    const audit = await AuditLog.open(this.deps.files.auditPath(namespace, name), { sanitize: sanitizeForLog, repairTornTail: true });
+    const audit = await AuditLog.open(this.deps.files.auditPath(namespace, name), {
+      sanitize: sanitizeForLog,
+      repairTornTail: true,
+    });
     try {
       let status = remediation.status ?? emptyRemediationStatus();
       const updateStatus = async (change: (s: RemediationStatus) => RemediationStatus): Promise<void> => {
@@ -70,7 +79,9 @@ export class AgentRunner implements SessionRunner {
         this.recordSteps(remediation, before, status);
       };
       const interrupted = await this.recoverActions(status, { audit, updateStatus });
-      const outcome = interrupted ?? (await this.runConversation({ ...remediation, status }, desiredState, context, { audit, updateStatus }));
+      const outcome =
+        interrupted ??
+        (await this.runConversation({ ...remediation, status }, desiredState, context, { audit, updateStatus }));
       await this.finish(outcome, { audit, updateStatus, getStatus: () => status });
       this.countUsage(remediation.status?.usage, status.usage, outcome);
       context.logger.info("agent session finished", { remediation: name, outcome: outcome.type });
@@ -94,7 +105,11 @@ export class AgentRunner implements SessionRunner {
       const reason = "Steward stopped while it ran, before its outcome was recorded; it is not run again";
       await io.audit.append("action", { id: a.id, tool: a.tool, command: a.command, state: "Unknown", reason });
     }
-    await io.audit.append("phase_change", { from: status.phase, to: recovery.status.phase, reason: recovery.status.message ?? "" }, { sync: true });
+    await io.audit.append(
+      "phase_change",
+      { from: status.phase, to: recovery.status.phase, reason: recovery.status.message ?? "" },
+      { sync: true },
+    );
     await io.updateStatus(() => recovery.status);
     return recovery.interrupt === undefined ? undefined : { type: "interrupted", reason: recovery.interrupt };
   }
@@ -136,9 +151,16 @@ export class AgentRunner implements SessionRunner {
     const start = sessionStart(remediation, await this.deps.files.load(namespace, name));
     if (start.type === "resume") return this.resume(remediation, start.state, io.audit);
     if (start.type === "begin") return this.begin(remediation, desiredState, policy, io);
-    context.logger.warn("continuing an agent session whose conversation is on another replica", { remediation: name, phase: remediation.status?.phase, sessionId: remediation.status?.sessionId });
+    context.logger.warn("continuing an agent session whose conversation is on another replica", {
+      remediation: name,
+      phase: remediation.status?.phase,
+      sessionId: remediation.status?.sessionId,
+    });
     const input = { model: policy.model ?? this.deps.model, outputCap: policy.budgets.outputCap, now: new Date() };
-    return handOver(remediation, desiredState, input, { ...io, save: (state) => this.deps.files.save(namespace, name, state) });
+    return handOver(remediation, desiredState, input, {
+      ...io,
+      save: (state) => this.deps.files.save(namespace, name, state),
+    });
   }
 
   /**
@@ -147,11 +169,20 @@ export class AgentRunner implements SessionRunner {
    */
   private async resume(remediation: AgentRemediation, state: SessionState, audit: AuditLog): Promise<SessionState> {
     const status = remediation.status ?? emptyRemediationStatus();
-    await audit.append("session", { event: "resumed", sessionId: state.sessionId, attempt: state.attempt, reason: `from phase ${status.phase}` });
+    await audit.append("session", {
+      event: "resumed",
+      sessionId: state.sessionId,
+      attempt: state.attempt,
+      reason: `from phase ${status.phase}`,
+    });
     const answered = answerFromRecord(state, status.actions);
     if (answered.length === 0) return state;
     for (const r of answered) {
-      await audit.append("tool_result", { id: r.tool_use_id, isError: r.is_error === true, output: typeof r.content === "string" ? r.content : "" });
+      await audit.append("tool_result", {
+        id: r.tool_use_id,
+        isError: r.is_error === true,
+        output: typeof r.content === "string" ? r.content : "",
+      });
     }
     await this.deps.files.save(remediation.metadata.namespace, remediation.metadata.name, state);
     return state;
@@ -170,10 +201,25 @@ export class AgentRunner implements SessionRunner {
       model,
       attempt: 1,
       messages: [{ role: "user", content: incidentMessage(desiredState, remediation, policy.budgets.outputCap) }],
-      counters: { turns: 0, toolCalls: 0, mutations: 0, inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, startedAtMs: now.getTime() },
+      counters: {
+        turns: 0,
+        toolCalls: 0,
+        mutations: 0,
+        inputTokens: 0,
+        outputTokens: 0,
+        cacheReadTokens: 0,
+        cacheWriteTokens: 0,
+        startedAtMs: now.getTime(),
+      },
       nudges: 0,
     };
-    await io.audit.append("session", { event: "started", sessionId: state.sessionId, model, mode: remediation.spec.mode, attempt: 1 });
+    await io.audit.append("session", {
+      event: "started",
+      sessionId: state.sessionId,
+      model,
+      mode: remediation.spec.mode,
+      attempt: 1,
+    });
     await io.updateStatus((s) => ({
       ...s,
       sessionId: state.sessionId,
@@ -190,7 +236,13 @@ export class AgentRunner implements SessionRunner {
   private context(
     remediation: AgentRemediation,
     desiredState: DesiredState,
-    input: { policy: RemediationPolicySpec; signal: AbortSignal; audit: AuditLog; updateStatus: SessionContext["updateStatus"]; state: SessionState },
+    input: {
+      policy: RemediationPolicySpec;
+      signal: AbortSignal;
+      audit: AuditLog;
+      updateStatus: SessionContext["updateStatus"];
+      state: SessionState;
+    },
   ): SessionContext {
     const { namespace, name } = remediation.metadata;
     const { policy } = input;
@@ -230,13 +282,19 @@ export class AgentRunner implements SessionRunner {
     if (!events) return;
     if (after.phase !== before.phase) {
       const type = after.phase === "Escalated" || after.phase === "Failed" ? "Warning" : "Normal";
-      events.record(remediation, { type, reason: after.phase, action: "Remediate", note: after.message ?? `${before.phase} → ${after.phase}` });
+      events.record(remediation, {
+        type,
+        reason: after.phase,
+        action: "Remediate",
+        note: after.message ?? `${before.phase} → ${after.phase}`,
+      });
     }
     // Once per change, when its outcome is known: a denial at once; a change that ran when its
     // record leaves `Started` (the idempotency record written before it runs).
     const settled = (a: ActionRecord): boolean => a.state !== "Started";
     const known = new Set(before.actions.filter(settled).map((a) => a.id));
-    for (const action of after.actions.filter((a) => settled(a) && !known.has(a.id))) events.record(remediation, actionEvent(action));
+    for (const action of after.actions.filter((a) => settled(a) && !known.has(a.id)))
+      events.record(remediation, actionEvent(action));
   }
 
   /** The tools reach Docker, or the target's namespace only. */
@@ -245,14 +303,20 @@ export class AgentRunner implements SessionRunner {
     const namespace = desiredState.spec.target.kubernetes?.namespace;
     if (namespace === undefined) return { docker, prometheus };
     if (!kubernetes) return { prometheus };
-    return { prometheus, kubernetes: { namespace, actions: kubernetes.actions, observed: () => this.observedWorkloads(desiredState) } };
+    return {
+      prometheus,
+      kubernetes: { namespace, actions: kubernetes.actions, observed: () => this.observedWorkloads(desiredState) },
+    };
   }
 
   private observedWorkloads(desiredState: DesiredState): WorkloadObservation | undefined {
     const { target } = desiredState.spec;
     const view = target.kubernetes && this.deps.tools.kubernetes?.observer.namespace(target.kubernetes.namespace);
     if (!view?.synced) return undefined;
-    return { workloads: view.workloads.filter((w) => inKubernetesTarget(target, w)), pods: view.pods.filter((p) => inKubernetesTarget(target, p)) };
+    return {
+      workloads: view.workloads.filter((w) => inKubernetesTarget(target, w)),
+      pods: view.pods.filter((p) => inKubernetesTarget(target, p)),
+    };
   }
 
   /**
@@ -271,7 +335,9 @@ export class AgentRunner implements SessionRunner {
       }
       return names;
     }
-    const targetContainers = (this.deps.tools.docker?.containers() ?? []).filter((c) => inDockerTarget(desiredState.spec.target, c));
+    const targetContainers = (this.deps.tools.docker?.containers() ?? []).filter((c) =>
+      inDockerTarget(desiredState.spec.target, c),
+    );
     for (const service of desiredState.spec.services) {
       names.add(service.name);
       for (const c of containersOfService(service, targetContainers)) names.add(c.name);
@@ -280,11 +346,20 @@ export class AgentRunner implements SessionRunner {
   }
 
   /** Re-observes until the remediation's drift is gone or the settle time runs out. */
-  private async verify(remediation: AgentRemediation, desiredState: DesiredState, signal: AbortSignal): Promise<{ cleared: boolean; details: string }> {
+  private async verify(
+    remediation: AgentRemediation,
+    desiredState: DesiredState,
+    signal: AbortSignal,
+  ): Promise<{ cleared: boolean; details: string }> {
     const deadline = Date.now() + this.deps.verifyTimeoutMs;
     const status = desiredState.status ?? { conditions: [], drift: [], invariants: [], fixes: [] };
     for (;;) {
-      const { drift, observation } = await this.deps.observer.drift(desiredState, { ...status, invariants: [] }, new Date(), signal);
+      const { drift, observation } = await this.deps.observer.drift(
+        desiredState,
+        { ...status, invariants: [] },
+        new Date(),
+        signal,
+      );
       const cleared = driftCleared(remediation, {
         desiredState: desiredState.metadata.name,
         currentDrift: drift,
@@ -295,8 +370,13 @@ export class AgentRunner implements SessionRunner {
       if (Date.now() >= deadline) {
         const own = new Set(remediation.spec.drift.map((d) => driftFingerprint(desiredState.metadata.name, d)));
         const still = drift.filter((d) => own.has(driftFingerprint(desiredState.metadata.name, d)));
-        const unknown = observation.invariants.filter((i) => i.state !== "Holding").map((i) => `invariant ${i.name} is ${i.state}${i.reason ? ` (${i.reason})` : ""}`);
-        const details = [...still.map((d) => `${d.subject}: expected ${d.expected}, observed ${d.observed}`), ...unknown].join("; ") || "the signals could not be observed";
+        const unknown = observation.invariants
+          .filter((i) => i.state !== "Holding")
+          .map((i) => `invariant ${i.name} is ${i.state}${i.reason ? ` (${i.reason})` : ""}`);
+        const details =
+          [...still.map((d) => `${d.subject}: expected ${d.expected}, observed ${d.observed}`), ...unknown].join(
+            "; ",
+          ) || "the signals could not be observed";
         return { cleared: false, details };
       }
       await new Promise((resolve) => setTimeout(resolve, VERIFY_POLL_MS));
@@ -316,15 +396,22 @@ export class AgentRunner implements SessionRunner {
       phase,
       reason,
       message: outcome.type === "resolved" ? "the agent's fix was verified: the drift is gone" : outcome.reason,
-      summary: outcome.type === "resolved" ? outcome.summary : s.summary ?? outcome.reason,
+      summary: outcome.type === "resolved" ? outcome.summary : (s.summary ?? outcome.reason),
       pendingApproval: [],
       closedAt: now,
     }));
-    await io.audit.append("phase_change", { from, to: phase, reason: outcome.type === "resolved" ? "verified" : outcome.reason }, { sync: true });
+    await io.audit.append(
+      "phase_change",
+      { from, to: phase, reason: outcome.type === "resolved" ? "verified" : outcome.reason },
+      { sync: true },
+    );
   }
 }
 
-const CLOSING: Record<Exclude<SessionOutcome["type"], "awaitingApproval">, { phase: RemediationPhase; reason: string }> = {
+const CLOSING: Record<
+  Exclude<SessionOutcome["type"], "awaitingApproval">,
+  { phase: RemediationPhase; reason: string }
+> = {
   resolved: { phase: "Resolved", reason: "Verified" },
   escalated: { phase: "Escalated", reason: "Escalated" },
   interrupted: { phase: "Interrupted", reason: "ActionsInterrupted" },
@@ -333,7 +420,13 @@ const CLOSING: Record<Exclude<SessionOutcome["type"], "awaitingApproval">, { pha
 function actionEvent(action: ActionRecord): StewardEvent {
   const denied = action.decision === "deny";
   const by = action.approver ? ` (${denied ? "denied" : "approved"} by ${action.approver})` : "";
-  const result = denied ? "denied" : action.state === "Unknown" ? "outcome unknown (Steward stopped while it ran)" : action.exitCode === 0 ? "ran" : `failed (exit code ${action.exitCode ?? "?"})`;
+  const result = denied
+    ? "denied"
+    : action.state === "Unknown"
+      ? "outcome unknown (Steward stopped while it ran)"
+      : action.exitCode === 0
+        ? "ran"
+        : `failed (exit code ${action.exitCode ?? "?"})`;
   return {
     type: denied || action.exitCode !== 0 ? "Warning" : "Normal",
     reason: denied ? "ActionDenied" : "ActionExecuted",

@@ -33,7 +33,9 @@ export class SessionFiles {
     try {
       return JSON.parse(text) as SessionState;
     } catch (err) {
-      throw new StewardError(`session file ${path} is corrupt; delete it to restart the session from scratch`, { cause: err });
+      throw new StewardError(`session file ${path} is corrupt; delete it to restart the session from scratch`, {
+        cause: err,
+      });
     }
   }
 

@@ -59,7 +59,8 @@ export interface SessionContext {
   updateStatus(change: (status: RemediationStatus) => RemediationStatus): Promise<void>;
 }
 
-const NUDGE = "You ended your turn without calling resolve or escalate. Call resolve if the drift is fixed, or escalate if you cannot fix it.";
+const NUDGE =
+  "You ended your turn without calling resolve or escalate. Call resolve if the drift is fixed, or escalate if you cannot fix it.";
 
 /**
  * The hand-written tool-use loop. Each turn: check budgets, call the model, audit what it
@@ -72,7 +73,10 @@ export async function runSession(state: SessionState, ctx: SessionContext): Prom
       const outcome = await answerToolCalls(state, ctx);
       if (outcome) return outcome;
     }
-    const exceeded = exceededBudget(state.counters, ctx.policy.budgets, Date.now(), { next: "turn", model: state.model });
+    const exceeded = exceededBudget(state.counters, ctx.policy.budgets, Date.now(), {
+      next: "turn",
+      model: state.model,
+    });
     if (exceeded) return escalate(state, ctx, `budget ${exceeded.budget} reached: ${exceeded.message}`);
     let response: Anthropic.Messages.Message;
     try {
@@ -99,7 +103,11 @@ export async function runSession(state: SessionState, ctx: SessionContext): Prom
   }
 }
 
-async function recordTurn(state: SessionState, ctx: SessionContext, response: Anthropic.Messages.Message): Promise<void> {
+async function recordTurn(
+  state: SessionState,
+  ctx: SessionContext,
+  response: Anthropic.Messages.Message,
+): Promise<void> {
   const c = state.counters;
   c.turns += 1;
   c.inputTokens += response.usage.input_tokens;
@@ -121,15 +129,27 @@ async function recordTurn(state: SessionState, ctx: SessionContext, response: An
   state.messages.push({ role: "assistant", content: response.content });
   await ctx.updateStatus((s) => ({
     ...s,
-    usage: { inputTokens: c.inputTokens, outputTokens: c.outputTokens, cacheReadTokens: c.cacheReadTokens, cacheWriteTokens: c.cacheWriteTokens, estimatedCostUSD: costUSD },
+    usage: {
+      inputTokens: c.inputTokens,
+      outputTokens: c.outputTokens,
+      cacheReadTokens: c.cacheReadTokens,
+      cacheWriteTokens: c.cacheWriteTokens,
+      estimatedCostUSD: costUSD,
+    },
   }));
 }
 
-async function afterTurn(state: SessionState, ctx: SessionContext, response: Anthropic.Messages.Message): Promise<SessionOutcome | undefined> {
+async function afterTurn(
+  state: SessionState,
+  ctx: SessionContext,
+  response: Anthropic.Messages.Message,
+): Promise<SessionOutcome | undefined> {
   const stop: string | null = response.stop_reason;
   switch (stop) {
     case "tool_use": {
-      const toolUses = response.content.filter((b): b is Anthropic.Messages.ToolUseBlock => b.type === "tool_use").map(({ id, name, input }) => ({ id, name, input }));
+      const toolUses = response.content
+        .filter((b): b is Anthropic.Messages.ToolUseBlock => b.type === "tool_use")
+        .map(({ id, name, input }) => ({ id, name, input }));
       state.pending = { toolUses, results: [], decisions: {} };
       await ctx.saveState(state);
       return undefined;
@@ -140,7 +160,8 @@ async function afterTurn(state: SessionState, ctx: SessionContext, response: Ant
       return undefined;
     case "end_turn":
     case "stop_sequence":
-      if (state.nudges >= 1) return escalate(state, ctx, "the model ended its turn twice without resolving or escalating");
+      if (state.nudges >= 1)
+        return escalate(state, ctx, "the model ended its turn twice without resolving or escalating");
       state.nudges += 1;
       state.messages.push({ role: "user", content: NUDGE });
       await ctx.saveState(state);
@@ -164,7 +185,12 @@ async function answerToolCalls(state: SessionState, ctx: SessionContext): Promis
     if (pending.results.some((r) => r.tool_use_id === use.id)) continue;
     const step = await answerOne(state, ctx, use);
     if (step.type === "outcome") return step.outcome;
-    pending.results.push({ type: "tool_result", tool_use_id: use.id, content: step.result.output, is_error: step.result.isError });
+    pending.results.push({
+      type: "tool_result",
+      tool_use_id: use.id,
+      content: step.result.output,
+      is_error: step.result.isError,
+    });
     await ctx.saveState(state);
   }
   state.messages.push({ role: "user", content: pending.results });
@@ -177,18 +203,32 @@ type Step = { type: "result"; result: ToolResult } | { type: "outcome"; outcome:
 
 async function answerOne(state: SessionState, ctx: SessionContext, use: ToolUse): Promise<Step> {
   if (state.pending?.decisions[use.id] === undefined) {
-    const exceeded = exceededBudget(state.counters, ctx.policy.budgets, Date.now(), { next: "toolCall", model: state.model });
-    if (exceeded) return { type: "outcome", outcome: await escalate(state, ctx, `budget ${exceeded.budget} reached: ${exceeded.message}`) };
+    const exceeded = exceededBudget(state.counters, ctx.policy.budgets, Date.now(), {
+      next: "toolCall",
+      model: state.model,
+    });
+    if (exceeded)
+      return {
+        type: "outcome",
+        outcome: await escalate(state, ctx, `budget ${exceeded.budget} reached: ${exceeded.message}`),
+      };
     state.counters.toolCalls += 1;
     await ctx.audit.append("tool_call", { id: use.id, tool: use.name, input: use.input });
   }
   const call = parseCall(ctx.toolset, use);
   if (typeof call === "string") return error(call);
   if (call.tool.name === "resolve") return verifyResolution(state, ctx, (call.input as { summary: string }).summary);
-  if (call.tool.name === "escalate") return { type: "outcome", outcome: await escalate(state, ctx, (call.input as { reason: string }).reason) };
+  if (call.tool.name === "escalate")
+    return { type: "outcome", outcome: await escalate(state, ctx, (call.input as { reason: string }).reason) };
   const argv = call.tool.argv(call.input);
   const mutating = call.tool.kind === "mutate" && (call.tool.name !== "shell" || classifyShell(argv).mutating);
-  const decision = await judge(state, ctx, { use, tool: call.tool.name, argv, mutating, touches: call.tool.touches(call.input) });
+  const decision = await judge(state, ctx, {
+    use,
+    tool: call.tool.name,
+    argv,
+    mutating,
+    touches: call.tool.touches(call.input),
+  });
   const action = { id: use.id, tool: call.tool.name, argv };
   if (decision.decision === "deny") {
     await recordAction(ctx, { ...action, decision: "deny" }, mutating);
@@ -200,7 +240,14 @@ async function answerOne(state: SessionState, ctx: SessionContext, use: ToolUse)
     if (gate.type !== "approved") return gate;
     approver = gate.by;
   }
-  return execute(state, ctx, { use, tool: call.tool.name, argv, mutating, approver, run: (signal) => call.tool.run(call.input, ctx.tools, signal) });
+  return execute(state, ctx, {
+    use,
+    tool: call.tool.name,
+    argv,
+    mutating,
+    approver,
+    run: (signal) => call.tool.run(call.input, ctx.tools, signal),
+  });
 }
 
 /** An `ask` call: run it if a person approved, tell the model if they denied, else wait. */
@@ -212,7 +259,11 @@ async function approvalGate(
 ): Promise<Step | { type: "approved"; by: string }> {
   const approval = ctx.approval(action.id);
   if (!approval) return { type: "outcome", outcome: await awaitApproval(state, ctx, action) };
-  await ctx.audit.append("approval", { id: action.id, approved: approval.approved, by: approval.by, reason: approval.reason }, { sync: true });
+  await ctx.audit.append(
+    "approval",
+    { id: action.id, approved: approval.approved, by: approval.by, reason: approval.reason },
+    { sync: true },
+  );
   if (approval.approved) return { type: "approved", by: approval.by };
   await recordAction(ctx, { ...action, decision: "deny", approver: approval.by }, mutating);
   return error(`denied by ${approval.by}${approval.reason ? `: ${approval.reason}` : ""}; do not retry this action`);
@@ -237,12 +288,22 @@ async function judge(
 ): Promise<PolicyDecision> {
   const known = state.pending?.decisions[call.use.id];
   if (known) return known;
-  const decision = decide({ tool: call.tool, argv: call.argv, mutating: call.mutating, touches: call.touches }, ctx.policy, {
-    mode: ctx.mode,
-    ownObjects: ctx.ownObjects,
-  });
+  const decision = decide(
+    { tool: call.tool, argv: call.argv, mutating: call.mutating, touches: call.touches },
+    ctx.policy,
+    {
+      mode: ctx.mode,
+      ownObjects: ctx.ownObjects,
+    },
+  );
   if (state.pending) state.pending.decisions[call.use.id] = decision;
-  await ctx.audit.append("policy_decision", { id: call.use.id, decision: decision.decision, reason: decision.reason, stage: decision.stage, rule: decision.rule?.command });
+  await ctx.audit.append("policy_decision", {
+    id: call.use.id,
+    decision: decision.decision,
+    reason: decision.reason,
+    stage: decision.stage,
+    rule: decision.rule?.command,
+  });
   return decision;
 }
 
@@ -256,10 +317,19 @@ interface Execution {
 }
 
 async function execute(state: SessionState, ctx: SessionContext, x: Execution): Promise<Step> {
-  const action = { id: x.use.id, tool: x.tool, argv: x.argv, decision: x.approver ? "ask" : "allow", approver: x.approver } as const;
+  const action = {
+    id: x.use.id,
+    tool: x.tool,
+    argv: x.argv,
+    decision: x.approver ? "ask" : "allow",
+    approver: x.approver,
+  } as const;
   if (x.mutating) {
     if (state.counters.mutations >= ctx.policy.budgets.maxMutations) {
-      return { type: "outcome", outcome: await escalate(state, ctx, `budget maxMutations reached (${ctx.policy.budgets.maxMutations})`) };
+      return {
+        type: "outcome",
+        outcome: await escalate(state, ctx, `budget maxMutations reached (${ctx.policy.budgets.maxMutations})`),
+      };
     }
     state.counters.mutations += 1;
     await recordStart(state, ctx, action);
@@ -274,9 +344,17 @@ async function execute(state: SessionState, ctx: SessionContext, x: Execution): 
     result = { output: errorMessage(err), isError: true };
   }
   const wrapped = wrapUntrusted(x.argv.join(" "), result.output, ctx.tools.outputCapBytes, result.secrets);
-  await ctx.audit.append("tool_result", { id: x.use.id, isError: result.isError, exitCode: result.exitCode, output: wrapped }, { sync: x.mutating });
+  await ctx.audit.append(
+    "tool_result",
+    { id: x.use.id, isError: result.isError, exitCode: result.exitCode, output: wrapped },
+    { sync: x.mutating },
+  );
   if (x.mutating) {
-    await recordAction(ctx, { ...action, exitCode: result.exitCode ?? (result.isError ? 1 : 0), state: "Finished" }, true);
+    await recordAction(
+      ctx,
+      { ...action, exitCode: result.exitCode ?? (result.isError ? 1 : 0), state: "Finished" },
+      true,
+    );
     await setPhase(ctx, "Investigating", "back to investigating after a change");
   }
   return { type: "result", result: { ...result, output: wrapped } };
@@ -289,39 +367,69 @@ async function execute(state: SessionState, ctx: SessionContext, x: Execution): 
  * `Started` behind, and the next run answers the call from it instead of running it again
  * (recovery.ts).
  */
-async function recordStart(state: SessionState, ctx: SessionContext, action: { id: string; tool: string; argv: string[]; decision: "allow" | "ask"; approver?: string }): Promise<void> {
+async function recordStart(
+  state: SessionState,
+  ctx: SessionContext,
+  action: { id: string; tool: string; argv: string[]; decision: "allow" | "ask"; approver?: string },
+): Promise<void> {
   let from = "Pending" as RemediationPhase;
   const reason = `running ${action.argv.join(" ")}`;
   await ctx.updateStatus((s) => {
     from = s.phase;
-    return { ...s, phase: "Remediating", message: reason, pendingApproval: [], actions: withAction(s.actions, actionRecord(ctx, { ...action, state: "Started" })) };
+    return {
+      ...s,
+      phase: "Remediating",
+      message: reason,
+      pendingApproval: [],
+      actions: withAction(s.actions, actionRecord(ctx, { ...action, state: "Started" })),
+    };
   });
   if (from !== "Remediating") await ctx.audit.append("phase_change", { from, to: "Remediating", reason });
-  await ctx.audit.append("action", { id: action.id, tool: action.tool, command: action.argv, state: "Started" }, { sync: true });
+  await ctx.audit.append(
+    "action",
+    { id: action.id, tool: action.tool, command: action.argv, state: "Started" },
+    { sync: true },
+  );
   await ctx.saveState(state);
 }
 
 async function verifyResolution(state: SessionState, ctx: SessionContext, summary: string): Promise<Step> {
   await setPhase(ctx, "Verifying", "re-observing the original signals");
   const verdict = await ctx.verify();
-  await ctx.audit.append("verification", { cleared: verdict.cleared, details: verdict.details, attempt: state.attempt }, { sync: true });
+  await ctx.audit.append(
+    "verification",
+    { cleared: verdict.cleared, details: verdict.details, attempt: state.attempt },
+    { sync: true },
+  );
   const finished = new Date().toISOString();
   await ctx.updateStatus((s) => ({
     ...s,
-    attempts: s.attempts.map((a) => (a.number === state.attempt ? { ...a, finishedAt: finished, outcome: verdict.cleared ? "Verified" : `NotVerified: ${verdict.details}` } : a)),
+    attempts: s.attempts.map((a) =>
+      a.number === state.attempt
+        ? { ...a, finishedAt: finished, outcome: verdict.cleared ? "Verified" : `NotVerified: ${verdict.details}` }
+        : a,
+    ),
   }));
   if (verdict.cleared) {
     await ctx.updateStatus((s) => ({ ...s, summary, verifiedAt: finished }));
     return { type: "outcome", outcome: { type: "resolved", summary } };
   }
   if (state.attempt >= ctx.maxAttempts) {
-    return { type: "outcome", outcome: await escalate(state, ctx, `the fix did not verify after ${state.attempt} attempts: ${verdict.details}`) };
+    return {
+      type: "outcome",
+      outcome: await escalate(state, ctx, `the fix did not verify after ${state.attempt} attempts: ${verdict.details}`),
+    };
   }
   state.attempt += 1;
   // Idempotent: a session resumed after a crash here may record the same attempt again.
-  await ctx.updateStatus((s) => ({ ...s, attempts: [...s.attempts.filter((a) => a.number !== state.attempt), { number: state.attempt, startedAt: finished }] }));
+  await ctx.updateStatus((s) => ({
+    ...s,
+    attempts: [...s.attempts.filter((a) => a.number !== state.attempt), { number: state.attempt, startedAt: finished }],
+  }));
   await setPhase(ctx, "Investigating", `attempt ${state.attempt}: the drift is still there`);
-  return error(`Steward re-observed the system and the drift is NOT gone: ${verdict.details}. Investigate further (attempt ${state.attempt} of ${ctx.maxAttempts}).`);
+  return error(
+    `Steward re-observed the system and the drift is NOT gone: ${verdict.details}. Investigate further (attempt ${state.attempt} of ${ctx.maxAttempts}).`,
+  );
 }
 
 async function awaitApproval(
@@ -329,14 +437,28 @@ async function awaitApproval(
   ctx: SessionContext,
   request: { id: string; tool: string; argv: string[]; reason: string },
 ): Promise<SessionOutcome> {
-  const pending: PendingApproval = { id: request.id, tool: request.tool, command: request.argv, reason: request.reason, requestedAt: new Date().toISOString() };
+  const pending: PendingApproval = {
+    id: request.id,
+    tool: request.tool,
+    command: request.argv,
+    reason: request.reason,
+    requestedAt: new Date().toISOString(),
+  };
   await ctx.saveState(state);
   await ctx.updateStatus((s) => ({ ...s, pendingApproval: [pending] }));
-  await setPhase(ctx, "AwaitingApproval", `waiting for approval of ${request.argv.join(" ")}: steward approve <name> --id ${request.id}`);
+  await setPhase(
+    ctx,
+    "AwaitingApproval",
+    `waiting for approval of ${request.argv.join(" ")}: steward approve <name> --id ${request.id}`,
+  );
   return { type: "awaitingApproval", pending: [pending] };
 }
 
-async function modelUnavailable(state: SessionState, ctx: SessionContext, err: unknown): Promise<ModelUnavailableError> {
+async function modelUnavailable(
+  state: SessionState,
+  ctx: SessionContext,
+  err: unknown,
+): Promise<ModelUnavailableError> {
   const unavailable = new ModelUnavailableError(err);
   await ctx.saveState(state);
   await ctx.audit.append("session", { event: "model_unavailable", reason: unavailable.message }, { sync: true });
@@ -354,7 +476,9 @@ async function setPhase(ctx: SessionContext, phase: RemediationPhase, reason: st
   let from: RemediationPhase = "Pending";
   await ctx.updateStatus((s) => {
     from = s.phase;
-    return s.phase === phase ? s : { ...s, phase, message: reason, pendingApproval: phase === "AwaitingApproval" ? s.pendingApproval : [] };
+    return s.phase === phase
+      ? s
+      : { ...s, phase, message: reason, pendingApproval: phase === "AwaitingApproval" ? s.pendingApproval : [] };
   });
   if (from !== phase) await ctx.audit.append("phase_change", { from, to: phase, reason });
 }

@@ -20,7 +20,11 @@ const READ_ONLY_DOCKER_VERBS = new Set(["ps", "inspect", "logs", "top"]);
  * purpose: it does not change anything, but it reads arbitrary keys, which may hold secrets,
  * so it is not "read-only" in the sense that lets it run unasked.
  */
-const READ_ONLY_ETCDCTL = [["endpoint", "health"], ["endpoint", "status"], ["member", "list"]];
+const READ_ONLY_ETCDCTL = [
+  ["endpoint", "health"],
+  ["endpoint", "status"],
+  ["member", "list"],
+];
 
 /** Programs that only report on the host, with any arguments. */
 const READ_ONLY_PROGRAMS = new Set(["uptime", "df", "free"]);
@@ -63,7 +67,10 @@ function isReadOnly(argv: readonly string[]): boolean {
  */
 function dockerContainers(argv: readonly string[]): string[] {
   if (argv[0] !== "docker") return [];
-  return argv.slice(1).filter((a) => !isFlag(a)).slice(1);
+  return argv
+    .slice(1)
+    .filter((a) => !isFlag(a))
+    .slice(1);
 }
 
 /** Classifies a shell-tool argv; an unknown command is mutating (the safe default). */

@@ -78,7 +78,8 @@ function envValues(env: readonly string[]): string[] {
 
 export const queryPrometheus: ToolDefinition<{ query: string }> = {
   name: "query_prometheus",
-  description: "Run a PromQL instant query against the system's Prometheus. Returns one line per series: labels and value.",
+  description:
+    "Run a PromQL instant query against the system's Prometheus. Returns one line per series: labels and value.",
   input: z.strictObject({ query: z.string().min(1).max(4_000).describe("PromQL expression") }),
   kind: "read",
   argv: (i) => ["query_prometheus", i.query],
@@ -94,22 +95,36 @@ export const queryPrometheus: ToolDefinition<{ query: string }> = {
 
 const dockerPs: ToolDefinition<{ all?: boolean }> = {
   name: "docker_ps",
-  description: "List containers (like `docker ps`; all: true includes stopped ones) with state, health, exit code, restart count and compose project/service.",
+  description:
+    "List containers (like `docker ps`; all: true includes stopped ones) with state, health, exit code, restart count and compose project/service.",
   input: z.strictObject({ all: z.boolean().optional().describe("include stopped containers") }),
   kind: "read",
   argv: (i) => (i.all ? ["docker", "ps", "-a"] : ["docker", "ps"]),
   touches: () => [],
   run(input, env) {
-    const rows = dockerOf(env).containers()
+    const rows = dockerOf(env)
+      .containers()
       .filter((c) => input.all === true || c.state === "running")
-      .map((c) => [c.name, c.state, c.health, String(c.exitCode), String(c.restartCount), c.project ?? "", c.service ?? "", c.image].join("\t"));
+      .map((c) =>
+        [
+          c.name,
+          c.state,
+          c.health,
+          String(c.exitCode),
+          String(c.restartCount),
+          c.project ?? "",
+          c.service ?? "",
+          c.image,
+        ].join("\t"),
+      );
     return Promise.resolve(ok(["NAME\tSTATE\tHEALTH\tEXIT\tRESTARTS\tPROJECT\tSERVICE\tIMAGE", ...rows].join("\n")));
   },
 };
 
 const dockerInspect: ToolDefinition<{ container: string }> = {
   name: "docker_inspect",
-  description: "Inspect one container: state, health log, restart policy, command, mounts, labels. Environment values are redacted.",
+  description:
+    "Inspect one container: state, health log, restart policy, command, mounts, labels. Environment values are redacted.",
   input: ContainerInput,
   kind: "read",
   argv: (i) => ["docker", "inspect", i.container],
@@ -148,7 +163,10 @@ const dockerLogs: ToolDefinition<{ container: string; tail?: number }> = {
       docker.client.getContainer(input.container).inspect({ abortSignal: signal }),
     ]);
     // A program may print its own secrets; the container's env values are redacted wherever they appear.
-    return { ...ok(lines.length === 0 ? "(no log lines)" : lines.join("\n")), secrets: envValues(info.Config.Env ?? []) };
+    return {
+      ...ok(lines.length === 0 ? "(no log lines)" : lines.join("\n")),
+      secrets: envValues(info.Config.Env ?? []),
+    };
   },
 };
 
@@ -173,14 +191,24 @@ export const shell: ToolDefinition<{ argv: string[] }> = {
   name: "shell",
   description:
     "Run one command as an argv array, without a shell (no pipes, redirection, globbing or variables). Every command is checked by the policy; most are denied or need approval.",
-  input: z.strictObject({ argv: z.array(z.string().max(4_096)).min(1).max(64).describe('program and arguments, e.g. ["etcdctl", "--endpoints=http://127.0.0.1:12379", "endpoint", "health"]') }),
+  input: z.strictObject({
+    argv: z
+      .array(z.string().max(4_096))
+      .min(1)
+      .max(64)
+      .describe('program and arguments, e.g. ["etcdctl", "--endpoints=http://127.0.0.1:12379", "endpoint", "health"]'),
+  }),
   kind: "mutate",
   argv: (i) => i.argv,
   touches: () => [],
   run(input, env, signal) {
     if (env.dryRun) return Promise.resolve(ok(`dry run: would run ${JSON.stringify(input.argv)}`));
     // execFile with an aborted signal still spawns the process (and then kills it): a session stopped (lease lost, shutdown) must not start one.
-    if (signal.aborted) return Promise.resolve({ output: `not run: the session was stopped (${errorMessage(signal.reason)})`, isError: true });
+    if (signal.aborted)
+      return Promise.resolve({
+        output: `not run: the session was stopped (${errorMessage(signal.reason)})`,
+        isError: true,
+      });
     return runArgv(input.argv, env, signal);
   },
 };
@@ -197,10 +225,25 @@ function runArgv(argv: readonly string[], env: ToolEnvironment, signal: AbortSig
       const output = `${stdout}${stderr ? `\n[stderr]\n${stderr}` : ""}`.trim();
       if (!err) return resolve(ok(output || "(no output)"));
       const { code } = err as { code?: unknown };
-      resolve({ output: `${output}\n[error] ${errorMessage(err)}`.trim(), isError: true, exitCode: typeof code === "number" ? code : undefined });
+      resolve({
+        output: `${output}\n[error] ${errorMessage(err)}`.trim(),
+        isError: true,
+        exitCode: typeof code === "number" ? code : undefined,
+      });
     };
     try {
-      execFile(program, args, { shell: false, timeout: env.timeoutMs, maxBuffer: env.outputCapBytes, signal, env: { PATH: process.env.PATH ?? "/usr/bin:/bin" } }, done);
+      execFile(
+        program,
+        args,
+        {
+          shell: false,
+          timeout: env.timeoutMs,
+          maxBuffer: env.outputCapBytes,
+          signal,
+          env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
+        },
+        done,
+      );
     } catch (err) {
       done(err instanceof Error ? err : new Error(String(err)), "", "");
     }
@@ -209,8 +252,11 @@ function runArgv(argv: readonly string[], env: ToolEnvironment, signal: AbortSig
 
 export const resolveTool: ToolDefinition<{ summary: string }> = {
   name: "resolve",
-  description: "Declare the drift fixed. Steward then re-observes the original signals; it is Resolved only if the drift is really gone.",
-  input: z.strictObject({ summary: z.string().min(1).max(4_000).describe("what was wrong, what you did, and the evidence it is fixed") }),
+  description:
+    "Declare the drift fixed. Steward then re-observes the original signals; it is Resolved only if the drift is really gone.",
+  input: z.strictObject({
+    summary: z.string().min(1).max(4_000).describe("what was wrong, what you did, and the evidence it is fixed"),
+  }),
   kind: "control",
   argv: () => ["resolve"],
   touches: () => [],
@@ -219,7 +265,8 @@ export const resolveTool: ToolDefinition<{ summary: string }> = {
 
 export const escalateTool: ToolDefinition<{ reason: string }> = {
   name: "escalate",
-  description: "Hand the incident to a person: you cannot or may not fix it. Say why and what you found, and what you would do.",
+  description:
+    "Hand the incident to a person: you cannot or may not fix it. Say why and what you found, and what you would do.",
   input: z.strictObject({ reason: z.string().min(1).max(4_000) }),
   kind: "control",
   argv: () => ["escalate"],

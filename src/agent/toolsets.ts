@@ -6,7 +6,13 @@ import { DOCKER_ONLY_TOOLS, escalateTool, queryPrometheus, resolveTool, shell, t
 /** The tools of one session: fixed by the target's kind, so the same for every incident of that kind. */
 export type Toolset = readonly ToolDefinition<never>[];
 
-const shared = (own: Toolset): Toolset => [queryPrometheus as ToolDefinition<never>, ...own, shell as ToolDefinition<never>, resolveTool as ToolDefinition<never>, escalateTool as ToolDefinition<never>];
+const shared = (own: Toolset): Toolset => [
+  queryPrometheus as ToolDefinition<never>,
+  ...own,
+  shell as ToolDefinition<never>,
+  resolveTool as ToolDefinition<never>,
+  escalateTool as ToolDefinition<never>,
+];
 
 export const DOCKER_TOOLS: Toolset = shared(DOCKER_ONLY_TOOLS);
 export const KUBERNETES_TOOLS: Toolset = shared(KUBERNETES_ONLY_TOOLS);
@@ -20,7 +26,14 @@ export function findTool(toolset: Toolset, name: string): ToolDefinition<unknown
 }
 
 /** The tool list as the Messages API wants it; the last tool carries the cache breakpoint. */
-export function toolParams(toolset: Toolset): { name: string; description: string; input_schema: { type: "object"; [k: string]: unknown }; cache_control?: { type: "ephemeral" } }[] {
+export function toolParams(
+  toolset: Toolset,
+): {
+  name: string;
+  description: string;
+  input_schema: { type: "object"; [k: string]: unknown };
+  cache_control?: { type: "ephemeral" };
+}[] {
   return toolset.map((tool, index) => {
     const schema = z.toJSONSchema(tool.input as z.ZodType) as { [k: string]: unknown };
     delete schema.$schema;

@@ -37,7 +37,7 @@ function neutraliseTags(text: string): string {
   if (fold(text).search(FOLDED_TAG) < 0) return text;
   const origin: number[] = [];
   let folded = "";
-  for (let i = 0; i < text.length; ) {
+  for (let i = 0; i < text.length;) {
     const ch = String.fromCodePoint(text.codePointAt(i) ?? 0);
     const f = fold(ch);
     for (let k = 0; k < f.length; k++) origin.push(i);
@@ -66,7 +66,12 @@ function sanitizeSource(source: string, knownSecrets: readonly string[]): string
  * (printable ASCII, no quotes or angle brackets, secrets redacted), so the result always
  * holds exactly one opening and one closing tag. `knownSecrets` as for redactSecrets.
  */
-export function wrapUntrusted(source: string, text: string, maxBytes: number, knownSecrets: readonly string[] = []): string {
+export function wrapUntrusted(
+  source: string,
+  text: string,
+  maxBytes: number,
+  knownSecrets: readonly string[] = [],
+): string {
   const body = truncate(neutraliseTags(redactSecrets(stripControl(text), knownSecrets)), maxBytes);
   return `<untrusted-data source="${sanitizeSource(source, knownSecrets)}">\n${body}\n</untrusted-data>`;
 }

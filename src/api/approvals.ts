@@ -21,7 +21,8 @@ export interface Approval {
 
 export function approvalFor(remediation: AgentRemediation, id: string): Approval | undefined {
   const annotations = remediation.metadata.annotations ?? {};
-  const matches = (value: string | undefined): boolean => value !== undefined && value.split(",").some((v) => v.trim() === id || v.trim() === "all");
+  const matches = (value: string | undefined): boolean =>
+    value !== undefined && value.split(",").some((v) => v.trim() === id || v.trim() === "all");
   if (matches(annotations[DENY])) {
     return { approved: false, by: annotations[DENIED_BY] ?? "unknown", reason: annotations[DENY_REASON] };
   }

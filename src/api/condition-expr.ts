@@ -5,9 +5,7 @@ import { z } from "zod";
  * `empty` / `nonEmpty` over the whole result (like an alerting rule's expression).
  */
 export type ConditionExpr =
-  | { kind: "compare"; op: CompareOp; value: number }
-  | { kind: "empty" }
-  | { kind: "nonEmpty" };
+  { kind: "compare"; op: CompareOp; value: number } | { kind: "empty" } | { kind: "nonEmpty" };
 
 export type CompareOp = "==" | "!=" | ">" | ">=" | "<" | "<=";
 

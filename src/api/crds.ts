@@ -94,9 +94,38 @@ export interface CustomResourceDefinition {
  * resource (`policies` is Kyverno's plural). Such entries of `KINDS` stay Steward-CLI-only.
  */
 export const RESERVED_SHORT_NAMES: ReadonlySet<string> = new Set([
-  "all", "cm", "cj", "crd", "crds", "cs", "csr", "deploy", "ds", "ep", "ev", "hpa", "ing",
-  "limits", "netpol", "no", "ns", "pc", "pdb", "po", "policies", "policy", "psp", "pv", "pvc",
-  "quota", "rc", "rs", "sa", "sc", "sts", "svc",
+  "all",
+  "cm",
+  "cj",
+  "crd",
+  "crds",
+  "cs",
+  "csr",
+  "deploy",
+  "ds",
+  "ep",
+  "ev",
+  "hpa",
+  "ing",
+  "limits",
+  "netpol",
+  "no",
+  "ns",
+  "pc",
+  "pdb",
+  "po",
+  "policies",
+  "policy",
+  "psp",
+  "pv",
+  "pvc",
+  "quota",
+  "rc",
+  "rs",
+  "sa",
+  "sc",
+  "sts",
+  "svc",
 ]);
 
 const AGE: PrinterColumn = { name: "Age", type: "date", jsonPath: ".metadata.creationTimestamp" };
@@ -114,8 +143,18 @@ const PRINTER_COLUMNS: Record<Kind, PrinterColumn[]> = {
     { name: "Reason", type: "string", jsonPath: ".status.reason" },
     // A jsonPath cannot count a list; attempts are numbered 1, 2, … in order, so the last
     // one's number is the count `steward get` shows (blank rather than 0 before the first).
-    { name: "Attempts", type: "integer", jsonPath: ".status.attempts[-1:].number", description: "agent attempts so far" },
-    { name: "Tokens", type: "integer", jsonPath: ".status.usage.outputTokens", description: "output tokens the agent used" },
+    {
+      name: "Attempts",
+      type: "integer",
+      jsonPath: ".status.attempts[-1:].number",
+      description: "agent attempts so far",
+    },
+    {
+      name: "Tokens",
+      type: "integer",
+      jsonPath: ".status.usage.outputTokens",
+      description: "output tokens the agent used",
+    },
     AGE,
     { name: "Session", type: "string", jsonPath: ".status.sessionId", priority: 1 },
   ],
@@ -196,10 +235,12 @@ const KEYWORDS: Record<string, Keyword> = {
     if (value !== SAFE_BOUND) out.maximum = value as number;
   },
   exclusiveMinimum: (value, out, { path }) => {
-    out.exclusiveMinimum = typeof value === "boolean" ? value : fail(path, "exclusiveMinimum must be a boolean in OpenAPI v3");
+    out.exclusiveMinimum =
+      typeof value === "boolean" ? value : fail(path, "exclusiveMinimum must be a boolean in OpenAPI v3");
   },
   exclusiveMaximum: (value, out, { path }) => {
-    out.exclusiveMaximum = typeof value === "boolean" ? value : fail(path, "exclusiveMaximum must be a boolean in OpenAPI v3");
+    out.exclusiveMaximum =
+      typeof value === "boolean" ? value : fail(path, "exclusiveMaximum must be a boolean in OpenAPI v3");
   },
   properties: (value, out, { path, conv }) => {
     out.properties = Object.fromEntries(
@@ -235,7 +276,10 @@ function requiredOnly(value: unknown, path: string): StructuralSchema[] {
   return value.map((branch) => {
     const node = asObject(branch, path);
     if (Object.keys(node).some((key) => key !== "required")) {
-      fail(path, `oneOf/anyOf (a zod union?) with ${JSON.stringify(node)} is not structural; only "required" branches are`);
+      fail(
+        path,
+        `oneOf/anyOf (a zod union?) with ${JSON.stringify(node)} is not structural; only "required" branches are`,
+      );
     }
     return { required: node.required as string[] };
   });
@@ -256,10 +300,29 @@ function resolveRef(node: JsonObject, path: string, conv: Conversion): JsonObjec
 
 // The order keys are written in, so the YAML reads the same after every generation.
 const KEY_ORDER: (keyof StructuralSchema)[] = [
-  "type", "description", "enum", "pattern", "minLength", "maxLength",
-  "minimum", "exclusiveMinimum", "maximum", "exclusiveMaximum", "minItems", "maxItems", "nullable",
-  "default", "required", "oneOf", "anyOf", "properties", "additionalProperties", "items",
-  "x-kubernetes-list-type", "x-kubernetes-list-map-keys", "x-kubernetes-preserve-unknown-fields",
+  "type",
+  "description",
+  "enum",
+  "pattern",
+  "minLength",
+  "maxLength",
+  "minimum",
+  "exclusiveMinimum",
+  "maximum",
+  "exclusiveMaximum",
+  "minItems",
+  "maxItems",
+  "nullable",
+  "default",
+  "required",
+  "oneOf",
+  "anyOf",
+  "properties",
+  "additionalProperties",
+  "items",
+  "x-kubernetes-list-type",
+  "x-kubernetes-list-map-keys",
+  "x-kubernetes-preserve-unknown-fields",
 ];
 
 function ordered(node: StructuralSchema): StructuralSchema {
@@ -372,6 +435,10 @@ export function crdFiles(): { name: string; text: string }[] {
     name: `${crd.metadata.name}.yaml`,
     text: CRD_HEADER + stringify(crd, { version: "1.1", lineWidth: 0 }),
   }));
-  const kustomization = { apiVersion: "kustomize.config.k8s.io/v1beta1", kind: "Kustomization", resources: crds.map((file) => file.name) };
+  const kustomization = {
+    apiVersion: "kustomize.config.k8s.io/v1beta1",
+    kind: "Kustomization",
+    resources: crds.map((file) => file.name),
+  };
   return [...crds, { name: CRD_KUSTOMIZATION, text: CRD_HEADER + stringify(kustomization) }];
 }

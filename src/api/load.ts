@@ -65,10 +65,7 @@ export const MAX_YAML_ALIAS_COUNT = 100;
  * Parses a YAML stream (several `---` documents) into validated resources. Never throws:
  * every problem, YAML or schema, is returned naming the file and the document.
  */
-export function parseManifestText(
-  text: string,
-  file: string,
-): { resources: LoadedResource[]; problems: string[] } {
+export function parseManifestText(text: string, file: string): { resources: LoadedResource[]; problems: string[] } {
   const resources: LoadedResource[] = [];
   const problems: string[] = [];
   let docs: Document.Parsed[];
@@ -101,7 +98,9 @@ const MAX_PROBLEM_CHARS = 1_000;
  */
 function shown(problem: string): string {
   const chars = Array.from(escapeInvisible(problem));
-  return chars.length > MAX_PROBLEM_CHARS ? `${chars.slice(0, MAX_PROBLEM_CHARS - CUT.length).join("")}${CUT}` : chars.join("");
+  return chars.length > MAX_PROBLEM_CHARS
+    ? `${chars.slice(0, MAX_PROBLEM_CHARS - CUT.length).join("")}${CUT}`
+    : chars.join("");
 }
 
 const CUT = "… (cut)";
@@ -117,7 +116,9 @@ function documentValue(doc: Document.Parsed): { ok: true; value: unknown } | { o
     return { ok: true, value: doc.toJS({ maxAliasCount: MAX_YAML_ALIAS_COUNT }) as unknown };
   } catch (err) {
     const message = firstLine(errorMessage(err));
-    const hint = /alias count/i.test(message) ? ` (more than ${MAX_YAML_ALIAS_COUNT} alias expansions; write the values out)` : "";
+    const hint = /alias count/i.test(message)
+      ? ` (more than ${MAX_YAML_ALIAS_COUNT} alias expansions; write the values out)`
+      : "";
     return { ok: false, problems: [`${message}${hint}`] };
   }
 }
@@ -126,9 +127,7 @@ function firstLine(message: string): string {
   return message.split("\n")[0] ?? "";
 }
 
-export type ValidationResult =
-  | { ok: true; resource: Resource }
-  | { ok: false; problems: string[] };
+export type ValidationResult = { ok: true; resource: Resource } | { ok: false; problems: string[] };
 
 /** Validates one object against the schema of its kind; problems name the field path. */
 export function validateResource(value: unknown): ValidationResult {

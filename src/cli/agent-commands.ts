@@ -34,26 +34,38 @@ export async function decideCommand(store: Store, request: DecisionRequest, outp
   await store.annotate(
     "AgentRemediation",
     ref,
-    request.approve ? { [APPROVE]: ids, [APPROVED_BY]: who } : { [DENY]: ids, [DENIED_BY]: who, [DENY_REASON]: request.reason ?? "denied" },
+    request.approve
+      ? { [APPROVE]: ids, [APPROVED_BY]: who }
+      : { [DENY]: ids, [DENIED_BY]: who, [DENY_REASON]: request.reason ?? "denied" },
   );
   const verb = request.approve ? "approved" : "denied";
-  for (const p of chosen) output.out(`remediation.steward.dev/${request.name} ${verb}: ${p.id} (${p.command.join(" ")})`);
+  for (const p of chosen)
+    output.out(`remediation.steward.dev/${request.name} ${verb}: ${p.id} (${p.command.join(" ")})`);
 }
 
 function pendingToDecide(remediation: AgentRemediation, request: DecisionRequest): PendingApproval[] {
   const status = remediation.status ?? emptyRemediationStatus();
   if (status.phase !== "AwaitingApproval" || status.pendingApproval.length === 0) {
-    throw new StewardError(`remediation "${request.name}" is ${status.phase}, not AwaitingApproval: nothing to ${request.approve ? "approve" : "deny"}`);
+    throw new StewardError(
+      `remediation "${request.name}" is ${status.phase}, not AwaitingApproval: nothing to ${request.approve ? "approve" : "deny"}`,
+    );
   }
   const chosen = request.id ? status.pendingApproval.filter((p) => p.id === request.id) : status.pendingApproval;
   if (chosen.length === 0) {
-    throw new StewardError(`no pending call with id ${request.id ?? ""}; pending: ${status.pendingApproval.map((p) => p.id).join(", ")}`);
+    throw new StewardError(
+      `no pending call with id ${request.id ?? ""}; pending: ${status.pendingApproval.map((p) => p.id).join(", ")}`,
+    );
   }
   return chosen;
 }
 
 /** `steward logs NAME`: the audit trail as a reasoning chain for a person. */
-export async function logsCommand(stateDir: string, name: string, namespace: string | undefined, output: Output): Promise<void> {
+export async function logsCommand(
+  stateDir: string,
+  name: string,
+  namespace: string | undefined,
+  output: Output,
+): Promise<void> {
   const path = new SessionFiles(stateDir).auditPath(namespace ?? DEFAULT_NAMESPACE, name);
   const entries = await readAuditFile(path).catch((err: unknown) => {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") {
@@ -65,7 +77,12 @@ export async function logsCommand(stateDir: string, name: string, namespace: str
 }
 
 /** `steward audit verify NAME`: checks the hash chain and names the first bad line. */
-export async function auditVerifyCommand(stateDir: string, name: string, namespace: string | undefined, output: Output): Promise<void> {
+export async function auditVerifyCommand(
+  stateDir: string,
+  name: string,
+  namespace: string | undefined,
+  output: Output,
+): Promise<void> {
   const path = new SessionFiles(stateDir).auditPath(namespace ?? DEFAULT_NAMESPACE, name);
   const result = await verifyAuditFile(path);
   if (!result.ok) throw new StewardError(`${path}: line ${result.line}: ${result.reason}`);

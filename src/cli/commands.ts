@@ -38,7 +38,8 @@ export async function applyCommand(store: Store, paths: readonly string[], outpu
   const seen = new Set<string>();
   for (const { resource, source } of loaded) {
     const key = `${resource.kind}/${resource.metadata.namespace}/${resource.metadata.name}`;
-    if (seen.has(key)) throw new ValidationError([`${source}: ${resource.kind} "${resource.metadata.name}" appears twice`]);
+    if (seen.has(key))
+      throw new ValidationError([`${source}: ${resource.kind} "${resource.metadata.name}" appears twice`]);
     seen.add(key);
   }
   for (const { resource } of loaded) {
@@ -52,7 +53,12 @@ export interface GetOptions {
   namespace?: string;
 }
 
-export async function getCommand(store: Store, args: { type?: string; name?: string }, options: GetOptions, output: Output): Promise<void> {
+export async function getCommand(
+  store: Store,
+  args: { type?: string; name?: string },
+  options: GetOptions,
+  output: Output,
+): Promise<void> {
   const kind = kindArgument(args.type);
   const format = outputFormat(options.output);
   const namespace = options.namespace ?? DEFAULT_NAMESPACE;
@@ -79,7 +85,10 @@ export function renderItems(kind: Kind, items: readonly Resource[], format: Outp
     case "wide": {
       if (items.length === 0) return `No resources found in ${DEFAULT_NAMESPACE} namespace.`;
       const wide = format === "wide";
-      return formatTable(tableHeaders(kind, wide), items.map((item) => tableRow(kind, item as never, wide, now)));
+      return formatTable(
+        tableHeaders(kind, wide),
+        items.map((item) => tableRow(kind, item as never, wide, now)),
+      );
     }
   }
 }
@@ -104,7 +113,12 @@ export async function watchCommand(
   const initial = (await store.list(kind, namespace)).filter(matches);
   const wide = format === "wide";
   if (format === "table" || format === "wide") {
-    output.out(formatTable(tableHeaders(kind, wide), initial.map((item) => tableRow(kind, item as never, wide, new Date()))));
+    output.out(
+      formatTable(
+        tableHeaders(kind, wide),
+        initial.map((item) => tableRow(kind, item as never, wide, new Date())),
+      ),
+    );
   } else if (initial.length > 0) {
     output.out(renderItems(kind, initial, format, true));
   }
@@ -123,7 +137,12 @@ export async function watchCommand(
   await store.close();
 }
 
-export async function describeCommand(store: Store, args: { type?: string; name?: string }, namespace: string | undefined, output: Output): Promise<void> {
+export async function describeCommand(
+  store: Store,
+  args: { type?: string; name?: string },
+  namespace: string | undefined,
+  output: Output,
+): Promise<void> {
   const kind = kindArgument(args.type);
   const ns = namespace ?? DEFAULT_NAMESPACE;
   const items = args.name
@@ -146,7 +165,8 @@ export async function deleteCommand(
     }
   } else {
     const kind = kindArgument(args.type);
-    if (args.names.length === 0) throw new StewardError(`delete: expected a name, e.g. steward delete ${KINDS[kind].singular} NAME`);
+    if (args.names.length === 0)
+      throw new StewardError(`delete: expected a name, e.g. steward delete ${KINDS[kind].singular} NAME`);
     for (const name of args.names) targets.push({ kind, namespace: namespace ?? DEFAULT_NAMESPACE, name });
   }
   for (const target of targets) {

@@ -3,7 +3,13 @@ import { escapeInvisible } from "../text/escape.js";
 import type { DesiredState } from "../api/desired-state.js";
 import type { Condition } from "../api/meta.js";
 import type { RemediationPolicy } from "../api/policy.js";
-import type { AgentRemediation, ContainerEvidence, DriftWithEvidence, MetricEvidence, Usage } from "../api/remediation.js";
+import type {
+  AgentRemediation,
+  ContainerEvidence,
+  DriftWithEvidence,
+  MetricEvidence,
+  Usage,
+} from "../api/remediation.js";
 import { emptyRemediationStatus } from "../reconcile/remediations.js";
 import type { Resource } from "../api/resources.js";
 import { describeTarget } from "./printers.js";
@@ -34,7 +40,10 @@ function field(label: string, value: string | number | undefined): string {
 }
 
 function section(title: string, body: string): string {
-  return `${title}:\n${body.split("\n").map((l) => `  ${l}`).join("\n")}`;
+  return `${title}:\n${body
+    .split("\n")
+    .map((l) => `  ${l}`)
+    .join("\n")}`;
 }
 
 function ago(time: string | undefined, now: Date): string {
@@ -70,7 +79,10 @@ function describeDesiredState(ds: DesiredState, now: Date): string {
     section("Conditions", conditionsTable(status.conditions)),
     section(
       "Drift",
-      table(["SUBJECT", "TYPE", "EXPECTED", "OBSERVED", "SINCE"], status.drift.map((d) => [d.subject, d.type, d.expected, d.observed, d.since])),
+      table(
+        ["SUBJECT", "TYPE", "EXPECTED", "OBSERVED", "SINCE"],
+        status.drift.map((d) => [d.subject, d.type, d.expected, d.observed, d.since]),
+      ),
     ),
     section(
       "Simple fixes",
@@ -100,17 +112,29 @@ function invariantsTable(ds: DesiredState): string {
     ["NAME", "STATE", "VALUE", "CONDITION", "FOR", "SINCE", "REASON"],
     ds.spec.invariants.map((spec) => {
       const s = ds.status?.invariants.find((i) => i.name === spec.name);
-      return [spec.name, s?.state ?? "Unknown", s?.value ?? "", spec.condition, spec.for, s?.since ?? "", s?.reason ?? ""];
+      return [
+        spec.name,
+        s?.state ?? "Unknown",
+        s?.value ?? "",
+        spec.condition,
+        spec.for,
+        s?.since ?? "",
+        s?.reason ?? "",
+      ];
     }),
   );
 }
 
 function describeEvidence(drift: DriftWithEvidence): string {
-  const lines = [`${drift.subject} (${drift.type}): expected ${drift.expected}, observed ${drift.observed}, since ${drift.since}`];
+  const lines = [
+    `${drift.subject} (${drift.type}): expected ${drift.expected}, observed ${drift.observed}, since ${drift.since}`,
+  ];
   if (drift.evidence.fixesTried) lines.push(`simple fixes tried: ${drift.evidence.fixesTried}`);
   const workload = drift.evidence.workload;
   if (workload) {
-    lines.push(`${workload.kind} ${workload.name}: replicas=${workload.replicas} ready=${workload.readyReplicas} updated=${workload.updatedReplicas} pods=${workload.pods.join(",") || "<none>"}`);
+    lines.push(
+      `${workload.kind} ${workload.name}: replicas=${workload.replicas} ready=${workload.readyReplicas} updated=${workload.updatedReplicas} pods=${workload.pods.join(",") || "<none>"}`,
+    );
   }
   for (const c of drift.evidence.containers ?? []) lines.push(...containerEvidenceLines(c));
   if (drift.evidence.metric) lines.push(...metricEvidenceLines(drift.evidence.metric));
@@ -155,10 +179,19 @@ function describeRemediation(r: AgentRemediation, now: Date): string {
       "Actions",
       table(
         ["TIME", "COMMAND", "DECISION", "APPROVER", "EXIT"],
-        status.actions.map((a) => [a.time, a.command.join(" "), a.decision, a.approver ?? "", a.state === "Started" || a.state === "Unknown" ? "unknown" : String(a.exitCode ?? "")]),
+        status.actions.map((a) => [
+          a.time,
+          a.command.join(" "),
+          a.decision,
+          a.approver ?? "",
+          a.state === "Started" || a.state === "Unknown" ? "unknown" : String(a.exitCode ?? ""),
+        ]),
       ),
     ),
-    section("Pending approval", status.pendingApproval.map((p) => `${p.id}: ${p.command.join(" ")} (${p.reason})`).join("\n") || "<none>"),
+    section(
+      "Pending approval",
+      status.pendingApproval.map((p) => `${p.id}: ${p.command.join(" ")} (${p.reason})`).join("\n") || "<none>",
+    ),
     field("Summary", status.summary),
     field("Usage", status.usage ? describeUsage(status.usage) : undefined),
   ];
@@ -184,8 +217,18 @@ function describePolicy(p: RemediationPolicy): string {
     field("Model", p.spec.model),
     section(
       "Rules (first match wins; unmatched = deny)",
-      p.spec.rules.length === 0 ? "<none>" : formatTable(["DECISION", "COMMAND"], p.spec.rules.map((r) => [r.decision, r.command])),
+      p.spec.rules.length === 0
+        ? "<none>"
+        : formatTable(
+            ["DECISION", "COMMAND"],
+            p.spec.rules.map((r) => [r.decision, r.command]),
+          ),
     ),
-    section("Budgets", Object.entries(p.spec.budgets).map(([k, v]) => `${k}: ${String(v)}`).join("\n")),
+    section(
+      "Budgets",
+      Object.entries(p.spec.budgets)
+        .map(([k, v]) => `${k}: ${String(v)}`)
+        .join("\n"),
+    ),
   ].join("\n");
 }

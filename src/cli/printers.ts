@@ -34,7 +34,9 @@ const desiredStateColumns: Columns<DesiredState> = {
     describeTarget(ds),
     String(ds.spec.services.length),
     String(ds.spec.invariants.length),
-    ds.status?.lastReconcileTime ? `${formatDuration(now.getTime() - Date.parse(ds.status.lastReconcileTime))} ago` : "<never>",
+    ds.status?.lastReconcileTime
+      ? `${formatDuration(now.getTime() - Date.parse(ds.status.lastReconcileTime))} ago`
+      : "<never>",
   ],
 };
 
@@ -64,7 +66,11 @@ const policyColumns: Columns<RemediationPolicy> = {
   headers: ["NAME", "RULES", "DRY-RUN", "AGE"],
   wideHeaders: ["MAX-TURNS", "MAX-MUTATIONS", "MAX-COST-USD"],
   row: (p, now) => [p.metadata.name, String(p.spec.rules.length), String(p.spec.dryRun), age(p, now)],
-  wideRow: (p) => [String(p.spec.budgets.maxTurns), String(p.spec.budgets.maxMutations), String(p.spec.budgets.maxCostUSD)],
+  wideRow: (p) => [
+    String(p.spec.budgets.maxTurns),
+    String(p.spec.budgets.maxMutations),
+    String(p.spec.budgets.maxCostUSD),
+  ],
 };
 
 const COLUMNS: { [K in Kind]: Columns<ResourceOf<K>> } = {
@@ -75,7 +81,12 @@ const COLUMNS: { [K in Kind]: Columns<ResourceOf<K>> } = {
 
 export function describeTarget(ds: DesiredState): string {
   const { docker, kubernetes } = ds.spec.target;
-  if (docker) return docker.project ? `docker:${docker.project}` : `docker:${Object.entries(docker.selector ?? {}).map(([k, v]) => `${k}=${v}`).join(",")}`;
+  if (docker)
+    return docker.project
+      ? `docker:${docker.project}`
+      : `docker:${Object.entries(docker.selector ?? {})
+          .map(([k, v]) => `${k}=${v}`)
+          .join(",")}`;
   return `kubernetes:${kubernetes?.namespace ?? ""}`;
 }
 

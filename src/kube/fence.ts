@@ -20,6 +20,8 @@ export const OPEN_FENCE: Fence = { check: () => undefined };
 export class NotLeaderError extends StewardError {
   override readonly name = "NotLeaderError";
   constructor(step: string) {
-    super(`${step}: refused, this replica does not hold the leader lease (another replica acts, or this one is stepping down)`);
+    super(
+      `${step}: refused, this replica does not hold the leader lease (another replica acts, or this one is stepping down)`,
+    );
   }
 }

@@ -201,9 +201,15 @@ export class Informer<T extends Cacheable> {
     const { watchdogMs } = this.options;
     const attempt = new AbortController();
     const timeoutSeconds = Math.round(this.options.watchTimeoutSeconds * (1 + Math.random() / 4));
-    const silence = setTimeout(() => attempt.abort(new WatchInterrupted("watchdog", `no event or bookmark for ${watchdogMs} ms`)), watchdogMs);
+    const silence = setTimeout(
+      () => attempt.abort(new WatchInterrupted("watchdog", `no event or bookmark for ${watchdogMs} ms`)),
+      watchdogMs,
+    );
     const overdue = setTimeout(
-      () => attempt.abort(new WatchInterrupted("watchdog", `the server did not end the watch after its ${timeoutSeconds} s timeout`)),
+      () =>
+        attempt.abort(
+          new WatchInterrupted("watchdog", `the server did not end the watch after its ${timeoutSeconds} s timeout`),
+        ),
       timeoutSeconds * 1_000 + watchdogMs,
     );
     let openedAt: number | undefined;
@@ -211,7 +217,11 @@ export class Informer<T extends Cacheable> {
     try {
       await watchStream(this.kubeConfig, {
         path: this.source.path,
-        query: { resourceVersion: this.resourceVersion, allowWatchBookmarks: "true", timeoutSeconds: String(timeoutSeconds) },
+        query: {
+          resourceVersion: this.resourceVersion,
+          allowWatchBookmarks: "true",
+          timeoutSeconds: String(timeoutSeconds),
+        },
         signal: AbortSignal.any([attempt.signal, this.stopping.signal]),
         onOpen: () => {
           openedAt = Date.now();
@@ -235,7 +245,11 @@ export class Informer<T extends Cacheable> {
   private opened(): void {
     const downMs = this.downSince === undefined ? undefined : Date.now() - this.downSince;
     this.downSince = undefined;
-    this.options.report({ type: "watching", resourceVersion: this.resourceVersion, ...(downMs === undefined ? {} : { downMs }) });
+    this.options.report({
+      type: "watching",
+      resourceVersion: this.resourceVersion,
+      ...(downMs === undefined ? {} : { downMs }),
+    });
   }
 
   /**
@@ -259,7 +273,8 @@ export class Informer<T extends Cacheable> {
       attempt.abort(errorEvent(line.object));
       return;
     }
-    const version = (line.object as { metadata?: { resourceVersion?: unknown } } | undefined)?.metadata?.resourceVersion;
+    const version = (line.object as { metadata?: { resourceVersion?: unknown } } | undefined)?.metadata
+      ?.resourceVersion;
     if (typeof version === "string" && version) this.resourceVersion = version;
     if (line.type === "BOOKMARK") return;
     const object = this.source.parse(line.object);
@@ -308,7 +323,11 @@ function errorEvent(object: unknown): WatchInterrupted {
 function classify(err: unknown): Interruption {
   if (err instanceof WatchInterrupted) return { reason: err.reason, error: err };
   if (err instanceof WatchStatusError) {
-    return { reason: err.statusCode === 410 ? "expired" : "failed", error: err, ...(err.retryAfterMs ? { retryAfterMs: err.retryAfterMs } : {}) };
+    return {
+      reason: err.statusCode === 410 ? "expired" : "failed",
+      error: err,
+      ...(err.retryAfterMs ? { retryAfterMs: err.retryAfterMs } : {}),
+    };
   }
   return { reason: "failed", error: err };
 }

@@ -1,8 +1,25 @@
-import { CoordinationV1Api, Observable, type ConfigurationOptions, type KubeConfig, type RequestContext, type ResponseContext, type V1Lease } from "@kubernetes/client-node";
+import {
+  CoordinationV1Api,
+  Observable,
+  type ConfigurationOptions,
+  type KubeConfig,
+  type RequestContext,
+  type ResponseContext,
+  type V1Lease,
+} from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
 import type { Logger } from "../telemetry/logging.js";
 import { describeApiError, statusCode } from "./api-errors.js";
-import { LEASE_TIMING, leaseDecision, leaseRecordOf, leaseSpecOf, nextLease, releasedLease, type LeaseDecision, type LeaseTiming } from "./lease.js";
+import {
+  LEASE_TIMING,
+  leaseDecision,
+  leaseRecordOf,
+  leaseSpecOf,
+  nextLease,
+  releasedLease,
+  type LeaseDecision,
+  type LeaseTiming,
+} from "./lease.js";
 
 /** The three calls leader election makes; an interface so a test can cut the replica off. */
 export interface LeaseClient {
@@ -111,7 +128,10 @@ export class LeaderElector {
 
   constructor(private readonly options: LeaderElectorOptions) {
     this.timing = options.timing ?? LEASE_TIMING;
-    this.logger = options.logger.child({ lease: `${options.lease.namespace}/${options.lease.name}`, identity: options.identity });
+    this.logger = options.logger.child({
+      lease: `${options.lease.namespace}/${options.lease.name}`,
+      identity: options.identity,
+    });
   }
 
   start(callbacks: LeadershipCallbacks): void {
@@ -183,16 +203,26 @@ export class LeaderElector {
         return;
       }
       const leading = this.state.type === "leading";
-      this.logger.warn(leading ? "leader election: renewing the lease failed; retrying until the renew deadline" : "leader election: reading or acquiring the lease failed", {
-        error: describeApiError(err),
-        ...(leading ? { renewDeadlineIn: `${Math.max(0, this.renewedAt + this.timing.renewDeadlineMs - Date.now())}ms` } : {}),
-      });
+      this.logger.warn(
+        leading
+          ? "leader election: renewing the lease failed; retrying until the renew deadline"
+          : "leader election: reading or acquiring the lease failed",
+        {
+          error: describeApiError(err),
+          ...(leading
+            ? { renewDeadlineIn: `${Math.max(0, this.renewedAt + this.timing.renewDeadlineMs - Date.now())}ms` }
+            : {}),
+        },
+      );
     }
   }
 
   /** Every call's timeout: the call timeout, cut to what is left before the renew deadline. */
   private callSignal(): AbortSignal {
-    const left = this.state.type === "leading" ? this.renewedAt + this.timing.renewDeadlineMs - Date.now() : Number.POSITIVE_INFINITY;
+    const left =
+      this.state.type === "leading"
+        ? this.renewedAt + this.timing.renewDeadlineMs - Date.now()
+        : Number.POSITIVE_INFINITY;
     const timeoutMs = Math.max(1, Math.min(this.timing.callTimeoutMs, left));
     return AbortSignal.any([AbortSignal.timeout(timeoutMs), this.stopping.signal]);
   }
@@ -204,7 +234,10 @@ export class LeaderElector {
     }
     if (decision.holder === this.seenHolder) return;
     this.seenHolder = decision.holder;
-    this.logger.info("standing by: another replica holds the lease", { holder: decision.holder, expiresAt: decision.expiresAt.toISOString() });
+    this.logger.info("standing by: another replica holds the lease", {
+      holder: decision.holder,
+      expiresAt: decision.expiresAt.toISOString(),
+    });
   }
 
   private renewed(at: Date, decision: Exclude<LeaseDecision, { type: "wait" }>, transitions: number | undefined): void {
@@ -214,7 +247,10 @@ export class LeaderElector {
     const wasLeading = this.state.type === "leading";
     if (this.state.type === "leading") clearTimeout(this.state.deadline);
     this.renewedAt = at.getTime();
-    const deadline = setTimeout(() => this.lose(`could not renew the lease within ${this.timing.renewDeadlineMs} ms`), this.renewedAt + this.timing.renewDeadlineMs - Date.now());
+    const deadline = setTimeout(
+      () => this.lose(`could not renew the lease within ${this.timing.renewDeadlineMs} ms`),
+      this.renewedAt + this.timing.renewDeadlineMs - Date.now(),
+    );
     this.state = { type: "leading", deadline };
     if (wasLeading) return;
     const previousHolder = decision.type === "acquire" ? decision.previousHolder : undefined;
@@ -263,7 +299,9 @@ export class LeaderElector {
       await client.replace({ metadata: lease.metadata, spec: leaseSpecOf(releasedLease(record, new Date())) }, signal);
       this.logger.info("released the lease");
     } catch (err) {
-      this.logger.warn("could not release the lease; a standby takes over when it expires", { error: describeApiError(err) });
+      this.logger.warn("could not release the lease; a standby takes over when it expires", {
+        error: describeApiError(err),
+      });
     }
   }
 }

@@ -52,7 +52,12 @@ export type LeaseDecision =
  * replicas' clocks agree to well within renewDeadline − leaseDuration (5 s), the margin
  * by which a leader that cannot renew stops before anyone may take over.
  */
-export function leaseDecision(lease: LeaseRecord | undefined, now: Date, identity: string, defaultDurationMs = LEASE_TIMING.leaseDurationMs): LeaseDecision {
+export function leaseDecision(
+  lease: LeaseRecord | undefined,
+  now: Date,
+  identity: string,
+  defaultDurationMs = LEASE_TIMING.leaseDurationMs,
+): LeaseDecision {
   if (lease === undefined) return { type: "create" };
   const holder = lease.holderIdentity ?? "";
   if (holder === identity) return { type: "renew" };
@@ -69,9 +74,14 @@ export function leaseDecision(lease: LeaseRecord | undefined, now: Date, identit
  * The record to write for a `create`, `acquire` or `renew` decision. Pure. Taking over
  * from anyone else (or from nobody, after a release) counts as a transition.
  */
-export function nextLease(decision: Exclude<LeaseDecision, { type: "wait" }>, lease: LeaseRecord | undefined, input: { now: Date; identity: string; durationMs: number }): LeaseRecord {
+export function nextLease(
+  decision: Exclude<LeaseDecision, { type: "wait" }>,
+  lease: LeaseRecord | undefined,
+  input: { now: Date; identity: string; durationMs: number },
+): LeaseRecord {
   const leaseDurationSeconds = Math.ceil(input.durationMs / 1_000);
-  if (decision.type === "renew") return { ...lease, holderIdentity: input.identity, leaseDurationSeconds, renewTime: input.now };
+  if (decision.type === "renew")
+    return { ...lease, holderIdentity: input.identity, leaseDurationSeconds, renewTime: input.now };
   return {
     holderIdentity: input.identity,
     leaseDurationSeconds,
@@ -86,7 +96,12 @@ export function nextLease(decision: Exclude<LeaseDecision, { type: "wait" }>, le
  * acquires at its next retry instead of waiting for the lease to expire. Pure.
  */
 export function releasedLease(lease: LeaseRecord, now: Date): LeaseRecord {
-  return { leaseDurationSeconds: lease.leaseDurationSeconds, acquireTime: lease.acquireTime, renewTime: now, leaseTransitions: lease.leaseTransitions };
+  return {
+    leaseDurationSeconds: lease.leaseDurationSeconds,
+    acquireTime: lease.acquireTime,
+    renewTime: now,
+    leaseTransitions: lease.leaseTransitions,
+  };
 }
 
 /** The client returns MicroTime fields as strings (typed as Date); accept both. */
@@ -110,7 +125,8 @@ export function leaseRecordOf(lease: V1Lease): LeaseRecord {
 
 /** MicroTime must be sent with six fractional digits; the API server rejects a plain Date's three. */
 export function leaseSpecOf(record: LeaseRecord): V1LeaseSpec {
-  const micro = (date: Date | undefined): V1MicroTime | undefined => (date ? new V1MicroTime(date.getTime()) : undefined);
+  const micro = (date: Date | undefined): V1MicroTime | undefined =>
+    date ? new V1MicroTime(date.getTime()) : undefined;
   return {
     holderIdentity: record.holderIdentity,
     leaseDurationSeconds: record.leaseDurationSeconds,

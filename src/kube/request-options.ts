@@ -1,4 +1,9 @@
-import { Observable, type ConfigurationOptions, type RequestContext, type ResponseContext } from "@kubernetes/client-node";
+import {
+  Observable,
+  type ConfigurationOptions,
+  type RequestContext,
+  type ResponseContext,
+} from "@kubernetes/client-node";
 
 export const MERGE_PATCH = "application/merge-patch+json";
 
@@ -6,7 +11,11 @@ export const MERGE_PATCH = "application/merge-patch+json";
  * Per-call options for the generated Kubernetes clients: a deadline (every call has one),
  * an optional caller's signal, and optionally a Content-Type (the patch flavour).
  */
-export function requestOptions(options: { timeoutMs: number; signal?: AbortSignal; contentType?: string }): ConfigurationOptions {
+export function requestOptions(options: {
+  timeoutMs: number;
+  signal?: AbortSignal;
+  contentType?: string;
+}): ConfigurationOptions {
   const { timeoutMs, signal, contentType } = options;
   const middleware = {
     pre: (context: RequestContext) => {

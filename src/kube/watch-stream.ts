@@ -68,7 +68,9 @@ export async function watchStream(kubeConfig: KubeConfig, request: WatchRequest)
       request.onOpen();
       readLines(response, (line) => request.onLine(line));
       // `complete` tells a server that ended the stream from a connection that broke.
-      response.on("close", () => (response.complete ? resolve() : fail(new StewardError("the watch connection closed mid-stream"))));
+      response.on("close", () =>
+        response.complete ? resolve() : fail(new StewardError("the watch connection closed mid-stream")),
+      );
     });
     req.on("error", fail);
     req.end();
@@ -120,5 +122,9 @@ function statusError(response: IncomingMessage, body: string): WatchStatusError 
   } catch {
     // Not a Status object (a proxy's HTML page, say): the raw text is the best we have.
   }
-  return new WatchStatusError(response.statusCode ?? 0, Number.isFinite(seconds) && seconds > 0 ? seconds * 1_000 : undefined, message);
+  return new WatchStatusError(
+    response.statusCode ?? 0,
+    Number.isFinite(seconds) && seconds > 0 ? seconds * 1_000 : undefined,
+    message,
+  );
 }

@@ -150,7 +150,14 @@ function booleanSetting(value: string, name: string): boolean {
 
 function targetList(value: string, store: string): string[] {
   if (value === "auto") return store === "kubernetes" ? ["docker", "kubernetes"] : ["docker"];
-  return [...new Set(value.split(",").map((t) => t.trim()).filter((t) => t !== ""))];
+  return [
+    ...new Set(
+      value
+        .split(",")
+        .map((t) => t.trim())
+        .filter((t) => t !== ""),
+    ),
+  ];
 }
 
 /**
@@ -158,12 +165,21 @@ function targetList(value: string, store: string): string[] {
  * pod name (POD_NAME, from the downward API) or the hostname, plus a random suffix: a
  * restarted process must never pass for its predecessor and renew a lease it did not hold.
  */
-function leaderElection(setting: (name: keyof typeof SETTINGS) => string, env: NodeJS.ProcessEnv): RunConfig["leaderElection"] {
+function leaderElection(
+  setting: (name: keyof typeof SETTINGS) => string,
+  env: NodeJS.ProcessEnv,
+): RunConfig["leaderElection"] {
   const value = setting("leaderElect");
   const kubernetes = setting("store") === "kubernetes";
-  if (!["true", "false", "auto"].includes(value)) throw new ValidationError([`configuration: leaderElect: expected true, false or auto, got ${JSON.stringify(value)}`]);
+  if (!["true", "false", "auto"].includes(value))
+    throw new ValidationError([
+      `configuration: leaderElect: expected true, false or auto, got ${JSON.stringify(value)}`,
+    ]);
   if (value === "false" || (value === "auto" && !kubernetes)) return undefined;
-  if (!kubernetes) throw new ValidationError(["configuration: --leader-elect needs --store kubernetes (the file store is for one process and has no Lease)"]);
+  if (!kubernetes)
+    throw new ValidationError([
+      "configuration: --leader-elect needs --store kubernetes (the file store is for one process and has no Lease)",
+    ]);
   return {
     leaseName: setting("leaseName"),
     leaseNamespace: setting("leaseNamespace") || inClusterNamespace() || "default",

@@ -94,7 +94,12 @@ export function runWhileLeading(controllers: readonly Controller[], options: Lea
     return { lost: new Promise<string>(() => undefined), stop: stopControllers };
   }
   const lease = { namespace: election.leaseNamespace, name: election.leaseName };
-  const elector = new LeaderElector({ client: new KubernetesLeaseClient(defaultKubeConfig(), lease), lease, identity: election.identity, logger });
+  const elector = new LeaderElector({
+    client: new KubernetesLeaseClient(defaultKubeConfig(), lease),
+    lease,
+    identity: election.identity,
+    logger,
+  });
   fence.follow(() => elector.leadingNow());
   let markLost: (reason: string) => void = () => undefined;
   const lost = new Promise<string>((resolve) => (markLost = resolve));
@@ -107,11 +112,17 @@ export function runWhileLeading(controllers: readonly Controller[], options: Lea
     const paused = Promise.all(controllers.map((c) => c.pause(new NotLeaderError("lost the leader lease"))));
     const drained = await Promise.race([paused.then(() => true), sleep(STEP_DOWN_TIMEOUT_MS, false, { ref: false })]);
     if (!drained) {
-      logger.error("controllers did not stop after the lease was lost; exiting", { reason, waitedMs: STEP_DOWN_TIMEOUT_MS });
+      logger.error("controllers did not stop after the lease was lost; exiting", {
+        reason,
+        waitedMs: STEP_DOWN_TIMEOUT_MS,
+      });
       markLost(reason);
       return new Promise<void>(() => undefined);
     }
-    logger.warn("stopped acting after losing the lease; standing by to lead again", { reason, tookMs: Date.now() - startedAt });
+    logger.warn("stopped acting after losing the lease; standing by to lead again", {
+      reason,
+      tookMs: Date.now() - startedAt,
+    });
   };
   elector.start({ onStartedLeading: startActing, onStoppedLeading: stepDown });
   return {

@@ -38,12 +38,19 @@ export interface RunningSteward {
  * Starts Steward: store, observers, controller and the operability server. Resolves once
  * everything is started; the returned `stop` shuts down in reverse order.
  */
-export async function startSteward(config: RunConfig, logger: Logger = createLogger({ format: config.logFormat, level: config.logLevel })): Promise<RunningSteward> {
+export async function startSteward(
+  config: RunConfig,
+  logger: Logger = createLogger({ format: config.logFormat, level: config.logLevel }),
+): Promise<RunningSteward> {
   logger.info("starting steward", { config: loggableConfig(config) });
   const metrics = new StewardMetrics();
   // Closed unless this process may act (leads, or runs without leader election): checked before every write and action.
   const fence = new LeadershipFence();
-  const store: Store = openStore(config.store, config.stateDir, config.watchNamespace, { logger: logger.child({ store: config.store }), metrics, fence });
+  const store: Store = openStore(config.store, config.stateDir, config.watchNamespace, {
+    logger: logger.child({ store: config.store }),
+    metrics,
+    fence,
+  });
   // The DesiredState reconciler reads from memory (watch-fed, read-your-writes): no API request or file read per reconcile.
   const cache = new CachedStore(store);
   const events = openEventRecorder(config.store, logger);
@@ -73,7 +80,12 @@ export async function startSteward(config: RunConfig, logger: Logger = createLog
     ? new AgentRunner({
         store,
         files: new SessionFiles(config.stateDir),
-        client: new Anthropic({ apiKey: config.anthropicApiKey, baseURL: config.anthropicBaseUrl, timeout: ANTHROPIC_TIMEOUT_MS, maxRetries: 2 }),
+        client: new Anthropic({
+          apiKey: config.anthropicApiKey,
+          baseURL: config.anthropicBaseUrl,
+          timeout: ANTHROPIC_TIMEOUT_MS,
+          maxRetries: 2,
+        }),
         model: config.model,
         maxTokens: AGENT_MAX_TOKENS,
         tools: targets.agentTools,
@@ -86,7 +98,15 @@ export async function startSteward(config: RunConfig, logger: Logger = createLog
   const agentQueue = new WorkQueue();
   // One worker per concurrent session: remediations beyond that wait in the queue, Pending.
   const agentController = new Controller({
-    reconciler: new RemediationReconciler({ store, runner, metrics, breaker: new CircuitBreaker({ threshold: config.breakerThreshold, openForMs: config.breakerOpenForMs }, { metrics, logger: logger.child({ controller: "agent" }) }) }),
+    reconciler: new RemediationReconciler({
+      store,
+      runner,
+      metrics,
+      breaker: new CircuitBreaker(
+        { threshold: config.breakerThreshold, openForMs: config.breakerOpenForMs },
+        { metrics, logger: logger.child({ controller: "agent" }) },
+      ),
+    }),
     queue: agentQueue,
     logger: logger.child({ controller: "agent" }),
     metrics,
@@ -114,8 +134,16 @@ export async function startSteward(config: RunConfig, logger: Logger = createLog
   });
   const metricsAddress = await server.start();
   // Only the leader reconciles and runs agent sessions; a standby keeps its caches warm and is Ready.
-  const leadership = runWhileLeading([agentController, controller], { election: config.leaderElection, metrics, logger, fence });
-  logger.info("steward is running", { metrics: `http://${metricsAddress}/metrics`, desiredStates: index.keys().length });
+  const leadership = runWhileLeading([agentController, controller], {
+    election: config.leaderElection,
+    metrics,
+    logger,
+    fence,
+  });
+  logger.info("steward is running", {
+    metrics: `http://${metricsAddress}/metrics`,
+    desiredStates: index.keys().length,
+  });
 
   return {
     metricsAddress,

@@ -45,7 +45,11 @@ export class Targets {
   }
 
   /** Observer events only enqueue the DesiredStates they concern. */
-  subscribe(index: DesiredStateIndex, queue: WorkQueue, { metrics, logger }: { metrics: StewardMetrics; logger: Logger }): void {
+  subscribe(
+    index: DesiredStateIndex,
+    queue: WorkQueue,
+    { metrics, logger }: { metrics: StewardMetrics; logger: Logger },
+  ): void {
     this.docker?.subscribe((event) => {
       if (event.type === "connection") {
         metrics.observerConnected.set({ observer: "docker" }, event.connection.state === "connected" ? 1 : 0);
@@ -75,14 +79,23 @@ export class Targets {
   }
 }
 
-function openDocker(logger: Logger, fence: Fence): { observer: DockerEventObserver; actions: DockerodeActions; tools: DockerToolAccess } {
+function openDocker(
+  logger: Logger,
+  fence: Fence,
+): { observer: DockerEventObserver; actions: DockerodeActions; tools: DockerToolAccess } {
   const client = createDockerClient();
   const observer = new DockerEventObserver({ docker: client, logger: logger.child({ observer: "docker" }) });
   const actions = new DockerodeActions(client, fence);
   return { observer, actions, tools: { client, containers: () => observer.containers(), actions } };
 }
 
-function openKubernetes(logger: Logger, fence: Fence): { observer: KubernetesWorkloadObserver; actions: ApiServerActions } {
+function openKubernetes(
+  logger: Logger,
+  fence: Fence,
+): { observer: KubernetesWorkloadObserver; actions: ApiServerActions } {
   const kubeConfig = defaultKubeConfig();
-  return { observer: new KubernetesWorkloadObserver({ kubeConfig, logger: logger.child({ observer: "kubernetes" }) }), actions: new ApiServerActions(kubeConfig, undefined, fence) };
+  return {
+    observer: new KubernetesWorkloadObserver({ kubeConfig, logger: logger.child({ observer: "kubernetes" }) }),
+    actions: new ApiServerActions(kubeConfig, undefined, fence),
+  };
 }

@@ -91,7 +91,11 @@ export class HttpPrometheusClient implements PrometheusClient {
           method: "POST",
           agent: this.agent,
           signal,
-          headers: { accept: "application/json", "content-type": "application/x-www-form-urlencoded", "content-length": Buffer.byteLength(body) },
+          headers: {
+            accept: "application/json",
+            "content-type": "application/x-www-form-urlencoded",
+            "content-length": Buffer.byteLength(body),
+          },
         },
         resolve,
       );
@@ -125,7 +129,10 @@ class Deadline {
   private readonly onCallerAbort = (): void => this.abort("caller", this.caller?.reason);
   abortedBy: "caller" | "timeout" | undefined;
 
-  constructor(timeoutMs: number, private readonly caller: AbortSignal | undefined) {
+  constructor(
+    timeoutMs: number,
+    private readonly caller: AbortSignal | undefined,
+  ) {
     this.timer = setTimeout(() => this.abort("timeout", new Error(`timeout after ${timeoutMs} ms`)), timeoutMs);
     if (caller?.aborted) this.onCallerAbort();
     else caller?.addEventListener("abort", this.onCallerAbort, { once: true });
@@ -158,13 +165,17 @@ function queryEndpoint(baseUrl: string, allowNonLoopback: boolean): string {
   try {
     url = new URL(baseUrl);
   } catch {
-    throw new StewardError(`Prometheus baseUrl ${JSON.stringify(baseUrl)} is not a URL; expected e.g. "http://127.0.0.1:9090"`);
+    throw new StewardError(
+      `Prometheus baseUrl ${JSON.stringify(baseUrl)} is not a URL; expected e.g. "http://127.0.0.1:9090"`,
+    );
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") {
     throw new StewardError(`Prometheus baseUrl ${baseUrl} must use http: or https:, not ${url.protocol}`);
   }
   if (url.username !== "" || url.password !== "" || url.search !== "" || url.hash !== "") {
-    throw new StewardError(`Prometheus baseUrl must not contain credentials, a query string or a fragment (got ${url.host}${url.pathname}…)`);
+    throw new StewardError(
+      `Prometheus baseUrl must not contain credentials, a query string or a fragment (got ${url.host}${url.pathname}…)`,
+    );
   }
   if (!allowNonLoopback && !isLoopbackHost(url.hostname)) {
     throw new StewardError(
@@ -225,7 +236,9 @@ function interpretResponse(response: IncomingMessage, text: string): Sample[] {
     body = JSON.parse(text);
   } catch (err) {
     if (!ok) throw new QueryFailure(`${http}: ${snippet(text)}`);
-    throw new QueryFailure(`malformed JSON in the response (is this Prometheus?): ${snippet(errorMessage(err))}: ${snippet(text)}`);
+    throw new QueryFailure(
+      `malformed JSON in the response (is this Prometheus?): ${snippet(errorMessage(err))}: ${snippet(text)}`,
+    );
   }
   if (!isRecord(body)) throw new QueryFailure(`${http}: expected a JSON object, got ${snippet(text)}`);
   if (!ok || body.status !== "success") {
@@ -258,11 +271,14 @@ function parseVectorSample(item: unknown): Sample {
     throw new QueryFailure(`malformed response: a vector sample lacks its "metric" object`);
   }
   if (item.value === undefined && item.histogram !== undefined) {
-    throw new QueryFailure(`the query returned native histogram samples; wrap it in histogram_count(), histogram_sum() or histogram_quantile()`);
+    throw new QueryFailure(
+      `the query returned native histogram samples; wrap it in histogram_count(), histogram_sum() or histogram_quantile()`,
+    );
   }
   const entries = Object.entries(item.metric);
   for (const [name, value] of entries) {
-    if (typeof value !== "string") throw new QueryFailure(`malformed response: label ${shortJson(name)} is not a string`);
+    if (typeof value !== "string")
+      throw new QueryFailure(`malformed response: label ${shortJson(name)} is not a string`);
   }
   // fromEntries defines each label, so one named `__proto__` stays a label.
   return { labels: Object.fromEntries(entries) as Record<string, string>, value: parseValuePair(item.value) };
@@ -274,7 +290,8 @@ function parseValuePair(pair: unknown): number {
     throw new QueryFailure(`malformed response: expected a [timestamp, "value"] pair, got ${shortJson(pair)}`);
   }
   const value = parseSampleValue(pair[1]);
-  if (value === undefined) throw new QueryFailure(`malformed response: sample value ${shortJson(pair[1])} is not a number`);
+  if (value === undefined)
+    throw new QueryFailure(`malformed response: sample value ${shortJson(pair[1])} is not a number`);
   return value;
 }
 

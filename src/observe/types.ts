@@ -3,14 +3,7 @@
  * snapshots and never talks to dockerode or HTTP directly, so decisions stay pure.
  */
 
-export type ContainerState =
-  | "created"
-  | "running"
-  | "paused"
-  | "restarting"
-  | "removing"
-  | "exited"
-  | "dead";
+export type ContainerState = "created" | "running" | "paused" | "restarting" | "removing" | "exited" | "dead";
 
 export type HealthState = "none" | "starting" | "healthy" | "unhealthy";
 
@@ -69,9 +62,7 @@ export interface Sample {
   value: number;
 }
 
-export type QueryResult =
-  | { ok: true; samples: Sample[] }
-  | { ok: false; error: string };
+export type QueryResult = { ok: true; samples: Sample[] } | { ok: false; error: string };
 
 export interface PrometheusClient {
   /** An instant query. Never throws: transport and API errors come back as `ok: false`. */
@@ -128,7 +119,7 @@ export interface NamespaceView {
 
 export type KubernetesObserverEvent =
   /** A workload or pod of a watched namespace changed, or its cache was (re)listed. */
-  | { type: "changed"; namespace: string };
+  { type: "changed"; namespace: string };
 
 /**
  * Deployments, StatefulSets and Pods of the namespaces Kubernetes targets name, from

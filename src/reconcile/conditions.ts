@@ -48,7 +48,13 @@ export function desiredStateConditions(input: DesiredStateConditionInput): Condi
   return [
     readyCondition(input, unknown, pending, observedGeneration),
     input.drift.length > 0
-      ? { type: "Drifted", status: "True", reason: "DriftDetected", message: describeDrift(input.drift), observedGeneration }
+      ? {
+          type: "Drifted",
+          status: "True",
+          reason: "DriftDetected",
+          message: describeDrift(input.drift),
+          observedGeneration,
+        }
       : { type: "Drifted", status: "False", reason: "NoDrift", message: "no drift observed", observedGeneration },
     remediatingCondition(input, observedGeneration),
     degraded
@@ -59,7 +65,13 @@ export function desiredStateConditions(input: DesiredStateConditionInput): Condi
           message: input.degradations.map((d) => d.message).join("; "),
           observedGeneration,
         }
-      : { type: "Degraded", status: "False", reason: "AllObserved", message: "every source could be observed", observedGeneration },
+      : {
+          type: "Degraded",
+          status: "False",
+          reason: "AllObserved",
+          message: "every source could be observed",
+          observedGeneration,
+        },
   ];
 }
 
@@ -73,7 +85,13 @@ function remediatingCondition(input: DesiredStateConditionInput, observedGenerat
     return { type: "Remediating", status: "True", reason: "RemediationOpen", message, observedGeneration };
   }
   if (waits) return { type: "Remediating", status: "False", reason: "RateLimited", message: waits, observedGeneration };
-  return { type: "Remediating", status: "False", reason: "NoRemediation", message: "no open remediation", observedGeneration };
+  return {
+    type: "Remediating",
+    status: "False",
+    reason: "NoRemediation",
+    message: "no open remediation",
+    observedGeneration,
+  };
 }
 
 function readyCondition(
@@ -83,21 +101,41 @@ function readyCondition(
   observedGeneration: number,
 ): ConditionInput {
   if (input.drift.length > 0) {
-    return { type: "Ready", status: "False", reason: "Drifted", message: describeDrift(input.drift), observedGeneration };
+    return {
+      type: "Ready",
+      status: "False",
+      reason: "Drifted",
+      message: describeDrift(input.drift),
+      observedGeneration,
+    };
   }
   const degradation = input.degradations[0];
   if (degradation) {
-    return { type: "Ready", status: "Unknown", reason: degradation.reason, message: degradation.message, observedGeneration };
+    return {
+      type: "Ready",
+      status: "Unknown",
+      reason: degradation.reason,
+      message: degradation.message,
+      observedGeneration,
+    };
   }
   if (unknown.length > 0) {
     const message = unknown.map((i) => `invariant ${i.name} is Unknown: ${i.reason ?? "no data"}`).join("; ");
     return { type: "Ready", status: "Unknown", reason: "InvariantUnknown", message, observedGeneration };
   }
   if (pending.length > 0) {
-    const message = pending.map((i) => `invariant ${i.name} violated since ${i.since} (within its for: window)`).join("; ");
+    const message = pending
+      .map((i) => `invariant ${i.name} violated since ${i.since} (within its for: window)`)
+      .join("; ");
     return { type: "Ready", status: "False", reason: "InvariantPending", message, observedGeneration };
   }
-  return { type: "Ready", status: "True", reason: "AsDeclared", message: "every service and invariant is as declared", observedGeneration };
+  return {
+    type: "Ready",
+    status: "True",
+    reason: "AsDeclared",
+    message: "every service and invariant is as declared",
+    observedGeneration,
+  };
 }
 
 function describeDrift(drift: readonly Drift[]): string {

@@ -126,7 +126,11 @@ export class Controller {
     }
     const retryInMs = queue.addRateLimited(key);
     const reason = timedOut ? `deadline of ${this.options.reconcileTimeoutMs} ms exceeded` : errorMessage(err);
-    logger.warn("reconcile failed; retrying with backoff", { error: reason, retryInMs, attempt: queue.numRequeues(key) });
+    logger.warn("reconcile failed; retrying with backoff", {
+      error: reason,
+      retryInMs,
+      attempt: queue.numRequeues(key),
+    });
     return "error";
   }
 }

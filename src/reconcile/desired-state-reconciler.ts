@@ -13,12 +13,27 @@ import { SystemObserver, targetObserved, type Observation, type ObserverSet } fr
 import { gatherEvidence } from "./evidence.js";
 import { nextEvaluationDelay } from "./invariants.js";
 import { planSteps, type PlannedStep } from "./plan.js";
-import { DONE, requeueAfter, type ReconcileContext, type Reconciler, type ReconcileRequest, type ReconcileResult } from "./reconciler.js";
+import {
+  DONE,
+  requeueAfter,
+  type ReconcileContext,
+  type Reconciler,
+  type ReconcileRequest,
+  type ReconcileResult,
+} from "./reconciler.js";
 import { workloadOf } from "./workload-drift.js";
 import type { OpeningRateLimiter } from "../resilience/token-bucket.js";
 import { objectKey } from "../api/resources.js";
 import { intentRecord, settleInterruptedFixes } from "./fix-intents.js";
-import { driftCleared, emptyRemediationStatus, isOpen, newRemediation, resolvedByItself, type AgentAvailability, type OpenStep } from "./remediations.js";
+import {
+  driftCleared,
+  emptyRemediationStatus,
+  isOpen,
+  newRemediation,
+  resolvedByItself,
+  type AgentAvailability,
+  type OpenStep,
+} from "./remediations.js";
 
 export interface DesiredStateReconcilerDeps {
   store: Store;
@@ -69,7 +84,12 @@ export class DesiredStateReconciler implements Reconciler {
     const fixesBefore = settleInterruptedFixes(status.fixes);
     const { drift, observation } = await this.observer.drift(desiredState, status, now, context.signal);
     logNewDrift(status.drift, drift, context.logger);
-    const { open, escalated } = await this.closeClearedRemediations(desiredState, { drift, observation, now, logger: context.logger });
+    const { open, escalated } = await this.closeClearedRemediations(desiredState, {
+      drift,
+      observation,
+      now,
+      logger: context.logger,
+    });
     const steps = planSteps({
       desiredState: desiredState.metadata.name,
       services: desiredState.spec.services,
@@ -81,7 +101,13 @@ export class DesiredStateReconciler implements Reconciler {
       escalatedAt: escalated,
       now,
     });
-    const fixes = await this.act(desiredState, steps, { observation, open, now, context, status: { ...status, fixes: fixesBefore } });
+    const fixes = await this.act(desiredState, steps, {
+      observation,
+      open,
+      now,
+      context,
+      status: { ...status, fixes: fixesBefore },
+    });
     const next: DesiredStateStatus = {
       observedGeneration: desiredState.metadata.generation,
       conditions: [],
@@ -103,7 +129,12 @@ export class DesiredStateReconciler implements Reconciler {
     await this.writeStatus(desiredState, status, next);
     const deferred = this.deferred.get(request.key);
     this.deferred.delete(request.key);
-    return requeueAfter(Math.min(this.nextDelay(desiredState, observation.invariants, fixes.length > 0, now), deferred?.retryInMs ?? Number.POSITIVE_INFINITY));
+    return requeueAfter(
+      Math.min(
+        this.nextDelay(desiredState, observation.invariants, fixes.length > 0, now),
+        deferred?.retryInMs ?? Number.POSITIVE_INFINITY,
+      ),
+    );
   }
 
   private async closeClearedRemediations(
@@ -111,7 +142,9 @@ export class DesiredStateReconciler implements Reconciler {
     input: { drift: Drift[]; observation: Observation; now: Date; logger: Logger },
   ): Promise<{ open: AgentRemediation[]; escalated: Map<string, string> }> {
     const ns = desiredState.metadata.namespace;
-    const all = (await this.deps.store.list("AgentRemediation", ns)).filter((r) => r.spec.desiredStateRef.name === desiredState.metadata.name);
+    const all = (await this.deps.store.list("AgentRemediation", ns)).filter(
+      (r) => r.spec.desiredStateRef.name === desiredState.metadata.name,
+    );
     const open = all.filter(isOpen);
     const stillOpen: AgentRemediation[] = [];
     for (const remediation of open) {
@@ -125,9 +158,18 @@ export class DesiredStateReconciler implements Reconciler {
         stillOpen.push(remediation);
         continue;
       }
-      await this.deps.store.updateStatus("AgentRemediation", { namespace: ns, name: remediation.metadata.name }, resolvedByItself(remediation.status, input.now));
+      await this.deps.store.updateStatus(
+        "AgentRemediation",
+        { namespace: ns, name: remediation.metadata.name },
+        resolvedByItself(remediation.status, input.now),
+      );
       input.logger.info("remediation resolved: drift cleared by itself", { remediation: remediation.metadata.name });
-      this.deps.events?.record(remediation, { type: "Normal", reason: "DriftCleared", action: "Resolve", note: "the drift cleared without any action from the agent" });
+      this.deps.events?.record(remediation, {
+        type: "Normal",
+        reason: "DriftCleared",
+        action: "Resolve",
+        note: "the drift cleared without any action from the agent",
+      });
     }
     return { open: stillOpen, escalated: lastEscalations(all) };
   }
@@ -135,14 +177,23 @@ export class DesiredStateReconciler implements Reconciler {
   private async act(
     desiredState: DesiredState,
     steps: readonly PlannedStep[],
-    input: { observation: Observation; open: AgentRemediation[]; now: Date; context: ReconcileContext; status: DesiredStateStatus },
+    input: {
+      observation: Observation;
+      open: AgentRemediation[];
+      now: Date;
+      context: ReconcileContext;
+      status: DesiredStateStatus;
+    },
   ): Promise<FixRecord[]> {
-    const intents = steps.flatMap((step) => (step.type === "fix" ? [intentRecord({ subject: step.drift.subject, action: step.action }, input.now)] : []));
+    const intents = steps.flatMap((step) =>
+      step.type === "fix" ? [intentRecord({ subject: step.drift.subject, action: step.action }, input.now)] : [],
+    );
     await this.recordIntents(desiredState, input.status, intents, input.now);
     const fixes: FixRecord[] = [];
     for (const step of steps) {
       if (step.type === "fix") fixes.push(await this.applyFix(desiredState, step, input));
-      else if (step.type === "open" && this.mayOpen(desiredState, step, input)) input.open.push(await this.openRemediation(desiredState, step, input));
+      else if (step.type === "open" && this.mayOpen(desiredState, step, input))
+        input.open.push(await this.openRemediation(desiredState, step, input));
     }
     return fixes;
   }
@@ -151,9 +202,17 @@ export class DesiredStateReconciler implements Reconciler {
    * Every fix this reconcile is about to make, written to status as `Started` before any of
    * them runs (see fix-intents.ts): no fix without a durable record. Nothing runs if this fails.
    */
-  private async recordIntents(desiredState: DesiredState, status: DesiredStateStatus, intents: FixRecord[], now: Date): Promise<void> {
+  private async recordIntents(
+    desiredState: DesiredState,
+    status: DesiredStateStatus,
+    intents: FixRecord[],
+    now: Date,
+  ): Promise<void> {
     if (intents.length === 0) return;
-    await this.deps.store.updateStatus("DesiredState", desiredState.metadata, { ...status, fixes: trimFixes([...status.fixes, ...intents], now) });
+    await this.deps.store.updateStatus("DesiredState", desiredState.metadata, {
+      ...status,
+      fixes: trimFixes([...status.fixes, ...intents], now),
+    });
   }
 
   private async applyFix(
@@ -161,14 +220,27 @@ export class DesiredStateReconciler implements Reconciler {
     step: Extract<PlannedStep, { type: "fix" }>,
     { now, context }: { now: Date; context: ReconcileContext },
   ): Promise<FixRecord> {
-    const record: FixRecord = { subject: step.drift.subject, action: step.action, time: now.toISOString(), result: "Succeeded" };
+    const record: FixRecord = {
+      subject: step.drift.subject,
+      action: step.action,
+      time: now.toISOString(),
+      result: "Succeeded",
+    };
     try {
       record.message = await this.runFix(desiredState, step, context.signal);
-      context.logger.info("simple fix applied", { action: step.action, subject: step.drift.subject, drift: step.drift.observed });
+      context.logger.info("simple fix applied", {
+        action: step.action,
+        subject: step.drift.subject,
+        drift: step.drift.observed,
+      });
     } catch (err) {
       record.result = "Failed";
       record.message = errorMessage(err);
-      context.logger.warn("simple fix failed", { action: step.action, subject: step.drift.subject, error: record.message });
+      context.logger.warn("simple fix failed", {
+        action: step.action,
+        subject: step.drift.subject,
+        error: record.message,
+      });
     }
     this.deps.metrics.simpleFixes.inc({ action: step.action, result: record.result });
     this.deps.events?.record(desiredState, {
@@ -181,15 +253,21 @@ export class DesiredStateReconciler implements Reconciler {
   }
 
   /** Runs one simple fix; returns what was done, in words. */
-  private async runFix(desiredState: DesiredState, step: Extract<PlannedStep, { type: "fix" }>, signal: AbortSignal): Promise<string> {
+  private async runFix(
+    desiredState: DesiredState,
+    step: Extract<PlannedStep, { type: "fix" }>,
+    signal: AbortSignal,
+  ): Promise<string> {
     const { dockerActions, kubernetesActions } = this.deps;
     if (step.action === "scale") {
       const workload = workloadOf(step.workload, desiredState.spec.target.kubernetes?.namespace ?? "");
-      if (!workload || !kubernetesActions) throw new StewardError(`cannot scale ${step.workload}: this Steward does not act on Kubernetes workloads`);
+      if (!workload || !kubernetesActions)
+        throw new StewardError(`cannot scale ${step.workload}: this Steward does not act on Kubernetes workloads`);
       await kubernetesActions.scale(workload, step.replicas, signal);
       return `scaled ${step.workload} back to ${step.replicas} replicas (${step.drift.observed})`;
     }
-    if (!dockerActions) throw new StewardError(`cannot ${step.action} ${step.container}: this Steward does not act on Docker`);
+    if (!dockerActions)
+      throw new StewardError(`cannot ${step.action} ${step.container}: this Steward does not act on Docker`);
     if (step.action === "start") await dockerActions.start(step.container, signal);
     else await dockerActions.restart(step.container, signal);
     return `${step.action}ed ${step.container} (${step.drift.observed})`;
@@ -199,16 +277,29 @@ export class DesiredStateReconciler implements Reconciler {
    * Takes a token from the global opening limit. Without one the drift waits: the status
    * says so (the Remediating condition) and the reconcile comes back when a token is due.
    */
-  private mayOpen(desiredState: DesiredState, step: OpenStep, input: { now: Date; context: ReconcileContext }): boolean {
+  private mayOpen(
+    desiredState: DesiredState,
+    step: OpenStep,
+    input: { now: Date; context: ReconcileContext },
+  ): boolean {
     const { openings, metrics } = this.deps;
     const taken = openings?.take();
     if (!openings || !taken || taken.granted) return true;
     const key = objectKey("DesiredState", desiredState.metadata.namespace, desiredState.metadata.name);
     const before = this.deferred.get(key);
     const at = new Date(input.now.getTime() + taken.retryInMs).toISOString().replace(/\.\d+Z$/, "Z");
-    this.deferred.set(key, { subjects: [...(before?.subjects ?? []), step.drift.subject], perMinute: openings.perMinute, retryInMs: taken.retryInMs, at });
+    this.deferred.set(key, {
+      subjects: [...(before?.subjects ?? []), step.drift.subject],
+      perMinute: openings.perMinute,
+      retryInMs: taken.retryInMs,
+      at,
+    });
     metrics.openingsDeferred.inc();
-    input.context.logger.warn("remediation opening deferred by the rate limit", { subject: step.drift.subject, perMinute: openings.perMinute, retryInMs: taken.retryInMs });
+    input.context.logger.warn("remediation opening deferred by the rate limit", {
+      subject: step.drift.subject,
+      perMinute: openings.perMinute,
+      retryInMs: taken.retryInMs,
+    });
     return false;
   }
 
@@ -223,7 +314,10 @@ export class DesiredStateReconciler implements Reconciler {
     const evidence = await gatherEvidence(step, {
       containers: input.observation.containers ?? [],
       actions: this.deps.dockerActions,
-      kubernetes: namespace && workloads && kubernetesActions ? { namespace, observed: workloads, actions: kubernetesActions } : undefined,
+      kubernetes:
+        namespace && workloads && kubernetesActions
+          ? { namespace, observed: workloads, actions: kubernetesActions }
+          : undefined,
       invariants: desiredState.spec.invariants,
       queryResults: input.observation.queryResults,
       signal: input.context.signal,
@@ -232,7 +326,12 @@ export class DesiredStateReconciler implements Reconciler {
     const created = await this.deps.store.create(remediation);
     this.deps.metrics.remediationsOpened.inc();
     const note = `${step.drift.subject}: expected ${step.drift.expected}, observed ${step.drift.observed} (${step.reason})`;
-    this.deps.events?.record(desiredState, { type: "Warning", reason: "RemediationOpened", action: "Open", note: `${created.metadata.name}: ${note}` });
+    this.deps.events?.record(desiredState, {
+      type: "Warning",
+      reason: "RemediationOpened",
+      action: "Open",
+      note: `${created.metadata.name}: ${note}`,
+    });
     this.deps.events?.record(created, { type: "Warning", reason: "Opened", action: "Open", note });
     input.context.logger.warn("remediation opened", {
       remediation: created.metadata.name,
@@ -248,7 +347,11 @@ export class DesiredStateReconciler implements Reconciler {
    * DesiredStates (1,000 of them: 1,000 writes and watch events a minute, and as many API
    * requests with the Kubernetes store). Liveness is /healthz, the reconcile metrics and the Lease.
    */
-  private async writeStatus(desiredState: DesiredState, before: DesiredStateStatus, next: DesiredStateStatus): Promise<void> {
+  private async writeStatus(
+    desiredState: DesiredState,
+    before: DesiredStateStatus,
+    next: DesiredStateStatus,
+  ): Promise<void> {
     if (isDeepStrictEqual(comparable(before), comparable(next))) return;
     try {
       await this.deps.store.updateStatus("DesiredState", desiredState.metadata, next);
@@ -257,7 +360,12 @@ export class DesiredStateReconciler implements Reconciler {
     }
   }
 
-  private nextDelay(desiredState: DesiredState, invariants: readonly InvariantStatus[], fixed: boolean, now: Date): number {
+  private nextDelay(
+    desiredState: DesiredState,
+    invariants: readonly InvariantStatus[],
+    fixed: boolean,
+    now: Date,
+  ): number {
     const interval = parseDuration(desiredState.spec.interval) ?? 15_000;
     const delays = [interval];
     for (const status of invariants) {

@@ -43,13 +43,19 @@ export function computeDrift(input: DriftInput): Drift[] {
   const nowText = input.now.toISOString();
   return found.map((drift) => {
     const before = input.previous.find((p) => p.type === drift.type && p.subject === drift.subject);
-    const invariant = drift.type === "InvariantViolated" ? input.invariants.find((i) => `invariant/${i.name}` === drift.subject) : undefined;
+    const invariant =
+      drift.type === "InvariantViolated"
+        ? input.invariants.find((i) => `invariant/${i.name}` === drift.subject)
+        : undefined;
     return { ...drift, since: before?.since ?? invariant?.since ?? nowText };
   });
 }
 
 /** The containers that make up a service: by compose service label, else by container name. */
-export function containersOfService(service: ServiceSpec, containers: readonly ContainerSnapshot[]): ContainerSnapshot[] {
+export function containersOfService(
+  service: ServiceSpec,
+  containers: readonly ContainerSnapshot[],
+): ContainerSnapshot[] {
   const byLabel = containers.filter((c) => c.service === service.name);
   const matched = byLabel.length > 0 ? byLabel : containers.filter((c) => c.name === service.name);
   return [...matched].sort((a, b) => a.name.localeCompare(b.name));
@@ -60,12 +66,22 @@ function serviceDrift(service: ServiceSpec, all: readonly ContainerSnapshot[]): 
   if (!service.running) {
     return containers
       .filter((c) => c.state === "running")
-      .map((c) => ({ type: "ContainerRunning" as const, subject: `container/${c.name}`, expected: "stopped", observed: "running" }));
+      .map((c) => ({
+        type: "ContainerRunning" as const,
+        subject: `container/${c.name}`,
+        expected: "stopped",
+        observed: "running",
+      }));
   }
   if (service.replicas === 0) return [];
   const drift: Omit<Drift, "since">[] = [];
   if (containers.length === 0) {
-    drift.push({ type: "ContainerMissing", subject: `service/${service.name}`, expected: `${service.replicas} running`, observed: "no container" });
+    drift.push({
+      type: "ContainerMissing",
+      subject: `service/${service.name}`,
+      expected: `${service.replicas} running`,
+      observed: "no container",
+    });
     return drift;
   }
   if (containers.length !== service.replicas) {
@@ -78,9 +94,19 @@ function serviceDrift(service: ServiceSpec, all: readonly ContainerSnapshot[]): 
   }
   for (const c of containers) {
     if (NOT_RUNNING.has(c.state)) {
-      drift.push({ type: "ContainerStopped", subject: `container/${c.name}`, expected: "running", observed: describeStopped(c) });
+      drift.push({
+        type: "ContainerStopped",
+        subject: `container/${c.name}`,
+        expected: "running",
+        observed: describeStopped(c),
+      });
     } else if (service.healthy && c.health === "unhealthy") {
-      drift.push({ type: "ContainerUnhealthy", subject: `container/${c.name}`, expected: "healthy", observed: "unhealthy" });
+      drift.push({
+        type: "ContainerUnhealthy",
+        subject: `container/${c.name}`,
+        expected: "healthy",
+        observed: "unhealthy",
+      });
     }
   }
   return drift;

@@ -35,7 +35,10 @@ export async function gatherEvidence(step: OpenStep, sources: EvidenceSources): 
   const name = containerOf(drift);
   if (name !== undefined) {
     const snapshot = sources.containers.find((c) => c.name === name);
-    return { ...base, evidence: { ...base.evidence, containers: snapshot ? [await containerEvidence(snapshot, sources)] : [] } };
+    return {
+      ...base,
+      evidence: { ...base.evidence, containers: snapshot ? [await containerEvidence(snapshot, sources)] : [] },
+    };
   }
   if (sources.kubernetes) {
     const kubernetes = await kubernetesEvidence(drift.subject, { ...sources.kubernetes, signal: sources.signal });
@@ -49,7 +52,9 @@ export async function gatherEvidence(step: OpenStep, sources: EvidenceSources): 
       const metric = {
         query: spec.query,
         condition: spec.condition,
-        samples: result.ok ? result.samples.map((s) => ({ labels: redactValues(s.labels), value: String(s.value) })) : [],
+        samples: result.ok
+          ? result.samples.map((s) => ({ labels: redactValues(s.labels), value: String(s.value) }))
+          : [],
         ...(result.ok ? {} : { error: redactSecrets(result.error) }),
       };
       return { ...base, evidence: { ...base.evidence, metric } };
@@ -73,7 +78,9 @@ async function containerEvidence(c: ContainerSnapshot, sources: EvidenceSources)
   };
   const secrets = await envSecrets(c.id, sources);
   if (c.error !== undefined) evidence.error = redactSecrets(c.error, secrets);
-  const logs = await readLogs(() => (sources.actions ? sources.actions.logs(c.id, EVIDENCE_LOG_LINES, sources.signal) : Promise.resolve([])));
+  const logs = await readLogs(() =>
+    sources.actions ? sources.actions.logs(c.id, EVIDENCE_LOG_LINES, sources.signal) : Promise.resolve([]),
+  );
   evidence.logs = redactLines(logs, secrets);
   return evidence;
 }
@@ -116,11 +123,16 @@ type KubernetesSources = NonNullable<EvidenceSources["kubernetes"]> & { signal: 
  * is where a crash loop says why); a workload drift carries the workload's replica counts
  * and its pods' states, without logs.
  */
-async function kubernetesEvidence(subject: string, sources: KubernetesSources): Promise<Pick<DriftWithEvidence["evidence"], "containers" | "workload"> | undefined> {
+async function kubernetesEvidence(
+  subject: string,
+  sources: KubernetesSources,
+): Promise<Pick<DriftWithEvidence["evidence"], "containers" | "workload"> | undefined> {
   const { observed } = sources;
   if (subject.startsWith("pod/")) {
     const pod = observed.pods.find((p) => p.name === subject.slice("pod/".length));
-    return { containers: pod ? await Promise.all(pod.containers.map((c) => podContainerEvidence(pod, c, sources))) : [] };
+    return {
+      containers: pod ? await Promise.all(pod.containers.map((c) => podContainerEvidence(pod, c, sources))) : [],
+    };
   }
   const ref = workloadOf(subject, sources.namespace);
   if (!ref) return undefined;
@@ -128,7 +140,14 @@ async function kubernetesEvidence(subject: string, sources: KubernetesSources): 
   if (!workload) return { containers: [] };
   const pods = podsOf(workload, observed.pods);
   return {
-    workload: { kind: workload.kind, name: workload.name, replicas: workload.replicas, readyReplicas: workload.readyReplicas, updatedReplicas: workload.updatedReplicas, pods: pods.map((p) => p.name) },
+    workload: {
+      kind: workload.kind,
+      name: workload.name,
+      replicas: workload.replicas,
+      readyReplicas: workload.readyReplicas,
+      updatedReplicas: workload.updatedReplicas,
+      pods: pods.map((p) => p.name),
+    },
     containers: pods.flatMap((pod) => pod.containers.map((c) => podContainerFacts(pod, c))),
   };
 }
@@ -147,9 +166,18 @@ function podContainerFacts(pod: PodSnapshot, c: PodSnapshot["containers"][number
   };
 }
 
-async function podContainerEvidence(pod: PodSnapshot, c: PodSnapshot["containers"][number], sources: KubernetesSources): Promise<ContainerEvidence> {
+async function podContainerEvidence(
+  pod: PodSnapshot,
+  c: PodSnapshot["containers"][number],
+  sources: KubernetesSources,
+): Promise<ContainerEvidence> {
   const logs = await readLogs(() =>
-    sources.actions.logs(pod.namespace, pod.name, { container: c.name, tail: EVIDENCE_LOG_LINES, previous: c.lastTermination !== undefined }, sources.signal),
+    sources.actions.logs(
+      pod.namespace,
+      pod.name,
+      { container: c.name, tail: EVIDENCE_LOG_LINES, previous: c.lastTermination !== undefined },
+      sources.signal,
+    ),
   );
   return { ...podContainerFacts(pod, c), logs: redactLines(logs) };
 }

@@ -23,7 +23,8 @@ import type { ContainerSnapshot } from "../observe/types.js";
  */
 export const RESTART_SETTLE_MS = 60_000;
 
-const INTERRUPTED_MESSAGE = "the outcome of this fix was never recorded (Steward stopped, or the status write failed): it may or may not have run";
+const INTERRUPTED_MESSAGE =
+  "the outcome of this fix was never recorded (Steward stopped, or the status write failed): it may or may not have run";
 
 /** `Started` records read back from the status become `Interrupted`. Pure. */
 export function settleInterruptedFixes(fixes: readonly FixRecord[]): FixRecord[] {
@@ -33,7 +34,13 @@ export function settleInterruptedFixes(fixes: readonly FixRecord[]): FixRecord[]
 
 /** The intent record of a fix about to run; its outcome later replaces it (same subject, action and time). Pure. */
 export function intentRecord(fix: { subject: string; action: FixRecord["action"] }, now: Date): FixRecord {
-  return { subject: fix.subject, action: fix.action, time: now.toISOString(), result: "Started", message: "recorded before acting" };
+  return {
+    subject: fix.subject,
+    action: fix.action,
+    time: now.toISOString(),
+    result: "Started",
+    message: "recorded before acting",
+  };
 }
 
 /**
@@ -49,7 +56,8 @@ export function restartMayBeInFlight(
 ): boolean {
   const startedAt = Date.parse(container?.startedAt ?? "");
   return fixes.some((f) => {
-    if (f.subject !== subject || f.action !== "restart" || (f.result !== "Interrupted" && f.result !== "Started")) return false;
+    if (f.subject !== subject || f.action !== "restart" || (f.result !== "Interrupted" && f.result !== "Started"))
+      return false;
     const at = Date.parse(f.time);
     if (now.getTime() - at >= RESTART_SETTLE_MS) return false;
     return Number.isNaN(startedAt) || startedAt <= at;

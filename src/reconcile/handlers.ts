@@ -35,7 +35,9 @@ export class DesiredStateIndex {
 
   keysFor(event: Extract<DockerObserverEvent, { type: "container" }>): string[] {
     const containers = [event.snapshot, event.previous].filter((c) => c !== undefined);
-    return [...this.targets].filter(([, target]) => containers.some((c) => inDockerTarget(target, c))).map(([key]) => key);
+    return [...this.targets]
+      .filter(([, target]) => containers.some((c) => inDockerTarget(target, c)))
+      .map(([key]) => key);
   }
 }
 
@@ -78,6 +80,10 @@ export function enqueueForDockerEvent(
 }
 
 /** A workload or pod changed in a watched namespace: every DesiredState targeting it looks again. */
-export function enqueueForKubernetesEvent(event: KubernetesObserverEvent, index: DesiredStateIndex, queue: WorkQueue): void {
+export function enqueueForKubernetesEvent(
+  event: KubernetesObserverEvent,
+  index: DesiredStateIndex,
+  queue: WorkQueue,
+): void {
   for (const key of index.keysForNamespace(event.namespace)) queue.add(key);
 }

@@ -56,8 +56,13 @@ function compareAll(samples: readonly Sample[], op: CompareOp, threshold: number
   const failing = samples.filter((s) => Number.isNaN(s.value) || !compare(op, s.value, threshold));
   const wanted = `${op} ${threshold}`;
   if (failing.length === 0) {
-    const subject = samples.length === 1 ? `value ${formatNumber(samples[0]?.value ?? 0)}` : `all ${samples.length} series`;
-    return { verdict: "holds", value, reason: `${subject} ${samples.length === 1 ? "satisfies" : "satisfy"} ${wanted}` };
+    const subject =
+      samples.length === 1 ? `value ${formatNumber(samples[0]?.value ?? 0)}` : `all ${samples.length} series`;
+    return {
+      verdict: "holds",
+      value,
+      reason: `${subject} ${samples.length === 1 ? "satisfies" : "satisfy"} ${wanted}`,
+    };
   }
   const first = failing[0] as Sample;
   const shown = `${formatSeries(first.labels)}${formatNumber(first.value)}`;

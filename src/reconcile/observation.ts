@@ -1,5 +1,11 @@
 import type { DesiredState, DesiredStateStatus, Drift, InvariantStatus } from "../api/desired-state.js";
-import type { ContainerSnapshot, DockerObserver, KubernetesObserver, PrometheusClient, QueryResult } from "../observe/types.js";
+import type {
+  ContainerSnapshot,
+  DockerObserver,
+  KubernetesObserver,
+  PrometheusClient,
+  QueryResult,
+} from "../observe/types.js";
 import type { Degradation } from "./conditions.js";
 import { computeDrift } from "./drift.js";
 import { evaluateCondition, nextInvariantStatus } from "./invariants.js";
@@ -60,20 +66,32 @@ export class SystemObserver {
     return { containers, workloads, invariants, queryResults, degradations };
   }
 
-  private observeTarget(desiredState: DesiredState, degradations: Degradation[]): Pick<Observation, "containers" | "workloads"> {
+  private observeTarget(
+    desiredState: DesiredState,
+    degradations: Degradation[],
+  ): Pick<Observation, "containers" | "workloads"> {
     const { target } = desiredState.spec;
     if (target.kubernetes) {
       const { kubernetes } = this.observers;
       if (!kubernetes) {
-        degradations.push({ reason: "KubernetesUnavailable", message: "this Steward does not observe Kubernetes workloads (steward run --kubernetes-targets)" });
+        degradations.push({
+          reason: "KubernetesUnavailable",
+          message: "this Steward does not observe Kubernetes workloads (steward run --kubernetes-targets)",
+        });
         return { containers: undefined };
       }
       const view = kubernetes.namespace(target.kubernetes.namespace);
       if (!view.synced) {
-        degradations.push({ reason: "KubernetesUnavailable", message: `cannot observe namespace ${target.kubernetes.namespace}: ${view.error ?? "still listing"}` });
+        degradations.push({
+          reason: "KubernetesUnavailable",
+          message: `cannot observe namespace ${target.kubernetes.namespace}: ${view.error ?? "still listing"}`,
+        });
         return { containers: undefined };
       }
-      const workloads = { workloads: view.workloads.filter((w) => inKubernetesTarget(target, w)), pods: view.pods.filter((p) => inKubernetesTarget(target, p)) };
+      const workloads = {
+        workloads: view.workloads.filter((w) => inKubernetesTarget(target, w)),
+        pods: view.pods.filter((p) => inKubernetesTarget(target, p)),
+      };
       return { containers: undefined, workloads };
     }
     const { docker } = this.observers;
@@ -81,7 +99,11 @@ export class SystemObserver {
     if (docker && connection?.state === "connected" && docker.synced()) {
       return { containers: docker.containers().filter((c) => inDockerTarget(target, c)) };
     }
-    const why = !connection ? "this Steward does not observe Docker (steward run --docker)" : connection.state === "disconnected" ? connection.error : "still connecting";
+    const why = !connection
+      ? "this Steward does not observe Docker (steward run --docker)"
+      : connection.state === "disconnected"
+        ? connection.error
+        : "still connecting";
     degradations.push({ reason: "DockerUnavailable", message: `cannot observe Docker: ${why}` });
     return { containers: undefined };
   }
@@ -92,9 +114,13 @@ export class SystemObserver {
     return prometheus.query(expr, signal);
   }
 
-
   /** Observes and computes the drift, as the reconciler does. */
-  async drift(desiredState: DesiredState, status: DesiredStateStatus, now: Date, signal: AbortSignal): Promise<{ drift: Drift[]; observation: Observation }> {
+  async drift(
+    desiredState: DesiredState,
+    status: DesiredStateStatus,
+    now: Date,
+    signal: AbortSignal,
+  ): Promise<{ drift: Drift[]; observation: Observation }> {
     const observation = await this.observe(desiredState, status, now, signal);
     const drift = computeDrift({
       services: desiredState.spec.services,

@@ -61,7 +61,11 @@ function planOne(input: PlanInput, drift: Drift): PlannedStep {
   const escalatedAt = input.escalatedAt?.get(fingerprint);
   if (escalatedAt !== undefined && Date.parse(escalatedAt) >= Date.parse(drift.since)) {
     // Reopening at every reconcile would be a remediation storm: a person owns it now.
-    return { type: "wait", drift, message: "escalated to a person; a new remediation opens only once this drift has cleared" };
+    return {
+      type: "wait",
+      drift,
+      message: "escalated to a person; a new remediation opens only once this drift has cleared",
+    };
   }
   const open = (reason: OpenReason, message: string, fixesTried = 0): PlannedStep => ({
     type: "open",
@@ -84,7 +88,10 @@ function planOne(input: PlanInput, drift: Drift): PlannedStep {
 }
 
 /** A start or restart, within the restart budget, and never on top of a restart that may still be under way. */
-function planContainerFix(input: PlanInput, { drift, action, open }: { drift: Drift; action: "start" | "restart"; open: Open }): PlannedStep {
+function planContainerFix(
+  input: PlanInput,
+  { drift, action, open }: { drift: Drift; action: "start" | "restart"; open: Open },
+): PlannedStep {
   const container = containerOf(drift) ?? "";
   const snapshot = input.containers.find((c) => c.name === container);
   if (action === "restart" && restartMayBeInFlight(input.fixes, drift.subject, snapshot, input.now)) {
@@ -114,16 +121,29 @@ function workloadService(drift: Drift, services: readonly ServiceSpec[]): Servic
 }
 
 /** Scaling back is the simple fix for a workload whose replicas were changed, within its budget. */
-function planWorkload(input: PlanInput, { drift, service, open }: { drift: Drift; service: ServiceSpec; open: Open }): PlannedStep {
+function planWorkload(
+  input: PlanInput,
+  { drift, service, open }: { drift: Drift; service: ServiceSpec; open: Open },
+): PlannedStep {
   if (!input.simpleFixes.includes("scale")) {
     return open("SimpleFixDisabled", 'the simple fix "scale" is disabled by spec.remediation.simpleFixes');
   }
   const budget = service.restartBudget ?? DEFAULT_RESTART_BUDGET;
   const used = fixesInWindow(input.fixes, drift.subject, budget, input.now);
   if (used >= budget.max) {
-    return open("RestartBudgetExhausted", `${used} scale-backs in the last ${budget.window} did not stick (restartBudget.max ${budget.max})`, used);
+    return open(
+      "RestartBudgetExhausted",
+      `${used} scale-backs in the last ${budget.window} did not stick (restartBudget.max ${budget.max})`,
+      used,
+    );
   }
-  return { type: "fix", action: "scale", workload: drift.subject, replicas: service.running ? service.replicas : 0, drift };
+  return {
+    type: "fix",
+    action: "scale",
+    workload: drift.subject,
+    replicas: service.running ? service.replicas : 0,
+    drift,
+  };
 }
 
 /** Unready pods are normal for a while after any rollout; past the grace it is an incident. */
@@ -132,7 +152,10 @@ function planUnready(input: PlanInput, drift: Drift, open: Open): PlannedStep {
   if (unreadyFor < UNREADY_GRACE_MS) {
     return { type: "wait", drift, message: `waiting up to ${UNREADY_GRACE_MS / 1000}s for pods to become ready` };
   }
-  return open("NoSimpleFix", `not ready for ${Math.round(unreadyFor / 1000)}s; Steward has no simple fix for unready pods`);
+  return open(
+    "NoSimpleFix",
+    `not ready for ${Math.round(unreadyFor / 1000)}s; Steward has no simple fix for unready pods`,
+  );
 }
 
 /**
@@ -150,7 +173,10 @@ function planDockerRestarting(input: PlanInput, drift: Drift, open: Open): Plann
   return { type: "wait", drift, message: "Docker's restart policy is restarting it" };
 }
 
-function simpleFixFor(drift: Drift, containers: readonly ContainerSnapshot[]): "start" | "restart" | "wait" | undefined {
+function simpleFixFor(
+  drift: Drift,
+  containers: readonly ContainerSnapshot[],
+): "start" | "restart" | "wait" | undefined {
   const name = containerOf(drift);
   const container = containers.find((c) => c.name === name);
   if (drift.type === "ContainerUnhealthy") return "restart";

@@ -4,12 +4,24 @@ import type { RemediationPolicySpec } from "../api/policy.js";
 import type { AgentRemediation } from "../api/remediation.js";
 import { APPROVE, APPROVED_BY, DENIED_BY, DENY, DENY_REASON, hasDecisionFor } from "../api/approvals.js";
 import { DEFAULT_POLICY } from "../api/default-policy.js";
-import { ModelUnavailableError, type SessionOutcome, type SessionRunContext, type SessionRunner } from "./session-runner.js";
+import {
+  ModelUnavailableError,
+  type SessionOutcome,
+  type SessionRunContext,
+  type SessionRunner,
+} from "./session-runner.js";
 import type { StewardMetrics } from "../telemetry/metrics.js";
 import type { Logger } from "../telemetry/logging.js";
 import type { Store } from "../store/store.js";
 import type { CircuitBreaker, SessionResult } from "../resilience/circuit-breaker.js";
-import { DONE, requeueAfter, type ReconcileContext, type Reconciler, type ReconcileRequest, type ReconcileResult } from "./reconciler.js";
+import {
+  DONE,
+  requeueAfter,
+  type ReconcileContext,
+  type Reconciler,
+  type ReconcileRequest,
+  type ReconcileResult,
+} from "./reconciler.js";
 import { emptyRemediationStatus, isOpen } from "./remediations.js";
 
 /** Policies are not watched by this controller; a missing one is looked for again after this. */
@@ -60,18 +72,27 @@ export class RemediationReconciler implements Reconciler {
     const ref = { namespace: request.namespace, name: request.name };
     const remediation = await store.get("AgentRemediation", ref);
     if (!remediation || !runner || !needsSession(remediation)) return DONE;
-    const desiredState = await store.get("DesiredState", { namespace: ref.namespace, name: remediation.spec.desiredStateRef.name });
+    const desiredState = await store.get("DesiredState", {
+      namespace: ref.namespace,
+      name: remediation.spec.desiredStateRef.name,
+    });
     if (!desiredState) return DONE;
     const policy = await this.policy(remediation.spec.policyRef, ref.namespace);
-    const blocked = this.backingOff(request.key) ?? (await this.blockedBy(remediation, desiredState, policy)) ?? this.admit(request.key, remediation);
-    if (blocked || !policy) return this.wait(remediation, blocked ?? { reason: "PolicyNotFound", message: "", retryInMs: POLICY_RETRY_MS });
-    const run = (current: AgentRemediation): Promise<SessionOutcome> => this.runSession(runner, current, desiredState, { policy, signal: context.signal, logger: context.logger });
+    const blocked =
+      this.backingOff(request.key) ??
+      (await this.blockedBy(remediation, desiredState, policy)) ??
+      this.admit(request.key, remediation);
+    if (blocked || !policy)
+      return this.wait(remediation, blocked ?? { reason: "PolicyNotFound", message: "", retryInMs: POLICY_RETRY_MS });
+    const run = (current: AgentRemediation): Promise<SessionOutcome> =>
+      this.runSession(runner, current, desiredState, { policy, signal: context.signal, logger: context.logger });
     return this.guarded(request.key, remediation, { run, logger: context.logger });
   }
 
   /** The session does not run now: the status says why, and it is looked at again when that may have changed. */
   private async wait(remediation: AgentRemediation, why: Waiting): Promise<ReconcileResult> {
-    if (why.reason === "Cooldown" || why.reason === "CircuitOpen") this.deps.metrics.agentSessionsDeferred.inc({ reason: why.reason });
+    if (why.reason === "Cooldown" || why.reason === "CircuitOpen")
+      this.deps.metrics.agentSessionsDeferred.inc({ reason: why.reason });
     await this.report(remediation, why);
     return requeueAfter(why.retryInMs);
   }
@@ -91,7 +112,9 @@ export class RemediationReconciler implements Reconciler {
   private admit(key: string, remediation: AgentRemediation): Waiting | undefined {
     if (remediation.status?.phase === "AwaitingApproval") return undefined;
     const admission = this.deps.breaker.admit(key);
-    return admission.allowed ? undefined : { reason: "CircuitOpen", message: admission.message, retryInMs: admission.retryInMs };
+    return admission.allowed
+      ? undefined
+      : { reason: "CircuitOpen", message: admission.message, retryInMs: admission.retryInMs };
   }
 
   /**
@@ -100,7 +123,11 @@ export class RemediationReconciler implements Reconciler {
    * after MODEL_RETRY_MS, doubling per consecutive failure, and no sooner than the breaker
    * lets it.
    */
-  private async guarded(key: string, remediation: AgentRemediation, session: { run: (current: AgentRemediation) => Promise<SessionOutcome>; logger: Logger }): Promise<ReconcileResult> {
+  private async guarded(
+    key: string,
+    remediation: AgentRemediation,
+    session: { run: (current: AgentRemediation) => Promise<SessionOutcome>; logger: Logger },
+  ): Promise<ReconcileResult> {
     const { breaker, metrics } = this.deps;
     const current = await this.resumeFromWaiting(remediation);
     metrics.agentSessionsRunning.inc();
@@ -111,7 +138,8 @@ export class RemediationReconciler implements Reconciler {
       else breaker.abandon(key);
       return DONE;
     } catch (err) {
-      if (err instanceof ModelUnavailableError) return await this.modelUnavailable(key, remediation, { err, logger: session.logger });
+      if (err instanceof ModelUnavailableError)
+        return await this.modelUnavailable(key, remediation, { err, logger: session.logger });
       this.backoff.delete(key);
       breaker.abandon(key);
       throw err;
@@ -120,7 +148,11 @@ export class RemediationReconciler implements Reconciler {
     }
   }
 
-  private async modelUnavailable(key: string, remediation: AgentRemediation, failure: { err: ModelUnavailableError; logger: Logger }): Promise<ReconcileResult> {
+  private async modelUnavailable(
+    key: string,
+    remediation: AgentRemediation,
+    failure: { err: ModelUnavailableError; logger: Logger },
+  ): Promise<ReconcileResult> {
     const { breaker, metrics } = this.deps;
     const { err } = failure;
     metrics.agentApiErrors.inc();
@@ -130,9 +162,17 @@ export class RemediationReconciler implements Reconciler {
     const failures = (this.backoff.get(key)?.failures ?? 0) + 1;
     const retryInMs = Math.max(breaker.openFor(), Math.min(MODEL_RETRY_MAX_MS, MODEL_RETRY_MS * 2 ** (failures - 1)));
     const at = new Date(Date.now() + retryInMs).toISOString().replace(/\.\d+Z$/, "Z");
-    const waiting = { reason: "ModelUnavailable", message: `${err.message}; the session is saved and goes on when the API answers (next try at ${at})`, retryInMs };
+    const waiting = {
+      reason: "ModelUnavailable",
+      message: `${err.message}; the session is saved and goes on when the API answers (next try at ${at})`,
+      retryInMs,
+    };
     this.backoff.set(key, { until: Date.now() + retryInMs, failures, waiting });
-    failure.logger.warn("agent session paused: the Messages API is unavailable", { error: err.message, retryInMs, failures });
+    failure.logger.warn("agent session paused: the Messages API is unavailable", {
+      error: err.message,
+      retryInMs,
+      failures,
+    });
     await this.report(remediation, waiting);
     return requeueAfter(retryInMs);
   }
@@ -145,7 +185,13 @@ export class RemediationReconciler implements Reconciler {
   private async resumeFromWaiting(remediation: AgentRemediation): Promise<AgentRemediation> {
     const status = remediation.status;
     if (!status || status.phase === "Pending" || !WAITING_REASONS.has(status.reason ?? "")) return remediation;
-    return (await this.report(remediation, { reason: "AgentInvestigating", message: "the agent session goes on", retryInMs: 0 })) ?? remediation;
+    return (
+      (await this.report(remediation, {
+        reason: "AgentInvestigating",
+        message: "the agent session goes on",
+        retryInMs: 0,
+      })) ?? remediation
+    );
   }
 
   /**
@@ -158,11 +204,20 @@ export class RemediationReconciler implements Reconciler {
     const current = (await this.deps.store.get("AgentRemediation", ref)) ?? remediation;
     const status = current.status ?? emptyRemediationStatus();
     if (status.reason === why.reason && status.message === why.message) return current;
-    return this.deps.store.updateStatus("AgentRemediation", ref, { ...status, reason: why.reason, message: why.message });
+    return this.deps.store.updateStatus("AgentRemediation", ref, {
+      ...status,
+      reason: why.reason,
+      message: why.message,
+    });
   }
 
   /** Runs the session; the approvals it acted on are spent, so their annotations go. */
-  private async runSession(runner: SessionRunner, remediation: AgentRemediation, desiredState: DesiredState, context: SessionRunContext): Promise<SessionOutcome> {
+  private async runSession(
+    runner: SessionRunner,
+    remediation: AgentRemediation,
+    desiredState: DesiredState,
+    context: SessionRunContext,
+  ): Promise<SessionOutcome> {
     const phase = remediation.status?.phase ?? "Pending";
     // Remediating here means Steward stopped in the middle of a change, which may have been
     // approved: that approval is spent, and a lingering "all" must not approve the next call.
@@ -205,7 +260,11 @@ export class RemediationReconciler implements Reconciler {
     if (cooldownMs <= 0) return 0;
     const siblings = await this.deps.store.list("AgentRemediation", remediation.metadata.namespace);
     const lastEnd = siblings
-      .filter((r) => r.metadata.name !== remediation.metadata.name && r.spec.desiredStateRef.name === remediation.spec.desiredStateRef.name)
+      .filter(
+        (r) =>
+          r.metadata.name !== remediation.metadata.name &&
+          r.spec.desiredStateRef.name === remediation.spec.desiredStateRef.name,
+      )
       .filter((r) => r.status?.sessionId !== undefined && r.status.closedAt !== undefined)
       .map((r) => Date.parse(r.status?.closedAt ?? ""))
       .reduce((a, b) => Math.max(a, b), 0);

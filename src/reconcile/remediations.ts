@@ -1,7 +1,12 @@
 import { randomBytes } from "node:crypto";
 import type { DesiredState, InvariantStatus } from "../api/desired-state.js";
 import { API_VERSION } from "../api/meta.js";
-import { TERMINAL_PHASES, type AgentRemediation, type DriftWithEvidence, type RemediationStatus } from "../api/remediation.js";
+import {
+  TERMINAL_PHASES,
+  type AgentRemediation,
+  type DriftWithEvidence,
+  type RemediationStatus,
+} from "../api/remediation.js";
 import { driftFingerprint } from "./drift.js";
 import type { PlannedStep } from "./plan.js";
 
@@ -56,7 +61,11 @@ function initialStatus(
 ): RemediationStatus {
   const base = { ...emptyRemediationStatus(), openedAt: context.now.toISOString() };
   if (mode === "off") {
-    return { ...base, reason: "AgentOff", message: `${step.message}; spec.remediation.agent.mode is off, so this waits for a person` };
+    return {
+      ...base,
+      reason: "AgentOff",
+      message: `${step.message}; spec.remediation.agent.mode is off, so this waits for a person`,
+    };
   }
   if (!context.agent.modelConfigured) {
     return {
@@ -69,7 +78,11 @@ function initialStatus(
 }
 
 function remediationName(desiredState: string, subject: string): string {
-  const slug = subject.replace(/^[a-z]+\//, "").toLowerCase().replace(/[^a-z0-9-]+/g, "-").slice(0, 40);
+  const slug = subject
+    .replace(/^[a-z]+\//, "")
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .slice(0, 40);
   const suffix = randomBytes(3).toString("hex");
   return `${desiredState}-${slug}-${suffix}`.replace(/-+/g, "-");
 }

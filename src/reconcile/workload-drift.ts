@@ -25,7 +25,10 @@ function matchesLabels(labels: Readonly<Record<string, string>>, selector: Reado
 }
 
 /** Whether a workload or pod belongs to the target: its namespace, and its selector when given. */
-export function inKubernetesTarget(target: Target, object: { namespace: string; labels: Readonly<Record<string, string>> }): boolean {
+export function inKubernetesTarget(
+  target: Target,
+  object: { namespace: string; labels: Readonly<Record<string, string>> },
+): boolean {
   const kubernetes = target.kubernetes;
   if (!kubernetes || object.namespace !== kubernetes.namespace) return false;
   return matchesLabels(object.labels, kubernetes.selector ?? {});
@@ -37,7 +40,9 @@ export function inKubernetesTarget(target: Target, object: { namespace: string; 
  */
 export function podsOf(workload: WorkloadSnapshot, pods: readonly PodSnapshot[]): PodSnapshot[] {
   if (Object.keys(workload.selector).length === 0) return [];
-  return pods.filter((p) => p.namespace === workload.namespace && matchesLabels(p.labels, workload.selector)).sort((a, b) => a.name.localeCompare(b.name));
+  return pods
+    .filter((p) => p.namespace === workload.namespace && matchesLabels(p.labels, workload.selector))
+    .sort((a, b) => a.name.localeCompare(b.name));
 }
 
 /** The workload a service names (`Deployment/web`), if it exists in the observation. */
@@ -59,19 +64,37 @@ export function workloadDrift(service: ServiceSpec, observed: WorkloadObservatio
   const subject = workloadSubject(ref);
   const workload = workloadOfService(service, observed);
   if (!workload) {
-    return desired === 0 ? [] : [{ type: "WorkloadMissing", subject, expected: `${ref.kind} with ${desired} replicas`, observed: "not found" }];
+    return desired === 0
+      ? []
+      : [{ type: "WorkloadMissing", subject, expected: `${ref.kind} with ${desired} replicas`, observed: "not found" }];
   }
   const drift: Omit<Drift, "since">[] = [];
   if (workload.replicas !== desired) {
-    drift.push({ type: "ReplicasMismatch", subject, expected: `${desired} replicas`, observed: `${workload.replicas} replicas` });
+    drift.push({
+      type: "ReplicasMismatch",
+      subject,
+      expected: `${desired} replicas`,
+      observed: `${workload.replicas} replicas`,
+    });
   } else if (service.healthy && workload.readyReplicas < desired) {
-    drift.push({ type: "WorkloadUnready", subject, expected: `${desired} ready`, observed: `${workload.readyReplicas}/${desired} ready` });
+    drift.push({
+      type: "WorkloadUnready",
+      subject,
+      expected: `${desired} ready`,
+      observed: `${workload.readyReplicas}/${desired} ready`,
+    });
   }
   for (const pod of podsOf(workload, observed.pods)) {
     // A pod being deleted is on its way out; its replacement is what counts.
     if (pod.terminating) continue;
     const looping = pod.containers.find((c) => c.state === "waiting" && c.reason === "CrashLoopBackOff");
-    if (looping) drift.push({ type: "PodCrashLooping", subject: `pod/${pod.name}`, expected: "running", observed: describeCrashLoop(looping) });
+    if (looping)
+      drift.push({
+        type: "PodCrashLooping",
+        subject: `pod/${pod.name}`,
+        expected: "running",
+        observed: describeCrashLoop(looping),
+      });
   }
   return drift;
 }

@@ -15,11 +15,7 @@ export const DEFAULT_BACKOFF: BackoffOptions = { initialMs: 250, maxMs: 5_000 };
 export const BACKOFF_JITTER_RATIO = 0.2;
 
 /** The delay before retry number `failures` (0-based), capped and jittered. */
-export function backoffDelay(
-  failures: number,
-  options: BackoffOptions,
-  random: () => number = Math.random,
-): number {
+export function backoffDelay(failures: number, options: BackoffOptions, random: () => number = Math.random): number {
   const exponent = Math.min(failures, 30);
   const base = Math.min(options.maxMs, options.initialMs * 2 ** exponent);
   const jitter = base * BACKOFF_JITTER_RATIO * (random() * 2 - 1);

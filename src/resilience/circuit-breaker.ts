@@ -33,16 +33,36 @@ export const HALF_OPEN_RECHECK_MS = 5_000;
  * May the session of remediation `key` run now? Pure. Once the open period is over, the
  * first session asking becomes the probe (half-open); the others wait for its result.
  */
-export function admit(state: BreakerState, key: string, now: number, options: BreakerOptions): { state: BreakerState; admission: Admission } {
+export function admit(
+  state: BreakerState,
+  key: string,
+  now: number,
+  options: BreakerOptions,
+): { state: BreakerState; admission: Admission } {
   if (options.threshold <= 0 || state.type === "closed") return { state, admission: { allowed: true, probe: false } };
   if (state.type === "open" && now < state.until) {
     // An absolute time, so the message (and the status holding it) does not change on every look.
     const at = new Date(state.until).toISOString();
-    return { state, admission: { allowed: false, retryInMs: state.until - now, message: `the agent circuit breaker is open after repeated failures (last: ${state.cause}); no session starts before ${at}, then one probe session` } };
+    return {
+      state,
+      admission: {
+        allowed: false,
+        retryInMs: state.until - now,
+        message: `the agent circuit breaker is open after repeated failures (last: ${state.cause}); no session starts before ${at}, then one probe session`,
+      },
+    };
   }
-  if (state.type === "open") return { state: { type: "halfOpen", probe: key, cause: state.cause }, admission: { allowed: true, probe: true } };
+  if (state.type === "open")
+    return { state: { type: "halfOpen", probe: key, cause: state.cause }, admission: { allowed: true, probe: true } };
   if (state.probe === key) return { state, admission: { allowed: true, probe: true } };
-  return { state, admission: { allowed: false, retryInMs: HALF_OPEN_RECHECK_MS, message: `the agent circuit breaker is half-open: waiting for the probe session (${state.probe}) to succeed (last failure: ${state.cause})` } };
+  return {
+    state,
+    admission: {
+      allowed: false,
+      retryInMs: HALF_OPEN_RECHECK_MS,
+      message: `the agent circuit breaker is half-open: waiting for the probe session (${state.probe}) to succeed (last failure: ${state.cause})`,
+    },
+  };
 }
 
 /**
@@ -51,13 +71,20 @@ export function admit(state: BreakerState, key: string, now: number, options: Br
  * probe's result counts (success closes, failure opens again). Open: results of sessions
  * admitted before it opened change nothing.
  */
-export function record(state: BreakerState, session: { key: string; result: SessionResult }, now: number, options: BreakerOptions): BreakerState {
+export function record(
+  state: BreakerState,
+  session: { key: string; result: SessionResult },
+  now: number,
+  options: BreakerOptions,
+): BreakerState {
   const { key, result } = session;
   if (options.threshold <= 0) return state;
   switch (state.type) {
     case "closed":
       if (result.type === "success") return CLOSED;
-      return state.failures + 1 >= options.threshold ? { type: "open", until: now + options.openForMs, cause: result.cause } : { type: "closed", failures: state.failures + 1 };
+      return state.failures + 1 >= options.threshold
+        ? { type: "open", until: now + options.openForMs, cause: result.cause }
+        : { type: "closed", failures: state.failures + 1 };
     case "halfOpen":
       if (state.probe !== key) return state;
       return result.type === "success" ? CLOSED : { type: "open", until: now + options.openForMs, cause: result.cause };
@@ -122,7 +149,10 @@ export class CircuitBreaker {
     metrics.circuitState.set({ state: label(next) }, 1);
     if (next.type === "open" && next.until > this.now()) {
       metrics.circuitOpened.inc();
-      logger.warn("agent circuit breaker opened: no session starts until it is over", { cause: next.cause, openForMs: next.until - this.now() });
+      logger.warn("agent circuit breaker opened: no session starts until it is over", {
+        cause: next.cause,
+        openForMs: next.until - this.now(),
+      });
     } else if (next.type === "halfOpen") {
       logger.info("agent circuit breaker half-open: one probe session may run", { probe: next.probe });
     } else if (next.type === "closed") {

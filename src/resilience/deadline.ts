@@ -19,10 +19,7 @@ export async function withDeadline<T>(
   const controller = new AbortController();
   const onParentAbort = (): void => controller.abort(parent?.reason);
   parent?.addEventListener("abort", onParentAbort, { once: true });
-  const timer = setTimeout(
-    () => controller.abort(new StewardError(`no answer within ${timeoutMs} ms`)),
-    timeoutMs,
-  );
+  const timer = setTimeout(() => controller.abort(new StewardError(`no answer within ${timeoutMs} ms`)), timeoutMs);
   try {
     return await Promise.race([call(controller.signal), rejectOnAbort(controller.signal)]);
   } catch (err) {

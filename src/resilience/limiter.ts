@@ -88,11 +88,7 @@ function abortReason(signal: AbortSignal): Error {
  * Maps with at most `limit` calls in flight; results keep the input order. After the
  * first failure no new call starts, and the returned promise rejects with that failure.
  */
-export async function mapBounded<T, R>(
-  items: readonly T[],
-  limit: number,
-  fn: (item: T) => Promise<R>,
-): Promise<R[]> {
+export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
   const results = new Array<R>(items.length);
   let next = 0;
   let failed = false;

@@ -15,9 +15,7 @@ export interface HealthSource {
 export class OperabilityServer {
   private server: Server | undefined;
 
-  constructor(
-    private readonly options: { address: string; registry: Registry; health: HealthSource },
-  ) {}
+  constructor(private readonly options: { address: string; registry: Registry; health: HealthSource }) {}
 
   async start(): Promise<string> {
     const { host, port } = parseListenAddress(this.options.address);
@@ -29,7 +27,9 @@ export class OperabilityServer {
     });
     this.server = server;
     await new Promise<void>((resolve, reject) => {
-      server.once("error", (err) => reject(new StewardError(`cannot listen on ${this.options.address}: ${err.message}`, { cause: err })));
+      server.once("error", (err) =>
+        reject(new StewardError(`cannot listen on ${this.options.address}: ${err.message}`, { cause: err })),
+      );
       server.listen(port, host, resolve);
     });
     const address = server.address() as AddressInfo;

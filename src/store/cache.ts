@@ -38,13 +38,16 @@ export class CachedStore implements Store {
   list<K extends Kind>(kind: K, namespace?: string): Promise<ResourceOf<K>[]> {
     const found: ResourceOf<K>[] = [];
     for (const object of this.objects.values()) {
-      if (object.kind === kind && (namespace === undefined || object.metadata.namespace === namespace)) found.push(object as ResourceOf<K>);
+      if (object.kind === kind && (namespace === undefined || object.metadata.namespace === namespace))
+        found.push(object as ResourceOf<K>);
     }
     return Promise.resolve(found.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name)));
   }
 
   get<K extends Kind>(kind: K, ref: ObjectRef): Promise<ResourceOf<K> | undefined> {
-    return Promise.resolve(this.objects.get(objectKey(kind, ref.namespace || DEFAULT_NAMESPACE, ref.name)) as ResourceOf<K> | undefined);
+    return Promise.resolve(
+      this.objects.get(objectKey(kind, ref.namespace || DEFAULT_NAMESPACE, ref.name)) as ResourceOf<K> | undefined,
+    );
   }
 
   async apply<R extends Resource>(resource: R): Promise<ApplyResult<R>> {
@@ -57,11 +60,20 @@ export class CachedStore implements Store {
     return this.remember(await this.inner.create(resource));
   }
 
-  async updateStatus<K extends Kind>(kind: K, ref: ObjectRef, status: NonNullable<StatusOf<K>>, options?: { resourceVersion?: string }): Promise<ResourceOf<K>> {
+  async updateStatus<K extends Kind>(
+    kind: K,
+    ref: ObjectRef,
+    status: NonNullable<StatusOf<K>>,
+    options?: { resourceVersion?: string },
+  ): Promise<ResourceOf<K>> {
     return this.remember(await this.inner.updateStatus(kind, ref, status, options));
   }
 
-  async annotate<K extends Kind>(kind: K, ref: ObjectRef, annotations: Record<string, string | undefined>): Promise<ResourceOf<K>> {
+  async annotate<K extends Kind>(
+    kind: K,
+    ref: ObjectRef,
+    annotations: Record<string, string | undefined>,
+  ): Promise<ResourceOf<K>> {
     return this.remember(await this.inner.annotate(kind, ref, annotations));
   }
 

@@ -18,9 +18,18 @@ export type StoreKind = "file" | "kubernetes";
  * pass `report.fence` (the file store has no leader election). `namespace` limits the
  * Kubernetes store to one namespace (all when unset).
  */
-export function openStore(kind: StoreKind, stateDir: string, namespace?: string, report?: { logger: Logger; metrics?: StewardMetrics; fence?: Fence }): Store {
+export function openStore(
+  kind: StoreKind,
+  stateDir: string,
+  namespace?: string,
+  report?: { logger: Logger; metrics?: StewardMetrics; fence?: Fence },
+): Store {
   if (kind === "file") return new FileStore(stateDir);
-  return new KubernetesStore(defaultKubeConfig(), { namespace, fence: report?.fence, ...(report ? { onInformerEvent: informerReporter(report.logger, report.metrics) } : {}) });
+  return new KubernetesStore(defaultKubeConfig(), {
+    namespace,
+    fence: report?.fence,
+    ...(report ? { onInformerEvent: informerReporter(report.logger, report.metrics) } : {}),
+  });
 }
 
 /** Kubernetes Events in the kubernetes store; the file store has none (its status and logs say it all). */

@@ -3,7 +3,6 @@ import type { WatchEventType } from "../kube/informer.js";
 
 export type { WatchEventType };
 
-
 /** A change to one object, or a resync of it. Handlers enqueue keys from it; they never act on it directly. */
 export interface WatchEvent {
   type: WatchEventType;
@@ -62,7 +61,11 @@ export interface Store {
     options?: { resourceVersion?: string },
   ): Promise<ResourceOf<K>>;
   /** Sets (or, with undefined, removes) metadata annotations; used for approvals. */
-  annotate<K extends Kind>(kind: K, ref: ObjectRef, annotations: Record<string, string | undefined>): Promise<ResourceOf<K>>;
+  annotate<K extends Kind>(
+    kind: K,
+    ref: ObjectRef,
+    annotations: Record<string, string | undefined>,
+  ): Promise<ResourceOf<K>>;
   delete(kind: Kind, ref: ObjectRef): Promise<boolean>;
   watch(listener: (event: WatchEvent) => void): () => void;
 }

@@ -33,7 +33,11 @@ function redactLine(secrets: readonly string[]): winston.Logform.Format {
 export function createLogger(options: { format: LogFormat; level: LogLevel; secrets?: readonly string[] }): Logger {
   const lines =
     options.format === "json"
-      ? winston.format.combine(winston.format.timestamp(), winston.format.errors({ stack: true }), winston.format.json())
+      ? winston.format.combine(
+          winston.format.timestamp(),
+          winston.format.errors({ stack: true }),
+          winston.format.json(),
+        )
       : winston.format.combine(
           winston.format.timestamp({ format: "HH:mm:ss.SSS" }),
           winston.format.printf(({ timestamp, level, message, ...meta }) => {

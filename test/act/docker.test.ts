@@ -14,9 +14,22 @@ function frame(stream: 1 | 2, text: string): Buffer {
 void describe("demuxDockerStream", () => {
   const cases: [string, Buffer, string][] = [
     ["nothing", Buffer.alloc(0), ""],
-    ["stdout and stderr frames, in order", Buffer.concat([frame(1, "out 1\n"), frame(2, "err 1\n"), frame(1, "out 2\n")]), "out 1\nerr 1\nout 2\n"],
+    [
+      "stdout and stderr frames, in order",
+      Buffer.concat([frame(1, "out 1\n"), frame(2, "err 1\n"), frame(1, "out 2\n")]),
+      "out 1\nerr 1\nout 2\n",
+    ],
     ["an empty frame", Buffer.concat([frame(1, ""), frame(1, "x\n")]), "x\n"],
-    ["a UTF-8 character split across two frames", Buffer.concat([frame(1, "caf"), Buffer.from([1, 0, 0, 0, 0, 0, 0, 1, 0xc3]), Buffer.from([1, 0, 0, 0, 0, 0, 0, 1, 0xa9]), frame(1, "\n")]), "café\n"],
+    [
+      "a UTF-8 character split across two frames",
+      Buffer.concat([
+        frame(1, "caf"),
+        Buffer.from([1, 0, 0, 0, 0, 0, 0, 1, 0xc3]),
+        Buffer.from([1, 0, 0, 0, 0, 0, 0, 1, 0xa9]),
+        frame(1, "\n"),
+      ]),
+      "café\n",
+    ],
     ["a truncated last frame keeps what arrived", frame(1, "partial line").subarray(0, 8 + 7), "partial"],
     ["bytes that are not a frame are kept as they are", Buffer.from("plain tty text\n"), "plain tty text\n"],
   ];

@@ -28,7 +28,12 @@ async function lines(path: string): Promise<string[]> {
 }
 
 async function rewrite(path: string, edit: (lines: string[]) => string[]): Promise<void> {
-  await writeFile(path, edit(await lines(path)).map((l) => `${l}\n`).join(""));
+  await writeFile(
+    path,
+    edit(await lines(path))
+      .map((l) => `${l}\n`)
+      .join(""),
+  );
 }
 
 describe("AuditLog: appending", () => {
@@ -42,7 +47,10 @@ describe("AuditLog: appending", () => {
     await log.close();
     assert.equal(last.seq, 5);
     const entries = await readAuditFile(path);
-    assert.deepEqual(entries.map((e) => e.seq), [1, 2, 3, 4, 5]);
+    assert.deepEqual(
+      entries.map((e) => e.seq),
+      [1, 2, 3, 4, 5],
+    );
     assert.deepEqual(await verifyAuditFile(path, { expectedHead: log.head }), { ok: true, entries: 5, head: log.head });
   });
 
@@ -50,7 +58,14 @@ describe("AuditLog: appending", () => {
     const path = fresh();
     await writeLog(path, 1);
     const [line] = await lines(path);
-    assert.deepEqual(Object.keys(JSON.parse(line ?? "") as object), ["seq", "time", "kind", "prevHash", "data", "hash"]);
+    assert.deepEqual(Object.keys(JSON.parse(line ?? "") as object), [
+      "seq",
+      "time",
+      "kind",
+      "prevHash",
+      "data",
+      "hash",
+    ]);
     assert.match(line ?? "", /"prevHash":"0{64}"/);
     assert.equal((await stat(path)).mode & 0o777, 0o600);
   });
@@ -58,10 +73,18 @@ describe("AuditLog: appending", () => {
   it("serializes 100 concurrent appends into one unbroken chain", async () => {
     const path = fresh();
     const log = await AuditLog.open(path);
-    const written = await Promise.all(Array.from({ length: 100 }, (_, i) => log.append("reasoning", { text: `thought ${i}` })));
+    const written = await Promise.all(
+      Array.from({ length: 100 }, (_, i) => log.append("reasoning", { text: `thought ${i}` })),
+    );
     await log.close();
-    assert.deepEqual(written.map((e) => e.seq), Array.from({ length: 100 }, (_, i) => i + 1));
-    assert.deepEqual((await readAuditFile(path)).map((e) => e.data.text), Array.from({ length: 100 }, (_, i) => `thought ${i}`));
+    assert.deepEqual(
+      written.map((e) => e.seq),
+      Array.from({ length: 100 }, (_, i) => i + 1),
+    );
+    assert.deepEqual(
+      (await readAuditFile(path)).map((e) => e.data.text),
+      Array.from({ length: 100 }, (_, i) => `thought ${i}`),
+    );
     assert.deepEqual(await verifyAuditFile(path), { ok: true, entries: 100, head: log.head });
   });
 
@@ -69,7 +92,11 @@ describe("AuditLog: appending", () => {
     const path = fresh();
     const secret = "sk-ant-api03-SECRETSECRET";
     const log = await AuditLog.open(path, { sanitize: (t) => t.replaceAll(secret, "[REDACTED]") });
-    await log.append("tool_call", { id: "toolu_1", tool: "shell", input: { argv: ["curl", "-H", `x-api-key: ${secret}`], env: { deep: [{ [secret]: secret }] } } });
+    await log.append("tool_call", {
+      id: "toolu_1",
+      tool: "shell",
+      input: { argv: ["curl", "-H", `x-api-key: ${secret}`], env: { deep: [{ [secret]: secret }] } },
+    });
     await log.append("tool_result", { id: "toolu_1", isError: true, output: `error: key ${secret} rejected` });
     await log.close();
     const file = await readFile(path, "utf8");
@@ -95,7 +122,10 @@ describe("AuditLog: a torn final line after a crash", () => {
     const path = fresh();
     await writeLog(path, 2);
     await appendFile(path, '{"seq":3,"time":"2026-');
-    await assert.rejects(AuditLog.open(path), (err: Error) => err.message.includes(path) && err.message.includes("line 3 is torn"));
+    await assert.rejects(
+      AuditLog.open(path),
+      (err: Error) => err.message.includes(path) && err.message.includes("line 3 is torn"),
+    );
   });
 
   it("with repairTornTail cuts the torn bytes off and records the repair in the chain", async () => {
@@ -106,7 +136,15 @@ describe("AuditLog: a torn final line after a crash", () => {
     await log.append("reasoning", { text: "after the repair" });
     await log.close();
     const entries = await readAuditFile(path);
-    assert.deepEqual(entries.map((e) => [e.seq, e.kind]), [[1, "reasoning"], [2, "reasoning"], [3, "session"], [4, "reasoning"]]);
+    assert.deepEqual(
+      entries.map((e) => [e.seq, e.kind]),
+      [
+        [1, "reasoning"],
+        [2, "reasoning"],
+        [3, "session"],
+        [4, "reasoning"],
+      ],
+    );
     assert.equal(entries[2]?.data.event, "repaired");
     assert.equal(entries[2]?.data.line, 3);
     assert.equal((await verifyAuditFile(path)).ok, true);
@@ -115,8 +153,18 @@ describe("AuditLog: a torn final line after a crash", () => {
 
 describe("verifyAuditFile: names the first bad line", () => {
   const cases: [string, (lines: string[]) => string[], number, RegExp][] = [
-    ["an edited middle line", (l) => l.map((x, i) => (i === 2 ? x.replace("step 3", "step 9") : x)), 3, /content changed/],
-    ["an edited last line", (l) => l.map((x, i) => (i === 4 ? x.replace("step 5", "step 9") : x)), 5, /content changed/],
+    [
+      "an edited middle line",
+      (l) => l.map((x, i) => (i === 2 ? x.replace("step 3", "step 9") : x)),
+      3,
+      /content changed/,
+    ],
+    [
+      "an edited last line",
+      (l) => l.map((x, i) => (i === 4 ? x.replace("step 5", "step 9") : x)),
+      5,
+      /content changed/,
+    ],
     ["a deleted line", (l) => l.filter((_, i) => i !== 2), 3, /1 entry before this line deleted/],
     ["two swapped lines", (l) => [l[0], l[2], l[1], l[3], l[4]].map(String), 2, /out of order \(seq 2 is on line 3\)/],
     ["a deleted first line", (l) => l.slice(1), 1, /deleted/],
@@ -138,7 +186,11 @@ describe("verifyAuditFile: names the first bad line", () => {
     await writeLog(path, 4);
     // Reformatting keeps the content hash valid but changes the bytes that line 3's prevHash covers.
     await rewrite(path, (l) => l.map((x, i) => (i === 1 ? x.replace('"data":{', '"data": {') : x)));
-    assert.deepEqual(await verifyAuditFile(path), { ok: false, line: 2, reason: "content changed after it was written (line 3's prevHash does not match this line's bytes)" });
+    assert.deepEqual(await verifyAuditFile(path), {
+      ok: false,
+      line: 2,
+      reason: "content changed after it was written (line 3's prevHash does not match this line's bytes)",
+    });
   });
 
   it("finds a torn (truncated) final line", async () => {
@@ -172,13 +224,29 @@ describe("renderAuditForPerson", () => {
     await log.append("reasoning", { text: "I need to investigate the etcd cluster.\nFirst, the containers." });
     await log.append("tool_call", { id: "toolu_1", tool: "docker_ps", input: { all: true } });
     await log.append("policy_decision", { id: "toolu_1", decision: "allow", reason: "read-only tool", stage: "mode" });
-    await log.append("tool_result", { id: "toolu_1", isError: false, output: "NAMES  STATUS\netcd1  Exited (0)\netcd2  Up 3 minutes\n" });
+    await log.append("tool_result", {
+      id: "toolu_1",
+      isError: false,
+      output: "NAMES  STATUS\netcd1  Exited (0)\netcd2  Up 3 minutes\n",
+    });
     await log.append("tool_call", { id: "toolu_2", tool: "docker_start", input: { container: "etcd1" } });
-    await log.append("policy_decision", { id: "toolu_2", decision: "ask", reason: "mutating tool", stage: "rule", rule: "docker start *" });
+    await log.append("policy_decision", {
+      id: "toolu_2",
+      decision: "ask",
+      reason: "mutating tool",
+      stage: "rule",
+      rule: "docker start *",
+    });
     await log.append("approval", { id: "toolu_2", approved: true, by: "alice" });
     await log.append("tool_result", { id: "toolu_2", isError: false, output: "etcd1", exitCode: 0 }, { sync: true });
     await log.append("verification", { cleared: true, details: "container/etcd1 running", phase: "Resolved" });
-    await log.append("model_usage", { inputTokens: 1234, outputTokens: 210, cacheReadTokens: 900, cacheWriteTokens: 0, costUSD: 0.0061 });
+    await log.append("model_usage", {
+      inputTokens: 1234,
+      outputTokens: 210,
+      cacheReadTokens: 900,
+      cacheWriteTokens: 0,
+      costUSD: 0.0061,
+    });
     await log.close();
     const text = renderAuditForPerson(await readAuditFile(path));
     const order = [

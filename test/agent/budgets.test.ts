@@ -15,8 +15,13 @@ import {
 const START = 1_700_000_000_000;
 
 const counters = (over: Partial<SessionCounters> = {}): SessionCounters => ({
-  turns: 0, toolCalls: 0, mutations: 0,
-  inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0,
+  turns: 0,
+  toolCalls: 0,
+  mutations: 0,
+  inputTokens: 0,
+  outputTokens: 0,
+  cacheReadTokens: 0,
+  cacheWriteTokens: 0,
   startedAtMs: START,
   ...over,
 });
@@ -27,7 +32,12 @@ const near = (actual: number, expected: number): void => {
 
 describe("estimateCostUSD", () => {
   // 1M input, 100k output, 200k cache writes, 2M cache reads.
-  const usage = counters({ inputTokens: 1_000_000, outputTokens: 100_000, cacheWriteTokens: 200_000, cacheReadTokens: 2_000_000 });
+  const usage = counters({
+    inputTokens: 1_000_000,
+    outputTokens: 100_000,
+    cacheWriteTokens: 200_000,
+    cacheReadTokens: 2_000_000,
+  });
   const cases: [string, number][] = [
     ["claude-sonnet-4-5-20250929", 3 + 1.5 + 0.75 + 0.6],
     ["claude-3-5-sonnet-20241022", 3 + 1.5 + 0.75 + 0.6],
@@ -58,14 +68,26 @@ describe("estimateCostUSD", () => {
 });
 
 describe("exceededBudget: each budget below, at and above its limit", () => {
-  const budgets = Budgets.parse({ maxTurns: 5, maxToolCalls: 3, maxMutations: 2, maxTokens: 1000, maxCostUSD: 1, maxDuration: "10m" });
+  const budgets = Budgets.parse({
+    maxTurns: 5,
+    maxToolCalls: 3,
+    maxMutations: 2,
+    maxTokens: 1000,
+    maxCostUSD: 1,
+    maxDuration: "10m",
+  });
   type Case = [keyof Budgets, BudgetStep, (n: number) => Partial<SessionCounters>, number];
   const cases: Case[] = [
     ["maxTurns", "turn", (n) => ({ turns: n }), 5],
     ["maxToolCalls", "turn", (n) => ({ toolCalls: n }), 3],
     ["maxToolCalls", "toolCall", (n) => ({ toolCalls: n }), 3],
     ["maxMutations", "mutation", (n) => ({ mutations: n }), 2],
-    ["maxTokens", "turn", (n) => ({ inputTokens: n - 30, outputTokens: 10, cacheReadTokens: 10, cacheWriteTokens: 10 }), 1000],
+    [
+      "maxTokens",
+      "turn",
+      (n) => ({ inputTokens: n - 30, outputTokens: 10, cacheReadTokens: 10, cacheWriteTokens: 10 }),
+      1000,
+    ],
     ["maxTokens", "mutation", (n) => ({ outputTokens: n }), 1000],
   ];
   for (const [budget, next, at, limit] of cases) {
@@ -83,15 +105,24 @@ describe("exceededBudget: each budget below, at and above its limit", () => {
     const tenMinutes = 600_000;
     assert.equal(exceededBudget(counters(), budgets, START + tenMinutes - 1), undefined);
     assert.equal(exceededBudget(counters(), budgets, START + tenMinutes)?.budget, "maxDuration");
-    assert.deepEqual(exceededBudget(counters(), budgets, START + 660_000), { budget: "maxDuration", message: "ran 11m of 10m" });
+    assert.deepEqual(exceededBudget(counters(), budgets, START + 660_000), {
+      budget: "maxDuration",
+      message: "ran 11m of 10m",
+    });
   });
 
   it("maxCostUSD at the model's price: below, at and above $1 on haiku (input at $1/M)", () => {
     const big = Budgets.parse({ maxCostUSD: 1, maxTokens: 10_000_000 });
     const options = { model: "claude-haiku-4-5" };
     assert.equal(exceededBudget(counters({ inputTokens: 999_999 }), big, START, options), undefined);
-    assert.deepEqual(exceededBudget(counters({ inputTokens: 1_000_000 }), big, START, options), { budget: "maxCostUSD", message: "estimated $1.0000 of $1 spent" });
-    assert.match(exceededBudget(counters({ inputTokens: 1_200_000 }), big, START, options)?.message ?? "", /\$1\.2000 of \$1/);
+    assert.deepEqual(exceededBudget(counters({ inputTokens: 1_000_000 }), big, START, options), {
+      budget: "maxCostUSD",
+      message: "estimated $1.0000 of $1 spent",
+    });
+    assert.match(
+      exceededBudget(counters({ inputTokens: 1_200_000 }), big, START, options)?.message ?? "",
+      /\$1\.2000 of \$1/,
+    );
   });
 
   it("maxCostUSD without a model uses the fallback price (five times sonnet's input price)", () => {
@@ -144,6 +175,9 @@ describe("exceededBudget: which counters each step checks", () => {
   });
 
   it("totalTokens counts input, output, cache reads and cache writes", () => {
-    assert.equal(totalTokens(counters({ inputTokens: 1, outputTokens: 20, cacheReadTokens: 300, cacheWriteTokens: 4000 })), 4321);
+    assert.equal(
+      totalTokens(counters({ inputTokens: 1, outputTokens: 20, cacheReadTokens: 300, cacheWriteTokens: 4000 })),
+      4321,
+    );
   });
 });

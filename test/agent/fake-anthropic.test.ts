@@ -5,7 +5,11 @@ import { FakeMessagesServer, lastToolResults, text, toolUse, type ScriptStep } f
 
 const MODEL = "claude-sonnet-5-5";
 const tools: Anthropic.Tool[] = [
-  { name: "docker_ps", description: "List containers.", input_schema: { type: "object", properties: { all: { type: "boolean" } } } },
+  {
+    name: "docker_ps",
+    description: "List containers.",
+    input_schema: { type: "object", properties: { all: { type: "boolean" } } },
+  },
 ];
 const ask: Anthropic.MessageParam[] = [{ role: "user", content: "etcd1 is down; investigate." }];
 
@@ -38,10 +42,20 @@ describe("FakeMessagesServer driven by the real SDK", () => {
       { content: [text("Let me look."), toolUse("docker_ps", { all: true })], stop_reason: "tool_use" },
       (request) => {
         const [result] = lastToolResults(request);
-        return { content: [text(`Saw: ${result?.text ?? "nothing"}`)], stop_reason: "end_turn", usage: { cache_read_input_tokens: 7 } };
+        return {
+          content: [text(`Saw: ${result?.text ?? "nothing"}`)],
+          stop_reason: "end_turn",
+          usage: { cache_read_input_tokens: 7 },
+        };
       },
     ]);
-    const first = await client.messages.create({ model: MODEL, max_tokens: 1024, tools, messages: ask, system: [{ type: "text", text: "You are Steward.", cache_control: { type: "ephemeral" } }] });
+    const first = await client.messages.create({
+      model: MODEL,
+      max_tokens: 1024,
+      tools,
+      messages: ask,
+      system: [{ type: "text", text: "You are Steward.", cache_control: { type: "ephemeral" } }],
+    });
     assert.match(first.id, /^msg_/);
     assert.equal(first.type, "message");
     assert.equal(first.model, MODEL);
@@ -56,11 +70,26 @@ describe("FakeMessagesServer driven by the real SDK", () => {
     assert.deepEqual(call.input, { all: true });
 
     const second = await client.messages.create({
-      model: MODEL, max_tokens: 1024, tools,
-      messages: [...ask, { role: "assistant", content: first.content.map((b) => (b.type === "tool_use" ? { type: "tool_use" as const, id: b.id, name: b.name, input: b.input } : { type: "text" as const, text: b.type === "text" ? b.text : "" })) },
-        { role: "user", content: [{ type: "tool_result", tool_use_id: call.id, content: "etcd1 Exited (0)" }] }],
+      model: MODEL,
+      max_tokens: 1024,
+      tools,
+      messages: [
+        ...ask,
+        {
+          role: "assistant",
+          content: first.content.map((b) =>
+            b.type === "tool_use"
+              ? { type: "tool_use" as const, id: b.id, name: b.name, input: b.input }
+              : { type: "text" as const, text: b.type === "text" ? b.text : "" },
+          ),
+        },
+        { role: "user", content: [{ type: "tool_result", tool_use_id: call.id, content: "etcd1 Exited (0)" }] },
+      ],
     });
-    assert.deepEqual(second.content.map((b) => (b.type === "text" ? b.text : b.type)), ["Saw: etcd1 Exited (0)"]);
+    assert.deepEqual(
+      second.content.map((b) => (b.type === "text" ? b.text : b.type)),
+      ["Saw: etcd1 Exited (0)"],
+    );
     assert.equal(second.usage.cache_read_input_tokens, 7);
     assert.equal(server.requests.length, 2);
     // SDK 1.12 sends the API key as a bearer token, not as x-api-key.
@@ -88,7 +117,10 @@ describe("FakeMessagesServer driven by the real SDK", () => {
       { content: [text("ok")], stop_reason: "end_turn" },
     ]);
     await client.messages.create({ model: MODEL, max_tokens: 64, messages: ask });
-    assert.deepEqual(server.requests.map((r) => r.status), [529, 200]);
+    assert.deepEqual(
+      server.requests.map((r) => r.status),
+      [529, 200],
+    );
   });
 
   it("a persistent 500 makes the SDK give up after its retries with an APIError", async () => {
@@ -110,10 +142,14 @@ describe("FakeMessagesServer driven by the real SDK", () => {
 
   it("answers a tool_result that answers no tool_use with 400 invalid_request_error, consuming no step", async () => {
     const { client, server } = await clientFor([{ content: [text("unused")], stop_reason: "end_turn" }]);
-    const err = await rejection(client.messages.create({
-      model: MODEL, max_tokens: 64, tools,
-      messages: [{ role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_nope", content: "x" }] }],
-    }));
+    const err = await rejection(
+      client.messages.create({
+        model: MODEL,
+        max_tokens: 64,
+        tools,
+        messages: [{ role: "user", content: [{ type: "tool_result", tool_use_id: "toolu_nope", content: "x" }] }],
+      }),
+    );
     assert.equal(err.status, 400);
     assert.equal(err.type, "invalid_request_error");
     assert.match(err.apiMessage ?? "", /unexpected `tool_use_id`.*toolu_nope/);
@@ -123,11 +159,38 @@ describe("FakeMessagesServer driven by the real SDK", () => {
 
   it("rejects an unanswered tool_use, text before tool_result, and a tool without description", async () => {
     const { client } = await clientFor([]);
-    const used: Anthropic.MessageParam = { role: "assistant", content: [{ type: "tool_use", id: "toolu_a", name: "docker_ps", input: {} }] };
+    const used: Anthropic.MessageParam = {
+      role: "assistant",
+      content: [{ type: "tool_use", id: "toolu_a", name: "docker_ps", input: {} }],
+    };
     const cases: [Anthropic.MessageCreateParamsNonStreaming, RegExp][] = [
-      [{ model: MODEL, max_tokens: 8, tools, messages: [...ask, used, { role: "user", content: "go on" }] }, /without `tool_result` blocks/],
-      [{ model: MODEL, max_tokens: 8, tools, messages: [...ask, used, { role: "user", content: [{ type: "text", text: "here" }, { type: "tool_result", tool_use_id: "toolu_a" }] }] }, /must come FIRST/],
-      [{ model: MODEL, max_tokens: 8, tools: [{ name: "x", input_schema: { type: "object" } }], messages: ask }, /description/],
+      [
+        { model: MODEL, max_tokens: 8, tools, messages: [...ask, used, { role: "user", content: "go on" }] },
+        /without `tool_result` blocks/,
+      ],
+      [
+        {
+          model: MODEL,
+          max_tokens: 8,
+          tools,
+          messages: [
+            ...ask,
+            used,
+            {
+              role: "user",
+              content: [
+                { type: "text", text: "here" },
+                { type: "tool_result", tool_use_id: "toolu_a" },
+              ],
+            },
+          ],
+        },
+        /must come FIRST/,
+      ],
+      [
+        { model: MODEL, max_tokens: 8, tools: [{ name: "x", input_schema: { type: "object" } }], messages: ask },
+        /description/,
+      ],
       [{ model: MODEL, max_tokens: 8, messages: [...ask, { role: "user", content: "again" }] }, /roles must alternate/],
     ];
     for (const [params, reason] of cases) {

@@ -24,7 +24,15 @@ function remediation(status: Partial<RemediationStatus> | undefined): AgentRemed
       desiredStateRef: { name: "etcd" },
       fingerprint: "etcd/ContainerStopped/container/etcd1",
       reason: "SimpleFixDisabled",
-      drift: [{ type: "ContainerStopped", subject: "container/etcd1", expected: "running", observed: "exited", since: NOW.toISOString() }],
+      drift: [
+        {
+          type: "ContainerStopped",
+          subject: "container/etcd1",
+          expected: "running",
+          observed: "exited",
+          since: NOW.toISOString(),
+        },
+      ],
       mode: "approve",
     },
     status,
@@ -43,7 +51,16 @@ const saved = (sessionId: string): SessionState => ({
   model: "claude-sonnet-5-5",
   attempt: 1,
   messages: [{ role: "user", content: "incident" }],
-  counters: { turns: 1, toolCalls: 1, mutations: 0, inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0, startedAtMs: 0 },
+  counters: {
+    turns: 1,
+    toolCalls: 1,
+    mutations: 0,
+    inputTokens: 0,
+    outputTokens: 0,
+    cacheReadTokens: 0,
+    cacheWriteTokens: 0,
+    startedAtMs: 0,
+  },
   nudges: 0,
 });
 
@@ -51,7 +68,15 @@ const waiting = {
   phase: "AwaitingApproval" as const,
   sessionId: "S1",
   attempts: [{ number: 1, startedAt: "2026-11-24T09:58:00.000Z" }],
-  pendingApproval: [{ id: "toolu_1", tool: "docker_start", command: ["docker", "start", "etcd1"], reason: "mode approve", requestedAt: "2026-11-24T09:59:00.000Z" }],
+  pendingApproval: [
+    {
+      id: "toolu_1",
+      tool: "docker_start",
+      command: ["docker", "start", "etcd1"],
+      reason: "mode approve",
+      requestedAt: "2026-11-24T09:59:00.000Z",
+    },
+  ],
   usage: { inputTokens: 1_000, outputTokens: 100, cacheReadTokens: 0, cacheWriteTokens: 0, estimatedCostUSD: 0.01 },
 };
 
@@ -59,12 +84,37 @@ describe("sessionStart: resume, begin or hand over", () => {
   const cases: [string, Partial<RemediationStatus> | undefined, SessionState | undefined, string][] = [
     ["a new remediation begins", undefined, undefined, "begin"],
     ["Pending without a session begins", { phase: "Pending" }, undefined, "begin"],
-    ["the saved conversation the status names is resumed (a restart of the same replica)", waiting, saved("S1"), "resume"],
+    [
+      "the saved conversation the status names is resumed (a restart of the same replica)",
+      waiting,
+      saved("S1"),
+      "resume",
+    ],
     ["in progress here without its conversation (it ran on another replica): handover", waiting, undefined, "handover"],
-    ["a stale conversation of an older session (another replica continued since): handover, never resumed", waiting, saved("S0"), "handover"],
-    ["Investigating without its conversation: handover", { phase: "Investigating", sessionId: "S1" }, undefined, "handover"],
-    ["Remediating without its conversation: handover", { phase: "Remediating", sessionId: "S1" }, undefined, "handover"],
-    ["a leftover file for a remediation that never started a session: begin", { phase: "Pending" }, saved("S9"), "begin"],
+    [
+      "a stale conversation of an older session (another replica continued since): handover, never resumed",
+      waiting,
+      saved("S0"),
+      "handover",
+    ],
+    [
+      "Investigating without its conversation: handover",
+      { phase: "Investigating", sessionId: "S1" },
+      undefined,
+      "handover",
+    ],
+    [
+      "Remediating without its conversation: handover",
+      { phase: "Remediating", sessionId: "S1" },
+      undefined,
+      "handover",
+    ],
+    [
+      "a leftover file for a remediation that never started a session: begin",
+      { phase: "Pending" },
+      saved("S9"),
+      "begin",
+    ],
   ];
   for (const [name, status, state, expected] of cases) {
     it(name, () => assert.equal(sessionStart(remediation(status), state).type, expected));
@@ -73,7 +123,11 @@ describe("sessionStart: resume, begin or hand over", () => {
 
 describe("pendingCall: the call a pending approval stands for", () => {
   it("rebuilds a typed tool's input from its argv", () => {
-    assert.deepEqual(pendingCall(waiting.pendingApproval[0]!, DOCKER_TOOLS), { id: "toolu_1", name: "docker_start", input: { container: "etcd1" } });
+    assert.deepEqual(pendingCall(waiting.pendingApproval[0]!, DOCKER_TOOLS), {
+      id: "toolu_1",
+      name: "docker_start",
+      input: { container: "etcd1" },
+    });
   });
 
   it("rebuilds a shell call", () => {
@@ -82,10 +136,18 @@ describe("pendingCall: the call a pending approval stands for", () => {
   });
 
   it("rebuilds the Kubernetes tools' calls", () => {
-    const call = (tool: string, command: string[]): unknown => pendingCall({ ...waiting.pendingApproval[0]!, tool, command }, KUBERNETES_TOOLS)?.input;
-    assert.deepEqual(call("kube_scale", ["kubectl", "scale", "deployment/web", "--replicas=3"]), { workload: "deployment/web", replicas: 3 });
-    assert.deepEqual(call("kube_rollout_restart", ["kubectl", "rollout", "restart", "deployment/web"]), { workload: "deployment/web" });
-    assert.deepEqual(call("kube_delete_pod", ["kubectl", "delete", "pod", "web-7d9f-abcde"]), { pod: "web-7d9f-abcde" });
+    const call = (tool: string, command: string[]): unknown =>
+      pendingCall({ ...waiting.pendingApproval[0]!, tool, command }, KUBERNETES_TOOLS)?.input;
+    assert.deepEqual(call("kube_scale", ["kubectl", "scale", "deployment/web", "--replicas=3"]), {
+      workload: "deployment/web",
+      replicas: 3,
+    });
+    assert.deepEqual(call("kube_rollout_restart", ["kubectl", "rollout", "restart", "deployment/web"]), {
+      workload: "deployment/web",
+    });
+    assert.deepEqual(call("kube_delete_pod", ["kubectl", "delete", "pod", "web-7d9f-abcde"]), {
+      pod: "web-7d9f-abcde",
+    });
   });
 
   it("refuses an input that would not run exactly the approved argv", () => {
@@ -105,15 +167,31 @@ describe("handoverState: a new conversation from what the status records", () =>
     const state = handoverState(remediation(waiting), desiredState, input);
     assert.notEqual(state.sessionId, "S1");
     assert.deepEqual(state.pending?.toolUses, [{ id: "toolu_1", name: "docker_start", input: { container: "etcd1" } }]);
-    assert.deepEqual(state.messages.map((m) => m.role), ["user", "assistant"]);
+    assert.deepEqual(
+      state.messages.map((m) => m.role),
+      ["user", "assistant"],
+    );
     assert.match(firstMessage(state), /another Steward replica, which stopped/);
     assert.match(firstMessage(state), /toolu_1 \(docker start etcd1\) was waiting for a person's approval/);
   });
 
   it("carries the budgets' spend: tokens, mutations that ran, the session's start", () => {
     const actions = [
-      { id: "t0", tool: "docker_restart", command: ["docker", "restart", "etcd1"], decision: "allow" as const, exitCode: 0, time: "2026-11-24T09:58:30.000Z" },
-      { id: "t1", tool: "shell", command: ["rm", "-rf", "/"], decision: "deny" as const, time: "2026-11-24T09:58:40.000Z" },
+      {
+        id: "t0",
+        tool: "docker_restart",
+        command: ["docker", "restart", "etcd1"],
+        decision: "allow" as const,
+        exitCode: 0,
+        time: "2026-11-24T09:58:30.000Z",
+      },
+      {
+        id: "t1",
+        tool: "shell",
+        command: ["rm", "-rf", "/"],
+        decision: "deny" as const,
+        time: "2026-11-24T09:58:40.000Z",
+      },
     ];
     const state = handoverState(remediation({ ...waiting, actions }), desiredState, input);
     assert.equal(state.counters.mutations, 1);
@@ -125,7 +203,16 @@ describe("handoverState: a new conversation from what the status records", () =>
   });
 
   it("a step in flight (Remediating) is reported as maybe done, and nothing is pending", () => {
-    const state = handoverState(remediation({ phase: "Remediating", sessionId: "S1", message: "running docker start etcd1", attempts: [{ number: 2, startedAt: NOW.toISOString() }] }), desiredState, input);
+    const state = handoverState(
+      remediation({
+        phase: "Remediating",
+        sessionId: "S1",
+        message: "running docker start etcd1",
+        attempts: [{ number: 2, startedAt: NOW.toISOString() }],
+      }),
+      desiredState,
+      input,
+    );
     assert.equal(state.pending, undefined);
     assert.equal(state.attempt, 2);
     assert.match(firstMessage(state), /Last recorded step: Remediating: running docker start etcd1/);
@@ -133,11 +220,32 @@ describe("handoverState: a new conversation from what the status records", () =>
   });
 
   it("a change whose outcome is unknown (its idempotency record never finished) is reported as not run again, and counts as a mutation", () => {
-    const actions = [{ id: "t0", tool: "docker_restart", command: ["docker", "restart", "etcd1"], decision: "allow" as const, state: "Unknown" as const, time: "2026-11-24T09:58:30.000Z" }];
-    const state = handoverState(remediation({ phase: "Investigating", sessionId: "S1", actions, attempts: [{ number: 1, startedAt: NOW.toISOString() }] }), desiredState, input);
+    const actions = [
+      {
+        id: "t0",
+        tool: "docker_restart",
+        command: ["docker", "restart", "etcd1"],
+        decision: "allow" as const,
+        state: "Unknown" as const,
+        time: "2026-11-24T09:58:30.000Z",
+      },
+    ];
+    const state = handoverState(
+      remediation({
+        phase: "Investigating",
+        sessionId: "S1",
+        actions,
+        attempts: [{ number: 1, startedAt: NOW.toISOString() }],
+      }),
+      desiredState,
+      input,
+    );
     assert.equal(state.pending, undefined);
     assert.equal(state.counters.mutations, 1);
-    assert.match(firstMessage(state), /docker restart etcd1 — started; Steward stopped while it ran, so its outcome is unknown \(it was not run again\)/);
+    assert.match(
+      firstMessage(state),
+      /docker restart etcd1 — started; Steward stopped while it ran, so its outcome is unknown \(it was not run again\)/,
+    );
   });
 
   it("a pending call that cannot be rebuilt is not run; the model is told to ask again", () => {

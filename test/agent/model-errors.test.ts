@@ -3,11 +3,21 @@ import { describe, it } from "node:test";
 import Anthropic from "@anthropic-ai/sdk";
 import { isTransientApiError } from "../../src/agent/model-errors.js";
 
-const apiError = (status: number): Error => Anthropic.APIError.generate(status, { type: "error", error: { type: "x", message: `status ${status}` } }, undefined, new Headers());
+const apiError = (status: number): Error =>
+  Anthropic.APIError.generate(
+    status,
+    { type: "error", error: { type: "x", message: `status ${status}` } },
+    undefined,
+    new Headers(),
+  );
 
 describe("isTransientApiError: an outage, or this request's fault?", () => {
   const cases: { name: string; err: unknown; transient: boolean }[] = [
-    { name: "no connection (the API is down, DNS, refused)", err: new Anthropic.APIConnectionError({ message: "Connection error." }), transient: true },
+    {
+      name: "no connection (the API is down, DNS, refused)",
+      err: new Anthropic.APIConnectionError({ message: "Connection error." }),
+      transient: true,
+    },
     { name: "a timeout", err: new Anthropic.APIConnectionTimeoutError(), transient: true },
     { name: "529 overloaded", err: apiError(529), transient: true },
     { name: "500", err: apiError(500), transient: true },

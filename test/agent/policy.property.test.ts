@@ -22,11 +22,19 @@ const policyOf = (...rules: [PolicyRule["decision"], string][]): RemediationPoli
   RemediationPolicySpec.parse({ rules: rules.map(([decision, command]) => ({ decision, command })) });
 
 function judge(argv: readonly string[], policy: RemediationPolicySpec, mode: AgentMode = "auto"): PolicyDecision {
-  return decide({ tool: "shell", argv, mutating: classifyShell(argv).mutating, touches: [] }, policy, { mode, ownObjects: OWN });
+  return decide({ tool: "shell", argv, mutating: classifyShell(argv).mutating, touches: [] }, policy, {
+    mode,
+    ownObjects: OWN,
+  });
 }
 
 /** A policy that allows everything it does not guard: the worst case for a deny rule. */
-const BROAD_ALLOWS: [PolicyRule["decision"], string][] = [["allow", "*"], ["allow", "docker *"], ["allow", "/usr/bin/docker *"], ["allow", "etcdctl *"]];
+const BROAD_ALLOWS: [PolicyRule["decision"], string][] = [
+  ["allow", "*"],
+  ["allow", "docker *"],
+  ["allow", "/usr/bin/docker *"],
+  ["allow", "etcdctl *"],
+];
 
 /** Commands a deny rule names, and the rule. */
 const DENIED: [string, readonly string[]][] = [
@@ -39,7 +47,17 @@ const DENIED: [string, readonly string[]][] = [
 ];
 
 /** Ways to write the same command that a positional matcher would not recognise. */
-const globalFlag = fc.constantFrom(["--debug"], ["-D"], ["--log-level=debug"], ["-l", "debug"], ["-H", "unix:///var/run/docker.sock"], ["--context", "default"], ["--config=/root/.docker"], ["--endpoints=http://127.0.0.1:2379"], ["--dial-timeout", "5s"]);
+const globalFlag = fc.constantFrom(
+  ["--debug"],
+  ["-D"],
+  ["--log-level=debug"],
+  ["-l", "debug"],
+  ["-H", "unix:///var/run/docker.sock"],
+  ["--context", "default"],
+  ["--config=/root/.docker"],
+  ["--endpoints=http://127.0.0.1:2379"],
+  ["--dial-timeout", "5s"],
+);
 const trick = fc.record({
   flags: fc.array(globalFlag, { maxLength: 3 }).map((f) => f.flat()),
   absolute: fc.constantFrom("", "/usr/bin/", "/usr/local/bin/"),
@@ -54,22 +72,33 @@ function rewrite(argv: readonly string[], t: { flags: string[]; absolute: string
 describe("deny and ask rules against argv tricks (property)", () => {
   it("a command a deny rule names is never allowed, however its argv is arranged", () => {
     fc.assert(
-      fc.property(fc.constantFrom(...DENIED), trick, fc.subarray(BROAD_ALLOWS, { minLength: 1 }), fc.constantFrom(...MODES), ([rule, argv], t, allows, mode) => {
-        const tricked = rewrite(argv, t);
-        const got = judge(tricked, policyOf(["deny", rule], ...allows), mode);
-        assert.equal(got.decision, "deny", `${JSON.stringify(tricked)} under deny "${rule}": ${got.reason}`);
-      }),
+      fc.property(
+        fc.constantFrom(...DENIED),
+        trick,
+        fc.subarray(BROAD_ALLOWS, { minLength: 1 }),
+        fc.constantFrom(...MODES),
+        ([rule, argv], t, allows, mode) => {
+          const tricked = rewrite(argv, t);
+          const got = judge(tricked, policyOf(["deny", rule], ...allows), mode);
+          assert.equal(got.decision, "deny", `${JSON.stringify(tricked)} under deny "${rule}": ${got.reason}`);
+        },
+      ),
       { numRuns: 400 },
     );
   });
 
   it("a command an ask rule names is never run without a person, however its argv is arranged", () => {
     fc.assert(
-      fc.property(fc.constantFrom(["docker", "start", "etcd0"], ["docker", "restart", "etcd1"]), trick, fc.subarray(BROAD_ALLOWS, { minLength: 1 }), (argv, t, allows) => {
-        const tricked = rewrite(argv, t);
-        const got = judge(tricked, policyOf(["ask", `docker ${argv[1] ?? ""} *`], ...allows));
-        assert.notEqual(got.decision, "allow", `${JSON.stringify(tricked)}: ${got.reason}`);
-      }),
+      fc.property(
+        fc.constantFrom(["docker", "start", "etcd0"], ["docker", "restart", "etcd1"]),
+        trick,
+        fc.subarray(BROAD_ALLOWS, { minLength: 1 }),
+        (argv, t, allows) => {
+          const tricked = rewrite(argv, t);
+          const got = judge(tricked, policyOf(["ask", `docker ${argv[1] ?? ""} *`], ...allows));
+          assert.notEqual(got.decision, "allow", `${JSON.stringify(tricked)}: ${got.reason}`);
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -90,18 +119,43 @@ describe("deny and ask rules against argv tricks (property)", () => {
     const hostile = fc.oneof(
       fc.string({ unit: "binary", minLength: 1, maxLength: 6 }).filter((s) => /[^ -~]/.test(s)),
       fc.constantFrom(..."; | & ` $ ( ) > < * ? [ ] { } ~ ! # \\ ' \"".split(" ")),
-      fc.constantFrom("$(id)", "`id`", "${IFS}", "$'\\x72m'", "'rm'", "\"rm\"", "r\\m", "\\\n", "\u0000", "\u00a0", "\u2215", "\uff0f", "d\u043ecker", "\u202erm", "rm\u200b"),
+      fc.constantFrom(
+        "$(id)",
+        "`id`",
+        "${IFS}",
+        "$'\\x72m'",
+        "'rm'",
+        '"rm"',
+        "r\\m",
+        "\\\n",
+        "\u0000",
+        "\u00a0",
+        "\u2215",
+        "\uff0f",
+        "d\u043ecker",
+        "\u202erm",
+        "rm\u200b",
+      ),
     );
     fc.assert(
-      fc.property(fc.array(printable, { minLength: 1, maxLength: 4 }), fc.nat(), hostile, fc.constantFrom(...MODES), (argv, at, bad, mode) => {
-        const i = at % argv.length;
-        const poisoned = argv.map((a, j) => (j === i ? `${a}${bad}` : a));
-        for (const tool of ["shell", "docker_start", "kube_scale"]) {
-          const got = decide({ tool, argv: poisoned, mutating: true, touches: [] }, policyOf(["allow", "*"]), { mode, ownObjects: OWN });
-          assert.notEqual(got.decision, "allow", `${tool} ${JSON.stringify(poisoned)}`);
-          assert.ok(!screenArgv(poisoned).ok);
-        }
-      }),
+      fc.property(
+        fc.array(printable, { minLength: 1, maxLength: 4 }),
+        fc.nat(),
+        hostile,
+        fc.constantFrom(...MODES),
+        (argv, at, bad, mode) => {
+          const i = at % argv.length;
+          const poisoned = argv.map((a, j) => (j === i ? `${a}${bad}` : a));
+          for (const tool of ["shell", "docker_start", "kube_scale"]) {
+            const got = decide({ tool, argv: poisoned, mutating: true, touches: [] }, policyOf(["allow", "*"]), {
+              mode,
+              ownObjects: OWN,
+            });
+            assert.notEqual(got.decision, "allow", `${tool} ${JSON.stringify(poisoned)}`);
+            assert.ok(!screenArgv(poisoned).ok);
+          }
+        },
+      ),
       { numRuns: 200 },
     );
   });
@@ -109,19 +163,32 @@ describe("deny and ask rules against argv tricks (property)", () => {
 
 describe("kubectl and the kube_* tools (property)", () => {
   it("kubectl through shell is denied under any policy, in any mode, by any path, case or version", () => {
-    const kubectl = fc.tuple(fc.constantFrom("", "/usr/bin/", "/usr/local/bin/", "/snap/bin/"), fc.constantFrom("kubectl", "KUBECTL", "Kubectl"), fc.constantFrom("", "1.30", "-1.30", "_1.34.4"))
+    const kubectl = fc
+      .tuple(
+        fc.constantFrom("", "/usr/bin/", "/usr/local/bin/", "/snap/bin/"),
+        fc.constantFrom("kubectl", "KUBECTL", "Kubectl"),
+        fc.constantFrom("", "1.30", "-1.30", "_1.34.4"),
+      )
       .map(([dir, name, version]) => `${dir}${name}${version}`);
     const arg = fc.stringMatching(/^[-a-z0-9=/.:]{1,16}$/);
     fc.assert(
-      fc.property(kubectl, fc.array(arg, { maxLength: 5 }), fc.constantFrom(DEFAULT_POLICY, policyOf(["allow", "*"]), policyOf(["allow", "kubectl *"])), fc.constantFrom(...MODES), (program, args, policy, mode) => {
-        const got = judge([program, ...args], policy, mode);
-        assert.equal(got.decision, "deny", `${program} ${args.join(" ")}: ${got.reason}`);
-      }),
+      fc.property(
+        kubectl,
+        fc.array(arg, { maxLength: 5 }),
+        fc.constantFrom(DEFAULT_POLICY, policyOf(["allow", "*"]), policyOf(["allow", "kubectl *"])),
+        fc.constantFrom(...MODES),
+        (program, args, policy, mode) => {
+          const got = judge([program, ...args], policy, mode);
+          assert.equal(got.decision, "deny", `${program} ${args.join(" ")}: ${got.reason}`);
+        },
+      ),
       { numRuns: 300 },
     );
   });
 
-  const tools = new Map(KUBERNETES_ONLY_TOOLS.map((t) => [t.name, t as unknown as ToolDefinition<Record<string, unknown>>]));
+  const tools = new Map(
+    KUBERNETES_ONLY_TOOLS.map((t) => [t.name, t as unknown as ToolDefinition<Record<string, unknown>>]),
+  );
   /** Each kube tool's name-like fields, and a valid input to put a hostile name into. */
   const NAMED: [string, string, Record<string, unknown>][] = [
     ["kube_get", "name", { kind: "pods" }],
@@ -133,9 +200,36 @@ describe("kubectl and the kube_* tools (property)", () => {
     ["kube_rollout_restart", "workload", {}],
   ];
   const HOSTILE_NAMES = [
-    "../web", "..", ".", "web/../../secrets", "default/web", "kube-system/coredns", "-n=kube-system", "--namespace=kube-system", "-n", "--all-namespaces",
-    "Web", "WEB-1", "wéb", "web\u200b", "web\n", "web ", " web", "", "web;rm", "deployment/../web", "deployment/Web", "Deployment/web", "pod/web-1",
-    "deployment/web/x", "deployment/", "deployment/-web", "statefulset/db\u0000", "web-", "-web", "a".repeat(254),
+    "../web",
+    "..",
+    ".",
+    "web/../../secrets",
+    "default/web",
+    "kube-system/coredns",
+    "-n=kube-system",
+    "--namespace=kube-system",
+    "-n",
+    "--all-namespaces",
+    "Web",
+    "WEB-1",
+    "wéb",
+    "web\u200b",
+    "web\n",
+    "web ",
+    " web",
+    "",
+    "web;rm",
+    "deployment/../web",
+    "deployment/Web",
+    "Deployment/web",
+    "pod/web-1",
+    "deployment/web/x",
+    "deployment/",
+    "deployment/-web",
+    "statefulset/db\u0000",
+    "web-",
+    "-web",
+    "a".repeat(254),
   ];
 
   it("refuse hostile object names in every name field", () => {
@@ -144,27 +238,43 @@ describe("kubectl and the kube_* tools (property)", () => {
       assert.ok(input, tool);
       for (const name of HOSTILE_NAMES) {
         const value = field === "workload" && !name.includes("/") ? `deployment/${name}` : name;
-        assert.equal(input.safeParse({ ...base, [field]: value }).success, false, `${tool}.${field} accepted ${JSON.stringify(value)}`);
+        assert.equal(
+          input.safeParse({ ...base, [field]: value }).success,
+          false,
+          `${tool}.${field} accepted ${JSON.stringify(value)}`,
+        );
       }
     }
   });
 
   it("accept only lower-case DNS names, whose argv passes the screen and names no other namespace (property)", () => {
-    const anyName = fc.oneof(fc.string({ unit: "binary", maxLength: 20 }), fc.stringMatching(/^[-a-zA-Z0-9./=_ ]{0,20}$/), fc.constantFrom(...HOSTILE_NAMES));
+    const anyName = fc.oneof(
+      fc.string({ unit: "binary", maxLength: 20 }),
+      fc.stringMatching(/^[-a-zA-Z0-9./=_ ]{0,20}$/),
+      fc.constantFrom(...HOSTILE_NAMES),
+    );
     fc.assert(
-      fc.property(fc.constantFrom(...NAMED), anyName, fc.constantFrom("", "deployment/", "statefulset/"), ([tool, field, base], name, prefix) => {
-        const definition = tools.get(tool);
-        assert.ok(definition);
-        const parsed = definition.input.safeParse({ ...base, [field]: `${prefix}${name}` });
-        if (!parsed.success) return;
-        const value = String(parsed.data[field]);
-        const bare = field === "workload" ? value.replace(/^(deployment|statefulset)\//, "") : value;
-        assert.match(bare, /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/);
-        assert.ok(bare.length <= 253);
-        const argv = definition.argv(parsed.data);
-        assert.ok(screenArgv(argv).ok, JSON.stringify(argv));
-        assert.ok(!argv.some((a) => /^-n$|^--namespace|^--context|^--server|^--kubeconfig|^-A$|^--all-namespaces/.test(a)), JSON.stringify(argv));
-      }),
+      fc.property(
+        fc.constantFrom(...NAMED),
+        anyName,
+        fc.constantFrom("", "deployment/", "statefulset/"),
+        ([tool, field, base], name, prefix) => {
+          const definition = tools.get(tool);
+          assert.ok(definition);
+          const parsed = definition.input.safeParse({ ...base, [field]: `${prefix}${name}` });
+          if (!parsed.success) return;
+          const value = String(parsed.data[field]);
+          const bare = field === "workload" ? value.replace(/^(deployment|statefulset)\//, "") : value;
+          assert.match(bare, /^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$/);
+          assert.ok(bare.length <= 253);
+          const argv = definition.argv(parsed.data);
+          assert.ok(screenArgv(argv).ok, JSON.stringify(argv));
+          assert.ok(
+            !argv.some((a) => /^-n$|^--namespace|^--context|^--server|^--kubeconfig|^-A$|^--all-namespaces/.test(a)),
+            JSON.stringify(argv),
+          );
+        },
+      ),
       { numRuns: 500 },
     );
   });
@@ -188,7 +298,32 @@ describe("the policy and execFile agree on argv (property)", () => {
     // printable ASCII (screen-clean or not, as execFile must not care), a space, and UTF-8.
     const element = fc.oneof(
       fc.stringMatching(/^[ -~]{0,12}$/),
-      fc.constantFrom("*", "/etc/*", "~", "~root", "$HOME", "${PATH}", "$(id)", "`id`", "a b", " lead", "trail ", "'q'", "\"q\"", "a\\ b", "{a,b}", "[ab]", "?", "!!", "-n", "--", "%s", "é日🙂", "\t", "\n"),
+      fc.constantFrom(
+        "*",
+        "/etc/*",
+        "~",
+        "~root",
+        "$HOME",
+        "${PATH}",
+        "$(id)",
+        "`id`",
+        "a b",
+        " lead",
+        "trail ",
+        "'q'",
+        '"q"',
+        "a\\ b",
+        "{a,b}",
+        "[ab]",
+        "?",
+        "!!",
+        "-n",
+        "--",
+        "%s",
+        "é日🙂",
+        "\t",
+        "\n",
+      ),
     );
     await fc.assert(
       fc.asyncProperty(fc.array(element, { maxLength: 6 }), async (args) => {
@@ -207,7 +342,19 @@ describe("the policy and execFile agree on argv (property)", () => {
         // `docker ps *`: the default policy's one broad shell allow (inspect and logs go through the typed tools).
         const judged = ["docker", "ps", ...args];
         assert.equal(judge(judged, DEFAULT_POLICY).decision, "allow");
-        const result = await shellTool.run({ argv: [process.execPath, "-e", "process.stdout.write(JSON.stringify(process.argv.slice(1)))", "--", ...args] }, env, AbortSignal.timeout(10_000));
+        const result = await shellTool.run(
+          {
+            argv: [
+              process.execPath,
+              "-e",
+              "process.stdout.write(JSON.stringify(process.argv.slice(1)))",
+              "--",
+              ...args,
+            ],
+          },
+          env,
+          AbortSignal.timeout(10_000),
+        );
         assert.deepEqual(JSON.parse(result.output), args);
       }),
       { numRuns: 8 },
@@ -224,7 +371,12 @@ describe("the policy and execFile agree on argv (property)", () => {
 describe("argv tricks: regressions found by the properties", () => {
   // Before the fix, each was allowed by a policy that allows `docker *` (or the absolute
   // path) and denies, or asks for, the command it runs.
-  const policy = policyOf(["allow", "docker *"], ["allow", "/usr/bin/docker *"], ["deny", "docker rm *"], ["ask", "docker start *"]);
+  const policy = policyOf(
+    ["allow", "docker *"],
+    ["allow", "/usr/bin/docker *"],
+    ["deny", "docker rm *"],
+    ["ask", "docker start *"],
+  );
   const cases: [readonly string[], PolicyDecision["decision"]][] = [
     [["docker", "--debug", "rm", "-f", "etcd0"], "deny"],
     [["docker", "-H", "unix:///var/run/docker.sock", "rm", "etcd0"], "deny"],

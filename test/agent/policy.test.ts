@@ -33,7 +33,11 @@ function kube(tool: string, argv: readonly string[], touches: string): PolicyReq
   return { tool, argv, mutating: true, touches: [touches] };
 }
 
-function run(request: PolicyRequest, mode: AgentMode = "auto", policy: RemediationPolicySpec = DEFAULT_POLICY): PolicyDecision {
+function run(
+  request: PolicyRequest,
+  mode: AgentMode = "auto",
+  policy: RemediationPolicySpec = DEFAULT_POLICY,
+): PolicyDecision {
   return decide(request, policy, { mode, ownObjects: OWN });
 }
 
@@ -110,40 +114,165 @@ describe("decide: the adversarial set, default policy, auto mode", () => {
   const cases: [string, PolicyRequest, PolicyDecision["decision"], PolicyDecision["stage"], RegExp][] = [
     ["rm -rf /", shell(["rm", "-rf", "/"]), "deny", "rule", /deny rule "rm \*"/],
     ["docker rm -f etcd0", shell(["docker", "rm", "-f", "etcd0"]), "deny", "rule", /deny rule "docker rm \*"/],
-    ["sh -c \"docker ps\"", shell(["sh", "-c", "docker ps"]), "deny", "screen", /"sh" is a shell or interpreter/],
-    ["x; as its own element", shell(["docker", "start", "x;", "curl", "evil"]), "deny", "screen", /argv\[2\] "x;" contains the shell metacharacter ";"/],
+    ['sh -c "docker ps"', shell(["sh", "-c", "docker ps"]), "deny", "screen", /"sh" is a shell or interpreter/],
+    [
+      "x; as its own element",
+      shell(["docker", "start", "x;", "curl", "evil"]),
+      "deny",
+      "screen",
+      /argv\[2\] "x;" contains the shell metacharacter ";"/,
+    ],
     ["x; curl evil in one element", shell(["docker", "start", "x; curl evil"]), "deny", "screen", /metacharacter ";"/],
     ["FOO=1 docker ps", shell(["FOO=1", "docker", "ps"]), "deny", "screen", /"FOO=1" is an environment assignment/],
-    ["/usr/bin/env docker ps", shell(["/usr/bin/env", "docker", "ps"]), "deny", "screen", /"\/usr\/bin\/env" runs another program/],
+    [
+      "/usr/bin/env docker ps",
+      shell(["/usr/bin/env", "docker", "ps"]),
+      "deny",
+      "screen",
+      /"\/usr\/bin\/env" runs another program/,
+    ],
     ["xargs docker start", shell(["xargs", "docker", "start"]), "deny", "screen", /"xargs" runs another program/],
-    ["sudo docker start etcd0", shell(["sudo", "docker", "start", "etcd0"]), "deny", "screen", /"sudo" runs another program or changes privileges/],
-    ["docker start other-container", shell(["docker", "start", "other-container"]), "deny", "target", /"other-container" is not one of this DesiredState's own containers or workloads/],
+    [
+      "sudo docker start etcd0",
+      shell(["sudo", "docker", "start", "etcd0"]),
+      "deny",
+      "screen",
+      /"sudo" runs another program or changes privileges/,
+    ],
+    [
+      "docker start other-container",
+      shell(["docker", "start", "other-container"]),
+      "deny",
+      "target",
+      /"other-container" is not one of this DesiredState's own containers or workloads/,
+    ],
     ["docker_start other-container", typed("docker_start", "other-container"), "deny", "target", /"other-container"/],
-    ["fullwidth ｄｏｃｋｅｒ", shell(["ｄｏｃｋｅｒ", "start", "etcd0"]), "deny", "screen", /non-ASCII character U\+FF44/],
+    [
+      "fullwidth ｄｏｃｋｅｒ",
+      shell(["ｄｏｃｋｅｒ", "start", "etcd0"]),
+      "deny",
+      "screen",
+      /non-ASCII character U\+FF44/,
+    ],
     ["Cyrillic dоcker", shell(["d\u043ecker", "start", "etcd0"]), "deny", "screen", /non-ASCII character U\+043E/],
-    ["zero-width joiner in docker", shell(["doc\u200dker", "start", "etcd0"]), "deny", "screen", /non-ASCII character U\+200D/],
+    [
+      "zero-width joiner in docker",
+      shell(["doc\u200dker", "start", "etcd0"]),
+      "deny",
+      "screen",
+      /non-ASCII character U\+200D/,
+    ],
     ["RTL override", shell(["docker", "start", "\u202e0dcte"]), "deny", "screen", /U\+202E/],
-    ["docker exec etcd0 sh", shell(["docker", "exec", "etcd0", "sh"]), "deny", "screen", /"docker exec" runs an arbitrary command .* shell in disguise/],
+    [
+      "docker exec etcd0 sh",
+      shell(["docker", "exec", "etcd0", "sh"]),
+      "deny",
+      "screen",
+      /"docker exec" runs an arbitrary command .* shell in disguise/,
+    ],
     ["docker run", shell(["docker", "run", "--rm", "busybox"]), "deny", "screen", /"docker run"/],
     ["docker container exec", shell(["docker", "container", "exec", "etcd0", "ls"]), "deny", "screen", /"docker exec"/],
     ["docker compose run", shell(["docker", "compose", "run", "etcd0"]), "deny", "screen", /"docker run"/],
-    ["docker -H x exec", shell(["docker", "-H", "unix:///x", "exec", "etcd0", "ls"]), "deny", "screen", /"docker exec"/],
+    [
+      "docker -H x exec",
+      shell(["docker", "-H", "unix:///x", "exec", "etcd0", "ls"]),
+      "deny",
+      "screen",
+      /"docker exec"/,
+    ],
     ["docker start etcd0", shell(["docker", "start", "etcd0"]), "ask", "rule", /ask rule "docker start \*"/],
     ["docker_start etcd0", typed("docker_start", "etcd0"), "ask", "rule", /ask rule "docker start \*"/],
     ["docker_restart etcd1", typed("docker_restart", "etcd1"), "ask", "rule", /ask rule "docker restart \*"/],
     ["docker ps -a (shell)", shell(["docker", "ps", "-a"]), "allow", "rule", /allow rule "docker ps \*"/],
-    ["etcdctl endpoint health", shell(["etcdctl", "--endpoints=http://127.0.0.1:2379", "endpoint", "health"]), "allow", "rule", /allow rule/],
-    ["unmatched crictl rm x", shell(["crictl", "rm", "x"]), "deny", "default", /no policy rule matches "crictl rm x"; unmatched commands are denied/],
-    ["kubectl through shell, even a rule's form", shell(["kubectl", "scale", "deployment/web", "--replicas=3"]), "deny", "target", /kubectl through shell is not bound to the target's namespace/],
-    ["kubectl through shell to another namespace", shell(["kubectl", "-n", "prod", "delete", "pod", "web-1"]), "deny", "target", /use the kube_\* tools/],
-    ["/usr/local/bin/kubectl through shell", shell(["/usr/local/bin/kubectl", "get", "secrets"]), "deny", "target", /kubectl through shell/],
-    ["kube_scale of our workload", kube("kube_scale", ["kubectl", "scale", "deployment/web", "--replicas=3"], "deployment/web"), "ask", "rule", /ask rule "kubectl scale \*"/],
-    ["kube_rollout_restart of our workload", kube("kube_rollout_restart", ["kubectl", "rollout", "restart", "deployment/web"], "deployment/web"), "ask", "rule", /ask rule "kubectl rollout restart \*"/],
-    ["kube_delete_pod of our pod", kube("kube_delete_pod", ["kubectl", "delete", "pod", "web-1"], "pod/web-1"), "ask", "rule", /ask rule "kubectl delete pod \*"/],
-    ["kube_scale of another workload", kube("kube_scale", ["kubectl", "scale", "deployment/payments", "--replicas=0"], "deployment/payments"), "deny", "target", /"deployment\/payments" is not one of this DesiredState's own/],
-    ["kube_delete_pod of another pod", kube("kube_delete_pod", ["kubectl", "delete", "pod", "db-0"], "pod/db-0"), "deny", "target", /"pod\/db-0"/],
-    ["kube_get is read-only", { tool: "kube_get", argv: ["kubectl", "get", "pods"], mutating: false, touches: [] }, "allow", "mode", /read-only tool/],
-    ["kube_scale claiming to be read-only is still a mutation", { tool: "kube_scale", argv: ["kubectl", "scale", "deployment/payments", "--replicas=0"], mutating: false, touches: ["deployment/payments"] }, "deny", "target", /deployment\/payments/],
+    [
+      "etcdctl endpoint health",
+      shell(["etcdctl", "--endpoints=http://127.0.0.1:2379", "endpoint", "health"]),
+      "allow",
+      "rule",
+      /allow rule/,
+    ],
+    [
+      "unmatched crictl rm x",
+      shell(["crictl", "rm", "x"]),
+      "deny",
+      "default",
+      /no policy rule matches "crictl rm x"; unmatched commands are denied/,
+    ],
+    [
+      "kubectl through shell, even a rule's form",
+      shell(["kubectl", "scale", "deployment/web", "--replicas=3"]),
+      "deny",
+      "target",
+      /kubectl through shell is not bound to the target's namespace/,
+    ],
+    [
+      "kubectl through shell to another namespace",
+      shell(["kubectl", "-n", "prod", "delete", "pod", "web-1"]),
+      "deny",
+      "target",
+      /use the kube_\* tools/,
+    ],
+    [
+      "/usr/local/bin/kubectl through shell",
+      shell(["/usr/local/bin/kubectl", "get", "secrets"]),
+      "deny",
+      "target",
+      /kubectl through shell/,
+    ],
+    [
+      "kube_scale of our workload",
+      kube("kube_scale", ["kubectl", "scale", "deployment/web", "--replicas=3"], "deployment/web"),
+      "ask",
+      "rule",
+      /ask rule "kubectl scale \*"/,
+    ],
+    [
+      "kube_rollout_restart of our workload",
+      kube("kube_rollout_restart", ["kubectl", "rollout", "restart", "deployment/web"], "deployment/web"),
+      "ask",
+      "rule",
+      /ask rule "kubectl rollout restart \*"/,
+    ],
+    [
+      "kube_delete_pod of our pod",
+      kube("kube_delete_pod", ["kubectl", "delete", "pod", "web-1"], "pod/web-1"),
+      "ask",
+      "rule",
+      /ask rule "kubectl delete pod \*"/,
+    ],
+    [
+      "kube_scale of another workload",
+      kube("kube_scale", ["kubectl", "scale", "deployment/payments", "--replicas=0"], "deployment/payments"),
+      "deny",
+      "target",
+      /"deployment\/payments" is not one of this DesiredState's own/,
+    ],
+    [
+      "kube_delete_pod of another pod",
+      kube("kube_delete_pod", ["kubectl", "delete", "pod", "db-0"], "pod/db-0"),
+      "deny",
+      "target",
+      /"pod\/db-0"/,
+    ],
+    [
+      "kube_get is read-only",
+      { tool: "kube_get", argv: ["kubectl", "get", "pods"], mutating: false, touches: [] },
+      "allow",
+      "mode",
+      /read-only tool/,
+    ],
+    [
+      "kube_scale claiming to be read-only is still a mutation",
+      {
+        tool: "kube_scale",
+        argv: ["kubectl", "scale", "deployment/payments", "--replicas=0"],
+        mutating: false,
+        touches: ["deployment/payments"],
+      },
+      "deny",
+      "target",
+      /deployment\/payments/,
+    ],
     ["docker stop etcd0", shell(["docker", "stop", "etcd0"]), "deny", "rule", /deny rule "docker stop \*"/],
     ["docker kill etcd0", shell(["docker", "kill", "etcd0"]), "deny", "rule", /deny rule "docker kill \*"/],
     ["empty argv", shell([]), "deny", "screen", /empty argv/],
@@ -156,7 +285,13 @@ describe("decide: the adversarial set, default policy, auto mode", () => {
     ["versioned interpreter", shell(["/usr/bin/python3.11", "-V"]), "deny", "screen", /\(python\)/],
     ["upper-case wrapper", shell(["SUDO", "ls"]), "deny", "screen", /\(sudo\)/],
     ["sed can execute", shell(["sed", "-n", "p", "/etc/hosts"]), "deny", "screen", /"sed" is a shell or interpreter/],
-    ["absolute docker is not docker", shell(["/usr/bin/docker", "start", "etcd0"]), "deny", "default", /no policy rule matches/],
+    [
+      "absolute docker is not docker",
+      shell(["/usr/bin/docker", "start", "etcd0"]),
+      "deny",
+      "default",
+      /no policy rule matches/,
+    ],
   ];
   for (const [name, request, decision, stage, reason] of cases) {
     it(`${name} → ${decision} at ${stage}`, () => {
@@ -194,7 +329,10 @@ describe("decide: modes", () => {
   });
 
   it("approve mode says a person approves every change", () => {
-    assert.match(run(typed("docker_start", "etcd0"), "approve", allowStart).reason, /approve mode: every change is approved by a person/);
+    assert.match(
+      run(typed("docker_start", "etcd0"), "approve", allowStart).reason,
+      /approve mode: every change is approved by a person/,
+    );
   });
 
   it("a read-only shell command allowed by a rule stays allowed in observe and approve modes", () => {
@@ -206,7 +344,12 @@ describe("decide: modes", () => {
   it("read-only typed tools are allowed in every mode but off, even with no rules and unscreenable input", () => {
     const empty = policyOf();
     const reads: PolicyRequest[] = [
-      { tool: "query_prometheus", argv: ["query_prometheus", 'count(up{job="etcd"} == 1) > 0'], mutating: false, touches: [] },
+      {
+        tool: "query_prometheus",
+        argv: ["query_prometheus", 'count(up{job="etcd"} == 1) > 0'],
+        mutating: false,
+        touches: [],
+      },
       { tool: "docker_ps", argv: ["docker", "ps", "-a"], mutating: false, touches: [] },
       { tool: "docker_inspect", argv: ["docker", "inspect", "not-ours"], mutating: false, touches: [] },
       { tool: "docker_logs", argv: ["docker", "logs", "--tail", "100", "etcd0"], mutating: false, touches: [] },
@@ -244,7 +387,12 @@ describe("decide: rules", () => {
   });
 
   it("the engine re-derives what a shell command touches, whatever the caller says", () => {
-    const request: PolicyRequest = { tool: "shell", argv: ["docker", "start", "intruder"], mutating: false, touches: [] };
+    const request: PolicyRequest = {
+      tool: "shell",
+      argv: ["docker", "start", "intruder"],
+      mutating: false,
+      touches: [],
+    };
     assert.equal(run(request, "auto", policyOf(["allow", "docker start *"])).stage, "target");
   });
 
@@ -275,57 +423,104 @@ describe("DEFAULT_POLICY", () => {
     for (const argv of writes) {
       for (const mode of MODES) assert.equal(run(shell(argv), mode).decision, "deny", `${argv.join(" ")} in ${mode}`);
     }
-    for (const argv of [["etcdctl", "endpoint", "health"], ["etcdctl", "--endpoints=http://127.0.0.1:2379", "member", "list", "-w", "table"]]) {
+    for (const argv of [
+      ["etcdctl", "endpoint", "health"],
+      ["etcdctl", "--endpoints=http://127.0.0.1:2379", "member", "list", "-w", "table"],
+    ]) {
       assert.equal(run(shell(argv)).decision, "allow", argv.join(" "));
     }
   });
 
   it("sends container reads through the typed tools, which redact env values, not through shell", () => {
-    for (const argv of [["docker", "inspect", "etcd0"], ["docker", "inspect", "--format=json", "etcd0"], ["docker", "logs", "--tail=1000", "etcd0"]]) {
+    for (const argv of [
+      ["docker", "inspect", "etcd0"],
+      ["docker", "inspect", "--format=json", "etcd0"],
+      ["docker", "logs", "--tail=1000", "etcd0"],
+    ]) {
       const got = run(shell(argv));
       assert.deepEqual([got.decision, got.stage], ["deny", "default"], argv.join(" "));
     }
-    const inspect: PolicyRequest = { tool: "docker_inspect", argv: ["docker", "inspect", "etcd0"], mutating: false, touches: [] };
+    const inspect: PolicyRequest = {
+      tool: "docker_inspect",
+      argv: ["docker", "inspect", "etcd0"],
+      mutating: false,
+      touches: [],
+    };
     assert.equal(run(inspect).decision, "allow");
   });
 
   it("every allow rule's own example is read-only: an allowed command never changes anything", () => {
     for (const r of DEFAULT_POLICY.rules.filter((x) => x.decision === "allow")) {
-      const example = r.command.split(/\s+/).filter((t) => t !== "*").map((t) => t.replace("*", "http://127.0.0.1:2379"));
+      const example = r.command
+        .split(/\s+/)
+        .filter((t) => t !== "*")
+        .map((t) => t.replace("*", "http://127.0.0.1:2379"));
       assert.equal(classifyShell(example).mutating, false, `${r.command} → ${example.join(" ")}`);
     }
   });
-
 });
 
 describe("decide: properties", () => {
   const allowAll = policyOf(["allow", "*"]);
-  const BAD = [..."; | & ` $ ( ) > < * ? [ ] { } ~ ! # \\ ' \"".replace(/ /g, ""), "\n", "\r", "\u0000", "\u001b", "\u007f", "ｄ", "\u043e", "\u200d", "\u202e", "é"];
+  const BAD = [
+    ..."; | & ` $ ( ) > < * ? [ ] { } ~ ! # \\ ' \"".replace(/ /g, ""),
+    "\n",
+    "\r",
+    "\u0000",
+    "\u001b",
+    "\u007f",
+    "ｄ",
+    "\u043e",
+    "\u200d",
+    "\u202e",
+    "é",
+  ];
   const word = fc.stringMatching(/^[a-z0-9._=:/-]{0,12}$/);
 
   it("no argv containing a metacharacter, control or non-ASCII character is ever allowed", () => {
     fc.assert(
-      fc.property(fc.array(word, { minLength: 1, maxLength: 5 }), fc.tuple(fc.nat(), fc.nat()), fc.constantFrom(...BAD), fc.constantFrom(...MODES), (argv, [at, pos], bad, mode) => {
-        const i = at % argv.length;
-        const element = argv[i] ?? "";
-        const p = pos % (element.length + 1);
-        const poisoned = argv.map((a, j) => (j === i ? `${element.slice(0, p)}${bad}${element.slice(p)}` : a));
-        for (const tool of ["shell", "docker_start"]) {
-          const got = decide({ tool, argv: poisoned, mutating: false, touches: [] }, allowAll, { mode, ownObjects: OWN });
-          assert.notEqual(got.decision, "allow", `${tool} ${JSON.stringify(poisoned)}`);
-        }
-      }),
+      fc.property(
+        fc.array(word, { minLength: 1, maxLength: 5 }),
+        fc.tuple(fc.nat(), fc.nat()),
+        fc.constantFrom(...BAD),
+        fc.constantFrom(...MODES),
+        (argv, [at, pos], bad, mode) => {
+          const i = at % argv.length;
+          const element = argv[i] ?? "";
+          const p = pos % (element.length + 1);
+          const poisoned = argv.map((a, j) => (j === i ? `${element.slice(0, p)}${bad}${element.slice(p)}` : a));
+          for (const tool of ["shell", "docker_start"]) {
+            const got = decide({ tool, argv: poisoned, mutating: false, touches: [] }, allowAll, {
+              mode,
+              ownObjects: OWN,
+            });
+            assert.notEqual(got.decision, "allow", `${tool} ${JSON.stringify(poisoned)}`);
+          }
+        },
+      ),
     );
   });
 
   it("never allows a program from the interpreter or wrapper lists, by any path or version", () => {
     const programs = [...INTERPRETERS, ...WRAPPERS];
     fc.assert(
-      fc.property(fc.tuple(fc.constantFrom(...programs), fc.constantFrom("", "/bin/", "/usr/local/bin/"), fc.constantFrom("", "3", "5.1")), fc.array(word, { maxLength: 4 }), fc.constantFrom(...MODES), ([program, dir, version], args, mode) => {
-        const argv = [`${dir}${program}${version}`, ...args];
-        const got = decide({ tool: "shell", argv, mutating: classifyShell(argv).mutating, touches: [] }, allowAll, { mode, ownObjects: OWN });
-        assert.notEqual(got.decision, "allow", JSON.stringify(argv));
-      }),
+      fc.property(
+        fc.tuple(
+          fc.constantFrom(...programs),
+          fc.constantFrom("", "/bin/", "/usr/local/bin/"),
+          fc.constantFrom("", "3", "5.1"),
+        ),
+        fc.array(word, { maxLength: 4 }),
+        fc.constantFrom(...MODES),
+        ([program, dir, version], args, mode) => {
+          const argv = [`${dir}${program}${version}`, ...args];
+          const got = decide({ tool: "shell", argv, mutating: classifyShell(argv).mutating, touches: [] }, allowAll, {
+            mode,
+            ownObjects: OWN,
+          });
+          assert.notEqual(got.decision, "allow", JSON.stringify(argv));
+        },
+      ),
     );
   });
 });

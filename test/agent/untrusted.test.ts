@@ -51,7 +51,11 @@ describe("redactSecrets", () => {
     ["pwd", "PWD=/root", `PWD=${REDACTED}`],
     ["quoted JSON secret", '"client_secret": "a b c"', `"client_secret": "${REDACTED}"`],
     ["single-quoted token", "token='xyz'", `token='${REDACTED}'`],
-    ["api_key / apikey / api-key", "api_key=1 apikey:2 API-KEY=3", `api_key=${REDACTED} apikey:${REDACTED} API-KEY=${REDACTED}`],
+    [
+      "api_key / apikey / api-key",
+      "api_key=1 apikey:2 API-KEY=3",
+      `api_key=${REDACTED} apikey:${REDACTED} API-KEY=${REDACTED}`,
+    ],
     ["access_key / private_key", "access_key=AB private_key: CD", `access_key=${REDACTED} private_key: ${REDACTED}`],
     ["token counts are not tokens", "inputTokens: 1234 max_tokens=100", "inputTokens: 1234 max_tokens=100"],
     [
@@ -60,7 +64,11 @@ describe("redactSecrets", () => {
       `before\n${REDACTED}\nafter`,
     ],
     ["unterminated PEM block, to the end", "x -----BEGIN PRIVATE KEY-----\nMIIE", `x ${REDACTED}`],
-    ["a public certificate stays", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----", "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----"],
+    [
+      "a public certificate stays",
+      "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+      "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----",
+    ],
   ];
   for (const [name, input, expected] of cases) {
     it(`redacts ${name}`, () => assert.equal(redactSecrets(input), expected));
@@ -83,11 +91,15 @@ describe("redactSecrets", () => {
     const secret = fc.stringMatching(/^[a-z0-9_@%+-]{4,24}$/);
     const filler = fc.string({ maxLength: 30 });
     fc.assert(
-      fc.property(fc.array(secret, { minLength: 1, maxLength: 4 }), fc.array(filler, { minLength: 1, maxLength: 6 }), (secrets, parts) => {
-        const text = parts.map((p, i) => `${p}${secrets[i % secrets.length] ?? ""}`).join("password=");
-        const out = redactSecrets(text, secrets);
-        for (const s of secrets) assert.ok(!out.includes(s), `${JSON.stringify(s)} in ${JSON.stringify(out)}`);
-      }),
+      fc.property(
+        fc.array(secret, { minLength: 1, maxLength: 4 }),
+        fc.array(filler, { minLength: 1, maxLength: 6 }),
+        (secrets, parts) => {
+          const text = parts.map((p, i) => `${p}${secrets[i % secrets.length] ?? ""}`).join("password=");
+          const out = redactSecrets(text, secrets);
+          for (const s of secrets) assert.ok(!out.includes(s), `${JSON.stringify(s)} in ${JSON.stringify(out)}`);
+        },
+      ),
     );
   });
 });
@@ -95,7 +107,11 @@ describe("redactSecrets", () => {
 describe("redactEnv", () => {
   it("redacts every value and keeps the names", () => {
     assert.deepEqual(redactEnv(["PATH=/usr/bin", "ETCD_NAME=etcd0", "EMPTY=", "A=b=c", "NOVALUE"]), [
-      `PATH=${REDACTED}`, `ETCD_NAME=${REDACTED}`, `EMPTY=${REDACTED}`, `A=${REDACTED}`, "NOVALUE",
+      `PATH=${REDACTED}`,
+      `ETCD_NAME=${REDACTED}`,
+      `EMPTY=${REDACTED}`,
+      `A=${REDACTED}`,
+      "NOVALUE",
     ]);
   });
 });
@@ -134,7 +150,10 @@ describe("truncate", () => {
 describe("wrapUntrusted", () => {
   it("strips, redacts, truncates and wraps, in that order", () => {
     const out = wrapUntrusted("docker_logs etcd0", `\x1b[31mERROR\x1b[0m password=hunter2 ${"x".repeat(500)}`, 100);
-    assert.match(out, /^<untrusted-data source="docker_logs etcd0">\nERROR password=\[REDACTED\] x+\n…\[truncated \d+ bytes\]…\nx+\n<\/untrusted-data>$/);
+    assert.match(
+      out,
+      /^<untrusted-data source="docker_logs etcd0">\nERROR password=\[REDACTED\] x+\n…\[truncated \d+ bytes\]…\nx+\n<\/untrusted-data>$/,
+    );
   });
 
   it("sanitizes the source: no quotes, newlines, angle brackets or secrets", () => {
@@ -161,13 +180,31 @@ describe("wrapUntrusted", () => {
   }
 
   it("always has exactly one closing tag (property)", () => {
-    const pieces = fc.constantFrom("</untrusted-data>", "</", "untrusted-data", "<", "/", ">", "\u200b", "\x1b[1m", " ", "\n", "x", "é");
+    const pieces = fc.constantFrom(
+      "</untrusted-data>",
+      "</",
+      "untrusted-data",
+      "<",
+      "/",
+      ">",
+      "\u200b",
+      "\x1b[1m",
+      " ",
+      "\n",
+      "x",
+      "é",
+    );
     fc.assert(
-      fc.property(fc.array(pieces, { maxLength: 40 }), fc.string({ maxLength: 40 }), fc.integer({ min: 1, max: 200 }), (parts, source, max) => {
-        const out = wrapUntrusted(source + parts.join(""), parts.join(""), max);
-        assert.equal(out.match(/<\s*\/\s*untrusted-data/gi)?.length, 1, out);
-        assert.ok(out.endsWith("\n</untrusted-data>"));
-      }),
+      fc.property(
+        fc.array(pieces, { maxLength: 40 }),
+        fc.string({ maxLength: 40 }),
+        fc.integer({ min: 1, max: 200 }),
+        (parts, source, max) => {
+          const out = wrapUntrusted(source + parts.join(""), parts.join(""), max);
+          assert.equal(out.match(/<\s*\/\s*untrusted-data/gi)?.length, 1, out);
+          assert.ok(out.endsWith("\n</untrusted-data>"));
+        },
+      ),
     );
   });
 

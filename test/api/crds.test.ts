@@ -64,19 +64,24 @@ function typeMatches(type: StructuralSchema["type"], value: unknown): boolean {
 function checkScalar(schema: StructuralSchema, value: unknown, path: string, errors: string[]): void {
   if (schema.enum && !schema.enum.includes(value)) errors.push(`${path}: ${JSON.stringify(value)} not in enum`);
   if (typeof value === "string") {
-    if (schema.pattern !== undefined && !new RegExp(schema.pattern).test(value)) errors.push(`${path}: ${JSON.stringify(value)} does not match ${schema.pattern}`);
-    if (schema.minLength !== undefined && value.length < schema.minLength) errors.push(`${path}: shorter than ${schema.minLength}`);
+    if (schema.pattern !== undefined && !new RegExp(schema.pattern).test(value))
+      errors.push(`${path}: ${JSON.stringify(value)} does not match ${schema.pattern}`);
+    if (schema.minLength !== undefined && value.length < schema.minLength)
+      errors.push(`${path}: shorter than ${schema.minLength}`);
   }
   if (typeof value === "number" && schema.minimum !== undefined) {
-    if (value < schema.minimum || (schema.exclusiveMinimum === true && value === schema.minimum)) errors.push(`${path}: ${value} below the minimum`);
+    if (value < schema.minimum || (schema.exclusiveMinimum === true && value === schema.minimum))
+      errors.push(`${path}: ${value} below the minimum`);
   }
 }
 
 function checkObject(schema: StructuralSchema, value: Record<string, unknown>, path: string, errors: string[]): void {
   for (const key of schema.required ?? []) if (!(key in value)) errors.push(`${path}: missing required field ${key}`);
   const satisfied = (branch: StructuralSchema): boolean => (branch.required ?? []).every((key) => key in value);
-  if (schema.oneOf && schema.oneOf.filter(satisfied).length !== 1) errors.push(`${path}: must match exactly one of ${JSON.stringify(schema.oneOf)}`);
-  if (schema.anyOf && !schema.anyOf.some(satisfied)) errors.push(`${path}: must match one of ${JSON.stringify(schema.anyOf)}`);
+  if (schema.oneOf && schema.oneOf.filter(satisfied).length !== 1)
+    errors.push(`${path}: must match exactly one of ${JSON.stringify(schema.oneOf)}`);
+  if (schema.anyOf && !schema.anyOf.some(satisfied))
+    errors.push(`${path}: must match one of ${JSON.stringify(schema.anyOf)}`);
   for (const [key, child] of Object.entries(value)) {
     const childSchema = schema.properties?.[key] ?? schema.additionalProperties;
     if (childSchema) check(childSchema, child, `${path}.${key}`, errors);
@@ -120,7 +125,11 @@ describe("committed crds/", () => {
       assert.equal(committed, file.text, `crds/${file.name} differs from generateCrds(): run npm run gen:crds`);
     }
     const onDisk = (await readdir(CRDS_DIR)).filter((name) => name.endsWith(".yaml")).sort();
-    assert.deepEqual(onDisk, expected.map((f) => f.name).sort(), "crds/ holds files generateCrds() does not produce: run npm run gen:crds");
+    assert.deepEqual(
+      onDisk,
+      expected.map((f) => f.name).sort(),
+      "crds/ holds files generateCrds() does not produce: run npm run gen:crds",
+    );
   });
 
   it("read back (as YAML 1.1, the way kubectl reads) to exactly the generated objects", async () => {
@@ -135,7 +144,10 @@ describe("committed crds/", () => {
 describe("generated CRDs", () => {
   it("one per kind: steward.dev/v1alpha1, served and stored, namespaced, category steward", () => {
     const crds = generateCrds();
-    assert.deepEqual(crds.map((c) => c.metadata.name), ["desiredstates.steward.dev", "remediations.steward.dev", "remediationpolicies.steward.dev"]);
+    assert.deepEqual(
+      crds.map((c) => c.metadata.name),
+      ["desiredstates.steward.dev", "remediations.steward.dev", "remediationpolicies.steward.dev"],
+    );
     for (const crd of crds) {
       const info = KINDS[crd.spec.names.kind];
       assert.equal(crd.apiVersion, "apiextensions.k8s.io/v1");
@@ -172,7 +184,9 @@ describe("generated CRDs", () => {
       "Age date .metadata.creationTimestamp",
       "Session string .status.sessionId",
     ]);
-    const session = crdOf("AgentRemediation").spec.versions[0]?.additionalPrinterColumns?.find((c) => c.name === "Session");
+    const session = crdOf("AgentRemediation").spec.versions[0]?.additionalPrinterColumns?.find(
+      (c) => c.name === "Session",
+    );
     assert.equal(session?.priority, 1, "Session shows with -o wide only");
     assert.deepEqual(columns("DesiredState"), [
       'Ready string .status.conditions[?(@.type=="Ready")].status',
@@ -180,7 +194,10 @@ describe("generated CRDs", () => {
       "Remediation string .status.activeRemediation",
       "Age date .metadata.creationTimestamp",
     ]);
-    assert.deepEqual(columns("RemediationPolicy"), ["Dry-Run boolean .spec.dryRun", "Age date .metadata.creationTimestamp"]);
+    assert.deepEqual(columns("RemediationPolicy"), [
+      "Dry-Run boolean .spec.dryRun",
+      "Age date .metadata.creationTimestamp",
+    ]);
   });
 
   it("every printer column's jsonPath leads to a field of the schema", () => {
@@ -202,19 +219,29 @@ describe("structural schemas", () => {
     it(`${kind}: every node typed, no $ref, no additionalProperties: false, junctors only around required`, () => {
       const schema = schemaOf(kind);
       const text = JSON.stringify(schema);
-      assert.ok(!text.includes('"$ref"') && !text.includes('"$defs"') && !text.includes('"$schema"'), "no $ref/$defs/$schema");
+      assert.ok(
+        !text.includes('"$ref"') && !text.includes('"$defs"') && !text.includes('"$schema"'),
+        "no $ref/$defs/$schema",
+      );
       assert.ok(!text.includes("x-kubernetes-preserve-unknown-fields"), "no preserve-unknown-fields anywhere");
       for (const [path, node] of nodes(schema)) {
         assert.ok(node.type, `${path || "<root>"} has no type`);
         assert.notEqual(node.additionalProperties, false, `${path}: additionalProperties: false`);
-        assert.ok(!(node.properties && node.additionalProperties), `${path}: properties and additionalProperties together`);
+        assert.ok(
+          !(node.properties && node.additionalProperties),
+          `${path}: properties and additionalProperties together`,
+        );
         for (const junctor of [...(node.oneOf ?? []), ...(node.anyOf ?? [])]) {
           assert.deepEqual(Object.keys(junctor), ["required"], `${path}: a oneOf/anyOf branch may only hold required`);
-          for (const key of junctor.required ?? []) assert.ok(node.properties?.[key], `${path}: ${key} in a junctor but not a property`);
+          for (const key of junctor.required ?? [])
+            assert.ok(node.properties?.[key], `${path}: ${key} in a junctor but not a property`);
         }
-        for (const key of node.required ?? []) assert.ok(node.properties?.[key], `${path}: required ${key} is not a property`);
-        if (node.maximum !== undefined) assert.notEqual(node.maximum, Number.MAX_SAFE_INTEGER, `${path}: zod's safe-integer bound`);
-        if (node.minimum !== undefined) assert.notEqual(node.minimum, -Number.MAX_SAFE_INTEGER, `${path}: zod's safe-integer bound`);
+        for (const key of node.required ?? [])
+          assert.ok(node.properties?.[key], `${path}: required ${key} is not a property`);
+        if (node.maximum !== undefined)
+          assert.notEqual(node.maximum, Number.MAX_SAFE_INTEGER, `${path}: zod's safe-integer bound`);
+        if (node.minimum !== undefined)
+          assert.notEqual(node.minimum, -Number.MAX_SAFE_INTEGER, `${path}: zod's safe-integer bound`);
       }
     });
 
@@ -229,7 +256,8 @@ describe("structural schemas", () => {
 
     it(`${kind}: defaults validate against their own schema; list-map keys are required scalars`, () => {
       for (const [path, node] of nodes(schemaOf(kind))) {
-        if (node.default !== undefined) assert.deepEqual(check(node, node.default, path, []), [], `${path}: default does not validate`);
+        if (node.default !== undefined)
+          assert.deepEqual(check(node, node.default, path, []), [], `${path}: default does not validate`);
         const keys = node["x-kubernetes-list-map-keys"];
         if (keys) {
           assert.equal(node["x-kubernetes-list-type"], "map");
@@ -250,12 +278,18 @@ describe("structural schemas", () => {
   }
 
   it("conditions are list-maps keyed by type, services and invariants by name", () => {
-    const listMap = (schema: StructuralSchema | undefined): [unknown, unknown] => [schema?.["x-kubernetes-list-type"], schema?.["x-kubernetes-list-map-keys"]];
+    const listMap = (schema: StructuralSchema | undefined): [unknown, unknown] => [
+      schema?.["x-kubernetes-list-type"],
+      schema?.["x-kubernetes-list-map-keys"],
+    ];
     const ds = schemaOf("DesiredState").properties;
     assert.deepEqual(listMap(ds?.status?.properties?.conditions), ["map", ["type"]]);
     assert.deepEqual(listMap(ds?.spec?.properties?.services), ["map", ["name"]]);
     assert.deepEqual(listMap(ds?.spec?.properties?.invariants), ["map", ["name"]]);
-    assert.deepEqual(listMap(schemaOf("AgentRemediation").properties?.status?.properties?.conditions), ["map", ["type"]]);
+    assert.deepEqual(listMap(schemaOf("AgentRemediation").properties?.status?.properties?.conditions), [
+      "map",
+      ["type"],
+    ]);
   });
 
   it("durations and conditions carry the parsers' own regexes as patterns", () => {
@@ -268,10 +302,18 @@ describe("structural schemas", () => {
     const conditionSchema = invariant?.condition;
     assert.ok(durationSchema && conditionSchema);
     for (const text of ["30s", "1h30m", "250ms", "5m5ms", "", "30", "5 m", "30m1h", "-5s", "1m1m"]) {
-      assert.equal(check(durationSchema, text, "for", []).length === 0, parseDuration(text) !== undefined, JSON.stringify(text));
+      assert.equal(
+        check(durationSchema, text, "for", []).length === 0,
+        parseDuration(text) !== undefined,
+        JSON.stringify(text),
+      );
     }
     for (const text of ["== 3", " >= -1.5e3 ", "empty", " nonEmpty ", "=3", "nonempty", "> .5", "<", "!= 1e", ""]) {
-      assert.equal(check(conditionSchema, text, "condition", []).length === 0, parseConditionExpr(text) !== undefined, JSON.stringify(text));
+      assert.equal(
+        check(conditionSchema, text, "condition", []).length === 0,
+        parseConditionExpr(text) !== undefined,
+        JSON.stringify(text),
+      );
     }
   });
 });
@@ -284,7 +326,11 @@ async function exampleDocuments(): Promise<{ file: string; doc: Record<string, u
     // YAML 1.1, as kubectl reads it (an unquoted `off` would be a boolean there).
     for (const doc of parseAllDocuments(await readFile(join(dir, file), "utf8"), { version: "1.1" })) {
       const value: unknown = doc.toJS();
-      if (typeof value === "object" && value !== null && (value as { apiVersion?: unknown }).apiVersion === "steward.dev/v1alpha1") {
+      if (
+        typeof value === "object" &&
+        value !== null &&
+        (value as { apiVersion?: unknown }).apiVersion === "steward.dev/v1alpha1"
+      ) {
         out.push({ file, doc: value as Record<string, unknown> });
       }
     }
@@ -315,7 +361,12 @@ describe("examples against the generated schemas", () => {
       remediation: { agent: { mode: "approve", maxAttempts: 2 }, cooldown: "5m" },
     },
   });
-  type Spec = { target: Record<string, unknown>; services: Record<string, unknown>[]; invariants: Record<string, unknown>[]; remediation: { agent: Record<string, unknown> } } & Record<string, unknown>;
+  type Spec = {
+    target: Record<string, unknown>;
+    services: Record<string, unknown>[];
+    invariants: Record<string, unknown>[];
+    remediation: { agent: Record<string, unknown> };
+  } & Record<string, unknown>;
   const invalid: [string, (spec: Spec) => void][] = [
     ["a malformed duration", (s) => void (s.invariants[0]!.for = "30 seconds")],
     ["an empty duration", (s) => void (s.services[0]!.restartBudget = { max: 3, window: "" })],

@@ -36,21 +36,51 @@ spec:
   invariants: [{name: q, query: up, condition: "== 3", for: soon}]
 `;
     const { problems } = parseManifestText(text, "state.yaml");
-    assert.deepEqual(problems, ['state.yaml: document 2: spec.invariants[0].for: expected a duration like "30s", got "soon"']);
+    assert.deepEqual(problems, [
+      'state.yaml: document 2: spec.invariants[0].for: expected a duration like "30s", got "soon"',
+    ]);
   });
 
   const bad: [string, string, RegExp][] = [
-    ["unknown kind", "apiVersion: steward.dev/v1alpha1\nkind: Nope\nmetadata: {name: x}\n", /document 1: kind: expected one of DesiredState, AgentRemediation, RemediationPolicy, got "Nope"/],
-    ["wrong apiVersion", "apiVersion: v1\nkind: DesiredState\n", /apiVersion: expected "steward.dev\/v1alpha1", got "v1"/],
+    [
+      "unknown kind",
+      "apiVersion: steward.dev/v1alpha1\nkind: Nope\nmetadata: {name: x}\n",
+      /document 1: kind: expected one of DesiredState, AgentRemediation, RemediationPolicy, got "Nope"/,
+    ],
+    [
+      "wrong apiVersion",
+      "apiVersion: v1\nkind: DesiredState\n",
+      /apiVersion: expected "steward.dev\/v1alpha1", got "v1"/,
+    ],
     ["not a mapping", "- a\n- b\n", /expected a mapping with apiVersion and kind, got a list/],
     ["YAML syntax", "apiVersion: [unclosed\n", /document 1: invalid YAML/],
     ["unknown field", GOOD.replace("services:", "servics:"), /spec: Unrecognized key: "servics"/],
-    ["two targets", GOOD.replace("{docker: {project: etcd}}", "{docker: {project: etcd}, kubernetes: {namespace: x}}"), /spec.target: expected exactly one of docker or kubernetes/],
+    [
+      "two targets",
+      GOOD.replace("{docker: {project: etcd}}", "{docker: {project: etcd}, kubernetes: {namespace: x}}"),
+      /spec.target: expected exactly one of docker or kubernetes/,
+    ],
     ["bad name", GOOD.replace("name: etcd}", "name: Etcd_0}"), /metadata.name: expected a lowercase DNS-1123 name/],
-    ["replicas type", GOOD.replace("{name: etcd0}", "{name: etcd0, replicas: two}"), /spec.services\[0\].replicas: Invalid input: expected number/],
-    ["duplicate service", GOOD.replace("[{name: etcd0}]", "[{name: a}, {name: a}]"), /spec.services\[1\].name: duplicate name "a"/],
-    ["bad condition", GOOD.replace("services: [{name: etcd0}]", "invariants: [{name: q, query: up, condition: ~3}]"), /spec.invariants\[0\].condition: expected a comparison like "== 3"/],
-    ["bad agent mode", GOOD.replace("services: [{name: etcd0}]", "remediation: {agent: {mode: yolo}}"), /spec.remediation.agent.mode/],
+    [
+      "replicas type",
+      GOOD.replace("{name: etcd0}", "{name: etcd0, replicas: two}"),
+      /spec.services\[0\].replicas: Invalid input: expected number/,
+    ],
+    [
+      "duplicate service",
+      GOOD.replace("[{name: etcd0}]", "[{name: a}, {name: a}]"),
+      /spec.services\[1\].name: duplicate name "a"/,
+    ],
+    [
+      "bad condition",
+      GOOD.replace("services: [{name: etcd0}]", "invariants: [{name: q, query: up, condition: ~3}]"),
+      /spec.invariants\[0\].condition: expected a comparison like "== 3"/,
+    ],
+    [
+      "bad agent mode",
+      GOOD.replace("services: [{name: etcd0}]", "remediation: {agent: {mode: yolo}}"),
+      /spec.remediation.agent.mode/,
+    ],
   ];
   for (const [title, text, expected] of bad) {
     it(`rejects ${title} with a message naming the field`, () => {
@@ -63,7 +93,10 @@ spec:
   it("rejects the whole set when one file of a directory is invalid", async () => {
     const dir = await mkdtemp(join(tmpdir(), "steward-load-"));
     await writeFile(join(dir, "a.yaml"), GOOD);
-    await writeFile(join(dir, "b.yml"), "apiVersion: steward.dev/v1alpha1\nkind: DesiredState\nmetadata: {name: b}\nspec: {}\n");
+    await writeFile(
+      join(dir, "b.yml"),
+      "apiVersion: steward.dev/v1alpha1\nkind: DesiredState\nmetadata: {name: b}\nspec: {}\n",
+    );
     await writeFile(join(dir, "notes.txt"), "ignored");
     await assert.rejects(loadManifests([dir]), (err: unknown) => {
       assert.ok(err instanceof ValidationError);

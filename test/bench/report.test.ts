@@ -1,20 +1,55 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { checkTargets, objectRequestsPerMinute, recoveryRatios, renderMarkdown, renderTable, type BenchReport } from "../../bench/lib/report.js";
+import {
+  checkTargets,
+  objectRequestsPerMinute,
+  recoveryRatios,
+  renderMarkdown,
+  renderTable,
+  type BenchReport,
+} from "../../bench/lib/report.js";
 import { escapeXml, niceScale, renderChart } from "../../bench/lib/svg.js";
 import { summarize } from "../../bench/lib/stats.js";
 import type { FaultResult } from "../../bench/scenarios/faults.js";
 import type { ScaleResult } from "../../bench/scenarios/scale.js";
 
 function fault(scenario: string, actor: string, recover: number[], overrides: Partial<FaultResult> = {}): FaultResult {
-  return { scenario, fault: "f", actor, runs: recover.length, detectMs: summarize([]), recoverMs: summarize(recover), path: "simple fix", agentSteps: 0, tokens: 0, costUSD: 0, outcome: "ok", ...overrides };
+  return {
+    scenario,
+    fault: "f",
+    actor,
+    runs: recover.length,
+    detectMs: summarize([]),
+    recoverMs: summarize(recover),
+    path: "simple fix",
+    agentSteps: 0,
+    tokens: 0,
+    costUSD: 0,
+    outcome: "ok",
+    ...overrides,
+  };
 }
 
 function scaleRow(overrides: Partial<ScaleResult> = {}): ScaleResult {
   return {
-    store: "file", containers: 500, desiredStates: 100, invariants: 1000, initialSyncMs: 2000, throughputPerSecond: 50, steadyWindowSeconds: 30,
-    reconcilesPerSecond: 6.7, reconcileP50Ms: 3, reconcileP99Ms: 20, cpuPercentOfOneCore: 1.5, cpuSeconds: 0.45, rssMB: 120, peakRssMB: 150,
-    prometheusQueriesPerSecond: 66.7, detectionMs: summarize([60, 70, 80]), recoveryMs: summarize([200, 210, 220]), ...overrides,
+    store: "file",
+    containers: 500,
+    desiredStates: 100,
+    invariants: 1000,
+    initialSyncMs: 2000,
+    throughputPerSecond: 50,
+    steadyWindowSeconds: 30,
+    reconcilesPerSecond: 6.7,
+    reconcileP50Ms: 3,
+    reconcileP99Ms: 20,
+    cpuPercentOfOneCore: 1.5,
+    cpuSeconds: 0.45,
+    rssMB: 120,
+    peakRssMB: 150,
+    prometheusQueriesPerSecond: 66.7,
+    detectionMs: summarize([60, 70, 80]),
+    recoveryMs: summarize([200, 210, 220]),
+    ...overrides,
   };
 }
 
@@ -34,30 +69,76 @@ describe("the bench report", () => {
   });
 
   it("judges each target, and says 'not run' rather than guessing", () => {
-    const checks = checkTargets(FAULTS, [scaleRow(), scaleRow({ desiredStates: 1000, cpuPercentOfOneCore: 9, detectionMs: summarize([150]) })]);
-    const byTarget = (prefix: string): (boolean | undefined)[] => checks.filter((c) => c.target.startsWith(prefix)).map((c) => c.met);
+    const checks = checkTargets(FAULTS, [
+      scaleRow(),
+      scaleRow({ desiredStates: 1000, cpuPercentOfOneCore: 9, detectionMs: summarize([150]) }),
+    ]);
+    const byTarget = (prefix: string): (boolean | undefined)[] =>
+      checks.filter((c) => c.target.startsWith(prefix)).map((c) => c.met);
     assert.deepEqual(byTarget("stopped member"), [true]);
-    assert.deepEqual(byTarget("container death"), [false], "the 1,000-DesiredState row is the one judged: its p50 is 150 ms");
+    assert.deepEqual(
+      byTarget("container death"),
+      [false],
+      "the 1,000-DesiredState row is the one judged: its p50 is 150 ms",
+    );
     assert.deepEqual(byTarget("steady state"), [true, false]);
-    assert.deepEqual(checkTargets([], []).map((c) => c.met), [undefined, undefined, undefined, undefined]);
+    assert.deepEqual(
+      checkTargets([], []).map((c) => c.met),
+      [undefined, undefined, undefined, undefined],
+    );
   });
 
   it("a token spent on a stopped member misses the target however fast it was", () => {
-    const checks = checkTargets([FAULTS[0] as FaultResult, fault("stopped member", "Steward", [100], { tokens: 5 })], []);
+    const checks = checkTargets(
+      [FAULTS[0] as FaultResult, fault("stopped member", "Steward", [100], { tokens: 5 })],
+      [],
+    );
     assert.equal(checks[0]?.met, false);
   });
 
   it("counts only API requests beyond watches and lease renewals as per-object traffic", () => {
-    assert.equal(objectRequestsPerMinute({ "WATCH desiredstates": 2, "PUT leases": 30, "GET leases": 1, "GET desiredstates": 4, "PATCH desiredstates/status": 1 }), 5);
-    const checks = checkTargets([], [scaleRow({ store: "kubernetes", apiRequestsPerMinute: 32, apiRequestsByKind: { "WATCH desiredstates": 2, "PUT leases": 30 } })]);
+    assert.equal(
+      objectRequestsPerMinute({
+        "WATCH desiredstates": 2,
+        "PUT leases": 30,
+        "GET leases": 1,
+        "GET desiredstates": 4,
+        "PATCH desiredstates/status": 1,
+      }),
+      5,
+    );
+    const checks = checkTargets(
+      [],
+      [
+        scaleRow({
+          store: "kubernetes",
+          apiRequestsPerMinute: 32,
+          apiRequestsByKind: { "WATCH desiredstates": 2, "PUT leases": 30 },
+        }),
+      ],
+    );
     assert.equal(checks.at(-1)?.met, true);
   });
 
   it("renders a table and markdown that carry the figures and the verdicts", () => {
     const report: BenchReport = {
-      date: "2026-11-24T00:00:00.000Z", mode: "full", durationSeconds: 600, model: "scripted",
-      machine: { cpus: 2, cpuModel: "Xeon", memoryGB: 24, kernel: "6.1", node: "v20", docker: "20.10", description: "2 cores" },
-      faults: FAULTS, scale: [scaleRow()], kubernetes: "not available (test)", targets: checkTargets(FAULTS, [scaleRow()]),
+      date: "2026-11-24T00:00:00.000Z",
+      mode: "full",
+      durationSeconds: 600,
+      model: "scripted",
+      machine: {
+        cpus: 2,
+        cpuModel: "Xeon",
+        memoryGB: 24,
+        kernel: "6.1",
+        node: "v20",
+        docker: "20.10",
+        description: "2 cores",
+      },
+      faults: FAULTS,
+      scale: [scaleRow()],
+      kubernetes: "not available (test)",
+      targets: checkTargets(FAULTS, [scaleRow()]),
     };
     const text = renderTable(report);
     assert.match(text, /stopped member\s+Steward\s+3\s+—\s+150 ms/);
@@ -78,7 +159,12 @@ describe("the SVG plot", () => {
   });
 
   it("draws one polyline per run of defined points, escapes text, and is well-formed", () => {
-    const svg = renderChart({ title: "a < b & c", yLabel: "ms", categories: ["1", "100", "500"], series: [{ name: "detect", values: [50, undefined, 70], color: "#000" }] });
+    const svg = renderChart({
+      title: "a < b & c",
+      yLabel: "ms",
+      categories: ["1", "100", "500"],
+      series: [{ name: "detect", values: [50, undefined, 70], color: "#000" }],
+    });
     assert.equal(svg.match(/<polyline /g)?.length, 2);
     assert.equal(svg.match(/<circle /g)?.length, 2);
     assert.match(svg, /a &lt; b &amp; c/);

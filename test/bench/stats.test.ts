@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { bucketDelta, histogramQuantile, metricValue, parseHistogram, percentile, ratio, summarize } from "../../bench/lib/stats.js";
+import {
+  bucketDelta,
+  histogramQuantile,
+  metricValue,
+  parseHistogram,
+  percentile,
+  ratio,
+  summarize,
+} from "../../bench/lib/stats.js";
 import { cpuPercent, parseStat, parseStatus } from "../../bench/lib/proc.js";
 import { requestsPerMinute, resourceOf } from "../../bench/lib/counting-proxy.js";
 
@@ -31,7 +39,11 @@ describe("bench statistics", () => {
   });
 
   it("estimates a quantile from histogram buckets as histogram_quantile does", () => {
-    const buckets = [{ le: 0.01, count: 50 }, { le: 0.1, count: 100 }, { le: Number.POSITIVE_INFINITY, count: 100 }];
+    const buckets = [
+      { le: 0.01, count: 50 },
+      { le: 0.1, count: 100 },
+      { le: Number.POSITIVE_INFINITY, count: 100 },
+    ];
     assert.equal(histogramQuantile(0.5, buckets), 0.01);
     assert.ok(Math.abs(histogramQuantile(0.75, buckets) - 0.055) < 1e-9);
     assert.ok(Number.isNaN(histogramQuantile(0.5, [{ le: 1, count: 0 }])));
@@ -45,11 +57,17 @@ describe("bench statistics", () => {
       'steward_reconcile_total{result="success"} 9',
     ].join("\n");
     const buckets = parseHistogram(text, "steward_reconcile_duration_seconds");
-    assert.deepEqual(buckets, [{ le: 0.005, count: 3 }, { le: Number.POSITIVE_INFINITY, count: 4 }]);
+    assert.deepEqual(buckets, [
+      { le: 0.005, count: 3 },
+      { le: Number.POSITIVE_INFINITY, count: 4 },
+    ]);
     assert.equal(metricValue(text, "steward_reconcile_duration_seconds_count"), 4);
     assert.equal(metricValue(text, "steward_reconcile_total", 'result="success"'), 9);
     assert.ok(Number.isNaN(metricValue(text, "missing")));
-    assert.deepEqual(bucketDelta(buckets, [{ le: 0.005, count: 1 }]), [{ le: 0.005, count: 2 }, { le: Number.POSITIVE_INFINITY, count: 4 }]);
+    assert.deepEqual(bucketDelta(buckets, [{ le: 0.005, count: 1 }]), [
+      { le: 0.005, count: 2 },
+      { le: Number.POSITIVE_INFINITY, count: 4 },
+    ]);
   });
 });
 
@@ -60,11 +78,20 @@ describe("bench /proc parsing", () => {
   });
 
   it("reads resident and peak resident memory in MB", () => {
-    assert.deepEqual(parseStatus("Name:\tnode\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\n"), { rssMB: 100, peakRssMB: 200 });
+    assert.deepEqual(parseStatus("Name:\tnode\nVmHWM:\t  204800 kB\nVmRSS:\t  102400 kB\n"), {
+      rssMB: 100,
+      peakRssMB: 200,
+    });
   });
 
   it("turns two samples into percent of one core", () => {
-    assert.equal(cpuPercent({ cpuSeconds: 1, rssMB: 0, peakRssMB: 0, at: 0 }, { cpuSeconds: 1.5, rssMB: 0, peakRssMB: 0, at: 10_000 }), 5);
+    assert.equal(
+      cpuPercent(
+        { cpuSeconds: 1, rssMB: 0, peakRssMB: 0, at: 0 },
+        { cpuSeconds: 1.5, rssMB: 0, peakRssMB: 0, at: 10_000 },
+      ),
+      5,
+    );
   });
 });
 

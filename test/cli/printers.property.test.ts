@@ -22,14 +22,20 @@ function poison(resource: Resource, texts: readonly string[]): Resource {
     if (typeof value === "string") return key === "apiVersion" || key === "kind" ? value : next();
     if (Array.isArray(value)) return value.map((v) => walk(v));
     if (typeof value === "object" && value !== null) {
-      return Object.fromEntries(Object.entries(value).map(([k, v]) => [key === "labels" || key === "selector" ? `${k}${next()}` : k, walk(v, k)]));
+      return Object.fromEntries(
+        Object.entries(value).map(([k, v]) => [
+          key === "labels" || key === "selector" ? `${k}${next()}` : k,
+          walk(v, k),
+        ]),
+      );
     }
     return value;
   };
   return walk(resource) as Resource;
 }
 
-const poisoned = fc.tuple(fc.constantFrom(...FULL_RESOURCES), fc.array(hostileText(), { minLength: 1, maxLength: 30 }))
+const poisoned = fc
+  .tuple(fc.constantFrom(...FULL_RESOURCES), fc.array(hostileText(), { minLength: 1, maxLength: 30 }))
   .map(([resource, texts]) => poison(resource, texts));
 const NOW = new Date("2026-01-02T00:00:00Z");
 
@@ -39,7 +45,10 @@ describe("CLI output of hostile objects (property)", () => {
       fc.property(fc.array(poisoned, { minLength: 1, maxLength: 3 }), fc.boolean(), (items, wide) => {
         const kind = items[0]?.kind ?? "DesiredState";
         const same = items.filter((r) => r.kind === kind);
-        const out = formatTable(tableHeaders(kind, wide), same.map((r) => tableRow(kind, r as never, wide, NOW)));
+        const out = formatTable(
+          tableHeaders(kind, wide),
+          same.map((r) => tableRow(kind, r as never, wide, NOW)),
+        );
         assert.equal(invisibleIn(out, "\n"), undefined);
         assert.equal(out.split("\n").length, same.length + 1);
       }),
@@ -48,7 +57,10 @@ describe("CLI output of hostile objects (property)", () => {
   });
 
   it("describe: no control or invisible character but newline and tab", () => {
-    fc.assert(fc.property(poisoned, (r) => assert.equal(invisibleIn(describeResource(r, NOW), "\n\t"), undefined)), { numRuns: Number(process.env.RUNS ?? 150) });
+    fc.assert(
+      fc.property(poisoned, (r) => assert.equal(invisibleIn(describeResource(r, NOW), "\n\t"), undefined)),
+      { numRuns: Number(process.env.RUNS ?? 150) },
+    );
   });
 
   it("-o yaml and -o json: no control or invisible character but newline and tab, and they read back as the same object", () => {
@@ -58,7 +70,9 @@ describe("CLI output of hostile objects (property)", () => {
         const json = formatObjects([r], "json", single);
         assert.equal(invisibleIn(yaml, "\n\t"), undefined);
         assert.equal(invisibleIn(json, "\n"), undefined);
-        const expected: unknown = JSON.parse(JSON.stringify(single ? r : { apiVersion: "v1", kind: "List", items: [r] }));
+        const expected: unknown = JSON.parse(
+          JSON.stringify(single ? r : { apiVersion: "v1", kind: "List", items: [r] }),
+        );
         assert.deepEqual(parse(`${yaml}\n`), expected); // as printed: the CLI ends every output with a newline
         assert.deepEqual(JSON.parse(json), expected);
       }),
@@ -73,7 +87,13 @@ describe("CLI output of hostile objects: regressions", () => {
   const rem = FULL_RESOURCES[3] as Extract<Resource, { kind: "AgentRemediation" }>;
 
   it("a log line clearing the screen and retitling the window is shown escaped by describe", () => {
-    const drift = rem.spec.drift.map((d) => ({ ...d, evidence: { ...d.evidence, containers: [{ name: "etcd0", state: "exited", logs: ["\x1b[2J\x1b]0;pwned\x07ok\rFAIL"] }] } }));
+    const drift = rem.spec.drift.map((d) => ({
+      ...d,
+      evidence: {
+        ...d.evidence,
+        containers: [{ name: "etcd0", state: "exited", logs: ["\x1b[2J\x1b]0;pwned\x07ok\rFAIL"] }],
+      },
+    }));
     const out = describeResource({ ...rem, spec: { ...rem.spec, drift } }, NOW);
     assert.match(out, /\| \\u001b\[2J\\u001b\]0;pwned\\u0007ok\\u000dFAIL/);
   });
@@ -86,8 +106,13 @@ describe("CLI output of hostile objects: regressions", () => {
   });
 
   it("a condition message with a newline stays in its table cell", () => {
-    const conditions = [{ type: "Ready", status: "False" as const, reason: "r", message: "line1\nREADY   True", lastTransitionTime: "t" }];
-    const out = describeResource({ ...ds, status: { ...ds.status, conditions, drift: [], invariants: [], fixes: [] } }, NOW);
+    const conditions = [
+      { type: "Ready", status: "False" as const, reason: "r", message: "line1\nREADY   True", lastTransitionTime: "t" },
+    ];
+    const out = describeResource(
+      { ...ds, status: { ...ds.status, conditions, drift: [], invariants: [], fixes: [] } },
+      NOW,
+    );
     assert.match(out, /line1\\u000aREADY {3}True/);
   });
 
@@ -97,7 +122,16 @@ describe("CLI output of hostile objects: regressions", () => {
   });
 
   it("-o yaml keeps the trailing newline of a last value (it used to trim it off)", () => {
-    const out = formatObjects([{ ...ds, status: { ...ds.status, conditions: [], drift: [], invariants: [], fixes: [], activeRemediation: "x\n" } }], "yaml", true);
+    const out = formatObjects(
+      [
+        {
+          ...ds,
+          status: { ...ds.status, conditions: [], drift: [], invariants: [], fixes: [], activeRemediation: "x\n" },
+        },
+      ],
+      "yaml",
+      true,
+    );
     assert.equal((parse(`${out}\n`) as { status: { activeRemediation: string } }).status.activeRemediation, "x\n");
   });
 

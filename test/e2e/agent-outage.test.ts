@@ -6,7 +6,13 @@ import { waitFor } from "../../scripts/lib/wait.js";
 import type { AgentRemediation } from "../../src/api/remediation.js";
 import { POLICY_AUTO_START } from "../support/agent-scenario.js";
 import { writeManifest } from "../support/desired-states.js";
-import { FakeMessagesServer, lastToolResults, toolUse, type FakeAnswer, type RecordedRequest } from "../support/fake-anthropic.js";
+import {
+  FakeMessagesServer,
+  lastToolResults,
+  toolUse,
+  type FakeAnswer,
+  type RecordedRequest,
+} from "../support/fake-anthropic.js";
 import { metric } from "../support/metrics.js";
 import { condition, getDesiredState, listRemediations } from "../support/status.js";
 import { cli, StewardProcess, tempStateDir } from "../support/steward.js";
@@ -22,7 +28,22 @@ const USAGE = { input_tokens: 100, output_tokens: 10, cache_read_input_tokens: 0
 
 async function runContainer(name: string, id: string): Promise<void> {
   await docker("rm", "-f", name).catch(() => "");
-  await docker("run", "-d", "--name", name, "--network", "host", "--label", `${LABEL}=${id}`, "--label", "steward.test=true", "--entrypoint", "/bin/sleep", "steward-demo/etcd:3.4", "3600");
+  await docker(
+    "run",
+    "-d",
+    "--name",
+    name,
+    "--network",
+    "host",
+    "--label",
+    `${LABEL}=${id}`,
+    "--label",
+    "steward.test=true",
+    "--entrypoint",
+    "/bin/sleep",
+    "steward-demo/etcd:3.4",
+    "3600",
+  );
 }
 
 /** One DesiredState per container, every drift to the agent (no simple fixes), auto mode under a policy that allows `docker start`. */
@@ -54,7 +75,12 @@ spec:
 function fixingModel(id: string): (request: RecordedRequest) => FakeAnswer {
   return (request) => {
     const [result] = lastToolResults(request);
-    if (result && !result.isError) return { content: [toolUse("resolve", { summary: `started ${result.text}` })], stop_reason: "tool_use", usage: USAGE };
+    if (result && !result.isError)
+      return {
+        content: [toolUse("resolve", { summary: `started ${result.text}` })],
+        stop_reason: "tool_use",
+        usage: USAGE,
+      };
     const container = new RegExp(`container/(${id}-[a-z])`).exec(JSON.stringify(request.body?.messages[0]))?.[1];
     if (!container) throw new Error("the incident names no container of this test");
     return { content: [toolUse("docker_start", { container })], stop_reason: "tool_use", usage: USAGE };
@@ -64,7 +90,10 @@ function fixingModel(id: string): (request: RecordedRequest) => FakeAnswer {
 const OVERLOADED: FakeAnswer = { status: 529, headers: { "retry-after-ms": "50" }, message: "Overloaded" };
 
 async function startSteward(state: string, baseURL: string, args: string[]): Promise<StewardProcess> {
-  const steward = new StewardProcess(state, ["--verify-timeout", "3s", ...args], { ANTHROPIC_API_KEY: "test-key-not-secret", ANTHROPIC_BASE_URL: baseURL });
+  const steward = new StewardProcess(state, ["--verify-timeout", "3s", ...args], {
+    ANTHROPIC_API_KEY: "test-key-not-secret",
+    ANTHROPIC_BASE_URL: baseURL,
+  });
   await steward.start();
   return steward;
 }
@@ -80,7 +109,9 @@ describe("a storm of drifts while the Anthropic API is overloaded", () => {
   let healthy = false;
   const model = fixingModel(id);
   // Every request is answered by one function, whatever the order of the sessions.
-  const fake = new FakeMessagesServer(Array.from({ length: 300 }, () => (request: RecordedRequest) => (healthy ? model(request) : OVERLOADED)));
+  const fake = new FakeMessagesServer(
+    Array.from({ length: 300 }, () => (request: RecordedRequest) => (healthy ? model(request) : OVERLOADED)),
+  );
   let steward: StewardProcess | undefined;
 
   after(async () => {
@@ -94,28 +125,55 @@ describe("a storm of drifts while the Anthropic API is overloaded", () => {
     for (const name of containers) await runContainer(name, id);
     const state = await tempStateDir();
     await apply(state, manifests(id, containers));
-    steward = await startSteward(state, baseURL, ["--max-openings-per-minute", "2", "--breaker-threshold", "2", "--breaker-open-for", "40s", "--max-sessions", "2"]);
+    steward = await startSteward(state, baseURL, [
+      "--max-openings-per-minute",
+      "2",
+      "--breaker-threshold",
+      "2",
+      "--breaker-open-for",
+      "40s",
+      "--max-sessions",
+      "2",
+    ]);
     const s = steward;
-    await waitFor(async () => (await Promise.all(containers.map(async (c) => condition(await getDesiredState(state, c), "Ready")))).every((r) => r === "True/AsDeclared"), 30_000, "every DesiredState Ready");
+    await waitFor(
+      async () =>
+        (await Promise.all(containers.map(async (c) => condition(await getDesiredState(state, c), "Ready")))).every(
+          (r) => r === "True/AsDeclared",
+        ),
+      30_000,
+      "every DesiredState Ready",
+    );
 
     const t0 = Date.now();
     await docker("kill", ...containers);
 
     // Two openings a minute: two remediations at once; the third drift waits, and says so.
-    const deferred = await waitFor(async () => {
-      for (const name of containers) {
-        const ds = await getDesiredState(state, name);
-        if (condition(ds, "Remediating") === "False/RateLimited") return ds;
-      }
-      return undefined;
-    }, 15_000, "a DesiredState whose opening waits for the rate limit");
+    const deferred = await waitFor(
+      async () => {
+        for (const name of containers) {
+          const ds = await getDesiredState(state, name);
+          if (condition(ds, "Remediating") === "False/RateLimited") return ds;
+        }
+        return undefined;
+      },
+      15_000,
+      "a DesiredState whose opening waits for the rate limit",
+    );
     const waiting = deferred?.status?.conditions.find((c) => c.type === "Remediating");
-    assert.match(waiting?.message ?? "", /waits: at most 2 remediations are opened a minute \(--max-openings-per-minute\); next try at /);
+    assert.match(
+      waiting?.message ?? "",
+      /waits: at most 2 remediations are opened a minute \(--max-openings-per-minute\); next try at /,
+    );
     assert.equal((await listRemediations(state)).length, 2);
     assert.ok(((await metric(s, "steward_remediation_openings_deferred_total")) ?? 0) >= 1);
 
     // Both sessions fail on 529 after the SDK's retries: the breaker opens; neither is escalated.
-    await waitFor(async () => (await metric(s, "steward_agent_circuit_state", '{state="open"}')) === 1, 30_000, "the breaker to open");
+    await waitFor(
+      async () => (await metric(s, "steward_agent_circuit_state", '{state="open"}')) === 1,
+      30_000,
+      "the breaker to open",
+    );
     t.diagnostic(`breaker opened ${Date.now() - t0} ms after the drifts`);
     assert.equal(await metric(s, "steward_agent_circuit_opened_total"), 1);
     assert.equal(await metric(s, "steward_agent_api_errors_total"), 2);
@@ -128,29 +186,56 @@ describe("a storm of drifts while the Anthropic API is overloaded", () => {
     assert.equal(s.logsMatching(/agent session paused: the Messages API is unavailable/).length, 2);
 
     // The third opens when its token is due (30 s at 2 a minute) and waits for the breaker.
-    const third = await waitFor(async () => (await listRemediations(state)).find((r) => r.status?.phase === "Pending" && r.status.reason === "CircuitOpen"), 45_000, "the third remediation Pending with reason CircuitOpen");
+    const third = await waitFor(
+      async () =>
+        (await listRemediations(state)).find((r) => r.status?.phase === "Pending" && r.status.reason === "CircuitOpen"),
+      45_000,
+      "the third remediation Pending with reason CircuitOpen",
+    );
     t.diagnostic(`third remediation opened ${Date.now() - t0} ms after the drifts`);
     assert.equal(third.status?.phase, "Pending");
-    assert.match(third.status?.message ?? "", /circuit breaker is open after repeated failures \(last: the Messages API is unavailable: 529.*\); no session starts before /);
+    assert.match(
+      third.status?.message ?? "",
+      /circuit breaker is open after repeated failures \(last: the Messages API is unavailable: 529.*\); no session starts before /,
+    );
     assert.ok(((await metric(s, "steward_agent_sessions_deferred_total", '{reason="CircuitOpen"}')) ?? 0) >= 1);
-    assert.equal(await metric(s, "steward_agent_circuit_state", '{state="open"}'), 1, "still open: the API was not called again");
+    assert.equal(
+      await metric(s, "steward_agent_circuit_state", '{state="open"}'),
+      1,
+      "still open: the API was not called again",
+    );
     const requestsWhileOpen = fake.requests.length;
 
     // The API answers again: after the open period one probe session runs; its success closes the breaker, the rest follow.
     healthy = true;
-    await waitFor(async () => (await metric(s, "steward_agent_circuit_state", '{state="closed"}')) === 1, 45_000, "the breaker to close after the probe");
+    await waitFor(
+      async () => (await metric(s, "steward_agent_circuit_state", '{state="closed"}')) === 1,
+      45_000,
+      "the breaker to close after the probe",
+    );
     t.diagnostic(`breaker closed ${Date.now() - t0} ms after the drifts`);
-    const resolved = await waitFor(async () => {
-      const list = await listRemediations(state);
-      return list.length === 3 && list.every((r) => r.status?.phase === "Resolved") ? list : undefined;
-    }, 40_000, "all three remediations Resolved");
+    const resolved = await waitFor(
+      async () => {
+        const list = await listRemediations(state);
+        return list.length === 3 && list.every((r) => r.status?.phase === "Resolved") ? list : undefined;
+      },
+      40_000,
+      "all three remediations Resolved",
+    );
     t.diagnostic(`all resolved ${Date.now() - t0} ms after the drifts`);
     for (const c of containers) assert.equal(await containerState(c), "running");
     assert.equal(requestsWhileOpen, 6, "two sessions × three attempts (the SDK's two retries), nothing while open");
-    assert.equal(await metric(s, "steward_agent_circuit_opened_total"), 1, "the probe succeeded: it did not open again");
+    assert.equal(
+      await metric(s, "steward_agent_circuit_opened_total"),
+      1,
+      "the probe succeeded: it did not open again",
+    );
     assert.equal(s.logsMatching(/agent circuit breaker half-open/).length, 1);
     assert.equal(await metric(s, "steward_agent_sessions_running"), 0);
-    assert.ok(resolved.every((r: AgentRemediation) => r.status?.actions.length === 1), "each container started once");
+    assert.ok(
+      resolved.every((r: AgentRemediation) => r.status?.actions.length === 1),
+      "each container started once",
+    );
   });
 });
 
@@ -176,11 +261,19 @@ describe("the Anthropic API stopped and started again", () => {
     await apply(state, manifests(id, [container]));
     steward = await startSteward(state, baseURL, ["--breaker-threshold", "5"]);
     const s = steward;
-    await waitFor(async () => condition(await getDesiredState(state, container), "Ready") === "True/AsDeclared", 30_000, "Ready");
+    await waitFor(
+      async () => condition(await getDesiredState(state, container), "Ready") === "True/AsDeclared",
+      30_000,
+      "Ready",
+    );
 
     await fake.close();
     await docker("kill", container);
-    const unavailable = await waitFor(async () => (await listRemediations(state)).find((r) => r.status?.reason === "ModelUnavailable"), 30_000, "the remediation to say the API is unavailable");
+    const unavailable = await waitFor(
+      async () => (await listRemediations(state)).find((r) => r.status?.reason === "ModelUnavailable"),
+      30_000,
+      "the remediation to say the API is unavailable",
+    );
     assert.match(unavailable.status?.message ?? "", /the Messages API is unavailable: Connection error/);
     assert.equal(unavailable.status?.phase, "Investigating");
     // Backing off: one session attempt (the SDK's three tries) per MODEL_RETRY_MS (10 s), not a tight loop.
@@ -191,7 +284,11 @@ describe("the Anthropic API stopped and started again", () => {
 
     await fake.start(port);
     const back = Date.now();
-    const resolved = await waitFor(async () => (await listRemediations(state)).find((r) => r.status?.phase === "Resolved"), 30_000, "Resolved after the API came back");
+    const resolved = await waitFor(
+      async () => (await listRemediations(state)).find((r) => r.status?.phase === "Resolved"),
+      30_000,
+      "Resolved after the API came back",
+    );
     t.diagnostic(`resolved ${Date.now() - back} ms after the API came back`);
     assert.equal(await containerState(container), "running");
     assert.equal(resolved.status?.attempts.length, 1, "the same session went on; it was never escalated");

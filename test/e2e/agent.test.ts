@@ -23,13 +23,32 @@ describe("the agent on the real etcd cluster, with a scripted model", () => {
       mode: "auto",
       policy: POLICY_AUTO_START,
       script: [
-        { content: [text("I need to investigate the etcd cluster. Let me list the containers."), toolUse("docker_ps", { all: true })], stop_reason: "tool_use", usage: USAGE },
+        {
+          content: [
+            text("I need to investigate the etcd cluster. Let me list the containers."),
+            toolUse("docker_ps", { all: true }),
+          ],
+          stop_reason: "tool_use",
+          usage: USAGE,
+        },
         (request) => {
           assert.match(lastToolResults(request)[0]?.text ?? "", /etcd1\s+exited/);
-          return { content: [text("etcd1 is stopped, I should start it."), toolUse("docker_start", { container: "etcd1" })], stop_reason: "tool_use", usage: USAGE };
+          return {
+            content: [text("etcd1 is stopped, I should start it."), toolUse("docker_start", { container: "etcd1" })],
+            stop_reason: "tool_use",
+            usage: USAGE,
+          };
         },
-        { content: [toolUse("query_prometheus", { query: 'count(up{job="etcd"} == 1)' })], stop_reason: "tool_use", usage: USAGE },
-        { content: [toolUse("resolve", { summary: "etcd1 was stopped; started it; all members up." })], stop_reason: "tool_use", usage: USAGE },
+        {
+          content: [toolUse("query_prometheus", { query: 'count(up{job="etcd"} == 1)' })],
+          stop_reason: "tool_use",
+          usage: USAGE,
+        },
+        {
+          content: [toolUse("resolve", { summary: "etcd1 was stopped; started it; all members up." })],
+          stop_reason: "tool_use",
+          usage: USAGE,
+        },
       ],
     });
     const { state, fake } = scenario;
@@ -39,7 +58,10 @@ describe("the agent on the real etcd cluster, with a scripted model", () => {
     assert.ok(resolved.status?.verifiedAt, "verifiedAt is set");
     assert.equal(await containerState("etcd1"), "running");
     assert.match(resolved.status?.sessionId ?? "", /^\d{4}-\d{2}-\d{2}T\d{2}-\d{2}-\d{2}-[0-9a-f]{8}$/);
-    assert.deepEqual(resolved.status?.actions.map((a) => [a.command.join(" "), a.decision, a.exitCode]), [["docker start etcd1", "allow", 0]]);
+    assert.deepEqual(
+      resolved.status?.actions.map((a) => [a.command.join(" "), a.decision, a.exitCode]),
+      [["docker start etcd1", "allow", 0]],
+    );
     assert.equal(resolved.status?.usage?.inputTokens, 4 * 1200);
     assert.ok((resolved.status?.usage?.estimatedCostUSD ?? 0) > 0);
     assert.equal(fake.requests.length, 4);
@@ -57,7 +79,14 @@ describe("the agent on the real etcd cluster, with a scripted model", () => {
 
     const logs = await cli(state, "logs", resolved.metadata.name);
     assert.equal(logs.code, 0, logs.stderr);
-    const order = ["I need to investigate", "docker_ps", "etcd1 is stopped", "docker_start", "query_prometheus", "verification"];
+    const order = [
+      "I need to investigate",
+      "docker_ps",
+      "etcd1 is stopped",
+      "docker_start",
+      "query_prometheus",
+      "verification",
+    ];
     let at = -1;
     for (const needle of order) {
       const next = logs.stdout.indexOf(needle, at + 1);
@@ -80,7 +109,11 @@ describe("the agent on the real etcd cluster, with a scripted model", () => {
           const result = lastToolResults(request)[0];
           assert.equal(result?.isError, true);
           assert.match(result?.text ?? "", /drift is NOT gone.*container\/etcd1/s);
-          return { content: [toolUse("resolve", { summary: "really all good" })], stop_reason: "tool_use", usage: USAGE };
+          return {
+            content: [toolUse("resolve", { summary: "really all good" })],
+            stop_reason: "tool_use",
+            usage: USAGE,
+          };
         },
       ],
     });
@@ -97,22 +130,39 @@ describe("the agent on the real etcd cluster, with a scripted model", () => {
     scenario = await startAgentScenario({
       mode: "approve",
       script: [
-        { content: [text("etcd1 is down; starting it."), toolUse("docker_start", { container: "etcd1" }, "toolu_start1")], stop_reason: "tool_use", usage: USAGE },
+        {
+          content: [
+            text("etcd1 is down; starting it."),
+            toolUse("docker_start", { container: "etcd1" }, "toolu_start1"),
+          ],
+          stop_reason: "tool_use",
+          usage: USAGE,
+        },
         (request) => {
           assert.match(lastToolResults(request)[0]?.text ?? "", /etcd1/);
-          return { content: [toolUse("resolve", { summary: "started etcd1 after approval" })], stop_reason: "tool_use", usage: USAGE };
+          return {
+            content: [toolUse("resolve", { summary: "started etcd1 after approval" })],
+            stop_reason: "tool_use",
+            usage: USAGE,
+          };
         },
       ],
     });
     const { state } = scenario;
     await docker("stop", "-t", "1", "etcd1");
     const awaiting = await waitForPhase(state, ["AwaitingApproval"]);
-    assert.deepEqual(awaiting.status?.pendingApproval.map((p) => [p.id, p.command.join(" ")]), [["toolu_start1", "docker start etcd1"]]);
+    assert.deepEqual(
+      awaiting.status?.pendingApproval.map((p) => [p.id, p.command.join(" ")]),
+      [["toolu_start1", "docker start etcd1"]],
+    );
     assert.equal(await containerState("etcd1"), "exited", "nothing ran before the approval");
 
     // Restart Steward: the remediation still waits, the conversation is kept.
     await scenario.steward.stop();
-    const restarted = new StewardProcess(state, ["--verify-timeout", "3s"], { ANTHROPIC_API_KEY: "test-key-not-secret", ANTHROPIC_BASE_URL: scenario.fake.baseURL });
+    const restarted = new StewardProcess(state, ["--verify-timeout", "3s"], {
+      ANTHROPIC_API_KEY: "test-key-not-secret",
+      ANTHROPIC_BASE_URL: scenario.fake.baseURL,
+    });
     await restarted.start();
     scenario.steward = restarted;
     await new Promise((resolve) => setTimeout(resolve, 2_000));
@@ -124,7 +174,10 @@ describe("the agent on the real etcd cluster, with a scripted model", () => {
     assert.match(approved.stdout, /approved: toolu_start1 \(docker start etcd1\)/);
     const resolved = await waitForPhase(state, ["Resolved", "Escalated"], 45_000);
     assert.equal(resolved.status?.phase, "Resolved", resolved.status?.message);
-    assert.deepEqual(resolved.status?.actions.map((a) => [a.command.join(" "), a.decision, a.approver]), [["docker start etcd1", "ask", "alice"]]);
+    assert.deepEqual(
+      resolved.status?.actions.map((a) => [a.command.join(" "), a.decision, a.approver]),
+      [["docker start etcd1", "ask", "alice"]],
+    );
     assert.equal(scenario.fake.requests.length, 2, "the conversation continued where it stopped");
     assert.match((await cli(state, "logs", resolved.metadata.name)).stdout, /approved by alice/);
   });
@@ -136,13 +189,25 @@ describe("the agent on the real etcd cluster, with a scripted model", () => {
         { content: [toolUse("docker_start", { container: "etcd1" })], stop_reason: "tool_use", usage: USAGE },
         (request) => {
           assert.match(lastToolResults(request)[0]?.text ?? "", /denied by bob: maintenance window/);
-          return { content: [toolUse("escalate", { reason: "a person denied the start; leaving it to them" })], stop_reason: "tool_use", usage: USAGE };
+          return {
+            content: [toolUse("escalate", { reason: "a person denied the start; leaving it to them" })],
+            stop_reason: "tool_use",
+            usage: USAGE,
+          };
         },
       ],
     });
     await docker("stop", "-t", "1", "etcd1");
     const awaiting = await waitForPhase(scenario.state, ["AwaitingApproval"]);
-    const denied = await cli(scenario.state, "deny", awaiting.metadata.name, "--as", "bob", "--reason", "maintenance window");
+    const denied = await cli(
+      scenario.state,
+      "deny",
+      awaiting.metadata.name,
+      "--as",
+      "bob",
+      "--reason",
+      "maintenance window",
+    );
     assert.equal(denied.code, 0, denied.stderr);
     const escalated = await waitForPhase(scenario.state, ["Escalated", "Resolved"]);
     assert.equal(escalated.status?.phase, "Escalated");
@@ -166,16 +231,28 @@ describe("the agent on the real etcd cluster, with a scripted model", () => {
     });
     const { state } = scenario;
     await docker("stop", "-t", "1", "etcd1", "etcd2");
-    const both = await waitFor(async () => {
-      const list = await listRemediations(state);
-      return list.length === 2 && list.some((r) => r.status?.phase === "Investigating") ? list : undefined;
-    }, 20_000, "two remediations, one of them investigating");
+    const both = await waitFor(
+      async () => {
+        const list = await listRemediations(state);
+        return list.length === 2 && list.some((r) => r.status?.phase === "Investigating") ? list : undefined;
+      },
+      20_000,
+      "two remediations, one of them investigating",
+    );
     await new Promise((resolve) => setTimeout(resolve, 1_500));
     const phases = (await listRemediations(state)).map((r) => r.status?.phase).sort();
-    assert.deepEqual(phases, ["Investigating", "Pending"], `one session at a time: ${JSON.stringify(both.map((r) => r.status?.phase))}`);
+    assert.deepEqual(
+      phases,
+      ["Investigating", "Pending"],
+      `one session at a time: ${JSON.stringify(both.map((r) => r.status?.phase))}`,
+    );
     assert.equal(scenario.fake.requests.length, 1);
     releaseFirst();
-    await waitFor(async () => (await listRemediations(state)).every((r) => r.status?.phase === "Escalated"), 30_000, "both sessions done, one after the other");
+    await waitFor(
+      async () => (await listRemediations(state)).every((r) => r.status?.phase === "Escalated"),
+      30_000,
+      "both sessions done, one after the other",
+    );
     assert.equal(scenario.fake.requests.length, 2);
   });
 });

@@ -20,20 +20,39 @@ describe("steward CLI without a running controller", () => {
 
     const table = await cli(state, "get", "desiredstates");
     assert.match(table.stdout, /^NAME\s+READY\s+DRIFT\s+REMEDIATION\s+AGE\netcd\s+Unknown\s+0\s+<none>\s+\d+s/m);
-    assert.match((await cli(state, "get", "ds", "-o", "wide")).stdout, /TARGET\s+SERVICES\s+INVARIANTS\s+LAST RECONCILE\n.*docker:etcd\s+3\s+0\s+<never>/);
+    assert.match(
+      (await cli(state, "get", "ds", "-o", "wide")).stdout,
+      /TARGET\s+SERVICES\s+INVARIANTS\s+LAST RECONCILE\n.*docker:etcd\s+3\s+0\s+<never>/,
+    );
 
-    const list = JSON.parse((await cli(state, "get", "desiredstates", "-o", "json")).stdout) as { apiVersion: string; kind: string; items: { metadata: { name: string } }[] };
+    const list = JSON.parse((await cli(state, "get", "desiredstates", "-o", "json")).stdout) as {
+      apiVersion: string;
+      kind: string;
+      items: { metadata: { name: string } }[];
+    };
     assert.equal(list.apiVersion, "v1");
     assert.equal(list.kind, "List");
-    assert.deepEqual(list.items.map((i) => i.metadata.name), ["etcd"]);
-    assert.match((await cli(state, "get", "desiredstate", "etcd", "-o", "yaml")).stdout, /^apiVersion: steward.dev\/v1alpha1\nkind: DesiredState/);
-    assert.match((await cli(state, "describe", "desiredstate", "etcd")).stdout, /Target:\s+docker:etcd[\s\S]*Services:[\s\S]*etcd0/);
+    assert.deepEqual(
+      list.items.map((i) => i.metadata.name),
+      ["etcd"],
+    );
+    assert.match(
+      (await cli(state, "get", "desiredstate", "etcd", "-o", "yaml")).stdout,
+      /^apiVersion: steward.dev\/v1alpha1\nkind: DesiredState/,
+    );
+    assert.match(
+      (await cli(state, "describe", "desiredstate", "etcd")).stdout,
+      /Target:\s+docker:etcd[\s\S]*Services:[\s\S]*etcd0/,
+    );
 
     assert.equal((await cli(state, "get", "rem")).stdout.trim(), "No resources found in default namespace.");
     assert.equal((await cli(state, "get", "remediations")).code, 0);
     assert.equal((await cli(state, "get", "remediation")).code, 0);
 
-    assert.equal((await cli(state, "delete", "desiredstate", "etcd")).stdout.trim(), "desiredstate.steward.dev/etcd deleted");
+    assert.equal(
+      (await cli(state, "delete", "desiredstate", "etcd")).stdout.trim(),
+      "desiredstate.steward.dev/etcd deleted",
+    );
     const missing = await cli(state, "get", "ds", "etcd");
     assert.equal(missing.code, 1);
     assert.equal(missing.stderr.trim(), 'error: desiredstate "etcd" not found');
@@ -42,14 +61,24 @@ describe("steward CLI without a running controller", () => {
   it("rejects bad YAML and schema errors with file, document and field, stores nothing, exits 1", async () => {
     const state = await tempStateDir();
     const good = etcdDesiredState({ name: "good" });
-    const bad = etcdDesiredState({ name: "bad", invariants: '    - {name: q, query: up, condition: "== 3", for: soon}' });
+    const bad = etcdDesiredState({
+      name: "bad",
+      invariants: '    - {name: q, query: up, condition: "== 3", for: soon}',
+    });
     const file = await writeManifest(state, "state.yaml", `${good}---\n${bad}`);
     const result = await cli(state, "apply", "-f", file);
     assert.equal(result.code, 1);
     assert.equal(result.stdout, "");
-    assert.equal(result.stderr.trim(), `error: ${file}: document 2: spec.invariants[0].for: expected a duration like "30s", got "soon"`);
+    assert.equal(
+      result.stderr.trim(),
+      `error: ${file}: document 2: spec.invariants[0].for: expected a duration like "30s", got "soon"`,
+    );
     assert.ok(!result.stderr.includes("    at "), "no stack trace without --verbose");
-    assert.equal((await cli(state, "get", "ds")).stdout.trim(), "No resources found in default namespace.", "the valid first document was not stored either");
+    assert.equal(
+      (await cli(state, "get", "ds")).stdout.trim(),
+      "No resources found in default namespace.",
+      "the valid first document was not stored either",
+    );
 
     const syntax = await writeManifest(state, "broken.yaml", "apiVersion: steward.dev/v1alpha1\nkind: [DesiredState\n");
     const broken = await cli(state, "apply", "-f", syntax);
@@ -61,13 +90,17 @@ describe("steward CLI without a running controller", () => {
     assert.match(verbose.stderr, /error: the server doesn't have a resource type "nosuchtype"/);
     assert.match(verbose.stderr, / {4}at /, "--verbose prints the stack");
     const entries = await readdir(state);
-    assert.ok(!entries.includes("desiredstates") || (await readdir(join(state, "desiredstates", "default"))).length === 0);
+    assert.ok(
+      !entries.includes("desiredstates") || (await readdir(join(state, "desiredstates", "default"))).length === 0,
+    );
   });
 
   it("get -w prints the list, then a line per change", async () => {
     const state = await tempStateDir();
     await cli(state, "apply", "-f", await writeManifest(state, "a.yaml", etcdDesiredState({ name: "first" })));
-    const watcher = spawn(join(ROOT, "bin/steward"), ["--state-dir", state, "get", "ds", "-w"], { stdio: ["ignore", "pipe", "pipe"] });
+    const watcher = spawn(join(ROOT, "bin/steward"), ["--state-dir", state, "get", "ds", "-w"], {
+      stdio: ["ignore", "pipe", "pipe"],
+    });
     let out = "";
     watcher.stdout.on("data", (chunk: Buffer) => (out += chunk.toString("utf8")));
     try {
@@ -88,7 +121,15 @@ describe("steward CLI without a running controller", () => {
       const result = await cli(state, "apply", "-f", join(ROOT, example));
       assert.equal(result.code, 0, `${example}: ${result.stderr}`);
     }
-    const names = JSON.parse((await cli(state, "get", "ds", "-o", "json")).stdout) as { items: { metadata: { name: string }; spec: { services: unknown[] } }[] };
-    assert.deepEqual(names.items.map((i) => [i.metadata.name, i.spec.services.length]), [["etcd", 4], ["tikv", 9]]);
+    const names = JSON.parse((await cli(state, "get", "ds", "-o", "json")).stdout) as {
+      items: { metadata: { name: string }; spec: { services: unknown[] } }[];
+    };
+    assert.deepEqual(
+      names.items.map((i) => [i.metadata.name, i.spec.services.length]),
+      [
+        ["etcd", 4],
+        ["tikv", 9],
+      ],
+    );
   });
 });

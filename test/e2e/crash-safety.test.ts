@@ -45,7 +45,19 @@ const nowSeconds = (): number => Date.now() / 1000;
 /** How many `event`s Docker recorded for the container since `since` (unix seconds). */
 async function dockerEvents(container: string, event: string, since: number): Promise<number> {
   const until = String(Math.ceil(nowSeconds()) + 1);
-  const out = await docker("events", "--since", since.toFixed(3), "--until", until, "--filter", `container=${container}`, "--filter", `event=${event}`, "--format", "{{.Status}}");
+  const out = await docker(
+    "events",
+    "--since",
+    since.toFixed(3),
+    "--until",
+    until,
+    "--filter",
+    `container=${container}`,
+    "--filter",
+    `event=${event}`,
+    "--format",
+    "{{.Status}}",
+  );
   return out.split("\n").filter(Boolean).length;
 }
 
@@ -54,7 +66,21 @@ const watchers = new Set<() => void>();
 
 /** Resolves at the first `event` of the container from `since` on (replayed if it already happened). */
 function nextDockerEvent(container: string, event: string, since: number): { seen: Promise<void>; close: () => void } {
-  const child = spawn("docker", ["events", "--since", since.toFixed(3), "--filter", `container=${container}`, "--filter", `event=${event}`, "--format", "{{.Status}}"], { stdio: ["ignore", "pipe", "ignore"] });
+  const child = spawn(
+    "docker",
+    [
+      "events",
+      "--since",
+      since.toFixed(3),
+      "--filter",
+      `container=${container}`,
+      "--filter",
+      `event=${event}`,
+      "--format",
+      "{{.Status}}",
+    ],
+    { stdio: ["ignore", "pipe", "ignore"] },
+  );
   const close = (): void => {
     watchers.delete(close);
     child.kill();
@@ -62,7 +88,9 @@ function nextDockerEvent(container: string, event: string, since: number): { see
   watchers.add(close);
   const seen = new Promise<void>((resolve, reject) => {
     child.stdout.once("data", () => resolve());
-    child.once("exit", (code) => reject(new Error(`docker events exited (${code}) before ${container} reported ${event}`)));
+    child.once("exit", (code) =>
+      reject(new Error(`docker events exited (${code}) before ${container} reported ${event}`)),
+    );
   });
   seen.catch(() => undefined);
   return { seen, close };
@@ -72,14 +100,18 @@ function nextDockerEvent(container: string, event: string, since: number): { see
 async function killHard(steward: StewardProcess): Promise<void> {
   const pid = steward.pid();
   process.kill(pid, "SIGKILL");
-  await waitFor(() => {
-    try {
-      process.kill(pid, 0);
-      return false;
-    } catch {
-      return true;
-    }
-  }, 5_000, `steward (pid ${pid}) to die`);
+  await waitFor(
+    () => {
+      try {
+        process.kill(pid, 0);
+        return false;
+      } catch {
+        return true;
+      }
+    },
+    5_000,
+    `steward (pid ${pid}) to die`,
+  );
 }
 
 async function restart(scenario: AgentScenario, args: string[] = ["--verify-timeout", "3s"]): Promise<void> {
@@ -94,7 +126,11 @@ async function stored<T>(state: string, plural: string, name: string): Promise<T
 }
 
 /** The first object of a kind (in namespace default) whose stored form satisfies `ready`, by its path. */
-async function storedPathWhere<T>(state: string, plural: string, ready: (object: T) => boolean): Promise<string | undefined> {
+async function storedPathWhere<T>(
+  state: string,
+  plural: string,
+  ready: (object: T) => boolean,
+): Promise<string | undefined> {
   const dir = join(state, plural, "default");
   for (const file of (await readdir(dir).catch(() => [])).filter((f) => f.endsWith(".yaml"))) {
     const text = await readFile(join(dir, file), "utf8").catch(() => "");
@@ -108,11 +144,16 @@ async function storedPathWhere<T>(state: string, plural: string, ready: (object:
  * point `ready` wants: Steward's next write of it waits (up to 15 s) instead of landing.
  * Call it before causing the drift: the window is short.
  */
-async function holdLockWhen<T>(state: string, plural: string, ready: (object: T) => boolean): Promise<() => Promise<void>> {
+async function holdLockWhen<T>(
+  state: string,
+  plural: string,
+  ready: (object: T) => boolean,
+): Promise<() => Promise<void>> {
   let path: string | undefined;
   // A tight loop, not waitFor's 25 ms: the window until Steward's next write is Docker's start of a container.
   for (const deadline = Date.now() + 30_000; !(path = await storedPathWhere(state, plural, ready)); await sleep(2)) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for a ${plural} object to reach the point to crash at`);
+    if (Date.now() > deadline)
+      throw new Error(`timed out waiting for a ${plural} object to reach the point to crash at`);
   }
   const lock = `${path}.lock`;
   // Steward removes its own lock of the write just seen a moment after the rename.
@@ -170,9 +211,16 @@ describe("crash safety: kill -9 of steward run at each phase, then a restart on 
     const done = await waitForPhase(scenario.state, ["Resolved", "Escalated", "Interrupted"], 45_000);
     assert.equal(done.status?.phase, "Resolved", done.status?.message);
     const [first, second] = scenario.fake.requests;
-    assert.deepEqual(second?.body?.messages, first?.body?.messages, "the restarted Steward asked again from the saved conversation");
+    assert.deepEqual(
+      second?.body?.messages,
+      first?.body?.messages,
+      "the restarted Steward asked again from the saved conversation",
+    );
     assert.equal(await dockerEvents("etcd1", "start", t0), 1, "Docker started etcd1 exactly once");
-    assert.deepEqual(done.status?.actions.map((a) => [a.command.join(" "), a.state, a.exitCode]), [["docker start etcd1", "Finished", 0]]);
+    assert.deepEqual(
+      done.status?.actions.map((a) => [a.command.join(" "), a.state, a.exitCode]),
+      [["docker start etcd1", "Finished", 0]],
+    );
     await auditVerifies(scenario.state, done.metadata.name);
   });
 
@@ -180,7 +228,10 @@ describe("crash safety: kill -9 of steward run at each phase, then a restart on 
     const t0 = nowSeconds();
     const resolve = reply(toolUse("resolve", { summary: "started etcd1 after approval" }));
     // The last step is a spare: the second crash may land after Steward asked the model.
-    scenario = await startAgentScenario({ mode: "approve", script: [reply(toolUse("docker_start", { container: "etcd1" }, "toolu_start")), resolve, resolve] });
+    scenario = await startAgentScenario({
+      mode: "approve",
+      script: [reply(toolUse("docker_start", { container: "etcd1" }, "toolu_start")), resolve, resolve],
+    });
     const { state } = scenario;
     await docker("stop", "-t", "1", "etcd1");
     const awaiting = await waitForPhase(state, ["AwaitingApproval"]);
@@ -193,7 +244,10 @@ describe("crash safety: kill -9 of steward run at each phase, then a restart on 
     started.close();
     await killHard(scenario.steward);
     const atCrash = await stored<AgentRemediation>(state, "remediations", awaiting.metadata.name);
-    assert.ok(atCrash.status?.actions.some((a) => a.id === "toolu_start"), "the change was on record when Docker reported it");
+    assert.ok(
+      atCrash.status?.actions.some((a) => a.id === "toolu_start"),
+      "the change was on record when Docker reported it",
+    );
     await restart(scenario);
     const done = await waitForPhase(state, ["Resolved", "Escalated", "Interrupted"], 45_000);
     assert.equal(done.status?.phase, "Resolved", done.status?.message);
@@ -228,22 +282,34 @@ describe("crash safety: kill -9 of steward run at each phase, then a restart on 
     const { state } = scenario;
     const started = nextDockerEvent("etcd1", "start", t0);
     // Once the idempotency record is stored, hold the lock: the result cannot be recorded.
-    const holding = holdLockWhen<AgentRemediation>(state, "remediations", (r) => r.status?.actions.some((a) => a.state === "Started") === true);
+    const holding = holdLockWhen<AgentRemediation>(
+      state,
+      "remediations",
+      (r) => r.status?.actions.some((a) => a.state === "Started") === true,
+    );
     await docker("stop", "-t", "1", "etcd1");
     const release = await holding;
     await started.seen;
     started.close();
     await killHard(scenario.steward);
-    const opened = (await readdir(join(state, "remediations", "default"))).find((f) => f.endsWith(".yaml") && !f.startsWith("."));
+    const opened = (await readdir(join(state, "remediations", "default"))).find(
+      (f) => f.endsWith(".yaml") && !f.startsWith("."),
+    );
     const atCrash = await stored<AgentRemediation>(state, "remediations", (opened ?? "").replace(/\.yaml$/, ""));
     await release();
-    assert.deepEqual(atCrash.status?.actions.map((a) => [a.id, a.state]), [["toolu_start", "Started"]]);
+    assert.deepEqual(
+      atCrash.status?.actions.map((a) => [a.id, a.state]),
+      [["toolu_start", "Started"]],
+    );
     assert.equal(atCrash.status?.phase, "Remediating");
     await restart(scenario);
     const done = await waitForPhase(state, ["Resolved", "Escalated", "Interrupted"], 45_000);
     assert.equal(done.status?.phase, "Resolved", done.status?.message);
     assert.equal(await dockerEvents("etcd1", "start", t0), 1, "Docker started etcd1 exactly once");
-    assert.deepEqual(done.status?.actions.map((a) => [a.id, a.state, a.exitCode]), [["toolu_start", "Unknown", undefined]]);
+    assert.deepEqual(
+      done.status?.actions.map((a) => [a.id, a.state, a.exitCode]),
+      [["toolu_start", "Unknown", undefined]],
+    );
     assert.equal(scenario.fake.requests.length, 3);
     await auditVerifies(state, done.metadata.name);
     const logs = await cli(state, "logs", done.metadata.name);
@@ -257,7 +323,10 @@ describe("crash safety: kill -9 of steward run at each phase, then a restart on 
       mode: "auto",
       policy: POLICY,
       script: [
-        reply(text("etcd2 reports errors; restarting it first."), toolUse("docker_restart", { container: "etcd2" }, "toolu_r1")),
+        reply(
+          text("etcd2 reports errors; restarting it first."),
+          toolUse("docker_restart", { container: "etcd2" }, "toolu_r1"),
+        ),
         (request) => {
           assert.match(lastToolResults(request)[0]?.text ?? "", /outcome is unknown/);
           return reply(toolUse("docker_restart", { container: "etcd2" }, "toolu_r2"));
@@ -273,21 +342,46 @@ describe("crash safety: kill -9 of steward run at each phase, then a restart on 
       dying.close();
       await killHard(scenario.steward);
       const [atCrash] = await listRemediations(state);
-      assert.equal(atCrash?.status?.actions.find((a) => a.id === id)?.state, "Started", `the record of ${id} was stored before Docker acted`);
-      await waitFor(async () => (await containerState("etcd2")) === "running", 15_000, "Docker to finish the restart on its own");
+      assert.equal(
+        atCrash?.status?.actions.find((a) => a.id === id)?.state,
+        "Started",
+        `the record of ${id} was stored before Docker acted`,
+      );
+      await waitFor(
+        async () => (await containerState("etcd2")) === "running",
+        15_000,
+        "Docker to finish the restart on its own",
+      );
       await restart(scenario);
       if (i === 0) await waitFor(() => scenario?.fake.requests.length === 2, 30_000, "the model to be told");
     }
     const done = await waitForPhase(state, ["Interrupted", "Resolved", "Escalated"], 30_000);
     assert.equal(done.status?.phase, "Interrupted");
     assert.equal(done.status?.reason, "ActionsInterrupted");
-    assert.match(done.status?.message ?? "", /during 2 changes.*docker restart etcd2; docker restart etcd2.*check the system/);
+    assert.match(
+      done.status?.message ?? "",
+      /during 2 changes.*docker restart etcd2; docker restart etcd2.*check the system/,
+    );
     assert.ok(done.status?.closedAt);
-    assert.deepEqual(done.status?.actions.map((a) => [a.id, a.state]), [["toolu_r1", "Unknown"], ["toolu_r2", "Unknown"]]);
-    assert.equal(await dockerEvents("etcd2", "restart", t0), 2, "each restart the model asked for ran once, none twice");
+    assert.deepEqual(
+      done.status?.actions.map((a) => [a.id, a.state]),
+      [
+        ["toolu_r1", "Unknown"],
+        ["toolu_r2", "Unknown"],
+      ],
+    );
+    assert.equal(
+      await dockerEvents("etcd2", "restart", t0),
+      2,
+      "each restart the model asked for ran once, none twice",
+    );
     assert.equal(scenario.fake.requests.length, 2, "no model call after the interruption");
     await sleep(3_000);
-    assert.equal((await listRemediations(state)).length, 1, "no new remediation for the same drift: a person owns it now");
+    assert.equal(
+      (await listRemediations(state)).length,
+      1,
+      "no new remediation for the same drift: a person owns it now",
+    );
     await auditVerifies(state, done.metadata.name);
   });
 
@@ -310,7 +404,10 @@ describe("crash safety: kill -9 of steward run at each phase, then a restart on 
     assert.equal(done.status?.phase, "Resolved", done.status?.message);
     assert.equal(done.status?.reason, "Verified");
     assert.ok(done.status?.verifiedAt);
-    assert.deepEqual(done.status?.attempts.map((a) => [a.number, a.outcome]), [[1, "Verified"]]);
+    assert.deepEqual(
+      done.status?.attempts.map((a) => [a.number, a.outcome]),
+      [[1, "Verified"]],
+    );
     assert.equal(scenario.fake.requests.length, 1, "no new model call: the pending resolve was verified again");
     assert.equal(await dockerEvents("etcd1", "start", t0), 1, "the person's start only");
     await auditVerifies(state, done.metadata.name);
@@ -322,7 +419,11 @@ describe("crash safety: kill -9 of steward run at each phase, then a restart on 
     extra = started0.steward;
     const t0 = nowSeconds();
     const started = nextDockerEvent("etcd1", "start", t0);
-    const holding = holdLockWhen<DesiredState>(state, "desiredstates", (ds) => ds.status?.fixes.some((f) => f.subject === "container/etcd1" && f.result === "Started") === true);
+    const holding = holdLockWhen<DesiredState>(
+      state,
+      "desiredstates",
+      (ds) => ds.status?.fixes.some((f) => f.subject === "container/etcd1" && f.result === "Started") === true,
+    );
     await docker("stop", "-t", "1", "etcd1");
     const release = await holding;
     await started.seen;
@@ -330,17 +431,33 @@ describe("crash safety: kill -9 of steward run at each phase, then a restart on 
     await killHard(extra);
     const atCrash = await stored<DesiredState>(state, "desiredstates", "etcd");
     await release();
-    assert.deepEqual(atCrash.status?.fixes.filter((f) => f.subject === "container/etcd1").map((f) => f.result), ["Started"], "the intent was stored before Docker acted");
+    assert.deepEqual(
+      atCrash.status?.fixes.filter((f) => f.subject === "container/etcd1").map((f) => f.result),
+      ["Started"],
+      "the intent was stored before Docker acted",
+    );
     extra = new StewardProcess(state);
     await extra.start();
-    const ds = await waitFor(async () => {
-      const current = await getDesiredState(state, "etcd");
-      return condition(current, "Ready") === "True/AsDeclared" && current?.status?.fixes.some((f) => f.result === "Interrupted") ? current : undefined;
-    }, 20_000, "Ready, the interrupted fix settled");
+    const ds = await waitFor(
+      async () => {
+        const current = await getDesiredState(state, "etcd");
+        return condition(current, "Ready") === "True/AsDeclared" &&
+          current?.status?.fixes.some((f) => f.result === "Interrupted")
+          ? current
+          : undefined;
+      },
+      20_000,
+      "Ready, the interrupted fix settled",
+    );
     await sleep(3_000);
     assert.equal(await dockerEvents("etcd1", "start", t0), 1, "Docker started etcd1 exactly once");
-    const fixes = ds.status?.fixes.filter((f) => f.subject === "container/etcd1" && Date.parse(f.time) >= t0 * 1000 - 1000) ?? [];
-    assert.deepEqual(fixes.map((f) => [f.action, f.result]), [["start", "Interrupted"]], "one fix, counted once against the budget");
+    const fixes =
+      ds.status?.fixes.filter((f) => f.subject === "container/etcd1" && Date.parse(f.time) >= t0 * 1000 - 1000) ?? [];
+    assert.deepEqual(
+      fixes.map((f) => [f.action, f.result]),
+      [["start", "Interrupted"]],
+      "one fix, counted once against the budget",
+    );
     assert.deepEqual(await listRemediations(state), []);
   });
 });

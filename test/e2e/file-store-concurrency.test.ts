@@ -28,7 +28,8 @@ spec:
 `;
 }
 
-const CONFLICT = /^error: DesiredState "shared" was modified concurrently \(resourceVersion \d+, expected \d+\); get it again/m;
+const CONFLICT =
+  /^error: DesiredState "shared" was modified concurrently \(resourceVersion \d+, expected \d+\); get it again/m;
 
 describe("file store: concurrent steward apply processes and a running controller", () => {
   let state: string;
@@ -40,10 +41,14 @@ describe("file store: concurrent steward apply processes and a running controlle
   };
   /** The controller has seen the latest spec and written its status for it. */
   const settled = (): Promise<DesiredState> =>
-    waitFor(async () => {
-      const ds = await current();
-      return ds.status?.observedGeneration === ds.metadata.generation ? ds : undefined;
-    }, 30_000, "status.observedGeneration to catch up with the generation");
+    waitFor(
+      async () => {
+        const ds = await current();
+        return ds.status?.observedGeneration === ds.metadata.generation ? ds : undefined;
+      },
+      30_000,
+      "status.observedGeneration to catch up with the generation",
+    );
 
   before(async () => {
     state = await tempStateDir();
@@ -76,9 +81,16 @@ describe("file store: concurrent steward apply processes and a running controlle
     );
     assert.deepEqual(new Set(outputs.flat()), new Set(["desiredstate.steward.dev/shared configured"]));
     const ds = await settled();
-    assert.equal(ds.metadata.generation, (metadata.generation ?? 0) + workers * rounds, "each spec change bumped the generation once");
+    assert.equal(
+      ds.metadata.generation,
+      (metadata.generation ?? 0) + workers * rounds,
+      "each spec change bumped the generation once",
+    );
     const lastOfEach = Array.from({ length: workers }, (_, w) => intervals(w).at(-1));
-    assert.ok(lastOfEach.includes(ds.spec.interval), `the stored spec (${ds.spec.interval}) is one worker's last apply, not an earlier, overwritten one`);
+    assert.ok(
+      lastOfEach.includes(ds.spec.interval),
+      `the stored spec (${ds.spec.interval}) is one worker's last apply, not an earlier, overwritten one`,
+    );
     assert.equal(ds.status?.conditions.find((c) => c.type === "Ready")?.status, "True");
     assert.equal(steward.logsMatching(/"level":"error"/).length, 0, steward.logsMatching(/"level":"error"/).join("\n"));
   });
@@ -102,7 +114,12 @@ describe("file store: concurrent steward apply processes and a running controlle
         for (let r = 0; r < 6; r++) {
           const read = String((await current()).metadata.resourceVersion);
           const interval = `${2_000 + w * 10 + r}ms`;
-          const applied = await cli(state, "apply", "-f", await writeManifest(state, `rmw${w}.yaml`, manifest(interval, read)));
+          const applied = await cli(
+            state,
+            "apply",
+            "-f",
+            await writeManifest(state, `rmw${w}.yaml`, manifest(interval, read)),
+          );
           mine.push({ read, interval, code: applied.code, stderr: applied.stderr });
         }
         return mine;

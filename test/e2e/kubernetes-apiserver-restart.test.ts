@@ -10,7 +10,9 @@ import { StewardProcess, tempStateDir } from "../support/steward.js";
 import { randomBytes } from "node:crypto";
 
 async function metric(steward: StewardProcess, series: string): Promise<number | undefined> {
-  const text = await (await fetch(`http://${steward.metricsAddress}/metrics`, { signal: AbortSignal.timeout(2_000) })).text();
+  const text = await (
+    await fetch(`http://${steward.metricsAddress}/metrics`, { signal: AbortSignal.timeout(2_000) })
+  ).text();
   const line = text.split("\n").find((l) => l.startsWith(`${series} `));
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
 }
@@ -28,7 +30,10 @@ describe("steward run --store kubernetes across a kube-apiserver restart", () =>
     await ensureCluster();
     state = await tempStateDir();
     // Without leader election: this test is about the informers (the next one about the Lease).
-    steward = new StewardProcess(state, ["--watch-namespace", "default"], { STEWARD_STORE: "kubernetes", STEWARD_LEADER_ELECT: "false" });
+    steward = new StewardProcess(state, ["--watch-namespace", "default"], {
+      STEWARD_STORE: "kubernetes",
+      STEWARD_LEADER_ELECT: "false",
+    });
     await steward.start();
   });
 
@@ -51,14 +56,22 @@ describe("steward run --store kubernetes across a kube-apiserver restart", () =>
 
     await docker("stop", "-t", "1", "etcd1");
     await waitFor(async () => (await containerState("etcd1")) === "running", 20_000, "etcd1 started again");
-    await waitFor(async () => {
-      const out = (await kubectl("get", "desiredstate", "etcd", "-o", "jsonpath={.status.fixes[*].subject}")).stdout;
-      return out.includes("container/etcd1");
-    }, 20_000, "the fix in the status after the restart");
+    await waitFor(
+      async () => {
+        const out = (await kubectl("get", "desiredstate", "etcd", "-o", "jsonpath={.status.fixes[*].subject}")).stdout;
+        return out.includes("container/etcd1");
+      },
+      20_000,
+      "the fix in the status after the restart",
+    );
 
-    await waitFor(async () => (await metric(steward, 'steward_observer_connected{observer="store"}')) === 1, 30_000, "the store reported connected on /metrics");
+    await waitFor(
+      async () => (await metric(steward, 'steward_observer_connected{observer="store"}')) === 1,
+      30_000,
+      "the store reported connected on /metrics",
+    );
     const interrupted = (await metric(steward, 'steward_store_watch_restarts_total{reason="failed"}')) ?? 0;
-    assert.ok(interrupted > 0, "the restart shows in steward_store_watch_restarts_total{reason=\"failed\"}");
+    assert.ok(interrupted > 0, 'the restart shows in steward_store_watch_restarts_total{reason="failed"}');
   });
 });
 
@@ -71,7 +84,11 @@ describe("steward run --store kubernetes with leader election through a kube-api
     await emptyNamespace();
     await ensureCluster();
     state = await tempStateDir();
-    steward = new StewardProcess(state, ["--watch-namespace", "default", "--lease-name", lease, "--lease-namespace", "default"], { STEWARD_STORE: "kubernetes" });
+    steward = new StewardProcess(
+      state,
+      ["--watch-namespace", "default", "--lease-name", lease, "--lease-namespace", "default"],
+      { STEWARD_STORE: "kubernetes" },
+    );
     await steward.start();
   });
 
@@ -90,9 +107,17 @@ describe("steward run --store kubernetes with leader election through a kube-api
     // Down for 20 s: past the renew deadline (10 s) and the lease (15 s).
     const downAt = Date.now();
     const restarted = restartApiServer(20);
-    await waitFor(() => steward.logsMatching(/lost the lease: stopping at once/).length > 0, 20_000, "Steward to give up the lease");
+    await waitFor(
+      () => steward.logsMatching(/lost the lease: stopping at once/).length > 0,
+      20_000,
+      "Steward to give up the lease",
+    );
     t.diagnostic(`stopped acting ${Date.now() - downAt} ms into the outage`);
-    await waitFor(() => steward.logsMatching(/stopped acting after losing the lease; standing by/).length > 0, 5_000, "the controllers to stop");
+    await waitFor(
+      () => steward.logsMatching(/stopped acting after losing the lease; standing by/).length > 0,
+      5_000,
+      "the controllers to stop",
+    );
     assert.equal(await metric(steward, "steward_leader"), 0);
     assert.equal((await fetch(`http://${steward.metricsAddress}/healthz`)).status, 200, "it keeps running");
     await restarted;
@@ -106,7 +131,14 @@ describe("steward run --store kubernetes with leader election through a kube-api
     const stoppedAt = Date.now();
     await waitFor(async () => (await containerState("etcd2")) === "running", 20_000, "etcd2 started again");
     t.diagnostic(`etcd2 started ${Date.now() - stoppedAt} ms after it was stopped`);
-    await waitFor(async () => (await kubectl("get", "desiredstate", "etcd", "-o", "jsonpath={.status.fixes[*].subject}")).stdout.includes("container/etcd2"), 20_000, "the fix in the status");
+    await waitFor(
+      async () =>
+        (await kubectl("get", "desiredstate", "etcd", "-o", "jsonpath={.status.fixes[*].subject}")).stdout.includes(
+          "container/etcd2",
+        ),
+      20_000,
+      "the fix in the status",
+    );
     await waitFor(() => ready("etcd"), 30_000, "etcd Ready after the outage");
   });
 });

@@ -56,7 +56,22 @@ spec:
 
 async function runContainer(name: string): Promise<void> {
   await docker("rm", "-f", name).catch(() => "");
-  await docker("run", "-d", "--name", name, "--network", "host", "--label", `${LABEL}=${ID}`, "--label", "steward.test=true", "--entrypoint", "/bin/sleep", "steward-demo/etcd:3.4", "3600");
+  await docker(
+    "run",
+    "-d",
+    "--name",
+    name,
+    "--network",
+    "host",
+    "--label",
+    `${LABEL}=${ID}`,
+    "--label",
+    "steward.test=true",
+    "--entrypoint",
+    "/bin/sleep",
+    "steward-demo/etcd:3.4",
+    "3600",
+  );
 }
 
 /** One sample of a metric from a replica's /metrics; `labels` as printed, e.g. `{action="start",result="Succeeded"}`. */
@@ -75,10 +90,12 @@ async function metricSum(steward: StewardProcess, name: string): Promise<number>
     .reduce((sum, l) => sum + Number(l.split(" ").at(-1)), 0);
 }
 
-const startsFixed = (s: StewardProcess): Promise<number | undefined> => metric(s, "steward_simple_fixes_total", '{action="start",result="Succeeded"}');
+const startsFixed = (s: StewardProcess): Promise<number | undefined> =>
+  metric(s, "steward_simple_fixes_total", '{action="start",result="Succeeded"}');
 
 async function remediations(): Promise<AgentRemediation[]> {
-  return (JSON.parse(await kubectlOk("get", "remediations", "-n", NS, "-o", "json")) as { items: AgentRemediation[] }).items;
+  return (JSON.parse(await kubectlOk("get", "remediations", "-n", NS, "-o", "json")) as { items: AgentRemediation[] })
+    .items;
 }
 
 async function leaseHolder(): Promise<string> {
@@ -87,7 +104,19 @@ async function leaseHolder(): Promise<string> {
 
 /** Docker's own record of how often a container was started since `since` (unix seconds). */
 async function startsSince(container: string, since: number): Promise<number> {
-  const out = await docker("events", "--since", String(since), "--until", String(Math.ceil(Date.now() / 1000) + 1), "--filter", `container=${container}`, "--filter", "event=start", "--format", "{{.Status}}");
+  const out = await docker(
+    "events",
+    "--since",
+    String(since),
+    "--until",
+    String(Math.ceil(Date.now() / 1000) + 1),
+    "--filter",
+    `container=${container}`,
+    "--filter",
+    "event=start",
+    "--format",
+    "{{.Status}}",
+  );
   return out.split("\n").filter(Boolean).length;
 }
 
@@ -126,11 +155,19 @@ describe("two steward replicas on one Lease (kubernetes store)", () => {
     await runContainer(AGENT_CONTAINER);
     fake = new FakeMessagesServer([
       // The first leader's session: it asks to start the stopped container (approve mode: a person must approve).
-      { content: [toolUse("docker_start", { container: AGENT_CONTAINER }, START_CALL)], stop_reason: "tool_use", usage: USAGE },
+      {
+        content: [toolUse("docker_start", { container: AGENT_CONTAINER }, START_CALL)],
+        stop_reason: "tool_use",
+        usage: USAGE,
+      },
       // The next leader's session, after the approval: it sees the result of the approved call and resolves.
       (request) => {
         handoverRequest = request;
-        return { content: [toolUse("resolve", { summary: `started ${AGENT_CONTAINER}` })], stop_reason: "tool_use", usage: USAGE };
+        return {
+          content: [toolUse("resolve", { summary: `started ${AGENT_CONTAINER}` })],
+          stop_reason: "tool_use",
+          usage: USAGE,
+        };
       },
     ]);
     const baseURL = await fake.start();
@@ -151,25 +188,49 @@ describe("two steward replicas on one Lease (kubernetes store)", () => {
     await kubectl("delete", "namespace", NS, "--wait=false");
     // The test control plane runs no namespace controller: finalize the emptied namespace as it would.
     const core = (await cluster()).makeApiClient(CoreV1Api);
-    await core.replaceNamespaceFinalize({ name: NS, body: { metadata: { name: NS }, spec: { finalizers: [] } } }).catch(() => undefined);
+    await core
+      .replaceNamespaceFinalize({ name: NS, body: { metadata: { name: NS }, spec: { finalizers: [] } } })
+      .catch(() => undefined);
   });
 
   it("exactly one replica leads; the other stands by, Ready, and acts on nothing", async () => {
     const [a, b] = replicas as [StewardProcess, StewardProcess];
-    await waitFor(async () => (await metric(a, "steward_leader")) === 1 || (await metric(b, "steward_leader")) === 1, 20_000, "one replica to lead");
+    await waitFor(
+      async () => (await metric(a, "steward_leader")) === 1 || (await metric(b, "steward_leader")) === 1,
+      20_000,
+      "one replica to lead",
+    );
     [leader, standby] = (await metric(a, "steward_leader")) === 1 ? [a, b] : [b, a];
     assert.equal(await metric(standby, "steward_leader"), 0);
     await waitFor(() => standby.logsMatching(/standing by/).length > 0, 10_000, "the standby to say it is standing by");
     assert.equal((await fetch(`http://${standby.metricsAddress}/readyz`)).status, 200, "a standby is Ready");
     assert.equal((await fetch(`http://${standby.metricsAddress}/healthz`)).status, 200);
 
-    await waitFor(async () => {
-      const ready = (await kubectl("get", "desiredstate", "fix", "-n", NS, "-o", 'jsonpath={.status.conditions[?(@.type=="Ready")]}')).stdout;
-      if (!ready.includes('"status":"True"')) throw new Error(`Ready is ${ready || "not set"}`);
-      return true;
-    }, 30_000, "fix Ready");
+    await waitFor(
+      async () => {
+        const ready = (
+          await kubectl(
+            "get",
+            "desiredstate",
+            "fix",
+            "-n",
+            NS,
+            "-o",
+            'jsonpath={.status.conditions[?(@.type=="Ready")]}',
+          )
+        ).stdout;
+        if (!ready.includes('"status":"True"')) throw new Error(`Ready is ${ready || "not set"}`);
+        return true;
+      },
+      30_000,
+      "fix Ready",
+    );
     await docker("kill", FIX_CONTAINER);
-    await waitFor(async () => (await containerState(FIX_CONTAINER)) === "running", 20_000, `${FIX_CONTAINER} started again`);
+    await waitFor(
+      async () => (await containerState(FIX_CONTAINER)) === "running",
+      20_000,
+      `${FIX_CONTAINER} started again`,
+    );
     await waitFor(async () => (await startsFixed(leader)) === 1, 5_000, "the leader's fix in its metrics");
     assert.equal(await startsFixed(standby), 0, "the standby fixed nothing");
     assert.equal(await metricSum(standby, "steward_reconcile_total"), 0, "the standby reconciled nothing");
@@ -178,32 +239,63 @@ describe("two steward replicas on one Lease (kubernetes store)", () => {
 
   it("the leader's agent session waits for approval of a start", async () => {
     await docker("kill", AGENT_CONTAINER);
-    const remediation = await waitFor(async () => (await remediations()).find((r) => r.status?.phase === "AwaitingApproval"), 30_000, "a remediation awaiting approval");
-    assert.deepEqual(remediation.status?.pendingApproval.map((p) => p.id), [START_CALL]);
+    const remediation = await waitFor(
+      async () => (await remediations()).find((r) => r.status?.phase === "AwaitingApproval"),
+      30_000,
+      "a remediation awaiting approval",
+    );
+    assert.deepEqual(
+      remediation.status?.pendingApproval.map((p) => p.id),
+      [START_CALL],
+    );
     assert.equal(await containerState(AGENT_CONTAINER), "exited");
   });
 
   it("kill -9 of the leader: the standby takes over within the lease duration and acts", async (t) => {
     const killedAt = Date.now();
     process.kill(leader.pid(), "SIGKILL");
-    await waitFor(async () => (await metric(standby, "steward_leader")) === 1, FAILOVER_TIMEOUT_MS, "the standby to take over");
+    await waitFor(
+      async () => (await metric(standby, "steward_leader")) === 1,
+      FAILOVER_TIMEOUT_MS,
+      "the standby to take over",
+    );
     t.diagnostic(`failover: the standby led ${Date.now() - killedAt} ms after kill -9 of the leader`);
     [leader, standby] = [standby, leader];
     assert.match(leader.logsMatching(/became the leader/).at(-1) ?? "", /previousHolder/);
 
     await docker("kill", FIX_CONTAINER);
-    await waitFor(async () => (await containerState(FIX_CONTAINER)) === "running", 20_000, `${FIX_CONTAINER} started by the new leader`);
+    await waitFor(
+      async () => (await containerState(FIX_CONTAINER)) === "running",
+      20_000,
+      `${FIX_CONTAINER} started by the new leader`,
+    );
     await waitFor(async () => (await startsFixed(leader)) === 1, 5_000, "the new leader's fix in its metrics");
   });
 
   it("approved after the failover, the start the old leader asked for runs exactly once; one remediation", async () => {
     const [before] = await remediations();
     assert.ok(before);
-    assert.equal(before.status?.phase, "AwaitingApproval", "the new leader did not touch a remediation nobody has decided on");
+    assert.equal(
+      before.status?.phase,
+      "AwaitingApproval",
+      "the new leader did not touch a remediation nobody has decided on",
+    );
     const since = Math.floor(Date.parse(before.status?.openedAt ?? "") / 1000);
     const name = before.metadata.name;
-    await kubectlOk("annotate", "remediation", name, "-n", NS, `steward.dev/approve=${START_CALL}`, "steward.dev/approved-by=dana");
-    const resolved = await waitFor(async () => (await remediations()).find((r) => r.status?.phase === "Resolved"), 30_000, "Resolved");
+    await kubectlOk(
+      "annotate",
+      "remediation",
+      name,
+      "-n",
+      NS,
+      `steward.dev/approve=${START_CALL}`,
+      "steward.dev/approved-by=dana",
+    );
+    const resolved = await waitFor(
+      async () => (await remediations()).find((r) => r.status?.phase === "Resolved"),
+      30_000,
+      "Resolved",
+    );
 
     assert.equal(await containerState(AGENT_CONTAINER), "running");
     assert.equal(await startsSince(AGENT_CONTAINER, since), 1, "Docker saw exactly one start");
@@ -216,7 +308,10 @@ describe("two steward replicas on one Lease (kubernetes store)", () => {
     // The new leader's model saw what was done: the note, and the approved call's result.
     assert.ok(handoverRequest);
     assert.match(JSON.stringify(handoverRequest.body?.messages[0]), /another Steward replica, which stopped/);
-    assert.deepEqual(lastToolResults(handoverRequest).map((r) => `${r.toolUseId} ${r.isError}`), [`${START_CALL} false`]);
+    assert.deepEqual(
+      lastToolResults(handoverRequest).map((r) => `${r.toolUseId} ${r.isError}`),
+      [`${START_CALL} false`],
+    );
     assert.equal(fake.remaining, 0);
   });
 
@@ -225,19 +320,35 @@ describe("two steward replicas on one Lease (kubernetes store)", () => {
     await third.start();
     await waitFor(() => third.logsMatching(/standing by/).length > 0, 10_000, "the third replica to stand by");
     process.kill(leader.pid(), "SIGSTOP");
-    await waitFor(async () => (await metric(third, "steward_leader")) === 1, FAILOVER_TIMEOUT_MS, "the third replica to take over");
+    await waitFor(
+      async () => (await metric(third, "steward_leader")) === 1,
+      FAILOVER_TIMEOUT_MS,
+      "the third replica to take over",
+    );
     process.kill(leader.pid(), "SIGCONT");
-    await waitFor(() => leader.logsMatching(/stopped acting after losing the lease; standing by to lead again/).length > 0, 10_000, "the old leader to step down");
+    await waitFor(
+      () => leader.logsMatching(/stopped acting after losing the lease; standing by to lead again/).length > 0,
+      10_000,
+      "the old leader to step down",
+    );
     assert.ok(alive(leader), "it did not exit");
     assert.ok(leader.logsMatching(/lost the lease: stopping at once/).length > 0);
     assert.equal(await metric(leader, "steward_leader"), 0);
     assert.equal(await metric(leader, "steward_leadership_lost_total"), 1);
-    assert.equal((await fetch(`http://${leader.metricsAddress}/readyz`)).status, 200, "a replica that stepped down is Ready");
+    assert.equal(
+      (await fetch(`http://${leader.metricsAddress}/readyz`)).status,
+      200,
+      "a replica that stepped down is Ready",
+    );
 
     // Only the new leader acts: the one that stepped down fixes nothing.
     const fixedBefore = await startsFixed(leader);
     await docker("kill", FIX_CONTAINER);
-    await waitFor(async () => (await containerState(FIX_CONTAINER)) === "running", 20_000, `${FIX_CONTAINER} started by the third replica`);
+    await waitFor(
+      async () => (await containerState(FIX_CONTAINER)) === "running",
+      20_000,
+      `${FIX_CONTAINER} started by the third replica`,
+    );
     await waitFor(async () => (await startsFixed(third)) === 1, 5_000, "the third replica's fix in its metrics");
     assert.equal(await startsFixed(leader), fixedBefore, "the replica that stepped down fixed nothing");
     [leader, standby] = [third, leader];
@@ -247,11 +358,19 @@ describe("two steward replicas on one Lease (kubernetes store)", () => {
     const fixedBefore = (await startsFixed(standby)) ?? 0;
     const releasedAt = Date.now();
     assert.equal(await leader.stop(), 0, "the current leader stops and releases the lease");
-    await waitFor(async () => (await metric(standby, "steward_leader")) === 1, FAILOVER_TIMEOUT_MS, "the replica that stepped down to lead again");
+    await waitFor(
+      async () => (await metric(standby, "steward_leader")) === 1,
+      FAILOVER_TIMEOUT_MS,
+      "the replica that stepped down to lead again",
+    );
     t.diagnostic(`led again ${Date.now() - releasedAt} ms after the lease was released`);
     leader = standby;
     await docker("kill", FIX_CONTAINER);
-    await waitFor(async () => (await containerState(FIX_CONTAINER)) === "running", 20_000, `${FIX_CONTAINER} started by the replica leading again`);
+    await waitFor(
+      async () => (await containerState(FIX_CONTAINER)) === "running",
+      20_000,
+      `${FIX_CONTAINER} started by the replica leading again`,
+    );
     await waitFor(async () => (await startsFixed(leader)) === fixedBefore + 1, 5_000, "its fix in its metrics");
   });
 

@@ -32,7 +32,10 @@ async function serviceAccountKubeconfig(dir: string, namespace: string): Promise
   const token = (await kubectlOk("create", "token", "steward", "-n", SYSTEM, "--duration", "1h")).trim();
   const server = (await cluster()).getCurrentCluster();
   assert.ok(server?.caData, "the admin kubeconfig carries the cluster CA inline");
-  return writeManifest(dir, "steward-sa.kubeconfig", `apiVersion: v1
+  return writeManifest(
+    dir,
+    "steward-sa.kubeconfig",
+    `apiVersion: v1
 kind: Config
 clusters:
 - name: test
@@ -44,7 +47,8 @@ contexts:
 - name: steward
   context: {cluster: test, user: steward, namespace: ${namespace}}
 current-context: steward
-`);
+`,
+  );
 }
 
 function metric(text: string, name: string): number {
@@ -62,7 +66,18 @@ describe("kubectl apply -k manifests/ on a real kube-apiserver", () => {
   it("creates the namespace, CRDs, ServiceAccount, RBAC, Deployment and metrics Service, with no Pod Security warning", async () => {
     const warnings = await applyManifests();
     assert.doesNotMatch(warnings, /PodSecurity|would violate/);
-    const objects = await kubectlOk("get", "namespace/steward-system", "serviceaccount/steward", "deployment/steward", "service/steward-metrics", "role/steward-leader-election", "-n", SYSTEM, "-o", "name");
+    const objects = await kubectlOk(
+      "get",
+      "namespace/steward-system",
+      "serviceaccount/steward",
+      "deployment/steward",
+      "service/steward-metrics",
+      "role/steward-leader-election",
+      "-n",
+      SYSTEM,
+      "-o",
+      "name",
+    );
     assert.deepEqual(objects.trim().split("\n"), [
       "namespace/steward-system",
       "serviceaccount/steward",
@@ -71,18 +86,37 @@ describe("kubectl apply -k manifests/ on a real kube-apiserver", () => {
       "role.rbac.authorization.k8s.io/steward-leader-election",
     ]);
     const crds = await kubectlOk("get", "crd", "-o", "name");
-    for (const plural of ["desiredstates", "remediations", "remediationpolicies"]) assert.match(crds, new RegExp(`${plural}\\.steward\\.dev`));
+    for (const plural of ["desiredstates", "remediations", "remediationpolicies"])
+      assert.match(crds, new RegExp(`${plural}\\.steward\\.dev`));
     assert.match(await kubectlOk("apply", "-k", MANIFESTS), /deployment\.apps\/steward unchanged/);
   });
 
   it("the Deployment's pod is admitted in steward-system, whose namespace enforces the restricted Pod Security level", async () => {
     await applyManifests();
-    const deployment = JSON.parse(await kubectlOk("get", "deployment", "steward", "-n", SYSTEM, "-o", "json")) as { spec: { replicas: number; template: { spec: unknown } } };
+    const deployment = JSON.parse(await kubectlOk("get", "deployment", "steward", "-n", SYSTEM, "-o", "json")) as {
+      spec: { replicas: number; template: { spec: unknown } };
+    };
     assert.equal(deployment.spec.replicas, 2);
-    const pod = (spec: unknown): string => JSON.stringify({ apiVersion: "v1", kind: "Pod", metadata: { name: "steward-admission-check", namespace: SYSTEM }, spec });
-    const admitted = await kubectl("create", "--dry-run=server", "-f", await writeManifest(state, "pod.json", pod(deployment.spec.template.spec)));
+    const pod = (spec: unknown): string =>
+      JSON.stringify({
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: "steward-admission-check", namespace: SYSTEM },
+        spec,
+      });
+    const admitted = await kubectl(
+      "create",
+      "--dry-run=server",
+      "-f",
+      await writeManifest(state, "pod.json", pod(deployment.spec.template.spec)),
+    );
     assert.equal(admitted.code, 0, admitted.stderr);
-    const root = await kubectl("create", "--dry-run=server", "-f", await writeManifest(state, "root.json", pod({ containers: [{ name: "c", image: "steward:dev" }] })));
+    const root = await kubectl(
+      "create",
+      "--dry-run=server",
+      "-f",
+      await writeManifest(state, "root.json", pod({ containers: [{ name: "c", image: "steward:dev" }] })),
+    );
     assert.notEqual(root.code, 0);
     assert.match(root.stderr, /violates PodSecurity "restricted/);
   });
@@ -107,21 +141,38 @@ describe("RBAC: steward run with the manifests' ServiceAccount token", () => {
     state = await tempStateDir();
     kubeconfig = await serviceAccountKubeconfig(state, ns);
     // A container of its own (no network, no ports): the shared etcd cluster is not touched.
-    await docker("run", "-d", "--name", container, "--label", `steward-e2e=${id}`, "--network", "none", "--entrypoint", "/bin/sleep", "steward-demo/etcd:3.4", "3600");
+    await docker(
+      "run",
+      "-d",
+      "--name",
+      container,
+      "--label",
+      `steward-e2e=${id}`,
+      "--network",
+      "none",
+      "--entrypoint",
+      "/bin/sleep",
+      "steward-demo/etcd:3.4",
+      "3600",
+    );
     fake = new FakeMessagesServer([
       { content: [toolUse("docker_start", { container }, "toolu_rbac1")], stop_reason: "tool_use", usage },
       { content: [toolUse("resolve", { summary: `started ${container}` })], stop_reason: "tool_use", usage },
     ]);
     const baseURL = await fake.start();
-    steward = new StewardProcess(state, ["--verify-timeout", "3s", "--targets", "docker,kubernetes", "--watch-namespace", ns], {
-      STEWARD_STORE: "kubernetes",
-      KUBECONFIG: kubeconfig,
-      POD_NAME: `steward-rbac-${id}`,
-      // What the Deployment sets: the Lease in steward-system, the one namespace the Role allows.
-      STEWARD_LEASE_NAMESPACE: SYSTEM,
-      ANTHROPIC_API_KEY: "test-key-not-secret",
-      ANTHROPIC_BASE_URL: baseURL,
-    });
+    steward = new StewardProcess(
+      state,
+      ["--verify-timeout", "3s", "--targets", "docker,kubernetes", "--watch-namespace", ns],
+      {
+        STEWARD_STORE: "kubernetes",
+        KUBECONFIG: kubeconfig,
+        POD_NAME: `steward-rbac-${id}`,
+        // What the Deployment sets: the Lease in steward-system, the one namespace the Role allows.
+        STEWARD_LEASE_NAMESPACE: SYSTEM,
+        ANTHROPIC_API_KEY: "test-key-not-secret",
+        ANTHROPIC_BASE_URL: baseURL,
+      },
+    );
     await steward.start();
   });
 
@@ -133,14 +184,21 @@ describe("RBAC: steward run with the manifests' ServiceAccount token", () => {
     await kubectl("delete", "namespace", ns, "--wait=false");
     // The test control plane runs no namespace controller: finalize the emptied namespace as it would.
     const core = (await cluster()).makeApiClient(CoreV1Api);
-    await core.replaceNamespaceFinalize({ name: ns, body: { metadata: { name: ns }, spec: { finalizers: [] } } }).catch(() => undefined);
+    await core
+      .replaceNamespaceFinalize({ name: ns, body: { metadata: { name: ns }, spec: { finalizers: [] } } })
+      .catch(() => undefined);
   });
 
   it("leads through the Lease steward in steward-system", async () => {
-    const holder = await waitFor(async () => {
-      const out = (await kubectl("get", "lease", "steward", "-n", SYSTEM, "-o", "jsonpath={.spec.holderIdentity}")).stdout;
-      return out.startsWith(`steward-rbac-${id}_`) ? out : undefined;
-    }, 30_000, "this Steward to hold the Lease");
+    const holder = await waitFor(
+      async () => {
+        const out = (await kubectl("get", "lease", "steward", "-n", SYSTEM, "-o", "jsonpath={.spec.holderIdentity}"))
+          .stdout;
+        return out.startsWith(`steward-rbac-${id}_`) ? out : undefined;
+      },
+      30_000,
+      "this Steward to hold the Lease",
+    );
     assert.match(holder, new RegExp(`^steward-rbac-${id}_[0-9a-f]+$`));
   });
 
@@ -159,21 +217,58 @@ spec:
     cooldown: 0s
 `;
     await kubectlOk("apply", "-f", await writeManifest(state, "rbac.yaml", manifest));
-    await waitFor(async () => /^rbac\s+True\s/m.test((await kubectl("get", "desiredstates", "-n", ns)).stdout), 30_000, "rbac Ready (status written by Steward)");
+    await waitFor(
+      async () => /^rbac\s+True\s/m.test((await kubectl("get", "desiredstates", "-n", ns)).stdout),
+      30_000,
+      "rbac Ready (status written by Steward)",
+    );
     await docker("stop", "-t", "1", container);
-    const name = await waitFor(async () => {
-      const out = (await kubectl("get", "rem", "-n", ns, "-o", "jsonpath={range .items[*]}{.metadata.name} {.status.phase}{\"\\n\"}{end}")).stdout;
-      return /^(\S+) AwaitingApproval$/m.exec(out)?.[1];
-    }, 30_000, "a remediation awaiting approval");
-    await kubectlOk("annotate", "remediation", name, "-n", ns, "steward.dev/approve=toolu_rbac1", "steward.dev/approved-by=dana");
-    await waitFor(async () => (await kubectl("get", "rem", name, "-n", ns, "-o", "jsonpath={.status.phase}")).stdout === "Resolved", 30_000, "Resolved after the annotation");
+    const name = await waitFor(
+      async () => {
+        const out = (
+          await kubectl(
+            "get",
+            "rem",
+            "-n",
+            ns,
+            "-o",
+            'jsonpath={range .items[*]}{.metadata.name} {.status.phase}{"\\n"}{end}',
+          )
+        ).stdout;
+        return /^(\S+) AwaitingApproval$/m.exec(out)?.[1];
+      },
+      30_000,
+      "a remediation awaiting approval",
+    );
+    await kubectlOk(
+      "annotate",
+      "remediation",
+      name,
+      "-n",
+      ns,
+      "steward.dev/approve=toolu_rbac1",
+      "steward.dev/approved-by=dana",
+    );
+    await waitFor(
+      async () => (await kubectl("get", "rem", name, "-n", ns, "-o", "jsonpath={.status.phase}")).stdout === "Resolved",
+      30_000,
+      "Resolved after the annotation",
+    );
     assert.equal(await containerState(container), "running");
     const annotations = (await kubectl("get", "rem", name, "-n", ns, "-o", "jsonpath={.metadata.annotations}")).stdout;
-    assert.doesNotMatch(annotations, /steward\.dev\/approve/, "the approval annotation was consumed (a patch by Steward)");
-    const described = await waitFor(async () => {
-      const out = (await kubectl("describe", "remediation", name, "-n", ns)).stdout;
-      return /Resolved/.test(out.split("Events:")[1] ?? "") ? out : undefined;
-    }, 10_000, "phase changes as Events in kubectl describe");
+    assert.doesNotMatch(
+      annotations,
+      /steward\.dev\/approve/,
+      "the approval annotation was consumed (a patch by Steward)",
+    );
+    const described = await waitFor(
+      async () => {
+        const out = (await kubectl("describe", "remediation", name, "-n", ns)).stdout;
+        return /Resolved/.test(out.split("Events:")[1] ?? "") ? out : undefined;
+      },
+      10_000,
+      "phase changes as Events in kubectl describe",
+    );
     assert.match(described, /Events:[\s\S]*Opened[\s\S]*AwaitingApproval[\s\S]*Resolved/);
   });
 
@@ -201,11 +296,35 @@ spec:
 `;
     await kubectlOk("apply", "-f", await writeManifest(state, "shop.yaml", manifests));
     // No Deployment controller here: write the status it would.
-    const status = { status: { observedGeneration: 1, replicas: 2, readyReplicas: 2, updatedReplicas: 2, availableReplicas: 2 } };
-    await kubectlOk("patch", "deployment", "web", "-n", ns, "--subresource=status", "--type=merge", "-p", JSON.stringify(status));
+    const status = {
+      status: { observedGeneration: 1, replicas: 2, readyReplicas: 2, updatedReplicas: 2, availableReplicas: 2 },
+    };
+    await kubectlOk(
+      "patch",
+      "deployment",
+      "web",
+      "-n",
+      ns,
+      "--subresource=status",
+      "--type=merge",
+      "-p",
+      JSON.stringify(status),
+    );
     await kubectlOk("scale", "deployment", "web", "-n", ns, "--replicas=1");
-    await waitFor(async () => (await kubectlOk("get", "deployment", "web", "-n", ns, "-o", "jsonpath={.spec.replicas}")) === "2", 30_000, "web scaled back to 2 by Steward");
-    const fixes = await kubectlOk("get", "desiredstate", "shop", "-n", ns, "-o", "jsonpath={range .status.fixes[*]}{.subject} {.action} {.result}{\"\\n\"}{end}");
+    await waitFor(
+      async () => (await kubectlOk("get", "deployment", "web", "-n", ns, "-o", "jsonpath={.spec.replicas}")) === "2",
+      30_000,
+      "web scaled back to 2 by Steward",
+    );
+    const fixes = await kubectlOk(
+      "get",
+      "desiredstate",
+      "shop",
+      "-n",
+      ns,
+      "-o",
+      'jsonpath={range .status.fixes[*]}{.subject} {.action} {.result}{"\\n"}{end}',
+    );
     assert.match(fixes, /^deployment\/web scale Succeeded$/m);
   });
 
@@ -218,12 +337,21 @@ spec:
   it("is refused writes outside its role (403 Forbidden)", async () => {
     const configMap = await asSteward("create", "configmap", `probe-${id}`, "-n", ns, "--from-literal=a=b");
     assert.notEqual(configMap.code, 0);
-    assert.match(configMap.stderr, new RegExp(`configmaps is forbidden: User "${SA_USER}" cannot create resource "configmaps"`));
+    assert.match(
+      configMap.stderr,
+      new RegExp(`configmaps is forbidden: User "${SA_USER}" cannot create resource "configmaps"`),
+    );
     const refusals: [string[], RegExp][] = [
-      [["create", "secret", "generic", `probe-${id}`, "-n", SYSTEM, "--from-literal=a=b"], /cannot create resource "secrets"/],
+      [
+        ["create", "secret", "generic", `probe-${id}`, "-n", SYSTEM, "--from-literal=a=b"],
+        /cannot create resource "secrets"/,
+      ],
       [["delete", "crd", "desiredstates.steward.dev"], /cannot delete resource "customresourcedefinitions"/],
       [["delete", "desiredstate", "rbac", "-n", ns], /cannot delete resource "desiredstates"/],
-      [["scale", "deployment", "steward", "-n", SYSTEM, "--replicas=0"], /cannot (patch|update) resource "deployments\/scale"|cannot get resource "deployments"/],
+      [
+        ["scale", "deployment", "steward", "-n", SYSTEM, "--replicas=0"],
+        /cannot (patch|update) resource "deployments\/scale"|cannot get resource "deployments"/,
+      ],
       [["delete", "deployment", "web", "-n", ns], /cannot delete resource "deployments"/],
     ];
     for (const [args, message] of refusals) {
@@ -235,7 +363,10 @@ spec:
     const policy = `apiVersion: steward.dev/v1alpha1\nkind: RemediationPolicy\nmetadata: {name: wide-open, namespace: ${ns}}\nspec: {}\n`;
     const created = await asSteward("create", "-f", await writeManifest(state, "policy.yaml", policy));
     assert.match(created.stderr, /is forbidden: .* cannot create resource "remediationpolicies"/);
-    assert.equal((await kubectlOk("get", "desiredstate", "rbac", "-n", ns, "-o", "name")).trim(), "desiredstate.steward.dev/rbac");
+    assert.equal(
+      (await kubectlOk("get", "desiredstate", "rbac", "-n", ns, "-o", "name")).trim(),
+      "desiredstate.steward.dev/rbac",
+    );
   });
 
   it("kubectl auth can-i: what Steward uses, and nothing around it", async () => {
@@ -275,8 +406,16 @@ spec:
     const lease = (namespace: string): string =>
       `apiVersion: coordination.k8s.io/v1\nkind: Lease\nmetadata: {name: steward-probe-${id}, namespace: ${namespace}}\nspec: {holderIdentity: probe}\n`;
     const refused = await asSteward("create", "-f", await writeManifest(state, "lease.yaml", lease(ns)));
-    assert.match(refused.stderr, new RegExp(`is forbidden: .* cannot create resource "leases".*in the namespace "${ns}"`));
-    const dryRun = await asSteward("create", "--dry-run=server", "-f", await writeManifest(state, "lease-system.yaml", lease(SYSTEM)));
+    assert.match(
+      refused.stderr,
+      new RegExp(`is forbidden: .* cannot create resource "leases".*in the namespace "${ns}"`),
+    );
+    const dryRun = await asSteward(
+      "create",
+      "--dry-run=server",
+      "-f",
+      await writeManifest(state, "lease-system.yaml", lease(SYSTEM)),
+    );
     assert.equal(dryRun.code, 0, dryRun.stderr);
   });
 });

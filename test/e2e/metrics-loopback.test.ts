@@ -30,15 +30,23 @@ async function portInUse(port: number): Promise<boolean> {
 /** Runs `steward run` with `args`, returns where it says it serves metrics and what listens there. */
 async function serveAndInspect(args: string[]): Promise<{ url: string; addresses: string[]; healthz: number }> {
   const state = await tempStateDir();
-  const child = spawn(STEWARD, ["--state-dir", state, "run", "--prometheus-url", "http://127.0.0.1:9", "--log-format", "json", ...args], {
-    stdio: ["ignore", "pipe", "pipe"],
-    env: { ...process.env, ANTHROPIC_API_KEY: "" },
-  });
+  const child = spawn(
+    STEWARD,
+    ["--state-dir", state, "run", "--prometheus-url", "http://127.0.0.1:9", "--log-format", "json", ...args],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+      env: { ...process.env, ANTHROPIC_API_KEY: "" },
+    },
+  );
   let logs = "";
   child.stdout.on("data", (c: Buffer) => (logs += c.toString()));
   child.stderr.on("data", (c: Buffer) => (logs += c.toString()));
   try {
-    const line = await waitFor(() => logs.split("\n").find((l) => l.includes("steward is running")), 30_000, `steward run to start: ${logs.slice(-500)}`);
+    const line = await waitFor(
+      () => logs.split("\n").find((l) => l.includes("steward is running")),
+      30_000,
+      `steward run to start: ${logs.slice(-500)}`,
+    );
     const url = (JSON.parse(line) as { metrics: string }).metrics;
     const port = Number(new URL(url).port);
     const healthz = (await fetch(`http://127.0.0.1:${port}/healthz`)).status;
@@ -53,12 +61,16 @@ async function serveAndInspect(args: string[]): Promise<{ url: string; addresses
 const defaultPortBusy = await portInUse(9477);
 
 describe("the metrics and health endpoints are bound to loopback by default", () => {
-  it("without --metrics-addr: 127.0.0.1:9477 only", { skip: defaultPortBusy ? "something else listens on 9477" : false }, async () => {
-    const served = await serveAndInspect([]);
-    assert.equal(served.url, "http://127.0.0.1:9477/metrics");
-    assert.deepEqual(served.addresses, ["0100007F"]);
-    assert.equal(served.healthz, 200);
-  });
+  it(
+    "without --metrics-addr: 127.0.0.1:9477 only",
+    { skip: defaultPortBusy ? "something else listens on 9477" : false },
+    async () => {
+      const served = await serveAndInspect([]);
+      assert.equal(served.url, "http://127.0.0.1:9477/metrics");
+      assert.deepEqual(served.addresses, ["0100007F"]);
+      assert.equal(served.healthz, 200);
+    },
+  );
 
   it("--metrics-addr :PORT: loopback too, never every interface", async () => {
     const served = await serveAndInspect(["--metrics-addr", ":0"]);

@@ -44,7 +44,10 @@ describe("the operator image (docker/Dockerfile on a stand-in for node:24-slim)"
 
   before(async () => {
     // npm ci runs inside the build; the layers are cached while package-lock.json is unchanged.
-    await run("bash", [`${ROOT}scripts/operator-image.sh`, "build"], { env: { ...process.env, STEWARD_IMAGE: IMAGE }, timeout: 600_000 });
+    await run("bash", [`${ROOT}scripts/operator-image.sh`, "build"], {
+      env: { ...process.env, STEWARD_IMAGE: IMAGE },
+      timeout: 600_000,
+    });
   });
 
   after(async () => {
@@ -53,7 +56,11 @@ describe("the operator image (docker/Dockerfile on a stand-in for node:24-slim)"
   });
 
   it("runs as user 10001 with steward as its entrypoint and run --store kubernetes as its command", async () => {
-    const config = JSON.parse(await docker("image", "inspect", "-f", "{{json .Config}}", IMAGE)) as { User: string; Entrypoint: string[]; Cmd: string[] };
+    const config = JSON.parse(await docker("image", "inspect", "-f", "{{json .Config}}", IMAGE)) as {
+      User: string;
+      Entrypoint: string[];
+      Cmd: string[];
+    };
     assert.equal(config.User, "10001:10001");
     assert.deepEqual(config.Entrypoint, ["steward"]);
     assert.deepEqual(config.Cmd, ["run", "--store", "kubernetes"]);
@@ -62,8 +69,20 @@ describe("the operator image (docker/Dockerfile on a stand-in for node:24-slim)"
   });
 
   it("holds production dependencies only", async () => {
-    const script = 'console.log(["typescript", "eslint", "tsx", "zod"].filter((p) => require("fs").existsSync("node_modules/" + p)).join(" "))';
-    const found = await docker("run", "--rm", "--read-only", "--network", "none", "--entrypoint", "node", IMAGE, "-e", script);
+    const script =
+      'console.log(["typescript", "eslint", "tsx", "zod"].filter((p) => require("fs").existsSync("node_modules/" + p)).join(" "))';
+    const found = await docker(
+      "run",
+      "--rm",
+      "--read-only",
+      "--network",
+      "none",
+      "--entrypoint",
+      "node",
+      IMAGE,
+      "-e",
+      script,
+    );
     assert.equal(found, "zod");
   });
 
@@ -71,11 +90,34 @@ describe("the operator image (docker/Dockerfile on a stand-in for node:24-slim)"
     const port = await freePort();
     const socketGroup = String((await stat(DOCKER_SOCKET)).gid);
     await docker(
-      "run", "-d", "--name", name, "--read-only", "--tmpfs", "/tmp", "--user", "10001:10001", "--cap-drop", "ALL",
-      "--security-opt", "no-new-privileges", "--network", "host",
+      "run",
+      "-d",
+      "--name",
+      name,
+      "--read-only",
+      "--tmpfs",
+      "/tmp",
+      "--user",
+      "10001:10001",
+      "--cap-drop",
+      "ALL",
+      "--security-opt",
+      "no-new-privileges",
+      "--network",
+      "host",
       // The Docker observer needs the daemon: the socket, and its group for the non-root user.
-      "-v", `${DOCKER_SOCKET}:${DOCKER_SOCKET}`, "--group-add", socketGroup,
-      IMAGE, "run", "--store", "file", "--metrics-addr", `127.0.0.1:${port}`, "--prometheus-url", "http://127.0.0.1:9",
+      "-v",
+      `${DOCKER_SOCKET}:${DOCKER_SOCKET}`,
+      "--group-add",
+      socketGroup,
+      IMAGE,
+      "run",
+      "--store",
+      "file",
+      "--metrics-addr",
+      `127.0.0.1:${port}`,
+      "--prometheus-url",
+      "http://127.0.0.1:9",
     );
     try {
       await waitFor(async () => (await status(`http://127.0.0.1:${port}/healthz`)) === 200, 30_000, "/healthz 200");
@@ -87,7 +129,13 @@ describe("the operator image (docker/Dockerfile on a stand-in for node:24-slim)"
     const metrics = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
     assert.match(metrics, /^steward_observer_connected\{observer="docker"\} 1$/m);
     // Its state (sessions, audit trails) goes to the state dir volume, the only writable place.
-    const written = await docker("exec", name, "/bin/sh", "-c", "(echo > /opt/steward/probe) 2>&1; echo > /var/lib/steward/probe && echo state-dir-writable");
+    const written = await docker(
+      "exec",
+      name,
+      "/bin/sh",
+      "-c",
+      "(echo > /opt/steward/probe) 2>&1; echo > /var/lib/steward/probe && echo state-dir-writable",
+    );
     assert.match(written, /Read-only file system/);
     assert.match(written, /state-dir-writable/);
   });
@@ -104,18 +152,48 @@ describe("the operator image (docker/Dockerfile on a stand-in for node:24-slim)"
     await chown(kubeconfig, 10001, 10001);
     const port = await freePort();
     await docker(
-      "run", "-d", "--name", inCluster, "--read-only", "--tmpfs", "/tmp", "--user", "10001:10001", "--cap-drop", "ALL",
-      "--security-opt", "no-new-privileges", "--network", "host", "-v", `${kubeconfig}:/etc/steward/kubeconfig:ro`,
-      "-e", "KUBECONFIG=/etc/steward/kubeconfig", "-e", `POD_NAME=${inCluster}`,
-      IMAGE, "run", "--store", "kubernetes", "--targets", "kubernetes", "--metrics-addr", `127.0.0.1:${port}`,
-      "--lease-name", lease, "--lease-namespace", "default", "--watch-namespace", `steward-image-${id}`,
+      "run",
+      "-d",
+      "--name",
+      inCluster,
+      "--read-only",
+      "--tmpfs",
+      "/tmp",
+      "--user",
+      "10001:10001",
+      "--cap-drop",
+      "ALL",
+      "--security-opt",
+      "no-new-privileges",
+      "--network",
+      "host",
+      "-v",
+      `${kubeconfig}:/etc/steward/kubeconfig:ro`,
+      "-e",
+      "KUBECONFIG=/etc/steward/kubeconfig",
+      "-e",
+      `POD_NAME=${inCluster}`,
+      IMAGE,
+      "run",
+      "--store",
+      "kubernetes",
+      "--targets",
+      "kubernetes",
+      "--metrics-addr",
+      `127.0.0.1:${port}`,
+      "--lease-name",
+      lease,
+      "--lease-namespace",
+      "default",
+      "--watch-namespace",
+      `steward-image-${id}`,
     );
     await waitFor(async () => (await status(`http://127.0.0.1:${port}/readyz`)) === 200, 30_000, "/readyz 200");
-    const holder = async (): Promise<string> => (await kubectl("get", "lease", lease, "-n", "default", "-o", "jsonpath={.spec.holderIdentity}")).stdout;
+    const holder = async (): Promise<string> =>
+      (await kubectl("get", "lease", lease, "-n", "default", "-o", "jsonpath={.spec.holderIdentity}")).stdout;
     await waitFor(async () => (await holder()).startsWith(`${inCluster}_`), 30_000, "the container to hold its Lease");
     await docker("stop", "-t", "20", inCluster);
     assert.equal(await docker("inspect", "-f", "{{.State.ExitCode}}", inCluster), "0", "node as PID 1 handles SIGTERM");
     assert.equal(await holder(), "", "the Lease was released on the way out");
   });
 });
-

@@ -24,16 +24,28 @@ describe("drift with no simple fix opens an AgentRemediation", () => {
     // Replace etcd2 by a container of the same compose service whose etcd rejects its flags.
     await docker("rm", "-f", "etcd2");
     await docker(
-      "create", "--name", "etcd2", "--network", "host",
-      "--label", "com.docker.compose.project=etcd", "--label", "com.docker.compose.service=etcd2",
-      "steward-demo/etcd:3.4", "--no-such-flag",
+      "create",
+      "--name",
+      "etcd2",
+      "--network",
+      "host",
+      "--label",
+      "com.docker.compose.project=etcd",
+      "--label",
+      "com.docker.compose.service=etcd2",
+      "steward-demo/etcd:3.4",
+      "--no-such-flag",
     );
     const { state, steward } = await startWith(etcdDesiredState({ budget: { max: 2, window: "10m" } }));
     running = steward;
-    const [remediation] = await waitFor(async () => {
-      const list = await listRemediations(state);
-      return list.length > 0 ? list : undefined;
-    }, 30_000, "a remediation for the crash loop");
+    const [remediation] = await waitFor(
+      async () => {
+        const list = await listRemediations(state);
+        return list.length > 0 ? list : undefined;
+      },
+      30_000,
+      "a remediation for the crash loop",
+    );
     assert.equal(remediation?.spec.reason, "RestartBudgetExhausted");
     assert.equal(remediation?.status?.phase, "Pending");
     assert.equal(remediation?.status?.reason, "NoModelConfigured");
@@ -51,7 +63,11 @@ describe("drift with no simple fix opens an AgentRemediation", () => {
     await sleep(6_000);
     assert.equal((await listRemediations(state)).length, 1);
     const later = await getDesiredState(state, "etcd");
-    assert.equal(later?.status?.fixes.filter((f) => f.subject === "container/etcd2").length, 2, "no more restarts once handed over");
+    assert.equal(
+      later?.status?.fixes.filter((f) => f.subject === "container/etcd2").length,
+      2,
+      "no more restarts once handed over",
+    );
     assert.equal(condition(later, "Remediating"), "True/RemediationOpen");
     assert.equal(later?.status?.activeRemediation, remediation?.metadata.name);
     const described = await cli(state, "describe", "remediation", remediation?.metadata.name ?? "");
@@ -62,24 +78,39 @@ describe("drift with no simple fix opens an AgentRemediation", () => {
   it("a removed member: a remediation opens at once; recreated, it resolves as DriftCleared", async () => {
     const { state, steward } = await startWith(etcdDesiredState());
     running = steward;
-    await waitFor(async () => condition(await getDesiredState(state, "etcd"), "Ready") === "True/AsDeclared", 30_000, "Ready before the fault");
+    await waitFor(
+      async () => condition(await getDesiredState(state, "etcd"), "Ready") === "True/AsDeclared",
+      30_000,
+      "Ready before the fault",
+    );
     const removedAt = Date.now();
     await docker("rm", "-f", "etcd2");
-    const [remediation] = await waitFor(async () => {
-      const list = await listRemediations(state);
-      return list.length > 0 ? list : undefined;
-    }, 10_000, "a remediation for the removed member");
+    const [remediation] = await waitFor(
+      async () => {
+        const list = await listRemediations(state);
+        return list.length > 0 ? list : undefined;
+      },
+      10_000,
+      "a remediation for the removed member",
+    );
     console.log(`etcd2 removed → remediation open in ${Date.now() - removedAt} ms`);
     assert.equal(remediation?.spec.drift[0]?.type, "ContainerMissing");
     assert.equal(remediation?.spec.reason, "NoSimpleFix");
     const table = await cli(state, "get", "rem");
-    assert.match(table.stdout, /^NAME\s+TARGET\s+PHASE\s+REASON\s+ATTEMPTS\s+TOKENS\s+AGE\n\S+\s+etcd\s+Pending\s+NoModelConfigured\s+0\s+0\s+\d+s/);
+    assert.match(
+      table.stdout,
+      /^NAME\s+TARGET\s+PHASE\s+REASON\s+ATTEMPTS\s+TOKENS\s+AGE\n\S+\s+etcd\s+Pending\s+NoModelConfigured\s+0\s+0\s+\d+s/,
+    );
 
     await compose("up", "-d", "etcd2");
-    const resolved = await waitFor(async () => {
-      const list = await listRemediations(state);
-      return list[0]?.status?.phase === "Resolved" ? list[0] : undefined;
-    }, 20_000, "the remediation resolved once the member is back");
+    const resolved = await waitFor(
+      async () => {
+        const list = await listRemediations(state);
+        return list[0]?.status?.phase === "Resolved" ? list[0] : undefined;
+      },
+      20_000,
+      "the remediation resolved once the member is back",
+    );
     assert.equal(resolved.status?.reason, "DriftCleared");
     assert.equal((await listRemediations(state)).length, 1);
   });
@@ -89,42 +120,77 @@ describe("drift with no simple fix opens an AgentRemediation", () => {
       etcdDesiredState({ name: "quorum", members: [], simpleFixes: [], invariants: ALL_MEMBERS_UP, interval: "1s" }),
     );
     running = steward;
-    await waitFor(async () => condition(await getDesiredState(state, "quorum"), "Ready") === "True/AsDeclared", 30_000, "quorum holds");
+    await waitFor(
+      async () => condition(await getDesiredState(state, "quorum"), "Ready") === "True/AsDeclared",
+      30_000,
+      "quorum holds",
+    );
     const stoppedAt = Date.now();
     await docker("stop", "-t", "1", "etcd1");
-    await waitFor(async () => (await getDesiredState(state, "quorum"))?.status?.invariants[0]?.state === "Pending", 10_000, "the invariant pending");
+    await waitFor(
+      async () => (await getDesiredState(state, "quorum"))?.status?.invariants[0]?.state === "Pending",
+      10_000,
+      "the invariant pending",
+    );
     const pendingSeenAt = Date.now();
     assert.deepEqual(await listRemediations(state), [], "no remediation while within for: 4s");
-    const [remediation] = await waitFor(async () => {
-      const list = await listRemediations(state);
-      return list.length > 0 ? list : undefined;
-    }, 20_000, "a remediation after the for window");
+    const [remediation] = await waitFor(
+      async () => {
+        const list = await listRemediations(state);
+        return list.length > 0 ? list : undefined;
+      },
+      20_000,
+      "a remediation after the for window",
+    );
     const openedAt = Date.parse(remediation?.status?.openedAt ?? "");
     const violationSince = Date.parse(remediation?.spec.drift[0]?.since ?? "");
-    console.log(`etcd1 stopped; pending seen after ${pendingSeenAt - stoppedAt} ms; remediation opened after ${openedAt - stoppedAt} ms`);
-    assert.ok(openedAt - violationSince >= 4_000, `opened ${openedAt - violationSince} ms after the violation began; for is 4s`);
+    console.log(
+      `etcd1 stopped; pending seen after ${pendingSeenAt - stoppedAt} ms; remediation opened after ${openedAt - stoppedAt} ms`,
+    );
+    assert.ok(
+      openedAt - violationSince >= 4_000,
+      `opened ${openedAt - violationSince} ms after the violation began; for is 4s`,
+    );
     assert.equal(remediation?.spec.drift[0]?.type, "InvariantViolated");
     assert.equal(remediation?.spec.drift[0]?.evidence.metric?.query, 'count(up{job="etcd"} == 1)');
     assert.equal(remediation?.spec.drift[0]?.evidence.metric?.samples[0]?.value, "2");
-    assert.equal(await containerState("etcd1"), "exited", "simple fixes disabled and no services declared: Steward did not start it");
+    assert.equal(
+      await containerState("etcd1"),
+      "exited",
+      "simple fixes disabled and no services declared: Steward did not start it",
+    );
   });
 
   it("Prometheus stopped: invariants Unknown with the reason, no remediation; back: normal", async () => {
-    const { state, steward } = await startWith(etcdDesiredState({ name: "quorum", invariants: ALL_MEMBERS_UP, interval: "1s" }));
+    const { state, steward } = await startWith(
+      etcdDesiredState({ name: "quorum", invariants: ALL_MEMBERS_UP, interval: "1s" }),
+    );
     running = steward;
-    await waitFor(async () => condition(await getDesiredState(state, "quorum"), "Ready") === "True/AsDeclared", 30_000, "quorum holds");
+    await waitFor(
+      async () => condition(await getDesiredState(state, "quorum"), "Ready") === "True/AsDeclared",
+      30_000,
+      "quorum holds",
+    );
     await docker("stop", "-t", "1", "prometheus");
-    const ds = await waitFor(async () => {
-      const current = await getDesiredState(state, "quorum");
-      return condition(current, "Ready") === "Unknown/PrometheusUnavailable" ? current : undefined;
-    }, 15_000, "Ready Unknown because Prometheus is down");
+    const ds = await waitFor(
+      async () => {
+        const current = await getDesiredState(state, "quorum");
+        return condition(current, "Ready") === "Unknown/PrometheusUnavailable" ? current : undefined;
+      },
+      15_000,
+      "Ready Unknown because Prometheus is down",
+    );
     assert.equal(ds.status?.invariants[0]?.state, "Unknown");
     assert.match(ds.status?.conditions.find((c) => c.type === "Ready")?.message ?? "", /127\.0\.0\.1:19090/);
     assert.equal(condition(ds, "Degraded"), "True/PrometheusUnavailable");
     await sleep(6_000);
     assert.deepEqual(await listRemediations(state), [], "Unknown is never a violation");
     await docker("start", "prometheus");
-    await waitFor(async () => condition(await getDesiredState(state, "quorum"), "Ready") === "True/AsDeclared", 45_000, "Ready again once Prometheus is back");
+    await waitFor(
+      async () => condition(await getDesiredState(state, "quorum"), "Ready") === "True/AsDeclared",
+      45_000,
+      "Ready again once Prometheus is back",
+    );
     assert.deepEqual(await listRemediations(state), []);
   });
 });

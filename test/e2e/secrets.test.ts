@@ -76,14 +76,41 @@ describe("secrets never in any output (end to end)", () => {
       "exec sleep 3600",
     ].join("; ");
     await docker(
-      "run", "-d", "--name", container, "--label", `steward-e2e=${id}`, "--label", `steward.test=true`,
-      "--label", `com.example.dsn=postgres://report:${secrets.labelPassword}@db/reports`, "--network", "none",
-      "-e", `API_KEY=${secrets.anthropicKey}`, "-e", `AUTH_HEADER=Bearer ${secrets.bearer}`,
-      "-e", `DATABASE_URL=postgres://admin:${secrets.urlPassword}@db:5432/app`, "-e", `DB_PASSWORD=${secrets.password}`,
-      "-e", `TLS_KEY=${secrets.pem}`, "-e", `OPAQUE=${secrets.opaque}`,
-      "--entrypoint", "/bin/sh", "steward-demo/etcd:3.4", "-c", script,
+      "run",
+      "-d",
+      "--name",
+      container,
+      "--label",
+      `steward-e2e=${id}`,
+      "--label",
+      `steward.test=true`,
+      "--label",
+      `com.example.dsn=postgres://report:${secrets.labelPassword}@db/reports`,
+      "--network",
+      "none",
+      "-e",
+      `API_KEY=${secrets.anthropicKey}`,
+      "-e",
+      `AUTH_HEADER=Bearer ${secrets.bearer}`,
+      "-e",
+      `DATABASE_URL=postgres://admin:${secrets.urlPassword}@db:5432/app`,
+      "-e",
+      `DB_PASSWORD=${secrets.password}`,
+      "-e",
+      `TLS_KEY=${secrets.pem}`,
+      "-e",
+      `OPAQUE=${secrets.opaque}`,
+      "--entrypoint",
+      "/bin/sh",
+      "steward-demo/etcd:3.4",
+      "-c",
+      script,
     );
-    await waitFor(async () => (await docker("logs", container)).includes("opaque value"), 10_000, "the container to print its secrets");
+    await waitFor(
+      async () => (await docker("logs", container)).includes("opaque value"),
+      10_000,
+      "the container to print its secrets",
+    );
     fake = new FakeMessagesServer([
       {
         content: [
@@ -95,7 +122,11 @@ describe("secrets never in any output (end to end)", () => {
         stop_reason: "tool_use",
         usage: USAGE,
       },
-      { content: [text("It was stopped; starting it."), toolUse("docker_start", { container }, "toolu_start")], stop_reason: "tool_use", usage: USAGE },
+      {
+        content: [text("It was stopped; starting it."), toolUse("docker_start", { container }, "toolu_start")],
+        stop_reason: "tool_use",
+        usage: USAGE,
+      },
       { content: [toolUse("resolve", { summary: `started ${container}` })], stop_reason: "tool_use", usage: USAGE },
     ]);
     const baseURL = await fake.start();
@@ -114,14 +145,25 @@ spec:
 `;
     const applied = await cli(state.dir, "apply", "-f", await writeManifest(state.manifests, "ds.yaml", manifest));
     assert.equal(applied.code, 0, applied.stderr);
-    steward = new StewardProcess(state.dir, ["--verify-timeout", "5s"], { ANTHROPIC_API_KEY: secrets.stewardKey, ANTHROPIC_BASE_URL: baseURL });
+    steward = new StewardProcess(state.dir, ["--verify-timeout", "5s"], {
+      ANTHROPIC_API_KEY: secrets.stewardKey,
+      ANTHROPIC_BASE_URL: baseURL,
+    });
     await steward.start();
-    await waitFor(async () => (await cli(state.dir, "get", "ds", "secrets")).stdout.includes("True"), 30_000, "secrets Ready");
+    await waitFor(
+      async () => (await cli(state.dir, "get", "ds", "secrets")).stdout.includes("True"),
+      30_000,
+      "secrets Ready",
+    );
     await docker("stop", "-t", "1", container);
-    remediation = await waitFor(async () => {
-      const [r] = await listRemediations(state.dir);
-      return r?.status?.phase === "AwaitingApproval" ? r.metadata.name : undefined;
-    }, 45_000, "a remediation awaiting approval of the start");
+    remediation = await waitFor(
+      async () => {
+        const [r] = await listRemediations(state.dir);
+        return r?.status?.phase === "AwaitingApproval" ? r.metadata.name : undefined;
+      },
+      45_000,
+      "a remediation awaiting approval of the start",
+    );
     const approved = await cli(state.dir, "approve", remediation, "--as", "dana");
     assert.equal(approved.code, 0, approved.stderr);
     await waitFor(async () => (await listRemediations(state.dir))[0]?.status?.phase === "Resolved", 45_000, "Resolved");
@@ -144,7 +186,11 @@ spec:
     const byId = new Map(results.map((r) => [r.toolUseId, r]));
     assert.match(byId.get("toolu_inspect")?.text ?? "", /"API_KEY=\[REDACTED\]"/);
     assert.match(byId.get("toolu_logs")?.text ?? "", /password=\[REDACTED\]/);
-    assert.equal(byId.get("toolu_shell")?.isError, true, "the default policy sends shell docker inspect to the typed tool");
+    assert.equal(
+      byId.get("toolu_shell")?.isError,
+      true,
+      "the default policy sends shell docker inspect to the typed tool",
+    );
     assert.equal(fake.requests.length, 3);
   });
 
@@ -153,21 +199,35 @@ spec:
     const AUTH = new Set(["authorization", "x-api-key"]);
     for (const [i, request] of fake.requests.entries()) {
       assertClean(`request ${i + 1}'s body`, request.rawBody);
-      assert.ok([request.headers.authorization, request.headers["x-api-key"]].some((v) => v === secrets.stewardKey || v === `Bearer ${secrets.stewardKey}`), "the key authenticates the request");
+      assert.ok(
+        [request.headers.authorization, request.headers["x-api-key"]].some(
+          (v) => v === secrets.stewardKey || v === `Bearer ${secrets.stewardKey}`,
+        ),
+        "the key authenticates the request",
+      );
       const otherHeaders = Object.entries(request.headers).filter(([name]) => !AUTH.has(name));
       assertClean(`request ${i + 1}'s other headers`, JSON.stringify(otherHeaders));
     }
   });
 
   it("Steward's own logs (stdout and stderr, debug level) hold none", () => {
-    assert.ok(steward.logs.some((l) => l.includes("remediation opened")), "the logs cover the incident");
+    assert.ok(
+      steward.logs.some((l) => l.includes("remediation opened")),
+      "the logs cover the incident",
+    );
     assertClean("steward run's logs", steward.logs.join("\n"));
   });
 
   it("no file in the state dir (resources, sessions, audit trail) holds one", async () => {
     const files = await filesUnder(state.dir);
-    assert.ok(files.some((f) => f.includes(`${join("audit", "default")}`)), "an audit trail was written");
-    assert.ok(files.some((f) => f.includes(`${join("sessions", "default")}`)), "a session was written");
+    assert.ok(
+      files.some((f) => f.includes(`${join("audit", "default")}`)),
+      "an audit trail was written",
+    );
+    assert.ok(
+      files.some((f) => f.includes(`${join("sessions", "default")}`)),
+      "a session was written",
+    );
     for (const file of files) assertClean(file, await readFile(file, "utf8"));
   });
 
@@ -179,9 +239,16 @@ spec:
 
   it("neither does any CLI output: get -o yaml|json|wide, describe, logs, audit verify", async () => {
     const commands = [
-      ["get", "ds", "-o", "yaml"], ["get", "ds", "secrets", "-o", "json"], ["get", "rem", "-o", "yaml"], ["get", "rem", "-o", "json"],
-      ["get", "rem", "-o", "wide"], ["describe", "ds", "secrets"], ["describe", "rem", remediation], ["logs", remediation],
-      ["audit", "verify", remediation], ["get", "ds", "-o", "wide"],
+      ["get", "ds", "-o", "yaml"],
+      ["get", "ds", "secrets", "-o", "json"],
+      ["get", "rem", "-o", "yaml"],
+      ["get", "rem", "-o", "json"],
+      ["get", "rem", "-o", "wide"],
+      ["describe", "ds", "secrets"],
+      ["describe", "rem", remediation],
+      ["logs", remediation],
+      ["audit", "verify", remediation],
+      ["get", "ds", "-o", "wide"],
     ];
     for (const args of commands) {
       const out = await cli(state.dir, ...args);

@@ -26,11 +26,19 @@ describe("simple fixes on the real etcd cluster", () => {
     const stopDone = Date.now();
     await waitFor(async () => (await containerState("etcd1")) === "running", 15_000, "etcd1 running again");
     const recoveredAt = Date.now();
-    console.log(`etcd1: docker stop returned after ${stopDone - stoppedAt} ms; running again ${recoveredAt - stopDone} ms after that`);
-    const ds = await waitFor(async () => {
-      const current = await getDesiredState(state, "etcd");
-      return current?.status?.drift.length === 0 && condition(current, "Ready") === "True/AsDeclared" ? current : undefined;
-    }, 20_000, "drift cleared and Ready again");
+    console.log(
+      `etcd1: docker stop returned after ${stopDone - stoppedAt} ms; running again ${recoveredAt - stopDone} ms after that`,
+    );
+    const ds = await waitFor(
+      async () => {
+        const current = await getDesiredState(state, "etcd");
+        return current?.status?.drift.length === 0 && condition(current, "Ready") === "True/AsDeclared"
+          ? current
+          : undefined;
+      },
+      20_000,
+      "drift cleared and Ready again",
+    );
     const fix = ds.status?.fixes.find((f) => f.subject === "container/etcd1");
     assert.equal(fix?.action, "start");
     assert.equal(fix?.result, "Succeeded");
@@ -53,11 +61,20 @@ describe("simple fixes on the real etcd cluster", () => {
   });
 
   it("an apply reaches the running controller within a second", async () => {
-    await cli(state, "apply", "-f", await writeManifest(state, "second.yaml", etcdDesiredState({ name: "second", members: ["etcd0"] })));
-    const ds = await waitFor(async () => {
-      const current = await getDesiredState(state, "second");
-      return current?.status?.lastReconcileTime ? current : undefined;
-    }, 5_000, "second reconciled");
+    await cli(
+      state,
+      "apply",
+      "-f",
+      await writeManifest(state, "second.yaml", etcdDesiredState({ name: "second", members: ["etcd0"] })),
+    );
+    const ds = await waitFor(
+      async () => {
+        const current = await getDesiredState(state, "second");
+        return current?.status?.lastReconcileTime ? current : undefined;
+      },
+      5_000,
+      "second reconciled",
+    );
     // From the moment the store wrote the object to the controller's first reconcile of it.
     const latency = Date.parse(ds.status?.lastReconcileTime ?? "") - Date.parse(ds.metadata.creationTimestamp ?? "");
     console.log(`apply → first reconcile: ${latency} ms`);

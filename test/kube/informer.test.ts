@@ -13,10 +13,17 @@ import { desiredState, projectOf } from "../store/contract.js";
 const NAMESPACE = "default";
 
 /** A store with its watch events and informer reports recorded. */
-async function recordedStore(kubeConfig: KubeConfig, options: { watchdogMs?: number } = {}): Promise<{ store: KubernetesStore; events: WatchEvent[]; reports: KindInformerEvent[] }> {
+async function recordedStore(
+  kubeConfig: KubeConfig,
+  options: { watchdogMs?: number } = {},
+): Promise<{ store: KubernetesStore; events: WatchEvent[]; reports: KindInformerEvent[] }> {
   const events: WatchEvent[] = [];
   const reports: KindInformerEvent[] = [];
-  const store = new KubernetesStore(kubeConfig, { namespace: NAMESPACE, ...options, onInformerEvent: (r) => reports.push(r) });
+  const store = new KubernetesStore(kubeConfig, {
+    namespace: NAMESPACE,
+    ...options,
+    onInformerEvent: (r) => reports.push(r),
+  });
   store.watch((e) => events.push(e));
   await store.start();
   return { store, events, reports };
@@ -31,11 +38,19 @@ async function emptyNamespace(): Promise<KubernetesStore> {
 }
 
 function seen(events: WatchEvent[], type: WatchEvent["type"], name: string, project?: string): boolean {
-  return events.some((e) => e.type === type && e.object.metadata.name === name && (project === undefined || projectOf(e.object) === project));
+  return events.some(
+    (e) =>
+      e.type === type && e.object.metadata.name === name && (project === undefined || projectOf(e.object) === project),
+  );
 }
 
 function watchingAll(reports: KindInformerEvent[], since = 0): boolean {
-  const kinds = new Set(reports.slice(since).filter((r) => r.type === "watching").map((r) => r.kind));
+  const kinds = new Set(
+    reports
+      .slice(since)
+      .filter((r) => r.type === "watching")
+      .map((r) => r.kind),
+  );
   return Object.values(KINDS).every((k) => kinds.has(k.kind));
 }
 
@@ -51,7 +66,11 @@ describe("KubernetesStore informers when kube-apiserver restarts", () => {
     const ready = Date.now();
     await direct.apply(desiredState("after"));
     await direct.apply(desiredState("before", "moved"));
-    await waitFor(() => seen(events, "ADDED", "after") && seen(events, "MODIFIED", "before", "moved"), 30_000, "ADDED and MODIFIED made after the restart");
+    await waitFor(
+      () => seen(events, "ADDED", "after") && seen(events, "MODIFIED", "before", "moved"),
+      30_000,
+      "ADDED and MODIFIED made after the restart",
+    );
     t.diagnostic(`events made after /readyz reached the listener ${Date.now() - ready} ms after /readyz`);
     assert.ok(
       reports.slice(since).some((r) => r.type === "interrupted" && r.reason !== "ended"),
@@ -119,7 +138,9 @@ class SilenceableProxy {
 function throughProxy(base: KubeConfig, port: number): KubeConfig {
   const kubeConfig = new KubeConfig();
   kubeConfig.loadFromOptions({
-    clusters: base.clusters.map((c) => (c.name === base.getCurrentCluster()?.name ? { ...c, server: `https://127.0.0.1:${port}` } : c)),
+    clusters: base.clusters.map((c) =>
+      c.name === base.getCurrentCluster()?.name ? { ...c, server: `https://127.0.0.1:${port}` } : c,
+    ),
     users: base.users,
     contexts: base.contexts,
     currentContext: base.currentContext,
@@ -153,7 +174,10 @@ describe("KubernetesStore informer watchdog", () => {
     await direct.apply(desiredState("during"));
     // Two watchdog expiries of one informer: the silenced watch, then the retry that got no answer.
     await waitFor(
-      () => reports.slice(since).filter((r) => r.kind === "DesiredState" && r.type === "interrupted" && r.reason === "watchdog").length >= 2,
+      () =>
+        reports
+          .slice(since)
+          .filter((r) => r.kind === "DesiredState" && r.type === "interrupted" && r.reason === "watchdog").length >= 2,
       30_000,
       "the watchdog to abort the silent watch and the unanswered retry",
     );

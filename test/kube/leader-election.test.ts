@@ -27,7 +27,9 @@ class CuttableClient implements LeaseClient {
   }
   private gate<T>(signal: AbortSignal, call: () => Promise<T>): Promise<T> {
     if (!this.cut) return call();
-    return new Promise((_, reject) => signal.addEventListener("abort", () => reject(new Error("cut off")), { once: true }));
+    return new Promise((_, reject) =>
+      signal.addEventListener("abort", () => reject(new Error("cut off")), { once: true }),
+    );
   }
 }
 
@@ -47,7 +49,13 @@ describe("leader election on a Lease, on a real kube-apiserver", () => {
 
   async function candidate(identity: string): Promise<Candidate> {
     const client = new CuttableClient(new KubernetesLeaseClient(await cluster(), { namespace: NAMESPACE, name }));
-    const elector = new LeaderElector({ client, lease: { namespace: NAMESPACE, name }, identity, logger: silentLogger(), timing: TIMING });
+    const elector = new LeaderElector({
+      client,
+      lease: { namespace: NAMESPACE, name },
+      identity,
+      logger: silentLogger(),
+      timing: TIMING,
+    });
     const c: Candidate = { identity, elector, client, log: [] };
     candidates.push(c);
     elector.start({
@@ -69,7 +77,12 @@ describe("leader election on a Lease, on a real kube-apiserver", () => {
   after(async () => {
     for (const c of candidates) c.client.cut = false;
     await Promise.all(candidates.map((c) => c.elector.release()));
-    await (await cluster()).makeApiClient(CoordinationV1Api).deleteNamespacedLease({ name, namespace: NAMESPACE }).catch(() => undefined);
+    await (
+      await cluster()
+    )
+      .makeApiClient(CoordinationV1Api)
+      .deleteNamespacedLease({ name, namespace: NAMESPACE })
+      .catch(() => undefined);
   });
 
   it("two candidates started together: exactly one leads, the Lease names it, the other stands by", async () => {
@@ -77,10 +90,14 @@ describe("leader election on a Lease, on a real kube-apiserver", () => {
     const leader = await waitFor(() => [a, b].find(leading), 10_000, "a leader");
     const standby = leader === a ? b : a;
     // Several renewals later nothing has changed: the standby never took over.
-    await waitFor(async () => {
-      const spec = (await lease()).spec;
-      return Date.parse(String(spec?.renewTime)) - Date.parse(String(spec?.acquireTime)) >= 3 * TIMING.retryPeriodMs;
-    }, 5_000, "three renewals");
+    await waitFor(
+      async () => {
+        const spec = (await lease()).spec;
+        return Date.parse(String(spec?.renewTime)) - Date.parse(String(spec?.acquireTime)) >= 3 * TIMING.retryPeriodMs;
+      },
+      5_000,
+      "three renewals",
+    );
     assert.equal(leader.log.length, 1);
     assert.equal(standby.log.length, 0);
     assert.equal((await lease()).spec?.holderIdentity, leader.identity);
@@ -107,10 +124,18 @@ describe("leader election on a Lease, on a real kube-apiserver", () => {
     const leader = candidates.find((c) => leading(c) && c.elector.isLeader());
     assert.ok(leader);
     const other = await candidate("c_1");
-    await waitFor(async () => (await lease()).spec?.holderIdentity === leader.identity, 2_000, "the lease held by the leader");
+    await waitFor(
+      async () => (await lease()).spec?.holderIdentity === leader.identity,
+      2_000,
+      "the lease held by the leader",
+    );
     const cutAt = Date.now();
     leader.client.cut = true;
-    await waitFor(() => leader.log.at(-1)?.event === "stopped", TIMING.renewDeadlineMs + 1_000, "the cut-off leader to stop");
+    await waitFor(
+      () => leader.log.at(-1)?.event === "stopped",
+      TIMING.renewDeadlineMs + 1_000,
+      "the cut-off leader to stop",
+    );
     const stoppedAt = leader.log.at(-1)?.at ?? 0;
     // The safety property: it stopped before the lease it last renewed (before the cut) could expire.
     assert.ok(stoppedAt < cutAt + TIMING.leaseDurationMs, `stopped ${stoppedAt - cutAt} ms after the cut`);
@@ -123,10 +148,14 @@ describe("leader election on a Lease, on a real kube-apiserver", () => {
 
     // Back in touch, it stays up as a standby: the other renews, it does not take over.
     leader.client.cut = false;
-    await waitFor(async () => {
-      const spec = (await lease()).spec;
-      return Date.parse(String(spec?.renewTime)) - (other.log[0]?.at ?? 0) >= 3 * TIMING.retryPeriodMs;
-    }, 5_000, "three renewals by the new leader");
+    await waitFor(
+      async () => {
+        const spec = (await lease()).spec;
+        return Date.parse(String(spec?.renewTime)) - (other.log[0]?.at ?? 0) >= 3 * TIMING.retryPeriodMs;
+      },
+      5_000,
+      "three renewals by the new leader",
+    );
     assert.equal(leader.log.at(-1)?.event, "stopped");
     assert.equal((await lease()).spec?.holderIdentity, other.identity);
   });
@@ -142,7 +171,15 @@ describe("leader election on a Lease, on a real kube-apiserver", () => {
     await api.replaceNamespacedLease({
       name,
       namespace: NAMESPACE,
-      body: { metadata: current.metadata, spec: { ...current.spec, holderIdentity: "intruder", renewTime: new V1MicroTime(), acquireTime: new V1MicroTime() } },
+      body: {
+        metadata: current.metadata,
+        spec: {
+          ...current.spec,
+          holderIdentity: "intruder",
+          renewTime: new V1MicroTime(),
+          acquireTime: new V1MicroTime(),
+        },
+      },
     });
     await waitFor(() => leader.log.at(-1)?.event === "stopped", 2_000, "the leader to stop");
     assert.match(leader.log.at(-1)?.reason ?? "", /held by intruder/);
@@ -151,7 +188,11 @@ describe("leader election on a Lease, on a real kube-apiserver", () => {
     // earlier (and stands by again) takes over; the one still stepping down does not try.
     const earlier = candidates.find((c) => c !== leader && c.log.at(-1)?.event === "stopped");
     assert.ok(earlier, "the replica cut off in the previous test");
-    await waitFor(() => leading(earlier), TIMING.leaseDurationMs * 2 + 1_000, "the replica that lost the lease earlier to lead again");
+    await waitFor(
+      () => leading(earlier),
+      TIMING.leaseDurationMs * 2 + 1_000,
+      "the replica that lost the lease earlier to lead again",
+    );
     assert.equal((await lease()).spec?.holderIdentity, earlier.identity);
     assert.equal(leader.log.at(-1)?.event, "stopped", "no attempt to lead while stepping down");
 

@@ -1,7 +1,14 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { V1MicroTime } from "@kubernetes/client-node";
-import { leaseDecision, leaseRecordOf, leaseSpecOf, nextLease, releasedLease, type LeaseRecord } from "../../src/kube/lease.js";
+import {
+  leaseDecision,
+  leaseRecordOf,
+  leaseSpecOf,
+  nextLease,
+  releasedLease,
+  type LeaseRecord,
+} from "../../src/kube/lease.js";
 
 const NOW = new Date("2026-11-24T10:00:00.000Z");
 const ME = "steward-0_aaaa";
@@ -23,18 +30,46 @@ describe("leaseDecision", () => {
     ["released (no holder): acquire at once", { ...held("", 1_000), holderIdentity: undefined }, "acquire:-"],
     ["released (empty holder): acquire at once", held("", 1_000), "acquire:-"],
     ["held by another, renewed 1 s ago: wait", held("steward-1_bbbb", 1_000), "wait:steward-1_bbbb"],
-    ["held by another, renewed exactly 15 s ago: still wait (expired means renewTime + duration < now)", held("steward-1_bbbb", 15_000), "wait:steward-1_bbbb"],
-    ["held by another, renewed 15.001 s ago: expired, acquire", held("steward-1_bbbb", 15_001), "acquire:steward-1_bbbb"],
-    ["the record's own duration counts, not ours: 30 s lease renewed 20 s ago is live", held("steward-1_bbbb", 20_000, { leaseDurationSeconds: 30 }), "wait:steward-1_bbbb"],
-    ["no duration in the record: ours (15 s) applies", held("steward-1_bbbb", 16_000, { leaseDurationSeconds: undefined }), "acquire:steward-1_bbbb"],
-    ["a holder that never renewed falls back to acquireTime", held("steward-1_bbbb", 0, { renewTime: undefined, acquireTime: ago(1_000) }), "wait:steward-1_bbbb"],
-    ["a holder with no times at all is expired", held("steward-1_bbbb", 0, { renewTime: undefined, acquireTime: undefined }), "acquire:steward-1_bbbb"],
+    [
+      "held by another, renewed exactly 15 s ago: still wait (expired means renewTime + duration < now)",
+      held("steward-1_bbbb", 15_000),
+      "wait:steward-1_bbbb",
+    ],
+    [
+      "held by another, renewed 15.001 s ago: expired, acquire",
+      held("steward-1_bbbb", 15_001),
+      "acquire:steward-1_bbbb",
+    ],
+    [
+      "the record's own duration counts, not ours: 30 s lease renewed 20 s ago is live",
+      held("steward-1_bbbb", 20_000, { leaseDurationSeconds: 30 }),
+      "wait:steward-1_bbbb",
+    ],
+    [
+      "no duration in the record: ours (15 s) applies",
+      held("steward-1_bbbb", 16_000, { leaseDurationSeconds: undefined }),
+      "acquire:steward-1_bbbb",
+    ],
+    [
+      "a holder that never renewed falls back to acquireTime",
+      held("steward-1_bbbb", 0, { renewTime: undefined, acquireTime: ago(1_000) }),
+      "wait:steward-1_bbbb",
+    ],
+    [
+      "a holder with no times at all is expired",
+      held("steward-1_bbbb", 0, { renewTime: undefined, acquireTime: undefined }),
+      "acquire:steward-1_bbbb",
+    ],
   ];
   for (const [name, lease, expected] of cases) {
     it(name, () => {
       const decision = leaseDecision(lease, NOW, ME);
       const summary =
-        decision.type === "acquire" ? `acquire:${decision.previousHolder ?? "-"}` : decision.type === "wait" ? `wait:${decision.holder}` : decision.type;
+        decision.type === "acquire"
+          ? `acquire:${decision.previousHolder ?? "-"}`
+          : decision.type === "wait"
+            ? `wait:${decision.holder}`
+            : decision.type;
       assert.equal(summary, expected);
     });
   }
@@ -49,12 +84,24 @@ describe("nextLease", () => {
   const input = { now: NOW, identity: ME, durationMs: 15_000 };
 
   it("create: we hold it from now, no transition yet", () => {
-    assert.deepEqual(nextLease({ type: "create" }, undefined, input), { holderIdentity: ME, leaseDurationSeconds: 15, acquireTime: NOW, renewTime: NOW, leaseTransitions: 0 });
+    assert.deepEqual(nextLease({ type: "create" }, undefined, input), {
+      holderIdentity: ME,
+      leaseDurationSeconds: 15,
+      acquireTime: NOW,
+      renewTime: NOW,
+      leaseTransitions: 0,
+    });
   });
 
   it("a takeover from another holder counts a transition and resets acquireTime", () => {
     const next = nextLease({ type: "acquire", previousHolder: "other" }, held("other", 20_000), input);
-    assert.deepEqual(next, { holderIdentity: ME, leaseDurationSeconds: 15, acquireTime: NOW, renewTime: NOW, leaseTransitions: 3 });
+    assert.deepEqual(next, {
+      holderIdentity: ME,
+      leaseDurationSeconds: 15,
+      acquireTime: NOW,
+      renewTime: NOW,
+      leaseTransitions: 3,
+    });
   });
 
   it("acquiring a released lease is a transition too", () => {
@@ -82,7 +129,13 @@ describe("Lease ⇄ record", () => {
   });
 
   it("reads the times the client hands back as strings", () => {
-    const record = leaseRecordOf({ spec: { holderIdentity: "x", renewTime: "2026-11-24T09:59:59.123456Z" as unknown as V1MicroTime, leaseDurationSeconds: 15 } });
+    const record = leaseRecordOf({
+      spec: {
+        holderIdentity: "x",
+        renewTime: "2026-11-24T09:59:59.123456Z" as unknown as V1MicroTime,
+        leaseDurationSeconds: 15,
+      },
+    });
     assert.equal(record.renewTime?.toISOString(), "2026-11-24T09:59:59.123Z");
     assert.equal(record.acquireTime, undefined);
   });

@@ -11,7 +11,14 @@ import { NotLeaderError } from "../../src/kube/fence.js";
 describe("LeadershipFence", () => {
   it("is closed until opened, and closed again by close()", () => {
     const fence = new LeadershipFence();
-    assert.throws(() => fence.check("writing status of a steward.dev object"), (err: unknown) => err instanceof NotLeaderError && /writing status of a steward\.dev object: refused, this replica does not hold the leader lease/.test(err.message));
+    assert.throws(
+      () => fence.check("writing status of a steward.dev object"),
+      (err: unknown) =>
+        err instanceof NotLeaderError &&
+        /writing status of a steward\.dev object: refused, this replica does not hold the leader lease/.test(
+          err.message,
+        ),
+    );
     fence.open();
     fence.check("start container etcd0");
     fence.close();

@@ -89,20 +89,63 @@ function assertReason(result: QueryResult): string {
 
 // Value strings: Prometheus's spellings and what they mean, and strings no Prometheus sends.
 const GOOD_VALUES: [string, number][] = [
-  ["1", 1], ["0", 0], ["-0", -0], ["0.5", 0.5], ["-2.25", -2.25], ["1e+06", 1e6], ["1.5e-07", 1.5e-7], ["5e-324", 5e-324],
-  ["1.7976931348623157e+308", 1.7976931348623157e308], ["123456789012345680000", 123456789012345680000], ["NaN", NaN], ["+Inf", Infinity], ["-Inf", -Infinity],
+  ["1", 1],
+  ["0", 0],
+  ["-0", -0],
+  ["0.5", 0.5],
+  ["-2.25", -2.25],
+  ["1e+06", 1e6],
+  ["1.5e-07", 1.5e-7],
+  ["5e-324", 5e-324],
+  ["1.7976931348623157e+308", 1.7976931348623157e308],
+  ["123456789012345680000", 123456789012345680000],
+  ["NaN", NaN],
+  ["+Inf", Infinity],
+  ["-Inf", -Infinity],
 ];
-const BAD_VALUES = ["", " ", "abc", "Infinity", "-Infinity", "inf", "nan", "NAN", "1_000", "1e", "--1", "\u0661", "1,5", "0x10", "0b1", "0o7", " 1", "1 ", "1\n", "+-1", ".", "e5"];
+const BAD_VALUES = [
+  "",
+  " ",
+  "abc",
+  "Infinity",
+  "-Infinity",
+  "inf",
+  "nan",
+  "NAN",
+  "1_000",
+  "1e",
+  "--1",
+  "\u0661",
+  "1,5",
+  "0x10",
+  "0b1",
+  "0o7",
+  " 1",
+  "1 ",
+  "1\n",
+  "+-1",
+  ".",
+  "e5",
+];
 
-const labelName = fc.oneof(fc.stringMatching(/^[a-zA-Z_][a-zA-Z0-9_]{0,10}$/), fc.constantFrom("__name__", "__proto__", "constructor", "toString", "job"));
+const labelName = fc.oneof(
+  fc.stringMatching(/^[a-zA-Z_][a-zA-Z0-9_]{0,10}$/),
+  fc.constantFrom("__name__", "__proto__", "constructor", "toString", "job"),
+);
 const labels = fc.dictionary(labelName, fc.oneof(hostileText(3), fc.string()), { maxKeys: 4 });
 const goodSample = fc.tuple(labels, fc.constantFrom(...GOOD_VALUES), fc.double({ noNaN: true }));
 
 function vectorBody(samples: readonly [Record<string, string>, [string, number], number][]): string {
-  return JSON.stringify({ status: "success", data: { resultType: "vector", result: samples.map(([metric, [value], ts]) => ({ metric, value: [ts, value] })) } });
+  return JSON.stringify({
+    status: "success",
+    data: { resultType: "vector", result: samples.map(([metric, [value], ts]) => ({ metric, value: [ts, value] })) },
+  });
 }
 
-function assertSamples(result: QueryResult, expected: readonly [Record<string, string>, [string, number], number][]): void {
+function assertSamples(
+  result: QueryResult,
+  expected: readonly [Record<string, string>, [string, number], number][],
+): void {
   assert.ok(result.ok, result.ok ? "" : result.error);
   const got: Sample[] = result.samples;
   assert.equal(got.length, expected.length);
@@ -124,7 +167,12 @@ describe("HttpPrometheusClient against generated garbage over real HTTP (propert
   after(() => server.close());
 
   const ask = (answer: Answer): Promise<QueryResult> => client.query(server.script(answer));
-  const json = (body: string, status = 200): Answer => ({ status, headers: { "content-type": "application/json" }, body: Buffer.from(body), delivery: "end" });
+  const json = (body: string, status = 200): Answer => ({
+    status,
+    headers: { "content-type": "application/json" },
+    body: Buffer.from(body),
+    delivery: "end",
+  });
 
   it("a well-formed vector comes back exactly: labels (any text, any name) and values as Prometheus spells them", async () => {
     await fc.assert(
@@ -140,7 +188,16 @@ describe("HttpPrometheusClient against generated garbage over real HTTP (propert
   it("a value string no Prometheus sends fails the query, naming the value", async () => {
     await fc.assert(
       fc.asyncProperty(fc.constantFrom(...BAD_VALUES), labels, async (value, metric) => {
-        const reason = assertReason(await ask(json(JSON.stringify({ status: "success", data: { resultType: "vector", result: [{ metric, value: [1, value] }] } }))));
+        const reason = assertReason(
+          await ask(
+            json(
+              JSON.stringify({
+                status: "success",
+                data: { resultType: "vector", result: [{ metric, value: [1, value] }] },
+              }),
+            ),
+          ),
+        );
         assert.match(reason, /is not a number/);
       }),
       { numRuns: 60 },
@@ -150,10 +207,37 @@ describe("HttpPrometheusClient against generated garbage over real HTTP (propert
   it("any JSON value, or a valid answer with any value at any place, fails with a reason or parses to well-typed samples", async () => {
     const garbage = fc.oneof(
       fc.jsonValue({ maxDepth: 4 }),
-      fc.record({ status: fc.constantFrom("success", "error", 1), data: fc.jsonValue({ maxDepth: 3 }), error: fc.oneof(fc.jsonValue(), hostileText(8)), errorType: fc.jsonValue() }, { requiredKeys: ["status"] }),
+      fc.record(
+        {
+          status: fc.constantFrom("success", "error", 1),
+          data: fc.jsonValue({ maxDepth: 3 }),
+          error: fc.oneof(fc.jsonValue(), hostileText(8)),
+          errorType: fc.jsonValue(),
+        },
+        { requiredKeys: ["status"] },
+      ),
       fc.record({
         status: fc.constant("success"),
-        data: fc.record({ resultType: fc.constantFrom("vector", "scalar", "matrix", "string", "__proto__", 7), result: fc.oneof(fc.jsonValue({ maxDepth: 3 }), fc.array(fc.record({ metric: fc.jsonValue({ maxDepth: 2 }), value: fc.jsonValue({ maxDepth: 2 }), histogram: fc.jsonValue({ maxDepth: 1 }) }, { requiredKeys: [] }), { maxLength: 3 })) }, { requiredKeys: [] }),
+        data: fc.record(
+          {
+            resultType: fc.constantFrom("vector", "scalar", "matrix", "string", "__proto__", 7),
+            result: fc.oneof(
+              fc.jsonValue({ maxDepth: 3 }),
+              fc.array(
+                fc.record(
+                  {
+                    metric: fc.jsonValue({ maxDepth: 2 }),
+                    value: fc.jsonValue({ maxDepth: 2 }),
+                    histogram: fc.jsonValue({ maxDepth: 1 }),
+                  },
+                  { requiredKeys: [] },
+                ),
+                { maxLength: 3 },
+              ),
+            ),
+          },
+          { requiredKeys: [] },
+        ),
       }),
     );
     await fc.assert(
@@ -175,9 +259,21 @@ describe("HttpPrometheusClient against generated garbage over real HTTP (propert
   it("bytes that are not JSON, under any status and content type, fail with a reason", async () => {
     await fc.assert(
       fc.asyncProperty(
-        fc.oneof(fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)), hostileText(10).map((t) => Buffer.from(t)), fc.constantFrom("<html>Bad Gateway</html>", "{", "", "null", "[]", "\"str\"", "{\"status\":\"success\"").map((t) => Buffer.from(t))),
+        fc.oneof(
+          fc.uint8Array({ maxLength: 300 }).map((b) => Buffer.from(b)),
+          hostileText(10).map((t) => Buffer.from(t)),
+          fc
+            .constantFrom("<html>Bad Gateway</html>", "{", "", "null", "[]", '"str"', '{"status":"success"')
+            .map((t) => Buffer.from(t)),
+        ),
         fc.constantFrom(200, 204, 400, 404, 500, 502),
-        fc.constantFrom("application/json", "text/html", "text/plain; charset=iso-8859-1", "application/octet-stream", ""),
+        fc.constantFrom(
+          "application/json",
+          "text/html",
+          "text/plain; charset=iso-8859-1",
+          "application/octet-stream",
+          "",
+        ),
         async (body, status, type) => {
           fc.pre(!(status === 200 && /^\s*\{.*"resultType"/.test(body.toString())));
           const headers: Record<string, string> = type === "" ? {} : { "content-type": type };
@@ -192,8 +288,14 @@ describe("HttpPrometheusClient against generated garbage over real HTTP (propert
     await fc.assert(
       fc.asyncProperty(fc.integer({ min: CAP + 1, max: CAP * 8 }), fc.boolean(), async (size, declared) => {
         const body = Buffer.alloc(size, "[");
-        const headers: Record<string, string> = { "content-type": "application/json", ...(declared ? { "content-length": String(size) } : {}) };
-        assert.match(assertReason(await ask({ status: 200, headers, body, delivery: "end" })), /larger than 8192 bytes/);
+        const headers: Record<string, string> = {
+          "content-type": "application/json",
+          ...(declared ? { "content-length": String(size) } : {}),
+        };
+        assert.match(
+          assertReason(await ask({ status: 200, headers, body, delivery: "end" })),
+          /larger than 8192 bytes/,
+        );
       }),
       { numRuns: 20 },
     );
@@ -204,7 +306,14 @@ describe("HttpPrometheusClient against generated garbage over real HTTP (propert
       fc.asyncProperty(fc.array(goodSample, { minLength: 1, maxLength: 3 }), fc.nat(), async (samples, at) => {
         const body = Buffer.from(vectorBody(samples));
         fc.pre(body.length <= CAP);
-        assertReason(await ask({ status: 200, headers: { "content-type": "application/json" }, body: body.subarray(0, at % body.length), delivery: "cut" }));
+        assertReason(
+          await ask({
+            status: 200,
+            headers: { "content-type": "application/json" },
+            body: body.subarray(0, at % body.length),
+            delivery: "cut",
+          }),
+        );
       }),
       { numRuns: 30 },
     );
@@ -221,21 +330,39 @@ describe("HttpPrometheusClient against garbage: regressions found by the propert
   });
   after(() => server.close());
   const ask = (status: number, body: string): Promise<QueryResult> =>
-    client.query(server.script({ status, headers: { "content-type": "application/json" }, body: Buffer.from(body), delivery: "end" }));
+    client.query(
+      server.script({
+        status,
+        headers: { "content-type": "application/json" },
+        body: Buffer.from(body),
+        delivery: "end",
+      }),
+    );
 
   it("a label named __proto__ is kept as a label", async () => {
-    const result = await ask(200, '{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__proto__":"x","job":"a"},"value":[1,"1"]}]}}');
+    const result = await ask(
+      200,
+      '{"status":"success","data":{"resultType":"vector","result":[{"metric":{"__proto__":"x","job":"a"},"value":[1,"1"]}]}}',
+    );
     assert.ok(result.ok);
-    assert.deepEqual(Object.entries(result.samples[0]?.labels ?? {}), [["__proto__", "x"], ["job", "a"]]);
+    assert.deepEqual(Object.entries(result.samples[0]?.labels ?? {}), [
+      ["__proto__", "x"],
+      ["job", "a"],
+    ]);
   });
 
   it("a huge error text is cut to a snippet", async () => {
-    const reason = assertReason(await ask(400, JSON.stringify({ status: "error", errorType: "bad_data", error: "x".repeat(7_000) })));
+    const reason = assertReason(
+      await ask(400, JSON.stringify({ status: "error", errorType: "bad_data", error: "x".repeat(7_000) })),
+    );
     assert.match(reason, /bad_data: x+…$/);
   });
 
   it("control characters in an error text or type are not passed on", async () => {
-    assert.match(assertReason(await ask(422, JSON.stringify({ status: "error", errorType: "\x1b[31mexec", error: "a\nb\x9bc" }))), /exec: a b c$/);
+    assert.match(
+      assertReason(await ask(422, JSON.stringify({ status: "error", errorType: "\x1b[31mexec", error: "a\nb\x9bc" }))),
+      /exec: a b c$/,
+    );
   });
 
   it("a body of one NUL byte: the JSON parser's message does not carry it", async () => {
@@ -243,13 +370,31 @@ describe("HttpPrometheusClient against garbage: regressions found by the propert
   });
 
   it("a label name in a malformed answer is quoted and cut", async () => {
-    assertReason(await ask(200, JSON.stringify({ status: "success", data: { resultType: "vector", result: [{ metric: { [`\x1b]0;x\x07${"n".repeat(5_000)}`]: 1 }, value: [1, "1"] }] } })));
+    assertReason(
+      await ask(
+        200,
+        JSON.stringify({
+          status: "success",
+          data: {
+            resultType: "vector",
+            result: [{ metric: { [`\x1b]0;x\x07${"n".repeat(5_000)}`]: 1 }, value: [1, "1"] }],
+          },
+        }),
+      ),
+    );
   });
 
   it("a value pair nested 100 000 deep fails as malformed, not as a stack overflow", async () => {
     const deep = `${"[".repeat(100_000)}${"]".repeat(100_000)}`;
     const client2 = new HttpPrometheusClient({ baseUrl: server.url, maxResponseBytes: 1 << 20 });
-    const result = await client2.query(server.script({ status: 200, headers: {}, body: Buffer.from(`{"status":"success","data":{"resultType":"scalar","result":${deep}}}`), delivery: "end" }));
+    const result = await client2.query(
+      server.script({
+        status: 200,
+        headers: {},
+        body: Buffer.from(`{"status":"success","data":{"resultType":"scalar","result":${deep}}}`),
+        delivery: "end",
+      }),
+    );
     assert.ok(!result.ok);
     assert.match(result.error, /malformed response: expected a \[timestamp, "value"\] pair/);
   });
@@ -260,7 +405,14 @@ describe("HttpPrometheusClient against garbage: regressions found by the propert
 
   it("a body that drips a byte at a time gives up at the timeout", async () => {
     const slow = new HttpPrometheusClient({ baseUrl: server.url, timeoutMs: 200, maxResponseBytes: CAP });
-    const result = await slow.query(server.script({ status: 200, headers: { "content-type": "application/json" }, body: Buffer.from(vectorBody([[{}, ["1", 1], 1]])), delivery: "drip" }));
+    const result = await slow.query(
+      server.script({
+        status: 200,
+        headers: { "content-type": "application/json" },
+        body: Buffer.from(vectorBody([[{}, ["1", 1], 1]])),
+        delivery: "drip",
+      }),
+    );
     assert.match(assertReason(result), /timeout after 200 ms/);
   });
 });

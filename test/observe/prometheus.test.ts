@@ -48,13 +48,25 @@ const vector = (result: unknown[]): string =>
 
 void describe("HttpPrometheusClient configuration", () => {
   void it("accepts loopback hosts", () => {
-    for (const baseUrl of ["http://127.0.0.1:9090", "http://127.1.2.3:9090/", "http://localhost:9090", "http://[::1]:9090", "https://LOCALHOST"]) {
+    for (const baseUrl of [
+      "http://127.0.0.1:9090",
+      "http://127.1.2.3:9090/",
+      "http://localhost:9090",
+      "http://[::1]:9090",
+      "https://LOCALHOST",
+    ]) {
       assert.doesNotThrow(() => new HttpPrometheusClient({ baseUrl }), baseUrl);
     }
   });
 
   void it("refuses a host outside loopback unless allowNonLoopback is set", () => {
-    for (const baseUrl of ["http://10.0.0.1:9090", "http://prometheus:9090", "http://128.0.0.1", "http://[::2]:9090", "http://0.0.0.0:9090"]) {
+    for (const baseUrl of [
+      "http://10.0.0.1:9090",
+      "http://prometheus:9090",
+      "http://128.0.0.1",
+      "http://[::2]:9090",
+      "http://0.0.0.0:9090",
+    ]) {
       assert.throws(() => new HttpPrometheusClient({ baseUrl }), /not a loopback address/, baseUrl);
     }
     assert.doesNotThrow(() => new HttpPrometheusClient({ baseUrl: "http://prometheus:9090", allowNonLoopback: true }));
@@ -67,13 +79,22 @@ void describe("HttpPrometheusClient configuration", () => {
   });
 
   void it("appends the API path to the base URL, keeping a path prefix", () => {
-    assert.equal(new HttpPrometheusClient({ baseUrl: "http://127.0.0.1:9090" }).endpoint, "http://127.0.0.1:9090/api/v1/query");
-    assert.equal(new HttpPrometheusClient({ baseUrl: "http://127.0.0.1:9090/prom/" }).endpoint, "http://127.0.0.1:9090/prom/api/v1/query");
+    assert.equal(
+      new HttpPrometheusClient({ baseUrl: "http://127.0.0.1:9090" }).endpoint,
+      "http://127.0.0.1:9090/api/v1/query",
+    );
+    assert.equal(
+      new HttpPrometheusClient({ baseUrl: "http://127.0.0.1:9090/prom/" }).endpoint,
+      "http://127.0.0.1:9090/prom/api/v1/query",
+    );
   });
 
   void it("refuses non-positive limits", () => {
     assert.throws(() => new HttpPrometheusClient({ baseUrl: "http://127.0.0.1", timeoutMs: 0 }), /timeoutMs/);
-    assert.throws(() => new HttpPrometheusClient({ baseUrl: "http://127.0.0.1", maxResponseBytes: -1 }), /maxResponseBytes/);
+    assert.throws(
+      () => new HttpPrometheusClient({ baseUrl: "http://127.0.0.1", maxResponseBytes: -1 }),
+      /maxResponseBytes/,
+    );
   });
 });
 
@@ -106,7 +127,12 @@ class CannedPrometheus {
     req.on("data", (chunk: Buffer) => chunks.push(chunk));
     req.on("end", () => {
       const form = new URLSearchParams(Buffer.concat(chunks).toString("utf8"));
-      this.requests.push({ method: req.method ?? "", path: req.url ?? "", contentType: req.headers["content-type"] ?? "", form });
+      this.requests.push({
+        method: req.method ?? "",
+        path: req.url ?? "",
+        contentType: req.headers["content-type"] ?? "",
+        form,
+      });
       this.inFlight++;
       this.peakInFlight = Math.max(this.peakInFlight, this.inFlight);
       res.on("close", () => this.inFlight--);
@@ -120,15 +146,21 @@ class CannedPrometheus {
     };
     switch (query) {
       case "labelled":
-        return json(200, vector([
-          { metric: { __name__: "up", job: "etcd", instance: "127.0.0.1:2379" }, value: [1700000000.123, "1"] },
-          { metric: { job: "etcd" }, value: [1700000000.123, "NaN"] },
-          { metric: {}, value: [1700000000.123, "+Inf"] },
-          { metric: {}, value: [1700000000.123, "-Inf"] },
-          { metric: {}, value: [1700000000.123, "1e+06"] },
-        ]));
+        return json(
+          200,
+          vector([
+            { metric: { __name__: "up", job: "etcd", instance: "127.0.0.1:2379" }, value: [1700000000.123, "1"] },
+            { metric: { job: "etcd" }, value: [1700000000.123, "NaN"] },
+            { metric: {}, value: [1700000000.123, "+Inf"] },
+            { metric: {}, value: [1700000000.123, "-Inf"] },
+            { metric: {}, value: [1700000000.123, "1e+06"] },
+          ]),
+        );
       case "scalar":
-        return json(200, JSON.stringify({ status: "success", data: { resultType: "scalar", result: [1700000000, "2.5"] } }));
+        return json(
+          200,
+          JSON.stringify({ status: "success", data: { resultType: "scalar", result: [1700000000, "2.5"] } }),
+        );
       case "matrix":
         return json(200, JSON.stringify({ status: "success", data: { resultType: "matrix", result: [] } }));
       case "not-a-number":
@@ -136,7 +168,14 @@ class CannedPrometheus {
       case "malformed":
         return json(200, '{"status":"success","data":{"resultType":"vec');
       case "bad-request":
-        return json(400, JSON.stringify({ status: "error", errorType: "bad_data", error: 'invalid parameter "query": 1:5: parse error: unclosed left parenthesis' }));
+        return json(
+          400,
+          JSON.stringify({
+            status: "error",
+            errorType: "bad_data",
+            error: 'invalid parameter "query": 1:5: parse error: unclosed left parenthesis',
+          }),
+        );
       case "html-502":
         res.writeHead(502, { "content-type": "text/html" }).end("<html><body>Bad Gateway</body></html>");
         return;
@@ -196,7 +235,10 @@ void describe("HttpPrometheusClient against a canned Prometheus over real HTTP",
 
   void it("parses a vector with labels and Prometheus's spelling of NaN, ±Inf and exponents", async () => {
     const samples = samplesOf(await client.query("labelled"));
-    assert.deepEqual(samples.map((s) => s.value), [1, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1e6]);
+    assert.deepEqual(
+      samples.map((s) => s.value),
+      [1, Number.NaN, Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY, 1e6],
+    );
     assert.deepEqual(samples[0]?.labels, { __name__: "up", job: "etcd", instance: "127.0.0.1:2379" });
   });
 
@@ -220,15 +262,24 @@ void describe("HttpPrometheusClient against a canned Prometheus over real HTTP",
 
   void it("reports HTTP 400 with Prometheus's error type and text", async () => {
     const error = errorOf(await client.query("bad-request"));
-    assert.match(error, /HTTP 400 Bad Request: bad_data: invalid parameter "query": 1:5: parse error: unclosed left parenthesis/);
+    assert.match(
+      error,
+      /HTTP 400 Bad Request: bad_data: invalid parameter "query": 1:5: parse error: unclosed left parenthesis/,
+    );
   });
 
   void it("reports a non-JSON error page with a snippet of its body", async () => {
-    assert.match(errorOf(await client.query("html-502")), /HTTP 502 Bad Gateway: <html><body>Bad Gateway<\/body><\/html>/);
+    assert.match(
+      errorOf(await client.query("html-502")),
+      /HTTP 502 Bad Gateway: <html><body>Bad Gateway<\/body><\/html>/,
+    );
   });
 
   void it("does not follow a redirect, which could lead off loopback", async () => {
-    assert.match(errorOf(await client.query("redirect")), /HTTP 302 Found: unexpected redirect to http:\/\/198\.51\.100\.7/);
+    assert.match(
+      errorOf(await client.query("redirect")),
+      /HTTP 302 Found: unexpected redirect to http:\/\/198\.51\.100\.7/,
+    );
   });
 
   void it("fails at once when Content-Length exceeds maxResponseBytes", async () => {
@@ -237,7 +288,9 @@ void describe("HttpPrometheusClient against a canned Prometheus over real HTTP",
 
   void it("stops reading an endless body past maxResponseBytes and closes the connection", async () => {
     assert.match(errorOf(await client.query("huge-stream")), /response larger than 65536 bytes/);
-    await waitFor("the server to see the connection closed", 5_000, () => Promise.resolve(canned.hugeBodyClosed || undefined));
+    await waitFor("the server to see the connection closed", 5_000, () =>
+      Promise.resolve(canned.hugeBodyClosed || undefined),
+    );
   });
 
   void it("gives up on a server that never answers, naming the timeout", async () => {
@@ -263,14 +316,20 @@ void describe("HttpPrometheusClient against a canned Prometheus over real HTTP",
     const port = await freePort();
     const refused = new HttpPrometheusClient({ baseUrl: `http://127.0.0.1:${port}` });
     const error = errorOf(await refused.query("up"));
-    assert.equal(error, `Prometheus at http://127.0.0.1:${port}/api/v1/query: connection refused; is Prometheus running and listening there?`);
+    assert.equal(
+      error,
+      `Prometheus at http://127.0.0.1:${port}/api/v1/query: connection refused; is Prometheus running and listening there?`,
+    );
   });
 
   void it("never has more than maxConcurrent queries in flight at the server", async () => {
     const bounded = new HttpPrometheusClient({ baseUrl: canned.url, maxConcurrent: 2 });
     canned.peakInFlight = 0;
     const results = await Promise.all(Array.from({ length: 10 }, () => bounded.query("slow")));
-    assert.ok(results.every((r) => r.ok), JSON.stringify(results));
+    assert.ok(
+      results.every((r) => r.ok),
+      JSON.stringify(results),
+    );
     assert.equal(canned.peakInFlight, 2);
   });
 
@@ -375,14 +434,26 @@ void describe("HttpPrometheusClient against a real Prometheus", () => {
   });
 
   void it("decodes NaN and ±Inf as Prometheus writes them", async () => {
-    assert.deepEqual(samplesOf(await client.query("NaN")).map((s) => s.value), [Number.NaN]);
-    assert.deepEqual(samplesOf(await client.query("+Inf")).map((s) => s.value), [Number.POSITIVE_INFINITY]);
-    assert.deepEqual(samplesOf(await client.query("-Inf")).map((s) => s.value), [Number.NEGATIVE_INFINITY]);
+    assert.deepEqual(
+      samplesOf(await client.query("NaN")).map((s) => s.value),
+      [Number.NaN],
+    );
+    assert.deepEqual(
+      samplesOf(await client.query("+Inf")).map((s) => s.value),
+      [Number.POSITIVE_INFINITY],
+    );
+    assert.deepEqual(
+      samplesOf(await client.query("-Inf")).map((s) => s.value),
+      [Number.NEGATIVE_INFINITY],
+    );
   });
 
   void it("reports bad PromQL with Prometheus's own error text", async () => {
     const error = errorOf(await client.query("sum(up"));
-    assert.ok(error.startsWith(`Prometheus at ${prometheus.url}/api/v1/query: HTTP 400 Bad Request: bad_data: `), error);
+    assert.ok(
+      error.startsWith(`Prometheus at ${prometheus.url}/api/v1/query: HTTP 400 Bad Request: bad_data: `),
+      error,
+    );
     assert.match(error, /parse error/);
   });
 

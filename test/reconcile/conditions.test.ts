@@ -1,14 +1,22 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { InvariantStatus } from "../../src/api/desired-state.js";
-import { desiredStateConditions, setCondition, type DesiredStateConditionInput } from "../../src/reconcile/conditions.js";
+import {
+  desiredStateConditions,
+  setCondition,
+  type DesiredStateConditionInput,
+} from "../../src/reconcile/conditions.js";
 
 const T0 = new Date("2026-11-24T10:00:00.000Z");
 const T1 = new Date("2026-11-24T10:05:00.000Z");
 
 describe("setCondition", () => {
   it("keeps lastTransitionTime while the status is unchanged and moves it when it changes", () => {
-    let list = setCondition([], { type: "Ready", status: "True", reason: "A", message: "m", observedGeneration: 1 }, T0);
+    let list = setCondition(
+      [],
+      { type: "Ready", status: "True", reason: "A", message: "m", observedGeneration: 1 },
+      T0,
+    );
     list = setCondition(list, { type: "Ready", status: "True", reason: "B", message: "m2", observedGeneration: 2 }, T1);
     assert.equal(list.length, 1);
     assert.equal(list[0]?.lastTransitionTime, T0.toISOString());
@@ -20,7 +28,13 @@ describe("setCondition", () => {
 });
 
 describe("desiredStateConditions", () => {
-  const base: DesiredStateConditionInput = { generation: 3, drift: [], invariants: [], activeRemediation: undefined, degradations: [] };
+  const base: DesiredStateConditionInput = {
+    generation: 3,
+    drift: [],
+    invariants: [],
+    activeRemediation: undefined,
+    degradations: [],
+  };
   const inv = (state: InvariantStatus["state"], reason?: string): InvariantStatus => ({
     name: "q",
     state,
@@ -32,29 +46,92 @@ describe("desiredStateConditions", () => {
     desiredStateConditions({ ...base, ...input }).map((c) => `${c.type}=${c.status}/${c.reason}`);
 
   const cases: [string, Partial<DesiredStateConditionInput>, string[]][] = [
-    ["all as declared", {}, ["Ready=True/AsDeclared", "Drifted=False/NoDrift", "Remediating=False/NoRemediation", "Degraded=False/AllObserved"]],
+    [
+      "all as declared",
+      {},
+      [
+        "Ready=True/AsDeclared",
+        "Drifted=False/NoDrift",
+        "Remediating=False/NoRemediation",
+        "Degraded=False/AllObserved",
+      ],
+    ],
     [
       "drift",
-      { drift: [{ type: "ContainerStopped", subject: "container/a", expected: "running", observed: "exited", since: "" }] },
-      ["Ready=False/Drifted", "Drifted=True/DriftDetected", "Remediating=False/NoRemediation", "Degraded=False/AllObserved"],
+      {
+        drift: [
+          { type: "ContainerStopped", subject: "container/a", expected: "running", observed: "exited", since: "" },
+        ],
+      },
+      [
+        "Ready=False/Drifted",
+        "Drifted=True/DriftDetected",
+        "Remediating=False/NoRemediation",
+        "Degraded=False/AllObserved",
+      ],
     ],
     [
       "Prometheus down: Unknown, not drift",
-      { invariants: [inv("Unknown", "connection refused")], degradations: [{ reason: "PrometheusUnavailable", message: "connection refused" }] },
-      ["Ready=Unknown/PrometheusUnavailable", "Drifted=False/NoDrift", "Remediating=False/NoRemediation", "Degraded=True/PrometheusUnavailable"],
+      {
+        invariants: [inv("Unknown", "connection refused")],
+        degradations: [{ reason: "PrometheusUnavailable", message: "connection refused" }],
+      },
+      [
+        "Ready=Unknown/PrometheusUnavailable",
+        "Drifted=False/NoDrift",
+        "Remediating=False/NoRemediation",
+        "Degraded=True/PrometheusUnavailable",
+      ],
     ],
-    ["no series: Unknown", { invariants: [inv("Unknown", "no series")] }, ["Ready=Unknown/InvariantUnknown", "Drifted=False/NoDrift", "Remediating=False/NoRemediation", "Degraded=False/AllObserved"]],
-    ["pending within for", { invariants: [inv("Pending")] }, ["Ready=False/InvariantPending", "Drifted=False/NoDrift", "Remediating=False/NoRemediation", "Degraded=False/AllObserved"]],
-    ["remediating", { activeRemediation: "etcd-x" }, ["Ready=True/AsDeclared", "Drifted=False/NoDrift", "Remediating=True/RemediationOpen", "Degraded=False/AllObserved"]],
+    [
+      "no series: Unknown",
+      { invariants: [inv("Unknown", "no series")] },
+      [
+        "Ready=Unknown/InvariantUnknown",
+        "Drifted=False/NoDrift",
+        "Remediating=False/NoRemediation",
+        "Degraded=False/AllObserved",
+      ],
+    ],
+    [
+      "pending within for",
+      { invariants: [inv("Pending")] },
+      [
+        "Ready=False/InvariantPending",
+        "Drifted=False/NoDrift",
+        "Remediating=False/NoRemediation",
+        "Degraded=False/AllObserved",
+      ],
+    ],
+    [
+      "remediating",
+      { activeRemediation: "etcd-x" },
+      [
+        "Ready=True/AsDeclared",
+        "Drifted=False/NoDrift",
+        "Remediating=True/RemediationOpen",
+        "Degraded=False/AllObserved",
+      ],
+    ],
   ];
   for (const [title, input, expected] of cases) it(title, () => assert.deepEqual(summary(input), expected));
 
   it("an opening the rate limit deferred: Remediating says the drift waits, for what, and until when", () => {
-    const deferredOpenings = { subjects: ["container/etcd1"], perMinute: 10, retryInMs: 6_000, at: "2026-11-24T10:00:06Z" };
+    const deferredOpenings = {
+      subjects: ["container/etcd1"],
+      perMinute: 10,
+      retryInMs: 6_000,
+      at: "2026-11-24T10:00:06Z",
+    };
     const remediating = desiredStateConditions({ ...base, deferredOpenings }).find((c) => c.type === "Remediating");
     assert.equal(`${remediating?.status}/${remediating?.reason}`, "False/RateLimited");
-    assert.match(remediating?.message ?? "", /container\/etcd1 waits: at most 10 remediations are opened a minute \(--max-openings-per-minute\); next try at 2026-11-24T10:00:06Z/);
-    const alongside = desiredStateConditions({ ...base, activeRemediation: "etcd-x", deferredOpenings }).find((c) => c.type === "Remediating");
+    assert.match(
+      remediating?.message ?? "",
+      /container\/etcd1 waits: at most 10 remediations are opened a minute \(--max-openings-per-minute\); next try at 2026-11-24T10:00:06Z/,
+    );
+    const alongside = desiredStateConditions({ ...base, activeRemediation: "etcd-x", deferredOpenings }).find(
+      (c) => c.type === "Remediating",
+    );
     assert.equal(`${alongside?.status}/${alongside?.reason}`, "True/RemediationOpen");
     assert.match(alongside?.message ?? "", /etcd-x is open; a remediation for container\/etcd1 waits/);
   });
@@ -63,7 +140,10 @@ describe("desiredStateConditions", () => {
     for (const c of desiredStateConditions(base)) assert.equal(c.observedGeneration, 3);
   });
   it("the Unknown condition says why", () => {
-    const ready = desiredStateConditions({ ...base, degradations: [{ reason: "PrometheusUnavailable", message: "GET http://127.0.0.1:19090: connection refused" }] })[0];
+    const ready = desiredStateConditions({
+      ...base,
+      degradations: [{ reason: "PrometheusUnavailable", message: "GET http://127.0.0.1:19090: connection refused" }],
+    })[0];
     assert.match(ready?.message ?? "", /connection refused/);
   });
 });

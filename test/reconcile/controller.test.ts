@@ -5,7 +5,13 @@ import { waitFor } from "../../scripts/lib/wait.js";
 import { silentLogger } from "../../src/telemetry/logging.js";
 import { Controller } from "../../src/reconcile/controller.js";
 import { WorkQueue } from "../../src/reconcile/queue.js";
-import { DONE, type ReconcileContext, type Reconciler, type ReconcileRequest, type ReconcileResult } from "../../src/reconcile/reconciler.js";
+import {
+  DONE,
+  type ReconcileContext,
+  type Reconciler,
+  type ReconcileRequest,
+  type ReconcileResult,
+} from "../../src/reconcile/reconciler.js";
 import { StewardMetrics } from "../../src/telemetry/metrics.js";
 
 /** Records every reconcile; a key named "slow/…" runs until its signal fires. */
@@ -30,7 +36,14 @@ class RecordingReconciler implements Reconciler {
 }
 
 function controller(reconciler: Reconciler, queue: WorkQueue): Controller {
-  return new Controller({ reconciler, queue, logger: silentLogger(), metrics: new StewardMetrics(), workers: 2, reconcileTimeoutMs: 60_000 });
+  return new Controller({
+    reconciler,
+    queue,
+    logger: silentLogger(),
+    metrics: new StewardMetrics(),
+    workers: 2,
+    reconcileTimeoutMs: 60_000,
+  });
 }
 
 describe("Controller: pause and start again (a replica that loses, then regains, its lease)", () => {

@@ -22,7 +22,10 @@ describe("computeDrift", () => {
     ],
     [
       "an OOM-killed container says so",
-      { services: [service("etcd0")], containers: [container("etcd0", { state: "exited", exitCode: 137, oomKilled: true })] },
+      {
+        services: [service("etcd0")],
+        containers: [container("etcd0", { state: "exited", exitCode: 137, oomKilled: true })],
+      },
       [{ type: "ContainerStopped", subject: "container/etcd0", observed: "exited (exit code 137, OOM-killed)" }],
     ],
     [
@@ -38,7 +41,11 @@ describe("computeDrift", () => {
       },
       [{ type: "ContainerUnhealthy", subject: "container/a", observed: "unhealthy" }],
     ],
-    ["health still starting is not drift", { services: [service("a")], containers: [container("a", { health: "starting" })] }, []],
+    [
+      "health still starting is not drift",
+      { services: [service("a")], containers: [container("a", { health: "starting" })] },
+      [],
+    ],
     [
       "a container declared stopped but running",
       { services: [service("a", { running: false })], containers: [container("a")] },
@@ -54,7 +61,10 @@ describe("computeDrift", () => {
     ],
     [
       "matches by container name when no compose service label matches",
-      { services: [service("solo")], containers: [container("solo", { service: undefined, project: undefined, state: "exited" })] },
+      {
+        services: [service("solo")],
+        containers: [container("solo", { service: undefined, project: undefined, state: "exited" })],
+      },
       [{ type: "ContainerStopped", subject: "container/solo", observed: "exited (exit code 0)" }],
     ],
     ["Docker not observed: no container drift at all", { services: [service("a")], containers: undefined }, []],
@@ -70,21 +80,53 @@ describe("computeDrift", () => {
     lastEvaluationTime: NOW.toISOString(),
   });
   it("a Violated invariant is drift, since when the violation began", () => {
-    const [d] = computeDrift({ services: [], containers: [], invariants: [invariant("Violated")], previous: [], now: NOW });
-    assert.deepEqual(d, { type: "InvariantViolated", subject: "invariant/quorum", expected: "holds", observed: "2", since: "2026-11-24T09:59:00.000Z" });
+    const [d] = computeDrift({
+      services: [],
+      containers: [],
+      invariants: [invariant("Violated")],
+      previous: [],
+      now: NOW,
+    });
+    assert.deepEqual(d, {
+      type: "InvariantViolated",
+      subject: "invariant/quorum",
+      expected: "holds",
+      observed: "2",
+      since: "2026-11-24T09:59:00.000Z",
+    });
   });
   for (const state of ["Pending", "Unknown", "Holding"] as const) {
     it(`a ${state} invariant is not drift`, () => assert.deepEqual(drift({ invariants: [invariant(state)] }), []));
   }
 
   it("keeps since from the previous drift of the same type and subject", () => {
-    const previous: Drift[] = [{ type: "ContainerStopped", subject: "container/a", expected: "running", observed: "x", since: "2026-11-24T09:00:00.000Z" }];
-    const [d] = computeDrift({ services: [service("a")], containers: [container("a", { state: "exited" })], invariants: [], previous, now: NOW });
+    const previous: Drift[] = [
+      {
+        type: "ContainerStopped",
+        subject: "container/a",
+        expected: "running",
+        observed: "x",
+        since: "2026-11-24T09:00:00.000Z",
+      },
+    ];
+    const [d] = computeDrift({
+      services: [service("a")],
+      containers: [container("a", { state: "exited" })],
+      invariants: [],
+      previous,
+      now: NOW,
+    });
     assert.equal(d?.since, "2026-11-24T09:00:00.000Z");
   });
 
   it("is pure: the same input gives the same output", () => {
-    const input: DriftInput = { services: [service("a")], containers: [container("a", { state: "exited" })], invariants: [], previous: [], now: NOW };
+    const input: DriftInput = {
+      services: [service("a")],
+      containers: [container("a", { state: "exited" })],
+      invariants: [],
+      previous: [],
+      now: NOW,
+    };
     assert.deepEqual(computeDrift(input), computeDrift(input));
   });
 });

@@ -1,18 +1,32 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import type { Drift, FixRecord } from "../../src/api/desired-state.js";
-import { intentRecord, RESTART_SETTLE_MS, restartMayBeInFlight, settleInterruptedFixes } from "../../src/reconcile/fix-intents.js";
+import {
+  intentRecord,
+  RESTART_SETTLE_MS,
+  restartMayBeInFlight,
+  settleInterruptedFixes,
+} from "../../src/reconcile/fix-intents.js";
 import { planSteps, type PlanInput } from "../../src/reconcile/plan.js";
 import { container, service } from "./fixtures.js";
 
 const NOW = new Date("2026-11-24T10:00:00.000Z");
 const ago = (ms: number): string => new Date(NOW.getTime() - ms).toISOString();
-const record = (result: FixRecord["result"], msAgo: number, action: FixRecord["action"] = "restart"): FixRecord => ({ subject: "container/etcd0", action, time: ago(msAgo), result });
+const record = (result: FixRecord["result"], msAgo: number, action: FixRecord["action"] = "restart"): FixRecord => ({
+  subject: "container/etcd0",
+  action,
+  time: ago(msAgo),
+  result,
+});
 
 describe("simple-fix intent records", () => {
   it("an intent is a Started record at the reconcile's time, which its outcome replaces", () => {
     assert.deepEqual(intentRecord({ subject: "container/etcd0", action: "start" }, NOW), {
-      subject: "container/etcd0", action: "start", time: NOW.toISOString(), result: "Started", message: "recorded before acting",
+      subject: "container/etcd0",
+      action: "start",
+      time: NOW.toISOString(),
+      result: "Started",
+      message: "recorded before acting",
     });
   });
 
@@ -31,11 +45,26 @@ describe("simple-fix intent records", () => {
       ["an interrupted restart, container not started since: wait", [record("Interrupted", 5_000)], ago(60_000), true],
       ["a Started record (not yet settled) counts the same", [record("Started", 5_000)], ago(60_000), true],
       ["no start time known: wait", [record("Interrupted", 5_000)], undefined, true],
-      ["the container started after the restart began: it happened, judge afresh", [record("Interrupted", 5_000)], ago(1_000), false],
+      [
+        "the container started after the restart began: it happened, judge afresh",
+        [record("Interrupted", 5_000)],
+        ago(1_000),
+        false,
+      ],
       ["the settle time has passed: judge afresh", [record("Interrupted", RESTART_SETTLE_MS)], ago(120_000), false],
       ["a finished restart is not in flight", [record("Succeeded", 5_000)], ago(60_000), false],
-      ["an interrupted start is not a restart (a repeated start is a no-op)", [record("Interrupted", 5_000, "start")], ago(60_000), false],
-      ["another container's restart does not count", [{ ...record("Interrupted", 5_000), subject: "container/etcd1" }], ago(60_000), false],
+      [
+        "an interrupted start is not a restart (a repeated start is a no-op)",
+        [record("Interrupted", 5_000, "start")],
+        ago(60_000),
+        false,
+      ],
+      [
+        "another container's restart does not count",
+        [{ ...record("Interrupted", 5_000), subject: "container/etcd1" }],
+        ago(60_000),
+        false,
+      ],
     ];
     for (const [name, fixes, startedAt, expected] of cases) {
       it(name, () => assert.equal(restartMayBeInFlight(fixes, "container/etcd0", { startedAt }, NOW), expected));
@@ -43,7 +72,13 @@ describe("simple-fix intent records", () => {
   });
 
   describe("planSteps after a crash in the middle of a restart", () => {
-    const unhealthy: Drift = { type: "ContainerUnhealthy", subject: "container/etcd0", expected: "healthy", observed: "unhealthy", since: ago(120_000) };
+    const unhealthy: Drift = {
+      type: "ContainerUnhealthy",
+      subject: "container/etcd0",
+      expected: "healthy",
+      observed: "unhealthy",
+      since: ago(120_000),
+    };
     const input = (fixes: FixRecord[], startedAt: string): PlanInput => ({
       desiredState: "etcd",
       services: [service("etcd0", { restartBudget: { max: 3, window: "10m" } })],
@@ -61,7 +96,9 @@ describe("simple-fix intent records", () => {
     });
 
     it("restarts once the container is seen restarted and unhealthy again, the interrupted restart counted in the budget", () => {
-      const steps = planSteps(input([record("Interrupted", 3_000), record("Succeeded", 60_000), record("Succeeded", 120_000)], ago(1_000)));
+      const steps = planSteps(
+        input([record("Interrupted", 3_000), record("Succeeded", 60_000), record("Succeeded", 120_000)], ago(1_000)),
+      );
       assert.equal(steps[0]?.type, "open", "3 of 3 used: the interrupted restart counts");
       const [step] = planSteps(input([record("Interrupted", 3_000)], ago(1_000)));
       assert.equal(step?.type, "fix");

@@ -19,10 +19,19 @@ function values(...numbers: number[]): QueryResult {
 
 const scalar = (value: number): QueryResult => ({ ok: true, samples: [{ labels: {}, value }] });
 const EMPTY: QueryResult = { ok: true, samples: [] };
-const FAILED: QueryResult = { ok: false, error: "Prometheus at http://127.0.0.1:9090/api/v1/query: connection refused" };
+const FAILED: QueryResult = {
+  ok: false,
+  error: "Prometheus at http://127.0.0.1:9090/api/v1/query: connection refused",
+};
 
 void describe("evaluateCondition", () => {
-  const cases: { name: string; condition: string; result: QueryResult; verdict: Verdict["verdict"]; onMissingData?: "violate" }[] = [
+  const cases: {
+    name: string;
+    condition: string;
+    result: QueryResult;
+    verdict: Verdict["verdict"];
+    onMissingData?: "violate";
+  }[] = [
     { name: "== holds", condition: "== 3", result: scalar(3), verdict: "holds" },
     { name: "== violated", condition: "== 3", result: scalar(2), verdict: "violated" },
     { name: "!= holds", condition: "!= 0", result: scalar(1), verdict: "holds" },
@@ -38,29 +47,71 @@ void describe("evaluateCondition", () => {
     { name: "NaN never satisfies ==", condition: "== 1", result: scalar(Number.NaN), verdict: "violated" },
     { name: "NaN never satisfies !=", condition: "!= 1", result: scalar(Number.NaN), verdict: "violated" },
     { name: "NaN never satisfies <", condition: "< 1", result: scalar(Number.NaN), verdict: "violated" },
-    { name: "+Inf satisfies > any number", condition: "> 1e300", result: scalar(Number.POSITIVE_INFINITY), verdict: "holds" },
+    {
+      name: "+Inf satisfies > any number",
+      condition: "> 1e300",
+      result: scalar(Number.POSITIVE_INFINITY),
+      verdict: "holds",
+    },
     { name: "+Inf violates <", condition: "< 100", result: scalar(Number.POSITIVE_INFINITY), verdict: "violated" },
     { name: "-Inf satisfies <", condition: "< 0", result: scalar(Number.NEGATIVE_INFINITY), verdict: "holds" },
     { name: "every sample satisfies", condition: "== 1", result: values(1, 1, 1), verdict: "holds" },
     { name: "one failing sample violates", condition: "== 1", result: values(1, 0, 1), verdict: "violated" },
-    { name: "one NaN sample among good ones violates", condition: "> 0", result: values(1, Number.NaN), verdict: "violated" },
+    {
+      name: "one NaN sample among good ones violates",
+      condition: "> 0",
+      result: values(1, Number.NaN),
+      verdict: "violated",
+    },
     { name: "comparison on no series is unknown", condition: "> 0", result: EMPTY, verdict: "unknown" },
-    { name: "comparison on no series violates with onMissingData: violate", condition: "> 0", result: EMPTY, verdict: "violated", onMissingData: "violate" },
+    {
+      name: "comparison on no series violates with onMissingData: violate",
+      condition: "> 0",
+      result: EMPTY,
+      verdict: "violated",
+      onMissingData: "violate",
+    },
     { name: "failed query is unknown", condition: "== 3", result: FAILED, verdict: "unknown" },
-    { name: "failed query violates with onMissingData: violate", condition: "== 3", result: FAILED, verdict: "violated", onMissingData: "violate" },
+    {
+      name: "failed query violates with onMissingData: violate",
+      condition: "== 3",
+      result: FAILED,
+      verdict: "violated",
+      onMissingData: "violate",
+    },
     { name: "empty holds on no series", condition: "empty", result: EMPTY, verdict: "holds" },
-    { name: "empty holds on no series even with onMissingData: violate", condition: "empty", result: EMPTY, verdict: "holds", onMissingData: "violate" },
+    {
+      name: "empty holds on no series even with onMissingData: violate",
+      condition: "empty",
+      result: EMPTY,
+      verdict: "holds",
+      onMissingData: "violate",
+    },
     { name: "empty is violated by a series", condition: "empty", result: values(0), verdict: "violated" },
     { name: "empty on a failed query is unknown", condition: "empty", result: FAILED, verdict: "unknown" },
-    { name: "empty on a failed query violates with onMissingData: violate", condition: "empty", result: FAILED, verdict: "violated", onMissingData: "violate" },
-    { name: "nonEmpty holds on a series, whatever its value", condition: "nonEmpty", result: values(0), verdict: "holds" },
+    {
+      name: "empty on a failed query violates with onMissingData: violate",
+      condition: "empty",
+      result: FAILED,
+      verdict: "violated",
+      onMissingData: "violate",
+    },
+    {
+      name: "nonEmpty holds on a series, whatever its value",
+      condition: "nonEmpty",
+      result: values(0),
+      verdict: "holds",
+    },
     { name: "nonEmpty holds on a scalar", condition: "nonEmpty", result: scalar(Number.NaN), verdict: "holds" },
     { name: "nonEmpty is violated by no series", condition: "nonEmpty", result: EMPTY, verdict: "violated" },
     { name: "nonEmpty on a failed query is unknown", condition: "nonEmpty", result: FAILED, verdict: "unknown" },
   ];
   for (const c of cases) {
     void it(c.name, () => {
-      const verdict = evaluateCondition(spec({ condition: c.condition, onMissingData: c.onMissingData ?? "unknown" }), c.result);
+      const verdict = evaluateCondition(
+        spec({ condition: c.condition, onMissingData: c.onMissingData ?? "unknown" }),
+        c.result,
+      );
       assert.equal(verdict.verdict, c.verdict, verdict.reason);
     });
   }
@@ -93,7 +144,10 @@ void describe("evaluateCondition", () => {
   void it("reports missing data as such", () => {
     assert.equal(evaluateCondition(spec({ condition: "> 0" }), EMPTY).reason, "the query returned no series");
     assert.equal(evaluateCondition(spec({ condition: "> 0" }), FAILED).reason, FAILED.ok ? "" : FAILED.error);
-    assert.match(evaluateCondition(spec({ condition: "> 0", onMissingData: "violate" }), FAILED).reason, /connection refused.*onMissingData: violate/);
+    assert.match(
+      evaluateCondition(spec({ condition: "> 0", onMissingData: "violate" }), FAILED).reason,
+      /connection refused.*onMissingData: violate/,
+    );
   });
 });
 
@@ -138,7 +192,16 @@ void describe("nextInvariantStatus over a sequence of evaluations", () => {
   });
 
   void it("is Violated at once with for: 0s", () => {
-    assert.deepEqual(run("0s", [[5, VIOLATED], [6, VIOLATED]]), [["Violated", 5], ["Violated", 5]]);
+    assert.deepEqual(
+      run("0s", [
+        [5, VIOLATED],
+        [6, VIOLATED],
+      ]),
+      [
+        ["Violated", 5],
+        ["Violated", 5],
+      ],
+    );
   });
 
   void it("resets the window when the condition holds again", () => {
@@ -185,8 +248,20 @@ void describe("nextInvariantStatus over a sequence of evaluations", () => {
 
   void it("keeps `since` while the state is unchanged", () => {
     assert.deepEqual(
-      run("1m", [[0, HOLDS], [15, HOLDS], [30, HOLDS], [45, UNKNOWN], [60, UNKNOWN]]),
-      [["Holding", 0], ["Holding", 0], ["Holding", 0], ["Unknown", 45], ["Unknown", 45]],
+      run("1m", [
+        [0, HOLDS],
+        [15, HOLDS],
+        [30, HOLDS],
+        [45, UNKNOWN],
+        [60, UNKNOWN],
+      ]),
+      [
+        ["Holding", 0],
+        ["Holding", 0],
+        ["Holding", 0],
+        ["Unknown", 45],
+        ["Unknown", 45],
+      ],
     );
   });
 
@@ -210,7 +285,12 @@ void describe("nextInvariantStatus over a sequence of evaluations", () => {
   });
 
   void it("starts afresh when the stored `since` is unreadable", () => {
-    const broken: InvariantStatus = { name: "quorum", state: "Pending", since: "yesterday", lastEvaluationTime: iso(0) };
+    const broken: InvariantStatus = {
+      name: "quorum",
+      state: "Pending",
+      since: "yesterday",
+      lastEvaluationTime: iso(0),
+    };
     const status = nextInvariantStatus(broken, spec({ condition: "== 3", for: "30s" }), VIOLATED, at(40));
     assert.equal(status.state, "Pending");
     assert.equal(status.since, iso(40));
@@ -239,9 +319,15 @@ void describe("nextEvaluationDelay", () => {
     const pending = nextInvariantStatus(undefined, s, { verdict: "violated", value: "2", reason: "" }, new Date(base));
     const delay = nextEvaluationDelay(pending, s, new Date(base + 1000)) ?? Number.NaN;
     const later = new Date(base + 1000 + delay);
-    assert.equal(nextInvariantStatus(pending, s, { verdict: "violated", value: "2", reason: "" }, later).state, "Violated");
+    assert.equal(
+      nextInvariantStatus(pending, s, { verdict: "violated", value: "2", reason: "" }, later).state,
+      "Violated",
+    );
     const justBefore = new Date(later.getTime() - 1);
-    assert.equal(nextInvariantStatus(pending, s, { verdict: "violated", value: "2", reason: "" }, justBefore).state, "Pending");
+    assert.equal(
+      nextInvariantStatus(pending, s, { verdict: "violated", value: "2", reason: "" }, justBefore).state,
+      "Pending",
+    );
   });
 
   void it("is undefined in every other state", () => {

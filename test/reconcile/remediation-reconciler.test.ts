@@ -30,7 +30,11 @@ function desiredState(cooldown: string): DesiredState {
     apiVersion: "steward.dev/v1alpha1",
     kind: "DesiredState",
     metadata: { name: "ds", namespace: "default" },
-    spec: { target: { docker: { project: "p" } }, services: [{ name: "a" }], remediation: { simpleFixes: [], agent: { mode: "auto" }, cooldown } },
+    spec: {
+      target: { docker: { project: "p" } },
+      services: [{ name: "a" }],
+      remediation: { simpleFixes: [], agent: { mode: "auto" }, cooldown },
+    },
   });
 }
 
@@ -43,7 +47,15 @@ function remediation(name: string, status: Partial<RemediationStatus>): AgentRem
       desiredStateRef: { name: "ds", namespace: "default" },
       fingerprint: `ds/ContainerStopped/container/${name}`,
       reason: "SimpleFixDisabled",
-      drift: [{ type: "ContainerStopped", subject: `container/${name}`, expected: "running", observed: "exited", since: "2026-11-24T10:00:00Z" }],
+      drift: [
+        {
+          type: "ContainerStopped",
+          subject: `container/${name}`,
+          expected: "running",
+          observed: "exited",
+          since: "2026-11-24T10:00:00Z",
+        },
+      ],
       policyRef: "default",
       mode: "auto",
     },
@@ -62,18 +74,29 @@ class ScriptedRunner implements SessionRunner {
   }
 }
 
-async function setup(options: { cooldown?: string; outcomes: (SessionOutcome | Error)[]; threshold?: number }): Promise<{ store: FileStore; runner: ScriptedRunner; reconciler: RemediationReconciler; metrics: StewardMetrics }> {
+async function setup(options: {
+  cooldown?: string;
+  outcomes: (SessionOutcome | Error)[];
+  threshold?: number;
+}): Promise<{ store: FileStore; runner: ScriptedRunner; reconciler: RemediationReconciler; metrics: StewardMetrics }> {
   const store = new FileStore(await mkdtemp(join(tmpdir(), "steward-remrec-")));
   await store.apply(desiredState(options.cooldown ?? "0s"));
   const runner = new ScriptedRunner(options.outcomes);
   const metrics = new StewardMetrics();
-  const breaker = new CircuitBreaker({ threshold: options.threshold ?? 3, openForMs: 60_000 }, { metrics, logger: silentLogger() });
+  const breaker = new CircuitBreaker(
+    { threshold: options.threshold ?? 3, openForMs: 60_000 },
+    { metrics, logger: silentLogger() },
+  );
   const reconciler = new RemediationReconciler({ store, runner, breaker, metrics });
   return { store, runner, reconciler, metrics };
 }
 
 const context = { signal: new AbortController().signal, logger: silentLogger() };
-const request = (name: string): { key: string; namespace: string; name: string } => ({ key: `AgentRemediation/default/${name}`, namespace: "default", name });
+const request = (name: string): { key: string; namespace: string; name: string } => ({
+  key: `AgentRemediation/default/${name}`,
+  namespace: "default",
+  name,
+});
 
 async function status(store: FileStore, name: string): Promise<RemediationStatus | undefined> {
   return (await store.get("AgentRemediation", { namespace: "default", name }))?.status;
@@ -92,22 +115,41 @@ describe("RemediationReconciler: cooldown between sessions of one DesiredState",
     await store.create(remediation("next", {}));
     const result = await reconciler.reconcile(request("next"), context);
     assert.equal(result.type, "requeueAfter");
-    assert.ok(result.type === "requeueAfter" && result.ms > 230_000 && result.ms <= 240_000, `requeued after ${JSON.stringify(result)}`);
+    assert.ok(
+      result.type === "requeueAfter" && result.ms > 230_000 && result.ms <= 240_000,
+      `requeued after ${JSON.stringify(result)}`,
+    );
     const s = await status(store, "next");
     assert.equal(s?.reason, "Cooldown");
-    assert.match(s?.message ?? "", /another session for ds ended recently; starting at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(spec\.remediation\.cooldown\)/);
+    assert.match(
+      s?.message ?? "",
+      /another session for ds ended recently; starting at \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ \(spec\.remediation\.cooldown\)/,
+    );
     assert.deepEqual(runner.runs, []);
     assert.equal(await sample(metrics, "steward_agent_sessions_deferred_total", '{reason="Cooldown"}'), 1);
 
     // Looking again changes nothing in the store: waiting is not a write per look.
-    const version = (await store.get("AgentRemediation", { namespace: "default", name: "next" }))?.metadata.resourceVersion;
+    const version = (await store.get("AgentRemediation", { namespace: "default", name: "next" }))?.metadata
+      .resourceVersion;
     await reconciler.reconcile(request("next"), context);
-    assert.equal((await store.get("AgentRemediation", { namespace: "default", name: "next" }))?.metadata.resourceVersion, version);
+    assert.equal(
+      (await store.get("AgentRemediation", { namespace: "default", name: "next" }))?.metadata.resourceVersion,
+      version,
+    );
   });
 
   it("a session starts once the cooldown has passed", async () => {
-    const { store, runner, reconciler } = await setup({ cooldown: "1m", outcomes: [{ type: "resolved", summary: "ok" }] });
-    await store.create(remediation("earlier", { phase: "Resolved", sessionId: "s-1", closedAt: new Date(Date.now() - 120_000).toISOString() }));
+    const { store, runner, reconciler } = await setup({
+      cooldown: "1m",
+      outcomes: [{ type: "resolved", summary: "ok" }],
+    });
+    await store.create(
+      remediation("earlier", {
+        phase: "Resolved",
+        sessionId: "s-1",
+        closedAt: new Date(Date.now() - 120_000).toISOString(),
+      }),
+    );
     await store.create(remediation("next", {}));
     assert.deepEqual(await reconciler.reconcile(request("next"), context), { type: "done" });
     assert.deepEqual(runner.runs, ["next"]);
@@ -116,13 +158,19 @@ describe("RemediationReconciler: cooldown between sessions of one DesiredState",
 
 describe("RemediationReconciler: the Messages API down", () => {
   it("the session is not escalated: ModelUnavailable in the status, and it is not run again before the backoff is over", async () => {
-    const { store, runner, reconciler, metrics } = await setup({ outcomes: [new ModelUnavailableError(new Error("Connection error."))], threshold: 5 });
+    const { store, runner, reconciler, metrics } = await setup({
+      outcomes: [new ModelUnavailableError(new Error("Connection error."))],
+      threshold: 5,
+    });
     await store.create(remediation("r", {}));
     const result = await reconciler.reconcile(request("r"), context);
     assert.deepEqual(result, { type: "requeueAfter", ms: MODEL_RETRY_MS });
     const s = await status(store, "r");
     assert.equal(s?.reason, "ModelUnavailable");
-    assert.match(s?.message ?? "", /the Messages API is unavailable: Connection error\.; the session is saved and goes on when the API answers \(next try at /);
+    assert.match(
+      s?.message ?? "",
+      /the Messages API is unavailable: Connection error\.; the session is saved and goes on when the API answers \(next try at /,
+    );
     assert.equal(await sample(metrics, "steward_agent_api_errors_total", ""), 1);
     // Its own status write brings it back at once (a watch event): it must still wait.
     const again = await reconciler.reconcile(request("r"), context);
@@ -135,7 +183,11 @@ describe("RemediationReconciler: the circuit breaker", () => {
   it("after `threshold` failed sessions a new one waits Pending with CircuitOpen, naming the last failure; an approval is still carried out", async () => {
     const { store, runner, reconciler, metrics } = await setup({
       threshold: 2,
-      outcomes: [{ type: "escalated", reason: "budget maxTurns reached" }, new ModelUnavailableError(new Error("529 overloaded")), { type: "resolved", summary: "approved start ran" }],
+      outcomes: [
+        { type: "escalated", reason: "budget maxTurns reached" },
+        new ModelUnavailableError(new Error("529 overloaded")),
+        { type: "resolved", summary: "approved start ran" },
+      ],
     });
     for (const name of ["a", "b", "c"]) await store.create(remediation(name, {}));
     await reconciler.reconcile(request("a"), context);
@@ -147,13 +199,34 @@ describe("RemediationReconciler: the circuit breaker", () => {
     const s = await status(store, "c");
     assert.equal(s?.phase, "Pending");
     assert.equal(s?.reason, "CircuitOpen");
-    assert.match(s?.message ?? "", /circuit breaker is open after repeated failures \(last: the Messages API is unavailable: 529 overloaded\); no session starts before /);
+    assert.match(
+      s?.message ?? "",
+      /circuit breaker is open after repeated failures \(last: the Messages API is unavailable: 529 overloaded\); no session starts before /,
+    );
     assert.deepEqual(runner.runs, ["a", "b"]);
     assert.equal(await sample(metrics, "steward_agent_sessions_deferred_total", '{reason="CircuitOpen"}'), 1);
 
     // A person approved a call of a session waiting for approval: that run is not held back.
-    await store.create(remediation("d", { phase: "AwaitingApproval", sessionId: "s-d", pendingApproval: [{ id: "t1", tool: "docker_start", command: ["docker", "start", "d"], reason: "ask", requestedAt: "2026-11-24T10:00:00Z" }] }));
-    await store.annotate("AgentRemediation", { namespace: "default", name: "d" }, { "steward.dev/approve": "t1", "steward.dev/approved-by": "dana" });
+    await store.create(
+      remediation("d", {
+        phase: "AwaitingApproval",
+        sessionId: "s-d",
+        pendingApproval: [
+          {
+            id: "t1",
+            tool: "docker_start",
+            command: ["docker", "start", "d"],
+            reason: "ask",
+            requestedAt: "2026-11-24T10:00:00Z",
+          },
+        ],
+      }),
+    );
+    await store.annotate(
+      "AgentRemediation",
+      { namespace: "default", name: "d" },
+      { "steward.dev/approve": "t1", "steward.dev/approved-by": "dana" },
+    );
     await reconciler.reconcile(request("d"), context);
     assert.deepEqual(runner.runs, ["a", "b", "d"]);
   });

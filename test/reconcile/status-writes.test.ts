@@ -35,12 +35,17 @@ describe("status writes: only when the status changed", () => {
     let running = true;
     const reconciler = new DesiredStateReconciler({
       store,
-      observers: { docker: dockerWith(() => [container("etcd0", running ? {} : { state: "exited", exitCode: 1, health: "none" })]) },
+      observers: {
+        docker: dockerWith(() => [container("etcd0", running ? {} : { state: "exited", exitCode: 1, health: "none" })]),
+      },
       metrics: new StewardMetrics(),
       agent: { modelConfigured: false },
     });
     const reconcile = (): Promise<unknown> =>
-      reconciler.reconcile({ key: "DesiredState/default/quiet", namespace: "default", name: "quiet" }, { signal: new AbortController().signal, logger: silentLogger() });
+      reconciler.reconcile(
+        { key: "DesiredState/default/quiet", namespace: "default", name: "quiet" },
+        { signal: new AbortController().signal, logger: silentLogger() },
+      );
 
     await reconcile();
     assert.equal(writes, 1, "the first reconcile writes the first status");

@@ -3,13 +3,30 @@ import { describe, it } from "node:test";
 import type { Drift } from "../../src/api/desired-state.js";
 import type { PodSnapshot, WorkloadSnapshot } from "../../src/observe/types.js";
 import { computeDrift } from "../../src/reconcile/drift.js";
-import { inKubernetesTarget, podsOf, workloadOf, type WorkloadObservation } from "../../src/reconcile/workload-drift.js";
+import {
+  inKubernetesTarget,
+  podsOf,
+  workloadOf,
+  type WorkloadObservation,
+} from "../../src/reconcile/workload-drift.js";
 import { service } from "./fixtures.js";
 
 const NOW = new Date("2026-11-24T10:00:00.000Z");
 
 function deployment(name: string, overrides: Partial<WorkloadSnapshot> = {}): WorkloadSnapshot {
-  return { kind: "Deployment", namespace: "shop", name, labels: {}, selector: { app: name }, replicas: 2, readyReplicas: 2, updatedReplicas: 2, generation: 1, observedGeneration: 1, ...overrides };
+  return {
+    kind: "Deployment",
+    namespace: "shop",
+    name,
+    labels: {},
+    selector: { app: name },
+    replicas: 2,
+    readyReplicas: 2,
+    updatedReplicas: 2,
+    generation: 1,
+    observedGeneration: 1,
+    ...overrides,
+  };
 }
 
 function pod(name: string, app: string, overrides: Partial<PodSnapshot> = {}): PodSnapshot {
@@ -28,17 +45,41 @@ function pod(name: string, app: string, overrides: Partial<PodSnapshot> = {}): P
 const crashLooping = (name: string): PodSnapshot =>
   pod(name, "web", {
     ready: false,
-    containers: [{ name: "main", ready: false, restartCount: 6, state: "waiting", reason: "CrashLoopBackOff", lastTermination: { reason: "Error", exitCode: 1 } }],
+    containers: [
+      {
+        name: "main",
+        ready: false,
+        restartCount: 6,
+        state: "waiting",
+        reason: "CrashLoopBackOff",
+        lastTermination: { reason: "Error", exitCode: 1 },
+      },
+    ],
   });
 
-function drift(services: Parameters<typeof computeDrift>[0]["services"], workloads: WorkloadObservation | undefined): Pick<Drift, "type" | "subject" | "observed">[] {
-  return computeDrift({ services, containers: undefined, workloads, invariants: [], previous: [], now: NOW }).map(({ type, subject, observed }) => ({ type, subject, observed }));
+function drift(
+  services: Parameters<typeof computeDrift>[0]["services"],
+  workloads: WorkloadObservation | undefined,
+): Pick<Drift, "type" | "subject" | "observed">[] {
+  return computeDrift({ services, containers: undefined, workloads, invariants: [], previous: [], now: NOW }).map(
+    ({ type, subject, observed }) => ({ type, subject, observed }),
+  );
 }
 
 describe("computeDrift for Kubernetes workloads", () => {
   const web = [pod("web-1", "web"), pod("web-2", "web")];
-  const cases: [string, Parameters<typeof computeDrift>[0]["services"], WorkloadObservation | undefined, Pick<Drift, "type" | "subject" | "observed">[]][] = [
-    ["as declared: no drift", [service("Deployment/web", { replicas: 2 })], { workloads: [deployment("web")], pods: web }, []],
+  const cases: [
+    string,
+    Parameters<typeof computeDrift>[0]["services"],
+    WorkloadObservation | undefined,
+    Pick<Drift, "type" | "subject" | "observed">[],
+  ][] = [
+    [
+      "as declared: no drift",
+      [service("Deployment/web", { replicas: 2 })],
+      { workloads: [deployment("web")], pods: web },
+      [],
+    ],
     [
       "scaled down by someone: replicas drift on the workload",
       [service("Deployment/web", { replicas: 2 })],
@@ -51,7 +92,12 @@ describe("computeDrift for Kubernetes workloads", () => {
       { workloads: [], pods: [] },
       [{ type: "WorkloadMissing", subject: "statefulset/db", observed: "not found" }],
     ],
-    ["a missing workload declared stopped is fine", [service("Deployment/web", { running: false })], { workloads: [], pods: [] }, []],
+    [
+      "a missing workload declared stopped is fine",
+      [service("Deployment/web", { running: false })],
+      { workloads: [], pods: [] },
+      [],
+    ],
     [
       "running: false means zero replicas",
       [service("Deployment/web", { running: false })],
@@ -60,7 +106,10 @@ describe("computeDrift for Kubernetes workloads", () => {
     ],
     [
       "fewer ready than declared counts only when healthy is declared",
-      [service("Deployment/web", { replicas: 2, healthy: true }), service("Deployment/api", { replicas: 2, healthy: false })],
+      [
+        service("Deployment/web", { replicas: 2, healthy: true }),
+        service("Deployment/api", { replicas: 2, healthy: false }),
+      ],
       { workloads: [deployment("web", { readyReplicas: 1 }), deployment("api", { readyReplicas: 0 })], pods: [] },
       [{ type: "WorkloadUnready", subject: "deployment/web", observed: "1/2 ready" }],
     ],
@@ -68,7 +117,13 @@ describe("computeDrift for Kubernetes workloads", () => {
       "a crash-looping pod is drift of its own, with its reason and exit code",
       [service("Deployment/web", { replicas: 2, healthy: false })],
       { workloads: [deployment("web", { readyReplicas: 1 })], pods: [pod("web-1", "web"), crashLooping("web-2")] },
-      [{ type: "PodCrashLooping", subject: "pod/web-2", observed: "CrashLoopBackOff: container main, 6 restarts, last terminated Error (exit code 1)" }],
+      [
+        {
+          type: "PodCrashLooping",
+          subject: "pod/web-2",
+          observed: "CrashLoopBackOff: container main, 6 restarts, last terminated Error (exit code 1)",
+        },
+      ],
     ],
     [
       "a crash-looping pod being deleted is not drift",
@@ -84,13 +139,17 @@ describe("computeDrift for Kubernetes workloads", () => {
     ],
     ["not observed: no workload drift at all", [service("Deployment/web")], undefined, []],
   ];
-  for (const [title, services, observed, expected] of cases) it(title, () => assert.deepEqual(drift(services, observed), expected));
+  for (const [title, services, observed, expected] of cases)
+    it(title, () => assert.deepEqual(drift(services, observed), expected));
 });
 
 describe("workload helpers", () => {
   it("podsOf matches the selector's labels and never an empty selector", () => {
     const pods = [pod("web-1", "web"), pod("api-1", "api"), pod("web-0", "web")];
-    assert.deepEqual(podsOf(deployment("web"), pods).map((p) => p.name), ["web-0", "web-1"]);
+    assert.deepEqual(
+      podsOf(deployment("web"), pods).map((p) => p.name),
+      ["web-0", "web-1"],
+    );
     assert.deepEqual(podsOf(deployment("web", { selector: {} }), pods), []);
   });
 

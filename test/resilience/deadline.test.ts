@@ -20,7 +20,10 @@ void describe("backoffDelay", () => {
   ];
   for (const [failures, random, expected] of cases) {
     void it(`waits ${expected} ms after ${failures} failures (random ${random})`, () => {
-      assert.equal(backoffDelay(failures, backoff, () => random), expected);
+      assert.equal(
+        backoffDelay(failures, backoff, () => random),
+        expected,
+      );
     });
   }
 });
@@ -32,16 +35,21 @@ void describe("withDeadline", () => {
 
   void it("rejects at the deadline with the step named, even when the call ignores its signal", async () => {
     const started = Date.now();
-    await assert.rejects(withDeadline("inspect x", 50, () => new Promise(() => undefined)), /^StewardError: inspect x: no answer within 50 ms$/);
+    await assert.rejects(
+      withDeadline("inspect x", 50, () => new Promise(() => undefined)),
+      /^StewardError: inspect x: no answer within 50 ms$/,
+    );
     assert.ok(Date.now() - started < 1_000);
   });
 
   void it("aborts the signal it gave the call", async () => {
     let seen: AbortSignal | undefined;
-    await assert.rejects(withDeadline("s", 20, (signal) => {
-      seen = signal;
-      return new Promise(() => undefined);
-    }));
+    await assert.rejects(
+      withDeadline("s", 20, (signal) => {
+        seen = signal;
+        return new Promise(() => undefined);
+      }),
+    );
     assert.equal(seen?.aborted, true);
   });
 
@@ -50,16 +58,22 @@ void describe("withDeadline", () => {
     const pending = withDeadline("list containers", 10_000, () => new Promise(() => undefined), parent.signal);
     parent.abort(new Error("stream lost"));
     await assert.rejects(pending, /^StewardError: list containers: stream lost$/);
-    await assert.rejects(withDeadline("again", 10_000, () => Promise.resolve(1), parent.signal), /again: stream lost/);
+    await assert.rejects(
+      withDeadline("again", 10_000, () => Promise.resolve(1), parent.signal),
+      /again: stream lost/,
+    );
   });
 
   void it("wraps the call's own error with the step and keeps it as cause", async () => {
     const cause = Object.assign(new Error("(HTTP code 404) no such container"), { statusCode: 404 });
-    await assert.rejects(withDeadline("inspect y", 1_000, () => Promise.reject(cause)), (err: Error) => {
-      assert.equal(err.message, "inspect y: (HTTP code 404) no such container");
-      assert.equal(err.cause, cause);
-      return true;
-    });
+    await assert.rejects(
+      withDeadline("inspect y", 1_000, () => Promise.reject(cause)),
+      (err: Error) => {
+        assert.equal(err.message, "inspect y: (HTTP code 404) no such container");
+        assert.equal(err.cause, cause);
+        return true;
+      },
+    );
   });
 });
 
@@ -79,12 +93,15 @@ void describe("mapBounded", () => {
 
   void it("starts nothing new after a failure and rejects with it", async () => {
     const started: number[] = [];
-    await assert.rejects(mapBounded([1, 2, 3, 4, 5, 6], 2, async (n) => {
-      started.push(n);
-      await delay(1);
-      if (n === 2) throw new Error("boom");
-      return n;
-    }), /boom/);
+    await assert.rejects(
+      mapBounded([1, 2, 3, 4, 5, 6], 2, async (n) => {
+        started.push(n);
+        await delay(1);
+        if (n === 2) throw new Error("boom");
+        return n;
+      }),
+      /boom/,
+    );
     assert.ok(started.length <= 3, `started ${started.join(",")}`);
   });
 
@@ -98,12 +115,15 @@ void describe("CoalescingRunner", () => {
     let running = 0;
     let runs = 0;
     let overlap = false;
-    const runner = new CoalescingRunner(async () => {
-      overlap ||= ++running > 1;
-      runs++;
-      await delay(20);
-      running--;
-    }, () => undefined);
+    const runner = new CoalescingRunner(
+      async () => {
+        overlap ||= ++running > 1;
+        runs++;
+        await delay(20);
+        running--;
+      },
+      () => undefined,
+    );
     const scope = new AbortController().signal;
     runner.request("a", scope);
     await delay(5);
@@ -116,11 +136,14 @@ void describe("CoalescingRunner", () => {
   void it("runs different keys concurrently", async () => {
     let running = 0;
     let peak = 0;
-    const runner = new CoalescingRunner(async () => {
-      peak = Math.max(peak, ++running);
-      await delay(10);
-      running--;
-    }, () => undefined);
+    const runner = new CoalescingRunner(
+      async () => {
+        peak = Math.max(peak, ++running);
+        await delay(10);
+        running--;
+      },
+      () => undefined,
+    );
     const scope = new AbortController().signal;
     runner.request("a", scope);
     runner.request("b", scope);
@@ -130,10 +153,13 @@ void describe("CoalescingRunner", () => {
 
   void it("does not piggyback on a run whose scope was aborted: a new scope gets its own run", async () => {
     const seen: boolean[] = [];
-    const runner = new CoalescingRunner(async (_key, scope) => {
-      await delay(10);
-      seen.push(scope.aborted);
-    }, () => undefined);
+    const runner = new CoalescingRunner(
+      async (_key, scope) => {
+        await delay(10);
+        seen.push(scope.aborted);
+      },
+      () => undefined,
+    );
     const old = new AbortController();
     runner.request("a", old.signal);
     old.abort();
@@ -145,10 +171,13 @@ void describe("CoalescingRunner", () => {
   void it("hands an escaped error to onError and keeps serving the key", async () => {
     const errors: string[] = [];
     let calls = 0;
-    const runner = new CoalescingRunner(() => {
-      calls++;
-      return calls === 1 ? Promise.reject(new Error("first fails")) : Promise.resolve();
-    }, (key, err) => errors.push(`${key}: ${(err as Error).message}`));
+    const runner = new CoalescingRunner(
+      () => {
+        calls++;
+        return calls === 1 ? Promise.reject(new Error("first fails")) : Promise.resolve();
+      },
+      (key, err) => errors.push(`${key}: ${(err as Error).message}`),
+    );
     const scope = new AbortController().signal;
     runner.request("a", scope);
     await runner.idle();

@@ -12,7 +12,10 @@ describe("the layer check", () => {
 
   it("accepts imports that point down or stay in their layer", () => {
     const files = new Map([
-      ["agent/runner.ts", 'import { x } from "../reconcile/queue.js";\nimport type { y } from "./session.js";\nimport z from "zod";'],
+      [
+        "agent/runner.ts",
+        'import { x } from "../reconcile/queue.js";\nimport type { y } from "./session.js";\nimport z from "zod";',
+      ],
       ["reconcile/queue.ts", 'import { e } from "../errors.js";'],
     ]);
     assert.deepEqual(checkImports(files), []);

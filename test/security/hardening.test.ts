@@ -51,27 +51,39 @@ describe("the operator image and Deployment", () => {
       // Writable: the state dir and /tmp, both emptyDirs; nothing from the host.
       assert.deepEqual(container.volumeMounts.map((m) => m.mountPath).sort(), ["/tmp", "/var/lib/steward"]);
     }
-    assert.ok(pod.volumes.every((v) => v.emptyDir !== undefined), "only emptyDir volumes");
+    assert.ok(
+      pod.volumes.every((v) => v.emptyDir !== undefined),
+      "only emptyDir volumes",
+    );
   });
 });
 
 describe("RBAC (manifests/rbac.yaml)", () => {
   const rules = async (): Promise<Rule[]> =>
-    (await documents("manifests/rbac.yaml")).filter((d) => d.kind === "ClusterRole" || d.kind === "Role").flatMap((d) => d.rules as Rule[]);
+    (await documents("manifests/rbac.yaml"))
+      .filter((d) => d.kind === "ClusterRole" || d.kind === "Role")
+      .flatMap((d) => d.rules as Rule[]);
 
   it("no wildcard anywhere", async () => {
     for (const rule of await rules()) {
-      for (const field of [rule.apiGroups, rule.resources, rule.verbs]) assert.ok(!field.includes("*"), JSON.stringify(rule));
+      for (const field of [rule.apiGroups, rule.resources, rule.verbs])
+        assert.ok(!field.includes("*"), JSON.stringify(rule));
     }
   });
 
   it("no Secrets or ConfigMaps, no exec, no RBAC objects, and no verb that grants more (escalate, bind, impersonate)", async () => {
     for (const rule of await rules()) {
       for (const resource of rule.resources) {
-        assert.ok(!["secrets", "configmaps", "pods/exec", "pods/attach", "serviceaccounts/token", "nodes/proxy"].includes(resource), `${resource}: ${JSON.stringify(rule)}`);
+        assert.ok(
+          !["secrets", "configmaps", "pods/exec", "pods/attach", "serviceaccounts/token", "nodes/proxy"].includes(
+            resource,
+          ),
+          `${resource}: ${JSON.stringify(rule)}`,
+        );
       }
       assert.ok(!rule.apiGroups.includes("rbac.authorization.k8s.io"), JSON.stringify(rule));
-      for (const verb of ["escalate", "bind", "impersonate"]) assert.ok(!rule.verbs.includes(verb), JSON.stringify(rule));
+      for (const verb of ["escalate", "bind", "impersonate"])
+        assert.ok(!rule.verbs.includes(verb), JSON.stringify(rule));
     }
   });
 
@@ -85,7 +97,9 @@ describe("RBAC (manifests/rbac.yaml)", () => {
   });
 
   it("the Lease rule that may update is limited to the Lease steward", async () => {
-    for (const rule of (await rules()).filter((r) => r.resources.includes("leases") && r.verbs.some((v) => v !== "create"))) {
+    for (const rule of (await rules()).filter(
+      (r) => r.resources.includes("leases") && r.verbs.some((v) => v !== "create"),
+    )) {
       assert.deepEqual(rule.resourceNames, ["steward"]);
     }
   });

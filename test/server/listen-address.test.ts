@@ -6,7 +6,10 @@ import { parseListenAddress } from "../../src/server/http.js";
 describe("metrics and health listen on loopback unless told otherwise", () => {
   it("the default --metrics-addr is 127.0.0.1:9477", () => {
     assert.equal(resolveRunConfig({ stateDir: "/tmp/x" }, {}).metricsAddr, "127.0.0.1:9477");
-    assert.deepEqual(parseListenAddress(resolveRunConfig({ stateDir: "/tmp/x" }, {}).metricsAddr), { host: "127.0.0.1", port: 9477 });
+    assert.deepEqual(parseListenAddress(resolveRunConfig({ stateDir: "/tmp/x" }, {}).metricsAddr), {
+      host: "127.0.0.1",
+      port: 9477,
+    });
   });
 
   it(":PORT means loopback, never every interface", () => {

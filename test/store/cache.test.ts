@@ -29,15 +29,25 @@ describe("CachedStore: reads from memory, fed by the watch and by its own writes
 
   it("holds what existed at start, as the initial list delivered it", async () => {
     const { cache } = await fresh();
-    assert.equal((await cache.get("DesiredState", { namespace: "default", name: "before-start" }))?.metadata.name, "before-start");
-    assert.deepEqual((await cache.list("DesiredState", "default")).map((d) => d.metadata.name), ["before-start"]);
+    assert.equal(
+      (await cache.get("DesiredState", { namespace: "default", name: "before-start" }))?.metadata.name,
+      "before-start",
+    );
+    assert.deepEqual(
+      (await cache.list("DesiredState", "default")).map((d) => d.metadata.name),
+      ["before-start"],
+    );
     assert.deepEqual(await cache.list("AgentRemediation", "default"), []);
   });
 
   it("reads its own writes at once, before any watch event", async () => {
     const { cache } = await fresh();
     await cache.apply(desiredState("mine", "p1"));
-    const written = await cache.updateStatus("DesiredState", { namespace: "default", name: "mine" }, { ...EMPTY_STATUS, lastReconcileTime: "2026-01-01T00:00:00.000Z" });
+    const written = await cache.updateStatus(
+      "DesiredState",
+      { namespace: "default", name: "mine" },
+      { ...EMPTY_STATUS, lastReconcileTime: "2026-01-01T00:00:00.000Z" },
+    );
     const read = await cache.get("DesiredState", { namespace: "default", name: "mine" });
     assert.equal(read?.metadata.resourceVersion, written.metadata.resourceVersion);
     assert.equal(read?.status?.lastReconcileTime, "2026-01-01T00:00:00.000Z");
@@ -46,9 +56,17 @@ describe("CachedStore: reads from memory, fed by the watch and by its own writes
   it("sees another process's writes once their watch event arrives, and their deletes", async () => {
     const { cache, peer } = await fresh();
     await peer.apply(desiredState("theirs", "p2"));
-    await waitFor(async () => projectOf(await cache.get("DesiredState", { namespace: "default", name: "theirs" })) === "p2", 5_000, "the peer's object in the cache");
+    await waitFor(
+      async () => projectOf(await cache.get("DesiredState", { namespace: "default", name: "theirs" })) === "p2",
+      5_000,
+      "the peer's object in the cache",
+    );
     await peer.delete("DesiredState", { namespace: "default", name: "theirs" });
-    await waitFor(async () => (await cache.get("DesiredState", { namespace: "default", name: "theirs" })) === undefined, 5_000, "the delete in the cache");
+    await waitFor(
+      async () => (await cache.get("DesiredState", { namespace: "default", name: "theirs" })) === undefined,
+      5_000,
+      "the delete in the cache",
+    );
   });
 
   it("never rolls back past its own write when an older version's event arrives late", async () => {

@@ -58,7 +58,18 @@ export function storeContract(name: string, harness: StoreHarness): void {
     it("apply never clobbers status, and updateStatus never clobbers spec", async () => {
       const store = await harness.fresh();
       await store.apply(desiredState("a"));
-      await store.updateStatus("DesiredState", { namespace: "default", name: "a" }, { conditions: [], drift: [], invariants: [], fixes: [], observedGeneration: 1, lastReconcileTime: "2026-01-01T00:00:00.000Z" });
+      await store.updateStatus(
+        "DesiredState",
+        { namespace: "default", name: "a" },
+        {
+          conditions: [],
+          drift: [],
+          invariants: [],
+          fixes: [],
+          observedGeneration: 1,
+          lastReconcileTime: "2026-01-01T00:00:00.000Z",
+        },
+      );
       const withStatus = desiredState("a", "changed");
       withStatus.status = { conditions: [], drift: [], invariants: [], fixes: [], observedGeneration: 99 };
       await store.apply(withStatus);
@@ -73,7 +84,12 @@ export function storeContract(name: string, harness: StoreHarness): void {
       const { object } = await store.apply(desiredState("a"));
       await store.apply(desiredState("a", "moved"));
       await assert.rejects(
-        store.updateStatus("DesiredState", object.metadata, { conditions: [], drift: [], invariants: [], fixes: [] }, { resourceVersion: object.metadata.resourceVersion ?? "" }),
+        store.updateStatus(
+          "DesiredState",
+          object.metadata,
+          { conditions: [], drift: [], invariants: [], fixes: [] },
+          { resourceVersion: object.metadata.resourceVersion ?? "" },
+        ),
         ConflictError,
       );
       await store.close();
@@ -98,7 +114,10 @@ export function storeContract(name: string, harness: StoreHarness): void {
       assert.equal(projectOf(await store.get("DesiredState", { namespace: "default", name: "a" })), "mine");
       const gone = desiredState("b");
       gone.metadata.resourceVersion = "7";
-      await assert.rejects(store.apply(gone), /DesiredState "b" was modified concurrently \(resourceVersion none: it was deleted, expected 7\)/);
+      await assert.rejects(
+        store.apply(gone),
+        /DesiredState "b" was modified concurrently \(resourceVersion none: it was deleted, expected 7\)/,
+      );
       assert.equal(await store.get("DesiredState", { namespace: "default", name: "b" }), undefined);
       await store.close();
     });
@@ -121,12 +140,28 @@ export function storeContract(name: string, harness: StoreHarness): void {
       const peer = await harness.peer(store);
       const started = Date.now();
       await peer.apply(desiredState("w"));
-      await waitFor(() => events.some((e) => e.type === "ADDED" && e.object.metadata.name === "w"), 1_000, "ADDED event");
+      await waitFor(
+        () => events.some((e) => e.type === "ADDED" && e.object.metadata.name === "w"),
+        1_000,
+        "ADDED event",
+      );
       const latency = Date.now() - started;
-      await peer.updateStatus("DesiredState", { namespace: "default", name: "w" }, { conditions: [], drift: [], invariants: [], fixes: [], observedGeneration: 1 });
-      await waitFor(() => events.some((e) => e.type === "MODIFIED" && e.object.metadata.name === "w"), 1_000, "MODIFIED event");
+      await peer.updateStatus(
+        "DesiredState",
+        { namespace: "default", name: "w" },
+        { conditions: [], drift: [], invariants: [], fixes: [], observedGeneration: 1 },
+      );
+      await waitFor(
+        () => events.some((e) => e.type === "MODIFIED" && e.object.metadata.name === "w"),
+        1_000,
+        "MODIFIED event",
+      );
       await peer.delete("DesiredState", { namespace: "default", name: "w" });
-      await waitFor(() => events.some((e) => e.type === "DELETED" && e.object.metadata.name === "w"), 1_000, "DELETED event");
+      await waitFor(
+        () => events.some((e) => e.type === "DELETED" && e.object.metadata.name === "w"),
+        1_000,
+        "DELETED event",
+      );
       console.log(`watch latency for an apply from another client: ${latency} ms`);
       await peer.close();
       await store.close();
@@ -144,7 +179,10 @@ export function storeContract(name: string, harness: StoreHarness): void {
       await waitFor(() => synced("r1", "etcd") && synced("r2", "etcd"), 10_000, "SYNC events for r1 and r2, unchanged");
       await store.apply(desiredState("r1", "moved"));
       await waitFor(
-        () => events.some((e) => e.type === "MODIFIED" && e.object.metadata.name === "r1" && projectOf(e.previous) === "etcd"),
+        () =>
+          events.some(
+            (e) => e.type === "MODIFIED" && e.object.metadata.name === "r1" && projectOf(e.previous) === "etcd",
+          ),
         5_000,
         "a MODIFIED event for the change, with the previous object",
       );
@@ -160,12 +198,20 @@ export function storeContract(name: string, harness: StoreHarness): void {
       for (let i = 0; i < 15; i++) {
         writes.push(store.apply(desiredState("c", `p${i}`)));
         writes.push(
-          peer.updateStatus("DesiredState", { namespace: "default", name: "c" }, { conditions: [], drift: [], invariants: [], fixes: [], observedGeneration: i }),
+          peer.updateStatus(
+            "DesiredState",
+            { namespace: "default", name: "c" },
+            { conditions: [], drift: [], invariants: [], fixes: [], observedGeneration: i },
+          ),
         );
       }
       await Promise.all(writes);
       await store.apply(desiredState("c", "final"));
-      await peer.updateStatus("DesiredState", { namespace: "default", name: "c" }, { conditions: [], drift: [], invariants: [], fixes: [], observedGeneration: 100 });
+      await peer.updateStatus(
+        "DesiredState",
+        { namespace: "default", name: "c" },
+        { conditions: [], drift: [], invariants: [], fixes: [], observedGeneration: 100 },
+      );
       const stored = await store.get("DesiredState", { namespace: "default", name: "c" });
       assert.equal(stored?.spec.target.docker?.project, "final");
       assert.equal(stored?.status?.observedGeneration, 100);

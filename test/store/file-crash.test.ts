@@ -25,7 +25,9 @@ interface Run {
 
 /** Starts the write loop at `first`, lets it write for a random while, SIGKILLs it. */
 async function writeThenKill(dir: string, first: number): Promise<Run> {
-  const child = spawn(process.execPath, ["--import", "tsx", WORKER, dir, String(first)], { stdio: ["ignore", "pipe", "inherit"] });
+  const child = spawn(process.execPath, ["--import", "tsx", WORKER, dir, String(first)], {
+    stdio: ["ignore", "pipe", "inherit"],
+  });
   const run: Run = { acks: [] };
   let buffered = "";
   child.stdout.on("data", (chunk: Buffer) => {
@@ -37,7 +39,9 @@ async function writeThenKill(dir: string, first: number): Promise<Run> {
       run.acks.push({ i: Number(i), ms: Number(ms) });
     }
   });
-  const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once("exit", (_code, signal) => resolve(signal)));
+  const exited = new Promise<NodeJS.Signals | null>((resolve) =>
+    child.once("exit", (_code, signal) => resolve(signal)),
+  );
   await waitFor(() => run.acks.length > 0 || child.exitCode !== null, 20_000, "the write loop's first write");
   await sleep(Math.random() * 120);
   child.kill("SIGKILL");
@@ -57,7 +61,11 @@ function actual(object: DesiredState | undefined): Expected | undefined {
   const project = object.spec.target.docker?.project;
   const message = object.status?.conditions[0]?.message;
   // Keys only for what is there, as the model builds them (before any status write, no message).
-  return { ...(project === undefined ? {} : { project }), ...(message === undefined ? {} : { message }), resourceVersion: Number(object.metadata.resourceVersion) };
+  return {
+    ...(project === undefined ? {} : { project }),
+    ...(message === undefined ? {} : { message }),
+    resourceVersion: Number(object.metadata.resourceVersion),
+  };
 }
 
 const leftovers = async (dir: string): Promise<string[]> =>
@@ -71,7 +79,11 @@ describe("FileStore: a writer SIGKILLed mid-write", () => {
     const seen = { inFlightLanded: 0, inFlightLost: 0, locksLeft: 0, tempsLeft: 0, slowestFirstWriteMs: 0 };
     for (let kill = 0; kill < KILLS; kill++) {
       const run = await writeThenKill(dir, next);
-      assert.deepEqual(run.acks.map((a) => a.i), run.acks.map((_, k) => next + k), "acknowledged in order, from where the last run stopped");
+      assert.deepEqual(
+        run.acks.map((a) => a.i),
+        run.acks.map((_, k) => next + k),
+        "acknowledged in order, from where the last run stopped",
+      );
       seen.slowestFirstWriteMs = Math.max(seen.slowestFirstWriteMs, run.acks[0]?.ms ?? 0);
       for (const { i } of run.acks) apply(expected, i);
       const left = await leftovers(dir);
@@ -93,12 +105,19 @@ describe("FileStore: a writer SIGKILLed mid-write", () => {
         next = inFlight;
       }
       for (let o = 0; o < Math.min(CRASH_OBJECTS, next); o++) {
-        assert.deepEqual(objects.get(`o${o}`), expected.get(`o${o}`), `after kill ${kill}: o${o} is neither the old nor the new version (in flight: write ${inFlight})`);
+        assert.deepEqual(
+          objects.get(`o${o}`),
+          expected.get(`o${o}`),
+          `after kill ${kill}: o${o} is neither the old nor the new version (in flight: write ${inFlight})`,
+        );
       }
     }
     // Each restarted loop's first write found the dead writer's lock and went on at once.
     assert.ok(seen.slowestFirstWriteMs < 2_000, `a first write after a kill took ${seen.slowestFirstWriteMs} ms`);
-    assert.ok(seen.locksLeft >= 3, `kills caught a write holding its lock only ${seen.locksLeft} times: ${JSON.stringify(seen)}`);
+    assert.ok(
+      seen.locksLeft >= 3,
+      `kills caught a write holding its lock only ${seen.locksLeft} times: ${JSON.stringify(seen)}`,
+    );
     assert.ok(next > KILLS * 3, `only ${next} writes in ${KILLS} runs`);
     // The controller's start removes what dead writers left; nothing else is touched.
     const store = new FileStore(dir);

@@ -18,7 +18,9 @@ function deadPid(): number {
 
 function runWorker(args: string[]): Promise<number | null> {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ["--import", "tsx", WORKER, ...args], { stdio: ["ignore", "inherit", "inherit"] });
+    const child = spawn(process.execPath, ["--import", "tsx", WORKER, ...args], {
+      stdio: ["ignore", "inherit", "inherit"],
+    });
     child.once("error", reject);
     child.once("exit", (code) => resolve(code));
   });
@@ -90,7 +92,9 @@ describe("withFileLock: a lock left by a dead process", () => {
     const rounds = 15;
     const period = 400;
     const firstAt = Date.now() + 3_000;
-    const running = Array.from({ length: workers }, () => runWorker([file, String(rounds), String(firstAt), String(period)]));
+    const running = Array.from({ length: workers }, () =>
+      runWorker([file, String(rounds), String(firstAt), String(period)]),
+    );
     let planted = 0;
     for (let round = 0; round < rounds; round++) {
       // Shortly before each round: a lock from a dead process, which every worker meets.
@@ -113,6 +117,10 @@ describe("sweepLeftovers", () => {
     await writeFile(join(dir, "a.yaml.lock"), `${dead}\n`);
     await writeFile(join(dir, "c.yaml.lock"), `${process.ppid}\n`);
     assert.equal(await sweepLeftovers(dir), 2);
-    assert.deepEqual((await readdir(dir)).sort(), [".b.yaml." + process.pid + ".0badcafe.tmp", "a.yaml", "c.yaml.lock"]);
+    assert.deepEqual((await readdir(dir)).sort(), [
+      ".b.yaml." + process.pid + ".0badcafe.tmp",
+      "a.yaml",
+      "c.yaml.lock",
+    ]);
   });
 });

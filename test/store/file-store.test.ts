@@ -26,7 +26,10 @@ describe("FileStore on disk", () => {
     const dir = await mkdtemp(join(tmpdir(), "steward-store-"));
     const store = new FileStore(dir);
     await store.apply(desiredState("a"));
-    await writeFile(join(dir, "desiredstates", "default", "a.yaml"), "apiVersion: steward.dev/v1alpha1\nkind: DesiredState\nmetadata: {name: a}\n");
+    await writeFile(
+      join(dir, "desiredstates", "default", "a.yaml"),
+      "apiVersion: steward.dev/v1alpha1\nkind: DesiredState\nmetadata: {name: a}\n",
+    );
     await assert.rejects(store.list("DesiredState"), /a.yaml is not a valid stored object: spec: /);
   });
 });

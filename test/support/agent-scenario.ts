@@ -41,14 +41,21 @@ export async function startAgentScenario(options: AgentScenarioOptions): Promise
       etcdDesiredState({
         simpleFixes: [],
         members: options.members,
-        agent: { mode: options.mode, policyRef: options.policy ? "test" : "default", maxAttempts: options.maxAttempts ?? 2 },
+        agent: {
+          mode: options.mode,
+          policyRef: options.policy ? "test" : "default",
+          maxAttempts: options.maxAttempts ?? 2,
+        },
         cooldown: "0s",
       }),
     ),
   );
   const applied = await cli(state, "apply", ...manifests.flatMap((m) => ["-f", m]));
   if (applied.code !== 0) throw new Error(`apply failed: ${applied.stderr}`);
-  const steward = new StewardProcess(state, ["--verify-timeout", "3s", ...(options.extraArgs ?? [])], { ANTHROPIC_API_KEY: "test-key-not-secret", ANTHROPIC_BASE_URL: baseURL });
+  const steward = new StewardProcess(state, ["--verify-timeout", "3s", ...(options.extraArgs ?? [])], {
+    ANTHROPIC_API_KEY: "test-key-not-secret",
+    ANTHROPIC_BASE_URL: baseURL,
+  });
   await steward.start();
   const scenario: AgentScenario = {
     state,
@@ -63,11 +70,19 @@ export async function startAgentScenario(options: AgentScenarioOptions): Promise
   return scenario;
 }
 
-export async function waitForPhase(state: string, phases: readonly string[], timeoutMs = 30_000): Promise<AgentRemediation> {
-  return waitFor(async () => {
-    const [remediation] = await listRemediations(state);
-    return remediation && phases.includes(remediation.status?.phase ?? "") ? remediation : undefined;
-  }, timeoutMs, `a remediation in phase ${phases.join(" or ")}`);
+export async function waitForPhase(
+  state: string,
+  phases: readonly string[],
+  timeoutMs = 30_000,
+): Promise<AgentRemediation> {
+  return waitFor(
+    async () => {
+      const [remediation] = await listRemediations(state);
+      return remediation && phases.includes(remediation.status?.phase ?? "") ? remediation : undefined;
+    },
+    timeoutMs,
+    `a remediation in phase ${phases.join(" or ")}`,
+  );
 }
 
 export const POLICY_AUTO_START = `apiVersion: steward.dev/v1alpha1

@@ -12,10 +12,13 @@ const SCRIPT = new URL("../../scripts/control-plane.sh", import.meta.url).pathna
  */
 export function controlPlaneRunDir(): string {
   const kubeconfig = process.env.KUBECONFIG;
-  if (!kubeconfig) throw new Error("KUBECONFIG is unset; run the test through scripts/test.sh, which starts a control plane");
+  if (!kubeconfig)
+    throw new Error("KUBECONFIG is unset; run the test through scripts/test.sh, which starts a control plane");
   const dir = dirname(kubeconfig);
   if (!existsSync(join(dir, ".steward-k8s-run"))) {
-    throw new Error(`KUBECONFIG=${kubeconfig} was not written by scripts/control-plane.sh, so this test cannot restart its API server; start one with: STEWARD_K8S_RUN=/tmp/steward-k8s-mine bash scripts/control-plane.sh up`);
+    throw new Error(
+      `KUBECONFIG=${kubeconfig} was not written by scripts/control-plane.sh, so this test cannot restart its API server; start one with: STEWARD_K8S_RUN=/tmp/steward-k8s-mine bash scripts/control-plane.sh up`,
+    );
   }
   return dir;
 }
@@ -25,5 +28,8 @@ export function controlPlaneRunDir(): string {
  * and token, after `downSeconds` (an outage); resolves once /readyz answers.
  */
 export async function restartApiServer(downSeconds = 0): Promise<void> {
-  await run("bash", [SCRIPT, "restart-apiserver", String(downSeconds)], { env: { ...process.env, STEWARD_K8S_RUN: controlPlaneRunDir() }, timeout: 180_000 + downSeconds * 1_000 });
+  await run("bash", [SCRIPT, "restart-apiserver", String(downSeconds)], {
+    env: { ...process.env, STEWARD_K8S_RUN: controlPlaneRunDir() },
+    timeout: 180_000 + downSeconds * 1_000,
+  });
 }

@@ -18,7 +18,10 @@ export function etcdDesiredState(options: EtcdStateOptions = {}): string {
   const members = options.members ?? ["etcd0", "etcd1", "etcd2"];
   const budget = options.budget ?? { max: 3, window: "10m" };
   const services = members
-    .map((m) => `    - {name: ${m}, healthy: ${String(options.healthy ?? false)}, restartBudget: {max: ${budget.max}, window: ${budget.window}}}`)
+    .map(
+      (m) =>
+        `    - {name: ${m}, healthy: ${String(options.healthy ?? false)}, restartBudget: {max: ${budget.max}, window: ${budget.window}}}`,
+    )
     .join("\n");
   return `apiVersion: steward.dev/v1alpha1
 kind: DesiredState

@@ -6,21 +6,44 @@
  * script step), and answered by the next script step in the real response shape. When the
  * script runs out it answers a 500 marked not-retryable, so a test fails loudly and at once.
  */
-import { createServer, type IncomingHttpHeaders, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type Server,
+  type ServerResponse,
+} from "node:http";
 import type Anthropic from "@anthropic-ai/sdk";
 
-export type FakeBlock = { type: "text"; text: string } | { type: "tool_use"; id?: string; name: string; input: Record<string, unknown> };
+export type FakeBlock =
+  { type: "text"; text: string } | { type: "tool_use"; id?: string; name: string; input: Record<string, unknown> };
 export interface FakeUsage {
-  input_tokens: number; output_tokens: number; cache_creation_input_tokens: number; cache_read_input_tokens: number;
+  input_tokens: number;
+  output_tokens: number;
+  cache_creation_input_tokens: number;
+  cache_read_input_tokens: number;
 }
 export interface FakeReply {
   content: FakeBlock[];
   // `string`: a test may answer with a stop_reason the API adds later.
-  stop_reason: "end_turn" | "tool_use" | "max_tokens" | "stop_sequence" | "pause_turn" | "refusal" | "model_context_window_exceeded" | (string & {});
+  stop_reason:
+    | "end_turn"
+    | "tool_use"
+    | "max_tokens"
+    | "stop_sequence"
+    | "pause_turn"
+    | "refusal"
+    | "model_context_window_exceeded"
+    | (string & {});
   usage?: Partial<FakeUsage>;
 }
 /** An HTTP error; `body` defaults to the API's error shape for the status. */
-export interface FakeHttpError { status: number; headers?: Record<string, string>; message?: string; body?: unknown }
+export interface FakeHttpError {
+  status: number;
+  headers?: Record<string, string>;
+  message?: string;
+  body?: unknown;
+}
 export type FakeAnswer = FakeReply | FakeHttpError;
 export type ScriptStep = FakeAnswer | ((request: RecordedRequest) => FakeAnswer | Promise<FakeAnswer>);
 
@@ -46,11 +69,20 @@ export const toolUse = (name: string, input: Record<string, unknown>, id?: strin
 export function lastToolResults(request: RecordedRequest): { toolUseId: string; isError: boolean; text: string }[] {
   const last = request.body?.messages.at(-1);
   if (last?.role !== "user" || typeof last.content === "string") return [];
-  return last.content.flatMap((b) => (b.type !== "tool_result" ? [] : [{
-    toolUseId: b.tool_use_id,
-    isError: b.is_error === true,
-    text: typeof b.content === "string" ? b.content : (b.content ?? []).map((c) => (c.type === "text" ? c.text : "")).join(""),
-  }]));
+  return last.content.flatMap((b) =>
+    b.type !== "tool_result"
+      ? []
+      : [
+          {
+            toolUseId: b.tool_use_id,
+            isError: b.is_error === true,
+            text:
+              typeof b.content === "string"
+                ? b.content
+                : (b.content ?? []).map((c) => (c.type === "text" ? c.text : "")).join(""),
+          },
+        ],
+  );
 }
 
 class ShapeProblem extends Error {}
@@ -61,34 +93,59 @@ type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
 
 const ERROR_TYPES: Record<number, string> = {
-  400: "invalid_request_error", 401: "authentication_error", 403: "permission_error", 404: "not_found_error",
-  413: "request_too_large", 429: "rate_limit_error", 500: "api_error", 529: "overloaded_error",
+  400: "invalid_request_error",
+  401: "authentication_error",
+  403: "permission_error",
+  404: "not_found_error",
+  413: "request_too_large",
+  429: "rate_limit_error",
+  500: "api_error",
+  529: "overloaded_error",
 };
 const BLOCK_TYPES = ["text", "image", "document", "tool_use", "tool_result", "thinking", "redacted_thinking"];
 
 function checkCacheControl(block: Obj, path: string): number {
   if (block.cache_control === undefined || block.cache_control === null) return 0;
   const cc = block.cache_control;
-  need(isObj(cc) && cc.type === "ephemeral" && Object.keys(cc).every((k) => k === "type" || k === "ttl"), `${path}.cache_control: must be {"type":"ephemeral"} (optionally with ttl)`);
+  need(
+    isObj(cc) && cc.type === "ephemeral" && Object.keys(cc).every((k) => k === "type" || k === "ttl"),
+    `${path}.cache_control: must be {"type":"ephemeral"} (optionally with ttl)`,
+  );
   need(cc.ttl === undefined || cc.ttl === "5m" || cc.ttl === "1h", `${path}.cache_control.ttl: must be "5m" or "1h"`);
   return 1;
 }
 
 /** Checks one content block; returns the cache breakpoints it carries. */
 function checkBlock(b: unknown, role: unknown, path: string): number {
-  need(isObj(b) && typeof b.type === "string" && BLOCK_TYPES.includes(b.type), `${path}.type: expected one of ${BLOCK_TYPES.join(", ")}`);
-  if (b.type === "text") need(typeof b.text === "string" && b.text !== "", `${path}: text content blocks must be non-empty`);
+  need(
+    isObj(b) && typeof b.type === "string" && BLOCK_TYPES.includes(b.type),
+    `${path}.type: expected one of ${BLOCK_TYPES.join(", ")}`,
+  );
+  if (b.type === "text")
+    need(typeof b.text === "string" && b.text !== "", `${path}: text content blocks must be non-empty`);
   if (b.type === "tool_use") {
     need(role === "assistant", `${path}: tool_use blocks are only allowed in assistant messages`);
-    need(typeof b.id === "string" && typeof b.name === "string" && isObj(b.input), `${path}: tool_use needs id, name and an input object`);
+    need(
+      typeof b.id === "string" && typeof b.name === "string" && isObj(b.input),
+      `${path}: tool_use needs id, name and an input object`,
+    );
   }
   if (b.type === "tool_result") {
     need(role === "user", `${path}: tool_result blocks are only allowed in user messages`);
     need(typeof b.tool_use_id === "string", `${path}.tool_use_id: Field required`);
     need(b.is_error === undefined || typeof b.is_error === "boolean", `${path}.is_error: must be a boolean`);
     const c = b.content;
-    need(c === undefined || typeof c === "string" || (Array.isArray(c) && c.every((x) => isObj(x) && (x.type === "text" || x.type === "image"))), `${path}.content: must be a string or text/image blocks`);
-    if (Array.isArray(c)) return c.reduce((n: number, x, j) => n + checkBlock(x, "nested", `${path}.content.${j}`), checkCacheControl(b, path));
+    need(
+      c === undefined ||
+        typeof c === "string" ||
+        (Array.isArray(c) && c.every((x) => isObj(x) && (x.type === "text" || x.type === "image"))),
+      `${path}.content: must be a string or text/image blocks`,
+    );
+    if (Array.isArray(c))
+      return c.reduce(
+        (n: number, x, j) => n + checkBlock(x, "nested", `${path}.content.${j}`),
+        checkCacheControl(b, path),
+      );
   }
   return checkCacheControl(b, path);
 }
@@ -106,13 +163,22 @@ function checkToolResults(blocks: Obj[], pending: Set<string>, path: string): vo
   blocks.forEach((b, j) => {
     if (b.type !== "tool_result") return void (other = true);
     const id = String(b.tool_use_id);
-    need(!other, `${path}.content.${j}: tool_result blocks must come FIRST in the user message, before any other content`);
-    need(pending.has(id), `${path}.content.${j}: unexpected \`tool_use_id\` found in \`tool_result\` blocks: ${id}. Each \`tool_result\` block must have a corresponding \`tool_use\` block in the previous message.`);
+    need(
+      !other,
+      `${path}.content.${j}: tool_result blocks must come FIRST in the user message, before any other content`,
+    );
+    need(
+      pending.has(id),
+      `${path}.content.${j}: unexpected \`tool_use_id\` found in \`tool_result\` blocks: ${id}. Each \`tool_result\` block must have a corresponding \`tool_use\` block in the previous message.`,
+    );
     need(!answered.has(id), `${path}.content.${j}: more than one tool_result for ${id}`);
     answered.add(id);
   });
   const missing = [...pending].filter((id) => !answered.has(id));
-  need(missing.length === 0, `${path}: \`tool_use\` ids were found without \`tool_result\` blocks immediately after: ${missing.join(", ")}. Each \`tool_use\` block must have a corresponding \`tool_result\` block in the next message.`);
+  need(
+    missing.length === 0,
+    `${path}: \`tool_use\` ids were found without \`tool_result\` blocks immediately after: ${missing.join(", ")}. Each \`tool_use\` block must have a corresponding \`tool_result\` block in the next message.`,
+  );
 }
 
 function checkMessages(messages: unknown): { breakpoints: number; usesTools: boolean } {
@@ -123,15 +189,28 @@ function checkMessages(messages: unknown): { breakpoints: number; usesTools: boo
   messages.forEach((m: unknown, i) => {
     const path = `messages.${i}`;
     need(isObj(m), `${path}: must be an object`);
-    need(m.role === (i % 2 === 0 ? "user" : "assistant"), `${path}.role: roles must alternate between "user" and "assistant", starting with "user" (got ${JSON.stringify(m.role)})`);
+    need(
+      m.role === (i % 2 === 0 ? "user" : "assistant"),
+      `${path}.role: roles must alternate between "user" and "assistant", starting with "user" (got ${JSON.stringify(m.role)})`,
+    );
     const blocks = blocksOf(m, path);
-    need(blocks.length > 0 || (i === messages.length - 1 && m.role === "assistant"), `${path}: all messages must have non-empty content except for the optional final assistant message`);
-    breakpoints += Array.isArray(m.content) ? m.content.reduce((n: number, b: unknown, j) => n + checkBlock(b, m.role, `${path}.content.${j}`), 0) : 0;
+    need(
+      blocks.length > 0 || (i === messages.length - 1 && m.role === "assistant"),
+      `${path}: all messages must have non-empty content except for the optional final assistant message`,
+    );
+    breakpoints += Array.isArray(m.content)
+      ? m.content.reduce((n: number, b: unknown, j) => n + checkBlock(b, m.role, `${path}.content.${j}`), 0)
+      : 0;
     usesTools ||= blocks.some((b) => b.type === "tool_use" || b.type === "tool_result");
     if (m.role === "user") checkToolResults(blocks, pending, path);
-    pending = new Set(m.role === "assistant" ? blocks.filter((b) => b.type === "tool_use").map((b) => String(b.id)) : []);
+    pending = new Set(
+      m.role === "assistant" ? blocks.filter((b) => b.type === "tool_use").map((b) => String(b.id)) : [],
+    );
   });
-  need(pending.size === 0, `messages.${messages.length - 1}: the final assistant message has tool_use blocks with no tool_result after them`);
+  need(
+    pending.size === 0,
+    `messages.${messages.length - 1}: the final assistant message has tool_use blocks with no tool_result after them`,
+  );
   return { breakpoints, usesTools };
 }
 
@@ -140,11 +219,17 @@ function checkTools(tools: unknown): number {
   need(Array.isArray(tools), "tools: must be an array");
   const names = new Set<string>();
   return tools.reduce((n: number, t: unknown, i) => {
-    need(isObj(t) && typeof t.name === "string" && /^[a-zA-Z0-9_-]{1,128}$/.test(t.name), `tools.${i}.name: must match ^[a-zA-Z0-9_-]{1,128}$`);
+    need(
+      isObj(t) && typeof t.name === "string" && /^[a-zA-Z0-9_-]{1,128}$/.test(t.name),
+      `tools.${i}.name: must match ^[a-zA-Z0-9_-]{1,128}$`,
+    );
     need(!names.has(t.name), `tools: tool names must be unique (${t.name})`);
     names.add(t.name);
     // The API allows a missing description; Steward's tools must explain themselves to the model.
-    need(typeof t.description === "string" && t.description !== "", `tools.${i}.description: required (a check of this fake, not of the API)`);
+    need(
+      typeof t.description === "string" && t.description !== "",
+      `tools.${i}.description: required (a check of this fake, not of the API)`,
+    );
     need(isObj(t.input_schema) && t.input_schema.type === "object", `tools.${i}.input_schema.type: must be "object"`);
     return n + checkCacheControl(t, `tools.${i}`);
   }, 0);
@@ -154,7 +239,10 @@ function checkSystem(system: unknown): number {
   if (system === undefined || typeof system === "string") return 0;
   need(Array.isArray(system), "system: must be a string or an array of text blocks");
   return system.reduce((n: number, b: unknown, i) => {
-    need(isObj(b) && b.type === "text" && typeof b.text === "string" && b.text !== "", `system.${i}: must be a non-empty text block`);
+    need(
+      isObj(b) && b.type === "text" && typeof b.text === "string" && b.text !== "",
+      `system.${i}: must be a non-empty text block`,
+    );
     return n + checkCacheControl(b, `system.${i}`);
   }, 0);
 }
@@ -164,18 +252,30 @@ function findProblem(headers: IncomingHttpHeaders, json: unknown): string | unde
   try {
     // SDK 1.x sends an apiKey as "authorization: Bearer …"; older SDKs and curl use x-api-key.
     const bearer = /^Bearer \S+$/.test(headers.authorization ?? "");
-    need(bearer || (typeof headers["x-api-key"] === "string" && headers["x-api-key"] !== ""), "authentication: an x-api-key header or authorization: Bearer <key> is required");
+    need(
+      bearer || (typeof headers["x-api-key"] === "string" && headers["x-api-key"] !== ""),
+      "authentication: an x-api-key header or authorization: Bearer <key> is required",
+    );
     need(typeof headers["anthropic-version"] === "string", "anthropic-version header is required");
     need(isObj(json), "the body must be a JSON object");
     need(typeof json.model === "string" && json.model !== "", "model: Field required");
-    need(typeof json.max_tokens === "number" && Number.isInteger(json.max_tokens) && json.max_tokens > 0, "max_tokens: must be a positive integer");
+    need(
+      typeof json.max_tokens === "number" && Number.isInteger(json.max_tokens) && json.max_tokens > 0,
+      "max_tokens: must be a positive integer",
+    );
     need(json.stream !== true, "stream: this fake answers only non-streaming requests");
     const tc = json.tool_choice;
-    need(tc === undefined || (isObj(tc) && ["auto", "any", "tool", "none"].includes(String(tc.type))), "tool_choice.type: must be auto, any, tool or none");
+    need(
+      tc === undefined || (isObj(tc) && ["auto", "any", "tool", "none"].includes(String(tc.type))),
+      "tool_choice.type: must be auto, any, tool or none",
+    );
     const { breakpoints, usesTools } = checkMessages(json.messages);
     const cached = breakpoints + checkTools(json.tools) + checkSystem(json.system);
     need(cached <= 4, `A maximum of 4 blocks with cache_control may be provided. Found ${cached}.`);
-    need(!usesTools || (Array.isArray(json.tools) && json.tools.length > 0), "Requests which include `tool_use` or `tool_result` blocks must define tools.");
+    need(
+      !usesTools || (Array.isArray(json.tools) && json.tools.length > 0),
+      "Requests which include `tool_use` or `tool_result` blocks must define tools.",
+    );
     return undefined;
   } catch (err) {
     if (err instanceof ShapeProblem) return err.message;
@@ -183,10 +283,19 @@ function findProblem(headers: IncomingHttpHeaders, json: unknown): string | unde
   }
 }
 
-interface Answer { status: number; headers: Record<string, string>; body: unknown }
+interface Answer {
+  status: number;
+  headers: Record<string, string>;
+  body: unknown;
+}
 
 const errorAnswer = (status: number, message: string, headers: Record<string, string> = {}): Answer => ({
-  status, headers, body: { type: "error", error: { type: ERROR_TYPES[status] ?? (status >= 500 ? "api_error" : "invalid_request_error"), message } },
+  status,
+  headers,
+  body: {
+    type: "error",
+    error: { type: ERROR_TYPES[status] ?? (status >= 500 ? "api_error" : "invalid_request_error"), message },
+  },
 });
 
 async function readBody(req: IncomingMessage): Promise<string> {
@@ -214,7 +323,8 @@ export class FakeMessagesServer {
   /** The URL start() returned, for a Steward process started with ANTHROPIC_BASE_URL. */
   get baseURL(): string {
     const address = this.server?.address();
-    if (address === null || address === undefined || typeof address === "string") throw new Error("FakeMessagesServer: call start() first");
+    if (address === null || address === undefined || typeof address === "string")
+      throw new Error("FakeMessagesServer: call start() first");
     return `http://127.0.0.1:${address.port}`;
   }
 
@@ -264,15 +374,30 @@ export class FakeMessagesServer {
       const message = err instanceof Error ? err.message : String(err);
       answer = errorAnswer(500, `fake-anthropic: a script step threw: ${message}`, { "x-should-retry": "false" });
     }
-    res.writeHead(answer.status, { "content-type": "application/json", "request-id": this.nextId("req"), ...answer.headers });
+    res.writeHead(answer.status, {
+      "content-type": "application/json",
+      "request-id": this.nextId("req"),
+      ...answer.headers,
+    });
     res.end(JSON.stringify(answer.body));
   }
 
   private async answer(req: IncomingMessage): Promise<Answer> {
     const rawBody = await readBody(req);
     let json: unknown;
-    try { json = JSON.parse(rawBody); } catch { json = undefined; }
-    const record: RecordedRequest = { method: req.method ?? "", path: (req.url ?? "").split("?")[0] ?? "", headers: req.headers, rawBody, json, body: undefined };
+    try {
+      json = JSON.parse(rawBody);
+    } catch {
+      json = undefined;
+    }
+    const record: RecordedRequest = {
+      method: req.method ?? "",
+      path: (req.url ?? "").split("?")[0] ?? "",
+      headers: req.headers,
+      rawBody,
+      json,
+      body: undefined,
+    };
     this.requests.push(record);
     const answer = await this.respond(record);
     record.status = answer.status;
@@ -288,7 +413,11 @@ export class FakeMessagesServer {
     record.body = record.json as Anthropic.MessageCreateParamsNonStreaming;
     const step = this.script[this.used];
     if (step === undefined) {
-      return errorAnswer(500, `fake-anthropic: script exhausted: request ${this.requests.length} arrived after all ${this.script.length} steps were used`, { "x-should-retry": "false" });
+      return errorAnswer(
+        500,
+        `fake-anthropic: script exhausted: request ${this.requests.length} arrived after all ${this.script.length} steps were used`,
+        { "x-should-retry": "false" },
+      );
     }
     this.used += 1;
     const answer = typeof step === "function" ? await step(record) : step;
@@ -301,15 +430,26 @@ export class FakeMessagesServer {
   }
 
   private message(reply: FakeReply, record: RecordedRequest): unknown {
-    const content = reply.content.map((b) => (b.type === "text" ? b : { type: "tool_use", id: b.id ?? this.nextId("toolu"), name: b.name, input: b.input }));
+    const content = reply.content.map((b) =>
+      b.type === "text" ? b : { type: "tool_use", id: b.id ?? this.nextId("toolu"), name: b.name, input: b.input },
+    );
     const usage: FakeUsage = {
       // Defaults near the real tokenizer's ~4 characters per token, so cost code sees plausible numbers.
-      input_tokens: Math.ceil(record.rawBody.length / 4), output_tokens: Math.ceil(JSON.stringify(content).length / 4),
-      cache_creation_input_tokens: 0, cache_read_input_tokens: 0, ...reply.usage,
+      input_tokens: Math.ceil(record.rawBody.length / 4),
+      output_tokens: Math.ceil(JSON.stringify(content).length / 4),
+      cache_creation_input_tokens: 0,
+      cache_read_input_tokens: 0,
+      ...reply.usage,
     };
     return {
-      id: this.nextId("msg"), type: "message", role: "assistant", model: record.body?.model,
-      content, stop_reason: reply.stop_reason, stop_sequence: null, usage,
+      id: this.nextId("msg"),
+      type: "message",
+      role: "assistant",
+      model: record.body?.model,
+      content,
+      stop_reason: reply.stop_reason,
+      stop_sequence: null,
+      usage,
     };
   }
 }

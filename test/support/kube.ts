@@ -8,7 +8,8 @@ import { statusCode } from "../../src/kube/api-errors.js";
 import { KubernetesStore } from "../../src/store/kubernetes/kubernetes-store.js";
 import { waitFor } from "../../scripts/lib/wait.js";
 
-const HOW_TO_START = 'no Kubernetes API server: run `bash scripts/control-plane.sh build && eval "$(bash scripts/control-plane.sh up)"`';
+const HOW_TO_START =
+  'no Kubernetes API server: run `bash scripts/control-plane.sh build && eval "$(bash scripts/control-plane.sh up)"`';
 
 let ready: Promise<KubeConfig> | undefined;
 
@@ -30,7 +31,11 @@ export function cluster(): Promise<KubeConfig> {
         if (statusCode(err) !== 404) throw new Error(`${HOW_TO_START} (${String(err)})`, { cause: err });
       }
       if (!existing) await api.createCustomResourceDefinition({ body: crd });
-      else await api.replaceCustomResourceDefinition({ name, body: { ...crd, metadata: { ...crd.metadata, resourceVersion: existing.metadata?.resourceVersion } } });
+      else
+        await api.replaceCustomResourceDefinition({
+          name,
+          body: { ...crd, metadata: { ...crd.metadata, resourceVersion: existing.metadata?.resourceVersion } },
+        });
       await waitFor(
         async () => {
           const current = await api.readCustomResourceDefinition({ name });
@@ -44,7 +49,6 @@ export function cluster(): Promise<KubeConfig> {
   })();
   return ready;
 }
-
 
 /** CRDs installed and no Steward object left in the namespace from an earlier test. */
 export async function emptyNamespace(namespace = "default"): Promise<void> {

@@ -25,6 +25,7 @@ export async function kubectl(...args: string[]): Promise<CliResult> {
 /** Like kubectl(), but a non-zero exit is an error carrying kubectl's stderr. */
 export async function kubectlOk(...args: string[]): Promise<string> {
   const result = await kubectl(...args);
-  if (result.code !== 0) throw new Error(`kubectl ${args.join(" ")} failed (exit ${result.code}): ${result.stderr.trim()}`);
+  if (result.code !== 0)
+    throw new Error(`kubectl ${args.join(" ")} failed (exit ${result.code}): ${result.stderr.trim()}`);
   return result.stdout;
 }

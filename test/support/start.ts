@@ -18,6 +18,10 @@ export async function startWith(manifest: string): Promise<{ state: string; stew
 export async function startReady(manifest: string, name = "etcd"): Promise<{ state: string; steward: StewardProcess }> {
   await ensureCluster();
   const started = await startWith(manifest);
-  await waitFor(async () => condition(await getDesiredState(started.state, name), "Ready") === "True/AsDeclared", 30_000, `${name} Ready`);
+  await waitFor(
+    async () => condition(await getDesiredState(started.state, name), "Ready") === "True/AsDeclared",
+    30_000,
+    `${name} Ready`,
+  );
   return started;
 }

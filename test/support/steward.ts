@@ -17,7 +17,10 @@ export interface CliResult {
 /** Runs the built CLI (`bin/steward`) as a user would; never throws on a non-zero exit. */
 export async function cli(stateDir: string, ...args: string[]): Promise<CliResult> {
   try {
-    const { stdout, stderr } = await run(STEWARD, ["--state-dir", stateDir, ...args], { timeout: 30_000, env: cliEnv() });
+    const { stdout, stderr } = await run(STEWARD, ["--state-dir", stateDir, ...args], {
+      timeout: 30_000,
+      env: cliEnv(),
+    });
     return { code: 0, stdout, stderr };
   } catch (err) {
     const e = err as { code?: number; stdout?: string; stderr?: string };
@@ -50,12 +53,31 @@ export class StewardProcess {
   ) {}
 
   async start(): Promise<void> {
-    const args = ["--state-dir", this.stateDir, "run", "--prometheus-url", "http://127.0.0.1:19090", "--metrics-addr", "127.0.0.1:0", "--log-format", "json", "--log-level", "debug", ...this.extraArgs];
+    const args = [
+      "--state-dir",
+      this.stateDir,
+      "run",
+      "--prometheus-url",
+      "http://127.0.0.1:19090",
+      "--metrics-addr",
+      "127.0.0.1:0",
+      "--log-format",
+      "json",
+      "--log-level",
+      "debug",
+      ...this.extraArgs,
+    ];
     const child = spawn(STEWARD, args, { env: cliEnv(this.env), stdio: ["ignore", "pipe", "pipe"] });
     this.child = child;
     collectLines(child, this.logs);
-    const line = await waitFor(() => this.logs.find((l) => l.includes("steward is running")), 30_000, `steward run to start (logs: ${this.logs.slice(-5).join(" | ")})`);
-    this.metricsAddress = (JSON.parse(line) as { metrics: string }).metrics.replace(/^http:\/\//, "").replace(/\/metrics$/, "");
+    const line = await waitFor(
+      () => this.logs.find((l) => l.includes("steward is running")),
+      30_000,
+      `steward run to start (logs: ${this.logs.slice(-5).join(" | ")})`,
+    );
+    this.metricsAddress = (JSON.parse(line) as { metrics: string }).metrics
+      .replace(/^http:\/\//, "")
+      .replace(/\/metrics$/, "");
   }
 
   /** SIGTERM and wait for a clean exit; returns the exit code. */

@@ -8,9 +8,7 @@ import { StewardError } from "../../errors.js";
 export const DEFAULT_DOCKER_SOCKET = "/var/run/docker.sock";
 
 /** Where the daemon is. Only local endpoints exist: Steward never talks to a remote daemon. */
-export type DockerEndpoint =
-  | { kind: "unix"; socketPath: string }
-  | { kind: "tcp"; host: "127.0.0.1"; port: number };
+export type DockerEndpoint = { kind: "unix"; socketPath: string } | { kind: "tcp"; host: "127.0.0.1"; port: number };
 
 /**
  * Reads a `DOCKER_HOST` value: unset or `unix:///path` is a socket; `tcp://127.0.0.1:PORT`

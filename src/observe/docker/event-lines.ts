@@ -118,8 +118,18 @@ export type ParsedEvent =
   | { kind: "malformed"; error: string };
 
 const STATE_ACTIONS: ReadonlySet<string> = new Set([
-  "create", "start", "die", "stop", "kill", "oom", "restart", "pause", "unpause",
-  "rename", "update", "destroy",
+  "create",
+  "start",
+  "die",
+  "stop",
+  "kill",
+  "oom",
+  "restart",
+  "pause",
+  "unpause",
+  "rename",
+  "update",
+  "destroy",
 ]);
 
 /**
@@ -172,9 +182,7 @@ function eventTime(raw: Record<string, unknown>): number | undefined {
   return undefined;
 }
 
-function splitAttributes(
-  attributes: Record<string, unknown>,
-): Pick<ContainerEvent, "name" | "labels" | "exitCode"> {
+function splitAttributes(attributes: Record<string, unknown>): Pick<ContainerEvent, "name" | "labels" | "exitCode"> {
   // fromEntries defines each label, so one named `__proto__` stays a label.
   const labels = Object.fromEntries(
     Object.entries(attributes).filter(([key, value]) => typeof value === "string" && !NON_LABEL_ATTRIBUTES.has(key)),
@@ -184,7 +192,8 @@ function splitAttributes(
   if (typeof name === "string") out.name = name;
   // Docker writes it as a decimal string; Number() would also read "", " ", "0x10" or true.
   const exitCode = attributes["exitCode"];
-  if (typeof exitCode === "string" ? /^-?\d+$/.test(exitCode) : Number.isInteger(exitCode)) out.exitCode = Number(exitCode);
+  if (typeof exitCode === "string" ? /^-?\d+$/.test(exitCode) : Number.isInteger(exitCode))
+    out.exitCode = Number(exitCode);
   return out;
 }
 

@@ -13,11 +13,15 @@
 import { setMaxListeners } from "node:events";
 import type Dockerode from "dockerode";
 import { StewardError, errorMessage, wrapError } from "../../errors.js";
-import type {
-  ConnectionState, ContainerSnapshot, DockerObserver, DockerObserverEvent,
-} from "../types.js";
+import type { ConnectionState, ContainerSnapshot, DockerObserver, DockerObserverEvent } from "../types.js";
 import { CoalescingRunner } from "./coalesce.js";
-import { MAX_EVENT_LINE_BYTES, STATE_EVENT_FILTER, affectsState, parseDockerEvent, type SplitResult } from "./event-lines.js";
+import {
+  MAX_EVENT_LINE_BYTES,
+  STATE_EVENT_FILTER,
+  affectsState,
+  parseDockerEvent,
+  type SplitResult,
+} from "./event-lines.js";
 import { followEventStream, type EventStream } from "./event-stream.js";
 import { diffSnapshots, sameSnapshot, toContainerSnapshot } from "./snapshot.js";
 import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from "../../resilience/backoff.js";
@@ -84,7 +88,8 @@ export class DockerEventObserver implements DockerObserver {
   }
 
   async start(): Promise<void> {
-    if (this.phase !== "new") throw new StewardError("docker observer: start() may be called only once, and not after close()");
+    if (this.phase !== "new")
+      throw new StewardError("docker observer: start() may be called only once, and not after close()");
     this.phase = "running";
     let first: Link;
     try {
@@ -182,7 +187,11 @@ export class DockerEventObserver implements DockerObserver {
     const since = this.lastEventNs === undefined ? undefined : Math.floor(this.lastEventNs / 1e9);
     // The link's signal, not the deadline's, goes to dockerode: it stays attached to the
     // open stream, and the stream must outlive the deadline. A timeout aborts the link.
-    const options = { filters: { type: ["container" as const], event: [...STATE_EVENT_FILTER] }, abortSignal: linkSignal, ...(since ? { since } : {}) };
+    const options = {
+      filters: { type: ["container" as const], event: [...STATE_EVENT_FILTER] },
+      abortSignal: linkSignal,
+      ...(since ? { since } : {}),
+    };
     return withDeadline(
       "open the docker events stream",
       this.callTimeoutMs,
@@ -196,8 +205,12 @@ export class DockerEventObserver implements DockerObserver {
     const dirty = new Set<string>();
     this.dirty = dirty;
     try {
-      const listed = await withDeadline("list containers", this.callTimeoutMs,
-        (s) => this.docker.listContainers({ all: true, abortSignal: s }), signal);
+      const listed = await withDeadline(
+        "list containers",
+        this.callTimeoutMs,
+        (s) => this.docker.listContainers({ all: true, abortSignal: s }),
+        signal,
+      );
       // A container removed between list and inspect is a 404: it is simply not there.
       const inspected = await mapBounded(listed, INSPECT_CONCURRENCY, (c) => this.inspect(c.Id, signal));
       if (signal.aborted) throw wrapError("list containers", signal.reason);
@@ -215,8 +228,12 @@ export class DockerEventObserver implements DockerObserver {
 
   private async inspect(id: string, signal: AbortSignal): Promise<ContainerSnapshot | undefined> {
     try {
-      const info = await withDeadline(`inspect container ${id.slice(0, 12)}`, this.callTimeoutMs,
-        (s) => this.docker.getContainer(id).inspect({ abortSignal: s }), signal);
+      const info = await withDeadline(
+        `inspect container ${id.slice(0, 12)}`,
+        this.callTimeoutMs,
+        (s) => this.docker.getContainer(id).inspect({ abortSignal: s }),
+        signal,
+      );
       return toContainerSnapshot(info);
     } catch (err) {
       if (statusCodeOf(err) === 404) return undefined;
@@ -264,7 +281,8 @@ export class DockerEventObserver implements DockerObserver {
       // The entry is now unknown; dropping the link forces a full list, the one path
       // that repairs any entry.
       this.logger.warn("docker observer: re-inspect failed; re-listing", { id, error: errorMessage(err) });
-      if (this.link?.controller.signal === scope) this.link.controller.abort(wrapError("re-inspect after an event", err));
+      if (this.link?.controller.signal === scope)
+        this.link.controller.abort(wrapError("re-inspect after an event", err));
       return;
     }
     // A lost link means a newer full list supersedes this read.

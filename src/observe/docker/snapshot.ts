@@ -12,11 +12,15 @@ export const COMPOSE_SERVICE_LABEL = "com.docker.compose.service";
 const DOCKER_ZERO_TIME = "0001-01-01T00:00:00Z";
 
 const CONTAINER_STATES: ReadonlySet<string> = new Set<ContainerState>([
-  "created", "running", "paused", "restarting", "removing", "exited", "dead",
+  "created",
+  "running",
+  "paused",
+  "restarting",
+  "removing",
+  "exited",
+  "dead",
 ]);
-const HEALTH_STATES: ReadonlySet<string> = new Set<HealthState>([
-  "none", "starting", "healthy", "unhealthy",
-]);
+const HEALTH_STATES: ReadonlySet<string> = new Set<HealthState>(["none", "starting", "healthy", "unhealthy"]);
 
 /**
  * The parts of an inspect result we read. Typed loosely on purpose: the daemon sends

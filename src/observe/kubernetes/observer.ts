@@ -3,7 +3,13 @@ import type { Logger } from "../../telemetry/logging.js";
 import { errorMessage } from "../../errors.js";
 import { Informer, type InformerEvent } from "../../kube/informer.js";
 import { requestOptions } from "../../kube/request-options.js";
-import type { KubernetesObserver, KubernetesObserverEvent, NamespaceView, PodSnapshot, WorkloadSnapshot } from "../types.js";
+import type {
+  KubernetesObserver,
+  KubernetesObserverEvent,
+  NamespaceView,
+  PodSnapshot,
+  WorkloadSnapshot,
+} from "../types.js";
 import { toPodSnapshot, toWorkloadSnapshot } from "./snapshot.js";
 
 export interface KubernetesWorkloadObserverOptions {
@@ -29,7 +35,9 @@ const DEFAULT_WATCH_TIMEOUT_S = 300;
 const MAX_LIST_RETRY_MS = 30_000;
 
 function cached<S>(raw: unknown, snapshot: S | undefined): Cached<S> | undefined {
-  const metadata = (raw as { metadata?: { namespace?: unknown; name?: unknown; resourceVersion?: unknown } } | undefined)?.metadata;
+  const metadata = (
+    raw as { metadata?: { namespace?: unknown; name?: unknown; resourceVersion?: unknown } } | undefined
+  )?.metadata;
   if (!snapshot || typeof metadata?.namespace !== "string" || typeof metadata.name !== "string") return undefined;
   const resourceVersion = typeof metadata.resourceVersion === "string" ? metadata.resourceVersion : undefined;
   return { metadata: { namespace: metadata.namespace, name: metadata.name, resourceVersion }, snapshot };
@@ -95,11 +103,27 @@ export class KubernetesWorkloadObserver implements KubernetesObserver {
   private startWatching(namespace: string): NamespaceWatch {
     const watch = new NamespaceWatch();
     const list = { namespace };
-    const options = (): ReturnType<typeof requestOptions> => requestOptions({ timeoutMs: this.options.timeoutMs ?? 10_000 });
+    const options = (): ReturnType<typeof requestOptions> =>
+      requestOptions({ timeoutMs: this.options.timeoutMs ?? 10_000 });
     const collections = [
-      { path: `/apis/apps/v1/namespaces/${namespace}/deployments`, into: watch.deployments, list: () => this.apps.listNamespacedDeployment(list, options()), parse: (raw: unknown) => toWorkloadSnapshot("Deployment", raw) },
-      { path: `/apis/apps/v1/namespaces/${namespace}/statefulsets`, into: watch.statefulSets, list: () => this.apps.listNamespacedStatefulSet(list, options()), parse: (raw: unknown) => toWorkloadSnapshot("StatefulSet", raw) },
-      { path: `/api/v1/namespaces/${namespace}/pods`, into: watch.pods, list: () => this.core.listNamespacedPod(list, options()), parse: toPodSnapshot },
+      {
+        path: `/apis/apps/v1/namespaces/${namespace}/deployments`,
+        into: watch.deployments,
+        list: () => this.apps.listNamespacedDeployment(list, options()),
+        parse: (raw: unknown) => toWorkloadSnapshot("Deployment", raw),
+      },
+      {
+        path: `/apis/apps/v1/namespaces/${namespace}/statefulsets`,
+        into: watch.statefulSets,
+        list: () => this.apps.listNamespacedStatefulSet(list, options()),
+        parse: (raw: unknown) => toWorkloadSnapshot("StatefulSet", raw),
+      },
+      {
+        path: `/api/v1/namespaces/${namespace}/pods`,
+        into: watch.pods,
+        list: () => this.core.listNamespacedPod(list, options()),
+        parse: toPodSnapshot,
+      },
     ] as const;
     for (const collection of collections) {
       const into = collection.into as Map<string, WorkloadSnapshot | PodSnapshot>;
@@ -132,7 +156,10 @@ export class KubernetesWorkloadObserver implements KubernetesObserver {
   }
 
   /** The first list can fail (API server down, RBAC not yet granted): try again with backoff until it works. */
-  private startInformer(informer: Informer<Cached<WorkloadSnapshot | PodSnapshot>>, at: { watch: NamespaceWatch; namespace: string; path: string; attempt: number }): void {
+  private startInformer(
+    informer: Informer<Cached<WorkloadSnapshot | PodSnapshot>>,
+    at: { watch: NamespaceWatch; namespace: string; path: string; attempt: number },
+  ): void {
     informer.start().then(
       () => {
         at.watch.listed += 1;
@@ -141,7 +168,12 @@ export class KubernetesWorkloadObserver implements KubernetesObserver {
       (err: unknown) => {
         at.watch.error = errorMessage(err);
         const retryInMs = Math.min(MAX_LIST_RETRY_MS, 1_000 * 2 ** at.attempt);
-        this.options.logger.warn("cannot list Kubernetes workloads", { namespace: at.namespace, path: at.path, error: at.watch.error, retryInMs });
+        this.options.logger.warn("cannot list Kubernetes workloads", {
+          namespace: at.namespace,
+          path: at.path,
+          error: at.watch.error,
+          retryInMs,
+        });
         this.changed(at.namespace);
         setTimeout(() => {
           if (!this.closed) this.startInformer(informer, { ...at, attempt: at.attempt + 1 });
@@ -150,11 +182,20 @@ export class KubernetesWorkloadObserver implements KubernetesObserver {
     );
   }
 
-  private report(watch: NamespaceWatch, { namespace, path, event }: { namespace: string; path: string; event: InformerEvent }): void {
+  private report(
+    watch: NamespaceWatch,
+    { namespace, path, event }: { namespace: string; path: string; event: InformerEvent },
+  ): void {
     if (event.type === "listed" || event.type === "watching") watch.error = undefined;
     if (event.type === "interrupted" && event.reason !== "ended") {
       watch.error = event.error ?? event.reason;
-      this.options.logger.warn("Kubernetes watch interrupted", { namespace, path, reason: event.reason, retryInMs: event.retryInMs, error: event.error });
+      this.options.logger.warn("Kubernetes watch interrupted", {
+        namespace,
+        path,
+        reason: event.reason,
+        retryInMs: event.retryInMs,
+        error: event.error,
+      });
     }
   }
 

@@ -10,12 +10,15 @@ type Obj = Record<string, unknown>;
 
 const isObj = (value: unknown): value is Obj => typeof value === "object" && value !== null && !Array.isArray(value);
 const obj = (value: unknown): Obj => (isObj(value) ? value : {});
-const num = (value: unknown, fallback = 0): number => (typeof value === "number" && Number.isFinite(value) ? value : fallback);
+const num = (value: unknown, fallback = 0): number =>
+  typeof value === "number" && Number.isFinite(value) ? value : fallback;
 const str = (value: unknown): string | undefined => (typeof value === "string" ? value : undefined);
 const time = (value: unknown): string | undefined => (value instanceof Date ? value.toISOString() : str(value));
 
 function labels(value: unknown): Record<string, string> {
-  return Object.fromEntries(Object.entries(obj(value)).filter((entry): entry is [string, string] => typeof entry[1] === "string"));
+  return Object.fromEntries(
+    Object.entries(obj(value)).filter((entry): entry is [string, string] => typeof entry[1] === "string"),
+  );
 }
 
 export function toWorkloadSnapshot(kind: WorkloadSnapshot["kind"], raw: unknown): WorkloadSnapshot | undefined {
@@ -71,7 +74,11 @@ function toContainerSnapshot(status: Obj): PodContainerSnapshot {
     reason: current === "unknown" ? undefined : str(obj(state[current]).reason),
     lastTermination:
       Object.keys(terminated).length > 0
-        ? { reason: str(terminated.reason), exitCode: num(terminated.exitCode), finishedAt: time(terminated.finishedAt) }
+        ? {
+            reason: str(terminated.reason),
+            exitCode: num(terminated.exitCode),
+            finishedAt: time(terminated.finishedAt),
+          }
         : undefined,
   };
 }

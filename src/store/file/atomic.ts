@@ -187,7 +187,11 @@ async function tryCreateBreaker(breaker: string): Promise<boolean> {
 async function removeTempFilesOf(path: string, pid: number): Promise<void> {
   const prefix = `.${basename(path)}.${pid}.`;
   const names = await readdir(dirname(path)).catch(() => [] as string[]);
-  await Promise.all(names.filter((n) => n.startsWith(prefix) && n.endsWith(".tmp")).map((n) => rm(join(dirname(path), n), { force: true })));
+  await Promise.all(
+    names
+      .filter((n) => n.startsWith(prefix) && n.endsWith(".tmp"))
+      .map((n) => rm(join(dirname(path), n), { force: true })),
+  );
 }
 
 const TEMP_FILE = /^\.(.+)\.(\d+)\.[0-9a-f]+\.tmp$/;

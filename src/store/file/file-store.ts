@@ -8,7 +8,15 @@ import { validateResource } from "../../api/load.js";
 import { KINDS, type Kind, type Resource, type ResourceOf } from "../../api/resources.js";
 import { DEFAULT_NAMESPACE } from "../../api/meta.js";
 import { ConflictError, NotFoundError, StewardError, wrapError } from "../../errors.js";
-import { APPLY_CONFLICT_HINT, DEFAULT_RESYNC_PERIOD_MS, type ApplyResult, type ObjectRef, type StatusOf, type Store, type WatchEvent } from "../store.js";
+import {
+  APPLY_CONFLICT_HINT,
+  DEFAULT_RESYNC_PERIOD_MS,
+  type ApplyResult,
+  type ObjectRef,
+  type StatusOf,
+  type Store,
+  type WatchEvent,
+} from "../store.js";
 import { sweepLeftovers, withFileLock, writeFileAtomic } from "./atomic.js";
 import { ParsedFileCache } from "./parsed-cache.js";
 import { DirectoryWatcher } from "./watcher.js";
@@ -41,7 +49,9 @@ export class FileStore implements Store {
 
   /** Also removes what writers killed mid-write left behind (temp files, dead holders' locks). */
   async start(): Promise<void> {
-    await Promise.all(Object.values(KINDS).map((k) => mkdir(join(this.dir, k.plural, DEFAULT_NAMESPACE), { recursive: true })));
+    await Promise.all(
+      Object.values(KINDS).map((k) => mkdir(join(this.dir, k.plural, DEFAULT_NAMESPACE), { recursive: true })),
+    );
     for (const k of Object.values(KINDS)) {
       const kindDir = join(this.dir, k.plural);
       for (const ns of await listDir(kindDir)) await sweepLeftovers(join(kindDir, ns));
@@ -216,7 +226,13 @@ function checkExpectedVersion(resource: Resource, existing: Resource | undefined
   const expected = resource.metadata.resourceVersion;
   if (expected === undefined) return;
   const actual = existing?.metadata.resourceVersion ?? "none: it was deleted";
-  if (expected !== actual) throw new ConflictError({ kind: resource.kind, name: resource.metadata.name }, expected, actual, APPLY_CONFLICT_HINT);
+  if (expected !== actual)
+    throw new ConflictError(
+      { kind: resource.kind, name: resource.metadata.name },
+      expected,
+      actual,
+      APPLY_CONFLICT_HINT,
+    );
 }
 
 function initialObject<R extends Resource>(resource: R): R {

@@ -20,7 +20,8 @@ export class ParsedFileCache<T> {
     try {
       text = await readFile(path, "utf8");
     } catch (err) {
-      if ((err as NodeJS.ErrnoException).code !== "ENOENT") throw isIoError(err) ? wrapError(`reading ${path}`, err) : err;
+      if ((err as NodeJS.ErrnoException).code !== "ENOENT")
+        throw isIoError(err) ? wrapError(`reading ${path}`, err) : err;
       this.entries.delete(path);
       return undefined;
     }
@@ -37,5 +38,8 @@ export class ParsedFileCache<T> {
 }
 
 function isIoError(err: unknown): boolean {
-  return typeof (err as NodeJS.ErrnoException).code === "string" && typeof (err as NodeJS.ErrnoException).syscall === "string";
+  return (
+    typeof (err as NodeJS.ErrnoException).code === "string" &&
+    typeof (err as NodeJS.ErrnoException).syscall === "string"
+  );
 }

@@ -45,9 +45,15 @@ export class KubernetesEventRecorder implements EventRecorder {
       note: event.note.slice(0, 1_000),
       regarding: { apiVersion: object.apiVersion, kind: object.kind, name, namespace, uid, resourceVersion },
     };
-    const timeout = new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`timed out after ${EVENT_TIMEOUT_MS} ms`)), EVENT_TIMEOUT_MS).unref());
+    const timeout = new Promise<never>((_, reject) =>
+      setTimeout(() => reject(new Error(`timed out after ${EVENT_TIMEOUT_MS} ms`)), EVENT_TIMEOUT_MS).unref(),
+    );
     Promise.race([this.api.createNamespacedEvent({ namespace, body }), timeout]).catch((err: unknown) => {
-      this.logger.warn("could not record an Event", { regarding: `${object.kind}/${name}`, reason: event.reason, error: describeApiError(err) });
+      this.logger.warn("could not record an Event", {
+        regarding: `${object.kind}/${name}`,
+        reason: event.reason,
+        error: describeApiError(err),
+      });
     });
   }
 }

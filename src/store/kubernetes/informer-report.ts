@@ -22,8 +22,14 @@ export function informerReporter(logger: Logger, metrics?: StewardMetrics): (eve
       case "watching":
         down.delete(kind);
         connected();
-        if (event.downMs === undefined) logger.debug("informer watching", { kind, resourceVersion: event.resourceVersion });
-        else logger.info("informer watching again", { kind, resourceVersion: event.resourceVersion, downMs: event.downMs });
+        if (event.downMs === undefined)
+          logger.debug("informer watching", { kind, resourceVersion: event.resourceVersion });
+        else
+          logger.info("informer watching again", {
+            kind,
+            resourceVersion: event.resourceVersion,
+            downMs: event.downMs,
+          });
         return;
       case "interrupted": {
         metrics?.storeWatchRestarts.inc({ reason: event.reason });

@@ -1,4 +1,12 @@
-import { ApiException, CustomObjectsApi, Observable, type ConfigurationOptions, type KubeConfig, type RequestContext, type ResponseContext } from "@kubernetes/client-node";
+import {
+  ApiException,
+  CustomObjectsApi,
+  Observable,
+  type ConfigurationOptions,
+  type KubeConfig,
+  type RequestContext,
+  type ResponseContext,
+} from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
 import { isDeepStrictEqual } from "node:util";
 import { CRD_VERSION } from "../../api/crds.js";
@@ -8,7 +16,15 @@ import { KINDS, type Kind, type Resource, type ResourceOf } from "../../api/reso
 import { ConflictError, errorMessage, NotFoundError, StewardError, ValidationError } from "../../errors.js";
 import { describeApiError, statusCode } from "../../kube/api-errors.js";
 import type { Fence } from "../../kube/fence.js";
-import { APPLY_CONFLICT_HINT, DEFAULT_RESYNC_PERIOD_MS, type ApplyResult, type ObjectRef, type StatusOf, type Store, type WatchEvent } from "../store.js";
+import {
+  APPLY_CONFLICT_HINT,
+  DEFAULT_RESYNC_PERIOD_MS,
+  type ApplyResult,
+  type ObjectRef,
+  type StatusOf,
+  type Store,
+  type WatchEvent,
+} from "../store.js";
 import { Informer, type InformerEvent } from "../../kube/informer.js";
 
 export interface KubernetesStoreOptions {
@@ -44,7 +60,19 @@ const THROTTLE_RETRIES = 10;
 const MERGE_PATCH = "application/merge-patch+json";
 /** The steps of `call` that change something: each request is checked against the fence. */
 const WRITE_STEPS = new Set(["creating", "replacing", "writing status of", "annotating", "deleting"]);
-const META_FIELDS = ["name", "namespace", "labels", "annotations", "uid", "generation", "resourceVersion", "creationTimestamp", "deletionTimestamp", "finalizers", "ownerReferences"];
+const META_FIELDS = [
+  "name",
+  "namespace",
+  "labels",
+  "annotations",
+  "uid",
+  "generation",
+  "resourceVersion",
+  "creationTimestamp",
+  "deletionTimestamp",
+  "finalizers",
+  "ownerReferences",
+];
 
 /**
  * Resources as custom objects of the steward.dev CRDs. Writes are read-modify-write with the
@@ -72,7 +100,10 @@ export class KubernetesStore implements Store {
         {
           path: `/apis/${API_GROUP}/${CRD_VERSION}/${ns ? `namespaces/${ns}/` : ""}${info.plural}`,
           list: async () => {
-            const list = (await this.listRaw(info.kind, ns)) as { items?: unknown[]; metadata?: { resourceVersion?: string } };
+            const list = (await this.listRaw(info.kind, ns)) as {
+              items?: unknown[];
+              metadata?: { resourceVersion?: string };
+            };
             return { items: list.items ?? [], resourceVersion: list.metadata?.resourceVersion ?? "" };
           },
           parse: (raw) => {
@@ -140,10 +171,13 @@ export class KubernetesStore implements Store {
       // As kubectl does with a resourceVersion in the file: apply only over that version.
       // A 409 from the replace below comes back here and is reported the same way.
       const actual = existing ? versionOf(existing) : "none: it was deleted";
-      if (expected !== undefined && expected !== actual) throw new ConflictError({ kind, name: ref.name }, expected, actual, APPLY_CONFLICT_HINT);
+      if (expected !== undefined && expected !== actual)
+        throw new ConflictError({ kind, name: ref.name }, expected, actual, APPLY_CONFLICT_HINT);
       try {
         if (!existing) {
-          const created = await this.call("creating", (o) => this.api.createNamespacedCustomObject({ ...this.path(kind, ref), body: toBody(resource, false) }, o));
+          const created = await this.call("creating", (o) =>
+            this.api.createNamespacedCustomObject({ ...this.path(kind, ref), body: toBody(resource, false) }, o),
+          );
           return { outcome: "created", object: parseObject(kind, created) as R };
         }
         const current = parseObject(kind, existing);
@@ -156,10 +190,16 @@ export class KubernetesStore implements Store {
         }
         const body = {
           ...existing,
-          metadata: { ...existing.metadata, labels: resource.metadata.labels, annotations: resource.metadata.annotations },
+          metadata: {
+            ...existing.metadata,
+            labels: resource.metadata.labels,
+            annotations: resource.metadata.annotations,
+          },
           spec: resource.spec,
         };
-        const replaced = await this.call("replacing", (o) => this.api.replaceNamespacedCustomObject({ ...this.path(kind, ref), body }, o));
+        const replaced = await this.call("replacing", (o) =>
+          this.api.replaceNamespacedCustomObject({ ...this.path(kind, ref), body }, o),
+        );
         return { outcome: "configured", object: parseObject(kind, replaced) as R };
       } catch (err) {
         if (statusCode(err) !== 409) throw err;
@@ -175,7 +215,9 @@ export class KubernetesStore implements Store {
     const hasStatus = KINDS[kind].hasStatus;
     let created: Raw;
     try {
-      created = await this.call("creating", (o) => this.api.createNamespacedCustomObject({ ...this.path(kind, ref), body: toBody(resource, !hasStatus) }, o));
+      created = await this.call("creating", (o) =>
+        this.api.createNamespacedCustomObject({ ...this.path(kind, ref), body: toBody(resource, !hasStatus) }, o),
+      );
     } catch (err) {
       if (statusCode(err) === 409) throw new StewardError(`${kind} "${ref.name}" already exists`, { cause: err });
       throw err;
@@ -200,7 +242,8 @@ export class KubernetesStore implements Store {
       const existing = await this.getRaw(kind, ref);
       if (!existing) throw new NotFoundError(kind, ref.name);
       const actual = versionOf(existing);
-      if (expected !== undefined && expected !== actual) throw new ConflictError({ kind, name: ref.name }, expected, actual);
+      if (expected !== undefined && expected !== actual)
+        throw new ConflictError({ kind, name: ref.name }, expected, actual);
       const body = { ...existing, status };
       try {
         const updated = await this.call("writing status of", (o) =>
@@ -215,16 +258,26 @@ export class KubernetesStore implements Store {
         await backoff(attempt);
       }
     }
-    throw new StewardError(`writing status of ${kind} "${ref.name}": still conflicting after ${CONFLICT_RETRIES} attempts`);
+    throw new StewardError(
+      `writing status of ${kind} "${ref.name}": still conflicting after ${CONFLICT_RETRIES} attempts`,
+    );
   }
 
-  async annotate<K extends Kind>(kind: K, ref: ObjectRef, annotations: Record<string, string | undefined>): Promise<ResourceOf<K>> {
+  async annotate<K extends Kind>(
+    kind: K,
+    ref: ObjectRef,
+    annotations: Record<string, string | undefined>,
+  ): Promise<ResourceOf<K>> {
     ref = this.refOf(ref);
     const patch = Object.fromEntries(Object.entries(annotations).map(([key, value]) => [key, value ?? null]));
     try {
       const patched = await this.call(
         "annotating",
-        (o) => this.api.patchNamespacedCustomObject({ ...this.path(kind, ref), body: { metadata: { annotations: patch } } }, o),
+        (o) =>
+          this.api.patchNamespacedCustomObject(
+            { ...this.path(kind, ref), body: { metadata: { annotations: patch } } },
+            o,
+          ),
         false,
         MERGE_PATCH,
       );
@@ -248,7 +301,11 @@ export class KubernetesStore implements Store {
 
   private async getRaw(kind: Kind, ref: ObjectRef): Promise<Raw | undefined> {
     try {
-      return await this.call("reading", (o) => this.api.getNamespacedCustomObject(this.path(kind, this.refOf(ref)), o), false);
+      return await this.call(
+        "reading",
+        (o) => this.api.getNamespacedCustomObject(this.path(kind, this.refOf(ref)), o),
+        false,
+      );
     } catch (err) {
       if (statusCode(err) === 404) return undefined;
       throw new StewardError(`reading ${kind} "${ref.name}": ${describeApiError(err)}`, { cause: err });
@@ -258,7 +315,9 @@ export class KubernetesStore implements Store {
   private listRaw(kind: Kind, namespace: string | undefined): Promise<unknown> {
     const base = { group: API_GROUP, version: CRD_VERSION, plural: KINDS[kind].plural };
     return this.call("listing", (o) =>
-      namespace ? this.api.listNamespacedCustomObject({ ...base, namespace }, o) : this.api.listClusterCustomObject(base, o),
+      namespace
+        ? this.api.listNamespacedCustomObject({ ...base, namespace }, o)
+        : this.api.listClusterCustomObject(base, o),
     );
   }
 
@@ -267,7 +326,12 @@ export class KubernetesStore implements Store {
    * initializing) after its Retry-After. Errors other than 409 (which callers handle) are
    * wrapped with the step unless `wrap` is false (the caller maps status codes itself).
    */
-  private async call(step: string, request: (options: ConfigurationOptions) => Promise<unknown>, wrap = true, contentType?: string): Promise<Raw> {
+  private async call(
+    step: string,
+    request: (options: ConfigurationOptions) => Promise<unknown>,
+    wrap = true,
+    contentType?: string,
+  ): Promise<Raw> {
     for (let attempt = 0; ; attempt++) {
       // Synchronously before the request is made, on every attempt: a retry is a new write.
       if (WRITE_STEPS.has(step)) this.options.fence?.check(`${step} a steward.dev object`);
@@ -299,8 +363,17 @@ export class KubernetesStore implements Store {
     return { middleware: [middleware], middlewareMergeStrategy: "append" };
   }
 
-  private path(kind: Kind, ref: ObjectRef): { group: string; version: string; namespace: string; plural: string; name: string } {
-    return { group: API_GROUP, version: CRD_VERSION, namespace: ref.namespace, plural: KINDS[kind].plural, name: ref.name };
+  private path(
+    kind: Kind,
+    ref: ObjectRef,
+  ): { group: string; version: string; namespace: string; plural: string; name: string } {
+    return {
+      group: API_GROUP,
+      version: CRD_VERSION,
+      namespace: ref.namespace,
+      plural: KINDS[kind].plural,
+      name: ref.name,
+    };
   }
 
   private refOf(ref: ObjectRef): ObjectRef {
@@ -311,7 +384,12 @@ export class KubernetesStore implements Store {
 /** What we send: apiVersion, kind, the user-owned metadata and spec (and status when asked). */
 function toBody(resource: Resource, withStatus: boolean): Raw {
   const { labels, annotations, name, namespace } = resource.metadata;
-  const body: Raw = { apiVersion: resource.apiVersion, kind: resource.kind, metadata: { name, namespace, labels, annotations }, spec: resource.spec };
+  const body: Raw = {
+    apiVersion: resource.apiVersion,
+    kind: resource.kind,
+    metadata: { name, namespace, labels, annotations },
+    spec: resource.spec,
+  };
   const status = (resource as { status?: unknown }).status;
   if (withStatus && status !== undefined) body.status = status;
   return JSON.parse(JSON.stringify(body)) as Raw;
@@ -320,14 +398,19 @@ function toBody(resource: Resource, withStatus: boolean): Raw {
 /** Drops server-owned metadata (managedFields…) the schema does not describe. */
 function pickKnown(raw: Raw): Raw {
   const metadata = raw.metadata ?? {};
-  return { ...raw, metadata: Object.fromEntries(META_FIELDS.filter((key) => key in metadata).map((key) => [key, metadata[key]])) };
+  return {
+    ...raw,
+    metadata: Object.fromEntries(META_FIELDS.filter((key) => key in metadata).map((key) => [key, metadata[key]])),
+  };
 }
 
 function parseObject(kind: Kind, raw: unknown): Resource {
   const result = validateResource(pickKnown(raw as Raw));
   if (!result.ok) {
     const name = (raw as Raw).metadata?.name;
-    throw new StewardError(`${kind} ${JSON.stringify(name)} from the API server is not a valid object: ${result.problems.join("; ")}`);
+    throw new StewardError(
+      `${kind} ${JSON.stringify(name)} from the API server is not a valid object: ${result.problems.join("; ")}`,
+    );
   }
   return result.resource;
 }

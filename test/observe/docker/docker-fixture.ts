@@ -11,7 +11,11 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import type Dockerode from "dockerode";
 import { errorMessage } from "../../../src/errors.js";
-import { createDockerClient, describeDockerEndpoint, resolveDockerEndpoint } from "../../../src/observe/docker/client.js";
+import {
+  createDockerClient,
+  describeDockerEndpoint,
+  resolveDockerEndpoint,
+} from "../../../src/observe/docker/client.js";
 import type { ObserverLogger } from "../../../src/observe/docker/observer.js";
 import type { DockerObserverEvent } from "../../../src/observe/types.js";
 
@@ -33,11 +37,13 @@ export interface RecordedEvent {
 /** Keeps log lines in memory (tests never assert on them); STEWARD_TEST_LOGS=1 prints them. */
 export function recordingLogger(): ObserverLogger & { lines: string[] } {
   const lines: string[] = [];
-  const log = (level: string) => (message: string, meta?: Record<string, unknown>): void => {
-    const line = `${level} ${message} ${meta ? JSON.stringify(meta) : ""}`;
-    lines.push(line);
-    if (process.env["STEWARD_TEST_LOGS"]) console.log(line);
-  };
+  const log =
+    (level: string) =>
+    (message: string, meta?: Record<string, unknown>): void => {
+      const line = `${level} ${message} ${meta ? JSON.stringify(meta) : ""}`;
+      lines.push(line);
+      if (process.env["STEWARD_TEST_LOGS"]) console.log(line);
+    };
   return { lines, info: log("info"), warn: log("warn"), debug: log("debug") };
 }
 
@@ -64,8 +70,11 @@ export class DockerFixture {
         new Promise((_resolve, reject) => setTimeout(() => reject(new Error("no answer within 5 s")), 5_000).unref()),
       ]);
     } catch (err) {
-      throw new Error(`dockerd is not reachable at ${endpoint}: ${errorMessage(err)}. ` +
-        "Start it with `bash scripts/engines.sh up` (dockerd --bridge=none --iptables=false), then re-run.", { cause: err });
+      throw new Error(
+        `dockerd is not reachable at ${endpoint}: ${errorMessage(err)}. ` +
+          "Start it with `bash scripts/engines.sh up` (dockerd --bridge=none --iptables=false), then re-run.",
+        { cause: err },
+      );
     }
     await this.ensureImage();
     await this.removeLeftovers();
@@ -139,7 +148,10 @@ export class DockerFixture {
       await run("tar", ["--owner=0", "--group=0", "--numeric-owner", "-C", root, "-cf", tar, "."]);
       await run("docker", ["import", "--change", 'CMD ["/bin/sh"]', "--change", "ENV PATH=/bin", tar, TEST_IMAGE]);
     } catch (err) {
-      throw new Error(`building ${TEST_IMAGE} from ${BUSYBOX} failed (is busybox-static installed?): ${errorMessage(err)}`, { cause: err });
+      throw new Error(
+        `building ${TEST_IMAGE} from ${BUSYBOX} failed (is busybox-static installed?): ${errorMessage(err)}`,
+        { cause: err },
+      );
     } finally {
       await rm(dir, { recursive: true, force: true });
     }

@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
-  EventLineSplitter, MAX_EVENT_LINE_BYTES, parseDockerEvent, type SplitResult,
+  EventLineSplitter,
+  MAX_EVENT_LINE_BYTES,
+  parseDockerEvent,
+  type SplitResult,
 } from "../../../src/observe/docker/event-lines.js";
 
 /** A real line from Docker 20.10 (`docker events --format '{{json .}}'` has the same shape). */
@@ -39,7 +42,11 @@ void describe("EventLineSplitter", () => {
     { name: "CRLF line endings", chunks: [`${DIE}\r\n${START}\r\n`], lines: [DIE, START] },
     { name: "a final line without newline is flushed at end()", chunks: [`${DIE}\n${START}`], lines: [DIE, START] },
     { name: "an empty chunk changes nothing", chunks: ["", `${DIE}\n`, Buffer.alloc(0)], lines: [DIE] },
-    { name: "a string chunk and a Buffer chunk mix", chunks: [DIE.slice(0, 10), Buffer.from(`${DIE.slice(10)}\n`)], lines: [DIE] },
+    {
+      name: "a string chunk and a Buffer chunk mix",
+      chunks: [DIE.slice(0, 10), Buffer.from(`${DIE.slice(10)}\n`)],
+      lines: [DIE],
+    },
   ];
   for (const c of cases) {
     void it(`yields complete lines: ${c.name}`, () => {
@@ -111,7 +118,9 @@ void describe("parseDockerEvent", () => {
   });
 
   void it("falls back to `time` in seconds when `timeNano` is missing", () => {
-    const parsed = parseDockerEvent(JSON.stringify({ Type: "container", Action: "start", Actor: { ID: "a" }, time: 12 }));
+    const parsed = parseDockerEvent(
+      JSON.stringify({ Type: "container", Action: "start", Actor: { ID: "a" }, time: 12 }),
+    );
     assert.deepEqual(parsed, { kind: "container", event: { id: "a", action: "start", time: 12e9, labels: {} } });
   });
 

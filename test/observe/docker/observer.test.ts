@@ -6,14 +6,16 @@ import assert from "node:assert/strict";
 import { after, before, describe, it } from "node:test";
 import type Dockerode from "dockerode";
 import { DockerodeActions } from "../../../src/act/docker.js";
-import { createDockerClient, describeDockerEndpoint, resolveDockerEndpoint } from "../../../src/observe/docker/client.js";
+import {
+  createDockerClient,
+  describeDockerEndpoint,
+  resolveDockerEndpoint,
+} from "../../../src/observe/docker/client.js";
 import { DockerEventObserver } from "../../../src/observe/docker/observer.js";
 import type { EventStream } from "../../../src/observe/docker/event-stream.js";
 import type { ContainerSnapshot, DockerObserverEvent } from "../../../src/observe/types.js";
 import { waitFor } from "../../../scripts/lib/wait.js";
-import {
-  DockerFixture, EventsTap, recordingLogger, type RecordedEvent,
-} from "./docker-fixture.js";
+import { DockerFixture, EventsTap, recordingLogger, type RecordedEvent } from "./docker-fixture.js";
 
 const fixture = new DockerFixture("observer");
 let observer: DockerEventObserver;
@@ -21,7 +23,10 @@ const recorded: RecordedEvent[] = [];
 
 /** Waits until the cached snapshot of `id` satisfies `done`; the failure shows the last one. */
 async function waitForContainer(
-  id: string, done: (c: ContainerSnapshot | undefined) => boolean, timeoutMs: number, description: string,
+  id: string,
+  done: (c: ContainerSnapshot | undefined) => boolean,
+  timeoutMs: number,
+  description: string,
 ): Promise<ContainerSnapshot | undefined> {
   let last: ContainerSnapshot | undefined;
   try {
@@ -57,7 +62,12 @@ void describe("DockerEventObserver against the real dockerd", () => {
   void it("shows a started container as running, with its labels and compose project, within 2 s", async () => {
     const labels = { "com.docker.compose.project": "obs", "com.docker.compose.service": "web" };
     const container = await fixture.run("web", { Cmd: ["sleep", "300"], Labels: labels });
-    const seen = await waitForContainer(container.id, (c) => c?.state === "running", 2_000, "the container to be running");
+    const seen = await waitForContainer(
+      container.id,
+      (c) => c?.state === "running",
+      2_000,
+      "the container to be running",
+    );
     assert.equal(seen?.project, "obs");
     assert.equal(seen?.service, "web");
     assert.equal(seen?.labels["steward.test"], "true");
@@ -72,8 +82,13 @@ void describe("DockerEventObserver against the real dockerd", () => {
     const killedAt = performance.now();
     await container.kill();
     const seen = await waitForContainer(container.id, (c) => c?.state === "exited", 2_000, "exited after the kill");
-    const event = recorded.find((r) => r.at >= killedAt && r.event.type === "container" &&
-      r.event.id === container.id && r.event.snapshot?.state === "exited");
+    const event = recorded.find(
+      (r) =>
+        r.at >= killedAt &&
+        r.event.type === "container" &&
+        r.event.id === container.id &&
+        r.event.snapshot?.state === "exited",
+    );
     assert.equal(seen?.exitCode, 137);
     assert.ok(seen?.finishedAt);
     assert.ok(event && event.event.type === "container");
@@ -112,7 +127,10 @@ void describe("DockerEventObserver against the real dockerd", () => {
       const actions = new DockerodeActions(fixture.docker);
       assert.deepEqual(await actions.logs(container.id, 3), ["line-8", "line-9", "line-10"]);
       assert.deepEqual(await actions.logs(container.id, 0), []);
-      assert.deepEqual(await actions.logs(container.id, 100), Array.from({ length: 10 }, (_, i) => `line-${i + 1}`));
+      assert.deepEqual(
+        await actions.logs(container.id, 100),
+        Array.from({ length: 10 }, (_, i) => `line-${i + 1}`),
+      );
     });
   }
 
@@ -131,14 +149,24 @@ void describe("DockerEventObserver against the real dockerd", () => {
     const container = await fixture.run("restartable", { Cmd: ["sleep", "300"], StopTimeout: 1 });
     const first = await waitForContainer(container.id, (c) => c?.state === "running", 2_000, "running");
     await actions.restart(container.id);
-    await waitForContainer(container.id, (c) => c?.state === "running" && c.startedAt !== first?.startedAt,
-      2_000, "a new start time after restart()");
+    await waitForContainer(
+      container.id,
+      (c) => c?.state === "running" && c.startedAt !== first?.startedAt,
+      2_000,
+      "a new start time after restart()",
+    );
   });
 
   void it("rejects actions on a container that does not exist, naming the step", async () => {
     const actions = new DockerodeActions(fixture.docker);
-    await assert.rejects(actions.start("steward-test-no-such-container"), /^StewardError: start container steward-test-no-such-container: .*no such container/i);
-    await assert.rejects(actions.logs("steward-test-no-such-container", 5), /logs of container steward-test-no-such-container: inspect: .*no such container/i);
+    await assert.rejects(
+      actions.start("steward-test-no-such-container"),
+      /^StewardError: start container steward-test-no-such-container: .*no such container/i,
+    );
+    await assert.rejects(
+      actions.logs("steward-test-no-such-container", 5),
+      /logs of container steward-test-no-such-container: inspect: .*no such container/i,
+    );
   });
 });
 
@@ -150,7 +178,11 @@ void describe("DockerEventObserver after a dropped events stream", () => {
   before(async () => {
     await fixture.setUp();
     tap = new EventsTap(createDockerClient());
-    reconnecting = new DockerEventObserver({ docker: tap.docker, logger: recordingLogger(), backoff: { initialMs: 100, maxMs: 400 } });
+    reconnecting = new DockerEventObserver({
+      docker: tap.docker,
+      logger: recordingLogger(),
+      backoff: { initialMs: 100, maxMs: 400 },
+    });
     reconnecting.subscribe((event) => events.push(event));
     await reconnecting.start();
   });
@@ -164,7 +196,11 @@ void describe("DockerEventObserver after a dropped events stream", () => {
   void it("re-lists everything after reconnecting, passing `since`, and reports the connection", async () => {
     const killed = await fixture.run("r-killed", { Cmd: ["sleep", "300"] });
     const removed = await fixture.run("r-removed", { Cmd: ["sleep", "300"] });
-    await waitFor(() => find(killed.id)?.state === "running" && find(removed.id)?.state === "running", 2_000, "both running");
+    await waitFor(
+      () => find(killed.id)?.state === "running" && find(removed.id)?.state === "running",
+      2_000,
+      "both running",
+    );
     const beforeDrop = Math.floor(Date.now() / 1000);
     const firstCall = events.length;
 
@@ -190,7 +226,9 @@ void describe("DockerEventObserver after a dropped events stream", () => {
     assert.equal(states[0], "disconnected");
     assert.deepEqual(states.slice(-2), ["connecting", "connected"]);
     const lost = events.slice(firstCall).find((e) => e.type === "connection" && e.connection.state === "disconnected");
-    assert.ok(lost?.type === "connection" && lost.connection.state === "disconnected" && lost.connection.error.length > 0);
+    assert.ok(
+      lost?.type === "connection" && lost.connection.state === "disconnected" && lost.connection.error.length > 0,
+    );
     assert.ok(events.slice(firstCall).some((e) => e.type === "resynced"));
     const since = tap.calls.at(-1)?.since;
     assert.ok(typeof since === "number" && since >= beforeDrop - 1 && since <= Date.now() / 1000, `since=${since}`);
@@ -212,7 +250,9 @@ void describe("DockerEventObserver after a dropped events stream", () => {
     await waitFor(() => tap.heldInspects.includes(victim.id), 5_000, "the re-list to have read the victim as running");
     tap.stopHoldingNew();
     // A second, independent stream tells the test when the daemon has published the die.
-    const watcher = (await fixture.docker.getEvents({ filters: { container: [victim.id], event: ["die"] } })) as EventStream;
+    const watcher = (await fixture.docker.getEvents({
+      filters: { container: [victim.id], event: ["die"] },
+    })) as EventStream;
     let died = false;
     watcher.on("data", () => (died = true));
     await victim.kill();
@@ -222,7 +262,11 @@ void describe("DockerEventObserver after a dropped events stream", () => {
     tap.releaseInspects();
 
     await waitFor(() => events.filter((e) => e.type === "resynced").length > resyncs, 2_000, "the re-list to finish");
-    await waitFor(() => find(victim.id)?.state === "exited", 2_000, "the victim exited, as the event said, not running as the list read");
+    await waitFor(
+      () => find(victim.id)?.state === "exited",
+      2_000,
+      "the victim exited, as the event said, not running as the list read",
+    );
   });
 });
 
@@ -230,8 +274,10 @@ void describe("DockerEventObserver without a daemon", () => {
   void it("rejects start() with how to start dockerd when the socket does not exist", async () => {
     const docker = createDockerClient({ DOCKER_HOST: "unix:///nonexistent/docker.sock" });
     const lonely = new DockerEventObserver({ docker, logger: recordingLogger() });
-    await assert.rejects(lonely.start(),
-      /cannot reach the Docker daemon at \/nonexistent\/docker\.sock: .*ENOENT.*bash scripts\/engines\.sh up/);
+    await assert.rejects(
+      lonely.start(),
+      /cannot reach the Docker daemon at \/nonexistent\/docker\.sock: .*ENOENT.*bash scripts\/engines\.sh up/,
+    );
     await lonely.close();
   });
 
@@ -267,7 +313,14 @@ void describe("createDockerClient", () => {
       assert.ok(createDockerClient(value === undefined ? {} : { DOCKER_HOST: value }));
     });
   }
-  for (const value of ["tcp://10.0.0.5:2375", "tcp://localhost:2375", "ssh://me@host", "unix://relative.sock", "tcp://127.0.0.1:99999", "npipe:////./pipe/docker_engine"]) {
+  for (const value of [
+    "tcp://10.0.0.5:2375",
+    "tcp://localhost:2375",
+    "ssh://me@host",
+    "unix://relative.sock",
+    "tcp://127.0.0.1:99999",
+    "npipe:////./pipe/docker_engine",
+  ]) {
     void it(`refuses DOCKER_HOST=${value}: only a unix socket or 127.0.0.1`, () => {
       assert.throws(() => createDockerClient({ DOCKER_HOST: value }), /only over a unix socket or 127\.0\.0\.1/);
     });

@@ -1,28 +1,45 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import {
-  diffSnapshots, sameSnapshot, toContainerSnapshot, type InspectLike,
+  diffSnapshots,
+  sameSnapshot,
+  toContainerSnapshot,
+  type InspectLike,
 } from "../../../src/observe/docker/snapshot.js";
 import type { ContainerSnapshot } from "../../../src/observe/types.js";
 
 const ZERO = "0001-01-01T00:00:00Z";
 
 /** An inspect result as Docker 20.10 returns it, trimmed to the fields we read. */
-function inspect(overrides: {
-  state?: Partial<NonNullable<InspectLike["State"]>> | null;
-  labels?: Record<string, string> | null;
-  top?: Partial<InspectLike>;
-} = {}): InspectLike {
+function inspect(
+  overrides: {
+    state?: Partial<NonNullable<InspectLike["State"]>> | null;
+    labels?: Record<string, string> | null;
+    top?: Partial<InspectLike>;
+  } = {},
+): InspectLike {
   return {
     Id: "c0ffee",
     Name: "/etcd0",
     Image: "sha256:b07c95dba535",
     RestartCount: 0,
-    State: overrides.state === null ? null : {
-      Status: "running", Running: true, Paused: false, Restarting: false, OOMKilled: false, Dead: false,
-      Pid: 42, ExitCode: 0, Error: "", StartedAt: "2026-11-24T06:50:00.123456789Z", FinishedAt: ZERO,
-      ...overrides.state,
-    },
+    State:
+      overrides.state === null
+        ? null
+        : {
+            Status: "running",
+            Running: true,
+            Paused: false,
+            Restarting: false,
+            OOMKilled: false,
+            Dead: false,
+            Pid: 42,
+            ExitCode: 0,
+            Error: "",
+            StartedAt: "2026-11-24T06:50:00.123456789Z",
+            FinishedAt: ZERO,
+            ...overrides.state,
+          },
     Config: { Image: "steward-demo/etcd:3.4", Labels: overrides.labels === undefined ? {} : overrides.labels },
     ...overrides.top,
   };
@@ -46,7 +63,9 @@ void describe("toContainerSnapshot", () => {
     { name: "a running container without labels or healthcheck", input: inspect(), expected: RUNNING },
     {
       name: "compose labels become project and service",
-      input: inspect({ labels: { "com.docker.compose.project": "etcd", "com.docker.compose.service": "etcd0", x: "y" } }),
+      input: inspect({
+        labels: { "com.docker.compose.project": "etcd", "com.docker.compose.service": "etcd0", x: "y" },
+      }),
       expected: {
         ...RUNNING,
         labels: { "com.docker.compose.project": "etcd", "com.docker.compose.service": "etcd0", x: "y" },
@@ -75,8 +94,10 @@ void describe("toContainerSnapshot", () => {
     },
     {
       name: "a failed start keeps Docker's error",
-      input: inspect({ state: { Status: "created", Running: false, ExitCode: 127, StartedAt: ZERO, Error: "exec: \"nope\": not found" } }),
-      expected: { ...RUNNING, state: "created", exitCode: 127, startedAt: undefined, error: "exec: \"nope\": not found" },
+      input: inspect({
+        state: { Status: "created", Running: false, ExitCode: 127, StartedAt: ZERO, Error: 'exec: "nope": not found' },
+      }),
+      expected: { ...RUNNING, state: "created", exitCode: 127, startedAt: undefined, error: 'exec: "nope": not found' },
     },
     ...(["starting", "healthy", "unhealthy"] as const).map((health) => ({
       name: `health ${health}`,
@@ -128,7 +149,10 @@ void describe("sameSnapshot and diffSnapshots", () => {
   const exited: ContainerSnapshot = { ...RUNNING, state: "exited", exitCode: 1 };
 
   void it("treats equal fields and labels as the same, whatever the object identity", () => {
-    assert.equal(sameSnapshot({ ...RUNNING, labels: { a: "1", b: "2" } }, { ...RUNNING, labels: { b: "2", a: "1" } }), true);
+    assert.equal(
+      sameSnapshot({ ...RUNNING, labels: { a: "1", b: "2" } }, { ...RUNNING, labels: { b: "2", a: "1" } }),
+      true,
+    );
     assert.equal(sameSnapshot(undefined, undefined), true);
   });
 
@@ -146,8 +170,16 @@ void describe("sameSnapshot and diffSnapshots", () => {
   }
 
   void it("lists what appeared, changed and disappeared, and nothing that stayed the same", () => {
-    const before = new Map([["same", { ...RUNNING, id: "same" }], ["changed", { ...RUNNING, id: "changed" }], ["gone", { ...RUNNING, id: "gone" }]]);
-    const after = new Map([["same", { ...RUNNING, id: "same" }], ["changed", { ...exited, id: "changed" }], ["new", { ...RUNNING, id: "new" }]]);
+    const before = new Map([
+      ["same", { ...RUNNING, id: "same" }],
+      ["changed", { ...RUNNING, id: "changed" }],
+      ["gone", { ...RUNNING, id: "gone" }],
+    ]);
+    const after = new Map([
+      ["same", { ...RUNNING, id: "same" }],
+      ["changed", { ...exited, id: "changed" }],
+      ["new", { ...RUNNING, id: "new" }],
+    ]);
     assert.deepEqual(diffSnapshots(before, after), [
       { id: "changed", previous: before.get("changed"), snapshot: after.get("changed") },
       { id: "new", previous: undefined, snapshot: after.get("new") },

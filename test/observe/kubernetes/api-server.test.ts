@@ -16,7 +16,8 @@ import { tempStateDir } from "../../support/steward.js";
 const logger = createLogger({ format: "json", level: "error" });
 
 function manifests(namespace: string): string {
-  const template = "template: {metadata: {labels: {app: APP}}, spec: {containers: [{name: main, image: steward-demo/web:1}]}}";
+  const template =
+    "template: {metadata: {labels: {app: APP}}, spec: {containers: [{name: main, image: steward-demo/web:1}]}}";
   return `apiVersion: v1
 kind: Namespace
 metadata: {name: ${namespace}}
@@ -74,19 +75,63 @@ describe("Kubernetes workloads on a real API server", () => {
 
   it("lists a namespace on first use: its Deployments, StatefulSets and Pods", async () => {
     assert.equal(observer.namespace(namespace).synced, false, "nothing is listed before the namespace is asked for");
-    const view = await waitFor(() => {
-      const current = observer.namespace(namespace);
-      return current.synced ? current : undefined;
-    }, 10_000, "the namespace listed");
-    assert.deepEqual(view.workloads.map((w) => `${w.kind}/${w.name}:${w.replicas}`).sort(), ["Deployment/web:2", "StatefulSet/db:1"]);
-    assert.deepEqual(view.pods.map((p) => p.name), ["web-1"]);
-    assert.ok(events.some((e) => e.namespace === namespace), "listeners hear about the namespace");
+    const view = await waitFor(
+      () => {
+        const current = observer.namespace(namespace);
+        return current.synced ? current : undefined;
+      },
+      10_000,
+      "the namespace listed",
+    );
+    assert.deepEqual(view.workloads.map((w) => `${w.kind}/${w.name}:${w.replicas}`).sort(), [
+      "Deployment/web:2",
+      "StatefulSet/db:1",
+    ]);
+    assert.deepEqual(
+      view.pods.map((p) => p.name),
+      ["web-1"],
+    );
+    assert.ok(
+      events.some((e) => e.namespace === namespace),
+      "listeners hear about the namespace",
+    );
   });
 
   it("follows changes by watch: pod status written as a kubelet would", async () => {
-    const status = { status: { phase: "Running", containerStatuses: [{ name: "main", ready: false, restartCount: 4, image: "x", imageID: "", state: { waiting: { reason: "CrashLoopBackOff" } } }] } };
-    await kubectlOk("patch", "pod", "web-1", "-n", namespace, "--subresource=status", "--type=merge", "-p", JSON.stringify(status));
-    const pod = await waitFor(() => observer.namespace(namespace).pods.find((p) => p.name === "web-1" && p.containers[0]?.reason === "CrashLoopBackOff"), 10_000, "the pod's new status");
+    const status = {
+      status: {
+        phase: "Running",
+        containerStatuses: [
+          {
+            name: "main",
+            ready: false,
+            restartCount: 4,
+            image: "x",
+            imageID: "",
+            state: { waiting: { reason: "CrashLoopBackOff" } },
+          },
+        ],
+      },
+    };
+    await kubectlOk(
+      "patch",
+      "pod",
+      "web-1",
+      "-n",
+      namespace,
+      "--subresource=status",
+      "--type=merge",
+      "-p",
+      JSON.stringify(status),
+    );
+    const pod = await waitFor(
+      () =>
+        observer
+          .namespace(namespace)
+          .pods.find((p) => p.name === "web-1" && p.containers[0]?.reason === "CrashLoopBackOff"),
+      10_000,
+      "the pod's new status",
+    );
     assert.equal(pod.containers[0]?.restartCount, 4);
   });
 
@@ -95,19 +140,37 @@ describe("Kubernetes workloads on a real API server", () => {
     await actions.scale({ kind: "StatefulSet", namespace, name: "db" }, 0);
     assert.equal(await kubectlOk("get", "deployment", "web", "-n", namespace, "-o", "jsonpath={.spec.replicas}"), "5");
     assert.equal(await kubectlOk("get", "statefulset", "db", "-n", namespace, "-o", "jsonpath={.spec.replicas}"), "0");
-    await waitFor(() => observer.namespace(namespace).workloads.find((w) => w.name === "web" && w.replicas === 5), 10_000, "the observer sees the new replicas");
+    await waitFor(
+      () => observer.namespace(namespace).workloads.find((w) => w.name === "web" && w.replicas === 5),
+      10_000,
+      "the observer sees the new replicas",
+    );
   });
 
   it("rollout restart stamps the pod template as kubectl does", async () => {
     await actions.rolloutRestart({ kind: "Deployment", namespace, name: "web" });
-    const stamped = await kubectlOk("get", "deployment", "web", "-n", namespace, "-o", `jsonpath={.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}`);
-    assert.ok(!Number.isNaN(Date.parse(stamped)), `a timestamp in ${RESTARTED_AT_ANNOTATION}, got ${JSON.stringify(stamped)}`);
+    const stamped = await kubectlOk(
+      "get",
+      "deployment",
+      "web",
+      "-n",
+      namespace,
+      "-o",
+      `jsonpath={.spec.template.metadata.annotations.kubectl\\.kubernetes\\.io/restartedAt}`,
+    );
+    assert.ok(
+      !Number.isNaN(Date.parse(stamped)),
+      `a timestamp in ${RESTARTED_AT_ANNOTATION}, got ${JSON.stringify(stamped)}`,
+    );
   });
 
   it("events: one line per event, filtered by object", async () => {
     const lines = await actions.events(namespace, "web-1");
     assert.equal(lines.length, 1);
-    assert.match(lines[0] ?? "", /^2026-11-24T10:00:05.000Z Warning BackOff pod\/web-1 \(x3\): Back-off restarting failed container main$/);
+    assert.match(
+      lines[0] ?? "",
+      /^2026-11-24T10:00:05.000Z Warning BackOff pod\/web-1 \(x3\): Back-off restarting failed container main$/,
+    );
     assert.deepEqual(await actions.events(namespace, "nothing-by-this-name"), []);
   });
 
@@ -117,18 +180,39 @@ describe("Kubernetes workloads on a real API server", () => {
 
   it("deleting a pod asks for its graceful deletion", async () => {
     await actions.deletePod(namespace, "web-1");
-    const deleting = await kubectl("get", "pod", "web-1", "-n", namespace, "-o", "jsonpath={.metadata.deletionTimestamp}");
+    const deleting = await kubectl(
+      "get",
+      "pod",
+      "web-1",
+      "-n",
+      namespace,
+      "-o",
+      "jsonpath={.metadata.deletionTimestamp}",
+    );
     assert.ok(deleting.code !== 0 || deleting.stdout !== "", "the pod is gone or terminating");
-    await waitFor(() => observer.namespace(namespace).pods.find((p) => p.name === "web-1" && p.terminating) ?? observer.namespace(namespace).pods.length === 0, 10_000, "the observer sees it terminating");
+    await waitFor(
+      () =>
+        observer.namespace(namespace).pods.find((p) => p.name === "web-1" && p.terminating) ??
+        observer.namespace(namespace).pods.length === 0,
+      10_000,
+      "the observer sees it terminating",
+    );
   });
 
   it("a namespace the API server refuses to list reports why", async () => {
-    const forbidden = new KubernetesWorkloadObserver({ kubeConfig: withToken(kubeConfig, "not-a-valid-token"), logger });
+    const forbidden = new KubernetesWorkloadObserver({
+      kubeConfig: withToken(kubeConfig, "not-a-valid-token"),
+      logger,
+    });
     try {
-      const view = await waitFor(() => {
-        const current = forbidden.namespace(namespace);
-        return current.error ? current : undefined;
-      }, 10_000, "an error for the namespace");
+      const view = await waitFor(
+        () => {
+          const current = forbidden.namespace(namespace);
+          return current.error ? current : undefined;
+        },
+        10_000,
+        "an error for the namespace",
+      );
       assert.equal(view.synced, false);
       assert.match(view.error ?? "", /401|Unauthorized/);
     } finally {

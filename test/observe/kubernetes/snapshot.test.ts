@@ -30,7 +30,15 @@ describe("toWorkloadSnapshot", () => {
   });
 
   it("malformed objects give undefined, never a throw", () => {
-    for (const raw of [undefined, null, 3, "x", [], { metadata: { name: "x" } }, { metadata: { name: 1, namespace: "a" } }]) {
+    for (const raw of [
+      undefined,
+      null,
+      3,
+      "x",
+      [],
+      { metadata: { name: "x" } },
+      { metadata: { name: 1, namespace: "a" } },
+    ]) {
       assert.equal(toWorkloadSnapshot("Deployment", raw), undefined);
     }
   });
@@ -39,7 +47,7 @@ describe("toWorkloadSnapshot", () => {
 describe("toPodSnapshot", () => {
   it("reads readiness, the container state and reason, and the last termination (Dates or strings)", () => {
     const raw = {
-      metadata: { name: "web-1", namespace: "shop", labels: { app: "web", "bad": 3 } },
+      metadata: { name: "web-1", namespace: "shop", labels: { app: "web", bad: 3 } },
       status: {
         phase: "Running",
         startTime: new Date("2026-11-24T10:00:00Z"),
@@ -64,7 +72,14 @@ describe("toPodSnapshot", () => {
       terminating: false,
       startTime: "2026-11-24T10:00:00.000Z",
       containers: [
-        { name: "main", ready: false, restartCount: 7, state: "waiting", reason: "CrashLoopBackOff", lastTermination: { reason: "Error", exitCode: 2, finishedAt: "2026-11-24T10:05:00Z" } },
+        {
+          name: "main",
+          ready: false,
+          restartCount: 7,
+          state: "waiting",
+          reason: "CrashLoopBackOff",
+          lastTermination: { reason: "Error", exitCode: 2, finishedAt: "2026-11-24T10:05:00Z" },
+        },
       ],
     });
   });
@@ -75,6 +90,10 @@ describe("toPodSnapshot", () => {
     assert.equal(snapshot?.ready, false);
     assert.equal(snapshot?.terminating, false);
     assert.deepEqual(snapshot?.containers, []);
-    assert.equal(toPodSnapshot({ metadata: { name: "p", namespace: "n", deletionTimestamp: "2026-11-24T10:00:00Z" } })?.terminating, true);
+    assert.equal(
+      toPodSnapshot({ metadata: { name: "p", namespace: "n", deletionTimestamp: "2026-11-24T10:00:00Z" } })
+        ?.terminating,
+      true,
+    );
   });
 });

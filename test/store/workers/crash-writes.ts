@@ -21,7 +21,9 @@ export function crashWrite(i: number): CrashWrite {
   }
   const message = `w-${i}`;
   const status: DesiredStateStatus = {
-    conditions: [{ type: "Ready", status: "True", reason: "CrashLoop", message, lastTransitionTime: new Date(0).toISOString() }],
+    conditions: [
+      { type: "Ready", status: "True", reason: "CrashLoop", message, lastTransitionTime: new Date(0).toISOString() },
+    ],
     drift: [],
     invariants: [],
     fixes: [],
