@@ -26,9 +26,7 @@ export function findTool(toolset: Toolset, name: string): ToolDefinition<unknown
 }
 
 /** The tool list as the Messages API wants it; the last tool carries the cache breakpoint. */
-export function toolParams(
-  toolset: Toolset,
-): {
+export function toolParams(toolset: Toolset): {
   name: string;
   description: string;
   input_schema: { type: "object"; [k: string]: unknown };
