@@ -9,6 +9,7 @@ import type { Store } from "../store/store.js";
 import { applyCommand, deleteCommand, describeCommand, getCommand, watchCommand, type Output } from "./commands.js";
 import { auditVerifyCommand, decideCommand, logsCommand, type DecisionRequest } from "./agent-commands.js";
 import { startSteward } from "../manager/steward.js";
+import { registerConsoleCommand } from "../console/command.js";
 
 /** The exit code of a replica that lost its leader lease and could not stop acting in time (a last resort). */
 const EXIT_LEASE_LOST = 3;
@@ -180,6 +181,13 @@ function buildProgram(): Command {
     .description("check a remediation's audit hash chain; names the first bad line")
     .argument("<name>")
     .action(async (name: string) => auditVerifyCommand(stateDir(), name, namespace(), stdout));
+  registerConsoleCommand(program, {
+    storeKind,
+    stateDir,
+    namespace,
+    untilSignal: waitForSignal,
+    out: (text) => stdout.out(text),
+  });
   return program;
 }
 

@@ -1,0 +1,292 @@
+import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import { errorMessage, StewardError } from "../errors.js";
+import { statusCode } from "../kube/api-errors.js";
+import type { Store } from "../store/store.js";
+import { CONSOLE_CSS, CONSOLE_JS } from "./assets.js";
+import type { ConsoleAuth, ConsoleSession } from "./auth.js";
+import { planDecision, type DecisionForm } from "./decisions.js";
+import { pathOf } from "./html.js";
+import type { ChangeFeed } from "./live.js";
+import {
+  auditPathOf,
+  desiredStatePage,
+  overviewPage,
+  remediationOf,
+  remediationPage,
+  type Page,
+  type PageSources,
+} from "./pages.js";
+import { cookieValue, readForm, redirect, SECURITY_HEADERS, sendHtml, sendText } from "./respond.js";
+import { layout, messagePage, type PageFrame } from "./views/layout.js";
+
+export interface ConsoleServerOptions {
+  /** What pages read: a cached store, kept current by its watch. */
+  sources: PageSources;
+  /** Where a decision is read fresh and written, with the user's own credentials. */
+  store: Store;
+  feed: ChangeFeed;
+  auth: ConsoleAuth;
+  /** The name decisions are recorded under (the OS user, or the API server's SelfSubjectReview). */
+  identity: string;
+  /** Shown in the header: the store and namespace. */
+  scope: string;
+  host: string;
+  port: number;
+  tls?: { cert: Buffer; key: Buffer };
+}
+
+type Route =
+  | { page: "overview" }
+  | { page: "events" }
+  | { page: "desiredstates" | "remediations" | "decision"; namespace: string; name: string };
+
+/** Store changes that arrive together (a status write and its annotation clean-up) make one event. */
+const COALESCE_MS = 30;
+const HEARTBEAT_MS = 15_000;
+
+/** Public: no secret in them, and a logged-out page still needs its stylesheet. */
+const ASSETS: Record<string, { type: string; body: string }> = {
+  "/static/console.js": { type: "text/javascript; charset=utf-8", body: CONSOLE_JS },
+  "/static/console.css": { type: "text/css; charset=utf-8", body: CONSOLE_CSS },
+};
+
+const NOTICES: Record<string, PageFrame["notice"]> = {
+  approved: { tone: "ok", text: "Approved. Steward continues the session; this page follows it." },
+  denied: { tone: "ok", text: "Denied. The model is told, with your reason." },
+  already: { tone: "ok", text: "That decision was already recorded; nothing changed." },
+};
+
+export function routeOf(pathname: string): Route | undefined {
+  if (pathname === "/") return { page: "overview" };
+  if (pathname === "/events") return { page: "events" };
+  const match = /^\/(desiredstates|remediations)\/([^/]+)\/([^/]+)(\/decision)?$/.exec(pathname);
+  if (!match?.[1] || !match[2] || !match[3]) return undefined;
+  if (match[4] && match[1] !== "remediations") return undefined;
+  try {
+    const page = match[4] ? "decision" : (match[1] as "desiredstates" | "remediations");
+    return { page, namespace: decodeURIComponent(match[2]), name: decodeURIComponent(match[3]) };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The console's HTTP(S) server: login, pages, the live event stream and decisions.
+ * Every page and stream needs a session (see ConsoleAuth); every POST its CSRF token and,
+ * when the browser sends one, an Origin equal to the console's own.
+ */
+export class ConsoleServer {
+  private server: Server | undefined;
+  private readonly streams = new Set<ServerResponse>();
+  /** Named after the port once listening: cookies are not kept apart by port, so two consoles' must differ by name. */
+  private cookieName = "steward_console";
+
+  constructor(private readonly options: ConsoleServerOptions) {}
+
+  /** Listens; returns the base URL (`http://127.0.0.1:9480`). */
+  async start(): Promise<string> {
+    const { tls } = this.options;
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
+      this.handle(req, res).catch((err: unknown) => {
+        if (res.headersSent) res.destroy();
+        else sendHtml(res, 500, messagePage("Something went wrong", errorMessage(err)));
+      });
+    };
+    const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, handler) : createHttpServer(handler);
+    this.server = server;
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", (err) =>
+        reject(
+          new StewardError(`cannot listen on ${this.options.host}:${this.options.port}: ${err.message}`, {
+            cause: err,
+          }),
+        ),
+      );
+      server.listen(this.options.port, this.options.host, resolve);
+    });
+    const address = server.address() as AddressInfo;
+    this.cookieName = `steward_console_${address.port}`;
+    const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
+    return `${tls ? "https" : "http"}://${host}:${address.port}`;
+  }
+
+  async close(): Promise<void> {
+    for (const stream of this.streams) stream.end();
+    const server = this.server;
+    if (!server) return;
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? "/", "http://console.invalid");
+    const asset = req.method === "GET" ? ASSETS[url.pathname] : undefined;
+    if (asset) return sendText(res, 200, asset.type, asset.body);
+    const token = url.searchParams.get("token");
+    if (req.method === "GET" && token !== null) return this.login(res, url, token);
+    const session = this.options.auth.sessionOf(cookieValue(req.headers.cookie, this.cookieName));
+    if (!session)
+      return sendHtml(
+        res,
+        401,
+        messagePage(
+          "Log in",
+          "Open the URL that steward console printed: it carries the login token, which changes every time the console starts.",
+        ),
+      );
+    const route = routeOf(url.pathname);
+    if (!route) return sendHtml(res, 404, messagePage("Not found", `Nothing at ${url.pathname}.`));
+    const isPost = route.page === "decision";
+    if ((req.method === "POST") !== isPost) {
+      res.setHeader("allow", isPost ? "POST" : "GET");
+      return sendHtml(res, 405, messagePage("Method not allowed", `${req.method ?? "?"} is not allowed here.`));
+    }
+    return this.dispatch(route, { req, res, url, session });
+  }
+
+  private async dispatch(route: Route, x: Exchange): Promise<void> {
+    switch (route.page) {
+      case "overview":
+        return this.render(x, "/", await overviewPage(this.options.sources));
+      case "events":
+        return this.events(x);
+      case "desiredstates":
+        return this.render(
+          x,
+          pathOf("desiredstates", route.namespace, route.name),
+          await desiredStatePage(this.options.sources, route.namespace, route.name),
+        );
+      case "remediations": {
+        const remediation = await remediationOf(this.options.sources, route.namespace, route.name);
+        const page = remediation && (await remediationPage(this.options.sources, remediation, x.session.csrf));
+        return this.render(x, pathOf("remediations", route.namespace, route.name), page);
+      }
+      case "decision":
+        return this.decide(x, route);
+    }
+  }
+
+  private render(
+    x: Exchange,
+    path: string,
+    page: Page | undefined,
+    failure?: { status: number; message: string },
+  ): void {
+    if (!page) return sendHtml(x.res, 404, messagePage("Not found", `Nothing at ${path} (it may have been deleted).`));
+    const notice = failure
+      ? { tone: "error" as const, text: failure.message }
+      : NOTICES[x.url.searchParams.get("done") ?? ""];
+    const frame: PageFrame = {
+      title: page.title,
+      path,
+      identity: this.options.identity,
+      scope: this.options.scope,
+      notice,
+    };
+    sendHtml(x.res, failure?.status ?? 200, layout(frame, page.body));
+  }
+
+  private login(res: ServerResponse, url: URL, token: string): void {
+    if (!this.options.auth.tokenMatches(token))
+      return sendHtml(
+        res,
+        401,
+        messagePage(
+          "Log in",
+          "That login token is not this console's: it changes every time the console starts. Open the URL it printed last.",
+        ),
+      );
+    const { cookie } = this.options.auth.login();
+    const attributes = `HttpOnly; SameSite=Strict; Path=/${this.options.tls ? "; Secure" : ""}`;
+    redirect(res, url.pathname, { "set-cookie": `${this.cookieName}=${cookie}; ${attributes}` });
+  }
+
+  private events(x: Exchange): void {
+    const page = routeOf(x.url.searchParams.get("page") ?? "/");
+    const audit =
+      page?.page === "remediations" ? auditPathOf(this.options.sources, page.namespace, page.name) : undefined;
+    const { res } = x;
+    res.writeHead(200, {
+      ...SECURITY_HEADERS,
+      "content-type": "text/event-stream; charset=utf-8",
+      connection: "keep-alive",
+    });
+    let seq = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const push = (): void => {
+      timer ??= setTimeout(() => {
+        timer = undefined;
+        res.write(`event: change\ndata: ${++seq}\n\n`);
+      }, COALESCE_MS);
+    };
+    // One change at once: whatever changed between the page's render and this stream is not missed.
+    res.write("retry: 1000\n\n");
+    push();
+    const unsubscribe = this.options.feed.subscribe(push, audit);
+    const heartbeat = setInterval(() => res.write(": keep-alive\n\n"), HEARTBEAT_MS);
+    this.streams.add(res);
+    x.req.once("close", () => {
+      unsubscribe();
+      clearInterval(heartbeat);
+      clearTimeout(timer);
+      this.streams.delete(res);
+    });
+  }
+
+  /** The form's decision, once the request is shown to come from this console's own page; else why not. */
+  private async readDecision(x: Exchange): Promise<DecisionForm | { status: number; message: string }> {
+    const origin = x.req.headers.origin;
+    const own = `${this.options.tls ? "https" : "http"}://${x.req.headers.host ?? ""}`;
+    if (origin !== undefined && origin !== own)
+      return { status: 403, message: `refused: the form came from ${origin}, not from this console` };
+    let form: URLSearchParams;
+    try {
+      form = await readForm(x.req);
+    } catch (err) {
+      return { status: 400, message: errorMessage(err) };
+    }
+    if (!this.options.auth.csrfMatches(x.session, form.get("csrf") ?? undefined))
+      return {
+        status: 403,
+        message: "refused: the form's CSRF token is missing or wrong. Reload the page and decide again.",
+      };
+    const decision = form.get("decision");
+    if (decision !== "approve" && decision !== "deny")
+      return { status: 400, message: "the form must say decision=approve or decision=deny" };
+    return { approve: decision === "approve", ids: form.getAll("id"), reason: form.get("reason") ?? undefined };
+  }
+
+  private async decide(x: Exchange, ref: { namespace: string; name: string }): Promise<void> {
+    const path = pathOf("remediations", ref.namespace, ref.name);
+    const refuse = async (failure: { status: number; message: string }): Promise<void> => {
+      const current = await remediationOf(this.options.sources, ref.namespace, ref.name);
+      const page = current && (await remediationPage(this.options.sources, current, x.session.csrf));
+      this.render(x, path, page, failure);
+    };
+    const form = await this.readDecision(x);
+    if (!("approve" in form)) return refuse(form);
+    // Read fresh, not from the cache: the stale-page check is against what is stored now.
+    const remediation =
+      (await remediationOf(this.options.sources, ref.namespace, ref.name)) &&
+      (await this.options.store.get("AgentRemediation", ref));
+    if (!remediation) return refuse({ status: 404, message: `remediation ${ref.name} does not exist (any more)` });
+    const plan = planDecision(remediation, form, this.options.identity);
+    if (plan.type === "refused") return refuse(plan);
+    if (plan.type === "already") return redirect(x.res, `${path}?done=already`);
+    try {
+      await this.options.store.annotate("AgentRemediation", ref, plan.annotations);
+    } catch (err) {
+      return refuse({ status: statusCode(err) ?? 500, message: `not recorded: ${errorMessage(err)}` });
+    }
+    redirect(x.res, `${path}?done=${form.approve ? "approved" : "denied"}`);
+  }
+}
+
+interface Exchange {
+  req: IncomingMessage;
+  res: ServerResponse;
+  url: URL;
+  session: ConsoleSession;
+}
