@@ -8,6 +8,7 @@ import type {
   PendingApproval,
 } from "../../api/remediation.js";
 import { TERMINAL_PHASES } from "../../api/remediation.js";
+import { emptyRemediationStatus } from "../../reconcile/remediations.js";
 import { html, pathOf, type SafeHtml } from "../html.js";
 import type { TimelineStep } from "../timeline.js";
 import { desiredStatePath, remediationPath } from "./overview.js";
@@ -181,18 +182,18 @@ function auditSection(audit: AuditView): SafeHtml {
 }
 
 function statusFacts(r: AgentRemediation, now: Date): SafeHtml {
-  const status = r.status;
-  const closed = TERMINAL_PHASES.has(status?.phase ?? "Pending");
+  const status = r.status ?? emptyRemediationStatus();
+  const closed = TERMINAL_PHASES.has(status.phase);
   return html`<dt>opened</dt>
-    <dd>${ago(status?.openedAt ?? r.metadata.creationTimestamp, now)}</dd>
+    <dd>${ago(status.openedAt ?? r.metadata.creationTimestamp, now)}</dd>
     <dt>${closed ? "time to close" : "open for"}</dt>
-    <dd data-took>${duration(status?.openedAt, status?.closedAt, now)}</dd>
+    <dd data-took>${duration(status.openedAt, status.closedAt, now)}</dd>
     <dt>attempts</dt>
-    <dd>${status?.attempts.length ?? 0} of ${r.spec.maxAttempts}</dd>
+    <dd>${status.attempts.length} of ${r.spec.maxAttempts}</dd>
     <dt>verified</dt>
-    <dd>${status?.verifiedAt ? ago(status.verifiedAt, now) : "not yet"}</dd>
+    <dd>${status.verifiedAt ? ago(status.verifiedAt, now) : "not yet"}</dd>
     <dt>usage and cost</dt>
-    <dd data-usage>${usageText(status?.usage)}</dd>`;
+    <dd data-usage>${usageText(status.usage)}</dd>`;
 }
 
 function facts(r: AgentRemediation, now: Date): SafeHtml {
