@@ -50,6 +50,8 @@ const HEARTBEAT_MS = 15_000;
 const ASSETS: Record<string, { type: string; body: string }> = {
   "/static/console.js": { type: "text/javascript; charset=utf-8", body: CONSOLE_JS },
   "/static/console.css": { type: "text/css; charset=utf-8", body: CONSOLE_CSS },
+  // Browsers ask for one on their own; an empty answer keeps a 404 out of the console log.
+  "/favicon.ico": { type: "image/x-icon", body: "" },
 };
 
 const NOTICES: Record<string, PageFrame["notice"]> = {
@@ -123,7 +125,7 @@ export class ConsoleServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://console.invalid");
     const asset = req.method === "GET" ? ASSETS[url.pathname] : undefined;
-    if (asset) return sendText(res, 200, asset.type, asset.body);
+    if (asset) return sendText(res, asset.body === "" ? 204 : 200, asset.type, asset.body);
     const token = url.searchParams.get("token");
     if (req.method === "GET" && token !== null) return this.login(res, url, token);
     const session = this.options.auth.sessionOf(cookieValue(req.headers.cookie, this.cookieName));
