@@ -89,6 +89,16 @@ function byPhase(remediations: readonly AgentRemediation[]): AgentRemediation[] 
   return [...remediations].sort((a, b) => rank(a) - rank(b) || opened(b) - opened(a));
 }
 
+/** How many remediations are in each phase, in PHASE_ORDER: `2 AwaitingApproval · 5 Resolved`. */
+function phaseSummary(remediations: readonly AgentRemediation[]): SafeHtml {
+  const counts = PHASE_ORDER.map((phase) => ({
+    phase,
+    n: remediations.filter((r) => (r.status?.phase ?? "Pending") === phase).length,
+  })).filter((c) => c.n > 0);
+  if (counts.length === 0) return html``;
+  return html`<p class="phase-summary">${counts.map((c) => html`${phaseBadge(c.phase)} ${c.n} `)}</p>`;
+}
+
 export function overviewView(data: OverviewData): SafeHtml {
   const { now } = data;
   return html`${awaiting(data.remediations, now)}
@@ -112,6 +122,7 @@ export function overviewView(data: OverviewData): SafeHtml {
     </section>
     <section id="remediations">
       <h2>Remediations</h2>
+      ${phaseSummary(data.remediations)}
       ${table(
         ["name", "desired state", "phase", "reason", "drift", "opened", "took", "tokens"],
         byPhase(data.remediations).map((r) => remediationRow(r, now)),
