@@ -378,7 +378,7 @@ function seqOf(raw: Buffer): number | undefined {
   return typeof entry === "string" ? undefined : entry.seq;
 }
 
-function seqProblem(lines: Buffer[], index: number, seq: number): string {
+function seqProblem(lines: readonly Buffer[], index: number, seq: number): string {
   const expected = index + 1;
   const at = lines.findIndex((raw, i) => i > index && seqOf(raw) === expected);
   if (at >= 0)
@@ -403,16 +403,8 @@ export async function verifyAuditFile(
   const hashes: string[] = [];
   let prev = ZERO_HASH;
   for (const [i, raw] of lines.entries()) {
-    const entry = parseEntry(raw);
-    if (typeof entry === "string") return bad(i + 1, entry);
-    if (entryHash(entry) !== entry.hash)
-      return bad(i + 1, "content changed after it was written (its hash does not match its content)");
-    if (entry.seq !== i + 1) return bad(i + 1, seqProblem(lines, i, entry.seq));
-    if (entry.prevHash !== prev) {
-      return i === 0
-        ? bad(1, "the first entry's prevHash is not 64 zeros: the start of the file is missing")
-        : bad(i, `content changed after it was written (line ${i + 1}'s prevHash does not match this line's bytes)`);
-    }
+    const problem = chainProblem(lines, i, prev);
+    if (problem) return bad(problem.line, problem.reason);
     prev = sha256(raw);
     hashes.push(prev);
   }
@@ -428,6 +420,23 @@ export async function verifyAuditFile(
     );
   }
   return { ok: true, entries: lines.length, head: prev };
+}
+
+/** What is wrong with line i + 1 given the hash of the line before it, and which line is to blame. */
+function chainProblem(lines: readonly Buffer[], i: number, prev: string): { line: number; reason: string } | undefined {
+  const entry = parseEntry(lines[i] ?? Buffer.alloc(0));
+  if (typeof entry === "string") return { line: i + 1, reason: entry };
+  if (entryHash(entry) !== entry.hash) {
+    return { line: i + 1, reason: "content changed after it was written (its hash does not match its content)" };
+  }
+  if (entry.seq !== i + 1) return { line: i + 1, reason: seqProblem(lines, i, entry.seq) };
+  if (entry.prevHash === prev) return undefined;
+  return i === 0
+    ? { line: 1, reason: "the first entry's prevHash is not 64 zeros: the start of the file is missing" }
+    : {
+        line: i,
+        reason: `content changed after it was written (line ${i + 1}'s prevHash does not match this line's bytes)`,
+      };
 }
 
 /**

@@ -157,16 +157,16 @@ export function pendingCall(
 }
 
 function carriedCounters(status: RemediationStatus, now: Date): SessionCounters {
-  const usage = status.usage;
+  const usage = status.usage ?? { inputTokens: 0, outputTokens: 0, cacheReadTokens: 0, cacheWriteTokens: 0 };
   const started = Date.parse(status.attempts[0]?.startedAt ?? "");
   return {
     turns: 0,
     toolCalls: 0,
     mutations: status.actions.filter((a) => a.decision !== "deny").length,
-    inputTokens: usage?.inputTokens ?? 0,
-    outputTokens: usage?.outputTokens ?? 0,
-    cacheReadTokens: usage?.cacheReadTokens ?? 0,
-    cacheWriteTokens: usage?.cacheWriteTokens ?? 0,
+    inputTokens: usage.inputTokens,
+    outputTokens: usage.outputTokens,
+    cacheReadTokens: usage.cacheReadTokens,
+    cacheWriteTokens: usage.cacheWriteTokens,
     startedAtMs: Number.isNaN(started) ? now.getTime() : started,
   };
 }

@@ -202,34 +202,43 @@ async function answerToolCalls(state: SessionState, ctx: SessionContext): Promis
 type Step = { type: "result"; result: ToolResult } | { type: "outcome"; outcome: SessionOutcome };
 
 async function answerOne(state: SessionState, ctx: SessionContext, use: ToolUse): Promise<Step> {
-  if (state.pending?.decisions[use.id] === undefined) {
-    const exceeded = exceededBudget(state.counters, ctx.policy.budgets, Date.now(), {
-      next: "toolCall",
-      model: state.model,
-    });
-    if (exceeded)
-      return {
-        type: "outcome",
-        outcome: await escalate(state, ctx, `budget ${exceeded.budget} reached: ${exceeded.message}`),
-      };
-    state.counters.toolCalls += 1;
-    await ctx.audit.append("tool_call", { id: use.id, tool: use.name, input: use.input });
-  }
+  const overBudget = await countToolCall(state, ctx, use);
+  if (overBudget) return overBudget;
   const call = parseCall(ctx.toolset, use);
   if (typeof call === "string") return error(call);
   if (call.tool.name === "resolve") return verifyResolution(state, ctx, (call.input as { summary: string }).summary);
   if (call.tool.name === "escalate")
     return { type: "outcome", outcome: await escalate(state, ctx, (call.input as { reason: string }).reason) };
-  const argv = call.tool.argv(call.input);
-  const mutating = call.tool.kind === "mutate" && (call.tool.name !== "shell" || classifyShell(argv).mutating);
-  const decision = await judge(state, ctx, {
-    use,
-    tool: call.tool.name,
-    argv,
-    mutating,
-    touches: call.tool.touches(call.input),
+  return judgeAndRun(state, ctx, { use, ...call });
+}
+
+/** Counts a call the first time it is seen (a resumed session does not count it twice); escalates past the budget. */
+async function countToolCall(state: SessionState, ctx: SessionContext, use: ToolUse): Promise<Step | undefined> {
+  if (state.pending?.decisions[use.id] !== undefined) return undefined;
+  const exceeded = exceededBudget(state.counters, ctx.policy.budgets, Date.now(), {
+    next: "toolCall",
+    model: state.model,
   });
-  const action = { id: use.id, tool: call.tool.name, argv };
+  if (exceeded) {
+    const reason = `budget ${exceeded.budget} reached: ${exceeded.message}`;
+    return { type: "outcome", outcome: await escalate(state, ctx, reason) };
+  }
+  state.counters.toolCalls += 1;
+  await ctx.audit.append("tool_call", { id: use.id, tool: use.name, input: use.input });
+  return undefined;
+}
+
+/** The policy's decision on a call, a person's where it asks, then the call itself. */
+async function judgeAndRun(
+  state: SessionState,
+  ctx: SessionContext,
+  call: { use: ToolUse; tool: ToolDefinition<unknown>; input: unknown },
+): Promise<Step> {
+  const { use, tool, input } = call;
+  const argv = tool.argv(input);
+  const mutating = tool.kind === "mutate" && (tool.name !== "shell" || classifyShell(argv).mutating);
+  const decision = await judge(state, ctx, { use, tool: tool.name, argv, mutating, touches: tool.touches(input) });
+  const action = { id: use.id, tool: tool.name, argv };
   if (decision.decision === "deny") {
     await recordAction(ctx, { ...action, decision: "deny" }, mutating);
     return error(`denied by policy: ${decision.reason}`);
@@ -240,14 +249,8 @@ async function answerOne(state: SessionState, ctx: SessionContext, use: ToolUse)
     if (gate.type !== "approved") return gate;
     approver = gate.by;
   }
-  return execute(state, ctx, {
-    use,
-    tool: call.tool.name,
-    argv,
-    mutating,
-    approver,
-    run: (signal) => call.tool.run(call.input, ctx.tools, signal),
-  });
+  const run = (signal: AbortSignal): Promise<ToolResult> => tool.run(input, ctx.tools, signal);
+  return execute(state, ctx, { use, tool: tool.name, argv, mutating, approver, run });
 }
 
 /** An `ask` call: run it if a person approved, tell the model if they denied, else wait. */

@@ -40,10 +40,15 @@ function recordedDecision(remediation: AgentRemediation, id: string): { approved
 }
 
 function describePending(remediation: AgentRemediation): string {
-  const status = remediation.status;
-  const pending = status?.phase === "AwaitingApproval" ? status.pendingApproval : [];
-  if (pending.length === 0) return `nothing is waiting for approval now (phase ${status?.phase ?? "Pending"})`;
+  const pending = pendingNow(remediation);
+  if (pending.length === 0)
+    return `nothing is waiting for approval now (phase ${remediation.status?.phase ?? "Pending"})`;
   return `waiting now: ${pending.map((p) => `${p.id} (${p.command.join(" ")})`).join(", ")}`;
+}
+
+function pendingNow(remediation: AgentRemediation): PendingApproval[] {
+  const status = remediation.status;
+  return status?.phase === "AwaitingApproval" ? status.pendingApproval : [];
 }
 
 /** Why the form itself is unacceptable, or undefined. */
@@ -54,14 +59,14 @@ function formProblem(ids: readonly string[], reason: string): string | undefined
   return undefined;
 }
 
-export function planDecision(remediation: AgentRemediation, form: DecisionForm, by: string): DecisionPlan {
-  const ids = [...new Set(form.ids.map((id) => id.trim()).filter((id) => id !== ""))];
-  const reason = (form.reason ?? "").trim();
-  const problem = formProblem(ids, reason);
-  if (problem !== undefined) return { type: "refused", status: 400, message: problem };
-
+/** Refused when a call was decided the other way; `already` when every call was decided this way. */
+function earlierDecision(
+  remediation: AgentRemediation,
+  ids: readonly string[],
+  approve: boolean,
+): DecisionPlan | undefined {
   const recorded = ids.map((id) => ({ id, decision: recordedDecision(remediation, id) }));
-  const opposite = recorded.find((r) => r.decision !== undefined && r.decision.approved !== form.approve);
+  const opposite = recorded.find((r) => r.decision !== undefined && r.decision.approved !== approve);
   if (opposite?.decision)
     return {
       type: "refused",
@@ -71,24 +76,30 @@ export function planDecision(remediation: AgentRemediation, form: DecisionForm, 
   if (recorded.every((r) => r.decision !== undefined))
     return {
       type: "already",
-      message: `already ${verb(form.approve)}: ${recorded.map((r) => `${r.id} by ${r.decision?.by ?? "?"}`).join(", ")}`,
+      message: `already ${verb(approve)}: ${recorded.map((r) => `${r.id} by ${r.decision?.by ?? "?"}`).join(", ")}`,
     };
+  return undefined;
+}
 
-  const status = remediation.status;
-  const pending = status?.phase === "AwaitingApproval" ? status.pendingApproval : [];
-  const calls = ids.map((id) => pending.find((p) => p.id === id));
-  if (calls.some((c) => c === undefined)) {
-    const gone = ids.filter((_, i) => calls[i] === undefined);
+export function planDecision(remediation: AgentRemediation, form: DecisionForm, by: string): DecisionPlan {
+  const ids = [...new Set(form.ids.map((id) => id.trim()).filter((id) => id !== ""))];
+  const reason = (form.reason ?? "").trim();
+  const problem = formProblem(ids, reason);
+  if (problem !== undefined) return { type: "refused", status: 400, message: problem };
+  const earlier = earlierDecision(remediation, ids, form.approve);
+  if (earlier) return earlier;
+  const pending = pendingNow(remediation);
+  const gone = ids.filter((id) => !pending.some((p) => p.id === id));
+  if (gone.length > 0)
     return {
       type: "refused",
       status: 409,
       message: `this page was out of date: ${gone.join(", ")} no longer waits for approval and nothing was ${verb(form.approve)}; ${describePending(remediation)}`,
     };
-  }
   const list = ids.join(",");
   return {
     type: "write",
-    calls: calls as PendingApproval[],
+    calls: pending.filter((p) => ids.includes(p.id)),
     annotations: form.approve
       ? { [APPROVE]: list, [APPROVED_BY]: by }
       : { [DENY]: list, [DENIED_BY]: by, [DENY_REASON]: reason || "denied" },

@@ -47,12 +47,15 @@ const COALESCE_MS = 30;
 const HEARTBEAT_MS = 15_000;
 
 /** Public: no secret in them, and a logged-out page still needs its stylesheet. */
-const ASSETS: Record<string, { type: string; body: string }> = {
-  "/static/console.js": { type: "text/javascript; charset=utf-8", body: CONSOLE_JS },
-  "/static/console.css": { type: "text/css; charset=utf-8", body: CONSOLE_CSS },
+const ASSETS: Record<string, { status: number; type: string; body: string }> = {
+  "/static/console.js": { status: 200, type: "text/javascript; charset=utf-8", body: CONSOLE_JS },
+  "/static/console.css": { status: 200, type: "text/css; charset=utf-8", body: CONSOLE_CSS },
   // Browsers ask for one on their own; an empty answer keeps a 404 out of the console log.
-  "/favicon.ico": { type: "image/x-icon", body: "" },
+  "/favicon.ico": { status: 204, type: "image/x-icon", body: "" },
 };
+
+const LOG_IN =
+  "Open the URL that steward console printed: it carries the login token, which changes every time the console starts.";
 
 const NOTICES: Record<string, PageFrame["notice"]> = {
   approved: { tone: "ok", text: "Approved. Steward continues the session; this page follows it." },
@@ -60,18 +63,25 @@ const NOTICES: Record<string, PageFrame["notice"]> = {
   already: { tone: "ok", text: "That decision was already recorded; nothing changed." },
 };
 
-export function routeOf(pathname: string): Route | undefined {
-  if (pathname === "/") return { page: "overview" };
-  if (pathname === "/events") return { page: "events" };
-  const match = /^\/(desiredstates|remediations)\/([^/]+)\/([^/]+)(\/decision)?$/.exec(pathname);
-  if (!match?.[1] || !match[2] || !match[3]) return undefined;
-  if (match[4] && match[1] !== "remediations") return undefined;
+const FIXED_ROUTES: Readonly<Record<string, Route>> = { "/": { page: "overview" }, "/events": { page: "events" } };
+const OBJECT_PAGE = /^\/(desiredstates|remediations)\/([^/]+)\/([^/]+)$/;
+const DECISION = /^\/remediations\/([^/]+)\/([^/]+)\/decision$/;
+
+function named(page: "desiredstates" | "remediations" | "decision", namespace = "", name = ""): Route | undefined {
   try {
-    const page = match[4] ? "decision" : (match[1] as "desiredstates" | "remediations");
-    return { page, namespace: decodeURIComponent(match[2]), name: decodeURIComponent(match[3]) };
+    return { page, namespace: decodeURIComponent(namespace), name: decodeURIComponent(name) };
   } catch {
     return undefined;
   }
+}
+
+export function routeOf(pathname: string): Route | undefined {
+  const fixed = FIXED_ROUTES[pathname];
+  if (fixed) return fixed;
+  const decision = DECISION.exec(pathname);
+  if (decision) return named("decision", decision[1], decision[2]);
+  const object = OBJECT_PAGE.exec(pathname);
+  return object ? named(object[1] as "desiredstates" | "remediations", object[2], object[3]) : undefined;
 }
 
 /**
@@ -125,26 +135,16 @@ export class ConsoleServer {
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const url = new URL(req.url ?? "/", "http://console.invalid");
     const asset = req.method === "GET" ? ASSETS[url.pathname] : undefined;
-    if (asset) return sendText(res, asset.body === "" ? 204 : 200, asset.type, asset.body);
-    const token = url.searchParams.get("token");
-    if (req.method === "GET" && token !== null) return this.login(res, url, token);
+    if (asset) return sendText(res, asset.status, asset.type, asset.body);
+    const token = req.method === "GET" ? url.searchParams.get("token") : null;
+    if (token !== null) return this.login(res, url, token);
     const session = this.options.auth.sessionOf(cookieValue(req.headers.cookie, this.cookieName));
-    if (!session)
-      return sendHtml(
-        res,
-        401,
-        messagePage(
-          "Log in",
-          "Open the URL that steward console printed: it carries the login token, which changes every time the console starts.",
-        ),
-      );
+    if (!session) return sendHtml(res, 401, messagePage("Log in", LOG_IN));
     const route = routeOf(url.pathname);
     if (!route) return sendHtml(res, 404, messagePage("Not found", `Nothing at ${url.pathname}.`));
-    const isPost = route.page === "decision";
-    if ((req.method === "POST") !== isPost) {
-      res.setHeader("allow", isPost ? "POST" : "GET");
-      return sendHtml(res, 405, messagePage("Method not allowed", `${req.method ?? "?"} is not allowed here.`));
-    }
+    const allowed = route.page === "decision" ? "POST" : "GET";
+    if (req.method !== allowed)
+      return sendHtml(res, 405, messagePage("Method not allowed", `Only ${allowed} here.`), { allow: allowed });
     return this.dispatch(route, { req, res, url, session });
   }
 
@@ -237,23 +237,30 @@ export class ConsoleServer {
     });
   }
 
-  /** The form's decision, once the request is shown to come from this console's own page; else why not. */
-  private async readDecision(x: Exchange): Promise<DecisionForm | { status: number; message: string }> {
+  /** Refused unless the request comes from this console's own page: the Origin, when sent, and the CSRF token. */
+  private refusedOrigin(x: Exchange, form: URLSearchParams): { status: number; message: string } | undefined {
     const origin = x.req.headers.origin;
     const own = `${this.options.tls ? "https" : "http"}://${x.req.headers.host ?? ""}`;
     if (origin !== undefined && origin !== own)
       return { status: 403, message: `refused: the form came from ${origin}, not from this console` };
+    if (!this.options.auth.csrfMatches(x.session, form.get("csrf") ?? undefined))
+      return {
+        status: 403,
+        message: "refused: the form's CSRF token is missing or wrong. Reload the page and decide again.",
+      };
+    return undefined;
+  }
+
+  /** The form's decision, or why it is refused. */
+  private async readDecision(x: Exchange): Promise<DecisionForm | { status: number; message: string }> {
     let form: URLSearchParams;
     try {
       form = await readForm(x.req);
     } catch (err) {
       return { status: 400, message: errorMessage(err) };
     }
-    if (!this.options.auth.csrfMatches(x.session, form.get("csrf") ?? undefined))
-      return {
-        status: 403,
-        message: "refused: the form's CSRF token is missing or wrong. Reload the page and decide again.",
-      };
+    const refused = this.refusedOrigin(x, form);
+    if (refused) return refused;
     const decision = form.get("decision");
     if (decision !== "approve" && decision !== "deny")
       return { status: 400, message: "the form must say decision=approve or decision=deny" };

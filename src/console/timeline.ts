@@ -78,34 +78,37 @@ function sessionNote(d: JsonObject): string {
   return `${str(d, "event") ?? "?"}${details.length ? ` (${details.join(", ")})` : ""}${reason ? `: ${reason}` : ""}`;
 }
 
+/** The step of an entry that stands on its own, by kind. */
+const STANDALONE: Record<string, (time: string, d: JsonObject) => TimelineStep> = {
+  reasoning: (time, d) => ({ kind: "reasoning", time, text: str(d, "text") ?? "" }),
+  verification: (time, d) => ({
+    kind: "verification",
+    time,
+    cleared: d.cleared === true,
+    details: str(d, "details") ?? "",
+    phase: str(d, "phase"),
+    attempt: num(d, "attempt"),
+  }),
+  phase_change: (time, d) => ({
+    kind: "phase",
+    time,
+    from: str(d, "from") ?? "?",
+    to: str(d, "to") ?? "?",
+    reason: str(d, "reason"),
+  }),
+  model_usage: (time, d) => ({
+    kind: "usage",
+    time,
+    inputTokens: num(d, "inputTokens") ?? 0,
+    outputTokens: num(d, "outputTokens") ?? 0,
+    costUSD: num(d, "costUSD"),
+  }),
+  session: (time, d) => ({ kind: "note", time, label: "session", text: sessionNote(d) }),
+};
+
 function standalone(kind: string, time: string, d: JsonObject): TimelineStep {
-  switch (kind) {
-    case "reasoning":
-      return { kind: "reasoning", time, text: str(d, "text") ?? "" };
-    case "verification":
-      return {
-        kind: "verification",
-        time,
-        cleared: d.cleared === true,
-        details: str(d, "details") ?? "",
-        phase: str(d, "phase"),
-        attempt: num(d, "attempt"),
-      };
-    case "phase_change":
-      return { kind: "phase", time, from: str(d, "from") ?? "?", to: str(d, "to") ?? "?", reason: str(d, "reason") };
-    case "model_usage":
-      return {
-        kind: "usage",
-        time,
-        inputTokens: num(d, "inputTokens") ?? 0,
-        outputTokens: num(d, "outputTokens") ?? 0,
-        costUSD: num(d, "costUSD"),
-      };
-    case "session":
-      return { kind: "note", time, label: "session", text: sessionNote(d) };
-    default:
-      return { kind: "note", time, label: kind, text: inputText(d) };
-  }
+  const build = STANDALONE[kind];
+  return build ? build(time, d) : { kind: "note", time, label: kind, text: inputText(d) };
 }
 
 /** The steps, in the order their first entry was written. */

@@ -1,4 +1,4 @@
-import type { DesiredState } from "../../api/desired-state.js";
+import type { DesiredState, InvariantState } from "../../api/desired-state.js";
 import type { AgentRemediation } from "../../api/remediation.js";
 import { describeTarget } from "../../cli/printers.js";
 import { html, type SafeHtml } from "../html.js";
@@ -38,23 +38,27 @@ function services(ds: DesiredState): SafeHtml {
   );
 }
 
+const INVARIANT_TONES: Record<InvariantState, string> = {
+  Holding: "good",
+  Violated: "bad",
+  Pending: "ask",
+  Unknown: "unknown",
+};
+
 function invariants(ds: DesiredState, now: Date): SafeHtml {
   return table(
     ["name", "state", "value", "query", "condition", "for", "since", "reason"],
     ds.spec.invariants.map((spec) => {
-      const s = ds.status?.invariants.find((i) => i.name === spec.name);
-      const state = s?.state ?? "Unknown";
-      const tone =
-        state === "Holding" ? "good" : state === "Violated" ? "bad" : state === "Pending" ? "ask" : "unknown";
+      const s = ds.status?.invariants.find((i) => i.name === spec.name) ?? { state: "Unknown" as const };
       return html`<tr>
         <td>${spec.name}</td>
-        <td><span class="badge ${tone}">${state}</span></td>
-        <td>${s?.value ?? ""}</td>
+        <td><span class="badge ${INVARIANT_TONES[s.state]}">${s.state}</span></td>
+        <td>${"value" in s ? s.value : ""}</td>
         <td><code>${spec.query}</code></td>
         <td>${spec.condition}</td>
         <td>${spec.for}</td>
-        <td>${ago(s?.since, now)}</td>
-        <td>${s?.reason ?? ""}</td>
+        <td>${ago("since" in s ? s.since : undefined, now)}</td>
+        <td>${"reason" in s ? s.reason : ""}</td>
       </tr>`;
     }),
     "No invariants declared.",
@@ -115,8 +119,8 @@ function remediations(list: readonly AgentRemediation[], now: Date): SafeHtml {
 
 export function desiredStateView(data: DesiredStateData): SafeHtml {
   const { desiredState: ds, now } = data;
-  const status = ds.status;
-  const conditions = status?.conditions ?? [];
+  const status = ds.status ?? { conditions: [], drift: [], invariants: [], fixes: [] };
+  const conditions = status.conditions;
   const dayAgo = now.getTime() - 86_400_000;
   const recent = data.remediations.filter((r) => Date.parse(r.status?.closedAt ?? now.toISOString()) >= dayAgo);
   return html`<h1>DesiredState ${ds.metadata.name}</h1>
@@ -127,13 +131,13 @@ export function desiredStateView(data: DesiredStateData): SafeHtml {
       <dt>target</dt>
       <dd>${describeTarget(ds)}</dd>
       <dt>generation</dt>
-      <dd>${ds.metadata.generation ?? 1} (observed ${status?.observedGeneration ?? "never"})</dd>
+      <dd>${ds.metadata.generation ?? 1} (observed ${status.observedGeneration ?? "never"})</dd>
       <dt>agent</dt>
       <dd>${ds.spec.remediation.agent.mode}, policy ${ds.spec.remediation.agent.policyRef}</dd>
       <dt>simple fixes</dt>
       <dd>${ds.spec.remediation.simpleFixes.join(", ") || "disabled"}</dd>
       <dt>last reconcile</dt>
-      <dd>${ago(status?.lastReconcileTime, now)}</dd>
+      <dd>${ago(status.lastReconcileTime, now)}</dd>
     </dl>
     <section>
       <h2>Conditions</h2>
@@ -155,13 +159,13 @@ export function desiredStateView(data: DesiredStateData): SafeHtml {
     <section>
       <h2>Drift and fixes, last 24 h</h2>
       ${driftChart({
-        fixes: status?.fixes ?? [],
+        fixes: status.fixes,
         remediations: recent.map((r) => ({
           name: r.metadata.name,
           openedAt: r.status?.openedAt,
           closedAt: r.status?.closedAt,
         })),
-        drift: status?.drift ?? [],
+        drift: status.drift,
         now,
       })}
     </section>

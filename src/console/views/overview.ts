@@ -1,6 +1,7 @@
 import { TERMINAL_PHASES, type AgentRemediation, type RemediationPhase } from "../../api/remediation.js";
 import type { DesiredState } from "../../api/desired-state.js";
 import { describeTarget } from "../../cli/printers.js";
+import { emptyRemediationStatus } from "../../reconcile/remediations.js";
 import { html, pathOf, type SafeHtml } from "../html.js";
 import { ago, conditionBadge, duration, phaseBadge, table, totalTokens } from "./parts.js";
 
@@ -30,9 +31,9 @@ export const desiredStatePath = (namespace: string | undefined, name: string): s
   pathOf("desiredstates", namespace ?? "default", name);
 
 function desiredStateRow(ds: DesiredState, now: Date): SafeHtml {
-  const status = ds.status;
-  const conditions = status?.conditions ?? [];
-  const active = status?.activeRemediation;
+  const status = ds.status ?? { conditions: [], drift: [], invariants: [], fixes: [] };
+  const { conditions, activeRemediation: active } = status;
+  const namespace = ds.metadata.namespace ?? "default";
   return html`<tr data-desiredstate="${ds.metadata.name}">
     <td><a href="${desiredStatePath(ds.metadata.namespace, ds.metadata.name)}">${ds.metadata.name}</a></td>
     <td>${describeTarget(ds)}</td>
@@ -40,27 +41,27 @@ function desiredStateRow(ds: DesiredState, now: Date): SafeHtml {
     <td>${conditionBadge("Drifted", conditions)}</td>
     <td>${conditionBadge("Remediating", conditions)}</td>
     <td>${conditionBadge("Degraded", conditions)}</td>
-    <td class="num" data-drift-count="${status?.drift.length ?? 0}">${status?.drift.length ?? 0}</td>
+    <td class="num" data-drift-count="${status.drift.length}">${status.drift.length}</td>
     <td>
-      ${active ? html`<a href="${pathOf("remediations", ds.metadata.namespace ?? "default", active)}">${active}</a>` : html`<span class="quiet">none</span>`}
+      ${active ? html`<a href="${pathOf("remediations", namespace, active)}">${active}</a>` : html`<span class="quiet">none</span>`}
     </td>
-    <td>${ago(status?.lastReconcileTime, now)}</td>
+    <td>${ago(status.lastReconcileTime, now)}</td>
   </tr>`;
 }
 
 function remediationRow(r: AgentRemediation, now: Date): SafeHtml {
-  const status = r.status;
-  const phase = status?.phase ?? "Pending";
+  const status = r.status ?? emptyRemediationStatus();
+  const phase = status.phase;
   const closed = TERMINAL_PHASES.has(phase);
   return html`<tr data-remediation="${r.metadata.name}">
     <td><a href="${remediationPath(r)}">${r.metadata.name}</a></td>
     <td>${r.spec.desiredStateRef.name}</td>
     <td>${phaseBadge(phase)}</td>
-    <td>${status?.reason ?? ""}</td>
+    <td>${status.reason ?? ""}</td>
     <td>${r.spec.drift.map((d) => `${d.subject}: ${d.type}`).join("; ")}</td>
-    <td>${ago(status?.openedAt ?? r.metadata.creationTimestamp, now)}</td>
-    <td>${closed ? duration(status?.openedAt, status?.closedAt, now) : html`<span class="quiet">open</span>`}</td>
-    <td class="num">${totalTokens(status?.usage)}</td>
+    <td>${ago(status.openedAt ?? r.metadata.creationTimestamp, now)}</td>
+    <td>${closed ? duration(status.openedAt, status.closedAt, now) : html`<span class="quiet">open</span>`}</td>
+    <td class="num">${totalTokens(status.usage)}</td>
   </tr>`;
 }
 

@@ -19,16 +19,16 @@ export function duration(from: string | undefined, to: string | undefined, now: 
 
 /** A condition as a coloured word: what "True" means depends on the type (Ready good, Drifted bad). */
 export function conditionBadge(type: string, conditions: readonly Condition[]): SafeHtml {
-  const c = conditions.find((x) => x.type === type);
-  const status = c?.status ?? "Unknown";
-  const good = type === "Ready" ? status === "True" : status === "False";
-  const tone = status === "Unknown" ? "unknown" : good ? "good" : "bad";
+  const c = conditions.find((x) => x.type === type) ?? { status: "Unknown", reason: "", message: "" };
+  const good = type === "Ready" ? c.status === "True" : c.status === "False";
+  const tone = c.status === "Unknown" ? "unknown" : good ? "good" : "bad";
+  const word = type === "Ready" ? c.status : c.status === "True" ? type : "—";
   return html`<span
     class="badge ${tone}"
     data-condition="${type}"
-    data-status="${status}"
-    title="${c?.reason ?? ""}${c?.message ? `: ${c.message}` : ""}"
-    >${type === "Ready" ? status : status === "True" ? type : "—"}</span
+    data-status="${c.status}"
+    title="${c.reason}${c.message ? `: ${c.message}` : ""}"
+    >${word}</span
   >`;
 }
 
