@@ -160,6 +160,8 @@ export async function consoleDemo(options: { keep: boolean }): Promise<void> {
   const consoleProcess = spawn(STEWARD, ["--state-dir", stateDir, "console"], { stdio: ["ignore", "pipe", "inherit"] });
   const printed: string[] = [];
   consoleProcess.stdout?.on("data", (chunk: Buffer) => printed.push(chunk.toString("utf8")));
+  // Ctrl-C at any point ends the demo through the clean-up below, never leaving Steward running.
+  const stopped = untilSignal();
   try {
     const url = await waitFor(
       () => /https?:\/\/\S+\?token=\S+/.exec(printed.join(""))?.[0],
@@ -173,9 +175,9 @@ export async function consoleDemo(options: { keep: boolean }): Promise<void> {
         : "Breaking it: etcd2 recreated with a flag etcd rejects (it will crash-loop)",
     );
     await plan.start();
-    await followIncident(stateDir, url);
-    say(`The console stays open (${url}): look around; Ctrl-C stops it and tears everything down`);
-    await untilSignal();
+    const ended = await Promise.race([followIncident(stateDir, url).then(() => true), stopped.then(() => false)]);
+    if (ended) say(`The console stays open (${url}): look around; Ctrl-C stops it and tears everything down`);
+    await stopped;
   } finally {
     runner.kill("SIGTERM");
     consoleProcess.kill("SIGTERM");
