@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { setTimeout as sleep } from "node:timers/promises";
 import { promisify } from "node:util";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { waitFor } from "../../scripts/lib/wait.js";
@@ -25,6 +26,20 @@ const HOW_TO_START =
 
 let ready: Promise<KubeConfig> | undefined;
 
+/**
+ * A waitFor check that runs kubectl, paced: waitFor polls every 25 ms, and a kubectl process
+ * every 25 ms for a minute would take a core from the kubelet and API server it waits on.
+ */
+export function paced<T>(check: () => Promise<T>, intervalMs = 250): () => Promise<T> {
+  let last = 0;
+  return async () => {
+    const wait = last + intervalMs - Date.now();
+    if (wait > 0) await sleep(wait);
+    last = Date.now();
+    return check();
+  };
+}
+
 /** The cluster (CRDs installed, see cluster()) with its node Ready, once per file. */
 export function clusterWithNode(): Promise<KubeConfig> {
   ready ??= (async () => {
@@ -42,16 +57,18 @@ export function clusterWithNode(): Promise<KubeConfig> {
   return ready;
 }
 
+/** waitFor, with the check paced (see paced): for checks that run kubectl. */
+export function waitForCluster<T>(
+  check: () => Promise<T>,
+  timeoutMs: number,
+  description: string,
+): Promise<NonNullable<T>> {
+  return waitFor(paced(check), timeoutMs, description);
+}
+
 /** Copies a local Docker image into the node's containerd, as `kind load docker-image` does. */
 export async function loadImage(image: string): Promise<void> {
   await run("bash", [CONTROL_PLANE, "load-image", image], { timeout: 300_000 });
-}
-
-/** How a pod on this node reaches the API server: no kube-proxy serves the `kubernetes` Service. */
-export async function apiServerEnv(): Promise<{ host: string; port: string }> {
-  const server = (await clusterWithNode()).getCurrentCluster()?.server;
-  const url = new URL(server ?? "");
-  return { host: url.hostname, port: url.port };
 }
 
 export interface PodState {
@@ -105,7 +122,7 @@ export async function podsWithApp(namespace: string, app: string): Promise<PodSt
 
 /** Waits until exactly `count` pods with app=<app> run Ready (none terminating) and returns them. */
 export function readyPods(namespace: string, app: string, count: number, timeoutMs = 60_000): Promise<PodState[]> {
-  return waitFor(
+  return waitForCluster(
     async () => {
       const pods = await podsWithApp(namespace, app);
       return pods.length === count && pods.every((p) => p.ready && !p.terminating) ? pods : undefined;
@@ -115,6 +132,9 @@ export function readyPods(namespace: string, app: string, count: number, timeout
   );
 }
 
+/** The end of a script that keeps the container running until SIGTERM. */
+export const IDLE = "sleep 1000000 & wait";
+
 export interface BusyboxDeployment {
   namespace: string;
   name: string;
@@ -123,6 +143,8 @@ export interface BusyboxDeployment {
   script: string;
   /** A shell command run as the exec readiness probe; none when omitted. */
   readiness?: string;
+  /** Seconds before the first readiness probe (default 0). */
+  readinessDelay?: number;
   labels?: Record<string, string>;
   /** Extra pod spec YAML (volumes, init containers), indented under `spec:` of the template. */
   extraPodSpec?: string;
@@ -133,8 +155,8 @@ export interface BusyboxDeployment {
 
 /**
  * A Deployment of busybox pods on the host network, as this node can run them. The script
- * runs under a shell that exits on SIGTERM, so a pod being replaced stops in a second, not
- * after the 30 s grace period.
+ * runs under a shell that exits on SIGTERM (end it with IDLE to keep it running), so a pod
+ * being replaced stops in a second, not after the grace period.
  */
 export function busyboxDeployment(d: BusyboxDeployment): string {
   const labels = Object.entries({ app: d.name, ...d.labels })
@@ -144,6 +166,7 @@ export function busyboxDeployment(d: BusyboxDeployment): string {
     ? `
           readinessProbe:
             exec: {command: [sh, -c, ${JSON.stringify(d.readiness)}]}
+            initialDelaySeconds: ${d.readinessDelay ?? 0}
             periodSeconds: 1
             failureThreshold: 1`
     : "";
