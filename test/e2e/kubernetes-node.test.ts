@@ -31,17 +31,21 @@ async function controlPlane(...args: string[]): Promise<string> {
   return stdout + stderr;
 }
 
-/** Pids whose command line contains every word given. */
-async function processesWith(...words: string[]): Promise<number[]> {
+/** Pids whose argv passes the test. */
+async function processes(test: (argv: string[]) => boolean): Promise<number[]> {
   const pids: number[] = [];
   for (const entry of await readdir("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
-    const argv = await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
-    const args = argv.split("\0");
-    if (words.every((w) => args.some((a) => a.includes(w)))) pids.push(Number(entry));
+    const cmdline = await readFile(`/proc/${entry}/cmdline`, "utf8").catch(() => "");
+    if (cmdline !== "" && test(cmdline.split("\0"))) pids.push(Number(entry));
   }
   return pids;
 }
+
+/** The pod's `sleep MARKER` (not the shell that started it, whose script holds the words too). */
+const podProcesses = (): Promise<number[]> => processes((argv) => argv[0] === "sleep" && argv[1] === MARKER);
+/** Processes with an argument that mentions `text` (a path of the run dir). */
+const mentioning = (text: string): Promise<number[]> => processes((argv) => argv.some((a) => a.includes(text)));
 
 async function sysctl(name: string): Promise<string> {
   return (await readFile(`/proc/sys/${name.replaceAll(".", "/")}`, "utf8")).trim();
@@ -79,7 +83,7 @@ describe("the test node on the host: down-node undoes what kubelet did, up --nod
     const original = (await readFile(join(runDir, "node.sysctls"), "utf8")).trim().split("\n");
     const hostPaths = (await readFile(join(runDir, "node.host-paths"), "utf8")).split("\n").filter(Boolean);
     // While it runs: the pod's process is on the host, and kubelet has done its part.
-    assert.equal((await processesWith("sleep", MARKER)).length, 1, "the pod's process runs on the host");
+    assert.equal((await podProcesses()).length, 1, "the pod's process runs on the host");
     assert.equal(await sysctl("kernel.panic"), "10", "kubelet set kernel.panic");
     assert.notDeepEqual(await kubepodsCgroups(), []);
     assert.notDeepEqual(await mountsUnder(runDir), []);
@@ -88,9 +92,13 @@ describe("the test node on the host: down-node undoes what kubelet did, up --nod
 
     const output = await controlPlane("down-node");
     assert.match(output, /node stopped/);
-    assert.deepEqual(await processesWith("sleep", MARKER), [], "the pod's process is gone");
-    assert.deepEqual(await processesWith(join(runDir, "node")), [], "no kubelet, containerd or shim is left");
-    assert.deepEqual(await processesWith("kube-scheduler", runDir), [], "no scheduler is left");
+    assert.deepEqual(await podProcesses(), [], "the pod's process is gone");
+    assert.deepEqual(await mentioning(join(runDir, "node")), [], "no kubelet, containerd or shim is left");
+    assert.deepEqual(
+      await processes((argv) => argv[0]?.endsWith("/kube-scheduler") === true && argv.some((a) => a.includes(runDir))),
+      [],
+      "no scheduler is left",
+    );
     for (const line of original) {
       const [name = "", value] = line.split("=");
       assert.equal(await sysctl(name), value, `${name} restored`);
@@ -105,10 +113,6 @@ describe("the test node on the host: down-node undoes what kubelet did, up --nod
   it("up --node: the node is Ready again and the Deployment's pod runs on it", async () => {
     assert.match(await controlPlane("up", "--node"), /node 127\.0\.0\.1 Ready in \d+s/);
     await readyPods(namespace, "marker", 1);
-    await waitForCluster(
-      async () => (await processesWith("sleep", MARKER)).length === 1,
-      10_000,
-      "the new pod's process",
-    );
+    await waitForCluster(async () => (await podProcesses()).length === 1, 10_000, "the new pod's process");
   });
 });
