@@ -16,7 +16,7 @@ export default tseslint.config(
       "@typescript-eslint/no-explicit-any": "error",
       "@typescript-eslint/explicit-module-boundary-types": "error",
       "@typescript-eslint/no-unused-vars": ["error", { argsIgnorePattern: "^_" }],
-      complexity: ["error", 12],
+      complexity: ["error", 10],
       "max-params": ["error", 4],
     },
   },

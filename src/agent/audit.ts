@@ -48,6 +48,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, open, readFile, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
+import type { AuditHead } from "../api/remediation.js";
 import { StewardError, errorMessage, wrapError } from "../errors.js";
 
 export const AUDIT_KINDS = [
@@ -240,6 +241,7 @@ export class AuditLog {
   private closed = false;
   private seq: number;
   private lastHash: string;
+  private synced: AuditHead | undefined;
 
   private constructor(
     readonly path: string,
@@ -249,6 +251,8 @@ export class AuditLog {
   ) {
     this.seq = chain.seq;
     this.lastHash = chain.head;
+    // Lines already in the file when it is opened were written by an earlier run: they count as on disk.
+    this.synced = chain.seq > 0 ? { seq: chain.seq, hash: chain.head } : undefined;
   }
 
   /** Opens (creating with mode 0600, parents too) and continues the file's chain. */
@@ -282,9 +286,18 @@ export class AuditLog {
   get lastSeq(): number {
     return this.seq;
   }
-  /** SHA-256 of the last line: store it elsewhere and pass it to verifyAuditFile as `expectedHead`. */
+  /** SHA-256 of the last line. */
   get head(): string {
     return this.lastHash;
+  }
+
+  /**
+   * The last entry known to be on disk (fsynced, or in the file when it was opened):
+   * what the remediation status records as `auditHead`, for `verifyAuditFile`'s `expected`.
+   * Undefined while the chain is empty.
+   */
+  get syncedHead(): AuditHead | undefined {
+    return this.synced;
   }
 
   /** Appends one entry; calls are serialized in call order, so concurrent appends never interleave. */
@@ -308,7 +321,10 @@ export class AuditLog {
     if (this.closed) return;
     this.closed = true;
     try {
-      if (this.failure === undefined) await this.fh.sync();
+      if (this.failure === undefined) {
+        await this.fh.sync();
+        if (this.seq > 0) this.synced = { seq: this.seq, hash: this.lastHash };
+      }
     } finally {
       await this.fh.close();
     }
@@ -338,6 +354,7 @@ export class AuditLog {
     }
     this.seq = body.seq;
     this.lastHash = sha256(line);
+    if (sync) this.synced = { seq: this.seq, hash: this.lastHash };
     return entry;
   }
 
@@ -378,7 +395,7 @@ function seqOf(raw: Buffer): number | undefined {
   return typeof entry === "string" ? undefined : entry.seq;
 }
 
-function seqProblem(lines: Buffer[], index: number, seq: number): string {
+function seqProblem(lines: readonly Buffer[], index: number, seq: number): string {
   const expected = index + 1;
   const at = lines.findIndex((raw, i) => i > index && seqOf(raw) === expected);
   if (at >= 0)
@@ -403,16 +420,8 @@ export async function verifyAuditFile(
   const hashes: string[] = [];
   let prev = ZERO_HASH;
   for (const [i, raw] of lines.entries()) {
-    const entry = parseEntry(raw);
-    if (typeof entry === "string") return bad(i + 1, entry);
-    if (entryHash(entry) !== entry.hash)
-      return bad(i + 1, "content changed after it was written (its hash does not match its content)");
-    if (entry.seq !== i + 1) return bad(i + 1, seqProblem(lines, i, entry.seq));
-    if (entry.prevHash !== prev) {
-      return i === 0
-        ? bad(1, "the first entry's prevHash is not 64 zeros: the start of the file is missing")
-        : bad(i, `content changed after it was written (line ${i + 1}'s prevHash does not match this line's bytes)`);
-    }
+    const problem = chainProblem(lines, i, prev);
+    if (problem) return bad(problem.line, problem.reason);
     prev = sha256(raw);
     hashes.push(prev);
   }
@@ -428,6 +437,23 @@ export async function verifyAuditFile(
     );
   }
   return { ok: true, entries: lines.length, head: prev };
+}
+
+/** What is wrong with line i + 1 given the hash of the line before it, and which line is to blame. */
+function chainProblem(lines: readonly Buffer[], i: number, prev: string): { line: number; reason: string } | undefined {
+  const entry = parseEntry(lines[i] ?? Buffer.alloc(0));
+  if (typeof entry === "string") return { line: i + 1, reason: entry };
+  if (entryHash(entry) !== entry.hash) {
+    return { line: i + 1, reason: "content changed after it was written (its hash does not match its content)" };
+  }
+  if (entry.seq !== i + 1) return { line: i + 1, reason: seqProblem(lines, i, entry.seq) };
+  if (entry.prevHash === prev) return undefined;
+  return i === 0
+    ? { line: 1, reason: "the first entry's prevHash is not 64 zeros: the start of the file is missing" }
+    : {
+        line: i,
+        reason: `content changed after it was written (line ${i + 1}'s prevHash does not match this line's bytes)`,
+      };
 }
 
 /**

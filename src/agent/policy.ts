@@ -110,10 +110,15 @@ export function matchGuardPattern(pattern: string, argv: readonly string[]): boo
   const [program, ...words] = tokens[tokens.length - 1] === "*" ? tokens.slice(0, -1) : tokens;
   if (program === undefined) return true;
   if (argv[0] === undefined || !programMatches(program, argv[0])) return false;
-  let next = 1;
+  return wordsInOrder(words, argv.slice(1));
+}
+
+/** Whether each word matches some argument, in order, with anything between them. */
+function wordsInOrder(words: readonly string[], args: readonly string[]): boolean {
+  let next = 0;
   for (const word of words) {
-    while (next < argv.length && !globToken(word, argv[next] ?? "")) next++;
-    if (next >= argv.length) return false;
+    while (next < args.length && !globToken(word, args[next] ?? "")) next++;
+    if (next >= args.length) return false;
     next++;
   }
   return true;

@@ -94,15 +94,20 @@ function approval(d: JsonObject): Block {
   return { text: [text], tone: approved ? "good" : "bad" };
 }
 
-function result(d: JsonObject, tool: string | undefined): Block {
+/** `error, exit 1`, and whether the result reads as a failure. */
+function resultStatus(d: JsonObject): { status: string; tone: Tone } {
   const exit = num(d, "exitCode");
   const isError = d.isError === true;
   const status = [isError ? "error" : undefined, exit !== undefined ? `exit ${exit}` : undefined]
     .filter(Boolean)
     .join(", ");
+  return { status, tone: isError || (exit !== undefined && exit !== 0) ? "bad" : "plain" };
+}
+
+function result(d: JsonObject, tool: string | undefined): Block {
+  const { status, tone } = resultStatus(d);
   const lines = excerpt(str(d, "output") ?? "", MAX_RESULT_LINES);
   const prefix = tool !== undefined ? `[${tool}] ` : "";
-  const tone: Tone = isError || (exit !== undefined && exit !== 0) ? "bad" : "plain";
   if (lines.length === 1) {
     const only = lines[0] || "(no output)";
     return { text: [`${prefix}${only}${status ? ` (${status})` : ""}`], tone };

@@ -1,113 +1,56 @@
-import { Command, CommanderError, Option } from "commander";
-import { resolveRunConfig } from "../manager/config.js";
+import { Command, CommanderError } from "commander";
+import { resolveRunConfig, resolveStoreKind, stateDirOf, type SettingFlags } from "../manager/config.js";
 import { ValidationError, errorMessage } from "../errors.js";
 import { escapeInvisible } from "../text/escape.js";
 import { createLogger } from "../telemetry/logging.js";
-import { defaultStateDir } from "../store/file/file-store.js";
 import { openStore, type StoreKind } from "../store/open.js";
 import type { Store } from "../store/store.js";
 import { applyCommand, deleteCommand, describeCommand, getCommand, watchCommand, type Output } from "./commands.js";
 import { auditVerifyCommand, decideCommand, logsCommand, type DecisionRequest } from "./agent-commands.js";
 import { startSteward } from "../manager/steward.js";
+import { flagsOf, settingOption } from "./setting-options.js";
 
 /** The exit code of a replica that lost its leader lease and could not stop acting in time (a last resort). */
 const EXIT_LEASE_LOST = 3;
 
 const stdout: Output = { out: (text) => process.stdout.write(`${text}\n`) };
 
-interface GlobalOptions {
-  stateDir?: string;
+interface GlobalOptions extends SettingFlags {
   verbose?: boolean;
   namespace?: string;
-  store?: StoreKind;
 }
 
 function buildProgram(): Command {
   const program = new Command("steward")
-    .description("Keeps Docker and Prometheus-observed systems in their declared state.")
-    .option(
-      "--state-dir <dir>",
-      "file store directory, and agent sessions and audit trails (env STEWARD_STATE_DIR, default ~/.steward)",
-    )
-    .addOption(
-      new Option(
-        "--store <store>",
-        "where resources live: file, or kubernetes (the current kubeconfig context)",
-      ).choices(["file", "kubernetes"]),
+    .description(
+      "Keeps Docker containers and Kubernetes workloads in their declared state, with Prometheus invariants and a policy-gated Claude agent.",
     )
     .option("-n, --namespace <ns>", "namespace", "default")
     .option("--verbose", "print stack traces on errors")
     .showHelpAfterError()
     .exitOverride();
-  const stateDir = (): string => program.opts<GlobalOptions>().stateDir ?? defaultStateDir(process.env);
-  const storeKind = (): StoreKind =>
-    program.opts<GlobalOptions>().store ?? (process.env.STEWARD_STORE === "kubernetes" ? "kubernetes" : "file");
+  for (const name of flagsOf("global")) program.addOption(settingOption(name));
+  const globals = (): GlobalOptions => program.opts<GlobalOptions>();
+  const stateDir = (): string => stateDirOf(globals(), process.env);
+  const storeKind = (): StoreKind => resolveStoreKind(globals(), process.env);
   const store = (): Store => openStore(storeKind(), stateDir());
-  const namespace = (): string | undefined => program.opts<GlobalOptions>().namespace;
+  const namespace = (): string | undefined => globals().namespace;
 
-  program
-    .command("run")
-    .description("run the controller until SIGTERM/SIGINT")
-    .option(
-      "--targets <list>",
-      "what to observe and fix: docker, kubernetes or docker,kubernetes (env STEWARD_TARGETS; default docker, plus kubernetes with --store kubernetes)",
-    )
-    .option("--prometheus-url <url>", "Prometheus base URL (env STEWARD_PROMETHEUS_URL, default http://127.0.0.1:9090)")
-    .addOption(
-      new Option(
-        "--prometheus-allow-remote <bool>",
-        "allow a Prometheus URL outside 127.0.0.0/8, e.g. in a cluster (env STEWARD_PROMETHEUS_ALLOW_REMOTE, default false)",
-      ).choices(["true", "false"]),
-    )
-    .option("--metrics-addr <host:port>", "serve /metrics, /healthz, /readyz here (default 127.0.0.1:9477)")
-    .addOption(new Option("--log-format <format>", "json or text").choices(["json", "text"]))
-    .addOption(new Option("--log-level <level>").choices(["error", "warn", "info", "debug"]))
-    .option("--workers <n>", "reconciles running at once (default 4)")
-    .option("--model <model>", "Claude model for agent sessions (env STEWARD_MODEL, default claude-sonnet-5-5)")
-    .option("--max-sessions <n>", "agent sessions running at once (env STEWARD_MAX_SESSIONS, default 2)")
-    .option("--verify-timeout <duration>", "how long verification waits for the drift to clear (default 30s)")
-    .option(
-      "--max-openings-per-minute <n>",
-      "remediations opened a minute across all DesiredStates, 0 for no limit (env STEWARD_MAX_OPENINGS_PER_MINUTE, default 10)",
-    )
-    .option(
-      "--breaker-threshold <n>",
-      "consecutive failed agent sessions that stop new ones for a while, 0 for never (env STEWARD_BREAKER_THRESHOLD, default 3)",
-    )
-    .option(
-      "--breaker-open-for <duration>",
-      "how long no session starts once the breaker opened, before one probe (env STEWARD_BREAKER_OPEN_FOR, default 2m)",
-    )
-    .addOption(
-      new Option(
-        "--leader-elect [bool]",
-        "only the holder of a Lease acts (env STEWARD_LEADER_ELECT; default true with --store kubernetes)",
-      )
-        .choices(["true", "false"])
-        .preset("true"),
-    )
-    .option("--lease-name <name>", "the Lease for leader election (env STEWARD_LEASE_NAME, default steward)")
-    .option(
-      "--lease-namespace <ns>",
-      "its namespace (env STEWARD_LEASE_NAMESPACE; default the pod's namespace, else default)",
-    )
-    .option(
-      "--watch-namespace <ns>",
-      "with --store kubernetes, watch only this namespace (env STEWARD_WATCH_NAMESPACE; default all)",
-    )
-    .action(async (flags: Record<string, string | undefined>) => {
-      const config = resolveRunConfig({ ...flags, store: storeKind(), stateDir: stateDir() }, process.env);
-      const logger = createLogger({
-        format: config.logFormat,
-        level: config.logLevel,
-        secrets: config.anthropicApiKey ? [config.anthropicApiKey] : [],
-      });
-      const steward = await startSteward(config, logger);
-      const lost = await Promise.race([waitForSignal().then(() => undefined), steward.leadershipLost]);
-      // A replica that lost the lease stops acting and stands by; it exits only if its work would not stop (runWhileLeading).
-      if (lost !== undefined) process.exit(EXIT_LEASE_LOST);
-      await steward.stop();
+  const run = program.command("run").description("run the controller until SIGTERM/SIGINT");
+  for (const name of flagsOf("run")) run.addOption(settingOption(name));
+  run.action(async (flags: SettingFlags) => {
+    const config = resolveRunConfig({ ...globals(), ...flags }, process.env);
+    const logger = createLogger({
+      format: config.logFormat,
+      level: config.logLevel,
+      secrets: config.anthropicApiKey ? [config.anthropicApiKey] : [],
     });
+    const steward = await startSteward(config, logger);
+    const lost = await Promise.race([waitForSignal().then(() => undefined), steward.leadershipLost]);
+    // A replica that lost the lease stops acting and stands by; it exits only if its work would not stop (runWhileLeading).
+    if (lost !== undefined) process.exit(EXIT_LEASE_LOST);
+    await steward.stop();
+  });
 
   program
     .command("apply")

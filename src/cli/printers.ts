@@ -5,6 +5,7 @@ import type { RemediationPolicy } from "../api/policy.js";
 import type { AgentRemediation } from "../api/remediation.js";
 import type { Kind, Resource, ResourceOf } from "../api/resources.js";
 import { escapeInvisible, hasInvisible, jsonEscape, yamlEscape } from "../text/escape.js";
+import { emptyRemediationStatus } from "../reconcile/remediations.js";
 
 export type OutputFormat = "table" | "wide" | "yaml" | "json" | "name";
 
@@ -44,14 +45,15 @@ const remediationColumns: Columns<AgentRemediation> = {
   headers: ["NAME", "TARGET", "PHASE", "REASON", "ATTEMPTS", "TOKENS", "AGE"],
   wideHeaders: ["DRIFT", "MODE", "SESSION"],
   row: (r, now) => {
-    const usage = r.status?.usage;
+    const status = r.status ?? emptyRemediationStatus();
+    const usage = status.usage ?? { inputTokens: 0, outputTokens: 0 };
     return [
       r.metadata.name,
       r.spec.desiredStateRef.name,
-      r.status?.phase ?? "Pending",
-      r.status?.reason ?? "",
-      String(r.status?.attempts.length ?? 0),
-      String((usage?.inputTokens ?? 0) + (usage?.outputTokens ?? 0)),
+      status.phase,
+      status.reason ?? "",
+      String(status.attempts.length),
+      String(usage.inputTokens + usage.outputTokens),
       age(r, now),
     ];
   },

@@ -62,12 +62,16 @@ export function leaseDecision(
   const holder = lease.holderIdentity ?? "";
   if (holder === identity) return { type: "renew" };
   if (holder === "") return { type: "acquire", previousHolder: undefined };
-  const durationMs = lease.leaseDurationSeconds !== undefined ? lease.leaseDurationSeconds * 1_000 : defaultDurationMs;
-  // A holder without a renewTime never renewed: treat it as renewed at the epoch (expired).
-  const renewedMs = (lease.renewTime ?? lease.acquireTime)?.getTime() ?? 0;
-  const expiresAt = new Date(renewedMs + durationMs);
+  const expiresAt = leaseExpiry(lease, defaultDurationMs);
   if (expiresAt.getTime() < now.getTime()) return { type: "acquire", previousHolder: holder };
   return { type: "wait", holder, expiresAt };
+}
+
+/** When a held lease runs out unless renewed. A holder without a renewTime never renewed: as if at the epoch (expired). */
+function leaseExpiry(lease: LeaseRecord, defaultDurationMs: number): Date {
+  const durationMs = lease.leaseDurationSeconds !== undefined ? lease.leaseDurationSeconds * 1_000 : defaultDurationMs;
+  const renewedMs = (lease.renewTime ?? lease.acquireTime)?.getTime() ?? 0;
+  return new Date(renewedMs + durationMs);
 }
 
 /**

@@ -34,7 +34,7 @@ export class Targets {
     const prometheus = config.prometheusUrl
       ? new HttpPrometheusClient({ baseUrl: config.prometheusUrl, allowNonLoopback: config.prometheusAllowRemote })
       : undefined;
-    const docker = config.targets.includes("docker") ? openDocker(logger, fence) : undefined;
+    const docker = config.targets.includes("docker") ? openDocker(config.dockerHost, logger, fence) : undefined;
     const kubernetes = config.targets.includes("kubernetes") ? openKubernetes(logger, fence) : undefined;
     this.docker = docker?.observer;
     this.kubernetes = kubernetes?.observer;
@@ -80,10 +80,11 @@ export class Targets {
 }
 
 function openDocker(
+  dockerHost: string,
   logger: Logger,
   fence: Fence,
 ): { observer: DockerEventObserver; actions: DockerodeActions; tools: DockerToolAccess } {
-  const client = createDockerClient();
+  const client = createDockerClient(dockerHost);
   const observer = new DockerEventObserver({ docker: client, logger: logger.child({ observer: "docker" }) });
   const actions = new DockerodeActions(client, fence);
   return { observer, actions, tools: { client, containers: () => observer.containers(), actions } };

@@ -71,41 +71,51 @@ export class SystemObserver {
     degradations: Degradation[],
   ): Pick<Observation, "containers" | "workloads"> {
     const { target } = desiredState.spec;
-    if (target.kubernetes) {
-      const { kubernetes } = this.observers;
-      if (!kubernetes) {
-        degradations.push({
-          reason: "KubernetesUnavailable",
-          message: "this Steward does not observe Kubernetes workloads (steward run --kubernetes-targets)",
-        });
-        return { containers: undefined };
-      }
-      const view = kubernetes.namespace(target.kubernetes.namespace);
-      if (!view.synced) {
-        degradations.push({
-          reason: "KubernetesUnavailable",
-          message: `cannot observe namespace ${target.kubernetes.namespace}: ${view.error ?? "still listing"}`,
-        });
-        return { containers: undefined };
-      }
-      const workloads = {
-        workloads: view.workloads.filter((w) => inKubernetesTarget(target, w)),
-        pods: view.pods.filter((p) => inKubernetesTarget(target, p)),
-      };
-      return { containers: undefined, workloads };
+    const observed = target.kubernetes
+      ? this.observeWorkloads(target, target.kubernetes.namespace)
+      : this.observeContainers(target);
+    if ("degradation" in observed) {
+      degradations.push(observed.degradation);
+      return { containers: undefined };
     }
+    return observed;
+  }
+
+  private observeWorkloads(
+    target: DesiredState["spec"]["target"],
+    namespace: string,
+  ): Pick<Observation, "containers" | "workloads"> | { degradation: Degradation } {
+    const { kubernetes } = this.observers;
+    if (!kubernetes) {
+      const message = "this Steward does not observe Kubernetes workloads (steward run --targets kubernetes)";
+      return { degradation: { reason: "KubernetesUnavailable", message } };
+    }
+    const view = kubernetes.namespace(namespace);
+    if (!view.synced) {
+      const message = `cannot observe namespace ${namespace}: ${view.error ?? "still listing"}`;
+      return { degradation: { reason: "KubernetesUnavailable", message } };
+    }
+    const workloads = {
+      workloads: view.workloads.filter((w) => inKubernetesTarget(target, w)),
+      pods: view.pods.filter((p) => inKubernetesTarget(target, p)),
+    };
+    return { containers: undefined, workloads };
+  }
+
+  private observeContainers(
+    target: DesiredState["spec"]["target"],
+  ): Pick<Observation, "containers"> | { degradation: Degradation } {
     const { docker } = this.observers;
     const connection = docker?.connection();
     if (docker && connection?.state === "connected" && docker.synced()) {
       return { containers: docker.containers().filter((c) => inDockerTarget(target, c)) };
     }
     const why = !connection
-      ? "this Steward does not observe Docker (steward run --docker)"
+      ? "this Steward does not observe Docker (steward run --targets docker)"
       : connection.state === "disconnected"
         ? connection.error
         : "still connecting";
-    degradations.push({ reason: "DockerUnavailable", message: `cannot observe Docker: ${why}` });
-    return { containers: undefined };
+    return { degradation: { reason: "DockerUnavailable", message: `cannot observe Docker: ${why}` } };
   }
 
   private async query(expr: string, signal: AbortSignal): Promise<QueryResult> {

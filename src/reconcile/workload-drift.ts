@@ -68,33 +68,42 @@ export function workloadDrift(service: ServiceSpec, observed: WorkloadObservatio
       ? []
       : [{ type: "WorkloadMissing", subject, expected: `${ref.kind} with ${desired} replicas`, observed: "not found" }];
   }
-  const drift: Omit<Drift, "since">[] = [];
+  return [...replicaDrift(service, workload, { desired, subject }), ...crashLoops(workload, observed.pods)];
+}
+
+/** Replicas that differ from the declared count; else, with `healthy`, replicas that are not ready. */
+function replicaDrift(
+  service: ServiceSpec,
+  workload: WorkloadSnapshot,
+  expected: { desired: number; subject: string },
+): Omit<Drift, "since">[] {
+  const { desired, subject } = expected;
   if (workload.replicas !== desired) {
-    drift.push({
-      type: "ReplicasMismatch",
-      subject,
-      expected: `${desired} replicas`,
-      observed: `${workload.replicas} replicas`,
-    });
-  } else if (service.healthy && workload.readyReplicas < desired) {
-    drift.push({
-      type: "WorkloadUnready",
-      subject,
-      expected: `${desired} ready`,
-      observed: `${workload.readyReplicas}/${desired} ready`,
-    });
+    const observed = `${workload.replicas} replicas`;
+    return [{ type: "ReplicasMismatch", subject, expected: `${desired} replicas`, observed }];
   }
-  for (const pod of podsOf(workload, observed.pods)) {
+  if (service.healthy && workload.readyReplicas < desired) {
+    const observed = `${workload.readyReplicas}/${desired} ready`;
+    return [{ type: "WorkloadUnready", subject, expected: `${desired} ready`, observed }];
+  }
+  return [];
+}
+
+/** The workload's pods with a container waiting in CrashLoopBackOff. */
+function crashLoops(workload: WorkloadSnapshot, pods: readonly PodSnapshot[]): Omit<Drift, "since">[] {
+  const drift: Omit<Drift, "since">[] = [];
+  for (const pod of podsOf(workload, pods)) {
     // A pod being deleted is on its way out; its replacement is what counts.
     if (pod.terminating) continue;
     const looping = pod.containers.find((c) => c.state === "waiting" && c.reason === "CrashLoopBackOff");
-    if (looping)
+    if (looping) {
       drift.push({
         type: "PodCrashLooping",
         subject: `pod/${pod.name}`,
         expected: "running",
         observed: describeCrashLoop(looping),
       });
+    }
   }
   return drift;
 }

@@ -1,6 +1,10 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { resolveRunConfig } from "../../src/manager/config.js";
+import { readFileSync } from "node:fs";
+import { Command } from "commander";
+import { flagsOf, settingOption } from "../../src/cli/setting-options.js";
+import { resolveRunConfig, resolveStoreKind, SETTINGS, type SettingName } from "../../src/manager/config.js";
+import { settingsTable, withSettingsTable } from "../../scripts/lib/settings-doc.js";
 
 const base = { stateDir: "/tmp/steward-config-test" };
 
@@ -27,9 +31,12 @@ describe("resolveRunConfig", () => {
   it("an unknown target is a clear error", () => {
     assert.throws(
       () => resolveRunConfig({ ...base, targets: "docker,nomad" }, {}),
-      /configuration: targets\[1\]: Invalid option: expected one of "docker"|"kubernetes"/,
+      /configuration: --targets \(STEWARD_TARGETS\) \[1\]: Invalid option: expected one of "docker"\|"kubernetes"/,
     );
-    assert.throws(() => resolveRunConfig({ ...base, targets: "," }, {}), /configuration: targets/);
+    assert.throws(
+      () => resolveRunConfig({ ...base, targets: "," }, {}),
+      /configuration: --targets \(STEWARD_TARGETS\)/,
+    );
   });
 
   it("a remote Prometheus is refused unless allowed explicitly", () => {
@@ -37,7 +44,7 @@ describe("resolveRunConfig", () => {
     assert.equal(resolveRunConfig(base, { STEWARD_PROMETHEUS_ALLOW_REMOTE: "true" }).prometheusAllowRemote, true);
     assert.throws(
       () => resolveRunConfig({ ...base, prometheusAllowRemote: "yes" }, {}),
-      /prometheusAllowRemote: expected true or false, got "yes"/,
+      /--prometheus-allow-remote \(STEWARD_PROMETHEUS_ALLOW_REMOTE\): expected true or false, got "yes"/,
     );
   });
 });
@@ -79,11 +86,11 @@ describe("resolveRunConfig: leader election", () => {
     );
     assert.throws(
       () => resolveRunConfig({ ...base, store: "kubernetes" }, { STEWARD_LEADER_ELECT: "yes" }),
-      /leaderElect: expected true, false or auto, got "yes"/,
+      /--leader-elect \(STEWARD_LEADER_ELECT\): expected true, false or auto, got "yes"/,
     );
     assert.throws(
       () => resolveRunConfig({ ...base, store: "kubernetes", leaseName: "Not_A_Name" }, {}),
-      /leaderElection\.leaseName: expected a DNS name/,
+      /--lease-name \(STEWARD_LEASE_NAME\): expected a DNS name like steward, got "Not_A_Name"/,
     );
   });
 });
@@ -109,9 +116,53 @@ describe("resolveRunConfig: storm controls", () => {
   it("a bad value is a clear error", () => {
     assert.throws(
       () => resolveRunConfig({ ...base, maxOpeningsPerMinute: "-1" }, {}),
-      /configuration: maxOpeningsPerMinute/,
+      /configuration: --max-openings-per-minute \(STEWARD_MAX_OPENINGS_PER_MINUTE\): .*got "-1"/,
     );
-    assert.throws(() => resolveRunConfig({ ...base, breakerThreshold: "many" }, {}), /configuration: breakerThreshold/);
-    assert.throws(() => resolveRunConfig({ ...base, breakerOpenFor: "soon" }, {}), /configuration: breakerOpenForMs/);
+    assert.throws(
+      () => resolveRunConfig({ ...base, breakerThreshold: "many" }, {}),
+      /configuration: --breaker-threshold \(STEWARD_BREAKER_THRESHOLD\): .*got "many"/,
+    );
+    assert.throws(
+      () => resolveRunConfig({ ...base, breakerOpenFor: "soon" }, {}),
+      /configuration: --breaker-open-for \(STEWARD_BREAKER_OPEN_FOR\): .*got "soon"/,
+    );
+  });
+});
+
+describe("one declaration per setting", () => {
+  it("the README's configuration table is the one generated from it (npm run gen:docs)", () => {
+    const readme = readFileSync(new URL("../../README.md", import.meta.url), "utf8");
+    assert.equal(withSettingsTable(readme), readme, "README.md is stale: run npm run gen:docs");
+    for (const name of Object.keys(SETTINGS) as SettingName[]) {
+      assert.ok(settingsTable().includes(`\`${SETTINGS[name].env}\``), `${name} has a README line`);
+    }
+  });
+
+  it("every flag is an option of its command, and its help names the variable and the default", () => {
+    const run = new Command("run");
+    for (const name of flagsOf("run")) run.addOption(settingOption(name));
+    const help = run.helpInformation().replace(/\s+/g, " ");
+    assert.match(help, /--reconcile-timeout <duration>\s+deadline of one DesiredState reconcile/);
+    assert.match(help, /env STEWARD_RECONCILE_TIMEOUT, default 30s/);
+    assert.equal(run.options.length, flagsOf("run").length);
+  });
+
+  it("a flag given wins over the environment, which wins over the default", () => {
+    assert.equal(
+      resolveRunConfig({ reconcileTimeout: "5s" }, { STEWARD_RECONCILE_TIMEOUT: "9s" }).reconcileTimeoutMs,
+      5_000,
+    );
+    assert.equal(resolveRunConfig({}, { STEWARD_RECONCILE_TIMEOUT: "9s" }).reconcileTimeoutMs, 9_000);
+    assert.equal(resolveRunConfig({}, {}).reconcileTimeoutMs, 30_000);
+    assert.equal(resolveRunConfig({}, { DOCKER_HOST: "unix:///run/d.sock" }).dockerHost, "unix:///run/d.sock");
+  });
+
+  it("a store that is neither file nor kubernetes is an error, not a silent file store", () => {
+    assert.equal(resolveStoreKind({}, {}), "file");
+    assert.equal(resolveStoreKind({}, { STEWARD_STORE: "kubernetes" }), "kubernetes");
+    assert.throws(
+      () => resolveStoreKind({}, { STEWARD_STORE: "etcd" }),
+      /--store \(STEWARD_STORE\): expected file or kubernetes, got "etcd"/,
+    );
   });
 });

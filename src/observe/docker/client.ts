@@ -37,13 +37,13 @@ export function describeDockerEndpoint(endpoint: DockerEndpoint): string {
 }
 
 /**
- * A dockerode client for `DOCKER_HOST` (read from `env` now, not at import). Every
+ * A dockerode client for a `DOCKER_HOST` value (unset: the default socket). Every
  * connection option is set explicitly: docker-modem also reads the environment and would
  * otherwise add a remote host, TLS files or `DOCKER_CLIENT_TIMEOUT`, whose idle timeout
  * would cut the long-lived events stream.
  */
-export function createDockerClient(env: NodeJS.ProcessEnv = process.env): Dockerode {
-  const endpoint = resolveDockerEndpoint(env["DOCKER_HOST"]);
+export function createDockerClient(dockerHost?: string): Dockerode {
+  const endpoint = resolveDockerEndpoint(dockerHost);
   const common = { protocol: "http" as const, timeout: undefined, ca: undefined, cert: undefined, key: undefined };
   if (endpoint.kind === "unix") {
     return new Dockerode({ ...common, socketPath: endpoint.socketPath, host: undefined, port: undefined });

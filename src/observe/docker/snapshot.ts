@@ -35,12 +35,12 @@ export type InspectLike = Pick<Dockerode.ContainerInspectInfo, "Id" | "Name"> & 
 
 export function toContainerSnapshot(info: InspectLike): ContainerSnapshot {
   const state = info.State ?? {};
-  const labels = { ...(info.Config?.Labels ?? {}) };
+  const config = info.Config ?? {};
   const snapshot: ContainerSnapshot = {
     id: info.Id,
     name: info.Name.replace(/^\//, ""),
-    image: info.Config?.Image || info.Image || "",
-    labels,
+    image: config.Image || info.Image || "",
+    labels: { ...(config.Labels ?? {}) },
     state: containerState(state),
     health: healthState(state.Health?.Status),
     exitCode: state.ExitCode ?? 0,

@@ -204,27 +204,30 @@ const TEMP_FILE = /^\.(.+)\.(\d+)\.[0-9a-f]+\.tmp$/;
 export async function sweepLeftovers(dir: string): Promise<number> {
   const names = await readdir(dir).catch(() => [] as string[]);
   let removed = 0;
-  for (const name of names) {
-    const path = join(dir, name);
-    const temp = TEMP_FILE.exec(name);
-    if (temp) {
-      const pid = Number(temp[2]);
-      if (pid !== process.pid && !processAlive(pid)) {
-        await rm(path, { force: true });
-        removed++;
-      }
-    } else if (name.endsWith(".lock")) {
-      const view = await viewLock(path);
-      if (view && staleness(path, view) && (await breakStaleLock(path))) removed++;
-    } else if (name.endsWith(".lock.break")) {
-      const info = await stat(path).catch(() => undefined);
-      if (info && Date.now() - info.mtimeMs > STALE_BREAK_MS) {
-        await rm(path, { force: true });
-        removed++;
-      }
-    }
-  }
+  for (const name of names) if (await sweepOne(join(dir, name), name)) removed++;
   return removed;
+}
+
+/** Removes one leftover if it is one; whether it did. */
+async function sweepOne(path: string, name: string): Promise<boolean> {
+  const temp = TEMP_FILE.exec(name);
+  if (temp) {
+    const pid = Number(temp[2]);
+    if (pid === process.pid || processAlive(pid)) return false;
+    await rm(path, { force: true });
+    return true;
+  }
+  if (name.endsWith(".lock")) {
+    const view = await viewLock(path);
+    return view !== undefined && staleness(path, view) !== undefined && (await breakStaleLock(path));
+  }
+  if (name.endsWith(".lock.break")) {
+    const info = await stat(path).catch(() => undefined);
+    if (!info || Date.now() - info.mtimeMs <= STALE_BREAK_MS) return false;
+    await rm(path, { force: true });
+    return true;
+  }
+  return false;
 }
 
 function processAlive(pid: number): boolean {

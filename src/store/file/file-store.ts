@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import { mkdir, readdir, readFile, rm } from "node:fs/promises";
-import { homedir } from "node:os";
 import { join } from "node:path";
 import { isDeepStrictEqual } from "node:util";
 import { parse, stringify } from "yaml";
@@ -22,9 +21,6 @@ import { ParsedFileCache } from "./parsed-cache.js";
 import { DirectoryWatcher } from "./watcher.js";
 
 /** `--state-dir`, else `STEWARD_STATE_DIR`, else `~/.steward`. */
-export function defaultStateDir(env: NodeJS.ProcessEnv): string {
-  return env.STEWARD_STATE_DIR ?? join(homedir(), ".steward");
-}
 
 /**
  * The embedded store: one YAML file per object at `<dir>/<plural>/<namespace>/<name>.yaml`.

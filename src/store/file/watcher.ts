@@ -135,12 +135,15 @@ export class DirectoryWatcher {
       return;
     }
     const before = this.known.get(path);
-    if (!object) {
-      if (!before) return;
+    if (object) this.changed(path, object, before);
+    else if (before) {
       this.known.delete(path);
       this.emit({ type: "DELETED", object: before.object });
-      return;
     }
+  }
+
+  /** The file at `path` holds `object`: an event when it is new, re-created or modified. */
+  private changed(path: string, object: Resource, before: Known | undefined): void {
     const { uid, resourceVersion } = object.metadata;
     if (before && before.uid === uid && before.resourceVersion === resourceVersion) return;
     this.known.set(path, { uid, resourceVersion, object });

@@ -174,39 +174,41 @@ export class KubernetesStore implements Store {
       if (expected !== undefined && expected !== actual)
         throw new ConflictError({ kind, name: ref.name }, expected, actual, APPLY_CONFLICT_HINT);
       try {
-        if (!existing) {
-          const created = await this.call("creating", (o) =>
-            this.api.createNamespacedCustomObject({ ...this.path(kind, ref), body: toBody(resource, false) }, o),
-          );
-          return { outcome: "created", object: parseObject(kind, created) as R };
-        }
-        const current = parseObject(kind, existing);
-        if (
-          isDeepStrictEqual(current.spec, desired.spec) &&
-          isDeepStrictEqual(nonEmpty(current.metadata.labels), nonEmpty(desired.metadata.labels)) &&
-          isDeepStrictEqual(nonEmpty(current.metadata.annotations), nonEmpty(desired.metadata.annotations))
-        ) {
-          return { outcome: "unchanged", object: current as R };
-        }
-        const body = {
-          ...existing,
-          metadata: {
-            ...existing.metadata,
-            labels: resource.metadata.labels,
-            annotations: resource.metadata.annotations,
-          },
-          spec: resource.spec,
-        };
-        const replaced = await this.call("replacing", (o) =>
-          this.api.replaceNamespacedCustomObject({ ...this.path(kind, ref), body }, o),
-        );
-        return { outcome: "configured", object: parseObject(kind, replaced) as R };
+        return await this.applyOver(resource, desired, existing);
       } catch (err) {
         if (statusCode(err) !== 409) throw err;
         await backoff(attempt);
       }
     }
     throw new StewardError(`applying ${kind} "${ref.name}": still conflicting after ${CONFLICT_RETRIES} attempts`);
+  }
+
+  /** One attempt: create, leave unchanged, or replace `existing` (a 409 from the server is the caller's to retry). */
+  private async applyOver<R extends Resource>(
+    resource: R,
+    desired: Resource,
+    existing: Raw | undefined,
+  ): Promise<ApplyResult<R>> {
+    const { kind } = resource;
+    const ref = this.refOf(resource.metadata);
+    if (!existing) {
+      const created = await this.call("creating", (o) =>
+        this.api.createNamespacedCustomObject({ ...this.path(kind, ref), body: toBody(resource, false) }, o),
+      );
+      return { outcome: "created", object: parseObject(kind, created) as R };
+    }
+    const current = parseObject(kind, existing);
+    if (sameDeclaration(current, desired)) return { outcome: "unchanged", object: current as R };
+    const metadata = {
+      ...existing.metadata,
+      labels: resource.metadata.labels,
+      annotations: resource.metadata.annotations,
+    };
+    const body = { ...existing, metadata, spec: resource.spec };
+    const replaced = await this.call("replacing", (o) =>
+      this.api.replaceNamespacedCustomObject({ ...this.path(kind, ref), body }, o),
+    );
+    return { outcome: "configured", object: parseObject(kind, replaced) as R };
   }
 
   async create<R extends Resource>(resource: R): Promise<R> {
@@ -338,9 +340,9 @@ export class KubernetesStore implements Store {
       try {
         return (await request(this.callOptions(contentType))) as Raw;
       } catch (err) {
-        if (statusCode(err) === 429 && attempt < THROTTLE_RETRIES) {
-          const seconds = Number((err as ApiException<unknown>).headers["retry-after"] ?? 1);
-          await sleep(Math.min(Number.isFinite(seconds) ? seconds : 1, 1) * 1_000);
+        const throttledMs = attempt < THROTTLE_RETRIES ? throttleDelayMs(err) : undefined;
+        if (throttledMs !== undefined) {
+          await sleep(throttledMs);
           continue;
         }
         if (!wrap || statusCode(err) === 409) throw err;
@@ -418,6 +420,22 @@ function parseObject(kind: Kind, raw: unknown): Resource {
 function versionOf(raw: Raw): string {
   const version = raw.metadata?.resourceVersion;
   return typeof version === "string" ? version : "";
+}
+
+/** For a 429: how long to wait before trying again (its Retry-After, at most a second); undefined for any other error. */
+function throttleDelayMs(err: unknown): number | undefined {
+  if (statusCode(err) !== 429) return undefined;
+  const seconds = Number((err as ApiException<unknown>).headers["retry-after"] ?? 1);
+  return Math.min(Number.isFinite(seconds) ? seconds : 1, 1) * 1_000;
+}
+
+/** The same spec, labels and annotations: applying `desired` over `current` would change nothing. */
+function sameDeclaration(current: Resource, desired: Resource): boolean {
+  return (
+    isDeepStrictEqual(current.spec, desired.spec) &&
+    isDeepStrictEqual(nonEmpty(current.metadata.labels), nonEmpty(desired.metadata.labels)) &&
+    isDeepStrictEqual(nonEmpty(current.metadata.annotations), nonEmpty(desired.metadata.annotations))
+  );
 }
 
 function nonEmpty(record: Record<string, string> | undefined): Record<string, string> | undefined {
