@@ -48,7 +48,8 @@
 # wrapper module (go.etcd.io/etcd/server/v3 is the etcd main package; `go install …@version`
 # refuses it because its go.mod has replace directives), so its dependency versions stay the
 # ones etcd pins and do not perturb kube-apiserver's. Go builds run under `nice -n 10`.
-# Cold on 2 cores: the control plane about 5 minutes, the node's binaries about 6 more.
+# Cold on 2 idle cores: the control plane about 7 minutes (14.5 CPU-minutes), the node's binaries
+# about 4 more (4 CPU-minutes).
 #
 # Without --node nothing creates pods from Deployments, no namespace is finalized on delete,
 # no node exists, and the ServiceAccount admission plugin is off (it needs the token

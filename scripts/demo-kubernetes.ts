@@ -70,7 +70,7 @@ async function ensureCluster(): Promise<boolean> {
     await controlPlane("status", "--node");
   } catch {
     say(
-      "Starting a Kubernetes cluster with one node: scripts/control-plane.sh up --node (etcd, kube-apiserver, scheduler, controller-manager, containerd, kubelet; 127.0.0.1 only). The first run builds them from the Go module proxy: about 10 minutes on 2 cores.",
+      "Starting a Kubernetes cluster with one node: scripts/control-plane.sh up --node (etcd, kube-apiserver, scheduler, controller-manager, containerd, kubelet; 127.0.0.1 only). The first run builds them from the Go module proxy: about 11 minutes on 2 idle cores.",
     );
     await run("bash", [CONTROL_PLANE, "build", "--node"], { timeout: 3_600_000 }).catch((err: unknown) => {
       throw new Error(`building the cluster failed: ${String(err)}`, { cause: err });

@@ -62,6 +62,6 @@ cmd_build_node() {
   for b in "${NODE_BINARIES[@]}"; do mv "$out/$b" "$BIN/$b"; done
   rm -rf "$out"
   exec 9>&-
-  log "node build done in $((SECONDS - t0))s (cold: about 6 minutes on 2 cores); cache $(du -sh "$CACHE" 2>/dev/null | cut -f1)"
+  log "node build done in $((SECONDS - t0))s (cold: about 4 minutes on 2 idle cores); cache $(du -sh "$CACHE" 2>/dev/null | cut -f1)"
   "$BIN/kubelet" --version >&2 || true
 }
