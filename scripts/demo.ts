@@ -1,14 +1,16 @@
 /**
  * `npm run demo`: the etcd compose system, Steward on a temporary state dir, a member
  * stopped, Steward bringing it back. Everything is torn down at the end (dockerd stays).
- * Flags: --keep leaves the cluster and state dir for exploring; --agent runs the agent
- * scenario; --agent --console opens `steward console` and leaves the approval to you.
+ * Flags: --keep leaves the cluster and state dir for exploring; --agent the crash loop with
+ * Claude; --agent --console opens `steward console` and leaves the approval to you;
+ * --kubernetes the same story on a Kubernetes node (scripts/demo-kubernetes.ts).
  */
 import { execFile, spawn } from "node:child_process";
 import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
+import { kubernetesDemo } from "./demo-kubernetes.js";
 import { containerState, docker, ensureCluster, teardownCluster } from "./lib/cluster.js";
 import { waitFor } from "./lib/wait.js";
 import { consoleDemo, makeEtcd2CrashLoop } from "./lib/console-demo.js";
@@ -19,6 +21,7 @@ const STEWARD = join(ROOT, "bin/steward");
 const keep = process.argv.includes("--keep");
 const agent = process.argv.includes("--agent");
 const withConsole = process.argv.includes("--console");
+const kubernetes = process.argv.includes("--kubernetes");
 
 function say(text: string): void {
   process.stdout.write(`\n\x1b[1m==> ${text}\x1b[0m\n`);
@@ -111,6 +114,7 @@ async function agentDemo(): Promise<void> {
 async function main(): Promise<void> {
   if (agent && withConsole) return consoleDemo({ keep });
   if (agent) return agentDemo();
+  if (kubernetes) return kubernetesDemo(keep);
   say("Bringing up the etcd cluster (3 members + Prometheus, compose project 'etcd', 127.0.0.1 only)");
   await ensureCluster();
   process.stdout.write(

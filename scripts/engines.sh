@@ -29,7 +29,9 @@ DOCKERD_FLAGS=(--bridge=none --iptables=false --ip-masq=false --ip6tables=false
 read -r -a extra_flags <<<"${STEWARD_DOCKERD_EXTRA_FLAGS:-}"
 DOCKERD_FLAGS+=("${extra_flags[@]}")
 
-PACKAGES=(docker.io docker-compose prometheus etcd-server etcd-client busybox-static chromium)
+# chromium: the console's browser tests. containernetworking-plugins: the loopback CNI
+# plugin of the test node (scripts/control-plane.sh up --node; its containerd comes with docker.io).
+PACKAGES=(docker.io docker-compose prometheus etcd-server etcd-client busybox-static chromium containernetworking-plugins)
 
 log() { printf '[engines %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 die() { printf '[engines] error: %s\n' "$*" >&2; exit 1; }
@@ -56,9 +58,10 @@ dockerd_pid() {
 
 missing_tools() {
   local tool
-  for tool in dockerd docker prometheus etcd etcdctl; do
+  for tool in dockerd docker prometheus etcd etcdctl containerd; do
     command -v "$tool" >/dev/null 2>&1 || echo "$tool"
   done
+  [ -x /usr/lib/cni/loopback ] || echo containernetworking-plugins
   # Users have the compose v2 plugin, Debian has docker-compose; either will do.
   if ! command -v docker-compose >/dev/null 2>&1 && ! docker compose version >/dev/null 2>&1; then
     echo docker-compose

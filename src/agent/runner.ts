@@ -13,6 +13,7 @@ import { inDockerTarget } from "../reconcile/target.js";
 import {
   inKubernetesTarget,
   podsOf,
+  unsettledWorkloads,
   workloadOfService,
   workloadSubject,
   type WorkloadObservation,
@@ -327,11 +328,15 @@ export class AgentRunner implements SessionRunner {
         new Date(),
         signal,
       );
+      const unsettled = observation.workloads
+        ? unsettledWorkloads(desiredState.spec.services, observation.workloads)
+        : [];
       const cleared = driftCleared(remediation, {
         desiredState: desiredState.metadata.name,
         currentDrift: drift,
         invariants: observation.invariants,
         targetObserved: targetObserved(observation),
+        unsettledWorkloads: unsettled,
       });
       if (cleared) return { cleared: true, details: "the drift that opened this incident is gone" };
       if (Date.now() >= deadline) {
@@ -340,10 +345,15 @@ export class AgentRunner implements SessionRunner {
         const unknown = observation.invariants
           .filter((i) => i.state !== "Holding")
           .map((i) => `invariant ${i.name} is ${i.state}${i.reason ? ` (${i.reason})` : ""}`);
+        const rollingOut = remediation.spec.drift.some((d) => d.type === "PodCrashLooping")
+          ? unsettled.map((w) => `still rolling out: ${w}`)
+          : [];
         const details =
-          [...still.map((d) => `${d.subject}: expected ${d.expected}, observed ${d.observed}`), ...unknown].join(
-            "; ",
-          ) || "the signals could not be observed";
+          [
+            ...still.map((d) => `${d.subject}: expected ${d.expected}, observed ${d.observed}`),
+            ...unknown,
+            ...rollingOut,
+          ].join("; ") || "the signals could not be observed";
         return { cleared: false, details };
       }
       await new Promise((resolve) => setTimeout(resolve, VERIFY_POLL_MS));

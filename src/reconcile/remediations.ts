@@ -93,12 +93,19 @@ export interface ClearedInput {
   invariants: readonly InvariantStatus[];
   /** False while the target (Docker or Kubernetes) could not be observed: its drift cannot be said to be gone. */
   targetObserved: boolean;
+  /**
+   * The DesiredState's workloads still rolling out (unsettledWorkloads). A crash-looping pod
+   * is replaced, not repaired: its drift is gone only once the replacement runs Ready, and
+   * until then the replacement may be crash-looping too. None when not given.
+   */
+  unsettledWorkloads?: readonly string[];
 }
 
 /**
  * Whether every drift a remediation was opened for is gone, judged on fresh observations:
- * an invariant must hold again (Unknown or Pending is not "cleared"), a container drift
- * a container or workload drift must be absent from a complete observation of the target. Pure.
+ * an invariant must hold again (Unknown or Pending is not "cleared"), a container or
+ * workload drift must be absent from a complete observation of the target,
+ * and a crash-looping pod's drift also needs every declared workload rolled out and Ready. Pure.
  */
 export function driftCleared(remediation: AgentRemediation, input: ClearedInput): boolean {
   const current = new Set(input.currentDrift.map((d) => driftFingerprint(input.desiredState, d)));
@@ -107,6 +114,7 @@ export function driftCleared(remediation: AgentRemediation, input: ClearedInput)
       const name = drift.subject.replace(/^invariant\//, "");
       return input.invariants.find((i) => i.name === name)?.state === "Holding";
     }
+    if (drift.type === "PodCrashLooping" && (input.unsettledWorkloads ?? []).length > 0) return false;
     return input.targetObserved && !current.has(driftFingerprint(input.desiredState, drift));
   });
 }

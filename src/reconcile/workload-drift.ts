@@ -113,3 +113,25 @@ function describeCrashLoop(container: PodSnapshot["containers"][number]): string
   const termination = last ? `, last terminated ${last.reason ?? "with"} (exit code ${last.exitCode})` : "";
   return `CrashLoopBackOff: container ${container.name}, ${container.restartCount} restarts${termination}`;
 }
+
+/**
+ * The declared workloads that have not finished rolling out, described: the controller has
+ * not seen the latest spec yet, or fewer replicas are updated or ready than the spec asks
+ * (what `kubectl rollout status` waits for). A workload scaled to zero or not found is not
+ * rolling out. Pure.
+ */
+export function unsettledWorkloads(services: readonly ServiceSpec[], observed: WorkloadObservation): string[] {
+  return services.flatMap((service) => {
+    const workload = workloadOfService(service, observed);
+    if (!workload || workload.replicas === 0) return [];
+    const settled =
+      workload.observedGeneration >= workload.generation &&
+      workload.updatedReplicas >= workload.replicas &&
+      workload.readyReplicas >= workload.replicas;
+    return settled
+      ? []
+      : [
+          `${workloadSubject(workload)}: ${workload.updatedReplicas} updated, ${workload.readyReplicas} ready of ${workload.replicas}`,
+        ];
+  });
+}

@@ -1,191 +1,230 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { writeFile } from "node:fs/promises";
-import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { waitFor } from "../../scripts/lib/wait.js";
-import { FakeMessagesServer, lastToolResults, toolUse, type RecordedRequest } from "../support/fake-anthropic.js";
-import { cluster } from "../support/kube.js";
+import { writeManifest } from "../support/desired-states.js";
+import {
+  FakeMessagesServer,
+  lastToolResults,
+  toolUse,
+  type FakeAnswer,
+  type RecordedRequest,
+} from "../support/fake-anthropic.js";
 import { kubectl, kubectlOk } from "../support/kubectl.js";
+import {
+  busyboxDeployment,
+  clusterWithNode,
+  waitForCluster,
+  IDLE,
+  podsWithApp,
+  readyPods,
+  type PodState,
+} from "../support/node.js";
 import { StewardProcess, tempStateDir } from "../support/steward.js";
 
 /**
- * A DesiredState whose target is a Kubernetes namespace. The test control plane has no
- * nodes and no controllers, so the test plays the kubelet and the Deployment controller:
- * it creates the pods and writes pod and workload status the way they would.
+ * DesiredStates whose target is a Kubernetes namespace, on the test cluster's real node: the
+ * controller-manager makes ReplicaSets and pods, kubelet runs them, crash-loops them with
+ * its own back-off and probes their readiness. Nothing here writes a status by hand.
  */
 
 const usage = { input_tokens: 120, output_tokens: 12, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
 
-function workloadManifests(namespace: string): string {
-  return `apiVersion: v1
-kind: Namespace
-metadata: {name: ${namespace}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: ${namespace}}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers: [{name: main, image: steward-demo/web:1}]
-`;
-}
-
-function podManifest(namespace: string, name: string): string {
-  return `apiVersion: v1
-kind: Pod
-metadata: {name: ${name}, namespace: ${namespace}, labels: {app: web}}
-spec:
-  nodeName: node-that-does-not-exist
-  containers: [{name: main, image: steward-demo/web:1}]
-`;
-}
-
-function desiredState(namespace: string, agentMode: string): string {
+function desiredState(namespace: string, name: string, services: string, agentMode = "approve"): string {
   return `apiVersion: steward.dev/v1alpha1
 kind: DesiredState
-metadata: {name: shop, namespace: ${namespace}}
+metadata: {name: ${name}, namespace: ${namespace}}
 spec:
-  target: {kubernetes: {namespace: ${namespace}}}
+  target: {kubernetes: {namespace: ${namespace}, selector: {ds: ${name}}}}
   services:
-    - {name: Deployment/web, replicas: 2, restartBudget: {max: 3, window: 10m}}
+${services}
   remediation:
     agent: {mode: ${agentMode}}
     cooldown: 0s
 `;
 }
 
-/** What the kubelet writes for a running, ready pod, or one whose container crash-loops. */
-function podStatus(state: "ready" | "crashloop"): string {
-  const container =
-    state === "ready"
-      ? {
-          name: "main",
-          ready: true,
-          restartCount: 0,
-          image: "steward-demo/web:1",
-          imageID: "",
-          started: true,
-          state: { running: { startedAt: "2026-11-24T10:00:00Z" } },
-        }
-      : {
-          name: "main",
-          ready: false,
-          restartCount: 5,
-          image: "steward-demo/web:1",
-          imageID: "",
-          started: false,
-          state: { waiting: { reason: "CrashLoopBackOff", message: "back-off 2m40s restarting failed container" } },
-          lastState: {
-            terminated: {
-              reason: "Error",
-              exitCode: 3,
-              startedAt: "2026-11-24T10:00:00Z",
-              finishedAt: "2026-11-24T10:00:01Z",
-            },
-          },
-        };
-  const ready = state === "ready" ? "True" : "False";
-  return JSON.stringify({
-    status: {
-      phase: "Running",
-      startTime: "2026-11-24T10:00:00Z",
-      conditions: [{ type: "Ready", status: ready, lastTransitionTime: "2026-11-24T10:00:00Z" }],
-      containerStatuses: [container],
+async function apply(dir: string, file: string, yaml: string): Promise<void> {
+  await kubectlOk("apply", "-f", await writeManifest(dir, file, yaml));
+}
+
+async function waitReady(namespace: string, name: string): Promise<void> {
+  await waitForCluster(
+    async () =>
+      new RegExp(`^${name}\\s+True\\s`, "m").test((await kubectl("get", "desiredstates", "-n", namespace)).stdout),
+    60_000,
+    `${name} Ready in kubectl get desiredstates`,
+  );
+}
+
+/** The namespace controller runs on this cluster: deleting the namespace deletes everything in it. */
+async function deleteNamespace(namespace: string): Promise<void> {
+  await kubectl("delete", "namespace", namespace, "--wait=false");
+}
+
+async function remediationIn(namespace: string, phase: string): Promise<string> {
+  return waitForCluster(
+    async () => {
+      const out = (
+        await kubectl(
+          "get",
+          "rem",
+          "-n",
+          namespace,
+          "-o",
+          'jsonpath={range .items[*]}{.metadata.name} {.status.phase}{"\\n"}{end}',
+        )
+      ).stdout;
+      return new RegExp(`^(\\S+) ${phase}$`, "m").exec(out)?.[1];
     },
-  });
-}
-
-async function createPod(dir: string, namespace: string, name: string, state: "ready" | "crashloop"): Promise<void> {
-  const file = join(dir, `${name}.yaml`);
-  await writeFile(file, podManifest(namespace, name));
-  await kubectlOk("apply", "-f", file);
-  await kubectlOk(
-    "patch",
-    "pod",
-    name,
-    "-n",
-    namespace,
-    "--subresource=status",
-    "--type=merge",
-    "-p",
-    podStatus(state),
-  );
-}
-
-async function setWorkloadStatus(namespace: string, ready: number): Promise<void> {
-  const status = {
-    status: { observedGeneration: 1, replicas: 2, readyReplicas: ready, updatedReplicas: 2, availableReplicas: ready },
-  };
-  await kubectlOk(
-    "patch",
-    "deployment",
-    "web",
-    "-n",
-    namespace,
-    "--subresource=status",
-    "--type=merge",
-    "-p",
-    JSON.stringify(status),
-  );
-}
-
-async function setup(dir: string, namespace: string, agentMode: string): Promise<void> {
-  await writeFile(join(dir, "workloads.yaml"), workloadManifests(namespace));
-  await kubectlOk("apply", "-f", join(dir, "workloads.yaml"));
-  await createPod(dir, namespace, "web-1", "ready");
-  await createPod(dir, namespace, "web-2", "ready");
-  await setWorkloadStatus(namespace, 2);
-  await writeFile(join(dir, "shop.yaml"), desiredState(namespace, agentMode));
-  await kubectlOk("apply", "-f", join(dir, "shop.yaml"));
-  await waitFor(
-    async () => /^shop\s+True\s/m.test((await kubectl("get", "desiredstates", "-n", namespace)).stdout),
-    30_000,
-    "shop Ready in kubectl get desiredstates",
+    90_000,
+    `a remediation in ${namespace} in phase ${phase}`,
   );
 }
 
 /**
- * Nothing may be left open for a Steward of a later test that watches all namespaces. The
- * test control plane runs no namespace controller: the objects are deleted one by one.
+ * An app that reads its mode once per pod: an init container copies the ConfigMap into the
+ * pod's emptyDir, and the app refuses to start on any mode but `serve`. A bad mode crash-loops
+ * the pod for good: fixing the ConfigMap helps only a new pod, which is why a rollout
+ * restart or a pod deletion is the fix. Ready once it has started (after a 2 s delay, so
+ * "Ready" is a moment of its own, after "Running").
  */
-async function cleanup(namespace: string): Promise<void> {
-  await kubectl("delete", "desiredstates,remediations,deployments,pods", "--all", "-n", namespace, "--wait=false");
-  await kubectl("delete", "namespace", namespace, "--wait=false");
+function configuredApp(namespace: string, name: string, mode: string): string {
+  const script = [
+    `mode=$(cat /run/app/mode)`,
+    `echo "${name} starting in mode $mode"`,
+    `if [ "$mode" != serve ]; then echo "fatal: unknown mode '$mode' in /run/app/mode" >&2; exit 1; fi`,
+    `touch /run/app/started`,
+    IDLE,
+  ].join("; ");
+  return `apiVersion: v1
+kind: ConfigMap
+metadata: {name: ${name}-config, namespace: ${namespace}}
+data: {mode: ${mode}}
+---
+${busyboxDeployment({
+  namespace,
+  name,
+  replicas: 1,
+  labels: { ds: name },
+  script,
+  readiness: "test -f /run/app/started",
+  readinessDelay: 2,
+  // Recreate: the crash-looping pod goes at once, before its replacement is Ready, so a
+  // verification that only looked for the old pod would pass too early.
+  strategy: "Recreate",
+  extraContainer: `
+          volumeMounts: [{name: app, mountPath: /run/app}]`,
+  extraPodSpec: `
+      initContainers:
+        - name: config
+          image: steward-node/busybox:1
+          imagePullPolicy: Never
+          command: [cp, /config/mode, /run/app/mode]
+          volumeMounts: [{name: config, mountPath: /config}, {name: app, mountPath: /run/app}]
+      volumes:
+        - {name: config, configMap: {name: ${name}-config}}
+        - {name: app, emptyDir: {}}`,
+})}`;
 }
 
-describe("a DesiredState targeting a Kubernetes Deployment (steward --store kubernetes --targets kubernetes)", () => {
+/** The crash-looping pod the remediation is about, as the incident message names it. */
+function podInIncident(request: RecordedRequest, app: string): string {
+  const pod = new RegExp(`pod/(${app}-[a-z0-9]+-[a-z0-9]+)`).exec(JSON.stringify(request.body?.messages[0]))?.[1];
+  if (!pod) throw new Error(`no pod of ${app} in the incident message`);
+  return pod;
+}
+
+interface DriftJson {
+  type: string;
+  subject: string;
+  observed: string;
+  evidence: {
+    containers?: { pod: string; name: string; restartCount: number; exitCode: number; state: string; logs: string[] }[];
+    workload?: { kind: string; name: string; replicas: number; readyReplicas: number; pods: string[] };
+  };
+}
+
+async function driftOf(namespace: string, remediation: string): Promise<DriftJson[]> {
+  return JSON.parse(
+    await kubectlOk("get", "rem", remediation, "-n", namespace, "-o", "jsonpath={.spec.drift}"),
+  ) as DriftJson[];
+}
+
+describe("a Deployment on a real node: scaled down by a person, and one whose readiness probe fails", () => {
   const namespace = `steward-kt-${randomBytes(3).toString("hex")}`;
   let state: string;
   let steward: StewardProcess;
 
   before(async () => {
-    await cluster();
+    await clusterWithNode();
     state = await tempStateDir();
+    await kubectlOk("create", "namespace", namespace);
+    await apply(
+      state,
+      "workloads.yaml",
+      [
+        busyboxDeployment({
+          namespace,
+          name: "web",
+          replicas: 2,
+          labels: { ds: "shop" },
+          script: IDLE,
+          readiness: "true",
+        }),
+        // Never Ready: its probe looks for a file nothing writes. Created first thing, so
+        // its 60 s of grace (UNREADY_GRACE_MS) run while the scale-back test does.
+        busyboxDeployment({
+          namespace,
+          name: "slow",
+          replicas: 1,
+          labels: { ds: "slow" },
+          script: IDLE,
+          readiness: "test -f /tmp/warmed-up",
+        }),
+      ].join("---\n"),
+    );
     steward = new StewardProcess(state, ["--targets", "kubernetes", "--watch-namespace", namespace], {
       STEWARD_STORE: "kubernetes",
     });
     await steward.start();
-    await setup(state, namespace, "approve");
+    await apply(
+      state,
+      "desired-states.yaml",
+      [
+        desiredState(namespace, "shop", "    - {name: Deployment/web, replicas: 2, healthy: true}"),
+        desiredState(namespace, "slow", "    - {name: Deployment/slow, replicas: 1, healthy: true}"),
+      ].join("---\n"),
+    );
   });
 
   after(async () => {
-    await cleanup(namespace);
     assert.equal(await steward.stop(), 0);
+    await deleteNamespace(namespace);
   });
 
-  it("scaled down by someone: Steward scales it back to the declared replicas, with an Event", async () => {
+  it("Steward scales it back; the controller-manager creates the pod and kubelet runs it Ready", async () => {
+    await waitReady(namespace, "shop");
+    const before = await readyPods(namespace, "web", 2);
     await kubectlOk("scale", "deployment", "web", "-n", namespace, "--replicas=1");
-    await waitFor(
+    await waitForCluster(
       async () =>
         (await kubectlOk("get", "deployment", "web", "-n", namespace, "-o", "jsonpath={.spec.replicas}")) === "2",
       20_000,
       "web scaled back to 2",
     );
+    const after = await readyPods(namespace, "web", 2);
+    const uids = new Set(before.map((p) => p.uid));
+    assert.equal(after.filter((p) => !uids.has(p.uid)).length, 1, "one pod went with the scale-down, one new pod came");
+    const readyReplicas = await kubectlOk(
+      "get",
+      "deployment",
+      "web",
+      "-n",
+      namespace,
+      "-o",
+      "jsonpath={.status.readyReplicas}",
+    );
+    assert.equal(readyReplicas, "2");
     const fixes = await kubectlOk(
       "get",
       "desiredstate",
@@ -196,7 +235,7 @@ describe("a DesiredState targeting a Kubernetes Deployment (steward --store kube
       'jsonpath={range .status.fixes[*]}{.subject} {.action} {.result}{"\\n"}{end}',
     );
     assert.match(fixes, /^deployment\/web scale Succeeded$/m);
-    const described = await waitFor(
+    const described = await waitForCluster(
       async () => {
         const out = (await kubectl("describe", "desiredstate", "shop", "-n", namespace)).stdout;
         return /SimpleFixApplied/.test(out) ? out : undefined;
@@ -205,87 +244,209 @@ describe("a DesiredState targeting a Kubernetes Deployment (steward --store kube
       "the scale as an Event",
     );
     assert.match(described, /Normal\s+SimpleFixApplied[\s\S]*scaled deployment\/web back to 2 replicas \(1 replicas\)/);
-    assert.equal(
-      (await kubectlOk("get", "rem", "-n", namespace, "-o", "name")).trim(),
-      "",
-      "a scale-back opens no remediation",
-    );
-  });
-
-  it("a crash-looping pod opens a remediation with the pod's evidence, listed by kubectl get remediations", async () => {
-    await kubectlOk(
-      "patch",
-      "pod",
-      "web-2",
+    await waitReady(namespace, "shop");
+    const remediations = await kubectlOk(
+      "get",
+      "rem",
       "-n",
       namespace,
-      "--subresource=status",
-      "--type=merge",
-      "-p",
-      podStatus("crashloop"),
+      "-l",
+      "steward.dev/desired-state=shop",
+      "-o",
+      "name",
     );
-    await setWorkloadStatus(namespace, 1);
-    const table = await waitFor(
-      async () => {
-        const out = (await kubectl("get", "remediations", "-n", namespace)).stdout;
-        return /NoModelConfigured/.test(out) ? out : undefined;
-      },
-      20_000,
-      "a remediation in kubectl get remediations",
+    assert.equal(remediations.trim(), "", "a scale-back opens no remediation");
+  });
+
+  it("a pod that kubelet's readiness probe keeps failing opens WorkloadUnready after the grace", async () => {
+    const [pod] = await podsWithApp(namespace, "slow");
+    assert.ok(pod, "the slow pod exists");
+    // kubelet's own record of the failing probe.
+    await waitForCluster(
+      async () =>
+        /Readiness probe failed/.test(
+          await kubectlOk("get", "events", "-n", namespace, "--field-selector", `involvedObject.name=${pod.name}`),
+        ),
+      30_000,
+      "kubelet's Unhealthy event",
     );
-    assert.match(table, /^\S+\s+shop\s+Pending\s+NoModelConfigured\s/m);
-    const name = (await kubectlOk("get", "rem", "-n", namespace, "-o", "jsonpath={.items[0].metadata.name}")).trim();
-    const drift = JSON.parse(await kubectlOk("get", "rem", name, "-n", namespace, "-o", "jsonpath={.spec.drift}")) as {
-      type: string;
-      subject: string;
-      observed: string;
-      evidence: {
-        containers: {
-          pod: string;
-          name: string;
-          restartCount: number;
-          exitCode: number;
-          state: string;
-          logs: string[];
-        }[];
-      };
-    }[];
-    assert.deepEqual(
-      drift.map((d) => [d.type, d.subject]),
-      [["PodCrashLooping", "pod/web-2"]],
-    );
-    assert.match(
-      drift[0]?.observed ?? "",
-      /CrashLoopBackOff: container main, 5 restarts, last terminated Error \(exit code 3\)/,
-    );
-    const [container] = drift[0]?.evidence.containers ?? [];
-    assert.equal(container?.pod, "web-2");
-    assert.equal(container?.restartCount, 5);
-    assert.equal(container?.exitCode, 3);
-    assert.equal(container?.state, "waiting (CrashLoopBackOff)");
-    // No kubelet serves logs here: the evidence says so rather than failing to open.
-    assert.match(container?.logs.join("\n") ?? "", /could not read logs/);
+    const name = await remediationIn(namespace, "Pending");
+    const [drift] = await driftOf(namespace, name);
+    assert.equal(drift?.type, "WorkloadUnready");
+    assert.equal(drift?.subject, "deployment/slow");
+    assert.equal(drift?.observed, "0/1 ready");
+    assert.deepEqual(drift?.evidence.workload, {
+      kind: "Deployment",
+      name: "slow",
+      replicas: 1,
+      readyReplicas: 0,
+      updatedReplicas: 1,
+      pods: [pod.name],
+    });
+    const [container] = drift?.evidence.containers ?? [];
+    assert.equal(container?.pod, pod.name);
+    assert.equal(container?.state, "running", "running, only not ready");
+    assert.equal(container?.restartCount, 0);
   });
 });
 
-describe("the agent on a Kubernetes target: kube_* tools, approval by kubectl annotate, verified", () => {
-  const namespace = `steward-ka-${randomBytes(3).toString("hex")}`;
+describe("a real crash loop: a remediation with kubelet's evidence, kube_rollout_restart approved, verified on the new pod", () => {
+  const namespace = `steward-kr-${randomBytes(3).toString("hex")}`;
   let state: string;
   let steward: StewardProcess;
   let fake: FakeMessagesServer;
   const seen: RecordedRequest[] = [];
+  const step =
+    (answer: (request: RecordedRequest) => FakeAnswer) =>
+    (request: RecordedRequest): FakeAnswer => {
+      seen.push(request);
+      return answer(request);
+    };
 
   before(async () => {
-    await cluster();
+    await clusterWithNode();
+    fake = new FakeMessagesServer([
+      step((request) => ({
+        content: [toolUse("kube_logs", { pod: podInIncident(request, "api"), previous: true }, "toolu_logs")],
+        stop_reason: "tool_use",
+        usage,
+      })),
+      step(() => ({
+        content: [toolUse("kube_rollout_restart", { workload: "deployment/api" }, "toolu_restart")],
+        stop_reason: "tool_use",
+        usage,
+      })),
+      step(() => ({
+        content: [toolUse("resolve", { summary: "the mode is fixed in the ConfigMap; new pods read it" })],
+        stop_reason: "tool_use",
+        usage,
+      })),
+    ]);
+    const baseURL = await fake.start();
+    state = await tempStateDir();
+    await kubectlOk("create", "namespace", namespace);
+    steward = new StewardProcess(
+      state,
+      ["--targets", "kubernetes", "--verify-timeout", "60s", "--watch-namespace", namespace],
+      { STEWARD_STORE: "kubernetes", ANTHROPIC_API_KEY: "test-key-not-secret", ANTHROPIC_BASE_URL: baseURL },
+    );
+    await steward.start();
+    await apply(state, "api.yaml", configuredApp(namespace, "api", "broken"));
+    await apply(
+      state,
+      "ds.yaml",
+      desiredState(namespace, "api", "    - {name: Deployment/api, replicas: 1, healthy: true}"),
+    );
+  });
+
+  after(async () => {
+    await steward.stop();
+    await fake.close();
+    await deleteNamespace(namespace);
+  });
+
+  it("opens PodCrashLooping with the real restart count, exit code and the previous run's log; Resolved once the new pod is Ready", async () => {
+    const name = await remediationIn(namespace, "AwaitingApproval");
+    const [old] = await podsWithApp(namespace, "api");
+    assert.ok(old, "the crash-looping pod");
+    const [drift] = await driftOf(namespace, name);
+    assert.equal(drift?.type, "PodCrashLooping");
+    assert.equal(drift?.subject, `pod/${old.name}`);
+    assert.match(
+      drift?.observed ?? "",
+      /^CrashLoopBackOff: container main, \d+ restarts, last terminated Error \(exit code 1\)$/,
+    );
+    const [container] = drift?.evidence.containers ?? [];
+    assert.equal(container?.pod, old.name);
+    assert.equal(container?.exitCode, 1);
+    assert.equal(container?.state, "waiting (CrashLoopBackOff)");
+    assert.ok((container?.restartCount ?? 0) >= 1 && (container?.restartCount ?? 0) <= old.restartCount);
+    assert.match(container?.logs.join("\n") ?? "", /fatal: unknown mode 'broken' in \/run\/app\/mode/);
+    // The model read the same log through kube_logs: kubelet served it, by way of the API server.
+    const logs = seen.flatMap((r) => lastToolResults(r)).find((r) => r.toolUseId === "toolu_logs");
+    assert.equal(logs?.isError, false);
+    assert.match(logs?.text ?? "", /fatal: unknown mode 'broken'/);
+    assert.match(
+      await kubectlOk("get", "rem", name, "-n", namespace, "-o", "jsonpath={.status.pendingApproval[0].command}"),
+      /"kubectl","rollout","restart","deployment\/api"/,
+    );
+
+    // A person fixes the config, then approves the restart the agent asked for.
+    await kubectlOk(
+      "patch",
+      "configmap",
+      "api-config",
+      "-n",
+      namespace,
+      "--type=merge",
+      "-p",
+      '{"data":{"mode":"serve"}}',
+    );
+    await kubectlOk(
+      "annotate",
+      "remediation",
+      name,
+      "-n",
+      namespace,
+      "steward.dev/approve=toolu_restart",
+      "steward.dev/approved-by=erin",
+    );
+    await waitForCluster(
+      async () =>
+        (await kubectl("get", "rem", name, "-n", namespace, "-o", "jsonpath={.status.phase}")).stdout === "Resolved",
+      90_000,
+      "Resolved after verification",
+    );
+    const pods = await podsWithApp(namespace, "api");
+    const current = pods.filter((p) => !p.terminating);
+    assert.equal(current.length, 1);
+    assert.notEqual(current[0]?.uid, old.uid, "a new pod replaced the crash-looping one");
+    assert.equal(current[0]?.ready, true, "Resolved only once the new pod is Ready");
+    assert.equal(current[0]?.restartCount, 0);
+    const verifiedAt = await kubectlOk("get", "rem", name, "-n", namespace, "-o", "jsonpath={.status.verifiedAt}");
+    assert.ok(
+      Date.parse(current[0]?.readySince ?? "") <= Date.parse(verifiedAt),
+      "verified after the pod became Ready",
+    );
+    const actions = await kubectlOk(
+      "get",
+      "rem",
+      name,
+      "-n",
+      namespace,
+      "-o",
+      'jsonpath={range .status.actions[*]}{.tool} {.decision} {.approver}{"\\n"}{end}',
+    );
+    assert.match(actions, /^kube_rollout_restart ask erin$/m);
+    const replicaSets = await kubectlOk("get", "replicasets", "-n", namespace, "-l", "app=api", "-o", "name");
+    assert.equal(replicaSets.trim().split("\n").length, 2, "the restart made a new ReplicaSet");
+  });
+});
+
+describe("kube_delete_pod on a real node: the ReplicaSet recreates the pod; another Deployment's pod is out of reach", () => {
+  const namespace = `steward-kd-${randomBytes(3).toString("hex")}`;
+  let state: string;
+  let steward: StewardProcess;
+  let fake: FakeMessagesServer;
+  let foreign: PodState;
+  const seen: RecordedRequest[] = [];
+  let crashing = "";
+
+  before(async () => {
+    await clusterWithNode();
     fake = new FakeMessagesServer([
       (request) => {
         seen.push(request);
+        crashing = podInIncident(request, "api");
         return { content: [toolUse("kube_get", { kind: "pods" }, "toolu_get")], stop_reason: "tool_use", usage };
       },
       (request) => {
         seen.push(request);
         return {
-          content: [toolUse("kube_scale", { workload: "deployment/other", replicas: 0 }, "toolu_foreign")],
+          content: [
+            toolUse("kube_scale", { workload: "deployment/other", replicas: 0 }, "toolu_foreign_scale"),
+            toolUse("kube_delete_pod", { pod: foreign.name }, "toolu_foreign_pod"),
+          ],
           stop_reason: "tool_use",
           usage,
         };
@@ -293,7 +454,7 @@ describe("the agent on a Kubernetes target: kube_* tools, approval by kubectl an
       (request) => {
         seen.push(request);
         return {
-          content: [toolUse("kube_delete_pod", { pod: "web-2" }, "toolu_delete")],
+          content: [toolUse("kube_delete_pod", { pod: crashing }, "toolu_delete")],
           stop_reason: "tool_use",
           usage,
         };
@@ -309,83 +470,68 @@ describe("the agent on a Kubernetes target: kube_* tools, approval by kubectl an
     ]);
     const baseURL = await fake.start();
     state = await tempStateDir();
+    await kubectlOk("create", "namespace", namespace);
+    await apply(
+      state,
+      "other.yaml",
+      busyboxDeployment({ namespace, name: "other", replicas: 1, script: IDLE, readiness: "true" }),
+    );
+    [foreign] = (await readyPods(namespace, "other", 1)) as [PodState];
     steward = new StewardProcess(
       state,
-      ["--targets", "kubernetes", "--verify-timeout", "10s", "--watch-namespace", namespace],
-      {
-        STEWARD_STORE: "kubernetes",
-        ANTHROPIC_API_KEY: "test-key-not-secret",
-        ANTHROPIC_BASE_URL: baseURL,
-      },
+      ["--targets", "kubernetes", "--verify-timeout", "60s", "--watch-namespace", namespace],
+      { STEWARD_STORE: "kubernetes", ANTHROPIC_API_KEY: "test-key-not-secret", ANTHROPIC_BASE_URL: baseURL },
     );
     await steward.start();
-    await setup(state, namespace, "approve");
+    await apply(state, "api.yaml", configuredApp(namespace, "api", "broken"));
+    // The target is the whole namespace: Deployment other is in it, but not declared.
+    await apply(
+      state,
+      "ds.yaml",
+      desiredState(namespace, "api", "    - {name: Deployment/api, replicas: 1, healthy: true}").replace(
+        ", selector: {ds: api}",
+        "",
+      ),
+    );
   });
 
   after(async () => {
-    await cleanup(namespace);
     await steward.stop();
     await fake.close();
+    await deleteNamespace(namespace);
   });
 
-  it("reads pods, is refused a foreign workload, waits for approval to delete the pod, and is verified", async () => {
-    await kubectlOk(
-      "patch",
-      "pod",
-      "web-2",
-      "-n",
-      namespace,
-      "--subresource=status",
-      "--type=merge",
-      "-p",
-      podStatus("crashloop"),
-    );
-    const name = await waitFor(
-      async () => {
-        const out = (
-          await kubectl(
-            "get",
-            "rem",
-            "-n",
-            namespace,
-            "-o",
-            'jsonpath={range .items[*]}{.metadata.name} {.status.phase}{"\\n"}{end}',
-          )
-        ).stdout;
-        return /^(\S+) AwaitingApproval$/m.exec(out)?.[1];
-      },
-      30_000,
-      "a remediation awaiting approval of the pod deletion",
-    ).catch((err: unknown) => {
-      console.error(
-        steward.logs
-          .filter((l) => /warn|error|remediation|agent/i.test(l))
-          .slice(-30)
-          .join("\n"),
-      );
-      throw err;
-    });
-    // kube_get answered from the namespace's cache; the foreign scale was denied by the target rule.
+  it("reads the pods, is refused the foreign ones, deletes its own after approval, and is verified on the new pod", async () => {
+    const name = await remediationIn(namespace, "AwaitingApproval");
     const results = seen.flatMap((r) => lastToolResults(r));
     assert.match(
       results.find((r) => r.toolUseId === "toolu_get")?.text ?? "",
-      /web-2\s+Running\s+not-ready\s+main:waiting\(CrashLoopBackOff\) restarts=5 last=Error\(exit 3\)/,
+      new RegExp(
+        `${crashing}\\s+Running\\s+not-ready\\s+main:waiting\\(CrashLoopBackOff\\) restarts=\\d+ last=Error\\(exit 1\\)`,
+      ),
     );
-    const foreign = results.find((r) => r.toolUseId === "toolu_foreign");
-    assert.equal(foreign?.isError, true);
-    assert.match(foreign?.text ?? "", /"deployment\/other" is not one of this DesiredState's own/);
-    assert.equal((await kubectl("get", "pod", "web-2", "-n", namespace)).code, 0, "nothing is deleted before approval");
-    const pending = await kubectlOk(
-      "get",
-      "rem",
-      name,
+    for (const [id, what] of [
+      ["toolu_foreign_scale", '"deployment/other" is not one of this DesiredState\'s own'],
+      ["toolu_foreign_pod", `"pod/${foreign.name}" is not one of this DesiredState's own`],
+    ] as const) {
+      const result = results.find((r) => r.toolUseId === id);
+      assert.equal(result?.isError, true, id);
+      assert.ok(result?.text.includes(what), `${id}: ${result?.text}`);
+    }
+    const [old] = await podsWithApp(namespace, "api");
+    assert.equal(old?.name, crashing);
+    assert.equal(old?.terminating, false, "nothing is deleted before approval");
+
+    await kubectlOk(
+      "patch",
+      "configmap",
+      "api-config",
       "-n",
       namespace,
-      "-o",
-      "jsonpath={.status.pendingApproval[0].command}",
+      "--type=merge",
+      "-p",
+      '{"data":{"mode":"serve"}}',
     );
-    assert.match(pending, /"kubectl","delete","pod","web-2"/);
-
     await kubectlOk(
       "annotate",
       "remediation",
@@ -395,22 +541,29 @@ describe("the agent on a Kubernetes target: kube_* tools, approval by kubectl an
       "steward.dev/approve=toolu_delete",
       "steward.dev/approved-by=dana",
     );
-    await waitFor(
-      async () =>
-        (await kubectl("get", "pod", "web-2", "-n", namespace, "-o", "jsonpath={.metadata.deletionTimestamp}"))
-          .stdout !== "",
-      20_000,
-      "web-2 deleted after approval",
-    );
-    // The kubelet would confirm the termination and the ReplicaSet controller create a replacement; the test plays both.
-    await kubectlOk("delete", "pod", "web-2", "-n", namespace, "--grace-period=0", "--force");
-    await createPod(state, namespace, "web-3", "ready");
-    await waitFor(
+    await waitForCluster(
       async () =>
         (await kubectl("get", "rem", name, "-n", namespace, "-o", "jsonpath={.status.phase}")).stdout === "Resolved",
-      30_000,
+      90_000,
       "Resolved after verification",
     );
+    const [replacement] = (await podsWithApp(namespace, "api")).filter((p) => !p.terminating);
+    assert.ok(replacement && replacement.uid !== old.uid, "a new pod");
+    assert.equal(replacement.ready, true);
+    assert.deepEqual(replacement.owners, old.owners, "made by the same ReplicaSet");
+    const [owner] = old.owners;
+    assert.match(owner ?? "", /^ReplicaSet\/api-[a-z0-9]+$/);
+    const rsOwner = await kubectlOk(
+      "get",
+      "replicaset",
+      (owner ?? "").slice("ReplicaSet/".length),
+      "-n",
+      namespace,
+      "-o",
+      "jsonpath={.metadata.ownerReferences[0].kind}/{.metadata.ownerReferences[0].name}",
+    );
+    assert.equal(rsOwner, "Deployment/api");
+    assert.equal((await podsWithApp(namespace, "other"))[0]?.uid, foreign.uid, "the foreign pod is untouched");
     const actions = await kubectlOk(
       "get",
       "rem",
@@ -421,9 +574,9 @@ describe("the agent on a Kubernetes target: kube_* tools, approval by kubectl an
       'jsonpath={range .status.actions[*]}{.tool} {.decision} {.approver}{"\\n"}{end}',
     );
     assert.match(actions, /^kube_scale deny\s*$/m);
+    assert.match(actions, /^kube_delete_pod deny\s*$/m);
     assert.match(actions, /^kube_delete_pod ask dana$/m);
-    assert.match(JSON.stringify(seen[0]?.body?.system), /kube_get, kube_events, kube_logs/);
-    const described = await waitFor(
+    const described = await waitForCluster(
       async () => {
         const out = (await kubectl("describe", "remediation", name, "-n", namespace)).stdout;
         return /Resolved/.test(out.split("Events:")[1] ?? "") ? out : undefined;
@@ -432,6 +585,9 @@ describe("the agent on a Kubernetes target: kube_* tools, approval by kubectl an
       "each step as an Event in kubectl describe",
     );
     assert.match(described, /Warning\s+ActionDenied\s[\s\S]*kubectl scale deployment\/other --replicas=0: denied/);
-    assert.match(described, /Normal\s+ActionExecuted\s[\s\S]*kubectl delete pod web-2: ran \(approved by dana\)/);
+    assert.match(
+      described,
+      new RegExp(`Normal\\s+ActionExecuted\\s[\\s\\S]*kubectl delete pod ${crashing}: ran \\(approved by dana\\)`),
+    );
   });
 });

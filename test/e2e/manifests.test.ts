@@ -1,19 +1,19 @@
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
-import { CoreV1Api } from "@kubernetes/client-node";
 import { after, before, describe, it } from "node:test";
 import { containerState, docker } from "../../scripts/lib/cluster.js";
 import { waitFor } from "../../scripts/lib/wait.js";
 import { writeManifest } from "../support/desired-states.js";
 import { FakeMessagesServer, toolUse } from "../support/fake-anthropic.js";
 import { cluster } from "../support/kube.js";
+import { busyboxDeployment, clusterWithNode, IDLE, readyPods } from "../support/node.js";
 import { kubectl, kubectlOk } from "../support/kubectl.js";
 import { StewardProcess, tempStateDir } from "../support/steward.js";
 
 /**
- * manifests/ on the test kube-apiserver (RBAC authorization on, no nodes, no controllers),
- * and Steward run out of cluster with the manifests' ServiceAccount token: it can do its
- * work, and nothing outside its role.
+ * manifests/ on the test cluster (RBAC authorization on, with its node), and Steward run out
+ * of cluster with the manifests' ServiceAccount token: it can do its work, and nothing
+ * outside its role. (test/e2e/kubernetes-in-cluster.test.ts runs the Deployment itself.)
  */
 
 const MANIFESTS = new URL("../../manifests/", import.meta.url).pathname;
@@ -21,7 +21,7 @@ const SYSTEM = "steward-system";
 const SA_USER = "system:serviceaccount:steward-system:steward";
 
 async function applyManifests(): Promise<string> {
-  await cluster();
+  await clusterWithNode();
   const applied = await kubectl("apply", "-k", MANIFESTS);
   assert.equal(applied.code, 0, applied.stderr);
   return applied.stderr;
@@ -97,6 +97,13 @@ describe("kubectl apply -k manifests/ on a real kube-apiserver", () => {
       spec: { replicas: number; template: { spec: unknown } };
     };
     assert.equal(deployment.spec.replicas, 2);
+    // ServiceAccount admission is on: a pod without serviceAccountName needs the token
+    // controller's default ServiceAccount in the new namespace.
+    await waitFor(
+      async () => (await kubectl("get", "serviceaccount", "default", "-n", SYSTEM)).code === 0,
+      10_000,
+      "the default ServiceAccount in steward-system",
+    );
     const pod = (spec: unknown): string =>
       JSON.stringify({
         apiVersion: "v1",
@@ -180,13 +187,7 @@ describe("RBAC: steward run with the manifests' ServiceAccount token", () => {
     await steward.stop();
     await fake.close();
     await docker("rm", "-f", container);
-    await kubectl("delete", "desiredstates,remediations,deployments,pods", "--all", "-n", ns, "--wait=false");
     await kubectl("delete", "namespace", ns, "--wait=false");
-    // The test control plane runs no namespace controller: finalize the emptied namespace as it would.
-    const core = (await cluster()).makeApiClient(CoreV1Api);
-    await core
-      .replaceNamespaceFinalize({ name: ns, body: { metadata: { name: ns }, spec: { finalizers: [] } } })
-      .catch(() => undefined);
   });
 
   it("leads through the Lease steward in steward-system", async () => {
@@ -273,17 +274,7 @@ spec:
   });
 
   it("Kubernetes target: a Deployment scaled down is scaled back through the scale subresource", async () => {
-    const manifests = `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: ${ns}}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers: [{name: main, image: steward-demo/web:1}]
----
+    const manifests = `${busyboxDeployment({ namespace: ns, name: "web", replicas: 2, script: IDLE, readiness: "true" })}---
 apiVersion: steward.dev/v1alpha1
 kind: DesiredState
 metadata: {name: shop, namespace: ${ns}}
@@ -295,21 +286,7 @@ spec:
     agent: {mode: "off"}
 `;
     await kubectlOk("apply", "-f", await writeManifest(state, "shop.yaml", manifests));
-    // No Deployment controller here: write the status it would.
-    const status = {
-      status: { observedGeneration: 1, replicas: 2, readyReplicas: 2, updatedReplicas: 2, availableReplicas: 2 },
-    };
-    await kubectlOk(
-      "patch",
-      "deployment",
-      "web",
-      "-n",
-      ns,
-      "--subresource=status",
-      "--type=merge",
-      "-p",
-      JSON.stringify(status),
-    );
+    await readyPods(ns, "web", 2);
     await kubectlOk("scale", "deployment", "web", "-n", ns, "--replicas=1");
     await waitFor(
       async () => (await kubectlOk("get", "deployment", "web", "-n", ns, "-o", "jsonpath={.spec.replicas}")) === "2",
@@ -326,6 +303,7 @@ spec:
       'jsonpath={range .status.fixes[*]}{.subject} {.action} {.result}{"\\n"}{end}',
     );
     assert.match(fixes, /^deployment\/web scale Succeeded$/m);
+    await readyPods(ns, "web", 2);
   });
 
   it("no reconcile failed for want of a permission", async () => {

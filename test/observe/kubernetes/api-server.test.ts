@@ -8,57 +8,53 @@ import { waitFor } from "../../../scripts/lib/wait.js";
 import { createLogger } from "../../../src/telemetry/logging.js";
 import { ApiServerActions, RESTARTED_AT_ANNOTATION } from "../../../src/act/kubernetes.js";
 import { KubernetesWorkloadObserver } from "../../../src/observe/kubernetes/observer.js";
-import type { KubernetesObserverEvent } from "../../../src/observe/types.js";
-import { cluster } from "../../support/kube.js";
+import type { KubernetesObserverEvent, PodSnapshot } from "../../../src/observe/types.js";
+import { BUSYBOX, busyboxDeployment, clusterWithNode, IDLE } from "../../support/node.js";
 import { kubectl, kubectlOk } from "../../support/kubectl.js";
 import { tempStateDir } from "../../support/steward.js";
 
 const logger = createLogger({ format: "json", level: "error" });
 
 function manifests(namespace: string): string {
-  const template =
-    "template: {metadata: {labels: {app: APP}}, spec: {containers: [{name: main, image: steward-demo/web:1}]}}";
-  return `apiVersion: v1
+  return [
+    `apiVersion: v1
 kind: Namespace
 metadata: {name: ${namespace}}
----
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: ${namespace}}
-spec: {replicas: 2, selector: {matchLabels: {app: web}}, ${template.replace("APP", "web")}}
----
-apiVersion: apps/v1
+`,
+    busyboxDeployment({ namespace, name: "web", replicas: 2, script: IDLE, readiness: "true" }),
+    busyboxDeployment({ namespace, name: "crash", replicas: 1, script: 'echo "boom: exiting with 3"; exit 3' }),
+    `apiVersion: apps/v1
 kind: StatefulSet
 metadata: {name: db, namespace: ${namespace}}
-spec: {replicas: 1, serviceName: db, selector: {matchLabels: {app: db}}, ${template.replace("APP", "db")}}
----
-apiVersion: v1
-kind: Pod
-metadata: {name: web-1, namespace: ${namespace}, labels: {app: web}}
-spec: {nodeName: no-such-node, containers: [{name: main, image: steward-demo/web:1}]}
----
-apiVersion: v1
-kind: Event
-metadata: {name: web-1.scheduled, namespace: ${namespace}}
-involvedObject: {kind: Pod, name: web-1, namespace: ${namespace}}
-reason: BackOff
-message: Back-off restarting failed container main
-type: Warning
-firstTimestamp: "2026-11-24T10:00:00Z"
-lastTimestamp: "2026-11-24T10:00:05Z"
-count: 3
-`;
+spec:
+  replicas: 1
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template:
+    metadata: {labels: {app: db}}
+    spec:
+      hostNetwork: true
+      terminationGracePeriodSeconds: 5
+      containers: [{name: main, image: ${BUSYBOX}, imagePullPolicy: Never, command: [sh, -c, "trap 'exit 0' TERM; ${IDLE}"]}]
+`,
+  ].join("---\n");
 }
 
-describe("Kubernetes workloads on a real API server", () => {
+/**
+ * The observer and the actions against the test cluster with its node: the pods, their
+ * statuses, logs and Events are kubelet's and the controllers' own.
+ */
+describe("Kubernetes workloads on a real API server and node", () => {
   const namespace = `steward-obs-${randomBytes(3).toString("hex")}`;
   let kubeConfig: KubeConfig;
   let observer: KubernetesWorkloadObserver;
   let actions: ApiServerActions;
   const events: KubernetesObserverEvent[] = [];
+  const podsOfApp = (app: string): PodSnapshot[] =>
+    observer.namespace(namespace).pods.filter((p) => p.labels.app === app);
 
   before(async () => {
-    kubeConfig = await cluster();
+    kubeConfig = await clusterWithNode();
     const dir = await tempStateDir();
     await writeFile(join(dir, "objects.yaml"), manifests(namespace));
     await kubectlOk("apply", "-f", join(dir, "objects.yaml"));
@@ -69,27 +65,28 @@ describe("Kubernetes workloads on a real API server", () => {
 
   after(async () => {
     await observer.close();
-    await kubectl("delete", "deployments,statefulsets,pods,events", "--all", "-n", namespace, "--wait=false");
     await kubectl("delete", "namespace", namespace, "--wait=false");
   });
 
-  it("lists a namespace on first use: its Deployments, StatefulSets and Pods", async () => {
+  it("lists a namespace on first use: its Deployments, StatefulSets and the pods their controllers made", async () => {
     assert.equal(observer.namespace(namespace).synced, false, "nothing is listed before the namespace is asked for");
     const view = await waitFor(
       () => {
         const current = observer.namespace(namespace);
-        return current.synced ? current : undefined;
+        return current.synced && current.pods.length === 4 ? current : undefined;
       },
-      10_000,
-      "the namespace listed",
+      30_000,
+      "the namespace listed with its four pods",
     );
     assert.deepEqual(view.workloads.map((w) => `${w.kind}/${w.name}:${w.replicas}`).sort(), [
+      "Deployment/crash:1",
       "Deployment/web:2",
       "StatefulSet/db:1",
     ]);
-    assert.deepEqual(
-      view.pods.map((p) => p.name),
-      ["web-1"],
+    assert.deepEqual(view.pods.map((p) => p.labels.app).sort(), ["crash", "db", "web", "web"]);
+    assert.ok(
+      view.pods.some((p) => p.name === "db-0"),
+      "the StatefulSet's pod",
     );
     assert.ok(
       events.some((e) => e.namespace === namespace),
@@ -97,57 +94,74 @@ describe("Kubernetes workloads on a real API server", () => {
     );
   });
 
-  it("follows changes by watch: pod status written as a kubelet would", async () => {
-    const status = {
-      status: {
-        phase: "Running",
-        containerStatuses: [
-          {
-            name: "main",
-            ready: false,
-            restartCount: 4,
-            image: "x",
-            imageID: "",
-            state: { waiting: { reason: "CrashLoopBackOff" } },
-          },
-        ],
+  it("follows kubelet by watch: readiness, and a crash loop with its restarts and last termination", async () => {
+    await waitFor(
+      () => {
+        const web = observer.namespace(namespace).workloads.find((w) => w.name === "web");
+        return web?.readyReplicas === 2 && podsOfApp("web").every((p) => p.ready && p.phase === "Running");
       },
-    };
-    await kubectlOk(
-      "patch",
-      "pod",
-      "web-1",
-      "-n",
-      namespace,
-      "--subresource=status",
-      "--type=merge",
-      "-p",
-      JSON.stringify(status),
+      30_000,
+      "web's two pods Ready",
     );
-    const pod = await waitFor(
-      () =>
-        observer
-          .namespace(namespace)
-          .pods.find((p) => p.name === "web-1" && p.containers[0]?.reason === "CrashLoopBackOff"),
-      10_000,
-      "the pod's new status",
+    const [pod] = await waitFor(
+      () => {
+        const pods = podsOfApp("crash");
+        return pods[0]?.containers[0]?.reason === "CrashLoopBackOff" ? pods : undefined;
+      },
+      30_000,
+      "the crash pod in CrashLoopBackOff",
     );
-    assert.equal(pod.containers[0]?.restartCount, 4);
+    const [container] = pod?.containers ?? [];
+    assert.equal(container?.state, "waiting");
+    assert.ok((container?.restartCount ?? 0) >= 1, "kubelet counted its restarts");
+    assert.equal(container?.lastTermination?.reason, "Error");
+    assert.equal(container?.lastTermination?.exitCode, 3);
+    assert.equal(pod?.ready, false);
   });
 
-  it("scales a Deployment and a StatefulSet through their scale subresources", async () => {
-    await actions.scale({ kind: "Deployment", namespace, name: "web" }, 5);
+  it("logs: the previous run of a crash-looping container, and a running one's", async () => {
+    const [crash] = podsOfApp("crash");
+    assert.deepEqual(await actions.logs(namespace, crash?.name ?? "", { tail: 10, previous: true }), [
+      "boom: exiting with 3",
+    ]);
+    assert.deepEqual(await actions.logs(namespace, "db-0", { tail: 10 }), []);
+  });
+
+  it("events: kubelet's, one line per event, filtered by object", async () => {
+    const [crash] = podsOfApp("crash");
+    const lines = await waitFor(
+      async () => {
+        const found = await actions.events(namespace, crash?.name);
+        return found.some((l) => / BackOff /.test(l)) ? found : undefined;
+      },
+      30_000,
+      "kubelet's BackOff event",
+    );
+    for (const line of lines)
+      assert.match(line, new RegExp(`^\\S+Z (Normal|Warning) \\S+ pod/${crash?.name}( \\(x\\d+\\))?: `));
+    assert.ok(
+      lines.some((l) => /Warning BackOff pod\/\S+( \(x\d+\))?: Back-off restarting failed container main/.test(l)),
+    );
+    assert.deepEqual(await actions.events(namespace, "nothing-by-this-name"), []);
+  });
+
+  it("scales a Deployment and a StatefulSet through their scale subresources; the controllers follow", async () => {
+    await actions.scale({ kind: "Deployment", namespace, name: "web" }, 3);
     await actions.scale({ kind: "StatefulSet", namespace, name: "db" }, 0);
-    assert.equal(await kubectlOk("get", "deployment", "web", "-n", namespace, "-o", "jsonpath={.spec.replicas}"), "5");
+    assert.equal(await kubectlOk("get", "deployment", "web", "-n", namespace, "-o", "jsonpath={.spec.replicas}"), "3");
     assert.equal(await kubectlOk("get", "statefulset", "db", "-n", namespace, "-o", "jsonpath={.spec.replicas}"), "0");
     await waitFor(
-      () => observer.namespace(namespace).workloads.find((w) => w.name === "web" && w.replicas === 5),
-      10_000,
-      "the observer sees the new replicas",
+      () => {
+        const web = observer.namespace(namespace).workloads.find((w) => w.name === "web");
+        return web?.replicas === 3 && web.readyReplicas === 3 && podsOfApp("db").length === 0;
+      },
+      30_000,
+      "three Ready web pods and no db pod",
     );
   });
 
-  it("rollout restart stamps the pod template as kubectl does", async () => {
+  it("rollout restart stamps the pod template as kubectl does, and every pod is replaced", async () => {
+    const before = new Set(podsOfApp("web").map((p) => p.name));
     await actions.rolloutRestart({ kind: "Deployment", namespace, name: "web" });
     const stamped = await kubectlOk(
       "get",
@@ -162,40 +176,32 @@ describe("Kubernetes workloads on a real API server", () => {
       !Number.isNaN(Date.parse(stamped)),
       `a timestamp in ${RESTARTED_AT_ANNOTATION}, got ${JSON.stringify(stamped)}`,
     );
-  });
-
-  it("events: one line per event, filtered by object", async () => {
-    const lines = await actions.events(namespace, "web-1");
-    assert.equal(lines.length, 1);
-    assert.match(
-      lines[0] ?? "",
-      /^2026-11-24T10:00:05.000Z Warning BackOff pod\/web-1 \(x3\): Back-off restarting failed container main$/,
-    );
-    assert.deepEqual(await actions.events(namespace, "nothing-by-this-name"), []);
-  });
-
-  it("logs without a kubelet fail with the API server's reason, not a hang", async () => {
-    await assert.rejects(actions.logs(namespace, "web-1", { tail: 10 }), /reading the logs of pod web-1: HTTP \d{3}/);
-  });
-
-  it("deleting a pod asks for its graceful deletion", async () => {
-    await actions.deletePod(namespace, "web-1");
-    const deleting = await kubectl(
-      "get",
-      "pod",
-      "web-1",
-      "-n",
-      namespace,
-      "-o",
-      "jsonpath={.metadata.deletionTimestamp}",
-    );
-    assert.ok(deleting.code !== 0 || deleting.stdout !== "", "the pod is gone or terminating");
     await waitFor(
-      () =>
-        observer.namespace(namespace).pods.find((p) => p.name === "web-1" && p.terminating) ??
-        observer.namespace(namespace).pods.length === 0,
-      10_000,
-      "the observer sees it terminating",
+      () => {
+        const pods = podsOfApp("web");
+        const web = observer.namespace(namespace).workloads.find((w) => w.name === "web");
+        return (
+          pods.length === 3 &&
+          pods.every((p) => !before.has(p.name) && p.ready) &&
+          web?.updatedReplicas === 3 &&
+          web.readyReplicas === 3
+        );
+      },
+      60_000,
+      "three new Ready pods",
+    );
+  });
+
+  it("deleting a pod asks for its graceful deletion; its ReplicaSet makes another", async () => {
+    const [victim] = podsOfApp("web");
+    await actions.deletePod(namespace, victim?.name ?? "");
+    await waitFor(
+      () => {
+        const pods = podsOfApp("web");
+        return !pods.some((p) => p.name === victim?.name) && pods.length === 3 && pods.every((p) => p.ready);
+      },
+      30_000,
+      "the pod gone and a new one Ready",
     );
   });
 
