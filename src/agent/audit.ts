@@ -53,6 +53,7 @@ import { mkdir, open, readFile, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { AuditHead } from "../api/remediation.js";
 import { NotFoundError, StewardError, errorMessage, wrapError } from "../errors.js";
+import { isRecord } from "../json.js";
 
 export const AUDIT_KINDS = [
   "reasoning",
@@ -182,7 +183,6 @@ function objectToJson(value: object, sanitize: Sanitize, ancestors: Set<object>)
 
 const ENTRY_KEYS = ["seq", "time", "kind", "prevHash", "data", "hash"];
 const isHex64 = (v: unknown): boolean => typeof v === "string" && /^[0-9a-f]{64}$/.test(v);
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const isAuditKind = (v: unknown): v is AuditKind =>
   typeof v === "string" && (AUDIT_KINDS as readonly string[]).includes(v);
 const FIELD_CHECKS: [string, (v: unknown) => boolean, string][] = [
@@ -190,7 +190,7 @@ const FIELD_CHECKS: [string, (v: unknown) => boolean, string][] = [
   ["time", (v) => typeof v === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(v), "an ISO-8601 UTC time"],
   ["kind", isAuditKind, `one of ${AUDIT_KINDS.join(", ")}`],
   ["prevHash", isHex64, "64 lowercase hex digits"],
-  ["data", isObject, "an object"],
+  ["data", isRecord, "an object"],
   ["hash", isHex64, "64 lowercase hex digits"],
 ];
 
@@ -203,7 +203,7 @@ function parseEntry(raw: Buffer): AuditEntry | string {
   } catch {
     return "not valid JSON";
   }
-  if (!isObject(value)) return "not a JSON object";
+  if (!isRecord(value)) return "not a JSON object";
   if (Object.keys(value).join() !== ENTRY_KEYS.join())
     return `fields must be exactly ${ENTRY_KEYS.join(", ")} in that order`;
   for (const [key, check, what] of FIELD_CHECKS) {
@@ -321,7 +321,7 @@ export class AuditLog {
     if (!isAuditKind(kind)) throw new StewardError(`audit log ${this.path}: unknown kind ${JSON.stringify(kind)}`);
     // Sanitize before queueing: a failure here rejects only this call and leaves the log usable.
     const clean = toJson(data, this.options.sanitize, new Set());
-    if (!isObject(clean)) throw new StewardError(`audit log ${this.path}: data for ${kind} must be an object`);
+    if (!isRecord(clean)) throw new StewardError(`audit log ${this.path}: data for ${kind} must be an object`);
     const written = this.queue.then(() => this.write(kind, clean, options.sync === true));
     this.queue = written.catch(() => undefined);
     return written;
@@ -457,13 +457,17 @@ function anchorProblem(hashes: readonly string[], expected: AuditHead): { line: 
     const cut = expected.seq - hashes.length;
     return {
       line: hashes.length + 1,
-      reason: `truncated: the remediation's status records ${recorded}, but the file ends at entry ${hashes.length}: ${cut === 1 ? "1 entry was" : `${cut} entries were`} cut off the end`,
+      reason:
+        `truncated: the remediation's status records ${recorded}, but the file ends at entry ${hashes.length}: ` +
+        `${cut === 1 ? "1 entry was" : `${cut} entries were`} cut off the end`,
     };
   }
   if (hashes[expected.seq - 1] === expected.hash) return undefined;
   return {
     line: expected.seq,
-    reason: `the remediation's status records ${recorded}, and this line is another: the file was rewritten or replaced (after a failover, the replica that ran the session last holds the file the status records)`,
+    reason:
+      `the remediation's status records ${recorded}, and this line is another: the file was rewritten or replaced ` +
+      "(after a failover, the replica that ran the session last holds the file the status records)",
   };
 }
 

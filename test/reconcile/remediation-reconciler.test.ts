@@ -9,8 +9,8 @@ import {
   type SessionRunContext,
   type SessionRunner,
 } from "../../src/reconcile/session-runner.js";
-import type { ContainerSnapshot, DockerObserver } from "../../src/observe/types.js";
-import { container } from "./fixtures.js";
+import type { ContainerSnapshot } from "../../src/observe/types.js";
+import { container, dockerShowing } from "./fixtures.js";
 import { waitFor } from "../../scripts/lib/wait.js";
 import type { DesiredState } from "../../src/api/desired-state.js";
 import { validateResource } from "../../src/api/load.js";
@@ -85,17 +85,6 @@ class ScriptedRunner implements SessionRunner {
     if (typeof next === "function") return next(context);
     return next instanceof Error ? Promise.reject(next) : Promise.resolve(next);
   }
-}
-
-function dockerShowing(containers: () => ContainerSnapshot[]): DockerObserver {
-  return {
-    start: () => Promise.resolve(),
-    close: () => Promise.resolve(),
-    subscribe: () => () => undefined,
-    containers,
-    synced: () => true,
-    connection: () => ({ state: "connected", since: "2026-01-01T00:00:00.000Z" }),
-  };
 }
 
 async function setup(options: {
