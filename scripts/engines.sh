@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes the machine ready for the integration tests and the demo: the real Docker engine,
-# compose, Prometheus and etcd from Debian, and the two local images (no registry is
+# compose, Prometheus and etcd from Debian, Chromium for the console's browser tests, and the two local images (no registry is
 # reachable, see scripts/build-images.sh). Everything binds 127.0.0.1 only.
 #
 # Usage: scripts/engines.sh up|down|restart-docker [SECONDS]
@@ -29,7 +29,7 @@ DOCKERD_FLAGS=(--bridge=none --iptables=false --ip-masq=false --ip6tables=false
 read -r -a extra_flags <<<"${STEWARD_DOCKERD_EXTRA_FLAGS:-}"
 DOCKERD_FLAGS+=("${extra_flags[@]}")
 
-PACKAGES=(docker.io docker-compose prometheus etcd-server etcd-client busybox-static)
+PACKAGES=(docker.io docker-compose prometheus etcd-server etcd-client busybox-static chromium)
 
 log() { printf '[engines %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 die() { printf '[engines] error: %s\n' "$*" >&2; exit 1; }
@@ -68,6 +68,8 @@ missing_tools() {
   if [[ "$(ldd /bin/busybox 2>&1 || true)" != *"not a dynamic executable"* ]]; then
     echo busybox-static
   fi
+  # The console's browser tests drive this binary (playwright-core, no browser download).
+  [ -x /usr/lib/chromium/chromium ] || echo chromium
 }
 
 install_missing() {

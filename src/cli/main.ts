@@ -9,6 +9,7 @@ import { applyCommand, deleteCommand, describeCommand, getCommand, watchCommand,
 import { auditVerifyCommand, decideCommand, logsCommand, type DecisionRequest } from "./agent-commands.js";
 import { startSteward } from "../manager/steward.js";
 import { flagsOf, settingOption } from "./setting-options.js";
+import { registerConsoleCommand } from "../console/command.js";
 
 /** The exit code of a replica that lost its leader lease and could not stop acting in time (a last resort). */
 const EXIT_LEASE_LOST = 3;
@@ -125,6 +126,13 @@ function buildProgram(): Command {
     .action(async (name: string) =>
       auditVerifyCommand({ store: store(), stateDir: stateDir(), name, namespace: namespace() }, stdout),
     );
+  registerConsoleCommand(program, {
+    storeKind,
+    stateDir,
+    namespace,
+    untilSignal: waitForSignal,
+    out: (text) => stdout.out(text),
+  });
   return program;
 }
 
