@@ -12,7 +12,7 @@ import ts from "typescript";
 
 /** Each entry: the folders (or top-level files) of one layer. A layer may import its own and every lower one. */
 export const LAYERS: readonly (readonly string[])[] = [
-  ["errors.ts", "text"], // the error family; escaping, stripping, redaction, truncation
+  ["errors.ts", "json.ts", "text"], // the error family; the JSON record guard; escaping, stripping, redaction, truncation
   ["api"], // resource schemas, loading, CRDs, the built-in policy, approval annotations
   ["telemetry"], // logging and the metrics registry
   ["resilience"], // backoff, limiter, deadlines, circuit breaker, token bucket

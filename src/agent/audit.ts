@@ -13,9 +13,12 @@
  *   last line would go unseen; `hash` exposes an edit of any line on that line itself.
  *
  * Limits, stated plainly: this is a hash chain, not a signature. A writer who recomputes the
- * hashes from the edited line onwards, or who cuts whole lines off the end, leaves a file
- * that verifies. Against both, store `AuditLog.head` elsewhere (the remediation status) and
- * pass it to `verifyAuditFile` as `expectedHead`.
+ * hashes from the edited line onwards, or who cuts whole lines off the end, leaves a chain
+ * that verifies. Against both, the anchor: every status write of an agent session records
+ * `AuditLog.syncedHead` (the last entry on disk: its seq and hash) in the remediation's
+ * `status.auditHead`, where the audit file cannot rewrite it, and `steward audit verify`
+ * passes it to `verifyAuditFile` as `expected`. Lines written after the last status write
+ * are not covered until the next one (at the latest when the session stops).
  *
  * Crash safety: each entry is one write of `line + "\n"` on an O_APPEND descriptor, fsynced
  * when the caller asks (after every mutating action and at the end). Earlier lines are never
@@ -49,7 +52,8 @@ import { createHash } from "node:crypto";
 import { mkdir, open, readFile, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
 import type { AuditHead } from "../api/remediation.js";
-import { StewardError, errorMessage, wrapError } from "../errors.js";
+import { NotFoundError, StewardError, errorMessage, wrapError } from "../errors.js";
+import { isRecord } from "../json.js";
 
 export const AUDIT_KINDS = [
   "reasoning",
@@ -121,7 +125,14 @@ export interface AuditLogOptions {
 }
 
 export type AuditVerifyResult =
-  { ok: true; entries: number; head: string } | { ok: false; line: number; reason: string };
+  | {
+      ok: true;
+      entries: number;
+      head: string;
+      /** The anchor checked (`expected`): the entry the status recorded is in the file, unchanged. */
+      anchored?: AuditHead;
+    }
+  | { ok: false; line: number; reason: string };
 
 const ZERO_HASH = "0".repeat(64);
 const sha256 = (bytes: string | Buffer): string => createHash("sha256").update(bytes).digest("hex");
@@ -172,7 +183,6 @@ function objectToJson(value: object, sanitize: Sanitize, ancestors: Set<object>)
 
 const ENTRY_KEYS = ["seq", "time", "kind", "prevHash", "data", "hash"];
 const isHex64 = (v: unknown): boolean => typeof v === "string" && /^[0-9a-f]{64}$/.test(v);
-const isObject = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 const isAuditKind = (v: unknown): v is AuditKind =>
   typeof v === "string" && (AUDIT_KINDS as readonly string[]).includes(v);
 const FIELD_CHECKS: [string, (v: unknown) => boolean, string][] = [
@@ -180,7 +190,7 @@ const FIELD_CHECKS: [string, (v: unknown) => boolean, string][] = [
   ["time", (v) => typeof v === "string" && /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/.test(v), "an ISO-8601 UTC time"],
   ["kind", isAuditKind, `one of ${AUDIT_KINDS.join(", ")}`],
   ["prevHash", isHex64, "64 lowercase hex digits"],
-  ["data", isObject, "an object"],
+  ["data", isRecord, "an object"],
   ["hash", isHex64, "64 lowercase hex digits"],
 ];
 
@@ -193,7 +203,7 @@ function parseEntry(raw: Buffer): AuditEntry | string {
   } catch {
     return "not valid JSON";
   }
-  if (!isObject(value)) return "not a JSON object";
+  if (!isRecord(value)) return "not a JSON object";
   if (Object.keys(value).join() !== ENTRY_KEYS.join())
     return `fields must be exactly ${ENTRY_KEYS.join(", ")} in that order`;
   for (const [key, check, what] of FIELD_CHECKS) {
@@ -213,10 +223,12 @@ function splitLines(bytes: Buffer): { lines: Buffer[]; torn: Buffer } {
   return { lines, torn: bytes.subarray(start) };
 }
 
+/** A missing file is a NotFoundError (no session has written one yet); any other failure names the file. */
 async function readBytes(path: string): Promise<Buffer> {
   try {
     return await readFile(path);
   } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") throw new NotFoundError("audit trail", path);
     throw wrapError(`audit log ${path}: read`, err);
   }
 }
@@ -309,7 +321,7 @@ export class AuditLog {
     if (!isAuditKind(kind)) throw new StewardError(`audit log ${this.path}: unknown kind ${JSON.stringify(kind)}`);
     // Sanitize before queueing: a failure here rejects only this call and leaves the log usable.
     const clean = toJson(data, this.options.sanitize, new Set());
-    if (!isObject(clean)) throw new StewardError(`audit log ${this.path}: data for ${kind} must be an object`);
+    if (!isRecord(clean)) throw new StewardError(`audit log ${this.path}: data for ${kind} must be an object`);
     const written = this.queue.then(() => this.write(kind, clean, options.sync === true));
     this.queue = written.catch(() => undefined);
     return written;
@@ -409,11 +421,12 @@ function seqProblem(lines: readonly Buffer[], index: number, seq: number): strin
 /**
  * Checks the whole chain and names the first bad line (1-based). An edited line is named
  * itself, whether its own hash or its successor's prevHash gives it away. Lines cut off the
- * end at a line boundary are invisible to the chain: pass `expectedHead` to catch that.
+ * end at a line boundary are invisible to the chain: pass `expected` (the status's
+ * `auditHead`) to catch that, and a file replaced by another chain.
  */
 export async function verifyAuditFile(
   path: string,
-  options: { expectedHead?: string } = {},
+  options: { expected?: AuditHead } = {},
 ): Promise<AuditVerifyResult> {
   const { lines, torn } = splitLines(await readBytes(path));
   const bad = (line: number, reason: string): AuditVerifyResult => ({ ok: false, line, reason });
@@ -430,13 +443,32 @@ export async function verifyAuditFile(
       lines.length + 1,
       `torn final line: ${torn.length} bytes without a trailing newline (an interrupted write, or the file was truncated)`,
     );
-  if (options.expectedHead !== undefined && !hashes.includes(options.expectedHead)) {
-    return bad(
-      lines.length + 1,
-      `the entry with hash ${options.expectedHead.slice(0, 12)}… recorded elsewhere is missing: lines were cut off the end, or the file was replaced`,
-    );
+  const { expected } = options;
+  if (expected === undefined) return { ok: true, entries: lines.length, head: prev };
+  const problem = anchorProblem(hashes, expected);
+  if (problem) return bad(problem.line, problem.reason);
+  return { ok: true, entries: lines.length, head: prev, anchored: expected };
+}
+
+/** How the chain disagrees with the entry the status recorded, if it does. */
+function anchorProblem(hashes: readonly string[], expected: AuditHead): { line: number; reason: string } | undefined {
+  const recorded = `entry ${expected.seq} (hash ${expected.hash.slice(0, 12)}…)`;
+  if (hashes.length < expected.seq) {
+    const cut = expected.seq - hashes.length;
+    return {
+      line: hashes.length + 1,
+      reason:
+        `truncated: the remediation's status records ${recorded}, but the file ends at entry ${hashes.length}: ` +
+        `${cut === 1 ? "1 entry was" : `${cut} entries were`} cut off the end`,
+    };
   }
-  return { ok: true, entries: lines.length, head: prev };
+  if (hashes[expected.seq - 1] === expected.hash) return undefined;
+  return {
+    line: expected.seq,
+    reason:
+      `the remediation's status records ${recorded}, and this line is another: the file was rewritten or replaced ` +
+      "(after a failover, the replica that ran the session last holds the file the status records)",
+  };
 }
 
 /** What is wrong with line i + 1 given the hash of the line before it, and which line is to blame. */

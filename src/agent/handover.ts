@@ -180,7 +180,9 @@ function describeAction(action: ActionRecord): string {
 function handoverNote(status: RemediationStatus, waiting: PendingApproval | undefined, resumed: boolean): string {
   const actions = status.actions.length > 0 ? status.actions.map(describeAction).join("\n") : "- none";
   const lines = [
-    "Steward note: this incident was being handled by another Steward replica, which stopped. Its conversation is not available; Steward's record of the session follows. Check the current state before acting, and do not repeat a change that already ran unless the current state shows it is needed.",
+    "Steward note: this incident was being handled by another Steward replica, which stopped. " +
+      "Its conversation is not available; Steward's record of the session follows. " +
+      "Check the current state before acting, and do not repeat a change that already ran unless the current state shows it is needed.",
     `Changes already made or refused in this incident:\n${actions}`,
     `Last recorded step: ${status.phase}${status.message ? `: ${status.message}` : ""}.`,
   ];

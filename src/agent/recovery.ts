@@ -74,7 +74,9 @@ export function recordedResult(action: ActionRecord | undefined): { content: str
   }
   const exit = action.exitCode ?? 0;
   return {
-    content: `This change ran before Steward restarted${action.dryRun ? " (dry run)" : ""}: exit code ${exit}. Its output was not kept; re-observe the current state before going on.`,
+    content:
+      `This change ran before Steward restarted${action.dryRun ? " (dry run)" : ""}: exit code ${exit}. ` +
+      "Its output was not kept; re-observe the current state before going on.",
     isError: exit !== 0,
   };
 }

@@ -5,6 +5,7 @@
  * kinds, which render as compact JSON instead.
  */
 import type { AuditEntry, JsonObject, JsonValue } from "./audit.js";
+import { escapeInvisible } from "../text/escape.js";
 
 export interface RenderOptions {
   /** ANSI colours, for a terminal. */
@@ -45,10 +46,12 @@ const COLORS: Record<Tone | "time" | "label", [string, string]> = {
   label: ["\x1b[1m", "\x1b[22m"],
 };
 
-/** Tool output and model text are untrusted: control characters could drive the terminal. */
+/**
+ * Tool output and model text are untrusted, and the file may have been edited: control and
+ * invisible characters, which could drive the terminal or hide text, are shown as escapes.
+ */
 function clean(text: string): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/\r\n?/g, "\n").replace(/[\x00-\x08\x0b-\x1f\x7f-\x9f]/g, "\uFFFD");
+  return escapeInvisible(text.replace(/\r\n?/g, "\n"), "\n\t");
 }
 
 function clip(line: string, max: number): string {
@@ -133,7 +136,9 @@ function verification(d: JsonObject): Block {
   const details = str(d, "details");
   const phase = str(d, "phase");
   const attempt = num(d, "attempt");
-  const text = `${cleared ? "drift gone" : "drift still present"}${details ? `: ${details}` : ""}${phase ? ` → ${phase}` : ""}${attempt !== undefined ? ` (attempt ${attempt})` : ""}`;
+  const text =
+    `${cleared ? "drift gone" : "drift still present"}${details ? `: ${details}` : ""}` +
+    `${phase ? ` → ${phase}` : ""}${attempt !== undefined ? ` (attempt ${attempt})` : ""}`;
   return { text: [text], tone: cleared ? "good" : "bad" };
 }
 

@@ -36,6 +36,7 @@ import { newSessionId, type SessionFiles } from "./session-store.js";
 import type { DockerToolAccess, ToolEnvironment } from "./tools.js";
 import { toolsetFor } from "./toolsets.js";
 import { sanitizeForLog } from "../text/redact.js";
+import { sleep } from "../resilience/deadline.js";
 
 export interface AgentRunnerDeps {
   files: SessionFiles;
@@ -356,7 +357,9 @@ export class AgentRunner implements SessionRunner {
           ].join("; ") || "the signals could not be observed";
         return { cleared: false, details };
       }
-      await new Promise((resolve) => setTimeout(resolve, VERIFY_POLL_MS));
+      await sleep(VERIFY_POLL_MS, signal);
+      // Shutdown during verification: it runs again when the session resumes.
+      signal.throwIfAborted();
     }
   }
 

@@ -14,6 +14,7 @@
  */
 import { stringify } from "yaml";
 import { z } from "zod";
+import { isRecord } from "../json.js";
 import { CONDITION_EXPR_RE, ConditionText } from "./condition-expr.js";
 import { Target } from "./desired-state.js";
 import { DURATION_RE, Duration } from "./duration.js";
@@ -194,12 +195,8 @@ function fail(path: string, message: string): never {
   throw new Error(`CRD schema at ${path || "<root>"}: ${message}`);
 }
 
-function isObject(value: unknown): value is JsonObject {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 function asObject(value: unknown, path: string): JsonObject {
-  return isObject(value) ? value : fail(path, `expected a schema object, got ${JSON.stringify(value)}`);
+  return isRecord(value) ? value : fail(path, `expected a schema object, got ${JSON.stringify(value)}`);
 }
 
 const copy =
@@ -258,7 +255,7 @@ const KEYWORDS: Record<string, Keyword> = {
   },
   propertyNames: (value, _out, { path }) => {
     // Map keys are strings anyway; any other constraint on them cannot be expressed.
-    if (!isObject(value) || Object.keys(value).some((key) => key !== "type") || value.type !== "string") {
+    if (!isRecord(value) || Object.keys(value).some((key) => key !== "type") || value.type !== "string") {
       fail(path, `propertyNames ${JSON.stringify(value)} cannot be expressed`);
     }
   },
@@ -365,7 +362,7 @@ export function openApiSchema(info: KindInfo): StructuralSchema {
     },
   }) as JsonObject;
   const conv: Conversion = {
-    defs: isObject(json.$defs) ? json.$defs : {},
+    defs: isRecord(json.$defs) ? json.$defs : {},
     listMaps: LIST_MAPS[info.kind],
     usedListMaps: new Set(),
   };

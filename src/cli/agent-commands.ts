@@ -67,24 +67,35 @@ export async function logsCommand(
   output: Output,
 ): Promise<void> {
   const path = new SessionFiles(stateDir).auditPath(namespace ?? DEFAULT_NAMESPACE, name);
-  const entries = await readAuditFile(path).catch((err: unknown) => {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") {
-      throw new StewardError(`remediation "${name}" has no audit trail yet (no agent session has run for it)`);
-    }
-    throw err;
-  });
+  const entries = await readAuditFile(path).catch(noTrailYet(name));
   output.out(renderAuditForPerson(entries, { color: process.stdout.isTTY }));
 }
 
-/** `steward audit verify NAME`: checks the hash chain and names the first bad line. */
+/**
+ * `steward audit verify NAME`: checks the hash chain and names the first bad line; with the
+ * head the remediation's status recorded (`status.auditHead`), lines cut off the end too.
+ */
 export async function auditVerifyCommand(
-  stateDir: string,
-  name: string,
-  namespace: string | undefined,
+  input: { store: Store; stateDir: string; name: string; namespace: string | undefined },
   output: Output,
 ): Promise<void> {
-  const path = new SessionFiles(stateDir).auditPath(namespace ?? DEFAULT_NAMESPACE, name);
-  const result = await verifyAuditFile(path);
+  const { store, stateDir, name } = input;
+  const namespace = input.namespace ?? DEFAULT_NAMESPACE;
+  const path = new SessionFiles(stateDir).auditPath(namespace, name);
+  const expected = (await store.get("AgentRemediation", { namespace, name }))?.status?.auditHead;
+  const result = await verifyAuditFile(path, { expected }).catch(noTrailYet(name));
   if (!result.ok) throw new StewardError(`${path}: line ${result.line}: ${result.reason}`);
-  output.out(`${path}: ${result.entries} entries, hash chain intact`);
+  const anchor = result.anchored
+    ? `, including entry ${result.anchored.seq}, the last the remediation's status records`
+    : "; the remediation's status records no entry to check the end against";
+  output.out(`${path}: ${result.entries} entries, hash chain intact${anchor}`);
+}
+
+/** A missing audit file said in a person's words; other errors pass through. */
+function noTrailYet(name: string): (err: unknown) => never {
+  return (err: unknown) => {
+    if (err instanceof NotFoundError)
+      throw new StewardError(`remediation "${name}" has no audit trail yet (no agent session has run for it)`);
+    throw err;
+  };
 }

@@ -133,7 +133,8 @@ function describeEvidence(drift: DriftWithEvidence): string {
   const workload = drift.evidence.workload;
   if (workload) {
     lines.push(
-      `${workload.kind} ${workload.name}: replicas=${workload.replicas} ready=${workload.readyReplicas} updated=${workload.updatedReplicas} pods=${workload.pods.join(",") || "<none>"}`,
+      `${workload.kind} ${workload.name}: replicas=${workload.replicas} ready=${workload.readyReplicas} ` +
+        `updated=${workload.updatedReplicas} pods=${workload.pods.join(",") || "<none>"}`,
     );
   }
   for (const c of drift.evidence.containers ?? []) lines.push(...containerEvidenceLines(c));
@@ -143,7 +144,8 @@ function describeEvidence(drift: DriftWithEvidence): string {
 
 function containerEvidenceLines(c: ContainerEvidence): string[] {
   const lines = [
-    `container ${c.pod ? `${c.pod}/` : ""}${c.name}: state=${c.state} health=${c.health ?? "none"} exitCode=${c.exitCode ?? ""} restartCount=${c.restartCount ?? ""} oomKilled=${String(c.oomKilled ?? false)}`,
+    `container ${c.pod ? `${c.pod}/` : ""}${c.name}: state=${c.state} health=${c.health ?? "none"} ` +
+      `exitCode=${c.exitCode ?? ""} restartCount=${c.restartCount ?? ""} oomKilled=${String(c.oomKilled ?? false)}`,
   ];
   if (c.error) lines.push(`docker error: ${c.error}`);
   lines.push(c.logs.length === 0 ? "last log lines: <none>" : `last ${c.logs.length} log lines:`);

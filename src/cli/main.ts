@@ -121,9 +121,11 @@ function buildProgram(): Command {
     .command("audit")
     .description("audit trail tools")
     .command("verify")
-    .description("check a remediation's audit hash chain; names the first bad line")
+    .description("check a remediation's audit hash chain and its end; names the first bad line")
     .argument("<name>")
-    .action(async (name: string) => auditVerifyCommand(stateDir(), name, namespace(), stdout));
+    .action(async (name: string) =>
+      auditVerifyCommand({ store: store(), stateDir: stateDir(), name, namespace: namespace() }, stdout),
+    );
   registerConsoleCommand(program, {
     storeKind,
     stateDir,

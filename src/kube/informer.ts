@@ -1,6 +1,7 @@
 import type { KubeConfig } from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
 import { errorMessage, StewardError } from "../errors.js";
+import { backoffDelay, jittered, type Backoff } from "../resilience/backoff.js";
 import { watchStream, WatchStatusError, type WatchLine } from "./watch-stream.js";
 
 export interface ListResult {
@@ -76,9 +77,8 @@ export interface InformerOptions<T extends Cacheable> {
   report(event: InformerEvent): void;
 }
 
-/** Reconnect backoff: doubles from the first to the cap, each delay jittered down by up to half. */
-const FIRST_RETRY_MS = 500;
-const MAX_RETRY_MS = 30_000;
+/** Reconnect backoff: up to 500 ms, doubling to 30 s (full jitter), never sooner than a Retry-After. */
+const WATCH_RETRY: Backoff = { baseMs: 500, maxMs: 30_000 };
 /** A watch open at least this long proves the server healthy: the backoff starts over. */
 const HEALTHY_WATCH_MS = 1_000;
 
@@ -200,7 +200,7 @@ export class Informer<T extends Cacheable> {
   private async watchOnce(): Promise<Interruption> {
     const { watchdogMs } = this.options;
     const attempt = new AbortController();
-    const timeoutSeconds = Math.round(this.options.watchTimeoutSeconds * (1 + Math.random() / 4));
+    const timeoutSeconds = Math.round(jittered(this.options.watchTimeoutSeconds, 0.25));
     const silence = setTimeout(
       () => attempt.abort(new WatchInterrupted("watchdog", `no event or bookmark for ${watchdogMs} ms`)),
       watchdogMs,
@@ -263,9 +263,7 @@ export class Informer<T extends Cacheable> {
     if (interruption.reason === "ended" && interruption.healthy) return 0;
     if (interruption.reason === "expired" && previous !== "expired") return 0;
     this.failures++;
-    const backoff = Math.min(MAX_RETRY_MS, FIRST_RETRY_MS * 2 ** (this.failures - 1));
-    const jittered = backoff * (0.5 + Math.random() / 2);
-    return Math.round(Math.min(MAX_RETRY_MS, Math.max(jittered, interruption.retryAfterMs ?? 0)));
+    return backoffDelay(this.failures - 1, WATCH_RETRY, { retryAfterMs: interruption.retryAfterMs });
   }
 
   private apply(line: WatchLine, attempt: AbortController): void {

@@ -8,6 +8,7 @@ import {
   type V1Lease,
 } from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
+import { jittered } from "../resilience/backoff.js";
 import type { Logger } from "../telemetry/logging.js";
 import { describeApiError, statusCode } from "./api-errors.js";
 import {
@@ -20,6 +21,9 @@ import {
   type LeaseDecision,
   type LeaseTiming,
 } from "./lease.js";
+
+/** A standby tries to acquire every 1 to 2.2 retry periods (client-go's JitterFactor 1.2). */
+const STANDBY_JITTER = 1.2;
 
 /** The three calls leader election makes; an interface so a test can cut the replica off. */
 export interface LeaseClient {
@@ -176,8 +180,9 @@ export class LeaderElector {
         continue;
       }
       await this.tryAcquireOrRenew();
-      // Standbys retry with jitter (up to 2.2× the period, as client-go) so they do not race in step.
-      const period = this.timing.retryPeriodMs * (this.state.type === "leading" ? 1 : 1 + Math.random() * 1.2);
+      // Standbys retry with jitter (up to 2.2× the period) so they do not race in step.
+      const { retryPeriodMs } = this.timing;
+      const period = this.state.type === "leading" ? retryPeriodMs : jittered(retryPeriodMs, STANDBY_JITTER);
       await sleep(period, undefined, { signal }).catch(() => undefined);
     }
   }

@@ -3,6 +3,7 @@ import { request as httpRequest } from "node:http";
 import { request as httpsRequest, type RequestOptions } from "node:https";
 import type { KubeConfig } from "@kubernetes/client-node";
 import { StewardError } from "../errors.js";
+import { parseRetryAfter } from "../resilience/backoff.js";
 
 /** One line of a watch response: ADDED, MODIFIED, DELETED, BOOKMARK or ERROR. */
 export interface WatchLine {
@@ -115,16 +116,11 @@ async function readErrorBody(response: IncomingMessage): Promise<string> {
 }
 
 function statusError(response: IncomingMessage, body: string): WatchStatusError {
-  const seconds = Number(response.headers["retry-after"]);
   let message = body.trim();
   try {
     message = (JSON.parse(body) as { message?: string }).message ?? message;
   } catch {
     // Not a Status object (a proxy's HTML page, say): the raw text is the best we have.
   }
-  return new WatchStatusError(
-    response.statusCode ?? 0,
-    Number.isFinite(seconds) && seconds > 0 ? seconds * 1_000 : undefined,
-    message,
-  );
+  return new WatchStatusError(response.statusCode ?? 0, parseRetryAfter(response.headers["retry-after"]), message);
 }

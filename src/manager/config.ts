@@ -61,7 +61,8 @@ export const SETTINGS = {
     defaultText: "docker, plus kubernetes with --store kubernetes",
     scope: "run",
     description:
-      "what to observe and fix: docker, kubernetes or docker,kubernetes; in a cluster (no Docker socket) kubernetes alone; Kubernetes targets use the current kubeconfig context or the in-cluster ServiceAccount",
+      "what to observe and fix: docker, kubernetes or docker,kubernetes; in a cluster (no Docker socket) kubernetes alone; " +
+      "Kubernetes targets use the current kubeconfig context or the in-cluster ServiceAccount",
   },
   prometheusUrl: {
     flag: "--prometheus-url <url>",
@@ -156,7 +157,8 @@ export const SETTINGS = {
     default: "10",
     scope: "run",
     description:
-      "remediations opened a minute across all DesiredStates (a token bucket, bursts of up to that many); a drift over the limit waits, reason RateLimited; 0: no limit",
+      "remediations opened a minute across all DesiredStates (a token bucket, bursts of up to that many); " +
+      "a drift over the limit waits, reason RateLimited; 0: no limit",
   },
   breakerThreshold: {
     flag: "--breaker-threshold <n>",
@@ -164,7 +166,8 @@ export const SETTINGS = {
     default: "3",
     scope: "run",
     description:
-      "consecutive failed agent sessions (escalated, or the Messages API unavailable) that open the circuit breaker: no session starts, remediations wait with reason CircuitOpen; 0: never",
+      "consecutive failed agent sessions (escalated, or the Messages API unavailable) that open the circuit breaker: " +
+      "no session starts, remediations wait with reason CircuitOpen; 0: never",
   },
   breakerOpenFor: {
     flag: "--breaker-open-for <duration>",

@@ -2,6 +2,8 @@ import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from
 import { Agent as HttpsAgent, request as httpsRequest } from "node:https";
 import { isIPv4 } from "node:net";
 import { errorMessage, StewardError } from "../errors.js";
+import { isRecord } from "../json.js";
+import { stripControl } from "../text/strip.js";
 import { Semaphore, type Release } from "../resilience/limiter.js";
 import type { PrometheusClient, QueryResult, Sample } from "./types.js";
 
@@ -179,7 +181,8 @@ function queryEndpoint(baseUrl: string, allowNonLoopback: boolean): string {
   }
   if (!allowNonLoopback && !isLoopbackHost(url.hostname)) {
     throw new StewardError(
-      `Prometheus baseUrl ${baseUrl}: host ${url.hostname} is not a loopback address; Steward only talks to 127.0.0.0/8, localhost or ::1 unless allowNonLoopback is set`,
+      `Prometheus baseUrl ${baseUrl}: host ${url.hostname} is not a loopback address; ` +
+        "Steward only talks to 127.0.0.0/8, localhost or ::1 unless allowNonLoopback is set",
     );
   }
   url.pathname = `${url.pathname.replace(/\/+$/, "")}/api/v1/query`;
@@ -358,14 +361,9 @@ function hasCode(err: unknown): boolean {
   return isRecord(err) && typeof err.code === "string";
 }
 
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
-}
-
 /** A short, single-line excerpt of a body for an error message. */
 function snippet(text: string): string {
-  // eslint-disable-next-line no-control-regex -- stripping control characters (C0, DEL, C1) is the point
-  const flat = text.replace(/[\x00-\x1f\x7f-\x9f]+/g, " ").trim();
+  const flat = stripControl(text).replace(/\s+/g, " ").trim();
   if (flat === "") return "(empty body)";
   return flat.length > SNIPPET_CHARS ? `${flat.slice(0, SNIPPET_CHARS)}…` : flat;
 }

@@ -78,7 +78,8 @@ export function desiredStateConditions(input: DesiredStateConditionInput): Condi
 function remediatingCondition(input: DesiredStateConditionInput, observedGeneration: number): ConditionInput {
   const deferred = input.deferredOpenings;
   const waits = deferred
-    ? `a remediation for ${deferred.subjects.join(", ")} waits: at most ${deferred.perMinute} remediations are opened a minute (--max-openings-per-minute); next try at ${deferred.at}`
+    ? `a remediation for ${deferred.subjects.join(", ")} waits: at most ${deferred.perMinute} remediations ` +
+      `are opened a minute (--max-openings-per-minute); next try at ${deferred.at}`
     : undefined;
   if (input.activeRemediation) {
     const message = `AgentRemediation ${input.activeRemediation} is open${waits ? `; ${waits}` : ""}`;

@@ -1,20 +1,18 @@
+import { backoffDelay, type Backoff } from "../resilience/backoff.js";
+
+/** A failing key is retried after up to 100 ms, doubling per consecutive failure, up to a minute. */
+export const DEFAULT_BACKOFF: Backoff = { baseMs: 100, maxMs: 60_000 };
+
 /**
  * A de-duplicating, rate-limited work queue of keys, with client-go workqueue semantics:
  * - a key waiting in the queue is held once, however often it is added;
  * - a key is never handed to two workers at once; one added while it is being processed
  *   is queued again when `done` is called, so the latest state is always reconciled;
- * - `addRateLimited` delays a key exponentially per consecutive failure (capped, jittered),
- *   `forget` resets that count after a success.
+ * - `addRateLimited` delays a key exponentially per consecutive failure (capped, full
+ *   jitter: resilience/backoff.ts), `forget` resets that count after a success.
  * Keys are names of objects (`Kind/namespace/name`), never events: a reconcile re-reads
  * the current state.
  */
-export interface BackoffOptions {
-  baseMs: number;
-  maxMs: number;
-}
-
-export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 100, maxMs: 60_000 };
-
 export class WorkQueue {
   private readonly queue: string[] = [];
   private readonly dirty = new Set<string>();
@@ -24,7 +22,7 @@ export class WorkQueue {
   private readonly waiters: ((key: string | undefined) => void)[] = [];
   private shuttingDown = false;
 
-  constructor(private readonly backoff: BackoffOptions = DEFAULT_BACKOFF) {}
+  constructor(private readonly backoff: Backoff = DEFAULT_BACKOFF) {}
 
   add(key: string): void {
     if (this.shuttingDown || this.dirty.has(key)) return;
@@ -53,8 +51,7 @@ export class WorkQueue {
   addRateLimited(key: string): number {
     const n = this.failures.get(key) ?? 0;
     this.failures.set(key, n + 1);
-    const exp = Math.min(this.backoff.maxMs, this.backoff.baseMs * 2 ** n);
-    const delay = Math.min(this.backoff.maxMs, Math.round(exp * (0.8 + Math.random() * 0.4)));
+    const delay = backoffDelay(n, this.backoff);
     this.addAfter(key, delay);
     return delay;
   }

@@ -13,6 +13,7 @@ import {
 import type { StewardMetrics } from "../telemetry/metrics.js";
 import type { Logger } from "../telemetry/logging.js";
 import type { Store } from "../store/store.js";
+import { backoffDelay, type Backoff } from "../resilience/backoff.js";
 import type { CircuitBreaker, SessionResult } from "../resilience/circuit-breaker.js";
 import {
   DONE,
@@ -32,11 +33,11 @@ import type { SessionSlots } from "./session-slots.js";
 const POLICY_RETRY_MS = 30_000;
 /**
  * After the Messages API failed (and the SDK's retries with it), a remediation's session is
- * tried again after this, doubling with each consecutive failure up to MODEL_RETRY_MAX_MS
- * (and no sooner than the breaker allows).
+ * tried again within 10 s, the window doubling with each consecutive failure up to 5 min
+ * (full jitter: many remediations that failed together do not come back together), never
+ * within 5 s (the API just failed three times), and no sooner than the breaker allows.
  */
-export const MODEL_RETRY_MS = 10_000;
-export const MODEL_RETRY_MAX_MS = 300_000;
+export const MODEL_RETRY: Backoff = { baseMs: 10_000, maxMs: 300_000, minMs: 5_000 };
 /** Reasons this reconciler writes while a session waits; a session that goes on replaces them. */
 const WAITING_REASONS: ReadonlySet<string> = new Set(["Cooldown", "CircuitOpen", "ModelUnavailable", "PolicyNotFound"]);
 
@@ -208,8 +209,7 @@ export class RemediationReconciler implements Reconciler {
   /**
    * Runs the session and tells the breaker how it went. A Messages API outage (after the
    * SDK's retries) leaves the session where it was, says so in the status, and comes back
-   * after MODEL_RETRY_MS, doubling per consecutive failure, and no sooner than the breaker
-   * lets it.
+   * after a MODEL_RETRY backoff, and no sooner than the breaker lets it.
    */
   private async guarded(
     key: string,
@@ -250,7 +250,7 @@ export class RemediationReconciler implements Reconciler {
     // The session answered its pending calls before it called the model: a decision given on them is spent.
     if (remediation.status?.phase === "AwaitingApproval") await this.consumeDecisions(remediation);
     const failures = (this.backoff.get(key)?.failures ?? 0) + 1;
-    const retryInMs = Math.max(breaker.openFor(), Math.min(MODEL_RETRY_MAX_MS, MODEL_RETRY_MS * 2 ** (failures - 1)));
+    const retryInMs = Math.max(breaker.openFor(), backoffDelay(failures - 1, MODEL_RETRY));
     const at = new Date(Date.now() + retryInMs).toISOString().replace(/\.\d+Z$/, "Z");
     const waiting = {
       reason: "ModelUnavailable",

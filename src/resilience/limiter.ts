@@ -95,24 +95,21 @@ function abortReason(signal: AbortSignal): Error {
 }
 
 /**
- * Maps with at most `limit` calls in flight; results keep the input order. After the
- * first failure no new call starts, and the returned promise rejects with that failure.
+ * Maps with at most `limit` calls in flight, through a Semaphore (the one limiter); results
+ * keep the input order. After the first failure no new call starts, and the returned
+ * promise rejects with that failure.
  */
 export async function mapBounded<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const results = new Array<R>(items.length);
-  let next = 0;
-  let failed = false;
-  const worker = async (): Promise<void> => {
-    while (next < items.length && !failed) {
-      const index = next++;
-      try {
-        results[index] = await fn(items[index] as T);
-      } catch (err) {
-        failed = true;
-        throw err;
-      }
+  const slots = new Semaphore(Math.max(1, limit));
+  // Aborted with the first failure: callers still waiting for a slot give up with it.
+  const failed = new AbortController();
+  const one = async (item: T): Promise<R> => {
+    try {
+      return await fn(item);
+    } catch (err) {
+      failed.abort(err);
+      throw err;
     }
   };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
+  return Promise.all(items.map((item) => slots.run(() => one(item), failed.signal)));
 }

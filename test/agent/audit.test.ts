@@ -4,6 +4,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
 import { AuditLog, readAuditFile, verifyAuditFile } from "../../src/agent/audit.js";
+import { NotFoundError } from "../../src/errors.js";
 import { renderAuditForPerson } from "../../src/agent/render.js";
 
 let dir: string;
@@ -51,7 +52,14 @@ describe("AuditLog: appending", () => {
       entries.map((e) => e.seq),
       [1, 2, 3, 4, 5],
     );
-    assert.deepEqual(await verifyAuditFile(path, { expectedHead: log.head }), { ok: true, entries: 5, head: log.head });
+    const anchored = { seq: 5, hash: log.head };
+    assert.deepEqual(log.syncedHead, anchored, "close() synced the last line");
+    assert.deepEqual(await verifyAuditFile(path, { expected: anchored }), {
+      ok: true,
+      entries: 5,
+      head: log.head,
+      anchored,
+    });
   });
 
   it("writes lines with keys in the documented order, first prevHash 64 zeros, file mode 0600", async () => {
@@ -203,15 +211,43 @@ describe("verifyAuditFile: names the first bad line", () => {
     assert.match(!result.ok ? result.reason : "", /torn final line/);
   });
 
-  it("finds lines cut off the end at a line boundary only with expectedHead", async () => {
+  it("finds lines cut off the end at a line boundary only with the anchor, and says how many", async () => {
     const path = fresh();
     const log = await AuditLog.open(path);
-    for (let i = 0; i < 3; i++) await log.append("reasoning", { text: `t${i}` });
+    for (let i = 0; i < 4; i++) await log.append("reasoning", { text: `t${i}` });
     await log.close();
+    const anchor = log.syncedHead;
+    assert.ok(anchor);
     await rewrite(path, (l) => l.slice(0, 2));
     assert.equal((await verifyAuditFile(path)).ok, true, "the chain alone cannot see this");
-    const result = await verifyAuditFile(path, { expectedHead: log.head });
+    const result = await verifyAuditFile(path, { expected: anchor });
     assert.equal(!result.ok && result.line, 3);
+    assert.match(
+      !result.ok ? result.reason : "",
+      /^truncated: the remediation's status records entry 4 \(hash [0-9a-f]{12}…\), but the file ends at entry 2: 2 entries were cut off the end$/,
+    );
+  });
+
+  it("lines written after the anchor are fine; a file replaced by another chain is not", async () => {
+    const path = fresh();
+    const log = await AuditLog.open(path);
+    await log.append("reasoning", { text: "a" }, { sync: true });
+    const anchor = log.syncedHead;
+    await log.append("reasoning", { text: "b" });
+    assert.deepEqual(log.syncedHead, anchor, "an unsynced line is not on disk yet: not the anchor");
+    await log.close();
+    assert.equal((await verifyAuditFile(path, { expected: anchor })).ok, true);
+
+    const other = fresh();
+    await writeLog(other, 3);
+    const result = await verifyAuditFile(other, { expected: anchor });
+    assert.equal(!result.ok && result.line, 1);
+    assert.match(!result.ok ? result.reason : "", /rewritten or replaced/);
+  });
+
+  it("a missing file is a NotFoundError (no session yet), not a read failure", async () => {
+    await assert.rejects(verifyAuditFile(fresh()), NotFoundError);
+    await assert.rejects(readAuditFile(fresh()), NotFoundError);
   });
 });
 

@@ -276,7 +276,7 @@ describe("the Anthropic API stopped and started again", () => {
     );
     assert.match(unavailable.status?.message ?? "", /the Messages API is unavailable: Connection error/);
     assert.equal(unavailable.status?.phase, "Investigating");
-    // Backing off: one session attempt (the SDK's three tries) per MODEL_RETRY_MS (10 s), not a tight loop.
+    // Backing off: one session attempt (the SDK's three tries) per MODEL_RETRY wait (at least 5 s), not a tight loop.
     await new Promise((resolve) => setTimeout(resolve, 12_000));
     const attempts = s.logsMatching(/reconcile failed|agent session finished/).length;
     assert.ok(((await metric(s, "steward_agent_api_errors_total")) ?? 0) <= 2, "at most two failed attempts in 12 s");

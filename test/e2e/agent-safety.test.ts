@@ -263,7 +263,7 @@ spec:
     });
   }
 
-  it("audit verify detects an edited line and a deleted line", async () => {
+  it("audit verify detects an edited line, a deleted line, and lines cut off the end", async () => {
     scenario = await startAgentScenario({
       mode: "auto",
       script: [
@@ -278,7 +278,10 @@ spec:
     const name = done.metadata.name;
     const path = join(scenario.state, "audit", "default", `${name}.jsonl`);
     const original = await readFile(path, "utf8");
-    assert.equal((await cli(scenario.state, "audit", "verify", name)).code, 0);
+    const intact = await cli(scenario.state, "audit", "verify", name);
+    assert.equal(intact.code, 0, intact.stderr);
+    const entries = original.trimEnd().split("\n").length;
+    assert.match(intact.stdout, new RegExp(`including entry ${entries}, the last the remediation's status records`));
     const lines = original.trimEnd().split("\n");
     const edited = [...lines];
     edited[3] = (edited[3] ?? "").replace(/"kind":"(\w+)"/, '"kind":"$1","forged":true');
@@ -291,6 +294,11 @@ spec:
     const deletedResult = await cli(scenario.state, "audit", "verify", name);
     assert.equal(deletedResult.code, 1);
     assert.match(deletedResult.stderr, /line 6:/);
+    // Whole lines cut off the end leave a chain that verifies: the status's auditHead does not.
+    await writeFile(path, `${lines.slice(0, -2).join("\n")}\n`);
+    const cut = await cli(scenario.state, "audit", "verify", name);
+    assert.equal(cut.code, 1);
+    assert.match(cut.stderr, new RegExp(`line ${entries - 1}: truncated: .* 2 entries were cut off the end`));
   });
 
   const stopCases: [string, ScriptStep[], RegExp][] = [

@@ -58,6 +58,31 @@ describe("steward CLI without a running controller", () => {
     assert.equal(missing.stderr.trim(), 'error: desiredstate "etcd" not found');
   });
 
+  it("logs and audit verify of a remediation no agent session has run for say so, by name", async () => {
+    const state = await tempStateDir();
+    const file = await writeManifest(
+      state,
+      "rem.yaml",
+      `apiVersion: steward.dev/v1alpha1
+kind: AgentRemediation
+metadata: {name: waiting}
+spec:
+  desiredStateRef: {name: etcd}
+  fingerprint: f
+  reason: NoSimpleFix
+  drift: []
+  mode: approve
+`,
+    );
+    const applied = await cli(state, "apply", "-f", file);
+    assert.equal(applied.code, 0, applied.stderr);
+    for (const command of [["logs"], ["audit", "verify"]]) {
+      const result = await cli(state, ...command, "waiting");
+      assert.equal(result.code, 1);
+      assert.match(result.stderr, /remediation "waiting" has no audit trail yet \(no agent session has run for it\)/);
+    }
+  });
+
   it("rejects bad YAML and schema errors with file, document and field, stores nothing, exits 1", async () => {
     const state = await tempStateDir();
     const good = etcdDesiredState({ name: "good" });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import type { AgentRemediation, RemediationStatus } from "../../src/api/remediation.js";
+import type { AgentRemediation } from "../../src/api/remediation.js";
 import {
   enqueueForStoreEvent,
   enqueueRemediationsForStoreEvent,
@@ -9,32 +9,13 @@ import {
   remediationConcernsDesiredState,
 } from "../../src/reconcile/handlers.js";
 import { WorkQueue } from "../../src/reconcile/queue.js";
-import { emptyRemediationStatus } from "../../src/reconcile/remediations.js";
 import type { WatchEvent } from "../../src/store/store.js";
 import { desiredState } from "../store/contract.js";
+import { openRemediation } from "./fixtures.js";
 
 const AT = "2026-11-24T10:00:00.000Z";
 
-function remediation(
-  status: Partial<RemediationStatus> | undefined,
-  meta: Partial<AgentRemediation["metadata"]> = {},
-): AgentRemediation {
-  return {
-    apiVersion: "steward.dev/v1alpha1",
-    kind: "AgentRemediation",
-    metadata: { name: "r", namespace: "default", generation: 1, ...meta },
-    spec: {
-      desiredStateRef: { name: "etcd", namespace: "default" },
-      fingerprint: "f",
-      reason: "NoSimpleFix",
-      drift: [],
-      policyRef: "default",
-      mode: "auto",
-      maxAttempts: 2,
-    },
-    status: status === undefined ? undefined : { ...emptyRemediationStatus(), openedAt: AT, ...status },
-  };
-}
+const remediation = openRemediation;
 
 const modified = (previous: AgentRemediation, object: AgentRemediation): WatchEvent => ({
   type: "MODIFIED",
@@ -91,7 +72,7 @@ describe("a remediation's change and its DesiredState", () => {
       assert.equal(remediationConcernsDesiredState(c.event), c.concerns);
       const queue = new WorkQueue();
       enqueueForStoreEvent(c.event, queue);
-      assert.deepEqual(await drain(queue), c.concerns ? ["DesiredState/default/etcd"] : []);
+      assert.deepEqual(await drain(queue), c.concerns ? ["DesiredState/default/ds"] : []);
     });
   }
 });
@@ -117,7 +98,7 @@ describe("a remediation's change and its owner", () => {
 });
 
 describe("OpenRemediationIndex: a DesiredState's change enqueues its open remediations", () => {
-  const ds = desiredState("etcd");
+  const ds = desiredState("ds");
   const dsEvent = (type: WatchEvent["type"]): WatchEvent => ({ type, object: ds });
 
   it("open ones are enqueued on a change or the deletion of their DesiredState; closed ones no longer", async () => {

@@ -9,15 +9,15 @@ import {
   type SessionRunContext,
   type SessionRunner,
 } from "../../src/reconcile/session-runner.js";
-import type { ContainerSnapshot, DockerObserver } from "../../src/observe/types.js";
-import { container } from "./fixtures.js";
+import type { ContainerSnapshot } from "../../src/observe/types.js";
+import { container, dockerShowing } from "./fixtures.js";
 import { waitFor } from "../../scripts/lib/wait.js";
 import type { DesiredState } from "../../src/api/desired-state.js";
 import { validateResource } from "../../src/api/load.js";
 import type { AgentRemediation, RemediationStatus } from "../../src/api/remediation.js";
 import { silentLogger } from "../../src/telemetry/logging.js";
 import { CircuitBreaker } from "../../src/resilience/circuit-breaker.js";
-import { MODEL_RETRY_MS, RemediationReconciler } from "../../src/reconcile/remediation-reconciler.js";
+import { MODEL_RETRY, RemediationReconciler } from "../../src/reconcile/remediation-reconciler.js";
 import { emptyRemediationStatus } from "../../src/reconcile/remediations.js";
 import { StewardMetrics } from "../../src/telemetry/metrics.js";
 import { FileStore } from "../../src/store/file/file-store.js";
@@ -85,17 +85,6 @@ class ScriptedRunner implements SessionRunner {
     if (typeof next === "function") return next(context);
     return next instanceof Error ? Promise.reject(next) : Promise.resolve(next);
   }
-}
-
-function dockerShowing(containers: () => ContainerSnapshot[]): DockerObserver {
-  return {
-    start: () => Promise.resolve(),
-    close: () => Promise.resolve(),
-    subscribe: () => () => undefined,
-    containers,
-    synced: () => true,
-    connection: () => ({ state: "connected", since: "2026-01-01T00:00:00.000Z" }),
-  };
 }
 
 async function setup(options: {
@@ -198,7 +187,10 @@ describe("RemediationReconciler: the Messages API down", () => {
     });
     await store.create(remediation("r", {}));
     const result = await reconciler.reconcile(request("r"), context);
-    assert.deepEqual(result, { type: "requeueAfter", ms: MODEL_RETRY_MS });
+    assert.ok(
+      result.type === "requeueAfter" && result.ms >= 5_000 && result.ms <= MODEL_RETRY.baseMs,
+      JSON.stringify(result),
+    );
     const s = await status(store, "r");
     assert.equal(s?.reason, "ModelUnavailable");
     assert.match(
@@ -208,7 +200,7 @@ describe("RemediationReconciler: the Messages API down", () => {
     assert.equal(await sample(metrics, "steward_agent_api_errors_total", ""), 1);
     // Its own status write brings it back at once (a watch event): it must still wait.
     const again = await reconciler.reconcile(request("r"), context);
-    assert.ok(again.type === "requeueAfter" && again.ms > 0 && again.ms <= MODEL_RETRY_MS);
+    assert.ok(again.type === "requeueAfter" && again.ms <= MODEL_RETRY.baseMs);
     assert.deepEqual(runner.runs, ["r"]);
   });
 });

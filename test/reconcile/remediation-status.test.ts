@@ -12,6 +12,7 @@ import {
 import { emptyRemediationStatus } from "../../src/reconcile/remediations.js";
 import type { EventRecorder, StewardEvent } from "../../src/store/events.js";
 import { FileStore } from "../../src/store/file/file-store.js";
+import { openRemediation } from "./fixtures.js";
 
 const AT = "2026-11-24T10:00:00.000Z";
 const open = (overrides: Partial<RemediationStatus> = {}): RemediationStatus => ({
@@ -152,23 +153,7 @@ describe("applyStatusChange: what each change does to a remediation's status", (
   }
 });
 
-function remediation(): AgentRemediation {
-  return {
-    apiVersion: "steward.dev/v1alpha1",
-    kind: "AgentRemediation",
-    metadata: { name: "r", namespace: "default" },
-    spec: {
-      desiredStateRef: { name: "ds", namespace: "default" },
-      fingerprint: "f",
-      reason: "NoSimpleFix",
-      drift: [],
-      policyRef: "default",
-      mode: "auto",
-      maxAttempts: 2,
-    },
-    status: open(),
-  };
-}
+const remediation = (): AgentRemediation => openRemediation({});
 
 class Events implements EventRecorder {
   readonly recorded: StewardEvent[] = [];

@@ -4,23 +4,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
 import { silentLogger } from "../../src/telemetry/logging.js";
-import type { ContainerSnapshot, DockerObserver } from "../../src/observe/types.js";
 import { DesiredStateReconciler } from "../../src/reconcile/desired-state-reconciler.js";
 import { StewardMetrics } from "../../src/telemetry/metrics.js";
 import { FileStore } from "../../src/store/file/file-store.js";
 import { desiredState } from "../store/contract.js";
-import { container } from "./fixtures.js";
-
-function dockerWith(containers: () => ContainerSnapshot[]): DockerObserver {
-  return {
-    start: () => Promise.resolve(),
-    close: () => Promise.resolve(),
-    subscribe: () => () => undefined,
-    containers,
-    synced: () => true,
-    connection: () => ({ state: "connected", since: "2026-01-01T00:00:00.000Z" }),
-  };
-}
+import { container, dockerShowing } from "./fixtures.js";
 
 describe("status writes: only when the status changed", () => {
   it("regression: an unchanged system is not rewritten on every reconcile (an absent field compared unequal to an undefined one)", async () => {
@@ -36,7 +24,9 @@ describe("status writes: only when the status changed", () => {
     const reconciler = new DesiredStateReconciler({
       store,
       observers: {
-        docker: dockerWith(() => [container("etcd0", running ? {} : { state: "exited", exitCode: 1, health: "none" })]),
+        docker: dockerShowing(() => [
+          container("etcd0", running ? {} : { state: "exited", exitCode: 1, health: "none" }),
+        ]),
       },
       metrics: new StewardMetrics(),
       agent: { modelConfigured: false },

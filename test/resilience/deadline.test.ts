@@ -2,31 +2,7 @@ import assert from "node:assert/strict";
 import { describe, it } from "node:test";
 import { setTimeout as delay } from "node:timers/promises";
 import { CoalescingRunner } from "../../src/observe/docker/coalesce.js";
-import { backoffDelay } from "../../src/resilience/backoff.js";
 import { withDeadline } from "../../src/resilience/deadline.js";
-import { mapBounded } from "../../src/resilience/limiter.js";
-
-void describe("backoffDelay", () => {
-  const backoff = { initialMs: 100, maxMs: 1_000 };
-  const cases: [failures: number, random: number, expected: number][] = [
-    [0, 0.5, 100], // no jitter at the midpoint
-    [1, 0.5, 200],
-    [3, 0.5, 800],
-    [4, 0.5, 1_000], // capped
-    [60, 0.5, 1_000], // no overflow after a long outage
-    [0, 0, 80], // -20 %
-    [0, 1, 120], // +20 %
-    [9, 1, 1_000], // jitter never exceeds the cap
-  ];
-  for (const [failures, random, expected] of cases) {
-    void it(`waits ${expected} ms after ${failures} failures (random ${random})`, () => {
-      assert.equal(
-        backoffDelay(failures, backoff, () => random),
-        expected,
-      );
-    });
-  }
-});
 
 void describe("withDeadline", () => {
   void it("returns the call's result", async () => {
@@ -74,39 +50,6 @@ void describe("withDeadline", () => {
         return true;
       },
     );
-  });
-});
-
-void describe("mapBounded", () => {
-  void it("keeps order and never exceeds the limit", async () => {
-    let inFlight = 0;
-    let peak = 0;
-    const result = await mapBounded([5, 1, 4, 2, 3, 0, 6, 2, 1], 3, async (n) => {
-      peak = Math.max(peak, ++inFlight);
-      await delay(n);
-      inFlight--;
-      return n * 10;
-    });
-    assert.deepEqual(result, [50, 10, 40, 20, 30, 0, 60, 20, 10]);
-    assert.equal(peak, 3);
-  });
-
-  void it("starts nothing new after a failure and rejects with it", async () => {
-    const started: number[] = [];
-    await assert.rejects(
-      mapBounded([1, 2, 3, 4, 5, 6], 2, async (n) => {
-        started.push(n);
-        await delay(1);
-        if (n === 2) throw new Error("boom");
-        return n;
-      }),
-      /boom/,
-    );
-    assert.ok(started.length <= 3, `started ${started.join(",")}`);
-  });
-
-  void it("handles an empty list", async () => {
-    assert.deepEqual(await mapBounded([], 8, () => Promise.resolve(1)), []);
   });
 });
 

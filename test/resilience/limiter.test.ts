@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { setImmediate as tick } from "node:timers/promises";
-import { Semaphore } from "../../src/resilience/limiter.js";
+import { setImmediate as tick, setTimeout as delay } from "node:timers/promises";
+import { mapBounded, Semaphore } from "../../src/resilience/limiter.js";
 
 void describe("Semaphore", () => {
   void it("grants up to `limit` slots at once and queues the rest", async () => {
@@ -116,5 +116,61 @@ void describe("Semaphore", () => {
     for (const limit of [0, -1, 1.5, Number.NaN]) {
       assert.throws(() => new Semaphore(limit), RangeError);
     }
+  });
+});
+
+void describe("Semaphore.tryAcquire: a slot now or nothing, for callers that must not wait", () => {
+  void it("takes a free slot, refuses when all are held, and a released slot can be taken again", () => {
+    const sem = new Semaphore(1);
+    const release = sem.tryAcquire();
+    assert.ok(release);
+    assert.equal(sem.tryAcquire(), undefined);
+    assert.equal(sem.waiting, 0, "a refused caller does not queue");
+    release();
+    assert.ok(sem.tryAcquire());
+  });
+
+  void it("never takes a slot promised to a waiter", async () => {
+    const sem = new Semaphore(1);
+    const release = await sem.acquire();
+    let granted = false;
+    void sem.acquire().then(() => (granted = true));
+    release();
+    assert.equal(sem.tryAcquire(), undefined, "the slot passed to the waiter");
+    await tick();
+    assert.equal(granted, true);
+  });
+});
+
+void describe("mapBounded", () => {
+  void it("keeps order and never exceeds the limit", async () => {
+    let inFlight = 0;
+    let peak = 0;
+    const result = await mapBounded([5, 1, 4, 2, 3, 0, 6, 2, 1], 3, async (n) => {
+      peak = Math.max(peak, ++inFlight);
+      await delay(n);
+      inFlight--;
+      return n * 10;
+    });
+    assert.deepEqual(result, [50, 10, 40, 20, 30, 0, 60, 20, 10]);
+    assert.equal(peak, 3);
+  });
+
+  void it("starts nothing new after a failure and rejects with it", async () => {
+    const started: number[] = [];
+    await assert.rejects(
+      mapBounded([1, 2, 3, 4, 5, 6], 2, async (n) => {
+        started.push(n);
+        await delay(1);
+        if (n === 2) throw new Error("boom");
+        return n;
+      }),
+      /boom/,
+    );
+    assert.ok(started.length <= 3, `started ${started.join(",")}`);
+  });
+
+  void it("handles an empty list", async () => {
+    assert.deepEqual(await mapBounded([], 8, () => Promise.resolve(1)), []);
   });
 });

@@ -5,6 +5,7 @@
  * decodes only complete lines, so a chunk is never parsed as one event.
  */
 import { errorMessage } from "../../errors.js";
+import { isRecord } from "../../json.js";
 
 /** A line longer than this is not an event we can use; it is dropped, never buffered. */
 export const MAX_EVENT_LINE_BYTES = 1024 * 1024;
@@ -195,8 +196,4 @@ function splitAttributes(attributes: Record<string, unknown>): Pick<ContainerEve
   if (typeof exitCode === "string" ? /^-?\d+$/.test(exitCode) : Number.isInteger(exitCode))
     out.exitCode = Number(exitCode);
   return out;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === "object" && value !== null && !Array.isArray(value);
 }

@@ -24,7 +24,7 @@ import {
 } from "./event-lines.js";
 import { followEventStream, type EventStream } from "./event-stream.js";
 import { diffSnapshots, sameSnapshot, toContainerSnapshot } from "./snapshot.js";
-import { DEFAULT_BACKOFF, backoffDelay, type BackoffOptions } from "../../resilience/backoff.js";
+import { backoffDelay, type Backoff } from "../../resilience/backoff.js";
 import { sleep, withDeadline } from "../../resilience/deadline.js";
 import { mapBounded } from "../../resilience/limiter.js";
 import { DOCKER_CALL_TIMEOUT_MS, statusCodeOf } from "./client.js";
@@ -39,13 +39,18 @@ export interface ObserverLogger {
 export interface DockerEventObserverOptions {
   docker: Dockerode;
   logger: ObserverLogger;
-  backoff?: BackoffOptions;
+  backoff?: Backoff;
   /** Deadline of each Docker API call (list, inspect, opening the stream). */
   callTimeoutMs?: number;
 }
 
 /** Inspects in flight during a full list; the daemon serialises much beyond this anyway. */
 export const INSPECT_CONCURRENCY = 8;
+/**
+ * Reconnect delays: up to 250 ms, doubling to 5 s. The daemon is local, so retrying is
+ * cheap, and a restarted daemon (a few seconds) should be seen again within about one cap.
+ */
+export const RECONNECT_BACKOFF: Backoff = { baseMs: 250, maxMs: 5_000 };
 /** A link that stayed up this long resets the backoff, so a flapping daemon keeps backing off. */
 export const STABLE_LINK_MS = 10_000;
 
@@ -60,7 +65,7 @@ interface Link {
 export class DockerEventObserver implements DockerObserver {
   private readonly docker: Dockerode;
   private readonly logger: ObserverLogger;
-  private readonly backoff: BackoffOptions;
+  private readonly backoff: Backoff;
   private readonly callTimeoutMs: number;
   private phase: "new" | "running" | "closed" = "new";
   private readonly closing = new AbortController();
@@ -79,7 +84,7 @@ export class DockerEventObserver implements DockerObserver {
   constructor(options: DockerEventObserverOptions) {
     this.docker = options.docker;
     this.logger = options.logger;
-    this.backoff = options.backoff ?? DEFAULT_BACKOFF;
+    this.backoff = options.backoff ?? RECONNECT_BACKOFF;
     this.callTimeoutMs = options.callTimeoutMs ?? DOCKER_CALL_TIMEOUT_MS;
     this.refresher = new CoalescingRunner(
       (id, scope) => this.refreshOne(id, scope),

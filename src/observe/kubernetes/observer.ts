@@ -1,6 +1,7 @@
 import { AppsV1Api, CoreV1Api, type KubeConfig } from "@kubernetes/client-node";
 import type { Logger } from "../../telemetry/logging.js";
 import { errorMessage } from "../../errors.js";
+import { backoffDelay, type Backoff } from "../../resilience/backoff.js";
 import { Informer, type InformerEvent } from "../../kube/informer.js";
 import { requestOptions } from "../../kube/request-options.js";
 import type {
@@ -32,7 +33,8 @@ interface Cached<S> {
 const DEFAULT_RESYNC_MS = 10 * 60_000;
 const DEFAULT_WATCHDOG_MS = 90_000;
 const DEFAULT_WATCH_TIMEOUT_S = 300;
-const MAX_LIST_RETRY_MS = 30_000;
+/** A first list that failed (API server down, RBAC not yet granted) is tried again within 1 s, doubling to 30 s. */
+const LIST_RETRY: Backoff = { baseMs: 1_000, maxMs: 30_000 };
 
 function cached<S>(raw: unknown, snapshot: S | undefined): Cached<S> | undefined {
   const metadata = (
@@ -167,7 +169,7 @@ export class KubernetesWorkloadObserver implements KubernetesObserver {
       },
       (err: unknown) => {
         at.watch.error = errorMessage(err);
-        const retryInMs = Math.min(MAX_LIST_RETRY_MS, 1_000 * 2 ** at.attempt);
+        const retryInMs = backoffDelay(at.attempt, LIST_RETRY);
         this.options.logger.warn("cannot list Kubernetes workloads", {
           namespace: at.namespace,
           path: at.path,

@@ -3,6 +3,7 @@ import { link, open, readdir, readFile, rename, rm, stat, writeFile } from "node
 import { basename, dirname, join } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { StewardError } from "../../errors.js";
+import { jittered } from "../../resilience/backoff.js";
 
 /**
  * Writes a file so that a reader (or a crash) sees either the old or the new content,
@@ -42,6 +43,7 @@ const STALE_LOCK_MS = 10_000;
 /** Breaking a lock takes microseconds; a `.break` file older than this was left by a crash. */
 const STALE_BREAK_MS = 2_000;
 const LOCK_WAIT_MS = 15_000;
+/** A writer waiting for the lock looks again after 5 to 10 ms (jittered: two waiters do not poll in step). */
 const LOCK_POLL_MS = 5;
 
 /**
@@ -82,7 +84,7 @@ export async function withFileLock<T>(path: string, fn: () => Promise<T>): Promi
     if (Date.now() > deadline) {
       throw new StewardError(`timed out waiting for the lock ${lock}; if no Steward process is running, delete it`);
     }
-    await sleep(LOCK_POLL_MS + Math.random() * LOCK_POLL_MS);
+    await sleep(jittered(LOCK_POLL_MS, 1));
   }
   try {
     return await fn();

@@ -1,12 +1,4 @@
-import {
-  ApiException,
-  CustomObjectsApi,
-  Observable,
-  type ConfigurationOptions,
-  type KubeConfig,
-  type RequestContext,
-  type ResponseContext,
-} from "@kubernetes/client-node";
+import { ApiException, CustomObjectsApi, type ConfigurationOptions, type KubeConfig } from "@kubernetes/client-node";
 import { setTimeout as sleep } from "node:timers/promises";
 import { isDeepStrictEqual } from "node:util";
 import { CRD_VERSION } from "../../api/crds.js";
@@ -16,6 +8,8 @@ import { KINDS, type Kind, type Resource, type ResourceOf } from "../../api/reso
 import { ConflictError, errorMessage, NotFoundError, StewardError, ValidationError } from "../../errors.js";
 import { describeApiError, statusCode } from "../../kube/api-errors.js";
 import type { Fence } from "../../kube/fence.js";
+import { MERGE_PATCH, requestOptions } from "../../kube/request-options.js";
+import { backoffDelay, parseRetryAfter, type Backoff } from "../../resilience/backoff.js";
 import {
   APPLY_CONFLICT_HINT,
   DEFAULT_RESYNC_PERIOD_MS,
@@ -56,8 +50,12 @@ type Raw = Record<string, unknown> & { metadata?: Record<string, unknown> };
 
 /** Optimistic-concurrency retries of a read-modify-write that lost a race (409 Conflict). */
 const CONFLICT_RETRIES = 20;
+/** Between them: up to 10 ms, doubling to 200 ms (the other writer is done in milliseconds). */
+const CONFLICT_BACKOFF: Backoff = { baseMs: 10, maxMs: 200 };
+/** Retries of a 429 (throttled, or a new CRD's storage still initializing), after its Retry-After. */
 const THROTTLE_RETRIES = 10;
-const MERGE_PATCH = "application/merge-patch+json";
+/** Up to 250 ms, doubling to 2 s, and never sooner than the server's Retry-After (up to 2 s). */
+const THROTTLE_BACKOFF: Backoff = { baseMs: 250, maxMs: 2_000 };
 /** The steps of `call` that change something: each request is checked against the fence. */
 const WRITE_STEPS = new Set(["creating", "replacing", "writing status of", "annotating", "deleting"]);
 const META_FIELDS = [
@@ -177,7 +175,7 @@ export class KubernetesStore implements Store {
         return await this.applyOver(resource, desired, existing);
       } catch (err) {
         if (statusCode(err) !== 409) throw err;
-        await backoff(attempt);
+        await sleep(backoffDelay(attempt, CONFLICT_BACKOFF));
       }
     }
     throw new StewardError(`applying ${kind} "${ref.name}": still conflicting after ${CONFLICT_RETRIES} attempts`);
@@ -257,7 +255,7 @@ export class KubernetesStore implements Store {
       } catch (err) {
         if (statusCode(err) !== 409) throw err;
         if (expected !== undefined) throw new ConflictError({ kind, name: ref.name }, expected, "newer");
-        await backoff(attempt);
+        await sleep(backoffDelay(attempt, CONFLICT_BACKOFF));
       }
     }
     throw new StewardError(
@@ -338,31 +336,16 @@ export class KubernetesStore implements Store {
       // Synchronously before the request is made, on every attempt: a retry is a new write.
       if (WRITE_STEPS.has(step)) this.options.fence?.check(`${step} a steward.dev object`);
       try {
-        return (await request(this.callOptions(contentType))) as Raw;
+        return (await request(requestOptions({ timeoutMs: this.timeoutMs, contentType }))) as Raw;
       } catch (err) {
-        const throttledMs = attempt < THROTTLE_RETRIES ? throttleDelayMs(err) : undefined;
-        if (throttledMs !== undefined) {
-          await sleep(throttledMs);
+        if (attempt < THROTTLE_RETRIES && statusCode(err) === 429) {
+          await sleep(backoffDelay(attempt, THROTTLE_BACKOFF, { retryAfterMs: retryAfterOf(err) }));
           continue;
         }
         if (!wrap || statusCode(err) === 409) throw err;
         throw new StewardError(`${step} a steward.dev object: ${describeApiError(err)}`, { cause: err });
       }
     }
-  }
-
-  /** Per-call options: the timeout, and optionally a Content-Type (the patch flavour). */
-  callOptions(contentType?: string): ConfigurationOptions {
-    const timeoutMs = this.timeoutMs;
-    const middleware = {
-      pre: (context: RequestContext) => {
-        context.setSignal(AbortSignal.timeout(timeoutMs));
-        if (contentType) context.setHeaderParam("Content-Type", contentType);
-        return new Observable(Promise.resolve(context));
-      },
-      post: (response: ResponseContext) => new Observable(Promise.resolve(response)),
-    };
-    return { middleware: [middleware], middlewareMergeStrategy: "append" };
   }
 
   private path(
@@ -422,11 +405,11 @@ function versionOf(raw: Raw): string {
   return typeof version === "string" ? version : "";
 }
 
-/** For a 429: how long to wait before trying again (its Retry-After, at most a second); undefined for any other error. */
-function throttleDelayMs(err: unknown): number | undefined {
-  if (statusCode(err) !== 429) return undefined;
-  const seconds = Number((err as ApiException<unknown>).headers["retry-after"] ?? 1);
-  return Math.min(Number.isFinite(seconds) ? seconds : 1, 1) * 1_000;
+/** A failed call's Retry-After, in milliseconds. */
+function retryAfterOf(err: unknown): number | undefined {
+  return err instanceof ApiException
+    ? parseRetryAfter((err as ApiException<unknown>).headers["retry-after"])
+    : undefined;
 }
 
 /** The same spec, labels and annotations: applying `desired` over `current` would change nothing. */
@@ -440,8 +423,4 @@ function sameDeclaration(current: Resource, desired: Resource): boolean {
 
 function nonEmpty(record: Record<string, string> | undefined): Record<string, string> | undefined {
   return record && Object.keys(record).length > 0 ? record : undefined;
-}
-
-function backoff(attempt: number): Promise<void> {
-  return sleep(Math.min(200, 5 * 2 ** attempt) * (0.5 + Math.random()));
 }

@@ -181,7 +181,7 @@ void describe("DockerEventObserver after a dropped events stream", () => {
     reconnecting = new DockerEventObserver({
       docker: tap.docker,
       logger: recordingLogger(),
-      backoff: { initialMs: 100, maxMs: 400 },
+      backoff: { baseMs: 100, maxMs: 400 },
     });
     reconnecting.subscribe((event) => events.push(event));
     await reconnecting.start();
