@@ -69,6 +69,7 @@ export async function startSteward(
     openings: new OpeningRateLimiter(config.maxOpeningsPerMinute),
   });
   const controller = new Controller({
+    name: "desiredstate",
     reconciler,
     queue,
     logger,
@@ -98,6 +99,7 @@ export async function startSteward(
   const agentQueue = new WorkQueue();
   // One worker per concurrent session: remediations beyond that wait in the queue, Pending.
   const agentController = new Controller({
+    name: "agentremediation",
     reconciler: new RemediationReconciler({
       store,
       runner,

@@ -1,10 +1,12 @@
 import { TerminalError, errorMessage } from "../errors.js";
 import type { Logger } from "../telemetry/logging.js";
-import type { ReconcileResultLabel, StewardMetrics } from "../telemetry/metrics.js";
+import type { ControllerName, ReconcileResultLabel, StewardMetrics } from "../telemetry/metrics.js";
 import type { WorkQueue } from "./queue.js";
 import type { Reconciler, ReconcileRequest } from "./reconciler.js";
 
 export interface ControllerOptions {
+  /** The `controller` label of its metrics. */
+  name: ControllerName;
   reconciler: Reconciler;
   queue: WorkQueue;
   logger: Logger;
@@ -41,6 +43,8 @@ export class Controller {
 
   start(): void {
     if (this.term) return;
+    const { metrics, name, queue } = this.options;
+    metrics.trackQueue(name, () => queue.length);
     const ended = new AbortController();
     const workers: Promise<void>[] = [];
     this.term = { ended, workers };
@@ -77,7 +81,6 @@ export class Controller {
         await this.processKey(key, ended);
       } finally {
         queue.done(key);
-        this.options.metrics.queueDepth.set(queue.length);
       }
     }
   }
@@ -113,7 +116,7 @@ export class Controller {
     } finally {
       stopTimer();
     }
-    metrics.reconcileTotal.inc({ result: label });
+    metrics.reconcileTotal.inc({ controller: this.options.name, result: label });
   }
 
   private handleError(key: string, err: unknown, logger: Logger, timedOut: boolean): ReconcileResultLabel {

@@ -3,6 +3,9 @@ import { RemediationPhase } from "../api/remediation.js";
 
 export const RECONCILE_RESULTS = ["success", "requeue_after", "error", "terminal"] as const;
 export type ReconcileResultLabel = (typeof RECONCILE_RESULTS)[number];
+/** The controllers of `steward run`, by the kind each reconciles: the `controller` label. */
+export const CONTROLLERS = ["desiredstate", "agentremediation"] as const;
+export type ControllerName = (typeof CONTROLLERS)[number];
 export const CIRCUIT_STATES = ["closed", "open", "half_open"] as const;
 export type CircuitStateLabel = (typeof CIRCUIT_STATES)[number];
 /** Why an agent session did not start when its remediation was reconciled. */
@@ -15,14 +18,14 @@ export const SESSION_DEFERRAL_REASONS = ["Cooldown", "CircuitOpen"] as const;
  */
 export class StewardMetrics {
   readonly registry = new Registry();
-  readonly reconcileTotal: Counter<"result">;
+  readonly reconcileTotal: Counter<"controller" | "result">;
   readonly reconcileErrors: Counter;
   readonly reconcileDuration: Histogram;
   readonly driftGauge: Gauge<"desiredstate">;
   readonly simpleFixes: Counter<"action" | "result">;
   readonly remediations: Gauge<"phase">;
   readonly remediationsOpened: Counter;
-  readonly queueDepth: Gauge;
+  readonly queueDepth: Gauge<"controller">;
   readonly observerConnected: Gauge<"observer">;
   readonly storeWatchRestarts: Counter<"reason">;
   readonly agentTokens: Counter<"type">;
@@ -36,6 +39,9 @@ export class StewardMetrics {
   readonly agentApiErrors: Counter;
   readonly circuitState: Gauge<"state">;
   readonly circuitOpened: Counter;
+  readonly circuitProbes: Counter;
+  /** Each controller's queue, read when /metrics is scraped (see trackQueue). */
+  private readonly queues = new Map<ControllerName, () => number>();
 
   constructor() {
     const registers = [this.registry];
@@ -44,8 +50,8 @@ export class StewardMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: "steward_process_", eventLoopMonitoringPrecision: 100 });
     this.reconcileTotal = new Counter({
       name: "steward_reconcile_total",
-      help: "Reconciles by result.",
-      labelNames: ["result"],
+      help: "Reconciles by controller and result.",
+      labelNames: ["controller", "result"],
       registers,
     });
     this.reconcileErrors = new Counter({
@@ -82,10 +88,15 @@ export class StewardMetrics {
       help: "AgentRemediations opened.",
       registers,
     });
+    const queues = this.queues;
     this.queueDepth = new Gauge({
       name: "steward_workqueue_depth",
-      help: "Keys waiting in the work queue.",
+      help: "Keys waiting in each controller's work queue (not those being reconciled).",
+      labelNames: ["controller"],
       registers,
+      collect(): void {
+        for (const controller of CONTROLLERS) this.set({ controller }, queues.get(controller)?.() ?? 0);
+      },
     });
     this.observerConnected = new Gauge({
       name: "steward_observer_connected",
@@ -158,15 +169,26 @@ export class StewardMetrics {
       help: "Times the agent circuit breaker opened.",
       registers,
     });
+    this.circuitProbes = new Counter({
+      name: "steward_agent_circuit_probes_total",
+      help: "Times the agent circuit breaker went half-open and let one probe session through.",
+      registers,
+    });
     for (const reason of SESSION_DEFERRAL_REASONS) this.agentSessionsDeferred.inc({ reason }, 0);
     for (const state of CIRCUIT_STATES) this.circuitState.set({ state }, state === "closed" ? 1 : 0);
     for (const type of ["input", "output", "cache_read", "cache_write"]) this.agentTokens.inc({ type }, 0);
     for (const outcome of ["resolved", "escalated", "awaitingApproval", "interrupted"])
       this.agentSessions.inc({ outcome }, 0);
-    for (const result of RECONCILE_RESULTS) this.reconcileTotal.inc({ result }, 0);
+    for (const [controller, result] of CONTROLLERS.flatMap((c) => RECONCILE_RESULTS.map((r) => [c, r] as const)))
+      this.reconcileTotal.inc({ controller, result }, 0);
     for (const phase of RemediationPhase.options) this.remediations.set({ phase }, 0);
     for (const action of ["start", "restart", "scale"]) {
       for (const result of ["Succeeded", "Failed"]) this.simpleFixes.inc({ action, result }, 0);
     }
+  }
+
+  /** `steward_workqueue_depth{controller}` reads `length` at every scrape, so it is never stale. */
+  trackQueue(controller: ControllerName, length: () => number): void {
+    this.queues.set(controller, length);
   }
 }

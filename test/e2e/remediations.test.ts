@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, it } from "node:test";
-import { setTimeout as sleep } from "node:timers/promises";
 import { compose, containerState, docker, ensureCluster } from "../../scripts/lib/cluster.js";
 import { ALL_MEMBERS_UP, etcdDesiredState } from "../support/desired-states.js";
+import { metric, moreReconciles } from "../support/metrics.js";
 import { condition, getDesiredState, listRemediations } from "../support/status.js";
 import { startWith } from "../support/start.js";
 import { cli, type StewardProcess } from "../support/steward.js";
@@ -60,8 +60,9 @@ describe("drift with no simple fix opens an AgentRemediation", () => {
     const ds = await getDesiredState(state, "etcd");
     const startsBefore = ds?.status?.fixes.filter((f) => f.subject === "container/etcd2").length;
     assert.equal(startsBefore, 2, "exactly restartBudget.max simple fixes were tried");
-    await sleep(6_000);
+    await moreReconciles(steward, "desiredstate", 3);
     assert.equal((await listRemediations(state)).length, 1);
+    assert.equal(await metric(steward, "steward_remediations_opened_total"), 1);
     const later = await getDesiredState(state, "etcd");
     assert.equal(
       later?.status?.fixes.filter((f) => f.subject === "container/etcd2").length,
@@ -183,8 +184,13 @@ describe("drift with no simple fix opens an AgentRemediation", () => {
     assert.equal(ds.status?.invariants[0]?.state, "Unknown");
     assert.match(ds.status?.conditions.find((c) => c.type === "Ready")?.message ?? "", /127\.0\.0\.1:19090/);
     assert.equal(condition(ds, "Degraded"), "True/PrometheusUnavailable");
-    await sleep(6_000);
+    // Reconciles after the invariant's for window (4s) has passed since it became Unknown open nothing.
+    const unknownSince = Date.parse(ds.status?.invariants[0]?.since ?? "");
+    await waitFor(() => Date.now() > unknownSince + 4_000, 10_000, "the for window to pass");
+    await moreReconciles(steward, "desiredstate", 2);
+    assert.equal(condition(await getDesiredState(state, "quorum"), "Ready"), "Unknown/PrometheusUnavailable");
     assert.deepEqual(await listRemediations(state), [], "Unknown is never a violation");
+    assert.equal(await metric(steward, "steward_remediations_opened_total"), 0);
     await docker("start", "prometheus");
     await waitFor(
       async () => condition(await getDesiredState(state, "quorum"), "Ready") === "True/AsDeclared",
