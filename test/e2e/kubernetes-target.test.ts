@@ -8,6 +8,7 @@ import { FakeMessagesServer, lastToolResults, toolUse, type RecordedRequest } fr
 import { cluster } from "../support/kube.js";
 import { kubectl, kubectlOk } from "../support/kubectl.js";
 import { StewardProcess, tempStateDir } from "../support/steward.js";
+import { WEB_IMAGE, webDeployment } from "../support/workloads.js";
 
 /**
  * A DesiredState whose target is a Kubernetes namespace. The test control plane has no
@@ -22,17 +23,7 @@ function workloadManifests(namespace: string): string {
 kind: Namespace
 metadata: {name: ${namespace}}
 ---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: ${namespace}}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers: [{name: main, image: steward-demo/web:1}]
-`;
+${webDeployment(namespace)}`;
 }
 
 function podManifest(namespace: string, name: string): string {
@@ -41,7 +32,7 @@ kind: Pod
 metadata: {name: ${name}, namespace: ${namespace}, labels: {app: web}}
 spec:
   nodeName: node-that-does-not-exist
-  containers: [{name: main, image: steward-demo/web:1}]
+  containers: [{name: main, image: ${WEB_IMAGE}}]
 `;
 }
 
@@ -67,7 +58,7 @@ function podStatus(state: "ready" | "crashloop"): string {
           name: "main",
           ready: true,
           restartCount: 0,
-          image: "steward-demo/web:1",
+          image: WEB_IMAGE,
           imageID: "",
           started: true,
           state: { running: { startedAt: "2026-11-24T10:00:00Z" } },
@@ -76,7 +67,7 @@ function podStatus(state: "ready" | "crashloop"): string {
           name: "main",
           ready: false,
           restartCount: 5,
-          image: "steward-demo/web:1",
+          image: WEB_IMAGE,
           imageID: "",
           started: false,
           state: { waiting: { reason: "CrashLoopBackOff", message: "back-off 2m40s restarting failed container" } },

@@ -9,6 +9,7 @@ import { FakeMessagesServer, toolUse } from "../support/fake-anthropic.js";
 import { cluster } from "../support/kube.js";
 import { kubectl, kubectlOk } from "../support/kubectl.js";
 import { StewardProcess, tempStateDir } from "../support/steward.js";
+import { webDeployment } from "../support/workloads.js";
 
 /**
  * manifests/ on the test kube-apiserver (RBAC authorization on, no nodes, no controllers),
@@ -273,17 +274,7 @@ spec:
   });
 
   it("Kubernetes target: a Deployment scaled down is scaled back through the scale subresource", async () => {
-    const manifests = `apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: ${ns}}
-spec:
-  replicas: 2
-  selector: {matchLabels: {app: web}}
-  template:
-    metadata: {labels: {app: web}}
-    spec:
-      containers: [{name: main, image: steward-demo/web:1}]
----
+    const manifests = `${webDeployment(ns)}---
 apiVersion: steward.dev/v1alpha1
 kind: DesiredState
 metadata: {name: shop, namespace: ${ns}}

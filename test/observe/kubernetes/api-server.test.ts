@@ -12,30 +12,29 @@ import type { KubernetesObserverEvent } from "../../../src/observe/types.js";
 import { cluster } from "../../support/kube.js";
 import { kubectl, kubectlOk } from "../../support/kubectl.js";
 import { tempStateDir } from "../../support/steward.js";
+import { WEB_IMAGE, webDeployment } from "../../support/workloads.js";
 
 const logger = createLogger({ format: "json", level: "error" });
 
 function manifests(namespace: string): string {
-  const template =
-    "template: {metadata: {labels: {app: APP}}, spec: {containers: [{name: main, image: steward-demo/web:1}]}}";
   return `apiVersion: v1
 kind: Namespace
 metadata: {name: ${namespace}}
 ---
-apiVersion: apps/v1
-kind: Deployment
-metadata: {name: web, namespace: ${namespace}}
-spec: {replicas: 2, selector: {matchLabels: {app: web}}, ${template.replace("APP", "web")}}
----
+${webDeployment(namespace)}---
 apiVersion: apps/v1
 kind: StatefulSet
 metadata: {name: db, namespace: ${namespace}}
-spec: {replicas: 1, serviceName: db, selector: {matchLabels: {app: db}}, ${template.replace("APP", "db")}}
+spec:
+  replicas: 1
+  serviceName: db
+  selector: {matchLabels: {app: db}}
+  template: {metadata: {labels: {app: db}}, spec: {containers: [{name: main, image: ${WEB_IMAGE}}]}}
 ---
 apiVersion: v1
 kind: Pod
 metadata: {name: web-1, namespace: ${namespace}, labels: {app: web}}
-spec: {nodeName: no-such-node, containers: [{name: main, image: steward-demo/web:1}]}
+spec: {nodeName: no-such-node, containers: [{name: main, image: ${WEB_IMAGE}}]}
 ---
 apiVersion: v1
 kind: Event
