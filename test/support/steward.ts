@@ -40,7 +40,10 @@ export async function tempStateDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), "steward-e2e-"));
 }
 
-/** A `steward run` child process, with its log lines kept for assertions and debugging. */
+/**
+ * A `steward run` child process. Its log lines are kept for debugging and for the tests of
+ * what logs must not hold (secrets); facts are asserted on status, metrics and Events.
+ */
 export class StewardProcess {
   readonly logs: string[] = [];
   private child: ChildProcess | undefined;
@@ -97,10 +100,6 @@ export class StewardProcess {
     const pid = this.child?.pid;
     if (pid === undefined) throw new Error("steward run is not running");
     return pid;
-  }
-
-  logsMatching(pattern: RegExp): string[] {
-    return this.logs.filter((l) => pattern.test(l));
   }
 }
 
