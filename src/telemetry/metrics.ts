@@ -3,9 +3,9 @@ import { RemediationPhase } from "../api/remediation.js";
 
 export const RECONCILE_RESULTS = ["success", "requeue_after", "error", "terminal"] as const;
 export type ReconcileResultLabel = (typeof RECONCILE_RESULTS)[number];
-/** The controllers of `steward run`, by the kind each reconciles: the `controller` label. */
-export const CONTROLLERS = ["desiredstate", "agentremediation"] as const;
-export type ControllerName = (typeof CONTROLLERS)[number];
+/** The controllers, as the `controller` label of the reconcile metrics names them. */
+export const CONTROLLERS = ["desiredstate", "remediation"] as const;
+export type ControllerLabel = (typeof CONTROLLERS)[number];
 export const CIRCUIT_STATES = ["closed", "open", "half_open"] as const;
 export type CircuitStateLabel = (typeof CIRCUIT_STATES)[number];
 /** Why an agent session did not start when its remediation was reconciled. */
@@ -41,7 +41,7 @@ export class StewardMetrics {
   readonly circuitOpened: Counter;
   readonly circuitProbes: Counter;
   /** Each controller's queue, read when /metrics is scraped (see trackQueue). */
-  private readonly queues = new Map<ControllerName, () => number>();
+  private readonly queues = new Map<ControllerLabel, () => number>();
 
   constructor() {
     const registers = [this.registry];
@@ -174,13 +174,19 @@ export class StewardMetrics {
       help: "Times the agent circuit breaker went half-open and let one probe session through.",
       registers,
     });
+    for (const controller of CONTROLLERS) {
+      for (const result of RECONCILE_RESULTS) this.reconcileTotal.inc({ controller, result }, 0);
+    }
+    this.initialiseLabelSets();
+  }
+
+  /** Every known label set at zero, so a series exists before its first event. */
+  private initialiseLabelSets(): void {
     for (const reason of SESSION_DEFERRAL_REASONS) this.agentSessionsDeferred.inc({ reason }, 0);
     for (const state of CIRCUIT_STATES) this.circuitState.set({ state }, state === "closed" ? 1 : 0);
     for (const type of ["input", "output", "cache_read", "cache_write"]) this.agentTokens.inc({ type }, 0);
     for (const outcome of ["resolved", "escalated", "awaitingApproval", "interrupted"])
       this.agentSessions.inc({ outcome }, 0);
-    for (const [controller, result] of CONTROLLERS.flatMap((c) => RECONCILE_RESULTS.map((r) => [c, r] as const)))
-      this.reconcileTotal.inc({ controller, result }, 0);
     for (const phase of RemediationPhase.options) this.remediations.set({ phase }, 0);
     for (const action of ["start", "restart", "scale"]) {
       for (const result of ["Succeeded", "Failed"]) this.simpleFixes.inc({ action, result }, 0);
@@ -188,7 +194,7 @@ export class StewardMetrics {
   }
 
   /** `steward_workqueue_depth{controller}` reads `length` at every scrape, so it is never stale. */
-  trackQueue(controller: ControllerName, length: () => number): void {
+  trackQueue(controller: ControllerLabel, length: () => number): void {
     this.queues.set(controller, length);
   }
 }

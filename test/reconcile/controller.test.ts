@@ -112,7 +112,7 @@ describe("Controller: pause and start again (a replica that loses, then regains,
     const queue = new WorkQueue();
     const reconciler = new RecordingReconciler();
     const c = new Controller({
-      name: "agentremediation",
+      name: "remediation",
       reconciler,
       queue,
       logger: silentLogger(),
@@ -126,7 +126,7 @@ describe("Controller: pause and start again (a replica that loses, then regains,
     queue.add("fast/ns/b");
     queue.add("fast/ns/c");
     const depth = await metrics.registry.getSingleMetricAsString("steward_workqueue_depth");
-    assert.match(depth, /steward_workqueue_depth\{controller="agentremediation"\} 2/);
+    assert.match(depth, /steward_workqueue_depth\{controller="remediation"\} 2/);
     assert.match(depth, /steward_workqueue_depth\{controller="desiredstate"\} 0/);
     await c.pause();
     c.start();
@@ -134,7 +134,7 @@ describe("Controller: pause and start again (a replica that loses, then regains,
     await c.stop();
     // The slow one, cut short twice (pause, stop), is no result: it is reconciled again next term.
     const total = await metrics.registry.getSingleMetricAsString("steward_reconcile_total");
-    assert.match(total, /steward_reconcile_total\{controller="agentremediation",result="success"\} 2/);
+    assert.match(total, /steward_reconcile_total\{controller="remediation",result="success"\} 2/);
     assert.match(total, /steward_reconcile_total\{controller="desiredstate",result="success"\} 0/);
   });
 });

@@ -1,5 +1,5 @@
 import { waitFor } from "../../scripts/lib/wait.js";
-import type { ControllerName } from "../../src/telemetry/metrics.js";
+import type { ControllerLabel } from "../../src/telemetry/metrics.js";
 
 /** Where a Steward serves /metrics: a running StewardProcess, or `host:port`. */
 export type MetricsSource = { metricsAddress: string } | string;
@@ -30,7 +30,7 @@ export async function metricSum(
 }
 
 /** Reconciles one controller has finished (any result). */
-export function reconciles(source: MetricsSource, controller: ControllerName): Promise<number> {
+export function reconciles(source: MetricsSource, controller: ControllerLabel): Promise<number> {
   return metricSum(source, "steward_reconcile_total", { controller });
 }
 
@@ -42,7 +42,7 @@ export function reconciles(source: MetricsSource, controller: ControllerName): P
  */
 export async function moreReconciles(
   source: MetricsSource,
-  controller: ControllerName,
+  controller: ControllerLabel,
   count: number,
   timeoutMs = 30_000,
 ): Promise<void> {
