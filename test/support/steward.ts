@@ -7,6 +7,7 @@ import { waitFor } from "../../scripts/lib/wait.js";
 
 const run = promisify(execFile);
 const STEWARD = new URL("../../bin/steward", import.meta.url).pathname;
+const CLI_TIMEOUT_MS = 30_000;
 
 export interface CliResult {
   code: number;
@@ -18,13 +19,19 @@ export interface CliResult {
 export async function cli(stateDir: string, ...args: string[]): Promise<CliResult> {
   try {
     const { stdout, stderr } = await run(STEWARD, ["--state-dir", stateDir, ...args], {
-      timeout: 30_000,
+      timeout: CLI_TIMEOUT_MS,
       env: cliEnv(),
     });
     return { code: 0, stdout, stderr };
   } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === "number" ? e.code : 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
+    const e = err as { code?: number; killed?: boolean; stdout?: string; stderr?: string };
+    // Killed by the timeout: say so, or a failing assertion shows an empty stderr.
+    const killed = e.killed === true ? `\n(steward ${args.join(" ")} was killed after ${CLI_TIMEOUT_MS} ms)` : "";
+    return {
+      code: typeof e.code === "number" ? e.code : 1,
+      stdout: e.stdout ?? "",
+      stderr: `${e.stderr ?? ""}${killed}`,
+    };
   }
 }
 
