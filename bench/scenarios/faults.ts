@@ -15,7 +15,7 @@ import { docker as dockerCli, ensureCluster, PROMETHEUS_URL } from "../../script
 import { waitFor } from "../../scripts/lib/wait.js";
 import type { AgentRemediation } from "../../src/api/remediation.js";
 import { etcdDesiredState, writeManifest } from "../../test/support/desired-states.js";
-import { FakeMessagesServer, text, toolUse, type ScriptStep } from "../../test/support/fake-anthropic.js";
+import { FakeMessagesServer, text, toolTurns, toolUse, type ScriptStep } from "../../test/support/fake-anthropic.js";
 import { listRemediations } from "../../test/support/status.js";
 import { cli, tempStateDir } from "../../test/support/steward.js";
 import { crash, docker, downtimeMs, signalMain, times, waitRestarted } from "../lib/docker.js";
@@ -256,11 +256,9 @@ interface AgentRun {
 }
 
 const USAGE = { input_tokens: 2400, output_tokens: 180, cache_read_input_tokens: 1800, cache_creation_input_tokens: 0 };
-const turn = (say: string, tool: string, input: Record<string, unknown>): ScriptStep => ({
-  content: [text(say), toolUse(tool, input)],
-  stop_reason: "tool_use",
-  usage: USAGE,
-});
+const reply = toolTurns(USAGE);
+const turn = (say: string, tool: string, input: Record<string, unknown>): ScriptStep =>
+  reply(text(say), toolUse(tool, input));
 
 /**
  * One agent scenario: Steward with the bench policy in auto mode, the scripted model (or a
@@ -435,15 +433,11 @@ export async function frozenMember(options: FaultOptions): Promise<FaultResult> 
         container: MEMBER,
       }),
       turn("Restarted. Checking the scrape again.", "query_prometheus", { query: 'count(up{job="etcd"} == 1)' }),
-      {
-        content: [
-          toolUse("resolve", {
-            summary: "etcd1 was hung (running but not answering); restarted it; all three members scraped again.",
-          }),
-        ],
-        stop_reason: "tool_use",
-        usage: USAGE,
-      },
+      reply(
+        toolUse("resolve", {
+          summary: "etcd1 was hung (running but not answering); restarted it; all three members scraped again.",
+        }),
+      ),
     ],
     inject: async () => {
       const at = Date.now();

@@ -7,12 +7,14 @@ import {
   FakeMessagesServer,
   lastToolResults,
   text,
+  toolTurns,
   toolUse,
   type FakeReply,
   type RecordedRequest,
 } from "../../test/support/fake-anthropic.js";
 
 const USAGE = { input_tokens: 900, output_tokens: 60, cache_read_input_tokens: 600, cache_creation_input_tokens: 0 };
+const reply = toolTurns(USAGE);
 /** More steps than a 30-minute soak can use; the fake answers a 500 past the last one. */
 const SCRIPT_STEPS = 50_000;
 
@@ -34,7 +36,6 @@ export function stoppedIn(dockerPs: string, project: string): { name: string; st
 }
 
 export function operatorReply(request: RecordedRequest, project: string): FakeReply {
-  const reply = (...content: FakeReply["content"]): FakeReply => ({ content, stop_reason: "tool_use", usage: USAGE });
   const results = lastToolResults(request);
   if (results.length === 0) return reply(text("Listing the containers."), toolUse("docker_ps", { all: true }));
   const tools = toolsById(request);

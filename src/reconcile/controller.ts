@@ -43,6 +43,8 @@ export class Controller {
 
   start(): void {
     if (this.term) return;
+    const { metrics, name, queue } = this.options;
+    metrics.trackQueue(name, () => queue.length);
     const ended = new AbortController();
     const workers: Promise<void>[] = [];
     this.term = { ended, workers };
@@ -79,7 +81,6 @@ export class Controller {
         await this.processKey(key, ended);
       } finally {
         queue.done(key);
-        this.options.metrics.queueDepth.set(queue.length);
       }
     }
   }

@@ -154,6 +154,7 @@ export class CircuitBreaker {
         openForMs: next.until - this.now(),
       });
     } else if (next.type === "halfOpen") {
+      metrics.circuitProbes.inc();
       logger.info("agent circuit breaker half-open: one probe session may run", { probe: next.probe });
     } else if (next.type === "closed") {
       logger.info("agent circuit breaker closed: sessions start again");

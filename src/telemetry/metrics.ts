@@ -25,7 +25,7 @@ export class StewardMetrics {
   readonly simpleFixes: Counter<"action" | "result">;
   readonly remediations: Gauge<"phase">;
   readonly remediationsOpened: Counter;
-  readonly queueDepth: Gauge;
+  readonly queueDepth: Gauge<"controller">;
   readonly observerConnected: Gauge<"observer">;
   readonly storeWatchRestarts: Counter<"reason">;
   readonly agentTokens: Counter<"type">;
@@ -39,6 +39,9 @@ export class StewardMetrics {
   readonly agentApiErrors: Counter;
   readonly circuitState: Gauge<"state">;
   readonly circuitOpened: Counter;
+  readonly circuitProbes: Counter;
+  /** Each controller's queue, read when /metrics is scraped (see trackQueue). */
+  private readonly queues = new Map<ControllerLabel, () => number>();
 
   constructor() {
     const registers = [this.registry];
@@ -85,10 +88,15 @@ export class StewardMetrics {
       help: "AgentRemediations opened.",
       registers,
     });
+    const queues = this.queues;
     this.queueDepth = new Gauge({
       name: "steward_workqueue_depth",
-      help: "Keys waiting in the work queue.",
+      help: "Keys waiting in each controller's work queue (not those being reconciled).",
+      labelNames: ["controller"],
       registers,
+      collect(): void {
+        for (const controller of CONTROLLERS) this.set({ controller }, queues.get(controller)?.() ?? 0);
+      },
     });
     this.observerConnected = new Gauge({
       name: "steward_observer_connected",
@@ -161,6 +169,11 @@ export class StewardMetrics {
       help: "Times the agent circuit breaker opened.",
       registers,
     });
+    this.circuitProbes = new Counter({
+      name: "steward_agent_circuit_probes_total",
+      help: "Times the agent circuit breaker went half-open and let one probe session through.",
+      registers,
+    });
     for (const controller of CONTROLLERS) {
       for (const result of RECONCILE_RESULTS) this.reconcileTotal.inc({ controller, result }, 0);
     }
@@ -178,5 +191,10 @@ export class StewardMetrics {
     for (const action of ["start", "restart", "scale"]) {
       for (const result of ["Succeeded", "Failed"]) this.simpleFixes.inc({ action, result }, 0);
     }
+  }
+
+  /** `steward_workqueue_depth{controller}` reads `length` at every scrape, so it is never stale. */
+  trackQueue(controller: ControllerLabel, length: () => number): void {
+    this.queues.set(controller, length);
   }
 }

@@ -13,7 +13,7 @@ import {
   type FakeAnswer,
   type RecordedRequest,
 } from "../support/fake-anthropic.js";
-import { metric } from "../support/metrics.js";
+import { metric, metricSum } from "../support/metrics.js";
 import { condition, getDesiredState, listRemediations } from "../support/status.js";
 import { cli, StewardProcess, tempStateDir } from "../support/steward.js";
 
@@ -85,6 +85,12 @@ function fixingModel(id: string): (request: RecordedRequest) => FakeAnswer {
     if (!container) throw new Error("the incident names no container of this test");
     return { content: [toolUse("docker_start", { container })], stop_reason: "tool_use", usage: USAGE };
   };
+}
+
+/** When a remediation waiting for the API says it tries again ("next try at …", whole seconds), as epoch ms; 0 if it does not. */
+function nextTryAt(remediation: AgentRemediation): number {
+  const at = /next try at (\S+?)\)/.exec(remediation.status?.message ?? "")?.[1];
+  return at === undefined ? 0 : Date.parse(at);
 }
 
 const OVERLOADED: FakeAnswer = { status: 529, headers: { "retry-after-ms": "50" }, message: "Overloaded" };
@@ -183,7 +189,7 @@ describe("a storm of drifts while the Anthropic API is overloaded", () => {
       assert.ok(["ModelUnavailable", "CircuitOpen"].includes(r.status?.reason ?? ""), `reason ${r.status?.reason}`);
       assert.match(r.status?.message ?? "", /the Messages API is unavailable: 529/);
     }
-    assert.equal(s.logsMatching(/agent session paused: the Messages API is unavailable/).length, 2);
+    assert.equal(await metric(s, "steward_reconcile_errors_total"), 0, "an outage is not a reconcile error");
 
     // The third opens when its token is due (30 s at 2 a minute) and waits for the breaker.
     const third = await waitFor(
@@ -230,7 +236,7 @@ describe("a storm of drifts while the Anthropic API is overloaded", () => {
       1,
       "the probe succeeded: it did not open again",
     );
-    assert.equal(s.logsMatching(/agent circuit breaker half-open/).length, 1);
+    assert.equal(await metric(s, "steward_agent_circuit_probes_total"), 1, "one probe session");
     assert.equal(await metric(s, "steward_agent_sessions_running"), 0);
     assert.ok(
       resolved.every((r: AgentRemediation) => r.status?.actions.length === 1),
@@ -276,11 +282,34 @@ describe("the Anthropic API stopped and started again", () => {
     );
     assert.match(unavailable.status?.message ?? "", /the Messages API is unavailable: Connection error/);
     assert.equal(unavailable.status?.phase, "Investigating");
-    // Backing off: one session attempt (the SDK's three tries) per MODEL_RETRY wait (at least 5 s), not a tight loop.
-    await new Promise((resolve) => setTimeout(resolve, 12_000));
-    const attempts = s.logsMatching(/reconcile failed|agent session finished/).length;
-    assert.ok(((await metric(s, "steward_agent_api_errors_total")) ?? 0) <= 2, "at most two failed attempts in 12 s");
-    assert.equal(attempts, 0, "an outage is not a reconcile error and ends no session");
+    assert.equal(await metric(s, "steward_agent_api_errors_total"), 1);
+    // Backing off: the next attempt (the SDK's three tries) comes at the time the status names
+    // (MODEL_RETRY: 5 to 10 s later), not in a tight loop; the one after that 5 to 20 s later.
+    const firstRetryAt = nextTryAt(unavailable);
+    await waitFor(
+      async () => (await metric(s, "steward_agent_api_errors_total")) === 2,
+      firstRetryAt - Date.now() + 15_000,
+      "the second attempt to fail",
+    );
+    const secondFailedAt = Date.now();
+    assert.ok(
+      secondFailedAt >= firstRetryAt,
+      `tried again ${firstRetryAt - secondFailedAt} ms before the time it named`,
+    );
+    const again = await waitFor(
+      async () => (await listRemediations(state)).find((r) => nextTryAt(r) > firstRetryAt),
+      10_000,
+      "the status to name the next try",
+    );
+    // The time named is cut to whole seconds: up to 1 s earlier than the wait itself.
+    const secondWait = nextTryAt(again) - secondFailedAt;
+    assert.ok(
+      secondWait >= 4_000 && secondWait <= 20_000,
+      `the next try ${secondWait} ms after the second failure; MODEL_RETRY waits 5 s to 20 s on the second retry`,
+    );
+    assert.equal(await metric(s, "steward_agent_api_errors_total"), 2);
+    assert.equal(await metric(s, "steward_reconcile_errors_total"), 0, "an outage is not a reconcile error");
+    assert.equal(await metricSum(s, "steward_agent_session_runs_total"), 0, "an outage ends no session");
 
     await fake.start(port);
     const back = Date.now();

@@ -3,6 +3,7 @@ import { afterEach, describe, it } from "node:test";
 import { containerState, docker, ensureCluster } from "../../scripts/lib/cluster.js";
 import { startAgentScenario, waitForPhase, POLICY_AUTO_START, type AgentScenario } from "../support/agent-scenario.js";
 import { lastToolResults, text, toolUse } from "../support/fake-anthropic.js";
+import { metric, moreReconciles, reconciles } from "../support/metrics.js";
 import { listRemediations } from "../support/status.js";
 import { cli, StewardProcess } from "../support/steward.js";
 import { waitFor } from "../../scripts/lib/wait.js";
@@ -65,9 +66,8 @@ describe("the agent on the real etcd cluster, with a scripted model", () => {
     assert.equal(resolved.status?.usage?.inputTokens, 4 * 1200);
     assert.ok((resolved.status?.usage?.estimatedCostUSD ?? 0) > 0);
     assert.equal(fake.requests.length, 4);
-    const metrics = await (await fetch(`http://${scenario.steward.metricsAddress}/metrics`)).text();
-    assert.match(metrics, /steward_agent_tokens_total\{type="input"\} 4800/);
-    assert.match(metrics, /steward_agent_session_runs_total\{outcome="resolved"\} 1/);
+    assert.equal(await metric(scenario.steward, "steward_agent_tokens_total", '{type="input"}'), 4800);
+    assert.equal(await metric(scenario.steward, "steward_agent_session_runs_total", '{outcome="resolved"}'), 1);
 
     // The prompt prefix is byte-identical across turns and carries cache_control.
     const [first, second] = fake.requests.map((r) => r.body ?? assert.fail("a request failed the shape checks"));
@@ -165,7 +165,8 @@ describe("the agent on the real etcd cluster, with a scripted model", () => {
     });
     await restarted.start();
     scenario.steward = restarted;
-    await new Promise((resolve) => setTimeout(resolve, 2_000));
+    // The restarted Steward looks at the remediation (its initial list), sees no decision, and leaves it.
+    await moreReconciles(restarted, "remediation", 1);
     assert.equal((await listRemediations(state))[0]?.status?.phase, "AwaitingApproval");
     assert.equal(scenario.fake.requests.length, 1, "no model call while waiting");
 
@@ -239,7 +240,15 @@ describe("the agent on the real etcd cluster, with a scripted model", () => {
       20_000,
       "two remediations, one of them investigating",
     );
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // While the first session runs (its reconcile has not ended), every finished remediation
+    // reconcile is one of the second: it found no free slot and left it Pending.
+    const steward = scenario.steward;
+    await waitFor(
+      async () => (await reconciles(steward, "remediation")) >= 1,
+      20_000,
+      "the second remediation reconciled while the first session runs",
+    );
+    assert.equal(await metric(steward, "steward_agent_sessions_running"), 1);
     const phases = (await listRemediations(state)).map((r) => r.status?.phase).sort();
     assert.deepEqual(
       phases,

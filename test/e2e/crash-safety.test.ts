@@ -21,7 +21,8 @@ import type { DesiredState } from "../../src/api/desired-state.js";
 import type { AgentRemediation } from "../../src/api/remediation.js";
 import { startAgentScenario, waitForPhase, type AgentScenario } from "../support/agent-scenario.js";
 import { etcdDesiredState } from "../support/desired-states.js";
-import { lastToolResults, text, toolUse, type FakeReply } from "../support/fake-anthropic.js";
+import { lastToolResults, text, toolTurns, toolUse } from "../support/fake-anthropic.js";
+import { moreReconciles } from "../support/metrics.js";
 import { startReady } from "../support/start.js";
 import { condition, getDesiredState, listRemediations } from "../support/status.js";
 import { cli, StewardProcess } from "../support/steward.js";
@@ -39,7 +40,7 @@ spec:
     - {decision: allow, command: "docker ps *"}
 `;
 
-const reply = (...content: FakeReply["content"]): FakeReply => ({ content, stop_reason: "tool_use", usage: USAGE });
+const reply = toolTurns(USAGE);
 const nowSeconds = (): number => Date.now() / 1000;
 
 /** How many `event`s Docker recorded for the container since `since` (unix seconds). */
@@ -376,7 +377,8 @@ describe("crash safety: kill -9 of steward run at each phase, then a restart on 
       "each restart the model asked for ran once, none twice",
     );
     assert.equal(scenario.fake.requests.length, 2, "no model call after the interruption");
-    await sleep(3_000);
+    // etcd1 is still stopped: each DesiredState reconcile finds the drift a person now owns.
+    await moreReconciles(scenario.steward, "desiredstate", 2);
     assert.equal(
       (await listRemediations(state)).length,
       1,
@@ -449,7 +451,7 @@ describe("crash safety: kill -9 of steward run at each phase, then a restart on 
       20_000,
       "Ready, the interrupted fix settled",
     );
-    await sleep(3_000);
+    await moreReconciles(extra, "desiredstate", 2);
     assert.equal(await dockerEvents("etcd1", "start", t0), 1, "Docker started etcd1 exactly once");
     const fixes =
       ds.status?.fixes.filter((f) => f.subject === "container/etcd1" && Date.parse(f.time) >= t0 * 1000 - 1000) ?? [];

@@ -7,6 +7,7 @@ import { WorkQueue } from "../../src/reconcile/queue.js";
 import { DONE } from "../../src/reconcile/reconciler.js";
 import { StewardMetrics } from "../../src/telemetry/metrics.js";
 import { NotLeaderError } from "../../src/kube/fence.js";
+import { waitFor } from "../../scripts/lib/wait.js";
 
 describe("LeadershipFence", () => {
   it("is closed until opened, and closed again by close()", () => {
@@ -54,7 +55,7 @@ describe("runWhileLeading without leader election", () => {
     const leadership = runWhileLeading([controller], { election: undefined, metrics, logger: silentLogger(), fence });
     fence.check("anything");
     queue.add("DesiredState/default/a");
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    await waitFor(() => seen.length > 0, 2_000, "the controller to reconcile");
     assert.deepEqual(seen, ["DesiredState/default/a"]);
     assert.match(await metrics.registry.getSingleMetricAsString("steward_leader"), /steward_leader 1/);
     await leadership.stop();

@@ -58,19 +58,22 @@ void describe("CoalescingRunner", () => {
     let running = 0;
     let runs = 0;
     let overlap = false;
+    let release: () => void = () => undefined;
+    const firstHeld = new Promise<void>((resolve) => (release = resolve));
     const runner = new CoalescingRunner(
       async () => {
         overlap ||= ++running > 1;
         runs++;
-        await delay(20);
+        if (runs === 1) await firstHeld;
         running--;
       },
       () => undefined,
     );
     const scope = new AbortController().signal;
     runner.request("a", scope);
-    await delay(5);
+    assert.equal(running, 1, "the first run started");
     for (let i = 0; i < 5; i++) runner.request("a", scope);
+    release();
     await runner.idle();
     assert.equal(overlap, false);
     assert.equal(runs, 2);

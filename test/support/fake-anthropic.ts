@@ -65,6 +65,14 @@ export const text = (t: string): FakeBlock => ({ type: "text", text: t });
 export const toolUse = (name: string, input: Record<string, unknown>, id?: string): FakeBlock =>
   id === undefined ? { type: "tool_use", name, input } : { type: "tool_use", id, name, input };
 
+/**
+ * The usual scripted step: an assistant turn that calls tools (stop_reason tool_use), each
+ * reporting `usage`. `const turn = toolTurns(USAGE); turn(text("…"), toolUse("docker_ps", {}))`.
+ */
+export function toolTurns(usage: Partial<FakeUsage>): (...content: FakeBlock[]) => FakeReply {
+  return (...content) => ({ content, stop_reason: "tool_use", usage });
+}
+
 /** The tool_result blocks of the request's last user message, with their text. */
 export function lastToolResults(request: RecordedRequest): { toolUseId: string; isError: boolean; text: string }[] {
   const last = request.body?.messages.at(-1);

@@ -7,6 +7,7 @@ import { waitFor } from "../../scripts/lib/wait.js";
 
 const run = promisify(execFile);
 const STEWARD = new URL("../../bin/steward", import.meta.url).pathname;
+const CLI_TIMEOUT_MS = 30_000;
 
 export interface CliResult {
   code: number;
@@ -18,13 +19,19 @@ export interface CliResult {
 export async function cli(stateDir: string, ...args: string[]): Promise<CliResult> {
   try {
     const { stdout, stderr } = await run(STEWARD, ["--state-dir", stateDir, ...args], {
-      timeout: 30_000,
+      timeout: CLI_TIMEOUT_MS,
       env: cliEnv(),
     });
     return { code: 0, stdout, stderr };
   } catch (err) {
-    const e = err as { code?: number; stdout?: string; stderr?: string };
-    return { code: typeof e.code === "number" ? e.code : 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" };
+    const e = err as { code?: number; killed?: boolean; stdout?: string; stderr?: string };
+    // Killed by the timeout: say so, or a failing assertion shows an empty stderr.
+    const killed = e.killed === true ? `\n(steward ${args.join(" ")} was killed after ${CLI_TIMEOUT_MS} ms)` : "";
+    return {
+      code: typeof e.code === "number" ? e.code : 1,
+      stdout: e.stdout ?? "",
+      stderr: `${e.stderr ?? ""}${killed}`,
+    };
   }
 }
 
@@ -40,7 +47,10 @@ export async function tempStateDir(): Promise<string> {
   return mkdtemp(join(tmpdir(), "steward-e2e-"));
 }
 
-/** A `steward run` child process, with its log lines kept for assertions and debugging. */
+/**
+ * A `steward run` child process. Its log lines are kept for debugging and for the tests of
+ * what logs must not hold (secrets); facts are asserted on status, metrics and Events.
+ */
 export class StewardProcess {
   readonly logs: string[] = [];
   private child: ChildProcess | undefined;
@@ -97,10 +107,6 @@ export class StewardProcess {
     const pid = this.child?.pid;
     if (pid === undefined) throw new Error("steward run is not running");
     return pid;
-  }
-
-  logsMatching(pattern: RegExp): string[] {
-    return this.logs.filter((l) => pattern.test(l));
   }
 }
 

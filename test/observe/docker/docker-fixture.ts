@@ -172,6 +172,8 @@ export class EventsTap {
   readonly calls: Dockerode.GetEventsOptions[] = [];
   /** Ids whose inspect answer was read and is being held back. */
   readonly heldInspects: string[] = [];
+  /** The bytes the observer's stream listener was handed, each chunk once it returned: what it has seen. */
+  readonly delivered: string[] = [];
   outage = false;
   private current: EventStream | undefined;
   private hold: { promise: Promise<void>; release: () => void } | undefined;
@@ -181,7 +183,7 @@ export class EventsTap {
     const getEvents = async (options?: Dockerode.GetEventsOptions): Promise<EventStream> => {
       this.calls.push({ ...options });
       if (this.outage) throw new Error("simulated outage: the daemon refuses the events stream");
-      this.current = await real.getEvents(options);
+      this.current = this.recordDeliveries(await real.getEvents(options));
       return this.current;
     };
     this.docker.getEvents = getEvents as Dockerode["getEvents"];
@@ -200,6 +202,28 @@ export class EventsTap {
       container.inspect = held as Dockerode.Container["inspect"];
       return container;
     };
+  }
+
+  /** Complete event lines the observer has handled, parsed. */
+  deliveredEvents(): { id?: string; Action?: string }[] {
+    return this.delivered
+      .join("")
+      .split("\n")
+      .slice(0, -1)
+      .flatMap((line) => (line.trim() === "" ? [] : [JSON.parse(line) as { id?: string; Action?: string }]));
+  }
+
+  /** Wraps each "data" listener so that `delivered` grows after the listener has run. */
+  private recordDeliveries(stream: EventStream): EventStream {
+    const on = stream.on.bind(stream);
+    stream.on = ((event: string, listener: (...args: unknown[]) => void) =>
+      event === "data"
+        ? on(event, (chunk: unknown) => {
+            listener(chunk);
+            this.delivered.push(String(chunk));
+          })
+        : on(event, listener)) as EventStream["on"];
+    return stream;
   }
 
   destroyCurrent(): void {

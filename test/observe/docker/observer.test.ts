@@ -207,11 +207,25 @@ void describe("DockerEventObserver after a dropped events stream", () => {
     tap.outage = true;
     tap.destroyCurrent();
     await waitFor(() => reconnecting.connection().state === "disconnected", 2_000, "disconnected");
+    // A stream of the test's own: the daemon published what the observer cannot hear.
+    const published = new Set<string>();
+    const watcher = (await fixture.docker.getEvents({
+      filters: { container: [killed.id, removed.id], event: ["die", "destroy"] },
+    })) as EventStream;
+    watcher.on("data", (chunk: Buffer) => {
+      for (const line of chunk.toString("utf8").split("\n").filter(Boolean))
+        published.add((JSON.parse(line) as { Action: string }).Action);
+    });
     await killed.kill();
     await removed.remove({ force: true });
     const added = await fixture.run("r-added", { Cmd: ["sleep", "300"] });
+    await waitFor(
+      () => published.has("die") && published.has("destroy"),
+      5_000,
+      "the daemon to publish die and destroy",
+    );
+    watcher.destroy?.();
     // Nothing can update the cache without a stream: it is stale until the re-list.
-    await new Promise((resolve) => setTimeout(resolve, 300));
     assert.equal(find(killed.id)?.state, "running");
     assert.ok(find(removed.id));
 
@@ -238,9 +252,10 @@ void describe("DockerEventObserver after a dropped events stream", () => {
     const victim = await fixture.run("r-during-list", { Cmd: ["sleep", "300"] });
     await waitFor(() => find(victim.id)?.state === "running", 2_000, "the victim running");
     // Reconnecting passes `since` (whole seconds), so the daemon replays that second; a
-    // later marker container keeps the victim's own events out of the replay, which
-    // would otherwise re-inspect it and hide the race this test stages.
-    await new Promise((resolve) => setTimeout(resolve, 1_100));
+    // marker container in a later second keeps the victim's own events out of the replay,
+    // which would otherwise re-inspect it and hide the race this test stages.
+    const victimSecond = Math.floor(Date.parse(find(victim.id)?.startedAt ?? "") / 1000);
+    await waitFor(() => Date.now() / 1000 >= victimSecond + 1, 2_000, "a second after the victim's start");
     const marker = await fixture.run("r-marker", { Cmd: ["true"] });
     await waitFor(() => find(marker.id)?.state === "exited", 2_000, "the marker seen");
     const resyncs = events.filter((e) => e.type === "resynced").length;
@@ -249,16 +264,13 @@ void describe("DockerEventObserver after a dropped events stream", () => {
     tap.destroyCurrent();
     await waitFor(() => tap.heldInspects.includes(victim.id), 5_000, "the re-list to have read the victim as running");
     tap.stopHoldingNew();
-    // A second, independent stream tells the test when the daemon has published the die.
-    const watcher = (await fixture.docker.getEvents({
-      filters: { container: [victim.id], event: ["die"] },
-    })) as EventStream;
-    let died = false;
-    watcher.on("data", () => (died = true));
     await victim.kill();
-    await waitFor(() => died, 2_000, "the daemon to publish die");
-    watcher.destroy?.();
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    // The die reached the observer while its re-list still holds the victim's older read.
+    await waitFor(
+      () => tap.deliveredEvents().some((e) => e.id === victim.id && e.Action === "die"),
+      2_000,
+      "the observer to have handled the die",
+    );
     tap.releaseInspects();
 
     await waitFor(() => events.filter((e) => e.type === "resynced").length > resyncs, 2_000, "the re-list to finish");
