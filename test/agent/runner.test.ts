@@ -166,7 +166,7 @@ describe("AgentRunner against the real dockerd and the scripted Messages API", (
     );
     assert.equal(status?.usage?.inputTokens, 3 * 1_200);
     const audit = await verifyAuditFile(new SessionFiles(stateDir).auditPath(metadata.namespace, metadata.name), {
-      expectedHead: status?.auditHead?.hash,
+      expected: status?.auditHead,
     });
     assert.ok(audit.ok, JSON.stringify(audit));
     assert.equal(audit.ok && audit.head, status?.auditHead?.hash, "the status anchors the audit trail's last line");
