@@ -6,19 +6,11 @@ import type { ActionRecord, AgentRemediation, RemediationPhase, RemediationStatu
 import type { StewardMetrics } from "../telemetry/metrics.js";
 import type { EventRecorder, StewardEvent } from "../store/events.js";
 import type { Logger } from "../telemetry/logging.js";
-import { containersOfService, driftFingerprint } from "../reconcile/drift.js";
+import { driftFingerprint } from "../reconcile/drift.js";
 import type { KubernetesObserver } from "../observe/types.js";
 import type { KubernetesActions } from "../act/types.js";
 import { targetObserved, type SystemObserver } from "../reconcile/observation.js";
 import { driftCleared, emptyRemediationStatus } from "../reconcile/remediations.js";
-import { inDockerTarget } from "../reconcile/target.js";
-import {
-  inKubernetesTarget,
-  podsOf,
-  workloadOfService,
-  workloadSubject,
-  type WorkloadObservation,
-} from "../reconcile/workload-drift.js";
 import type { Store } from "../store/store.js";
 import { AuditLog } from "./audit.js";
 import { approvalFor } from "../api/approvals.js";
@@ -28,6 +20,8 @@ import { answerFromRecord, recoverActions } from "./recovery.js";
 import type { SessionOutcome, SessionRunContext, SessionRunner } from "../reconcile/session-runner.js";
 import { runSession, type SessionContext, type SessionState } from "./session.js";
 import { newSessionId, type SessionFiles } from "./session-store.js";
+import type { ProgramPaths } from "./programs.js";
+import { ScopeObserver } from "./scopes.js";
 import type { DockerToolAccess, ToolEnvironment } from "./tools.js";
 import { toolsetFor } from "./toolsets.js";
 import { sanitizeForLog } from "../text/redact.js";
@@ -43,6 +37,8 @@ export interface AgentRunnerDeps {
     kubernetes?: { observer: KubernetesObserver; actions: KubernetesActions };
     prometheus: ToolEnvironment["prometheus"];
   };
+  /** The programs the shell tool may run, found when Steward started. */
+  programs: ProgramPaths;
   observer: SystemObserver;
   /** How long verification waits for the signals to settle (a scrape, a health check). */
   verifyTimeoutMs: number;
@@ -57,7 +53,12 @@ const VERIFY_POLL_MS = 1_000;
  * status. The conversation and the audit trail are files, so a restarted Steward resumes.
  */
 export class AgentRunner implements SessionRunner {
-  constructor(private readonly deps: AgentRunnerDeps) {}
+  /** What each session owns and may read, observed at each call (ownership.ts). */
+  private readonly scopes: ScopeObserver;
+
+  constructor(private readonly deps: AgentRunnerDeps) {
+    this.scopes = new ScopeObserver(deps.tools);
+  }
 
   async run(
     remediation: AgentRemediation,
@@ -253,13 +254,14 @@ export class AgentRunner implements SessionRunner {
       maxTokens: this.deps.maxTokens,
       policy,
       mode: remediation.spec.mode,
-      ownObjects: this.ownObjects(desiredState),
       toolset: toolsetFor(desiredState.spec.target),
       tools: {
         ...this.toolAccess(desiredState),
         timeoutMs: parseDuration(policy.budgets.toolTimeout) ?? 30_000,
         outputCapBytes: policy.budgets.outputCap,
         dryRun: policy.dryRun,
+        scope: (signal) => this.scopes.scopeOf(desiredState, policy, signal),
+        programs: this.deps.programs,
       },
       audit: input.audit,
       maxAttempts: remediation.spec.maxAttempts,
@@ -305,44 +307,13 @@ export class AgentRunner implements SessionRunner {
     if (!kubernetes) return { prometheus };
     return {
       prometheus,
-      kubernetes: { namespace, actions: kubernetes.actions, observed: () => this.observedWorkloads(desiredState) },
+      kubernetes: { namespace, actions: kubernetes.actions, view: () => this.namespaceView(namespace) },
     };
   }
 
-  private observedWorkloads(desiredState: DesiredState): WorkloadObservation | undefined {
-    const { target } = desiredState.spec;
-    const view = target.kubernetes && this.deps.tools.kubernetes?.observer.namespace(target.kubernetes.namespace);
-    if (!view?.synced) return undefined;
-    return {
-      workloads: view.workloads.filter((w) => inKubernetesTarget(target, w)),
-      pods: view.pods.filter((p) => inKubernetesTarget(target, p)),
-    };
-  }
-
-  /**
-   * What this DesiredState declares: its containers, or its workloads (`deployment/web`)
-   * and their pods (`pod/web-1`). The only objects the agent may change.
-   */
-  private ownObjects(desiredState: DesiredState): Set<string> {
-    const names = new Set<string>();
-    if (desiredState.spec.target.kubernetes) {
-      const observed = this.observedWorkloads(desiredState);
-      for (const service of desiredState.spec.services) {
-        const workload = observed && workloadOfService(service, observed);
-        if (!workload) continue;
-        names.add(workloadSubject(workload));
-        for (const pod of podsOf(workload, observed.pods)) names.add(`pod/${pod.name}`);
-      }
-      return names;
-    }
-    const targetContainers = (this.deps.tools.docker?.containers() ?? []).filter((c) =>
-      inDockerTarget(desiredState.spec.target, c),
-    );
-    for (const service of desiredState.spec.services) {
-      names.add(service.name);
-      for (const c of containersOfService(service, targetContainers)) names.add(c.name);
-    }
-    return names;
+  private namespaceView(namespace: string): ReturnType<NonNullable<ToolEnvironment["kubernetes"]>["view"]> {
+    const view = this.deps.tools.kubernetes?.observer.namespace(namespace);
+    return view?.synced ? view : undefined;
   }
 
   /** Re-observes until the remediation's drift is gone or the settle time runs out. */

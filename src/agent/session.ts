@@ -44,8 +44,6 @@ export interface SessionContext {
   maxTokens: number;
   policy: RemediationPolicySpec;
   mode: AgentMode;
-  /** The DesiredState's own containers or workloads and pods: the only objects a mutation may touch. */
-  ownObjects: ReadonlySet<string>;
   toolset: Toolset;
   tools: ToolEnvironment;
   audit: AuditLog;
@@ -237,7 +235,14 @@ async function judgeAndRun(
   const { use, tool, input } = call;
   const argv = tool.argv(input);
   const mutating = tool.kind === "mutate" && (tool.name !== "shell" || classifyShell(argv).mutating);
-  const decision = await judge(state, ctx, { use, tool: tool.name, argv, mutating, touches: tool.touches(input) });
+  const decision = await judge(state, ctx, {
+    use,
+    tool: tool.name,
+    argv,
+    mutating,
+    touches: tool.touches(input),
+    reads: tool.reads?.(input) ?? [],
+  });
   const action = { id: use.id, tool: tool.name, argv };
   if (decision.decision === "deny") {
     await recordAction(ctx, { ...action, decision: "deny" }, mutating);
@@ -287,27 +292,32 @@ function parseCall(toolset: Toolset, use: ToolUse): { tool: ToolDefinition<unkno
 async function judge(
   state: SessionState,
   ctx: SessionContext,
-  call: { use: ToolUse; tool: string; argv: string[]; mutating: boolean; touches: string[] },
+  call: { use: ToolUse; tool: string; argv: string[]; mutating: boolean; touches: string[]; reads: string[] },
 ): Promise<PolicyDecision> {
   const known = state.pending?.decisions[call.use.id];
   if (known) return known;
-  const decision = decide(
-    { tool: call.tool, argv: call.argv, mutating: call.mutating, touches: call.touches },
-    ctx.policy,
-    {
-      mode: ctx.mode,
-      ownObjects: ctx.ownObjects,
-    },
-  );
+  const { use, ...request } = call;
+  const decision = await decideNow(ctx, request);
   if (state.pending) state.pending.decisions[call.use.id] = decision;
   await ctx.audit.append("policy_decision", {
-    id: call.use.id,
+    id: use.id,
     decision: decision.decision,
     reason: decision.reason,
     stage: decision.stage,
     rule: decision.rule?.command,
   });
   return decision;
+}
+
+/** decide() on the scope observed now, at the call, not when the session began; an unobservable target denies. */
+async function decideNow(ctx: SessionContext, request: Parameters<typeof decide>[0]): Promise<PolicyDecision> {
+  try {
+    const scope = await ctx.tools.scope(ctx.signal);
+    return decide(request, ctx.policy, { mode: ctx.mode, scope });
+  } catch (err) {
+    if (ctx.signal.aborted) throw err;
+    return { decision: "deny", reason: `cannot observe the target now: ${errorMessage(err)}`, stage: "target" };
+  }
 }
 
 interface Execution {

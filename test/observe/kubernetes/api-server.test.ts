@@ -167,8 +167,9 @@ describe("Kubernetes workloads on a real API server", () => {
   it("events: one line per event, filtered by object", async () => {
     const lines = await actions.events(namespace, "web-1");
     assert.equal(lines.length, 1);
+    assert.equal(lines[0]?.regarding, "pod/web-1");
     assert.match(
-      lines[0] ?? "",
+      lines[0]?.line ?? "",
       /^2026-11-24T10:00:05.000Z Warning BackOff pod\/web-1 \(x3\): Back-off restarting failed container main$/,
     );
     assert.deepEqual(await actions.events(namespace, "nothing-by-this-name"), []);
@@ -178,8 +179,22 @@ describe("Kubernetes workloads on a real API server", () => {
     await assert.rejects(actions.logs(namespace, "web-1", { tail: 10 }), /reading the logs of pod web-1: HTTP \d{3}/);
   });
 
+  it("deleting a pod with another pod's uid as precondition is refused, and the pod stays", async () => {
+    await assert.rejects(
+      actions.deletePod(namespace, { name: "web-1", uid: "00000000-0000-0000-0000-000000000000" }),
+      /deleting pod web-1: .*(409|Precondition failed)/i,
+    );
+    assert.equal(
+      await kubectl("get", "pod", "web-1", "-n", namespace, "-o", "jsonpath={.metadata.deletionTimestamp}").then(
+        (r) => r.stdout,
+      ),
+      "",
+    );
+  });
+
   it("deleting a pod asks for its graceful deletion", async () => {
-    await actions.deletePod(namespace, "web-1");
+    const uid = (await kubectl("get", "pod", "web-1", "-n", namespace, "-o", "jsonpath={.metadata.uid}")).stdout;
+    await actions.deletePod(namespace, { name: "web-1", uid });
     const deleting = await kubectl(
       "get",
       "pod",
