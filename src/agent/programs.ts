@@ -28,12 +28,15 @@ const SCAN_CONCURRENCY = 16;
 export class ProgramPaths {
   private constructor(
     private readonly byName: ReadonlyMap<string, string>,
+    /** Every executable found, also those a directory earlier in the list shadows by name. */
+    private readonly all: ReadonlySet<string>,
     readonly directories: readonly string[],
   ) {}
 
   /** Lists `directories` (missing ones are skipped) and keeps the executables. */
   static async scan(directories: readonly string[] = PROGRAM_DIRECTORIES): Promise<ProgramPaths> {
     const byName = new Map<string, string>();
+    const all = new Set<string>();
     for (const directory of directories) {
       const names = await readdir(directory).catch(() => [] as string[]);
       const executable = await mapBounded(names, SCAN_CONCURRENCY, async (name) => {
@@ -45,10 +48,12 @@ export class ProgramPaths {
       });
       names.forEach((name, i) => {
         const path = executable[i];
-        if (path !== undefined && !byName.has(name)) byName.set(name, path);
+        if (path === undefined) return;
+        all.add(path);
+        if (!byName.has(name)) byName.set(name, path);
       });
     }
-    return new ProgramPaths(byName, directories);
+    return new ProgramPaths(byName, all, directories);
   }
 
   /** The fixed directories as a PATH, for the child (a program that runs another finds it there too). */
@@ -62,7 +67,9 @@ export class ProgramPaths {
    */
   resolve(program: string): { ok: true; path: string } | { ok: false; reason: string } {
     const path = program.startsWith("/")
-      ? [...this.byName.values()].find((p) => p === program)
+      ? this.all.has(program)
+        ? program
+        : undefined
       : program.includes("/")
         ? undefined
         : this.byName.get(program);

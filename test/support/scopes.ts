@@ -119,7 +119,12 @@ export function replicaSet(name: string, owner: string | undefined, namespace = 
 
 export function pod(
   name: string,
-  options: { owners?: OwnerReference[]; labels?: Record<string, string>; secrets?: string[]; namespace?: string } = {},
+  options: {
+    owners?: readonly OwnerReference[];
+    labels?: Record<string, string>;
+    secrets?: string[];
+    namespace?: string;
+  } = {},
 ): PodSnapshot {
   return {
     namespace: options.namespace ?? "shop",
