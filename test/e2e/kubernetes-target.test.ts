@@ -8,11 +8,13 @@ import { FakeMessagesServer, lastToolResults, toolUse, type RecordedRequest } fr
 import { cluster } from "../support/kube.js";
 import { kubectl, kubectlOk } from "../support/kubectl.js";
 import { StewardProcess, tempStateDir } from "../support/steward.js";
+import { createPod, podStatus, replicaSetOf, type Owner } from "../support/kube-workloads.js";
 
 /**
  * A DesiredState whose target is a Kubernetes namespace. The test control plane has no
- * nodes and no controllers, so the test plays the kubelet and the Deployment controller:
- * it creates the pods and writes pod and workload status the way they would.
+ * nodes and no controllers, so the test plays the kubelet and the Deployment and ReplicaSet
+ * controllers: it creates the ReplicaSet and the pods it owns (ownerReferences: that is how
+ * Steward tells the Deployment's pods) and writes pod and workload status the way they would.
  */
 
 const usage = { input_tokens: 120, output_tokens: 12, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
@@ -35,16 +37,6 @@ spec:
 `;
 }
 
-function podManifest(namespace: string, name: string): string {
-  return `apiVersion: v1
-kind: Pod
-metadata: {name: ${name}, namespace: ${namespace}, labels: {app: web}}
-spec:
-  nodeName: node-that-does-not-exist
-  containers: [{name: main, image: steward-demo/web:1}]
-`;
-}
-
 function desiredState(namespace: string, agentMode: string): string {
   return `apiVersion: steward.dev/v1alpha1
 kind: DesiredState
@@ -57,64 +49,6 @@ spec:
     agent: {mode: ${agentMode}}
     cooldown: 0s
 `;
-}
-
-/** What the kubelet writes for a running, ready pod, or one whose container crash-loops. */
-function podStatus(state: "ready" | "crashloop"): string {
-  const container =
-    state === "ready"
-      ? {
-          name: "main",
-          ready: true,
-          restartCount: 0,
-          image: "steward-demo/web:1",
-          imageID: "",
-          started: true,
-          state: { running: { startedAt: "2026-11-24T10:00:00Z" } },
-        }
-      : {
-          name: "main",
-          ready: false,
-          restartCount: 5,
-          image: "steward-demo/web:1",
-          imageID: "",
-          started: false,
-          state: { waiting: { reason: "CrashLoopBackOff", message: "back-off 2m40s restarting failed container" } },
-          lastState: {
-            terminated: {
-              reason: "Error",
-              exitCode: 3,
-              startedAt: "2026-11-24T10:00:00Z",
-              finishedAt: "2026-11-24T10:00:01Z",
-            },
-          },
-        };
-  const ready = state === "ready" ? "True" : "False";
-  return JSON.stringify({
-    status: {
-      phase: "Running",
-      startTime: "2026-11-24T10:00:00Z",
-      conditions: [{ type: "Ready", status: ready, lastTransitionTime: "2026-11-24T10:00:00Z" }],
-      containerStatuses: [container],
-    },
-  });
-}
-
-async function createPod(dir: string, namespace: string, name: string, state: "ready" | "crashloop"): Promise<void> {
-  const file = join(dir, `${name}.yaml`);
-  await writeFile(file, podManifest(namespace, name));
-  await kubectlOk("apply", "-f", file);
-  await kubectlOk(
-    "patch",
-    "pod",
-    name,
-    "-n",
-    namespace,
-    "--subresource=status",
-    "--type=merge",
-    "-p",
-    podStatus(state),
-  );
 }
 
 async function setWorkloadStatus(namespace: string, ready: number): Promise<void> {
@@ -134,11 +68,13 @@ async function setWorkloadStatus(namespace: string, ready: number): Promise<void
   );
 }
 
-async function setup(dir: string, namespace: string, agentMode: string): Promise<void> {
+/** The Deployment, its ReplicaSet and two ready pods it owns; returns the ReplicaSet, owner of any later pod. */
+async function setup(dir: string, namespace: string, agentMode: string): Promise<Owner> {
   await writeFile(join(dir, "workloads.yaml"), workloadManifests(namespace));
   await kubectlOk("apply", "-f", join(dir, "workloads.yaml"));
-  await createPod(dir, namespace, "web-1", "ready");
-  await createPod(dir, namespace, "web-2", "ready");
+  const owner = await replicaSetOf(dir, { namespace, deployment: "web", name: "web-7d9", labels: { app: "web" } });
+  for (const name of ["web-1", "web-2"])
+    await createPod(dir, { namespace, name, labels: { app: "web" }, owner, state: "ready" });
   await setWorkloadStatus(namespace, 2);
   await writeFile(join(dir, "shop.yaml"), desiredState(namespace, agentMode));
   await kubectlOk("apply", "-f", join(dir, "shop.yaml"));
@@ -147,6 +83,7 @@ async function setup(dir: string, namespace: string, agentMode: string): Promise
     30_000,
     "shop Ready in kubectl get desiredstates",
   );
+  return owner;
 }
 
 /**
@@ -154,7 +91,14 @@ async function setup(dir: string, namespace: string, agentMode: string): Promise
  * test control plane runs no namespace controller: the objects are deleted one by one.
  */
 async function cleanup(namespace: string): Promise<void> {
-  await kubectl("delete", "desiredstates,remediations,deployments,pods", "--all", "-n", namespace, "--wait=false");
+  await kubectl(
+    "delete",
+    "desiredstates,remediations,deployments,replicasets,pods",
+    "--all",
+    "-n",
+    namespace,
+    "--wait=false",
+  );
   await kubectl("delete", "namespace", namespace, "--wait=false");
 }
 
@@ -273,6 +217,7 @@ describe("the agent on a Kubernetes target: kube_* tools, approval by kubectl an
   let state: string;
   let steward: StewardProcess;
   let fake: FakeMessagesServer;
+  let owner: Owner;
   const seen: RecordedRequest[] = [];
 
   before(async () => {
@@ -319,7 +264,7 @@ describe("the agent on a Kubernetes target: kube_* tools, approval by kubectl an
       },
     );
     await steward.start();
-    await setup(state, namespace, "approve");
+    owner = await setup(state, namespace, "approve");
   });
 
   after(async () => {
@@ -404,7 +349,7 @@ describe("the agent on a Kubernetes target: kube_* tools, approval by kubectl an
     );
     // The kubelet would confirm the termination and the ReplicaSet controller create a replacement; the test plays both.
     await kubectlOk("delete", "pod", "web-2", "-n", namespace, "--grace-period=0", "--force");
-    await createPod(state, namespace, "web-3", "ready");
+    await createPod(state, { namespace, name: "web-3", labels: { app: "web" }, owner, state: "ready" });
     await waitFor(
       async () =>
         (await kubectl("get", "rem", name, "-n", namespace, "-o", "jsonpath={.status.phase}")).stdout === "Resolved",

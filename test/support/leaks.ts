@@ -51,3 +51,18 @@ export function leakOf(text: string, secret: string, min = 6): string | undefine
   }
   return undefined;
 }
+
+/** Every string in a parsed JSON value (a request body, a status), joined by newlines: JSON escapes undone. */
+export function stringsOf(value: unknown): string {
+  if (typeof value === "string") return value;
+  if (Array.isArray(value)) return value.map(stringsOf).join("\n");
+  if (value && typeof value === "object") return Object.values(value).map(stringsOf).join("\n");
+  return "";
+}
+
+/** Secrets whose fragments cannot occur by chance in hex, base64 noise or prose: letters past `f` alternating with digits. */
+export function distinctiveSecret(length = 20): string {
+  const letters = "ghjkmnpqrstvwxyz";
+  const bytes = crypto.getRandomValues(new Uint8Array(length));
+  return [...bytes].map((b, i) => (i % 2 === 0 ? (letters[b % 16] ?? "g") : String(b % 10))).join("");
+}
