@@ -96,14 +96,17 @@ export class DockerodeActions implements DockerActions {
     return containerSecretValues(info);
   }
 
-  /** dockerode puts the reference into the URL path as it is: only a valid name or ID gets that far. */
+  /**
+   * dockerode puts the reference into the URL path as it is: only a valid name or ID gets
+   * that far, and encoded (a no-op for a valid one, kept so the path never depends on the check).
+   */
   private container(nameOrId: string): Dockerode.Container {
     if (!isContainerReference(nameOrId)) {
       throw new StewardError(
         `not a container name or ID: ${JSON.stringify(nameOrId)} (expected [a-zA-Z0-9][a-zA-Z0-9_.-]+ or 64 hex digits)`,
       );
     }
-    return this.docker.getContainer(nameOrId);
+    return this.docker.getContainer(encodeURIComponent(nameOrId));
   }
 
   /**
