@@ -2,7 +2,7 @@ import { randomBytes } from "node:crypto";
 import { foldForMatching, originalRange } from "../text/fold.js";
 import { redactSecrets } from "../text/redact.js";
 import { stripControl } from "../text/strip.js";
-import { truncate } from "../text/truncate.js";
+import { ends, truncateAround } from "../text/truncate.js";
 
 /**
  * Tool output is untrusted data. A container's logs, a label or a metric value are written
@@ -24,8 +24,12 @@ export const UNTRUSTED_DATA_NOTICE =
 
 /** Bytes of randomness in each wrapper's nonce: data written before the wrapping cannot guess it. */
 const NONCE_BYTES = 8;
-/** Longer output is cut to this before it is stripped and redacted, which bounds their memory; the wrapper cuts it again. */
-const PRE_CUT_BYTES = 1024 * 1024;
+/**
+ * Output longer than this (or 4 × maxBytes) is cut to its two ends before it is stripped and
+ * redacted, which bounds their time and memory: each end is cleaned on its own, far from
+ * what the final cut keeps.
+ */
+const PRE_CUT_BYTES = 256 * 1024;
 
 // Defence in depth beside the nonce: anything a reader could take for `<untrusted-data` or
 // `</untrusted-data` loses its `<`. The check reads the folded text (fold.ts: compatibility
@@ -36,6 +40,8 @@ const TAG_VIEW = { lowerCase: true, keep: /[a-z0-9<]/ };
 const FOLDED_TAG = "<untrusteddata";
 
 function neutraliseTags(text: string): string {
+  // Plain ASCII without a `<` holds no tag: the common case skips the folding.
+  if (!text.includes("<") && /^[\x00-\x7f]*$/.test(text)) return text;
   const folded = foldForMatching(text, TAG_VIEW);
   const starts: number[] = [];
   for (let at = folded.view.indexOf(FOLDED_TAG); at >= 0; at = folded.view.indexOf(FOLDED_TAG, at + 1)) {
@@ -78,8 +84,9 @@ export function wrapUntrusted(
   maxBytes: number,
   knownSecrets: readonly string[] = [],
 ): string {
-  const clean = redactSecrets(stripControl(truncate(text, PRE_CUT_BYTES)), knownSecrets);
-  const body = truncate(neutraliseTags(clean), maxBytes);
+  const { head, tail, omitted } = ends(text, Math.max(PRE_CUT_BYTES, 4 * maxBytes));
+  const clean = (part: string): string => neutraliseTags(redactSecrets(stripControl(part), knownSecrets));
+  const body = truncateAround(clean(head), clean(tail), maxBytes, omitted);
   const attribute = sanitizeSource(source, knownSecrets);
   const nonce = nonceFor(`${body}${attribute}`);
   return `<untrusted-data-${nonce} source="${attribute}">\n${body}\n</untrusted-data-${nonce}>`;

@@ -149,31 +149,92 @@ function lookAlikes(ch: string): string {
   return folded;
 }
 
-/** `text` as a whole folded the same way (for what is matched against the view: a known secret). */
+/** `text` as a whole folded the same way (for what is matched against the view: a known secret), without the map. */
 export function foldText(text: string, options: FoldOptions = {}): string {
+  if (!options.keep && /^[\x00-\x7f]*$/.test(text)) {
+    const joined = options.joinLines ? text.replace(/[\r\n]/g, "") : text;
+    return options.lowerCase ? joined.toLowerCase() : joined;
+  }
   return foldForMatching(text, options).view;
 }
 
 /**
  * The folded view of `text` with its map back to the original. Text that folding leaves
- * unchanged (printable ASCII, unless case or lines are folded) is its own view.
+ * unchanged (printable ASCII, unless case or lines are folded) is its own view. Runs of
+ * ASCII are folded a run at a time: only other characters go through NFKC one by one.
  */
 export function foldForMatching(text: string, options: FoldOptions = {}): FoldedText {
   if (!options.lowerCase && !options.joinLines && !options.keep && PLAIN.test(text)) return { view: text };
-  // NFKC expands a character to at most 18 units (U+FDFA); most expand to one.
-  let start = new Int32Array(text.length + 16);
-  let end = new Int32Array(text.length + 16);
-  let view = "";
+  const out = new ViewBuilder(text.length);
   for (let i = 0; i < text.length;) {
+    const run = asciiRunEnd(text, i, options);
+    if (run > i) {
+      out.addRun(text, i, run, options);
+      i = run;
+      continue;
+    }
     const ch = String.fromCodePoint(text.codePointAt(i) ?? 0);
-    const folded = foldCharacter(ch, options);
-    if (view.length + folded.length > start.length) [start, end] = [grow(start), grow(end)];
-    start.fill(i, view.length, view.length + folded.length);
-    end.fill(i + ch.length, view.length, view.length + folded.length);
-    view += folded;
+    out.add(foldCharacter(ch, options), i, i + ch.length);
     i += ch.length;
   }
-  return { view, start, end };
+  return out.done();
+}
+
+/** Where the run of ASCII characters starting at `i` ends (line breaks end it when they are dropped). */
+function asciiRunEnd(text: string, i: number, options: FoldOptions): number {
+  let j = i;
+  for (; j < text.length; j++) {
+    const code = text.charCodeAt(j);
+    if (code >= 0x80 || (options.joinLines && (code === 10 || code === 13))) break;
+  }
+  if (j === i && options.joinLines && (text[i] === "\n" || text[i] === "\r")) return i;
+  return j;
+}
+
+/** The view and its map, grown as folded text is added. */
+class ViewBuilder {
+  private start: Int32Array<ArrayBuffer>;
+  private end: Int32Array<ArrayBuffer>;
+  private length = 0;
+  private readonly pieces: string[] = [];
+
+  constructor(capacity: number) {
+    this.start = new Int32Array(capacity + 16);
+    this.end = new Int32Array(capacity + 16);
+  }
+
+  /** `folded`, all of it from the original character at `[from, to)`. */
+  add(folded: string, from: number, to: number): void {
+    this.reserve(folded.length);
+    this.start.fill(from, this.length, this.length + folded.length);
+    this.end.fill(to, this.length, this.length + folded.length);
+    this.length += folded.length;
+    this.pieces.push(folded);
+  }
+
+  /** ASCII `text[from, to)`, one view unit per character (fewer with `keep`). */
+  addRun(text: string, from: number, to: number, options: FoldOptions): void {
+    const run = options.lowerCase ? text.slice(from, to).toLowerCase() : text.slice(from, to);
+    const keep = options.keep;
+    this.reserve(to - from);
+    let kept = "";
+    for (let k = 0; k < run.length; k++) {
+      if (keep && !keep.test(run.charAt(k))) continue;
+      this.start[this.length] = from + k;
+      this.end[this.length] = from + k + 1;
+      this.length++;
+      if (keep) kept += run.charAt(k);
+    }
+    this.pieces.push(keep ? kept : run);
+  }
+
+  done(): FoldedText {
+    return { view: this.pieces.join(""), start: this.start, end: this.end };
+  }
+
+  private reserve(more: number): void {
+    while (this.length + more > this.start.length) [this.start, this.end] = [grow(this.start), grow(this.end)];
+  }
 }
 
 function grow(array: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {

@@ -140,8 +140,10 @@ const SHAPES: readonly SecretShape[] = [
 /** The characters of base64(prefix bytes + secret) that depend on the secret alone, at byte alignments 0, 1 and 2. */
 function base64Cores(secret: string): string[] {
   const bytes = Buffer.from(secret, "utf8");
+  const padded = Buffer.alloc(bytes.length + 2);
   return [0, 1, 2].map((pad) => {
-    const encoded = Buffer.concat([Buffer.alloc(pad), bytes]).toString("base64");
+    bytes.copy(padded, pad);
+    const encoded = padded.subarray(0, pad + bytes.length).toString("base64");
     const first = Math.ceil((8 * pad) / 6);
     const last = Math.floor((8 * (pad + bytes.length) - 6) / 6);
     return encoded.slice(first, last + 1);
@@ -159,11 +161,12 @@ export function secretForms(secret: string): string[] {
   const plain = [secret, stripControl(secret)].filter((s) => s.length >= MIN_KNOWN_LENGTH);
   const forms = plain.flatMap((s) => [s, JSON.stringify(s).slice(1, -1)]);
   for (const s of plain.filter((p) => p.length >= MIN_ENCODED_LENGTH)) {
-    const bytes = [...Buffer.from(s, "utf8")];
+    const utf8 = Buffer.from(s, "utf8");
+    const bytes = [...utf8];
     const cores = base64Cores(s).filter((c) => c.length >= MIN_ENCODED_LENGTH);
     forms.push(
       [...s].reverse().join(""),
-      Buffer.from(s, "utf8").toString("hex"),
+      utf8.toString("hex"),
       encodeURIComponent(s),
       encodeURIComponent(s).replace(/%20/g, "+"),
       bytes.map((b) => `%${b.toString(16).padStart(2, "0")}`).join(""),

@@ -243,3 +243,23 @@ describe("sanitizeForLog", () => {
     assert.equal(sanitizeForLog(once), once);
   });
 });
+
+describe("wrapUntrusted on very long output", () => {
+  it("cleans the two ends of a text far over the cut, and counts every byte left out", () => {
+    const secret = "zq7x9w2y4v6u8t0s";
+    const middle = "m".repeat(3 * 1024 * 1024);
+    const text = `start password=hunter2 ${secret}\n${middle}\n${secret.toUpperCase()} end`;
+    const out = wrapUntrusted("docker logs x", text, 200, [secret]);
+    const body = out.slice(out.indexOf("\n") + 1, out.lastIndexOf("\n"));
+    assert.ok(Buffer.byteLength(body) <= 200, body);
+    assert.match(
+      body,
+      /^start password=\[REDACTED\] \[REDACTED\]\nm*\n…\[truncated (\d+) bytes\]…\nm*\n\[REDACTED\] end$/,
+    );
+    const dropped = Number(/truncated (\d+) bytes/.exec(body)?.[1]);
+    const kept = Buffer.byteLength(body.replace(/\n…\[truncated \d+ bytes\]…\n/, ""));
+    // Every byte of the (redacted) text is either shown or counted.
+    const redactedLength = Buffer.byteLength(text) - 2 * secret.length - "hunter2".length + 3 * REDACTED.length;
+    assert.equal(kept + dropped, redactedLength);
+  });
+});
