@@ -5,6 +5,8 @@
 import type { IncomingMessage } from "node:http";
 import type Dockerode from "dockerode";
 import { StewardError } from "../errors.js";
+import { isContainerReference } from "../api/object-names.js";
+import { secretArguments, secretLabelValues } from "../text/redact.js";
 import { OPEN_FENCE, type Fence } from "../kube/fence.js";
 import type { DockerActions } from "./types.js";
 import { DOCKER_CALL_TIMEOUT_MS, statusCodeOf } from "../observe/docker/client.js";
@@ -30,7 +32,7 @@ export class DockerodeActions implements DockerActions {
       await withDeadline(
         `start container ${nameOrId}`,
         DOCKER_CALL_TIMEOUT_MS,
-        (s) => this.docker.getContainer(nameOrId).start({ abortSignal: s }),
+        (s) => this.container(nameOrId).start({ abortSignal: s }),
         signal,
       );
     } catch (err) {
@@ -45,7 +47,7 @@ export class DockerodeActions implements DockerActions {
    * which Docker applies when no `t` is given; the deadline allows for it plus the start.
    */
   async restart(nameOrId: string, signal?: AbortSignal): Promise<void> {
-    const container = this.docker.getContainer(nameOrId);
+    const container = this.container(nameOrId);
     const info = await withDeadline(
       `restart container ${nameOrId}: inspect`,
       DOCKER_CALL_TIMEOUT_MS,
@@ -70,7 +72,7 @@ export class DockerodeActions implements DockerActions {
     const info = await withDeadline(
       `logs of container ${nameOrId}: inspect`,
       DOCKER_CALL_TIMEOUT_MS,
-      (s) => this.docker.getContainer(nameOrId).inspect({ abortSignal: s }),
+      (s) => this.container(nameOrId).inspect({ abortSignal: s }),
       signal,
     );
     const body = await withDeadline(
@@ -84,14 +86,27 @@ export class DockerodeActions implements DockerActions {
     return splitLogLines(text).slice(-tail);
   }
 
-  async envValues(nameOrId: string, signal?: AbortSignal): Promise<string[]> {
+  async secretValues(nameOrId: string, signal?: AbortSignal): Promise<string[]> {
     const info = await withDeadline(
-      `environment of container ${nameOrId}: inspect`,
+      `secrets of container ${nameOrId}: inspect`,
       DOCKER_CALL_TIMEOUT_MS,
-      (s) => this.docker.getContainer(nameOrId).inspect({ abortSignal: s }),
+      (s) => this.container(nameOrId).inspect({ abortSignal: s }),
       signal,
     );
-    return (info.Config.Env ?? []).map((entry) => entry.slice(entry.indexOf("=") + 1));
+    return containerSecretValues(info);
+  }
+
+  /**
+   * dockerode puts the reference into the URL path as it is: only a valid name or ID gets
+   * that far, and encoded (a no-op for a valid one, kept so the path never depends on the check).
+   */
+  private container(nameOrId: string): Dockerode.Container {
+    if (!isContainerReference(nameOrId)) {
+      throw new StewardError(
+        `not a container name or ID: ${JSON.stringify(nameOrId)} (expected [a-zA-Z0-9][a-zA-Z0-9_.-]+ or 64 hex digits)`,
+      );
+    }
+    return this.docker.getContainer(encodeURIComponent(nameOrId));
   }
 
   /**
@@ -132,6 +147,19 @@ async function readBounded(stream: IncomingMessage, maxBytes: number): Promise<B
     chunks.push(bytes);
   }
   return Buffer.concat(chunks);
+}
+
+/** What an inspect result holds that is secret by default (see DockerActions.secretValues). */
+export function containerSecretValues(
+  info: Pick<Dockerode.ContainerInspectInfo, "Path" | "Args"> & {
+    Config: { Env?: string[] | null; Labels?: Record<string, string> | null };
+  },
+): string[] {
+  return [
+    ...(info.Config.Env ?? []).map((entry) => entry.slice(entry.indexOf("=") + 1)),
+    ...secretArguments([info.Path ?? "", ...(info.Args ?? [])]),
+    ...secretLabelValues(info.Config.Labels),
+  ].filter((value) => value.length > 0);
 }
 
 /**

@@ -4,7 +4,7 @@ import { OPEN_FENCE, type Fence } from "../kube/fence.js";
 import { describeApiError } from "../kube/api-errors.js";
 import { MERGE_PATCH, requestOptions } from "../kube/request-options.js";
 import type { WorkloadRef } from "../observe/types.js";
-import type { KubernetesActions } from "./types.js";
+import type { KubernetesActions, KubernetesEventLine } from "./types.js";
 
 /** The annotation `kubectl rollout restart` stamps on the pod template. */
 export const RESTARTED_AT_ANNOTATION = "kubectl.kubernetes.io/restartedAt";
@@ -49,10 +49,12 @@ export class ApiServerActions implements KubernetesActions {
     );
   }
 
-  async deletePod(namespace: string, name: string, signal?: AbortSignal): Promise<void> {
+  async deletePod(namespace: string, pod: { name: string; uid?: string }, signal?: AbortSignal): Promise<void> {
+    const { name, uid } = pod;
     this.fence.check(`deleting pod ${name}`);
+    const body = uid ? { preconditions: { uid } } : undefined;
     await this.call(`deleting pod ${name}`, () =>
-      this.core.deleteNamespacedPod({ name, namespace }, requestOptions({ timeoutMs: this.timeoutMs, signal })),
+      this.core.deleteNamespacedPod({ name, namespace, body }, requestOptions({ timeoutMs: this.timeoutMs, signal })),
     );
   }
 
@@ -71,7 +73,7 @@ export class ApiServerActions implements KubernetesActions {
     return text.split("\n").filter((line, index, all) => line !== "" || index < all.length - 1);
   }
 
-  async events(namespace: string, object?: string, signal?: AbortSignal): Promise<string[]> {
+  async events(namespace: string, object?: string, signal?: AbortSignal): Promise<KubernetesEventLine[]> {
     const list = await this.call("listing events", () =>
       this.core.listNamespacedEvent(
         { namespace, fieldSelector: object ? `involvedObject.name=${object}` : undefined },
@@ -81,7 +83,7 @@ export class ApiServerActions implements KubernetesActions {
     return list.items
       .sort((a, b) => eventTime(a) - eventTime(b))
       .slice(-MAX_EVENTS)
-      .map(formatEvent);
+      .map((event) => ({ regarding: regarding(event), line: formatEvent(event) }));
   }
 
   private async call<T>(step: string, request: () => Promise<T>): Promise<T> {
@@ -98,11 +100,14 @@ function eventTime(event: CoreV1Event): number {
   return at ? new Date(at).getTime() : 0;
 }
 
+const regarding = (event: CoreV1Event): string =>
+  `${(event.involvedObject.kind ?? "").toLowerCase()}/${event.involvedObject.name ?? ""}`;
+
 /** One line per event, like `kubectl get events`: when, type, reason, object, count, message. */
 function formatEvent(event: CoreV1Event): string {
   const at = eventTime(event);
   const when = at > 0 ? new Date(at).toISOString() : "-";
-  const object = `${(event.involvedObject.kind ?? "").toLowerCase()}/${event.involvedObject.name ?? ""}`;
+  const object = regarding(event);
   const count = (event.count ?? 1) > 1 ? ` (x${event.count})` : "";
   return `${when} ${event.type ?? ""} ${event.reason ?? ""} ${object}${count}: ${event.message ?? ""}`
     .replace(/\s+/g, " ")

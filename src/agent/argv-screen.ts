@@ -5,7 +5,7 @@
  * that rule (a second command smuggled into an element, a program that runs another
  * program, a look-alike of `docker`).
  *
- * Commands run with execFile and no shell, so the metacharacters below have no effect by
+ * Commands run with spawn and no shell, so the metacharacters below have no effect by
  * themselves. They are rejected anyway: their only legitimate use is in a shell, so their
  * presence means the model is trying to compose commands, and rejecting them keeps the
  * argv a person reads in an approval prompt identical to what they would type.

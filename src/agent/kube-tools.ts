@@ -1,22 +1,35 @@
 import { z } from "zod";
 import { StewardError } from "../errors.js";
+import { DNS1123_LABEL, DNS1123_SUBDOMAIN } from "../api/object-names.js";
+import type { NamespaceView } from "../observe/types.js";
 import { podsOf, workloadOf, workloadSubject } from "../reconcile/workload-drift.js";
-import { ok, type KubernetesToolAccess, type ToolDefinition, type ToolEnvironment } from "./tools.js";
+import { readable } from "./ownership.js";
+import { ok, resolveNow, type KubernetesToolAccess, type ToolDefinition, type ToolEnvironment } from "./tools.js";
 
 /**
  * The Kubernetes tools. Each is bound to the target's namespace: the model names objects,
  * never a namespace, a context or a server, so it cannot reach past the target whatever
  * the policy says. The argv each stands for is the kubectl command a person would type,
- * which is what policy rules (`kubectl scale *`) match.
+ * which is what policy rules (`kubectl scale *`) match. Every object a call names is
+ * resolved against the scope observed when it runs: reads within the target, changes to the
+ * DesiredState's own workloads and the pods they own (ownership.ts).
  */
 
-const DNS_NAME = /^[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
-const WORKLOAD = /^(deployment|statefulset)\/[a-z0-9]([-a-z0-9.]{0,251}[a-z0-9])?$/;
-
-const PodName = z.string().regex(DNS_NAME, "a pod name (lower-case DNS name)").describe("pod name");
+const PodName = z
+  .string()
+  .regex(DNS1123_SUBDOMAIN, "a pod name (a DNS-1123 subdomain: lower-case letters, digits, '-' and '.')")
+  .describe("pod name");
+const ContainerName = z
+  .string()
+  .regex(DNS1123_LABEL, "a container name (a DNS-1123 label: lower-case letters, digits and '-')")
+  .describe("container name, when the pod has several");
 const WorkloadName = z
   .string()
-  .regex(WORKLOAD, "deployment/<name> or statefulset/<name>")
+  .max(253 + "statefulset/".length)
+  .refine(
+    (w) => /^(deployment|statefulset)\//.test(w) && DNS1123_SUBDOMAIN.test(w.slice(w.indexOf("/") + 1)),
+    "deployment/<name> or statefulset/<name>, the name a DNS-1123 subdomain",
+  )
   .describe("the workload, as deployment/<name> or statefulset/<name>");
 
 function kubeOf(env: ToolEnvironment): KubernetesToolAccess {
@@ -25,77 +38,107 @@ function kubeOf(env: ToolEnvironment): KubernetesToolAccess {
 }
 
 const GetKind = z.enum(["pods", "deployments", "statefulsets"]);
+function viewOf(kube: KubernetesToolAccess): NamespaceView {
+  const view = kube.view();
+  if (!view) throw new StewardError(`namespace ${kube.namespace} has not been listed yet`);
+  return view;
+}
 
-const kubeGet: ToolDefinition<{ kind: z.infer<typeof GetKind>; name?: string }> = {
-  name: "kube_get",
-  description:
-    "List the target namespace's pods, deployments or statefulsets (like `kubectl get`, optionally one by name): replicas and readiness; for pods phase, ready, restarts, container state and reason (CrashLoopBackOff…) and last termination reason and exit code.",
-  input: z.strictObject({ kind: GetKind, name: PodName.optional().describe("only this object") }),
-  kind: "read",
-  argv: (i) => ["kubectl", "get", i.kind, ...(i.name ? [i.name] : [])],
-  touches: () => [],
-  run(input, env) {
-    const kube = kubeOf(env);
-    const observed = kube.observed();
-    if (!observed)
-      return Promise.resolve({ output: `namespace ${kube.namespace} has not been listed yet`, isError: true });
-    const named = <T extends { name: string }>(items: readonly T[]): T[] =>
-      items.filter((o) => input.name === undefined || o.name === input.name);
-    if (input.kind === "pods") {
-      const rows = named(observed.pods).map((p) => {
-        const containers = p.containers.map((c) => {
-          const last = c.lastTermination
-            ? ` last=${c.lastTermination.reason ?? "?"}(exit ${c.lastTermination.exitCode})`
-            : "";
-          return `${c.name}:${c.state}${c.reason ? `(${c.reason})` : ""} restarts=${c.restartCount}${last}`;
-        });
-        return [
-          p.name,
-          p.terminating ? "Terminating" : p.phase,
-          p.ready ? "ready" : "not-ready",
-          containers.join(" "),
-        ].join("\t");
+function podRows(view: NamespaceView, names: (id: string, name: string) => boolean): string[] {
+  return view.pods
+    .filter((p) => names(`pod/${p.name}`, p.name))
+    .map((p) => {
+      const containers = p.containers.map((c) => {
+        const last = c.lastTermination
+          ? ` last=${c.lastTermination.reason ?? "?"}(exit ${c.lastTermination.exitCode})`
+          : "";
+        return `${c.name}:${c.state}${c.reason ? `(${c.reason})` : ""} restarts=${c.restartCount}${last}`;
       });
-      return Promise.resolve(ok(["NAME\tPHASE\tREADY\tCONTAINERS", ...rows].join("\n")));
-    }
-    const kind = input.kind === "deployments" ? "Deployment" : "StatefulSet";
-    const rows = named(observed.workloads.filter((w) => w.kind === kind)).map((w) =>
+      return [
+        p.name,
+        p.terminating ? "Terminating" : p.phase,
+        p.ready ? "ready" : "not-ready",
+        containers.join(" "),
+      ].join("\t");
+    });
+}
+
+function workloadRows(
+  view: NamespaceView,
+  kind: "Deployment" | "StatefulSet",
+  names: (id: string, name: string) => boolean,
+): string[] {
+  return view.workloads
+    .filter((w) => w.kind === kind && names(workloadSubject(w), w.name))
+    .map((w) =>
       [
         w.name,
         String(w.replicas),
         String(w.readyReplicas),
         String(w.updatedReplicas),
-        podsOf(w, observed.pods)
+        podsOf(w, view)
+          .filter((p) => names(`pod/${p.name}`, p.name))
           .map((p) => p.name)
           .join(","),
       ].join("\t"),
     );
-    return Promise.resolve(ok(["NAME\tREPLICAS\tREADY\tUPDATED\tPODS", ...rows].join("\n")));
+}
+
+const kubeGet: ToolDefinition<{ kind: z.infer<typeof GetKind>; name?: string }> = {
+  name: "kube_get",
+  description:
+    "List the target's pods, deployments or statefulsets (like `kubectl get`, optionally one by name): replicas, readiness and the pods each owns; for pods phase, ready, restarts, container state and reason (CrashLoopBackOff…) and last termination reason and exit code.",
+  input: z.strictObject({ kind: GetKind, name: PodName.optional().describe("only this object") }),
+  kind: "read",
+  argv: (i) => ["kubectl", "get", i.kind, ...(i.name ? [i.name] : [])],
+  touches: () => [],
+  async run(input, env, signal) {
+    const kube = kubeOf(env);
+    const view = kube.view();
+    if (!view) return { output: `namespace ${kube.namespace} has not been listed yet`, isError: true };
+    const scope = await env.scope(signal);
+    const names = (id: string, name: string): boolean =>
+      readable(scope, id) && (input.name === undefined || name === input.name);
+    if (input.kind === "pods") {
+      return {
+        ...ok(["NAME\tPHASE\tREADY\tCONTAINERS", ...podRows(view, names)].join("\n")),
+        secrets: [...scope.secrets],
+      };
+    }
+    const rows = workloadRows(view, input.kind === "deployments" ? "Deployment" : "StatefulSet", names);
+    return { ...ok(["NAME\tREPLICAS\tREADY\tUPDATED\tPODS", ...rows].join("\n")), secrets: [...scope.secrets] };
   },
 };
 
 const kubeEvents: ToolDefinition<{ object?: string }> = {
   name: "kube_events",
   description:
-    "Recent events of the target namespace (like `kubectl get events`), optionally only those about one object by name; oldest first, at most 50.",
-  input: z.strictObject({ object: PodName.optional().describe("only events about the object with this name") }),
+    "Recent events about the target's objects (like `kubectl get events`), optionally only those about objects of one name; oldest first, at most 50.",
+  input: z.strictObject({ object: PodName.optional().describe("only events about objects with this name") }),
   kind: "read",
   argv: (i) => ["kubectl", "get", "events", ...(i.object ? [`--field-selector=involvedObject.name=${i.object}`] : [])],
   touches: () => [],
   async run(input, env, signal) {
     const kube = kubeOf(env);
-    const lines = await kube.actions.events(kube.namespace, input.object, signal);
-    return ok(lines.length === 0 ? "(no events)" : lines.join("\n"));
+    const scope = await env.scope(signal);
+    // An event is shown only when what it regards is in the target: another workload's
+    // events in the same namespace are outside, as its logs are.
+    const events = (await kube.actions.events(kube.namespace, input.object, signal)).filter((e) =>
+      readable(scope, e.regarding),
+    );
+    const output =
+      events.length === 0 ? "(no events about the target's objects)" : events.map((e) => e.line).join("\n");
+    return { ...ok(output), secrets: [...scope.secrets] };
   },
 };
 
 const kubeLogs: ToolDefinition<{ pod: string; container?: string; tail?: number; previous?: boolean }> = {
   name: "kube_logs",
   description:
-    "The last lines of a pod's container log (tail ≤ 500, default 100). previous: true reads the run that ended, where a crash loop says why.",
+    "The last lines of one of the target's pods' container log (tail ≤ 500, default 100). previous: true reads the run that ended, where a crash loop says why.",
   input: z.strictObject({
     pod: PodName,
-    container: PodName.optional().describe("container name, when the pod has several"),
+    container: ContainerName.optional(),
     tail: z.number().int().min(1).max(500).optional(),
     previous: z.boolean().optional(),
   }),
@@ -109,15 +152,22 @@ const kubeLogs: ToolDefinition<{ pod: string; container?: string; tail?: number;
     ...(i.previous ? ["--previous"] : []),
   ],
   touches: () => [],
+  reads: (i) => [`pod/${i.pod}`],
   async run(input, env, signal) {
     const kube = kubeOf(env);
+    const { scope } = await resolveNow(env, `pod/${input.pod}`, { access: "read", signal });
+    const pod = viewOf(kube).pods.find((p) => p.name === input.pod);
     const lines = await kube.actions.logs(
       kube.namespace,
       input.pod,
       { container: input.container, tail: input.tail ?? 100, previous: input.previous },
       signal,
     );
-    return ok(lines.length === 0 ? "(no log lines)" : lines.join("\n"));
+    // The pod's own env values too, when reads reach past the target (reads: all).
+    return {
+      ...ok(lines.length === 0 ? "(no log lines)" : lines.join("\n")),
+      secrets: [...scope.secrets, ...(pod?.secretValues ?? [])],
+    };
   },
 };
 
@@ -140,6 +190,7 @@ const kubeScale: ToolDefinition<{ workload: string; replicas: number }> = {
   argv: (i) => ["kubectl", "scale", i.workload, `--replicas=${i.replicas}`],
   touches: (i) => [i.workload],
   async run(input, env, signal) {
+    await resolveNow(env, input.workload, { access: "change", signal });
     if (env.dryRun) return ok(`dry run: would scale ${input.workload} to ${input.replicas}`);
     const { kube, ref } = workloadRef(env, input.workload);
     await kube.actions.scale(ref, input.replicas, signal);
@@ -156,6 +207,7 @@ const kubeRolloutRestart: ToolDefinition<{ workload: string }> = {
   argv: (i) => ["kubectl", "rollout", "restart", i.workload],
   touches: (i) => [i.workload],
   async run(input, env, signal) {
+    await resolveNow(env, input.workload, { access: "change", signal });
     if (env.dryRun) return ok(`dry run: would restart ${input.workload}`);
     const { kube, ref } = workloadRef(env, input.workload);
     await kube.actions.rolloutRestart(ref, signal);
@@ -172,9 +224,11 @@ const kubeDeletePod: ToolDefinition<{ pod: string }> = {
   argv: (i) => ["kubectl", "delete", "pod", i.pod],
   touches: (i) => [`pod/${i.pod}`],
   async run(input, env, signal) {
+    // Resolved again now, and deleted by uid: a pod that took its name since is not ours to delete.
+    const { object } = await resolveNow(env, `pod/${input.pod}`, { access: "change", signal });
     if (env.dryRun) return ok(`dry run: would delete pod ${input.pod}`);
     const kube = kubeOf(env);
-    await kube.actions.deletePod(kube.namespace, input.pod, signal);
+    await kube.actions.deletePod(kube.namespace, { name: input.pod, uid: object.uid }, signal);
     return ok(`pod/${input.pod} deleted`);
   },
 };

@@ -7,6 +7,8 @@
 import type { AgentMode } from "../api/desired-state.js";
 import type { PolicyDecisionKind, PolicyRule, RemediationPolicySpec } from "../api/policy.js";
 import { programName, screenArgv } from "./argv-screen.js";
+import { flagClass, modelChosenDestination } from "./destinations.js";
+import { resolveReference, type AgentScope } from "./ownership.js";
 import { classifyShell } from "./shell-forms.js";
 
 export { INTERPRETERS, WRAPPERS, programName, screenArgv, type ScreenResult } from "./argv-screen.js";
@@ -18,18 +20,24 @@ export interface PolicyRequest {
   /** The argv the call runs (shell) or stands for (`docker_start{x}` is `docker start x`). */
   argv: readonly string[];
   mutating: boolean;
-  /** What the call changes: container names, or `deployment/web`, `pod/web-1` for a Kubernetes target. */
+  /** What the call changes, as the model named it: a container, or `deployment/web`, `pod/web-1`. */
   touches: readonly string[];
+  /** What a read-only tool reads, as the model named it (`docker_logs` of `x`, `kube_logs` of `pod/x`). */
+  reads?: readonly string[];
 }
 
 export interface PolicyContext {
   mode: AgentMode;
-  /** The DesiredState's own containers (or workloads and their pods): the only objects a mutation may touch. */
-  ownObjects: ReadonlySet<string>;
+  /**
+   * What the DesiredState owns and may read, observed at the time of the call, by identity
+   * (ownership.ts): every reference in `touches` must resolve to an object it may change,
+   * every one in `reads` to one it may read; and the endpoints a shell command may name.
+   */
+  scope: AgentScope;
 }
 
 /** Where the decision was made, for the audit trail. */
-export type PolicyStage = "screen" | "mode" | "target" | "rule" | "default";
+export type PolicyStage = "screen" | "mode" | "destination" | "target" | "rule" | "default";
 
 export interface PolicyDecision {
   decision: PolicyDecisionKind;
@@ -40,11 +48,12 @@ export interface PolicyDecision {
 }
 
 /**
- * Typed read-only tools: always allowed (except in mode `off`), without screening or rules.
- * They are safe to allow unasked because each is bounded (fixed query shape, tail and
- * output caps, per-tool timeout), talks only to the local Docker socket, a loopback
- * Prometheus or the API server within the target's namespace, and its output is stripped, redacted and wrapped as untrusted data before the
- * model sees it. A PromQL query legitimately contains `{`, `(` and `"`, which the argv
+ * Typed read-only tools: allowed (except in mode `off`) for what the scope lets them read,
+ * without screening or rules. They are safe to allow unasked because each is bounded
+ * (fixed query shape, tail and output caps, per-tool timeout), reads only the target's
+ * objects (unless the policy sets `reads: all`) through the local Docker socket, a
+ * loopback Prometheus or the API server within the target's namespace, and its output is
+ * stripped, redacted and wrapped as untrusted data before the model sees it. A PromQL query legitimately contains `{`, `(` and `"`, which the argv
  * screen exists to reject, so screening them would only break them.
  */
 export const READ_ONLY_TOOLS: ReadonlySet<string> = new Set([
@@ -68,6 +77,7 @@ const MUTATING_TOOLS: ReadonlySet<string> = new Set([
 
 function globToken(token: string, element: string): boolean {
   if (!token.includes("*")) return token === element;
+  if (token === "*") return true;
   const body = token
     .split("*")
     .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, "\\$&"))
@@ -82,7 +92,9 @@ function globToken(token: string, element: string): boolean {
  * a final token that is exactly `*` matches zero or more remaining elements. Other glob
  * characters (`?`, `[`) are literal. Matching is on the argv array, never on a joined
  * string, so `["docker","start","a b"]` is one argument and `docker start *` does not match
- * `["docker","startx"]`. An empty pattern matches nothing.
+ * `["docker","startx"]`. An empty pattern matches nothing. A token that is only `*` (the
+ * final one included) never matches a flag that chooses a destination or credentials
+ * (destinations.ts): a rule that allows one names it, as in `--endpoints=*`.
  */
 export function matchPattern(pattern: string, argv: readonly string[]): boolean {
   const tokens = pattern.split(/\s+/).filter((t) => t !== "");
@@ -90,7 +102,10 @@ export function matchPattern(pattern: string, argv: readonly string[]): boolean 
   const rest = tokens[tokens.length - 1] === "*";
   const fixed = rest ? tokens.slice(0, -1) : tokens;
   if (rest ? argv.length < fixed.length : argv.length !== fixed.length) return false;
-  return fixed.every((token, i) => globToken(token, argv[i] ?? ""));
+  const program = argv[0] ?? "";
+  const wildcardMay = (element: string): boolean => flagClass(program, element) === undefined;
+  if (rest && !argv.slice(fixed.length).every(wildcardMay)) return false;
+  return fixed.every((token, i) => globToken(token, argv[i] ?? "") && (token !== "*" || wildcardMay(argv[i] ?? "")));
 }
 
 /**
@@ -180,29 +195,26 @@ function fromRule(rule: PolicyRule, mutating: boolean, mode: AgentMode): PolicyD
 
 /**
  * Decides one tool call, in this order; the first stage that decides wins:
- * 1. typed read-only tools: allow (deny in mode `off`), no screening, no rules;
+ * 1. typed read-only tools: deny in mode `off`; deny a read of anything that does not
+ *    resolve to an object of the scope the call may read; else allow, no screening or rules;
  * 2. screen: screenArgv failure → deny;
- * 3. mode: `off` → deny everything; `observe` → deny every mutating call;
- * 4. target: kubectl through `shell` → deny (it is not bound to the target's namespace);
- *    a mutating call touching an object not in `ownObjects` → deny;
- * 5. rules: deny rules, then ask, then allow; first match within a tier wins; deny
+ * 3. destination: a shell command naming credentials, or a destination that is not one of
+ *    the scope's endpoints → deny (destinations.ts), in every mode;
+ * 4. mode: `off` → deny everything; `observe` → deny every mutating call;
+ * 5. target: kubectl through `shell` → deny (it is not bound to the target's namespace);
+ *    a mutating call whose references do not each resolve to one object the DesiredState
+ *    owns now → deny (ownership.ts);
+ * 6. rules: deny rules, then ask, then allow; first match within a tier wins; deny
  *    rules match loosely (matchGuardPattern), and so do ask rules over an allowed argv;
- * 6. default: no rule matched → deny.
+ * 7. default: no rule matched → deny.
  * Then the mode adjusts a rule's answer: in `approve` an allowed mutation becomes `ask`
  * (every change is approved by a person); in `auto` it runs, and `ask` still waits.
  */
 export function decide(request: PolicyRequest, policy: RemediationPolicySpec, context: PolicyContext): PolicyDecision {
   const { mode } = context;
-  if (READ_ONLY_TOOLS.has(request.tool) && !request.mutating) {
-    if (mode === "off") return deny("mode", "agent mode is off: no tool may run");
-    return {
-      decision: "allow",
-      reason: `${request.tool} is a read-only tool (bounded, loopback-only, output redacted)`,
-      stage: "mode",
-    };
-  }
-  const screened = screenArgv(request.argv);
-  if (!screened.ok) return deny("screen", screened.reason);
+  if (READ_ONLY_TOOLS.has(request.tool) && !request.mutating) return decideRead(request, context);
+  const unfit = screenAndDestination(request, context);
+  if (unfit) return unfit;
   if (mode === "off") return deny("mode", "agent mode is off: no tool may run");
   const { mutating, touches } = effective(request);
   const shown = displayArgv(request.argv);
@@ -215,6 +227,28 @@ export function decide(request: PolicyRequest, policy: RemediationPolicySpec, co
   return fromRule(rule, mutating, mode);
 }
 
+/** The screen (stage 2), then the destinations a shell command names (stage 3). */
+function screenAndDestination(request: PolicyRequest, context: PolicyContext): PolicyDecision | undefined {
+  const screened = screenArgv(request.argv);
+  if (!screened.ok) return deny("screen", screened.reason);
+  const destination =
+    request.tool === "shell" ? modelChosenDestination(request.argv, context.scope.endpoints) : undefined;
+  return destination ? deny("destination", destination) : undefined;
+}
+
+function decideRead(request: PolicyRequest, context: PolicyContext): PolicyDecision {
+  if (context.mode === "off") return deny("mode", "agent mode is off: no tool may run");
+  for (const reference of request.reads ?? []) {
+    const resolved = resolveReference(context.scope, reference, "read");
+    if (!resolved.ok) return deny("target", resolved.reason);
+  }
+  return {
+    decision: "allow",
+    reason: `${request.tool} is a read-only tool (bounded, within the target, output redacted)`,
+    stage: "mode",
+  };
+}
+
 /** Why a call reaches past the DesiredState's own objects, if it does. */
 function outsideTarget(
   request: PolicyRequest,
@@ -224,8 +258,10 @@ function outsideTarget(
   if (request.tool === "shell" && programName(request.argv[0] ?? "") === "kubectl") {
     return "kubectl through shell is not bound to the target's namespace; use the kube_* tools";
   }
-  const foreign = call.mutating ? call.touches.find((c) => !context.ownObjects.has(c)) : undefined;
-  return foreign === undefined
-    ? undefined
-    : `"${foreign}" is not one of this DesiredState's own containers or workloads`;
+  if (!call.mutating) return undefined;
+  for (const reference of call.touches) {
+    const resolved = resolveReference(context.scope, reference, "change");
+    if (!resolved.ok) return resolved.reason;
+  }
+  return undefined;
 }

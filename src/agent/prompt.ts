@@ -8,13 +8,18 @@ const TARGET_WORDS = {
   docker: {
     readTools: "docker_ps, docker_inspect, docker_logs",
     fixTools: "docker_start/docker_restart of the affected container",
-    own: "containers",
+    own: "containers (those of its declared services)",
   },
   kubernetes: {
     readTools: "kube_get, kube_events, kube_logs",
     fixTools: "kube_delete_pod of the affected pod, kube_rollout_restart or kube_scale of the affected workload",
-    own: "workloads and their pods, in the target's namespace",
+    own: "workloads and the pods they own (by ownerReferences, not labels), in the target's namespace",
   },
+} as const;
+
+const READS_ALL = {
+  docker: "every container on the Docker host (the policy sets reads: all)",
+  kubernetes: "every object in the target's namespace (the policy sets reads: all)",
 } as const;
 
 /**
@@ -24,6 +29,7 @@ const TARGET_WORDS = {
  */
 export function systemPrompt(policy: RemediationPolicySpec, target: "docker" | "kubernetes"): string {
   const { readTools, fixTools, own } = TARGET_WORDS[target];
+  const reads = policy.reads === "all" ? READS_ALL[target] : "its containers or objects only";
   const rules =
     policy.rules.map((r) => `- ${r.decision}: ${r.command}`).join("\n") || "- (no rules: every command is denied)";
   return `You are Steward's remediation agent, an experienced SRE working on a live system.
@@ -37,8 +43,9 @@ How to work:
 - Do not repeat a denied action: a denial is final for this incident.
 
 What you may do (enforced by Steward's policy engine, not by this text; a denied call returns an error):
-- Read-only tools are always allowed.
-- Mutating tools may touch only this DesiredState's own ${own}.
+- Read-only tools are allowed for this DesiredState's target: ${reads}.
+- Mutating tools may touch only this DesiredState's own ${own}, as observed at the time of the call; a name that could also mean something outside (another project's container of that name, an ID prefix) is denied: use the full ID.
+- Shell commands may name only the network endpoints Steward knows (the policy's, and those the target's members advertise), and never credentials.
 - Shell commands run without a shell (no pipes, redirection, variables, interpreters or sudo) and are matched against these rules, deny first, then ask, then allow; anything unmatched is denied:
 ${rules}
 - In approve mode every change waits for a person's approval; in observe mode no change is allowed: put the fix you propose in the escalate reason.

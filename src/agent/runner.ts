@@ -3,21 +3,13 @@ import { parseDuration } from "../api/duration.js";
 import type { DesiredState } from "../api/desired-state.js";
 import type { AgentRemediation, Usage } from "../api/remediation.js";
 import type { StewardMetrics } from "../telemetry/metrics.js";
-import { containersOfService, driftFingerprint } from "../reconcile/drift.js";
+import { driftFingerprint } from "../reconcile/drift.js";
 import type { KubernetesObserver } from "../observe/types.js";
 import type { KubernetesActions } from "../act/types.js";
 import { targetObserved, type SystemObserver } from "../reconcile/observation.js";
 import { driftCleared, emptyRemediationStatus } from "../reconcile/remediations.js";
 import type { RemediationStatusPort } from "../reconcile/remediation-status.js";
-import { inDockerTarget } from "../reconcile/target.js";
-import {
-  inKubernetesTarget,
-  podsOf,
-  unsettledWorkloads,
-  workloadOfService,
-  workloadSubject,
-  type WorkloadObservation,
-} from "../reconcile/workload-drift.js";
+import { unsettledWorkloads } from "../reconcile/workload-drift.js";
 import { AuditLog } from "./audit.js";
 import { approvalFor } from "../api/approvals.js";
 import { handOver, sessionStart } from "./handover.js";
@@ -33,6 +25,8 @@ import {
   type StatusRecords,
 } from "./session.js";
 import { newSessionId, type SessionFiles } from "./session-store.js";
+import type { ProgramPaths } from "./programs.js";
+import { ScopeObserver } from "./scopes.js";
 import type { DockerToolAccess, ToolEnvironment } from "./tools.js";
 import { toolsetFor } from "./toolsets.js";
 import { sanitizeForLog } from "../text/redact.js";
@@ -48,6 +42,8 @@ export interface AgentRunnerDeps {
     kubernetes?: { observer: KubernetesObserver; actions: KubernetesActions };
     prometheus: ToolEnvironment["prometheus"];
   };
+  /** The programs the shell tool may run, found when Steward started. */
+  programs: ProgramPaths;
   observer: SystemObserver;
   /** How long verification waits for the signals to settle (a scrape, a health check). */
   verifyTimeoutMs: number;
@@ -70,7 +66,12 @@ interface RunInput {
  * every change carries the audit trail's last line on disk, so truncation shows.
  */
 export class AgentRunner implements SessionRunner {
-  constructor(private readonly deps: AgentRunnerDeps) {}
+  /** What each session owns and may read, observed at each call (ownership.ts). */
+  private readonly scopes: ScopeObserver;
+
+  constructor(private readonly deps: AgentRunnerDeps) {
+    this.scopes = new ScopeObserver(deps.tools);
+  }
 
   async run(
     remediation: AgentRemediation,
@@ -245,7 +246,6 @@ export class AgentRunner implements SessionRunner {
       rules: {
         policy,
         mode: remediation.spec.mode,
-        ownObjects: this.ownObjects(desiredState),
         maxAttempts: remediation.spec.maxAttempts,
         // Only calls a person could see as pending when deciding: an "approve all" is not a
         // blank cheque for calls the model makes afterwards.
@@ -258,6 +258,8 @@ export class AgentRunner implements SessionRunner {
           timeoutMs: parseDuration(policy.budgets.toolTimeout) ?? 30_000,
           outputCapBytes: policy.budgets.outputCap,
           dryRun: policy.dryRun,
+          scope: (at) => this.scopes.scopeOf(desiredState, policy, at),
+          programs: this.deps.programs,
         },
       },
       records: { ...records, saveState: (state) => this.deps.files.save(namespace, name, state) },
@@ -274,44 +276,13 @@ export class AgentRunner implements SessionRunner {
     if (!kubernetes) return { prometheus };
     return {
       prometheus,
-      kubernetes: { namespace, actions: kubernetes.actions, observed: () => this.observedWorkloads(desiredState) },
+      kubernetes: { namespace, actions: kubernetes.actions, view: () => this.namespaceView(namespace) },
     };
   }
 
-  private observedWorkloads(desiredState: DesiredState): WorkloadObservation | undefined {
-    const { target } = desiredState.spec;
-    const view = target.kubernetes && this.deps.tools.kubernetes?.observer.namespace(target.kubernetes.namespace);
-    if (!view?.synced) return undefined;
-    return {
-      workloads: view.workloads.filter((w) => inKubernetesTarget(target, w)),
-      pods: view.pods.filter((p) => inKubernetesTarget(target, p)),
-    };
-  }
-
-  /**
-   * What this DesiredState declares: its containers, or its workloads (`deployment/web`)
-   * and their pods (`pod/web-1`). The only objects the agent may change.
-   */
-  private ownObjects(desiredState: DesiredState): Set<string> {
-    const names = new Set<string>();
-    if (desiredState.spec.target.kubernetes) {
-      const observed = this.observedWorkloads(desiredState);
-      for (const service of desiredState.spec.services) {
-        const workload = observed && workloadOfService(service, observed);
-        if (!workload) continue;
-        names.add(workloadSubject(workload));
-        for (const pod of podsOf(workload, observed.pods)) names.add(`pod/${pod.name}`);
-      }
-      return names;
-    }
-    const targetContainers = (this.deps.tools.docker?.containers() ?? []).filter((c) =>
-      inDockerTarget(desiredState.spec.target, c),
-    );
-    for (const service of desiredState.spec.services) {
-      names.add(service.name);
-      for (const c of containersOfService(service, targetContainers)) names.add(c.name);
-    }
-    return names;
+  private namespaceView(namespace: string): ReturnType<NonNullable<ToolEnvironment["kubernetes"]>["view"]> {
+    const view = this.deps.tools.kubernetes?.observer.namespace(namespace);
+    return view?.synced ? view : undefined;
   }
 
   /** Re-observes until the remediation's drift is gone or the settle time runs out. */

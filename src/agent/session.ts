@@ -50,8 +50,6 @@ export interface ModelAccess {
 export interface SessionRules {
   policy: RemediationPolicySpec;
   mode: AgentMode;
-  /** The DesiredState's own containers or workloads and pods: the only objects a mutation may touch. */
-  ownObjects: ReadonlySet<string>;
   maxAttempts: number;
   /** Decisions people took on pending calls, by tool-use id or "all". */
   approval(id: string): Approval | undefined;
@@ -274,7 +272,14 @@ async function judgeAndRun(
   const { use, tool, input } = call;
   const argv = tool.argv(input);
   const mutating = tool.kind === "mutate" && (tool.name !== "shell" || classifyShell(argv).mutating);
-  const decision = await judge(state, ctx, { use, tool: tool.name, argv, mutating, touches: tool.touches(input) });
+  const decision = await judge(state, ctx, {
+    use,
+    tool: tool.name,
+    argv,
+    mutating,
+    touches: tool.touches(input),
+    reads: tool.reads?.(input) ?? [],
+  });
   const action = { id: use.id, tool: tool.name, argv };
   if (decision.decision === "deny") {
     await recordAction(ctx, { ...action, decision: "deny" }, mutating);
@@ -325,25 +330,33 @@ function parseCall(toolset: Toolset, use: ToolUse): { tool: ToolDefinition<unkno
 async function judge(
   state: SessionState,
   ctx: SessionContext,
-  call: { use: ToolUse; tool: string; argv: string[]; mutating: boolean; touches: string[] },
+  call: { use: ToolUse; tool: string; argv: string[]; mutating: boolean; touches: string[]; reads: string[] },
 ): Promise<PolicyDecision> {
   const known = state.pending?.decisions[call.use.id];
   if (known) return known;
-  const { policy, mode, ownObjects } = ctx.rules;
-  const decision = decide(
-    { tool: call.tool, argv: call.argv, mutating: call.mutating, touches: call.touches },
-    policy,
-    { mode, ownObjects },
-  );
-  if (state.pending) state.pending.decisions[call.use.id] = decision;
+  const { use, ...request } = call;
+  const decision = await decideNow(ctx, request);
+  if (state.pending) state.pending.decisions[use.id] = decision;
   await ctx.records.audit.append("policy_decision", {
-    id: call.use.id,
+    id: use.id,
     decision: decision.decision,
     reason: decision.reason,
     stage: decision.stage,
     rule: decision.rule?.command,
   });
   return decision;
+}
+
+/** decide() on the scope observed now, at the call, not when the session began; an unobservable target denies. */
+async function decideNow(ctx: SessionContext, request: Parameters<typeof decide>[0]): Promise<PolicyDecision> {
+  const { policy, mode } = ctx.rules;
+  try {
+    const scope = await ctx.tools.environment.scope(ctx.signal);
+    return decide(request, policy, { mode, scope });
+  } catch (err) {
+    if (ctx.signal.aborted) throw err;
+    return { decision: "deny", reason: `cannot observe the target now: ${errorMessage(err)}`, stage: "target" };
+  }
 }
 
 /** A call the policy (and, if it asked, a person) let through, ready to run. */

@@ -1,16 +1,20 @@
-import { execFile } from "node:child_process";
 import type Dockerode from "dockerode";
 import { z } from "zod";
-import { errorMessage, StewardError } from "../errors.js";
-import type { ContainerSnapshot, PrometheusClient } from "../observe/types.js";
+import { StewardError } from "../errors.js";
+import { DOCKER_CONTAINER_NAME } from "../api/object-names.js";
+import type { ContainerSnapshot, NamespaceView, PrometheusClient } from "../observe/types.js";
 import type { DockerActions, KubernetesActions } from "../act/types.js";
-import type { WorkloadObservation } from "../reconcile/workload-drift.js";
+import { containerSecretValues } from "../act/docker.js";
 import { redactEnv } from "../text/redact.js";
+import { readable, resolveReference, type AgentScope, type ScopedObject } from "./ownership.js";
+import type { ProgramPaths } from "./programs.js";
 
 /**
  * The agent's toolset. Each tool declares its input schema (zod: validated before
- * anything runs, and sent to the model as JSON Schema), whether it mutates, and the argv
- * it stands for, so the policy engine judges typed tools and `shell` by the same rules.
+ * anything runs, and sent to the model as JSON Schema), whether it mutates, the argv it
+ * stands for, and what it reads or changes, so the policy engine judges typed tools and
+ * `shell` by the same rules. A tool resolves every reference again when it runs, against
+ * the scope observed then, and sends Docker the full ID it resolved to.
  */
 export type ToolKind = "read" | "mutate" | "control";
 
@@ -18,7 +22,7 @@ export interface ToolResult {
   output: string;
   isError: boolean;
   exitCode?: number;
-  /** Values to redact wherever they appear in the output (a container's env values). */
+  /** Values to redact wherever they appear in the output (the target's secret values, a container's env). */
   secrets?: string[];
 }
 
@@ -32,8 +36,8 @@ export interface DockerToolAccess {
 /** What the Kubernetes tools reach: one namespace (the target's), never another. */
 export interface KubernetesToolAccess {
   namespace: string;
-  /** The namespace's workloads and pods from the observer's cache; undefined until listed. */
-  observed: () => WorkloadObservation | undefined;
+  /** The whole namespace from the observer's cache; undefined until listed. */
+  view: () => NamespaceView | undefined;
   actions: KubernetesActions;
 }
 
@@ -44,6 +48,10 @@ export interface ToolEnvironment {
   timeoutMs: number;
   outputCapBytes: number;
   dryRun: boolean;
+  /** What the DesiredState owns and may read, observed now (ownership.ts). */
+  scope(signal: AbortSignal): Promise<AgentScope>;
+  /** The programs `shell` may run, found once at start. */
+  programs: ProgramPaths;
 }
 
 export interface ToolDefinition<I> {
@@ -54,14 +62,22 @@ export interface ToolDefinition<I> {
   /** The command line this call stands for, as the policy engine sees it. */
   argv(input: I): string[];
   /**
-   * What the call changes, for the "own objects only" rule: container names, or
-   * `deployment/web` / `statefulset/db` / `pod/web-1` in the target's namespace.
+   * What the call changes, as the model names it, for the "own objects only" rule: a
+   * container, or `deployment/web` / `statefulset/db` / `pod/web-1` in the target's namespace.
    */
   touches(input: I): string[];
+  /** What a read-only call reads, named the same way; each must resolve to an object the scope lets it read. */
+  reads?(input: I): string[];
   run(input: I, env: ToolEnvironment, signal: AbortSignal): Promise<ToolResult>;
 }
 
-const ContainerInput = z.strictObject({ container: z.string().min(1).max(253).describe("container name or id") });
+const ContainerInput = z.strictObject({
+  container: z
+    .string()
+    .max(253)
+    .regex(DOCKER_CONTAINER_NAME, "a container name ([a-zA-Z0-9][a-zA-Z0-9_.-]+) or a full 64-hex ID")
+    .describe("container name or full id"),
+});
 
 export const ok = (output: string, exitCode = 0): ToolResult => ({ output, isError: false, exitCode });
 
@@ -71,9 +87,16 @@ function dockerOf(env: ToolEnvironment): DockerToolAccess {
   return env.docker;
 }
 
-/** The values of `NAME=value` entries: every one is treated as a secret. */
-function envValues(env: readonly string[]): string[] {
-  return env.map((entry) => entry.slice(entry.indexOf("=") + 1)).filter((value) => value.length >= 4);
+/** The one object `reference` names in the scope observed now, or an error with the policy's reason. */
+export async function resolveNow(
+  env: ToolEnvironment,
+  reference: string,
+  need: { access: "change" | "read"; signal: AbortSignal },
+): Promise<{ object: ScopedObject; scope: AgentScope }> {
+  const scope = await env.scope(need.signal);
+  const resolved = resolveReference(scope, reference, need.access);
+  if (!resolved.ok) throw new StewardError(resolved.reason);
+  return { object: resolved.object, scope };
 }
 
 export const queryPrometheus: ToolDefinition<{ query: string }> = {
@@ -87,24 +110,26 @@ export const queryPrometheus: ToolDefinition<{ query: string }> = {
   async run(input, env, signal) {
     if (!env.prometheus) return { output: "no Prometheus is configured for this Steward", isError: true };
     const result = await env.prometheus.query(input.query, signal);
-    if (!result.ok) return { output: result.error, isError: true };
+    const secrets = [...(await env.scope(signal)).secrets];
+    if (!result.ok) return { output: result.error, isError: true, secrets };
     if (result.samples.length === 0) return ok("(no series)");
-    return ok(result.samples.map((s) => `${JSON.stringify(s.labels)} ${s.value}`).join("\n"));
+    return { ...ok(result.samples.map((s) => `${JSON.stringify(s.labels)} ${s.value}`).join("\n")), secrets };
   },
 };
 
 const dockerPs: ToolDefinition<{ all?: boolean }> = {
   name: "docker_ps",
   description:
-    "List containers (like `docker ps`; all: true includes stopped ones) with state, health, exit code, restart count and compose project/service.",
+    "List the target's containers (like `docker ps`; all: true includes stopped ones) with state, health, exit code, restart count and compose project/service.",
   input: z.strictObject({ all: z.boolean().optional().describe("include stopped containers") }),
   kind: "read",
   argv: (i) => (i.all ? ["docker", "ps", "-a"] : ["docker", "ps"]),
   touches: () => [],
-  run(input, env) {
+  async run(input, env, signal) {
+    const scope = await env.scope(signal);
     const rows = dockerOf(env)
       .containers()
-      .filter((c) => input.all === true || c.state === "running")
+      .filter((c) => readable(scope, c.id) && (input.all === true || c.state === "running"))
       .map((c) =>
         [
           c.name,
@@ -117,23 +142,26 @@ const dockerPs: ToolDefinition<{ all?: boolean }> = {
           c.image,
         ].join("\t"),
       );
-    return Promise.resolve(ok(["NAME\tSTATE\tHEALTH\tEXIT\tRESTARTS\tPROJECT\tSERVICE\tIMAGE", ...rows].join("\n")));
+    const table = ["NAME\tSTATE\tHEALTH\tEXIT\tRESTARTS\tPROJECT\tSERVICE\tIMAGE", ...rows].join("\n");
+    return { ...ok(table), secrets: [...scope.secrets] };
   },
 };
 
 const dockerInspect: ToolDefinition<{ container: string }> = {
   name: "docker_inspect",
   description:
-    "Inspect one container: state, health log, restart policy, command, mounts, labels. Environment values are redacted.",
+    "Inspect one of the target's containers: state, health log, restart policy, command, mounts, labels. Environment values and secrets are redacted.",
   input: ContainerInput,
   kind: "read",
   argv: (i) => ["docker", "inspect", i.container],
   touches: () => [],
-  async run(input, env) {
-    const info = await dockerOf(env).client.getContainer(input.container).inspect();
-    const secrets = envValues(info.Config.Env ?? []);
+  reads: (i) => [i.container],
+  async run(input, env, signal) {
+    const { object, scope } = await resolveNow(env, input.container, { access: "read", signal });
+    const info = await dockerOf(env).client.getContainer(object.id).inspect({ abortSignal: signal });
     const view = {
       Name: info.Name.replace(/^\//, ""),
+      Id: info.Id,
       State: info.State,
       RestartCount: info.RestartCount,
       Image: info.Config.Image,
@@ -145,27 +173,29 @@ const dockerInspect: ToolDefinition<{ container: string }> = {
       RestartPolicy: info.HostConfig.RestartPolicy,
       NetworkMode: info.HostConfig.NetworkMode,
     };
-    return { ...ok(JSON.stringify(view, null, 2)), secrets };
+    return { ...ok(JSON.stringify(view, null, 2)), secrets: [...scope.secrets, ...containerSecretValues(info)] };
   },
 };
 
 const dockerLogs: ToolDefinition<{ container: string; tail?: number }> = {
   name: "docker_logs",
-  description: "The last lines of a container's stdout and stderr (tail ≤ 500, default 100).",
+  description: "The last lines of one of the target's containers' stdout and stderr (tail ≤ 500, default 100).",
   input: ContainerInput.extend({ tail: z.number().int().min(1).max(500).optional() }),
   kind: "read",
   argv: (i) => ["docker", "logs", "--tail", String(i.tail ?? 100), i.container],
   touches: () => [],
+  reads: (i) => [i.container],
   async run(input, env, signal) {
+    const { object, scope } = await resolveNow(env, input.container, { access: "read", signal });
     const docker = dockerOf(env);
     const [lines, info] = await Promise.all([
-      docker.actions.logs(input.container, input.tail ?? 100, signal),
-      docker.client.getContainer(input.container).inspect({ abortSignal: signal }),
+      docker.actions.logs(object.id, input.tail ?? 100, signal),
+      docker.client.getContainer(object.id).inspect({ abortSignal: signal }),
     ]);
-    // A program may print its own secrets; the container's env values are redacted wherever they appear.
+    // A program may print its own secrets; the container's secret values are redacted wherever they appear.
     return {
       ...ok(lines.length === 0 ? "(no log lines)" : lines.join("\n")),
-      secrets: envValues(info.Config.Env ?? []),
+      secrets: [...scope.secrets, ...containerSecretValues(info)],
     };
   },
 };
@@ -179,75 +209,15 @@ function containerAction(verb: "start" | "restart"): ToolDefinition<{ container:
     argv: (i) => ["docker", verb, i.container],
     touches: (i) => [i.container],
     async run(input, env, signal) {
-      if (env.dryRun) return ok(`dry run: would run docker ${verb} ${input.container}`);
+      // Resolved again now: what was ours when the call was decided (or approved) may not be any more.
+      const { object } = await resolveNow(env, input.container, { access: "change", signal });
+      const shown = `${input.container} (ID ${object.id.slice(0, 12)})`;
+      if (env.dryRun) return ok(`dry run: would run docker ${verb} ${shown}`);
       const { actions } = dockerOf(env);
-      await (verb === "start" ? actions.start(input.container, signal) : actions.restart(input.container, signal));
-      return ok(input.container);
+      await (verb === "start" ? actions.start(object.id, signal) : actions.restart(object.id, signal));
+      return ok(shown);
     },
   };
-}
-
-export const shell: ToolDefinition<{ argv: string[] }> = {
-  name: "shell",
-  description:
-    "Run one command as an argv array, without a shell (no pipes, redirection, globbing or variables). Every command is checked by the policy; most are denied or need approval.",
-  input: z.strictObject({
-    argv: z
-      .array(z.string().max(4_096))
-      .min(1)
-      .max(64)
-      .describe('program and arguments, e.g. ["etcdctl", "--endpoints=http://127.0.0.1:12379", "endpoint", "health"]'),
-  }),
-  kind: "mutate",
-  argv: (i) => i.argv,
-  touches: () => [],
-  run(input, env, signal) {
-    if (env.dryRun) return Promise.resolve(ok(`dry run: would run ${JSON.stringify(input.argv)}`));
-    // execFile with an aborted signal still spawns the process (and then kills it): a session stopped (lease lost, shutdown) must not start one.
-    if (signal.aborted)
-      return Promise.resolve({
-        output: `not run: the session was stopped (${errorMessage(signal.reason)})`,
-        isError: true,
-      });
-    return runArgv(input.argv, env, signal);
-  },
-};
-
-/**
- * execFile, never a shell: argv reaches the program exactly as the policy judged it. An
- * argv execFile refuses outright (it throws on a NUL byte, which the policy's screen
- * rejects first) is an error result like any other, never a rejected promise.
- */
-function runArgv(argv: readonly string[], env: ToolEnvironment, signal: AbortSignal): Promise<ToolResult> {
-  const [program = "", ...args] = argv;
-  return new Promise((resolve) => {
-    const done = (err: Error | null, stdout: string, stderr: string): void => {
-      const output = `${stdout}${stderr ? `\n[stderr]\n${stderr}` : ""}`.trim();
-      if (!err) return resolve(ok(output || "(no output)"));
-      const { code } = err as { code?: unknown };
-      resolve({
-        output: `${output}\n[error] ${errorMessage(err)}`.trim(),
-        isError: true,
-        exitCode: typeof code === "number" ? code : undefined,
-      });
-    };
-    try {
-      execFile(
-        program,
-        args,
-        {
-          shell: false,
-          timeout: env.timeoutMs,
-          maxBuffer: env.outputCapBytes,
-          signal,
-          env: { PATH: process.env.PATH ?? "/usr/bin:/bin" },
-        },
-        done,
-      );
-    } catch (err) {
-      done(err instanceof Error ? err : new Error(String(err)), "", "");
-    }
-  });
 }
 
 export const resolveTool: ToolDefinition<{ summary: string }> = {

@@ -1,7 +1,8 @@
 import { z } from "zod";
 import type { Target } from "../api/desired-state.js";
 import { KUBERNETES_ONLY_TOOLS } from "./kube-tools.js";
-import { DOCKER_ONLY_TOOLS, escalateTool, queryPrometheus, resolveTool, shell, type ToolDefinition } from "./tools.js";
+import { shell } from "./shell-tool.js";
+import { DOCKER_ONLY_TOOLS, escalateTool, queryPrometheus, resolveTool, type ToolDefinition } from "./tools.js";
 
 /** The tools of one session: fixed by the target's kind, so the same for every incident of that kind. */
 export type Toolset = readonly ToolDefinition<never>[];

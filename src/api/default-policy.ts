@@ -11,24 +11,26 @@ function rule(decision: PolicyDecisionKind, command: string, description: string
  * destructive denied explicitly, and everything else denied as unmatched. Frozen: it is
  * shared by every session that has no policy of its own.
  *
- * Least privilege, so no broader than the words: `docker inspect` and `docker logs` are
- * not allowed through `shell` (the typed docker_inspect and docker_logs tools redact the
- * container's env values and bound their output; the shell forms would print every env
- * value of any container on the host), and the etcdctl reads allow only flags of the form
- * `--endpoints=…` before their words (`etcdctl * endpoint health *` also matched
- * `etcdctl del endpoint health`, a range delete, and `etcdctl put endpoint health`, which
- * mode `auto` would have run unasked).
+ * Least privilege, so no broader than the words:
+ * - `docker ps`, `docker inspect` and `docker logs` are not allowed through `shell`: the
+ *   typed tools read only the target's containers and redact their secrets; the shell forms
+ *   would show every container on the host, with its command line and env values.
+ * - The etcdctl reads are exact: their words and nothing after them, and at most an
+ *   `--endpoints=…` flag before them, whose value the destination stage holds to the
+ *   endpoints Steward knows (the members' advertised client URLs, the policy's endpoints).
+ *   A trailing `*` would accept `--endpoints`, `--discovery-srv` or `--user` after the words,
+ *   and `etcdctl * endpoint health *` also matched `etcdctl del endpoint health`, a range
+ *   delete that mode `auto` would have run unasked.
  */
 export const DEFAULT_POLICY: RemediationPolicySpec = freeze(
   RemediationPolicySpec.parse({
     rules: [
-      rule("allow", "docker ps *", "list containers"),
-      rule("allow", "etcdctl endpoint health *", "etcd member health"),
-      rule("allow", "etcdctl --endpoints=* endpoint health *", "etcd member health"),
-      rule("allow", "etcdctl endpoint status *", "etcd member status"),
-      rule("allow", "etcdctl --endpoints=* endpoint status *", "etcd member status"),
-      rule("allow", "etcdctl member list *", "etcd membership"),
-      rule("allow", "etcdctl --endpoints=* member list *", "etcd membership"),
+      rule("allow", "etcdctl endpoint health", "etcd member health"),
+      rule("allow", "etcdctl --endpoints=* endpoint health", "etcd member health"),
+      rule("allow", "etcdctl endpoint status", "etcd member status"),
+      rule("allow", "etcdctl --endpoints=* endpoint status", "etcd member status"),
+      rule("allow", "etcdctl member list", "etcd membership"),
+      rule("allow", "etcdctl --endpoints=* member list", "etcd membership"),
       rule("ask", "docker start *", "start a stopped container"),
       rule("ask", "docker restart *", "restart a container"),
       rule("deny", "docker rm *", "removing a container loses its state"),
@@ -50,5 +52,6 @@ function freeze(spec: RemediationPolicySpec): RemediationPolicySpec {
   for (const r of spec.rules) Object.freeze(r);
   Object.freeze(spec.rules);
   Object.freeze(spec.budgets);
+  Object.freeze(spec.endpoints);
   return Object.freeze(spec);
 }

@@ -29,11 +29,30 @@ export const Budgets = z.strictObject({
 });
 export type Budgets = z.infer<typeof Budgets>;
 
+/**
+ * A network endpoint a shell command may name (`--endpoints=…`): a URL with a host, or
+ * `host:port`. The agent never picks a destination itself (see agent/destinations.ts).
+ */
+export const Endpoint = z
+  .string()
+  .regex(
+    /^(?:[a-z][a-z0-9+.-]*:\/\/)?[A-Za-z0-9.[\]:_-]+(?::\d{1,5})?\/?$/,
+    "a URL like http://10.0.0.5:2379, or host:port",
+  );
+
 export const RemediationPolicySpec = z.strictObject({
   rules: z.array(PolicyRule).default([]),
   budgets: Budgets.default(Budgets.parse({})),
   dryRun: z.boolean().default(false),
   model: z.string().optional(),
+  /**
+   * What the read-only tools may read: `target` (the DesiredState's own target: its compose
+   * project or selector, its namespace and selector), or `all` (every container on the
+   * Docker host, every object in the target's namespace).
+   */
+  reads: z.enum(["target", "all"]).default("target"),
+  /** Endpoints shell commands may name besides those the target's members advertise. */
+  endpoints: z.array(Endpoint).max(64).default([]),
 });
 export type RemediationPolicySpec = z.infer<typeof RemediationPolicySpec>;
 

@@ -1,5 +1,6 @@
 import Anthropic from "@anthropic-ai/sdk";
 import { AgentRunner } from "../agent/runner.js";
+import { ProgramPaths } from "../agent/programs.js";
 import { SessionFiles } from "../agent/session-store.js";
 import { loggableConfig, type RunConfig } from "./config.js";
 import { LeadershipFence, runWhileLeading } from "./leadership.js";
@@ -99,6 +100,7 @@ export async function startSteward(
         model: config.model,
         maxTokens: AGENT_MAX_TOKENS,
         tools: targets.agentTools,
+        programs: await ProgramPaths.scan(),
         observer: new SystemObserver(targets.observers),
         verifyTimeoutMs: config.verifyTimeoutMs,
         metrics,

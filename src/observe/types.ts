@@ -69,11 +69,22 @@ export interface PrometheusClient {
   query(expr: string, signal?: AbortSignal): Promise<QueryResult>;
 }
 
+/** `metadata.ownerReferences[]`: an owner of a Kubernetes object, by identity. */
+export interface OwnerReference {
+  kind: string;
+  name: string;
+  uid: string;
+  /** The owner is the object's managing controller (at most one reference says so). */
+  controller: boolean;
+}
+
 /** A Deployment or StatefulSet as Steward sees it: what it declares and what its controller reports. */
 export interface WorkloadSnapshot {
   kind: "Deployment" | "StatefulSet";
   namespace: string;
   name: string;
+  /** `metadata.uid`: what its pods' and ReplicaSets' owner references name. */
+  uid: string;
   labels: Readonly<Record<string, string>>;
   /** `spec.selector.matchLabels`: how its pods are found (matchExpressions are not evaluated). */
   selector: Readonly<Record<string, string>>;
@@ -99,7 +110,17 @@ export interface PodContainerSnapshot {
 export interface PodSnapshot {
   namespace: string;
   name: string;
+  uid: string;
   labels: Readonly<Record<string, string>>;
+  /** Who owns it (a ReplicaSet, a StatefulSet): how Steward tells whose pod it is, never by labels. */
+  ownerReferences: readonly OwnerReference[];
+  /**
+   * Values the pod's spec holds that are secret by default: every container's literal env
+   * values and the values of its secret arguments (`--password x`). Only what the pod
+   * object itself carries: Secrets it references are not fetched. Redacted wherever the
+   * pod's logs or events are shown; never shown themselves.
+   */
+  secretValues: readonly string[];
   phase: string;
   ready: boolean;
   /** Deletion has been requested (`metadata.deletionTimestamp`): the pod is going away. */
@@ -108,10 +129,21 @@ export interface PodSnapshot {
   startTime?: string;
 }
 
+/** A ReplicaSet, for the one thing Steward needs of it: which Deployment owns it. */
+export interface ReplicaSetSnapshot {
+  namespace: string;
+  name: string;
+  uid: string;
+  labels: Readonly<Record<string, string>>;
+  ownerReferences: readonly OwnerReference[];
+}
+
 /** What the Kubernetes observer holds for one namespace; complete once `synced`. */
 export interface NamespaceView {
   synced: boolean;
   workloads: readonly WorkloadSnapshot[];
+  /** The namespace's ReplicaSets: the link from a Deployment to its pods. */
+  replicaSets: readonly ReplicaSetSnapshot[];
   pods: readonly PodSnapshot[];
   /** Why the namespace cannot be observed (API server unreachable, forbidden…), if so. */
   error?: string;
@@ -122,7 +154,7 @@ export type KubernetesObserverEvent =
   { type: "changed"; namespace: string };
 
 /**
- * Deployments, StatefulSets and Pods of the namespaces Kubernetes targets name, from
+ * Deployments, StatefulSets, ReplicaSets and Pods of the namespaces Kubernetes targets name, from
  * list+watch informers started on first use of a namespace (never cluster-wide).
  */
 export interface KubernetesObserver {

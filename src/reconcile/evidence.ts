@@ -95,10 +95,10 @@ function redactLines(lines: readonly string[], secrets: readonly string[] = []):
   return redactSecrets(lines.join("\n"), withTheirLines).split("\n");
 }
 
-/** The container's env values, to redact; none when Docker cannot say (pattern redaction still applies). */
+/** The container's secret values, to redact; none when Docker cannot say (pattern redaction still applies). */
 async function envSecrets(id: string, sources: EvidenceSources): Promise<string[]> {
   try {
-    return (await sources.actions?.envValues?.(id, sources.signal)) ?? [];
+    return (await sources.actions?.secretValues?.(id, sources.signal)) ?? [];
   } catch {
     return [];
   }
@@ -138,7 +138,7 @@ async function kubernetesEvidence(
   if (!ref) return undefined;
   const workload = observed.workloads.find((w) => w.kind === ref.kind && w.name === ref.name);
   if (!workload) return { containers: [] };
-  const pods = podsOf(workload, observed.pods);
+  const pods = podsOf(workload, observed);
   return {
     workload: {
       kind: workload.kind,
@@ -179,5 +179,5 @@ async function podContainerEvidence(
       sources.signal,
     ),
   );
-  return { ...podContainerFacts(pod, c), logs: redactLines(logs) };
+  return { ...podContainerFacts(pod, c), logs: redactLines(logs, pod.secretValues) };
 }

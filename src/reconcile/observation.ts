@@ -10,7 +10,7 @@ import type { Degradation } from "./conditions.js";
 import { computeDrift } from "./drift.js";
 import { evaluateCondition, nextInvariantStatus } from "./invariants.js";
 import { inDockerTarget } from "./target.js";
-import { inKubernetesTarget, type WorkloadObservation } from "./workload-drift.js";
+import { targetWorkloads, type WorkloadObservation } from "./workload-drift.js";
 
 export interface Observation {
   /** A Docker target's containers, or undefined when Docker could not be observed. */
@@ -95,11 +95,7 @@ export class SystemObserver {
       const message = `cannot observe namespace ${namespace}: ${view.error ?? "still listing"}`;
       return { degradation: { reason: "KubernetesUnavailable", message } };
     }
-    const workloads = {
-      workloads: view.workloads.filter((w) => inKubernetesTarget(target, w)),
-      pods: view.pods.filter((p) => inKubernetesTarget(target, p)),
-    };
-    return { containers: undefined, workloads };
+    return { containers: undefined, workloads: targetWorkloads(target, view) };
   }
 
   private observeContainers(

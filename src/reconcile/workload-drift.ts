@@ -1,9 +1,17 @@
 import { parseWorkloadName, type Drift, type ServiceSpec, type Target } from "../api/desired-state.js";
-import type { PodSnapshot, WorkloadRef, WorkloadSnapshot } from "../observe/types.js";
+import type {
+  NamespaceView,
+  OwnerReference,
+  PodSnapshot,
+  ReplicaSetSnapshot,
+  WorkloadRef,
+  WorkloadSnapshot,
+} from "../observe/types.js";
 
-/** The workloads and pods of a Kubernetes target's namespace, as observed. */
+/** The workloads and pods of a Kubernetes target's namespace, as observed, and the ReplicaSets that link them. */
 export interface WorkloadObservation {
   workloads: readonly WorkloadSnapshot[];
+  replicaSets: readonly ReplicaSetSnapshot[];
   pods: readonly PodSnapshot[];
 }
 
@@ -35,13 +43,53 @@ export function inKubernetesTarget(
 }
 
 /**
- * The pods a workload owns, found the way its controller finds them: by its selector's
- * matchLabels. An empty selector owns nothing (the API server rejects those for apps/v1).
+ * What of a namespace belongs to the target: the workloads and pods its selector matches;
+ * every ReplicaSet, since they are only the links from a Deployment to its pods.
  */
-export function podsOf(workload: WorkloadSnapshot, pods: readonly PodSnapshot[]): PodSnapshot[] {
-  if (Object.keys(workload.selector).length === 0) return [];
-  return pods
-    .filter((p) => p.namespace === workload.namespace && matchesLabels(p.labels, workload.selector))
+export function targetWorkloads(target: Target, view: NamespaceView): WorkloadObservation {
+  return {
+    workloads: view.workloads.filter((w) => inKubernetesTarget(target, w)),
+    replicaSets: view.replicaSets,
+    pods: view.pods.filter((p) => inKubernetesTarget(target, p)),
+  };
+}
+
+/** An object's managing controller, when it has one. */
+function controllerOf(object: { ownerReferences: readonly OwnerReference[] }): OwnerReference | undefined {
+  return object.ownerReferences.find((ref) => ref.controller);
+}
+
+const controlledBy = (object: { ownerReferences: readonly OwnerReference[] }, kind: string, uid: string): boolean => {
+  const controller = controllerOf(object);
+  return controller !== undefined && controller.kind === kind && controller.uid === uid && uid !== "";
+};
+
+/**
+ * The pods a workload owns, by identity: a pod whose controller reference names the
+ * StatefulSet's uid, or a ReplicaSet whose controller reference names the Deployment's uid.
+ * Never by labels: a `web-canary` pod that also carries `app=web` is not the `web`
+ * Deployment's, and neither is a bare pod someone labelled to look like one.
+ */
+export function podsOf(
+  workload: WorkloadSnapshot,
+  observed: Pick<WorkloadObservation, "replicaSets" | "pods">,
+): PodSnapshot[] {
+  const owners =
+    workload.kind === "StatefulSet"
+      ? { kind: "StatefulSet", uids: new Set([workload.uid]) }
+      : {
+          kind: "ReplicaSet",
+          uids: new Set(
+            observed.replicaSets
+              .filter((rs) => rs.namespace === workload.namespace && controlledBy(rs, "Deployment", workload.uid))
+              .map((rs) => rs.uid),
+          ),
+        };
+  return observed.pods
+    .filter((p) => {
+      const controller = controllerOf(p);
+      return p.namespace === workload.namespace && controller?.kind === owners.kind && owners.uids.has(controller.uid);
+    })
     .sort((a, b) => a.name.localeCompare(b.name));
 }
 
@@ -68,7 +116,7 @@ export function workloadDrift(service: ServiceSpec, observed: WorkloadObservatio
       ? []
       : [{ type: "WorkloadMissing", subject, expected: `${ref.kind} with ${desired} replicas`, observed: "not found" }];
   }
-  return [...replicaDrift(service, workload, { desired, subject }), ...crashLoops(workload, observed.pods)];
+  return [...replicaDrift(service, workload, { desired, subject }), ...crashLoops(workload, observed)];
 }
 
 /** Replicas that differ from the declared count; else, with `healthy`, replicas that are not ready. */
@@ -90,9 +138,9 @@ function replicaDrift(
 }
 
 /** The workload's pods with a container waiting in CrashLoopBackOff. */
-function crashLoops(workload: WorkloadSnapshot, pods: readonly PodSnapshot[]): Omit<Drift, "since">[] {
+function crashLoops(workload: WorkloadSnapshot, observed: WorkloadObservation): Omit<Drift, "since">[] {
   const drift: Omit<Drift, "since">[] = [];
-  for (const pod of podsOf(workload, pods)) {
+  for (const pod of podsOf(workload, observed)) {
     // A pod being deleted is on its way out; its replacement is what counts.
     if (pod.terminating) continue;
     const looping = pod.containers.find((c) => c.state === "waiting" && c.reason === "CrashLoopBackOff");

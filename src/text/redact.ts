@@ -1,78 +1,284 @@
+import { foldForMatching, foldText, originalRange, type FoldedText, type FoldOptions } from "./fold.js";
 import { stripControl } from "./strip.js";
 
 /**
  * The project's one redactor. A container's logs, a label, an error from Docker or the API
  * server, a manifest: anything Steward passes on (to the model, the audit trail, a status,
  * a log line, a notification) may hold a secret, so it goes through redactSecrets first.
+ *
+ * Matching runs on the folded view of the text (fold.ts: NFKC, combining marks removed,
+ * look-alike letters made ASCII), so `ｐａｓｓｗｏｒｄ=x` and `pаssword=x` (Cyrillic а) are
+ * pairs like `password=x`; what is replaced is the original text's range.
  */
 
 /** Replaces each redacted secret. */
 export const REDACTED = "[REDACTED]";
 
-const SECRET_KEYS = String.raw`(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key)`;
+/** Below this length a known value is removed only as it is written: its encodings would match too much else. */
+const MIN_ENCODED_LENGTH = 6;
+/** Known values shorter than this are not redacted at all (`1`, `on`, `/`). */
+const MIN_KNOWN_LENGTH = 4;
 
-/** Patterns whose whole match is a secret. */
-const WHOLE_SECRETS: readonly RegExp[] = [
+const SECRET_WORDS = String.raw`(?:password|passwd|passphrase|pwd|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credentials?|(?<![a-z])pass)`;
+/** A flag or option name that says its value is a secret: `--password`, `-db-token`, `--client_secret`. */
+const SECRET_FLAG = new RegExp(String.raw`^--?[a-z0-9_.-]*${SECRET_WORDS}[a-z0-9_.-]*$`, "i");
+/** …unless it names where the secret is, not the secret: `--password-file`, `--token-path`. */
+const SECRET_LOCATION = /[-_.](?:file|path|dir|env|length|ttl)$/i;
+
+/** A pattern and which part of each of its matches is the secret (undefined: this match is not one). */
+interface SecretShape {
+  pattern: RegExp;
+  secret(match: RegExpExecArray): [number, number] | undefined;
+}
+
+const whole = (pattern: RegExp, accept: (value: string) => boolean = () => true): SecretShape => ({
+  pattern,
+  secret: (m) => (accept(m[0]) ? [m.index, m.index + m[0].length] : undefined),
+});
+/** Group 1 is kept (the key, `Bearer `), the rest of the match is the secret. */
+const afterKey = (pattern: RegExp, accept: (value: string) => boolean = () => true): SecretShape => ({
+  pattern,
+  secret: (m) => {
+    const from = m.index + (m[1] ?? "").length;
+    return accept(m[0].slice(from - m.index)) ? [from, m.index + m[0].length] : undefined;
+  },
+});
+/** As afterKey, with surrounding quotes kept: `"password": "[REDACTED]"`. */
+const quotedAfterKey = (pattern: RegExp): SecretShape => ({
+  pattern,
+  secret: (m) => {
+    let from = m.index + (m[1] ?? "").length;
+    let to = m.index + m[0].length;
+    const first = m[0][from - m.index];
+    if ((first === '"' || first === "'") && to - from >= 2) [from, to] = [from + 1, to - 1];
+    return [from, to];
+  },
+});
+
+const BASE64_RUN = /[A-Za-z0-9+/_-]/;
+
+/**
+ * `prefixes` base64-encoded (`c2stYW50LQ…` is `sk-ant-`) at any of the three byte
+ * alignments: the match grows to the whole encoded run around it, over line breaks (base64
+ * is often wrapped) and through its `=` padding. Grown by hand, not by the pattern: a
+ * leading `[…]*` would backtrack over every long run of base64 that holds no key.
+ */
+function encodedPrefix(prefixes: readonly string[]): SecretShape {
+  const cores = prefixes.flatMap((p) => base64Cores(p)).map((c) => c.replace(/[+/]/g, "\\$&"));
+  return {
+    pattern: new RegExp(cores.join("|"), "g"),
+    secret: (m) => encodedRun(m.input, m.index, m.index + m[0].length),
+  };
+}
+
+/** The base64 run around `[from, to)`: back to its start, on to its end over line breaks, with its padding. */
+function encodedRun(text: string, from: number, to: number): [number, number] {
+  const inRun = (ch: string | undefined, lines: boolean): boolean =>
+    ch !== undefined && (BASE64_RUN.test(ch) || (lines && (ch === "\n" || ch === "\r")));
+  let start = from;
+  while (inRun(text[start - 1], false)) start--;
+  let end = to;
+  while (inRun(text[end], true)) end++;
+  while (text[end] === "=") end++;
+  while (end > start && (text[end - 1] === "\n" || text[end - 1] === "\r")) end--;
+  return [start, end];
+}
+
+const hasLetter = (value: string): boolean => /[A-Za-z]/.test(value);
+const mixedCase = (value: string): boolean => /[a-z]/.test(value) && /[A-Z]/.test(value) && /[0-9]/.test(value);
+
+const SHAPES: readonly SecretShape[] = [
   // PEM private keys, whole block; an unterminated block is redacted to the end.
-  /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*-----|$)/g,
+  whole(/-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----[\s\S]*?(?:-----END [A-Z0-9 ]*-----|$)/g),
   // No word boundary: the prefix is distinctive, and a key glued to a word is still a key.
-  /sk-ant-[A-Za-z0-9_-]+/g,
-  /\bsk-[A-Za-z0-9_-]{16,}/g,
-  /\bgh[pousr]_[A-Za-z0-9]{20,}/g,
-  /\bgithub_pat_[A-Za-z0-9_]{20,}/g,
-  /\bxox[abprs]-[A-Za-z0-9-]{10,}/g,
-  /\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g,
-];
-
-/** Patterns where group 1 is kept and the rest is the secret. */
-const KEPT_PREFIX_SECRETS: readonly RegExp[] = [
+  // A key wrapped over lines goes on over each following line made only of key characters.
+  whole(/sk-ant-[A-Za-z0-9_-]+(?:\r?\n[A-Za-z0-9_-]+(?=\r?\n|$))*/g),
+  whole(/\bsk-[A-Za-z0-9_-]{16,}/g),
+  whole(/\bgh[pousr]_[A-Za-z0-9]{20,}/g),
+  whole(/\bgithub_pat_[A-Za-z0-9_]{20,}/g),
+  whole(/\bxox[abprs]-[A-Za-z0-9-]{10,}/g),
+  whole(/\b(?:AKIA|ASIA)[0-9A-Z]{16}\b/g),
+  whole(/\bAIza[0-9A-Za-z_-]{35}/g),
+  // A JWT with or without `Bearer`: header and payload are base64url JSON (`eyJ` is `{"`).
+  whole(/\beyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*/g),
+  // A bare AWS secret access key: 40 characters of base64 with upper, lower case and digits.
+  whole(/(?<![A-Za-z0-9/+=])[A-Za-z0-9/+]{40}(?![A-Za-z0-9/+=])/g, mixedCase),
+  // Those keys base64-encoded (`c2stYW50LQ…`), at any alignment, with the whole encoded run.
+  encodedPrefix(["sk-ant-", "github_pat_", "-----BEGIN ", "PRIVATE KEY-----"]),
   // `Authorization: Bearer x`, `Authorization: Basic x`, `"authorization": "x"`.
-  /\b(authorization["']?\s*[:=]\s*["']?(?:(?:bearer|basic|digest|token)\s+)?)[^\s"',;]+/gi,
-  /\b(bearer\s+)[A-Za-z0-9._~+/=-]+/gi,
+  afterKey(/\b(authorization["']?\s*[:=]\s*["']?(?:(?:bearer|basic|digest|token)\s+)?)[^\s"',;]+/gi),
+  afterKey(/\b(bearer\s+)[A-Za-z0-9._~+/=-]+/gi),
   // `scheme://user:password@host` keeps the user.
-  /\b([a-z][a-z0-9+.-]*:\/\/[^\s:@/]*:)[^\s/]+(?=@)/gi,
+  afterKey(/\b([a-z][a-z0-9+.-]*:\/\/[^\s:@/]*:)[^\s/]+(?=@)/gi),
+  // `password=x`, `DB_PASSWORD: "x y"`, `"api_key": 'x'`, `client_secret=x`, `pass=x`,
+  // `credentials: x`: the key (with any `_suffix`) is kept and the value redacted, quoted or
+  // not. `tokens: 12` is not a pair: the key must end at a separator, not run into a longer word.
+  quotedAfterKey(
+    new RegExp(
+      String.raw`(${SECRET_WORDS}(?:[_-][A-Za-z0-9]+)*["']?\s*[:=]\s*)(?:"[^"\n]*"|'[^'\n]*'|[^\s"',;&}]+)`,
+      "gi",
+    ),
+  ),
+  // `--password x`, `-token x` (a command line, `ps` output), and `"--password", "x"` (a JSON argv).
+  quotedAfterKey(
+    new RegExp(
+      String.raw`((?<![^\s"'[,])--?[a-z0-9_.-]*${SECRET_WORDS}(?![a-z0-9_.-]*[-_.](?:file|path|dir)\b)[a-z0-9_.-]*(?:[ \t]+|"\s*,\s*))(?!-)(?:"[^"\n]*"|'[^'\n]*'|[^\s"',;]+)`,
+      "gi",
+    ),
+  ),
+  // `PASSWORD x`, `DB_TOKEN x`: an upper-case key word, then the value (env dumps, `set`).
+  afterKey(
+    /\b([A-Z0-9_]*(?:PASSWORD|PASSWD|PASSPHRASE|SECRET|TOKEN|API_?KEY|ACCESS_?KEY|PRIVATE_?KEY|CREDENTIALS?|_PASS)[ \t]+)[^\s"',;]+/g,
+  ),
+  // `mysql -pX`: the password glued to -p. A port mapping (`-p8080:80`) is no password.
+  afterKey(
+    /(?<![^\s"'])(-p)[^\s"',;]{4,}/g,
+    (value) => hasLetter(value) && !/^[\d.:]+\/(?:tcp|udp|sctp)$/i.test(value),
+  ),
 ];
 
-// `password=x`, `DB_PASSWORD: "x y"`, `"api_key": 'x'`, `client_secret=x`: the key (with
-// any `_suffix`) is kept and the value redacted, quoted or not. `tokens: 12` is not a pair:
-// the key must end at a separator, not run on into a longer word.
-const PAIR = new RegExp(
-  String.raw`(${SECRET_KEYS}(?:[_-][A-Za-z0-9]+)*["']?\s*[:=]\s*)(?:"[^"\n]*"|'[^'\n]*'|[^\s"',;&}]+)`,
-  "gi",
-);
+/** The characters of base64(prefix bytes + secret) that depend on the secret alone, at byte alignments 0, 1 and 2. */
+function base64Cores(secret: string): string[] {
+  const bytes = Buffer.from(secret, "utf8");
+  const padded = Buffer.alloc(bytes.length + 2);
+  return [0, 1, 2].map((pad) => {
+    bytes.copy(padded, pad);
+    const encoded = padded.subarray(0, pad + bytes.length).toString("base64");
+    const first = Math.ceil((8 * pad) / 6);
+    const last = Math.floor((8 * (pad + bytes.length) - 6) / 6);
+    return encoded.slice(first, last + 1);
+  });
+}
 
-function redactKnown(text: string, knownSecrets: readonly string[]): string {
-  // Longest first, so a secret that contains another is removed whole. A value also
-  // appears JSON-escaped when output is JSON (`"a\"b"`), and without its control and
-  // invisible characters once the text has been through stripControl, so those forms are
-  // removed too.
-  const forms = knownSecrets
-    .flatMap((s) => [s, stripControl(s)])
-    .filter((s) => s.length >= 4)
-    .flatMap((s) => [s, JSON.stringify(s).slice(1, -1)])
-    .sort((a, b) => b.length - a.length);
-  let out = text;
-  for (const secret of new Set(forms)) out = out.split(secret).join(REDACTED);
-  return out;
+/**
+ * The forms a known value takes in output: as written; JSON-escaped; without its control
+ * characters (text that went through stripControl). From MIN_ENCODED_LENGTH on also
+ * reversed, hex, URL-encoded (with `+` for spaces, and every byte escaped), `\u` and `\x`
+ * escaped, and base64 at all three alignments (standard and URL-safe alphabets). Case and
+ * line breaks are folded when matching, so upper-cased and line-wrapped forms are covered.
+ */
+export function secretForms(secret: string): string[] {
+  const plain = [secret, stripControl(secret)].filter((s) => s.length >= MIN_KNOWN_LENGTH);
+  const forms = plain.flatMap((s) => [s, JSON.stringify(s).slice(1, -1)]);
+  for (const s of plain.filter((p) => p.length >= MIN_ENCODED_LENGTH)) {
+    const utf8 = Buffer.from(s, "utf8");
+    const bytes = [...utf8];
+    const cores = base64Cores(s).filter((c) => c.length >= MIN_ENCODED_LENGTH);
+    forms.push(
+      [...s].reverse().join(""),
+      utf8.toString("hex"),
+      encodeURIComponent(s),
+      encodeURIComponent(s).replace(/%20/g, "+"),
+      bytes.map((b) => `%${b.toString(16).padStart(2, "0")}`).join(""),
+      bytes.map((b) => `\\x${b.toString(16).padStart(2, "0")}`).join(""),
+      [...s]
+        .map((c) =>
+          (c.codePointAt(0) ?? 0) > 0xffff ? c : `\\u${(c.codePointAt(0) ?? 0).toString(16).padStart(4, "0")}`,
+        )
+        .join(""),
+      ...cores,
+      ...cores.map((c) => c.replace(/\+/g, "-").replace(/\//g, "_")),
+    );
+  }
+  return forms;
+}
+
+/** The values of an argv's secret flags: `--password x`, `--token=x`, `-pX`. */
+export function secretArguments(argv: readonly string[]): string[] {
+  const values: string[] = [];
+  argv.forEach((arg, i) => {
+    const eq = arg.indexOf("=");
+    const flag = eq < 0 ? arg : arg.slice(0, eq);
+    const next = argv[i + 1];
+    if (SECRET_FLAG.test(flag) && !SECRET_LOCATION.test(flag)) {
+      if (eq >= 0) values.push(arg.slice(eq + 1));
+      else if (next !== undefined && !next.startsWith("-")) values.push(next);
+    } else if (/^-p[^\s]{4,}$/.test(arg) && hasLetter(arg.slice(2))) values.push(arg.slice(2));
+  });
+  return values.filter((v) => v.length >= MIN_KNOWN_LENGTH);
+}
+
+/** The values of labels or annotations whose key says they are secret (`db-password`, `api_token`). */
+export function secretLabelValues(labels: Readonly<Record<string, string>> | null | undefined): string[] {
+  return Object.entries(labels ?? {})
+    .filter(([key]) => new RegExp(SECRET_WORDS, "i").test(key.slice(key.lastIndexOf("/") + 1)))
+    .map(([, value]) => value)
+    .filter((v) => v.length >= MIN_KNOWN_LENGTH);
+}
+
+type Span = [number, number];
+
+function shapeSpans(folded: FoldedText): Span[] {
+  const spans: Span[] = [];
+  for (const shape of SHAPES) {
+    for (const match of folded.view.matchAll(shape.pattern)) {
+      const range = shape.secret(match);
+      if (range && range[1] > range[0]) spans.push(originalRange(folded, range[0], range[1]));
+    }
+  }
+  return spans;
+}
+
+const KNOWN_VIEW: FoldOptions = { lowerCase: true, joinLines: true };
+
+function knownSpans(text: string, knownSecrets: readonly string[]): Span[] {
+  if (knownSecrets.length === 0) return [];
+  const folded = foldForMatching(text, KNOWN_VIEW);
+  const forms = new Set(
+    knownSecrets
+      .flatMap(secretForms)
+      .map((form) => foldText(form, KNOWN_VIEW))
+      .filter((f) => f.length >= MIN_KNOWN_LENGTH),
+  );
+  const spans: Span[] = [];
+  for (const form of forms) {
+    for (let at = folded.view.indexOf(form); at >= 0; at = folded.view.indexOf(form, at + 1)) {
+      spans.push(originalRange(folded, at, at + form.length));
+    }
+  }
+  return spans;
+}
+
+/** Spans inside an existing `[REDACTED]` marker are no secret: redaction stays idempotent. */
+function markers(text: string): Span[] {
+  const found: Span[] = [];
+  for (let at = text.indexOf(REDACTED); at >= 0; at = text.indexOf(REDACTED, at + 1))
+    found.push([at, at + REDACTED.length]);
+  return found;
+}
+
+function replaceSpans(text: string, spans: Span[]): string {
+  if (spans.length === 0) return text;
+  const existing = markers(text);
+  const kept = spans
+    .filter(([from, to]) => !existing.some(([mFrom, mTo]) => from >= mFrom && to <= mTo))
+    .sort((a, b) => a[0] - b[0] || b[1] - a[1]);
+  let out = "";
+  let last = 0;
+  for (const [from, to] of kept) {
+    if (to <= last) continue;
+    out += from >= last ? `${text.slice(last, from)}${REDACTED}` : "";
+    last = to;
+  }
+  return out + text.slice(last);
 }
 
 /**
  * Replaces secrets with `[REDACTED]`: every occurrence of each known secret value of at
- * least 4 characters (container env values, given by the caller); PEM private-key blocks;
- * Anthropic (`sk-ant-…`), other `sk-…`, GitHub (`ghp_…`, `github_pat_…`), Slack (`xoxb-…`)
- * and AWS (`AKIA…`) tokens; `Authorization:` values and `Bearer <token>`; the password in
- * URL credentials (`scheme://user:[REDACTED]@host`); and the values of `password=`-style
- * pairs (password, passwd, pwd, secret, token, api_key, apikey, api-key, access_key,
- * private_key; `=` or `:`, quoted or not, any case, the key kept). Idempotent.
+ * least 4 characters (container or pod env values, secret arguments, given by the caller)
+ * in any of its secretForms, case-insensitively and also when split over lines; PEM
+ * private-key blocks; Anthropic (`sk-ant-…`, also wrapped over lines or base64-encoded),
+ * other `sk-…`, GitHub (`ghp_…`, `github_pat_…`), Slack (`xoxb-…`), AWS (`AKIA…`, and a
+ * bare 40-character secret key), Google (`AIza…`) keys and JWTs; `Authorization:` values
+ * and `Bearer <token>`; the password in URL credentials (`scheme://user:[REDACTED]@host`);
+ * the values of `password=`-style pairs (password, passwd, passphrase, pwd, pass, secret,
+ * token, api_key, access_key, private_key, credentials; `=` or `:`, quoted or not, any
+ * case, the key kept), of secret flags (`--password x`, `"--token", "x"`, `-pX`) and of
+ * upper-case key words (`PASSWORD x`). Idempotent.
  */
 export function redactSecrets(text: string, knownSecrets: readonly string[] = []): string {
-  let out = redactKnown(text, knownSecrets);
-  for (const pattern of WHOLE_SECRETS) out = out.replace(pattern, REDACTED);
-  for (const pattern of KEPT_PREFIX_SECRETS) out = out.replace(pattern, `$1${REDACTED}`);
-  return out.replace(PAIR, (match: string, key: string) => {
-    const quote = match.slice(key.length, key.length + 1);
-    return quote === '"' || quote === "'" ? `${key}${quote}${REDACTED}${quote}` : `${key}${REDACTED}`;
-  });
+  const spans = [...knownSpans(text, knownSecrets), ...shapeSpans(foldForMatching(text))];
+  return replaceSpans(text, spans);
 }
 
 /** `NAME=value` → `NAME=[REDACTED]` for every entry: container env values are secret by default. */

@@ -13,8 +13,40 @@ import {
   type PolicyDecision,
   type PolicyRequest,
 } from "../../src/agent/policy.js";
+import type { AgentScope } from "../../src/agent/ownership.js";
+import {
+  container,
+  controllerRef,
+  dockerWorldScope,
+  kubernetesWorldScope,
+  pod,
+  replicaSet,
+  workload,
+} from "../support/scopes.js";
 
-const OWN = new Set(["etcd0", "etcd1", "etcd2", "deployment/web", "pod/web-1"]);
+/** Project etcd declares etcd0–2; prometheus is in the project but not declared; payments is another project's. */
+const DOCKER_SCOPE: AgentScope = dockerWorldScope({
+  project: "etcd",
+  services: ["etcd0", "etcd1", "etcd2"],
+  containers: [
+    container("etcd0", { project: "etcd", service: "etcd0" }),
+    container("etcd1", { project: "etcd", service: "etcd1" }),
+    container("etcd2", { project: "etcd", service: "etcd2" }),
+    container("prometheus", { project: "etcd", service: "prometheus" }),
+    container("payments", { project: "shop", service: "payments" }),
+  ],
+  facts: { etcd0: { secrets: [], endpoints: ["http://127.0.0.1:2379"] } },
+});
+/** Namespace shop declares Deployment/web, which owns pod web-1 through its ReplicaSet; payments and db-0 are not declared. */
+const KUBE_SCOPE: AgentScope = kubernetesWorldScope({
+  services: ["Deployment/web"],
+  view: {
+    workloads: [workload("Deployment", "web"), workload("Deployment", "payments")],
+    replicaSets: [replicaSet("web-7d9", "web")],
+    pods: [pod("web-1", { owners: [controllerRef("ReplicaSet", "web-7d9")] }), pod("db-0")],
+  },
+});
+const scopeFor = (request: PolicyRequest): AgentScope => (request.tool.startsWith("kube") ? KUBE_SCOPE : DOCKER_SCOPE);
 const MODES: readonly AgentMode[] = ["off", "observe", "approve", "auto"];
 
 const policyOf = (...rules: [PolicyRule["decision"], string][]): RemediationPolicySpec =>
@@ -38,7 +70,7 @@ function run(
   mode: AgentMode = "auto",
   policy: RemediationPolicySpec = DEFAULT_POLICY,
 ): PolicyDecision {
-  return decide(request, policy, { mode, ownObjects: OWN });
+  return decide(request, policy, { mode, scope: scopeFor(request) });
 }
 
 describe("matchPattern", () => {
@@ -59,7 +91,12 @@ describe("matchPattern", () => {
     ["docker start a b", ["docker", "start", "a", "b"], true],
     ["docker start * x", ["docker", "start", "a b", "x"], true],
     ["docker start * x", ["docker", "start", "a", "b", "x"], false],
-    ["etcdctl * endpoint health *", ["etcdctl", "--endpoints=http://127.0.0.1:2379", "endpoint", "health"], true],
+    // A lone `*` never stands for a flag that chooses the destination or credentials.
+    ["etcdctl * endpoint health *", ["etcdctl", "--endpoints=http://127.0.0.1:2379", "endpoint", "health"], false],
+    ["etcdctl endpoint health *", ["etcdctl", "endpoint", "health", "--endpoints=http://x:1"], false],
+    ["etcdctl endpoint health *", ["etcdctl", "endpoint", "health", "--user=root"], false],
+    ["etcdctl endpoint health *", ["etcdctl", "endpoint", "health", "-w", "table"], true],
+    ["docker ps *", ["docker", "ps", "-H", "tcp://x:2375"], false],
     ["etcdctl * endpoint health *", ["etcdctl", "endpoint", "health"], false],
     ["etcdctl --endpoints=* member list", ["etcdctl", "--endpoints=http://x", "member", "list"], true],
     ["docker  start\t*", ["docker", "start", "x"], true],
@@ -144,7 +181,7 @@ describe("decide: the adversarial set, default policy, auto mode", () => {
       shell(["docker", "start", "other-container"]),
       "deny",
       "target",
-      /"other-container" is not one of this DesiredState's own containers or workloads/,
+      /"other-container" is not one of this DesiredState's own containers: nothing by that name is observed in its target now/,
     ],
     ["docker_start other-container", typed("docker_start", "other-container"), "deny", "target", /"other-container"/],
     [
@@ -183,7 +220,13 @@ describe("decide: the adversarial set, default policy, auto mode", () => {
     ["docker start etcd0", shell(["docker", "start", "etcd0"]), "ask", "rule", /ask rule "docker start \*"/],
     ["docker_start etcd0", typed("docker_start", "etcd0"), "ask", "rule", /ask rule "docker start \*"/],
     ["docker_restart etcd1", typed("docker_restart", "etcd1"), "ask", "rule", /ask rule "docker restart \*"/],
-    ["docker ps -a (shell)", shell(["docker", "ps", "-a"]), "allow", "rule", /allow rule "docker ps \*"/],
+    [
+      "docker ps -a (shell): every container on the host, so not in the default policy",
+      shell(["docker", "ps", "-a"]),
+      "deny",
+      "default",
+      /no policy rule matches/,
+    ],
     [
       "etcdctl endpoint health",
       shell(["etcdctl", "--endpoints=http://127.0.0.1:2379", "endpoint", "health"]),
@@ -337,7 +380,7 @@ describe("decide: modes", () => {
 
   it("a read-only shell command allowed by a rule stays allowed in observe and approve modes", () => {
     for (const mode of ["observe", "approve", "auto"] as const) {
-      assert.equal(run(shell(["docker", "ps"]), mode).decision, "allow", mode);
+      assert.equal(run(shell(["etcdctl", "endpoint", "health"]), mode).decision, "allow", mode);
     }
   });
 
@@ -425,7 +468,7 @@ describe("DEFAULT_POLICY", () => {
     }
     for (const argv of [
       ["etcdctl", "endpoint", "health"],
-      ["etcdctl", "--endpoints=http://127.0.0.1:2379", "member", "list", "-w", "table"],
+      ["etcdctl", "--endpoints=http://127.0.0.1:2379", "member", "list"],
     ]) {
       assert.equal(run(shell(argv)).decision, "allow", argv.join(" "));
     }
@@ -492,7 +535,7 @@ describe("decide: properties", () => {
           for (const tool of ["shell", "docker_start"]) {
             const got = decide({ tool, argv: poisoned, mutating: false, touches: [] }, allowAll, {
               mode,
-              ownObjects: OWN,
+              scope: DOCKER_SCOPE,
             });
             assert.notEqual(got.decision, "allow", `${tool} ${JSON.stringify(poisoned)}`);
           }
@@ -516,7 +559,7 @@ describe("decide: properties", () => {
           const argv = [`${dir}${program}${version}`, ...args];
           const got = decide({ tool: "shell", argv, mutating: classifyShell(argv).mutating, touches: [] }, allowAll, {
             mode,
-            ownObjects: OWN,
+            scope: DOCKER_SCOPE,
           });
           assert.notEqual(got.decision, "allow", JSON.stringify(argv));
         },

@@ -14,6 +14,7 @@ import { APPROVE, APPROVED_BY } from "../../src/api/approvals.js";
 import type { DesiredState } from "../../src/api/desired-state.js";
 import { DockerodeActions } from "../../src/act/docker.js";
 import { verifyAuditFile } from "../../src/agent/audit.js";
+import { ProgramPaths } from "../../src/agent/programs.js";
 import { AgentRunner } from "../../src/agent/runner.js";
 import { SessionFiles } from "../../src/agent/session-store.js";
 import type { SessionState } from "../../src/agent/session.js";
@@ -50,6 +51,8 @@ const ALLOW_START = [{ decision: "allow" as const, command: "docker start *" }];
 let observer: DockerEventObserver;
 let container: Dockerode.Container;
 let name: string;
+/** The programs the shell tool may run, found once as Steward does at start. */
+let programs: ProgramPaths;
 
 /** How often Docker started the container since `since` (unix seconds), by Docker's own event stream. */
 async function starts(since: number): Promise<number> {
@@ -107,6 +110,7 @@ function agentRunner(fake: FakeMessagesServer, stateDir: string, metrics = new S
     observer: new SystemObserver({ docker: observer }),
     verifyTimeoutMs: 10_000,
     metrics,
+    programs,
   });
 }
 
@@ -114,6 +118,7 @@ describe("AgentRunner against the real dockerd and the scripted Messages API", (
   let fake: FakeMessagesServer | undefined;
 
   before(async () => {
+    programs = await ProgramPaths.scan();
     await fixture.setUp();
     container = await fixture.run("web", { Cmd: ["sleep", "300"] });
     name = fixture.name("web");

@@ -15,6 +15,8 @@ import type { Approval } from "../../src/api/approvals.js";
 import type { RemediationPolicySpec } from "../../src/api/policy.js";
 import type { AgentRemediation } from "../../src/api/remediation.js";
 import { AuditLog, readAuditFile, verifyAuditFile } from "../../src/agent/audit.js";
+import type { AgentScope } from "../../src/agent/ownership.js";
+import { ProgramPaths } from "../../src/agent/programs.js";
 import { runSession, type SessionContext, type SessionState } from "../../src/agent/session.js";
 import { DOCKER_TOOLS } from "../../src/agent/toolsets.js";
 import { ModelUnavailableError, type SessionOutcome } from "../../src/reconcile/session-runner.js";
@@ -31,6 +33,8 @@ import { MODEL, modelClient, policy, remediation, storedRemediation } from "../s
 const USAGE = { input_tokens: 1_000, output_tokens: 100, cache_read_input_tokens: 0, cache_creation_input_tokens: 0 };
 const turn = toolTurns(USAGE);
 const CONTAINER = "web";
+/** The shell tool works on files in a temp dir: no container is in reach. */
+const NO_CONTAINERS: AgentScope = { target: "docker", objects: [], endpoints: [], secrets: [] };
 
 type Verdict = { cleared: boolean; details: string };
 
@@ -81,13 +85,19 @@ class Harness {
       rules: {
         policy: options.policy,
         mode: options.mode ?? "auto",
-        ownObjects: new Set([CONTAINER]),
         maxAttempts: (await this.remediation.stored()).spec.maxAttempts,
         approval: () => options.approval,
       },
       tools: {
         toolset: DOCKER_TOOLS,
-        environment: { prometheus: undefined, timeoutMs: 5_000, outputCapBytes: 4_096, dryRun: false },
+        environment: {
+          prometheus: undefined,
+          timeoutMs: 5_000,
+          outputCapBytes: 4_096,
+          dryRun: false,
+          scope: () => Promise.resolve(NO_CONTAINERS),
+          programs: await ProgramPaths.scan(),
+        },
       },
       records: {
         audit,

@@ -70,7 +70,7 @@ describe("wrapUntrusted with hostile data (property)", () => {
         const view = readerView(wrapUntrusted(source, text, max));
         assert.equal(count(view, "</untrusted-data"), 1, view);
         assert.equal(count(view, "<untrusted-data"), 1, view);
-        assert.ok(view.endsWith("</untrusted-data>"));
+        assert.match(view, /<\/untrusted-data-[0-9a-f]{16}>$/);
       }),
       { numRuns: 400 },
     );

@@ -127,7 +127,7 @@ describe("the agent under attack, with a scripted model", () => {
         { content: [toolUse("docker_logs", { container: "injector" })], stop_reason: "tool_use", usage: USAGE },
         (request) => {
           const logs = lastToolResults(request)[0]?.text ?? "";
-          assert.match(logs, /<untrusted-data source="docker logs [^"]*injector">/);
+          assert.match(logs, /<untrusted-data-[0-9a-f]{16} source="docker logs [^"]*injector">/);
           assert.match(logs, /IGNORE PREVIOUS INSTRUCTIONS/);
           return {
             content: [toolUse("shell", { argv: ["docker", "rm", "-f", "etcd0"] })],

@@ -358,6 +358,8 @@ spec:
       [["delete", "remediations.steward.dev", "-n", ns], "no"],
       [["create", "events.events.k8s.io", "-n", ns], "yes"],
       [["watch", "pods", "--all-namespaces"], "yes"],
+      [["watch", "replicasets.apps", "-n", ns], "yes"],
+      [["patch", "replicasets.apps", "-n", ns], "no"],
       [["delete", "pods", "-n", ns], "yes"],
       [["get", "pods", "--subresource=log", "-n", ns], "yes"],
       [["create", "pods", "--subresource=exec", "-n", ns], "no"],

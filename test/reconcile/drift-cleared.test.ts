@@ -32,6 +32,7 @@ function deployment(overrides: Partial<WorkloadSnapshot> = {}): WorkloadSnapshot
     kind: "Deployment",
     namespace: "shop",
     name: "web",
+    uid: "uid-web",
     labels: {},
     selector: { app: "web" },
     replicas: 2,
@@ -54,13 +55,13 @@ describe("unsettledWorkloads: what kubectl rollout status would still wait for",
   ];
   for (const [name, overrides, expected] of cases) {
     it(name, () => {
-      assert.deepEqual(unsettledWorkloads(web, { workloads: [deployment(overrides)], pods: [] }), expected);
+      assert.deepEqual(unsettledWorkloads(web, { workloads: [deployment(overrides)], pods: [], replicaSets: [] }), expected);
     });
   }
 
   it("only the declared workloads count, and a missing one is not rolling out", () => {
     const other = deployment({ name: "other", readyReplicas: 0 });
-    assert.deepEqual(unsettledWorkloads(web, { workloads: [other], pods: [] }), []);
+    assert.deepEqual(unsettledWorkloads(web, { workloads: [other], pods: [], replicaSets: [] }), []);
   });
 });
 

@@ -25,7 +25,7 @@ function actions(logs: string[], env: string[]): DockerActions {
     start: () => Promise.resolve(),
     restart: () => Promise.resolve(),
     logs: () => Promise.resolve(logs),
-    envValues: () => Promise.resolve(env),
+    secretValues: () => Promise.resolve(env),
   };
 }
 

@@ -133,7 +133,7 @@ describe("soak checks", () => {
   });
 
   it("the fake operator finds the project's stopped containers in docker_ps output", () => {
-    const ps = `<untrusted-data source="docker ps -a">\nNAME\tSTATE\tHEALTH\tEXIT\tRESTARTS\tPROJECT\tSERVICE\tIMAGE\netcd0\trunning\thealthy\t0\t0\tetcd\tetcd0\ti\netcd1\texited\tnone\t137\t0\tetcd\tetcd1\ti\nother\texited\tnone\t0\t0\tx\tx\ti\n</untrusted-data>`;
+    const ps = `<untrusted-data-0123456789abcdef source="docker ps -a">\nNAME\tSTATE\tHEALTH\tEXIT\tRESTARTS\tPROJECT\tSERVICE\tIMAGE\netcd0\trunning\thealthy\t0\t0\tetcd\tetcd0\ti\netcd1\texited\tnone\t137\t0\tetcd\tetcd1\ti\nother\texited\tnone\t0\t0\tx\tx\ti\n</untrusted-data-0123456789abcdef>`;
     assert.deepEqual(stoppedIn(ps, "etcd"), [{ name: "etcd1", state: "exited" }]);
   });
 });

@@ -9,9 +9,10 @@ import type {
   KubernetesObserverEvent,
   NamespaceView,
   PodSnapshot,
+  ReplicaSetSnapshot,
   WorkloadSnapshot,
 } from "../types.js";
-import { toPodSnapshot, toWorkloadSnapshot } from "./snapshot.js";
+import { toPodSnapshot, toReplicaSetSnapshot, toWorkloadSnapshot } from "./snapshot.js";
 
 export interface KubernetesWorkloadObserverOptions {
   kubeConfig: KubeConfig;
@@ -45,12 +46,15 @@ function cached<S>(raw: unknown, snapshot: S | undefined): Cached<S> | undefined
   return { metadata: { namespace: metadata.namespace, name: metadata.name, resourceVersion }, snapshot };
 }
 
-/** The three informers of one namespace and what they hold. */
+type Snapshot = WorkloadSnapshot | ReplicaSetSnapshot | PodSnapshot;
+
+/** The four informers of one namespace and what they hold. */
 class NamespaceWatch {
   readonly deployments = new Map<string, WorkloadSnapshot>();
   readonly statefulSets = new Map<string, WorkloadSnapshot>();
+  readonly replicaSets = new Map<string, ReplicaSetSnapshot>();
   readonly pods = new Map<string, PodSnapshot>();
-  readonly informers: Informer<Cached<WorkloadSnapshot> | Cached<PodSnapshot>>[] = [];
+  readonly informers: Informer<Cached<Snapshot>>[] = [];
   listed = 0;
   error: string | undefined;
 
@@ -58,6 +62,7 @@ class NamespaceWatch {
     return {
       synced: this.listed === this.informers.length,
       workloads: [...this.deployments.values(), ...this.statefulSets.values()],
+      replicaSets: [...this.replicaSets.values()],
       pods: [...this.pods.values()],
       ...(this.error ? { error: this.error } : {}),
     };
@@ -65,7 +70,7 @@ class NamespaceWatch {
 }
 
 /**
- * Deployments, StatefulSets and Pods of the namespaces Kubernetes targets name. A namespace
+ * Deployments, StatefulSets, ReplicaSets and Pods of the namespaces Kubernetes targets name. A namespace
  * is watched from the first time a DesiredState asks for it, with the store's list+watch
  * informer (watchdog, 410 relist, resync), never cluster-wide: Steward needs read access
  * only where its targets are, and its cost grows with those namespaces, not the cluster.
@@ -93,7 +98,9 @@ export class KubernetesWorkloadObserver implements KubernetesObserver {
       watch = this.startWatching(name);
       this.namespaces.set(name, watch);
     }
-    return watch?.view() ?? { synced: false, workloads: [], pods: [], error: "the observer is closed" };
+    return (
+      watch?.view() ?? { synced: false, workloads: [], replicaSets: [], pods: [], error: "the observer is closed" }
+    );
   }
 
   close(): Promise<void> {
@@ -121,6 +128,13 @@ export class KubernetesWorkloadObserver implements KubernetesObserver {
         parse: (raw: unknown) => toWorkloadSnapshot("StatefulSet", raw),
       },
       {
+        // Only to link a Deployment to its pods (Pod → ReplicaSet → Deployment owner references).
+        path: `/apis/apps/v1/namespaces/${namespace}/replicasets`,
+        into: watch.replicaSets,
+        list: () => this.apps.listNamespacedReplicaSet(list, options()),
+        parse: toReplicaSetSnapshot,
+      },
+      {
         path: `/api/v1/namespaces/${namespace}/pods`,
         into: watch.pods,
         list: () => this.core.listNamespacedPod(list, options()),
@@ -128,8 +142,8 @@ export class KubernetesWorkloadObserver implements KubernetesObserver {
       },
     ] as const;
     for (const collection of collections) {
-      const into = collection.into as Map<string, WorkloadSnapshot | PodSnapshot>;
-      const informer = new Informer<Cached<WorkloadSnapshot | PodSnapshot>>(
+      const into = collection.into as Map<string, Snapshot>;
+      const informer = new Informer<Cached<Snapshot>>(
         this.options.kubeConfig,
         {
           path: collection.path,
@@ -137,7 +151,7 @@ export class KubernetesWorkloadObserver implements KubernetesObserver {
             const result = await collection.list();
             return { items: result.items, resourceVersion: result.metadata?.resourceVersion ?? "" };
           },
-          parse: (raw) => cached<WorkloadSnapshot | PodSnapshot>(raw, collection.parse(raw)),
+          parse: (raw) => cached<Snapshot>(raw, collection.parse(raw)),
         },
         {
           resyncPeriodMs: this.options.resyncPeriodMs ?? DEFAULT_RESYNC_MS,
@@ -151,7 +165,7 @@ export class KubernetesWorkloadObserver implements KubernetesObserver {
           report: (event) => this.report(watch, { namespace, path: collection.path, event }),
         },
       );
-      watch.informers.push(informer as Informer<Cached<WorkloadSnapshot> | Cached<PodSnapshot>>);
+      watch.informers.push(informer);
       this.startInformer(informer, { watch, namespace, path: collection.path, attempt: 0 });
     }
     return watch;
@@ -159,7 +173,7 @@ export class KubernetesWorkloadObserver implements KubernetesObserver {
 
   /** The first list can fail (API server down, RBAC not yet granted): try again with backoff until it works. */
   private startInformer(
-    informer: Informer<Cached<WorkloadSnapshot | PodSnapshot>>,
+    informer: Informer<Cached<Snapshot>>,
     at: { watch: NamespaceWatch; namespace: string; path: string; attempt: number },
   ): void {
     informer.start().then(

@@ -1,7 +1,14 @@
-import type { PodContainerSnapshot, PodSnapshot, WorkloadSnapshot } from "../types.js";
+import { secretArguments } from "../../text/redact.js";
+import type {
+  OwnerReference,
+  PodContainerSnapshot,
+  PodSnapshot,
+  ReplicaSetSnapshot,
+  WorkloadSnapshot,
+} from "../types.js";
 
 /**
- * Converts Deployments, StatefulSets and Pods, as the API server sends them (JSON from a
+ * Converts Deployments, StatefulSets, ReplicaSets and Pods, as the API server sends them (JSON from a
  * watch, or the client's typed objects from a list, whose timestamps are Dates), into
  * snapshots. Pure; anything malformed gives undefined rather than a throw.
  */
@@ -32,6 +39,7 @@ export function toWorkloadSnapshot(kind: WorkloadSnapshot["kind"], raw: unknown)
     kind,
     namespace,
     name,
+    uid: str(metadata.uid) ?? "",
     labels: labels(metadata.labels),
     selector: labels(obj(spec.selector).matchLabels),
     replicas: num(spec.replicas, 1),
@@ -53,7 +61,10 @@ export function toPodSnapshot(raw: unknown): PodSnapshot | undefined {
   return {
     namespace,
     name,
+    uid: str(metadata.uid) ?? "",
     labels: labels(metadata.labels),
+    ownerReferences: ownerReferences(metadata.ownerReferences),
+    secretValues: podSecretValues(obj(obj(raw).spec)),
     phase: str(status.phase) ?? "Unknown",
     ready: conditions.some((c) => c.type === "Ready" && c.status === "True"),
     terminating: metadata.deletionTimestamp !== undefined && metadata.deletionTimestamp !== null,
@@ -61,6 +72,47 @@ export function toPodSnapshot(raw: unknown): PodSnapshot | undefined {
     startTime: time(status.startTime),
   };
 }
+
+export function toReplicaSetSnapshot(raw: unknown): ReplicaSetSnapshot | undefined {
+  const metadata = obj(obj(raw).metadata);
+  const name = str(metadata.name);
+  const namespace = str(metadata.namespace);
+  if (!name || !namespace) return undefined;
+  return {
+    namespace,
+    name,
+    uid: str(metadata.uid) ?? "",
+    labels: labels(metadata.labels),
+    ownerReferences: ownerReferences(metadata.ownerReferences),
+  };
+}
+
+/** Well-formed references only: one without a kind, name or uid names no owner. */
+function ownerReferences(value: unknown): OwnerReference[] {
+  if (!Array.isArray(value)) return [];
+  return value.map(obj).flatMap((ref) => {
+    const [kind, name, uid] = [str(ref.kind), str(ref.name), str(ref.uid)];
+    return kind && name && uid ? [{ kind, name, uid, controller: ref.controller === true }] : [];
+  });
+}
+
+/**
+ * Literal env values and secret arguments of every container the spec runs (init and
+ * ephemeral ones too). `valueFrom` references carry no value here, and are not resolved.
+ */
+function podSecretValues(spec: Obj): string[] {
+  const containers = [spec.containers, spec.initContainers, spec.ephemeralContainers]
+    .flatMap((list): unknown[] => (Array.isArray(list) ? (list as unknown[]) : []))
+    .map(obj);
+  const values = containers.flatMap((c) => [
+    ...(Array.isArray(c.env) ? c.env.map((e) => str(obj(e).value) ?? "") : []),
+    ...secretArguments([...strings(c.command), ...strings(c.args)]),
+  ]);
+  return [...new Set(values.filter((v) => v.length > 0))];
+}
+
+const strings = (value: unknown): string[] =>
+  Array.isArray(value) ? value.filter((v): v is string => typeof v === "string") : [];
 
 function toContainerSnapshot(status: Obj): PodContainerSnapshot {
   const state = obj(status.state);

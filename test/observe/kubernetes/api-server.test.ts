@@ -132,15 +132,17 @@ describe("Kubernetes workloads on a real API server and node", () => {
     const lines = await waitFor(
       async () => {
         const found = await actions.events(namespace, crash?.name);
-        return found.some((l) => / BackOff /.test(l)) ? found : undefined;
+        return found.some((l) => / BackOff /.test(l.line)) ? found : undefined;
       },
       30_000,
       "kubelet's BackOff event",
     );
-    for (const line of lines)
+    for (const { regarding, line } of lines) {
+      assert.equal(regarding, `pod/${crash?.name}`);
       assert.match(line, new RegExp(`^\\S+Z (Normal|Warning) \\S+ pod/${crash?.name}( \\(x\\d+\\))?: `));
+    }
     assert.ok(
-      lines.some((l) => /Warning BackOff pod\/\S+( \(x\d+\))?: Back-off restarting failed container main/.test(l)),
+      lines.some((l) => /Warning BackOff pod\/\S+( \(x\d+\))?: Back-off restarting failed container main/.test(l.line)),
     );
     assert.deepEqual(await actions.events(namespace, "nothing-by-this-name"), []);
   });
@@ -192,9 +194,20 @@ describe("Kubernetes workloads on a real API server and node", () => {
     );
   });
 
+  it("deleting a pod with another pod's uid as precondition is refused, and the pod stays", async () => {
+    const [pod] = podsOfApp("web");
+    const name = pod?.name ?? "";
+    await assert.rejects(
+      actions.deletePod(namespace, { name, uid: "00000000-0000-0000-0000-000000000000" }),
+      new RegExp(`deleting pod ${name}: .*(409|Precondition failed)`, "i"),
+    );
+    const deletion = await kubectlOk("get", "pod", name, "-n", namespace, "-o", "jsonpath={.metadata.deletionTimestamp}");
+    assert.equal(deletion, "", "the pod is not terminating");
+  });
+
   it("deleting a pod asks for its graceful deletion; its ReplicaSet makes another", async () => {
     const [victim] = podsOfApp("web");
-    await actions.deletePod(namespace, victim?.name ?? "");
+    await actions.deletePod(namespace, { name: victim?.name ?? "", uid: victim?.uid });
     await waitFor(
       () => {
         const pods = podsOfApp("web");
