@@ -177,7 +177,7 @@ export const RemediationStatus = z.object({
     .array(Condition)
     .default([])
     .describe(
-      "Ready and Resolved (True once resolved), AwaitingApproval, Stalled (Escalated or Failed: a person must act) and Reconciling (open), each with observedGeneration.",
+      "Ready and Resolved (True once resolved, Unknown while open), AwaitingApproval, Stalled (Escalated, Failed or Interrupted: a person must act) and Reconciling (open), each with observedGeneration.",
     ),
 });
 export type RemediationStatus = z.infer<typeof RemediationStatus>;

@@ -8,7 +8,12 @@ import type { DockerActions, KubernetesActions } from "../act/types.js";
 import type { StewardMetrics } from "../telemetry/metrics.js";
 import type { EventRecorder } from "../store/events.js";
 import type { ObjectRef, Store } from "../store/store.js";
-import { desiredStateConditions, setCondition, type DeferredOpenings } from "./conditions.js";
+import {
+  desiredStateConditions,
+  setCondition,
+  type DeferredOpenings,
+  type UnattendedRemediation,
+} from "./conditions.js";
 import { SystemObserver, targetObserved, type Observation, type ObserverSet } from "./observation.js";
 import { gatherEvidence } from "./evidence.js";
 import { nextEvaluationDelay } from "./invariants.js";
@@ -124,6 +129,8 @@ export class DesiredStateReconciler implements Reconciler {
       activeRemediation: next.activeRemediation,
       degradations: observation.degradations,
       deferredOpenings: this.deferred.get(request.key),
+      escalated: steps.flatMap((step) => (step.type === "wait" && step.escalated ? [step.drift] : [])),
+      unattended: open.flatMap(unattended),
     }).reduce((list, condition) => setCondition(list, condition, now), status.conditions);
     this.deps.metrics.driftGauge.set({ desiredstate: desiredState.metadata.name }, drift.length);
     await this.writeStatus(desiredState, status, next);
@@ -402,6 +409,16 @@ export class DesiredStateReconciler implements Reconciler {
 function closableByDesiredState(remediation: AgentRemediation): boolean {
   const phase = remediation.status?.phase ?? "Pending";
   return phase === "Pending" || phase === "AwaitingApproval";
+}
+
+/** Reasons of an open remediation that no agent will work on (remediations.ts initialStatus). */
+const UNATTENDED_REASONS: ReadonlySet<string> = new Set(["AgentOff", "NoModelConfigured"]);
+
+function unattended(remediation: AgentRemediation): UnattendedRemediation[] {
+  const { phase, reason } = remediation.status ?? emptyRemediationStatus();
+  return phase === "Pending" && UNATTENDED_REASONS.has(reason ?? "")
+    ? [{ name: remediation.metadata.name, reason: reason ?? "" }]
+    : [];
 }
 
 /** Fingerprint → when its latest Escalated, Failed or Interrupted remediation closed: a person owns it. */
