@@ -18,7 +18,8 @@ import { OperabilityServer } from "../server/http.js";
 import { openEventRecorder, openStore } from "../store/open.js";
 import { Targets } from "./targets.js";
 import { CachedStore } from "../store/cache.js";
-import type { Store, WatchEvent } from "../store/store.js";
+import type { InvalidObject, Store, WatchEvent } from "../store/store.js";
+import { InvalidObjects } from "../reconcile/invalid-objects.js";
 
 /** A slow model answer is still an answer; past this the SDK gives up and retries. */
 const ANTHROPIC_TIMEOUT_MS = 120_000;
@@ -46,16 +47,18 @@ export async function startSteward(
   const metrics = new StewardMetrics();
   // Closed unless this process may act (leads, or runs without leader election): checked before every write and action.
   const fence = new LeadershipFence();
+  const queue = new WorkQueue();
+  const invalid = new InvalidObjects();
   const store: Store = openStore(config.store, config.stateDir, config.watchNamespace, {
     logger: logger.child({ store: config.store }),
     metrics,
     fence,
+    onInvalidObject: (object) => reportInvalid(object, { invalid, queue, logger }),
   });
   // The DesiredState reconciler reads from memory (watch-fed, read-your-writes): no API request or file read per reconcile.
   const cache = new CachedStore(store);
   const events = openEventRecorder(config.store, logger);
   const targets = new Targets(config, logger, fence);
-  const queue = new WorkQueue();
   const index = new DesiredStateIndex();
   const phases = new RemediationPhaseTracker(metrics);
   const reconciler = new DesiredStateReconciler({
@@ -67,6 +70,7 @@ export async function startSteward(
     agent: { modelConfigured: config.modelConfigured },
     events,
     openings: new OpeningRateLimiter(config.maxOpeningsPerMinute),
+    invalid,
   });
   const controller = new Controller({
     reconciler,
@@ -115,6 +119,7 @@ export async function startSteward(
   });
 
   store.watch((event) => {
+    invalid.apply(event);
     index.apply(event);
     targets.watchNamespaces(index.kubernetesNamespaces());
     phases.apply(event);
@@ -157,6 +162,23 @@ export async function startSteward(
       logger.info("stopped");
     },
   };
+}
+
+/**
+ * An object that fails validation is never dropped silently: a DesiredState is reconciled
+ * to say so in its status (InvalidSpec); any other kind is logged, since Steward only reads it.
+ */
+function reportInvalid(object: InvalidObject, to: { invalid: InvalidObjects; queue: WorkQueue; logger: Logger }): void {
+  if (object.kind === "DesiredState") {
+    to.queue.add(to.invalid.report(object));
+    return;
+  }
+  to.logger.warn("ignoring an invalid object", {
+    kind: object.kind,
+    namespace: object.namespace,
+    name: object.name,
+    problems: object.problems,
+  });
 }
 
 /** Keeps the remediations-by-phase gauge equal to what the store holds. */

@@ -13,13 +13,21 @@ import { CRD_VERSION } from "../../api/crds.js";
 import { validateResource } from "../../api/load.js";
 import { API_GROUP, DEFAULT_NAMESPACE } from "../../api/meta.js";
 import { KINDS, type Kind, type Resource, type ResourceOf } from "../../api/resources.js";
-import { ConflictError, errorMessage, NotFoundError, StewardError, ValidationError } from "../../errors.js";
+import {
+  ConflictError,
+  errorMessage,
+  InvalidObjectError,
+  NotFoundError,
+  StewardError,
+  ValidationError,
+} from "../../errors.js";
 import { describeApiError, statusCode } from "../../kube/api-errors.js";
 import type { Fence } from "../../kube/fence.js";
 import {
   APPLY_CONFLICT_HINT,
   DEFAULT_RESYNC_PERIOD_MS,
   type ApplyResult,
+  type InvalidObject,
   type ObjectRef,
   type StatusOf,
   type Store,
@@ -45,6 +53,8 @@ export interface KubernetesStoreOptions {
   onInformerEvent?: (event: KindInformerEvent) => void;
   /** Checked before every write request, retries included (leader election: only the Lease holder writes). */
   fence?: Fence;
+  /** An object the informers saw that fails validation; it is not cached (nothing acts on it). */
+  onInvalidObject?: (object: InvalidObject) => void;
 }
 
 export type KindInformerEvent = InformerEvent & { kind: Kind };
@@ -108,7 +118,9 @@ export class KubernetesStore implements Store {
           },
           parse: (raw) => {
             const result = validateResource(pickKnown(raw as Raw));
-            return result.ok ? result.resource : undefined;
+            if (result.ok) return result.resource;
+            options.onInvalidObject?.(invalidObject(info.kind, raw as Raw, result.problems));
+            return undefined;
           },
         },
         {
@@ -406,14 +418,22 @@ function pickKnown(raw: Raw): Raw {
   };
 }
 
+function invalidObject(kind: Kind, raw: Raw, problems: readonly string[]): InvalidObject {
+  const metadata = raw.metadata ?? {};
+  const generation = metadata.generation;
+  return {
+    kind,
+    namespace: typeof metadata.namespace === "string" ? metadata.namespace : DEFAULT_NAMESPACE,
+    name: typeof metadata.name === "string" ? metadata.name : "",
+    ...(typeof generation === "number" ? { generation } : {}),
+    problems,
+    status: raw.status,
+  };
+}
+
 function parseObject(kind: Kind, raw: unknown): Resource {
   const result = validateResource(pickKnown(raw as Raw));
-  if (!result.ok) {
-    const name = (raw as Raw).metadata?.name;
-    throw new StewardError(
-      `${kind} ${JSON.stringify(name)} from the API server is not a valid object: ${result.problems.join("; ")}`,
-    );
-  }
+  if (!result.ok) throw new InvalidObjectError(kind, String((raw as Raw).metadata?.name), result.problems);
   return result.resource;
 }
 
