@@ -20,7 +20,7 @@ import {
   type WorkloadObservation,
 } from "../reconcile/workload-drift.js";
 import type { Store } from "../store/store.js";
-import { AuditLog } from "./audit.js";
+import { AuditLog, verifyAuditFile } from "./audit.js";
 import { approvalFor } from "../api/approvals.js";
 import { handOver, sessionStart } from "./handover.js";
 import { incidentMessage, systemPrompt } from "./prompt.js";
@@ -65,12 +65,14 @@ export class AgentRunner implements SessionRunner {
     context: SessionRunContext,
   ): Promise<SessionOutcome> {
     const { namespace, name } = remediation.metadata;
+    const startedAt = Date.now();
     // A crash can tear the last line (a write cut short); the repair is itself audited.
     const audit = await AuditLog.open(this.deps.files.auditPath(namespace, name), {
       sanitize: sanitizeForLog,
       repairTornTail: true,
     });
     try {
+      await this.verifyAudit(audit.path, context.logger);
       let status = remediation.status ?? emptyRemediationStatus();
       const updateStatus = async (change: (s: RemediationStatus) => RemediationStatus): Promise<void> => {
         const before = status;
@@ -84,11 +86,27 @@ export class AgentRunner implements SessionRunner {
         (await this.runConversation({ ...remediation, status }, desiredState, context, { audit, updateStatus }));
       await this.finish(outcome, { audit, updateStatus, getStatus: () => status });
       this.countUsage(remediation.status?.usage, status.usage, outcome);
+      this.deps.metrics.agentSessionDuration.observe({ outcome: outcome.type }, (Date.now() - startedAt) / 1000);
       context.logger.info("agent session finished", { remediation: name, outcome: outcome.type });
       return outcome;
     } finally {
       await audit.close();
     }
+  }
+
+  /**
+   * The trail this session continues must still verify: an edited or truncated file is
+   * counted (steward_audit_verify_failures_total, an alert) and logged; the session goes on.
+   */
+  private async verifyAudit(path: string, logger: Logger): Promise<void> {
+    const result = await verifyAuditFile(path);
+    if (result.ok) return;
+    this.deps.metrics.auditVerifyFailures.inc();
+    logger.error("the audit trail does not verify; run steward audit verify", {
+      path,
+      line: result.line,
+      reason: result.reason,
+    });
   }
 
   /**

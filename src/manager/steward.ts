@@ -12,7 +12,7 @@ import { Controller } from "../reconcile/controller.js";
 import { OpeningRateLimiter } from "../resilience/token-bucket.js";
 import { DesiredStateReconciler } from "../reconcile/desired-state-reconciler.js";
 import { DesiredStateIndex, enqueueForStoreEvent } from "../reconcile/handlers.js";
-import { WorkQueue } from "../reconcile/queue.js";
+import { DEFAULT_BACKOFF, WorkQueue } from "../reconcile/queue.js";
 import { StewardMetrics } from "../telemetry/metrics.js";
 import { OperabilityServer } from "../server/http.js";
 import { openEventRecorder, openStore } from "../store/open.js";
@@ -20,6 +20,8 @@ import { Targets } from "./targets.js";
 import { CachedStore } from "../store/cache.js";
 import type { InvalidObject, Store, WatchEvent } from "../store/store.js";
 import { InvalidObjects } from "../reconcile/invalid-objects.js";
+import { emptyRemediationStatus } from "../reconcile/remediations.js";
+import type { RemediationStatus } from "../api/remediation.js";
 
 /** A slow model answer is still an answer; past this the SDK gives up and retries. */
 const ANTHROPIC_TIMEOUT_MS = 120_000;
@@ -47,7 +49,7 @@ export async function startSteward(
   const metrics = new StewardMetrics();
   // Closed unless this process may act (leads, or runs without leader election): checked before every write and action.
   const fence = new LeadershipFence();
-  const queue = new WorkQueue();
+  const queue = new WorkQueue(DEFAULT_BACKOFF, metrics.queueHooks("desiredstate"));
   const invalid = new InvalidObjects();
   const store: Store = openStore(config.store, config.stateDir, config.watchNamespace, {
     logger: logger.child({ store: config.store }),
@@ -60,7 +62,7 @@ export async function startSteward(
   const events = openEventRecorder(config.store, logger);
   const targets = new Targets(config, logger, fence);
   const index = new DesiredStateIndex();
-  const phases = new RemediationPhaseTracker(metrics);
+  const phases = new RemediationPhaseTracker(metrics, () => fence.isOpen());
   const reconciler = new DesiredStateReconciler({
     store: cache,
     observers: targets.observers,
@@ -73,6 +75,7 @@ export async function startSteward(
     invalid,
   });
   const controller = new Controller({
+    name: "desiredstate",
     reconciler,
     queue,
     logger,
@@ -99,9 +102,10 @@ export async function startSteward(
         events,
       })
     : undefined;
-  const agentQueue = new WorkQueue();
+  const agentQueue = new WorkQueue(DEFAULT_BACKOFF, metrics.queueHooks("remediation"));
   // One worker per concurrent session: remediations beyond that wait in the queue, Pending.
   const agentController = new Controller({
+    name: "remediation",
     reconciler: new RemediationReconciler({
       store,
       runner,
@@ -181,11 +185,19 @@ function reportInvalid(object: InvalidObject, to: { invalid: InvalidObjects; que
   });
 }
 
-/** Keeps the remediations-by-phase gauge equal to what the store holds. */
+/**
+ * Keeps the remediation gauges equal to what the store holds (remediations by phase, the
+ * oldest wait for approval) on every replica, and, on the replica that leads, observes how
+ * long each remediation took to resolve (each replica sees the same transitions: counting
+ * them on one keeps the histogram's counts true).
+ */
 class RemediationPhaseTracker {
   private readonly phases = new Map<string, string>();
 
-  constructor(private readonly metrics: StewardMetrics) {}
+  constructor(
+    private readonly metrics: StewardMetrics,
+    private readonly leading: () => boolean,
+  ) {}
 
   apply(event: WatchEvent): void {
     if (event.object.kind !== "AgentRemediation") return;
@@ -194,10 +206,26 @@ class RemediationPhaseTracker {
     if (before) this.metrics.remediations.dec({ phase: before });
     if (event.type === "DELETED") {
       this.phases.delete(key);
+      this.metrics.setAwaitingApproval(key, undefined);
       return;
     }
-    const phase = event.object.status?.phase ?? "Pending";
-    this.phases.set(key, phase);
-    this.metrics.remediations.inc({ phase });
+    const status = event.object.status ?? emptyRemediationStatus();
+    this.phases.set(key, status.phase);
+    this.metrics.remediations.inc({ phase: status.phase });
+    this.metrics.setAwaitingApproval(key, status.phase === "AwaitingApproval" ? waitingSince(status) : undefined);
+    if (status.phase === "Resolved" && before !== undefined && before !== "Resolved") this.resolved(status);
   }
+
+  /** Seen turning Resolved (not listed as Resolved already): how long it took, counted by the leader. */
+  private resolved(status: RemediationStatus): void {
+    const took = Date.parse(status.closedAt ?? "") - Date.parse(status.openedAt ?? "");
+    if (Number.isFinite(took) && this.leading())
+      this.metrics.remediationResolveDuration.observe(Math.max(0, took) / 1000);
+  }
+}
+
+/** When a remediation began waiting for approval: its oldest pending call's request (epoch ms). */
+function waitingSince(status: RemediationStatus): number {
+  const times = status.pendingApproval.map((p) => Date.parse(p.requestedAt)).filter(Number.isFinite);
+  return times.length > 0 ? Math.min(...times) : Date.now();
 }

@@ -1,10 +1,12 @@
 import { TerminalError, errorMessage } from "../errors.js";
 import type { Logger } from "../telemetry/logging.js";
-import type { ReconcileResultLabel, StewardMetrics } from "../telemetry/metrics.js";
+import type { ControllerName, ReconcileResultLabel, StewardMetrics } from "../telemetry/metrics.js";
 import type { WorkQueue } from "./queue.js";
 import type { Reconciler, ReconcileRequest } from "./reconciler.js";
 
 export interface ControllerOptions {
+  /** The `controller` label of its metrics. */
+  name: ControllerName;
   reconciler: Reconciler;
   queue: WorkQueue;
   logger: Logger;
@@ -37,7 +39,13 @@ export class Controller {
   private term: Term | undefined;
   private reconcileCount = 0;
 
-  constructor(private readonly options: ControllerOptions) {}
+  constructor(private readonly options: ControllerOptions) {
+    const { queue } = options;
+    options.metrics.watchQueue(options.name, {
+      depth: () => queue.length,
+      longestRunningSeconds: () => queue.longestRunningMs() / 1000,
+    });
+  }
 
   start(): void {
     if (this.term) return;
@@ -77,19 +85,18 @@ export class Controller {
         await this.processKey(key, ended);
       } finally {
         queue.done(key);
-        this.options.metrics.queueDepth.set(queue.length);
       }
     }
   }
 
   private async processKey(key: string, ended: AbortSignal): Promise<void> {
-    const { queue, metrics } = this.options;
+    const { queue, metrics, name: controller } = this.options;
     const request = parseKey(key);
     const reconcileId = ++this.reconcileCount;
     const logger = this.options.logger.child({ key, reconcileId });
     const deadline = AbortSignal.timeout(this.options.reconcileTimeoutMs);
     const signal = AbortSignal.any([deadline, ended]);
-    const stopTimer = metrics.reconcileDuration.startTimer();
+    const stopTimer = metrics.reconcileDuration.startTimer({ controller });
     let label: ReconcileResultLabel;
     try {
       const result = await this.options.reconciler.reconcile(request, { signal, logger });
@@ -113,12 +120,12 @@ export class Controller {
     } finally {
       stopTimer();
     }
-    metrics.reconcileTotal.inc({ result: label });
+    metrics.reconcileTotal.inc({ controller, result: label });
   }
 
   private handleError(key: string, err: unknown, logger: Logger, timedOut: boolean): ReconcileResultLabel {
-    const { queue, metrics } = this.options;
-    metrics.reconcileErrors.inc();
+    const { queue, metrics, name: controller } = this.options;
+    metrics.reconcileErrors.inc({ controller });
     if (err instanceof TerminalError) {
       queue.forget(key);
       logger.error("reconcile failed terminally; not retrying until the object changes", { error: err.message });

@@ -1,3 +1,13 @@
+import type { QueueHooks } from "../telemetry/metrics.js";
+
+/** Backoff of a key after consecutive failures: doubling from baseMs, capped at maxMs. */
+export interface BackoffOptions {
+  baseMs: number;
+  maxMs: number;
+}
+
+export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 100, maxMs: 60_000 };
+
 /**
  * A de-duplicating, rate-limited work queue of keys, with client-go workqueue semantics:
  * - a key waiting in the queue is held once, however often it is added;
@@ -6,15 +16,9 @@
  * - `addRateLimited` delays a key exponentially per consecutive failure (capped, jittered),
  *   `forget` resets that count after a success.
  * Keys are names of objects (`Kind/namespace/name`), never events: a reconcile re-reads
- * the current state.
+ * the current state. Like client-go's, it counts adds, retries and how long keys wait
+ * (`hooks`), and tells how long its longest-running key has been processed.
  */
-export interface BackoffOptions {
-  baseMs: number;
-  maxMs: number;
-}
-
-export const DEFAULT_BACKOFF: BackoffOptions = { baseMs: 100, maxMs: 60_000 };
-
 export class WorkQueue {
   private readonly queue: string[] = [];
   private readonly dirty = new Set<string>();
@@ -22,13 +26,21 @@ export class WorkQueue {
   private readonly failures = new Map<string, number>();
   private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   private readonly waiters: ((key: string | undefined) => void)[] = [];
+  /** When each dirty key was added, and when each key in processing was handed out (epoch ms). */
+  private readonly addedAt = new Map<string, number>();
+  private readonly startedAt = new Map<string, number>();
   private shuttingDown = false;
 
-  constructor(private readonly backoff: BackoffOptions = DEFAULT_BACKOFF) {}
+  constructor(
+    private readonly backoff: BackoffOptions = DEFAULT_BACKOFF,
+    private readonly hooks?: QueueHooks,
+  ) {}
 
   add(key: string): void {
     if (this.shuttingDown || this.dirty.has(key)) return;
     this.dirty.add(key);
+    this.addedAt.set(key, Date.now());
+    this.hooks?.added();
     if (this.processing.has(key)) return;
     const waiter = this.waiters.shift();
     if (waiter) this.handOut(key, waiter);
@@ -51,6 +63,7 @@ export class WorkQueue {
   }
 
   addRateLimited(key: string): number {
+    this.hooks?.retried();
     const n = this.failures.get(key) ?? 0;
     this.failures.set(key, n + 1);
     const exp = Math.min(this.backoff.maxMs, this.backoff.baseMs * 2 ** n);
@@ -80,6 +93,7 @@ export class WorkQueue {
 
   done(key: string): void {
     this.processing.delete(key);
+    this.startedAt.delete(key);
     if (!this.dirty.has(key)) return;
     const waiter = this.waiters.shift();
     if (waiter) this.handOut(key, waiter);
@@ -88,6 +102,13 @@ export class WorkQueue {
 
   get length(): number {
     return this.queue.length;
+  }
+
+  /** How long the key processed longest has been processed so far, in ms; 0 when none is. */
+  longestRunningMs(now = Date.now()): number {
+    let oldest = now;
+    for (const started of this.startedAt.values()) oldest = Math.min(oldest, started);
+    return now - oldest;
   }
 
   /**
@@ -112,7 +133,11 @@ export class WorkQueue {
   }
 
   private markProcessing(key: string): void {
+    const now = Date.now();
     this.dirty.delete(key);
     this.processing.add(key);
+    this.startedAt.set(key, now);
+    this.hooks?.waited((now - (this.addedAt.get(key) ?? now)) / 1000);
+    this.addedAt.delete(key);
   }
 }
