@@ -51,7 +51,7 @@ export async function startSteward(
   const fence = new LeadershipFence();
   const queue = new WorkQueue(DEFAULT_BACKOFF, metrics.queueHooks("desiredstate"));
   const invalid = new InvalidObjects();
-  const store: Store = openStore(config.store, config.stateDir, config.watchNamespace, {
+  const store: Store = openStore(config.store, config.stateDir, config.watchNamespaces, {
     logger: logger.child({ store: config.store }),
     metrics,
     fence,

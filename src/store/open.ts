@@ -16,18 +16,18 @@ export type StoreKind = "file" | "kubernetes";
  * kubeconfig context (KUBECONFIG, else ~/.kube/config, else in-cluster). With `report`, the
  * Kubernetes store's informers log their state and update the store metrics, and its writes
  * pass `report.fence` (the file store has no leader election), and objects that fail
- * validation go to `report.onInvalidObject`. `namespace` limits the
- * Kubernetes store to one namespace (all when unset).
+ * validation go to `report.onInvalidObject`. `namespaces` limits the
+ * Kubernetes store to those namespaces (all when unset or empty).
  */
 export function openStore(
   kind: StoreKind,
   stateDir: string,
-  namespace?: string,
+  namespaces?: readonly string[],
   report?: { logger: Logger; metrics?: StewardMetrics; fence?: Fence; onInvalidObject?: (o: InvalidObject) => void },
 ): Store {
   if (kind === "file") return new FileStore(stateDir);
   return new KubernetesStore(defaultKubeConfig(), {
-    namespace,
+    namespaces,
     fence: report?.fence,
     onInvalidObject: report?.onInvalidObject,
     ...(report ? { onInformerEvent: informerReporter(report.logger, report.metrics) } : {}),

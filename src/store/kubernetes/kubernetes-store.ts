@@ -36,8 +36,12 @@ import {
 import { Informer, type InformerEvent } from "../../kube/informer.js";
 
 export interface KubernetesStoreOptions {
-  /** Lists and watches only this namespace; all namespaces when unset. */
-  namespace?: string;
+  /**
+   * Lists and watches only these namespaces (an informer per kind and namespace, so RBAC can
+   * be granted in these alone); all namespaces when unset or empty. The first is the default
+   * namespace of a ref that names none.
+   */
+  namespaces?: readonly string[];
   /** Timeout of every API call (default 10 s). */
   timeoutMs?: number;
   /** Every cached object is re-delivered to watch listeners as a SYNC event this often (default 10 min; 0: never). */
@@ -102,15 +106,16 @@ export class KubernetesStore implements Store {
   ) {
     this.api = kubeConfig.makeApiClient(CustomObjectsApi);
     this.timeoutMs = options.timeoutMs ?? 10_000;
-    const ns = options.namespace;
-    this.informers = Object.values(KINDS).map((info) => {
+    const scopes: (string | undefined)[] = options.namespaces?.length ? [...options.namespaces] : [undefined];
+    const pairs = Object.values(KINDS).flatMap((info) => scopes.map((ns) => ({ info, ns })));
+    this.informers = pairs.map(({ info, ns }) => {
       const report = (event: InformerEvent): void => options.onInformerEvent?.({ ...event, kind: info.kind });
       return new Informer<Resource>(
         kubeConfig,
         {
           path: `/apis/${API_GROUP}/${CRD_VERSION}/${ns ? `namespaces/${ns}/` : ""}${info.plural}`,
           list: async () => {
-            const list = (await this.listRaw(info.kind, ns)) as {
+            const list = (await this.listRawIn(info.kind, ns)) as {
               items?: unknown[];
               metadata?: { resourceVersion?: string };
             };
@@ -160,8 +165,11 @@ export class KubernetesStore implements Store {
   }
 
   async list<K extends Kind>(kind: K, namespace?: string): Promise<ResourceOf<K>[]> {
-    const list = (await this.listRaw(kind, namespace ?? this.options.namespace)) as { items?: unknown[] };
-    const objects = (list.items ?? []).map((raw) => parseObject(kind, raw) as ResourceOf<K>);
+    const namespaces = namespace !== undefined ? [namespace] : (this.options.namespaces ?? []);
+    const lists = (await Promise.all(
+      (namespaces.length > 0 ? namespaces : [undefined]).map((ns) => this.listRawIn(kind, ns)),
+    )) as { items?: unknown[] }[];
+    const objects = lists.flatMap((list) => list.items ?? []).map((raw) => parseObject(kind, raw) as ResourceOf<K>);
     return objects.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
   }
 
@@ -326,7 +334,8 @@ export class KubernetesStore implements Store {
     }
   }
 
-  private listRaw(kind: Kind, namespace: string | undefined): Promise<unknown> {
+  /** One namespace's objects of a kind, or every namespace's when `namespace` is undefined. */
+  private listRawIn(kind: Kind, namespace: string | undefined): Promise<unknown> {
     const base = { group: API_GROUP, version: CRD_VERSION, plural: KINDS[kind].plural };
     return this.call("listing", (o) =>
       namespace
@@ -391,7 +400,7 @@ export class KubernetesStore implements Store {
   }
 
   private refOf(ref: ObjectRef): ObjectRef {
-    return { namespace: ref.namespace || this.options.namespace || DEFAULT_NAMESPACE, name: ref.name };
+    return { namespace: ref.namespace || this.options.namespaces?.[0] || DEFAULT_NAMESPACE, name: ref.name };
   }
 }
 
