@@ -23,4 +23,9 @@ if [ "$needs_kube" = true ] && [ -f scripts/control-plane.sh ] && [ -z "${KUBECO
     trap 'bash scripts/control-plane.sh down >/dev/null' EXIT
   fi
 fi
+# Test files that run helm (the chart tests, the monitoring kit's) need it built once
+# (scripts/helm.sh: from the Go module proxy into the control plane's cache, cached).
+for f in "${files[@]}"; do
+  if grep -q "lib/helm.js" "$f"; then bash scripts/helm.sh build; break; fi
+done
 node --import tsx --test --test-concurrency=1 --test-reporter=spec "${files[@]}"

@@ -135,6 +135,14 @@ describe("committed crds/", () => {
     );
   });
 
+  it("the Helm chart's crds/ holds the same CRDs, without the kustomization (run npm run gen:crds)", async () => {
+    const chartDir = join(ROOT, "charts/steward/crds");
+    const expected = crdFiles().filter((f) => f.name !== "kustomization.yaml");
+    assert.deepEqual((await readdir(chartDir)).sort(), expected.map((f) => f.name).sort());
+    for (const file of expected)
+      assert.equal(await readFile(join(chartDir, file.name), "utf8"), file.text, `charts/steward/crds/${file.name}`);
+  });
+
   it("read back (as YAML 1.1, the way kubectl reads) to exactly the generated objects", async () => {
     for (const crd of generateCrds()) {
       const text = await readFile(join(CRDS_DIR, `${crd.metadata.name}.yaml`), "utf8");
