@@ -1,7 +1,8 @@
 /**
  * `npm run demo`: the etcd compose system, Steward on a temporary state dir, a member
  * stopped, Steward bringing it back. Everything is torn down at the end (dockerd stays).
- * Flags: --keep leaves the cluster and state dir for exploring.
+ * Flags: --keep leaves the cluster and state dir for exploring; --agent runs the agent
+ * scenario; --agent --console opens `steward console` and leaves the approval to you.
  */
 import { execFile, spawn } from "node:child_process";
 import { mkdtemp } from "node:fs/promises";
@@ -10,12 +11,14 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { containerState, docker, ensureCluster, teardownCluster } from "./lib/cluster.js";
 import { waitFor } from "./lib/wait.js";
+import { consoleDemo, makeEtcd2CrashLoop } from "./lib/console-demo.js";
 
 const run = promisify(execFile);
 const ROOT = new URL("../", import.meta.url).pathname;
 const STEWARD = join(ROOT, "bin/steward");
 const keep = process.argv.includes("--keep");
 const agent = process.argv.includes("--agent");
+const withConsole = process.argv.includes("--console");
 
 function say(text: string): void {
   process.stdout.write(`\n\x1b[1m==> ${text}\x1b[0m\n`);
@@ -38,7 +41,8 @@ async function agentDemo(): Promise<void> {
       "The agent demo calls Claude and needs an API key:\n" +
         "  export ANTHROPIC_API_KEY=<your key>      # optional: STEWARD_MODEL (default claude-sonnet-5-5)\n" +
         "  npm run demo -- --agent\n" +
-        "Without a key the remediation stays Pending with reason NoModelConfigured; `npm run demo` shows the simple-fix path.\n",
+        "Without a key the remediation stays Pending with reason NoModelConfigured; `npm run demo` shows the simple-fix path,\n" +
+        "and `npm run demo -- --agent --console` runs the approval in the web console with a scripted stand-in model.\n",
     );
     process.exitCode = 1;
     return;
@@ -46,20 +50,7 @@ async function agentDemo(): Promise<void> {
   say("Bringing up the etcd cluster");
   await ensureCluster();
   say("Breaking it: etcd2 recreated with a flag etcd rejects (it will crash-loop)");
-  await docker("rm", "-f", "etcd2");
-  await docker(
-    "create",
-    "--name",
-    "etcd2",
-    "--network",
-    "host",
-    "--label",
-    "com.docker.compose.project=etcd",
-    "--label",
-    "com.docker.compose.service=etcd2",
-    "steward-demo/etcd:3.4",
-    "--no-such-flag",
-  );
+  await makeEtcd2CrashLoop();
   const stateDir = await mkdtemp(join(tmpdir(), "steward-demo-"));
   process.stdout.write(`${await steward(stateDir, "apply", "-f", join(ROOT, "examples/etcd/desired-state.yaml"))}\n`);
   const child = spawn(
@@ -118,6 +109,7 @@ async function agentDemo(): Promise<void> {
 }
 
 async function main(): Promise<void> {
+  if (agent && withConsole) return consoleDemo({ keep });
   if (agent) return agentDemo();
   say("Bringing up the etcd cluster (3 members + Prometheus, compose project 'etcd', 127.0.0.1 only)");
   await ensureCluster();

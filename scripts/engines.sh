@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes the machine ready for the integration tests and the demo: the real Docker engine,
-# compose, Prometheus and etcd from Debian, and the two local images (no registry is
+# compose, Prometheus and etcd from Debian, Chromium for the console's browser tests, and the two local images (no registry is
 # reachable, see scripts/build-images.sh). Everything binds 127.0.0.1 only.
 #
 # Usage: scripts/engines.sh up|down|restart-docker [SECONDS]
@@ -30,7 +30,7 @@ read -r -a extra_flags <<<"${STEWARD_DOCKERD_EXTRA_FLAGS:-}"
 DOCKERD_FLAGS+=("${extra_flags[@]}")
 
 # zsh and fish: the shell-completion test runs steward's completion scripts in each shell.
-PACKAGES=(docker.io docker-compose prometheus etcd-server etcd-client busybox-static zsh fish)
+PACKAGES=(docker.io docker-compose prometheus etcd-server etcd-client busybox-static chromium zsh fish)
 
 log() { printf '[engines %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 die() { printf '[engines] error: %s\n' "$*" >&2; exit 1; }
@@ -69,6 +69,8 @@ missing_tools() {
   if [[ "$(ldd /bin/busybox 2>&1 || true)" != *"not a dynamic executable"* ]]; then
     echo busybox-static
   fi
+  # The console's browser tests drive this binary (playwright-core, no browser download).
+  [ -x /usr/lib/chromium/chromium ] || echo chromium
 }
 
 install_missing() {

@@ -155,6 +155,20 @@ export const Attempt = z.object({
   outcome: z.string().optional().describe("How it ended, in words."),
 });
 
+/**
+ * The last entry of the remediation's audit trail that was on disk when the status was
+ * written: the status is where the audit file cannot rewrite it, so `steward audit verify`
+ * finds lines cut off the end (agent/audit.ts).
+ */
+export const AuditHead = z.object({
+  seq: z.number().int().positive().describe("The entry's sequence number in the trail."),
+  hash: z
+    .string()
+    .regex(/^[0-9a-f]{64}$/)
+    .describe("SHA-256 of the entry's line, hex."),
+});
+export type AuditHead = z.infer<typeof AuditHead>;
+
 export const RemediationStatus = z.object({
   phase: RemediationPhase.default("Pending").describe(
     "Pending → Investigating → AwaitingApproval → Remediating → Verifying → Resolved, or Failed, Escalated, Cancelled, Interrupted.",
@@ -173,6 +187,9 @@ export const RemediationStatus = z.object({
   summary: z.string().optional().describe("The agent's summary when it resolved or escalated."),
   usage: Usage.optional().describe("Tokens and estimated cost so far."),
   verifiedAt: z.string().optional().describe("When Steward saw the drift gone after the agent's fix (RFC 3339)."),
+  auditHead: AuditHead.optional().describe(
+    "The audit trail's last entry when this status was written; steward audit verify checks the file against it.",
+  ),
   conditions: z
     .array(Condition)
     .default([])

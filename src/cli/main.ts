@@ -10,6 +10,7 @@ import type { Store } from "../store/store.js";
 import { applyCommand, deleteCommand, describeCommand, getCommand, watchCommand, type Output } from "./commands.js";
 import { auditVerifyCommand, decideCommand, logsCommand, type DecisionRequest } from "./agent-commands.js";
 import { flagsOf, settingOption } from "./setting-options.js";
+import { registerConsoleCommand } from "../console/command.js";
 
 /** The exit code of a replica that lost its leader lease and could not stop acting in time (a last resort). */
 const EXIT_LEASE_LOST = 3;
@@ -151,6 +152,14 @@ function buildProgram(): Command {
     .action((words: string[]) => {
       for (const candidate of complete(program, words)) stdout.out(candidate);
     });
+  registerConsoleCommand(program, {
+    storeKind,
+    stateDir,
+    // The console reads -n as given; without it, its own default.
+    namespace: () => globals().namespace,
+    untilSignal: waitForSignal,
+    out: (text) => stdout.out(text),
+  });
   return program;
 }
 

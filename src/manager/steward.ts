@@ -3,7 +3,6 @@ import { AgentRunner } from "../agent/runner.js";
 import { SessionFiles } from "../agent/session-store.js";
 import { loggableConfig, type RunConfig } from "./config.js";
 import { LeadershipFence, runWhileLeading } from "./leadership.js";
-import { objectKey } from "../api/resources.js";
 import { SystemObserver } from "../reconcile/observation.js";
 import { RemediationReconciler } from "../reconcile/remediation-reconciler.js";
 import { createLogger, type Logger } from "../telemetry/logging.js";
@@ -11,7 +10,13 @@ import { CircuitBreaker } from "../resilience/circuit-breaker.js";
 import { Controller } from "../reconcile/controller.js";
 import { OpeningRateLimiter } from "../resilience/token-bucket.js";
 import { DesiredStateReconciler } from "../reconcile/desired-state-reconciler.js";
-import { DesiredStateIndex, enqueueForStoreEvent } from "../reconcile/handlers.js";
+import {
+  DesiredStateIndex,
+  enqueueForStoreEvent,
+  enqueueRemediationsForStoreEvent,
+  OpenRemediationIndex,
+} from "../reconcile/handlers.js";
+import { SessionSlots } from "../reconcile/session-slots.js";
 import { DEFAULT_BACKOFF, WorkQueue } from "../reconcile/queue.js";
 import { StewardMetrics } from "../telemetry/metrics.js";
 import { OperabilityServer } from "../server/http.js";
@@ -28,6 +33,11 @@ const ANTHROPIC_TIMEOUT_MS = 120_000;
 const AGENT_MAX_TOKENS = 4_096;
 /** A backstop: the policy's maxDuration normally ends a session long before. */
 const AGENT_SESSION_DEADLINE_MS = 3_600_000;
+/**
+ * Workers of the remediation controller beyond its session slots: they do its status work
+ * (opening statuses arrive, drift that cleared, why a session waits) while sessions run.
+ */
+const REMEDIATION_STATUS_WORKERS = 2;
 
 /** A running Steward: everything `steward run` starts, so it can be stopped in order. */
 export interface RunningSteward {
@@ -85,7 +95,6 @@ export async function startSteward(
   });
   const runner = config.anthropicApiKey
     ? new AgentRunner({
-        store,
         files: new SessionFiles(config.stateDir),
         client: new Anthropic({
           apiKey: config.anthropicApiKey,
@@ -99,17 +108,21 @@ export async function startSteward(
         observer: new SystemObserver(targets.observers),
         verifyTimeoutMs: config.verifyTimeoutMs,
         metrics,
-        events,
       })
     : undefined;
   const agentQueue = new WorkQueue(DEFAULT_BACKOFF, metrics.queueHooks("remediation"));
-  // One worker per concurrent session: remediations beyond that wait in the queue, Pending.
+  const openRemediations = new OpenRemediationIndex();
+  // The owner of every remediation's status. Sessions take one of --max-sessions slots; the
+  // rest wait Pending, and are enqueued again when a slot frees.
   const agentController = new Controller({
     name: "remediation",
     reconciler: new RemediationReconciler({
       store,
       runner,
       metrics,
+      events,
+      observer: new SystemObserver(targets.observers),
+      slots: new SessionSlots(config.maxSessions, (key) => agentQueue.add(key)),
       breaker: new CircuitBreaker(
         { threshold: config.breakerThreshold, openForMs: config.breakerOpenForMs },
         { metrics, logger: logger.child({ controller: "agent" }) },
@@ -118,19 +131,18 @@ export async function startSteward(
     queue: agentQueue,
     logger: logger.child({ controller: "agent" }),
     metrics,
-    workers: config.maxSessions,
+    workers: config.maxSessions + REMEDIATION_STATUS_WORKERS,
     reconcileTimeoutMs: AGENT_SESSION_DEADLINE_MS,
   });
 
   store.watch((event) => {
     invalid.apply(event);
     index.apply(event);
+    openRemediations.apply(event);
     targets.watchNamespaces(index.kubernetesNamespaces());
     phases.apply(event);
     enqueueForStoreEvent(event, queue);
-    if (event.object.kind === "AgentRemediation") {
-      agentQueue.add(objectKey("AgentRemediation", event.object.metadata.namespace, event.object.metadata.name));
-    }
+    enqueueRemediationsForStoreEvent(event, openRemediations, agentQueue);
   });
   targets.subscribe(index, queue, { metrics, logger });
   // Subscribed before start(), so the initial list arrives as ADDED events (informer style).

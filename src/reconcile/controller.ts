@@ -1,12 +1,12 @@
 import { TerminalError, errorMessage } from "../errors.js";
 import type { Logger } from "../telemetry/logging.js";
-import type { ControllerName, ReconcileResultLabel, StewardMetrics } from "../telemetry/metrics.js";
+import type { ControllerLabel, ReconcileResultLabel, StewardMetrics } from "../telemetry/metrics.js";
 import type { WorkQueue } from "./queue.js";
 import type { Reconciler, ReconcileRequest } from "./reconciler.js";
 
 export interface ControllerOptions {
   /** The `controller` label of its metrics. */
-  name: ControllerName;
+  name: ControllerLabel;
   reconciler: Reconciler;
   queue: WorkQueue;
   logger: Logger;

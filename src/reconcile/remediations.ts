@@ -8,6 +8,7 @@ import {
   type RemediationStatus,
 } from "../api/remediation.js";
 import { driftFingerprint } from "./drift.js";
+import { withRemediationConditions } from "./remediation-conditions.js";
 import type { PlannedStep } from "./plan.js";
 
 export const LABEL_DESIRED_STATE = "steward.dev/desired-state";
@@ -50,7 +51,8 @@ export function newRemediation(
       mode: agent.mode,
       maxAttempts: agent.maxAttempts,
     },
-    status: initialStatus(step, agent.mode, context),
+    // Conditions from birth: `kubectl wait --for=condition=…` reads them from the start.
+    status: withRemediationConditions(initialStatus(step, agent.mode, context), 1, context.now),
   };
 }
 
@@ -114,14 +116,4 @@ export function driftCleared(remediation: AgentRemediation, input: ClearedInput)
 /** The status of a remediation that has none yet (created by a person or an old Steward). */
 export function emptyRemediationStatus(): RemediationStatus {
   return { phase: "Pending", attempts: [], actions: [], pendingApproval: [], conditions: [] };
-}
-
-export function resolvedByItself(status: RemediationStatus | undefined, now: Date): RemediationStatus {
-  return {
-    ...(status ?? emptyRemediationStatus()),
-    phase: "Resolved",
-    reason: "DriftCleared",
-    message: "the drift cleared without any action from the agent",
-    closedAt: now.toISOString(),
-  };
 }

@@ -7,9 +7,9 @@ export const CIRCUIT_STATES = ["closed", "open", "half_open"] as const;
 export type CircuitStateLabel = (typeof CIRCUIT_STATES)[number];
 /** Why an agent session did not start when its remediation was reconciled. */
 export const SESSION_DEFERRAL_REASONS = ["Cooldown", "CircuitOpen"] as const;
-/** The controllers, as the `controller` label names them (controller-runtime's convention). */
+/** The controllers, as the `controller` label of the reconcile and queue metrics names them (controller-runtime's convention). */
 export const CONTROLLERS = ["desiredstate", "remediation"] as const;
-export type ControllerName = (typeof CONTROLLERS)[number];
+export type ControllerLabel = (typeof CONTROLLERS)[number];
 /** How an agent session run ended (SessionOutcome's type). */
 export const SESSION_OUTCOMES = ["resolved", "escalated", "awaitingApproval", "interrupted"] as const;
 
@@ -51,7 +51,7 @@ export class StewardMetrics {
   readonly remediationResolveDuration: Histogram;
   readonly awaitingApprovalOldest: Gauge;
   readonly auditVerifyFailures: Counter;
-  private readonly queues = new Map<ControllerName, QueueProbe>();
+  private readonly queues = new Map<ControllerLabel, QueueProbe>();
   /** When each remediation now AwaitingApproval began waiting (epoch ms), by namespace/name. */
   private readonly awaitingSince = new Map<string, number>();
   readonly observerConnected: Gauge<"observer">;
@@ -269,7 +269,7 @@ export class StewardMetrics {
     }
   }
 
-  private startControllerAtZero(controller: ControllerName): void {
+  private startControllerAtZero(controller: ControllerLabel): void {
     for (const result of RECONCILE_RESULTS) this.reconcileTotal.inc({ controller, result }, 0);
     this.reconcileErrors.inc({ controller }, 0);
     this.queueAdds.inc({ controller }, 0);
@@ -277,12 +277,12 @@ export class StewardMetrics {
   }
 
   /** The queue of a controller: its depth and longest-running reconcile are read at each scrape. */
-  watchQueue(controller: ControllerName, probe: QueueProbe): void {
+  watchQueue(controller: ControllerLabel, probe: QueueProbe): void {
     this.queues.set(controller, probe);
   }
 
   /** What the queue of a controller counts as it goes. */
-  queueHooks(controller: ControllerName): QueueHooks {
+  queueHooks(controller: ControllerLabel): QueueHooks {
     return {
       added: () => this.queueAdds.inc({ controller }),
       retried: () => this.queueRetries.inc({ controller }),
