@@ -31,7 +31,8 @@ DOCKERD_FLAGS+=("${extra_flags[@]}")
 
 # chromium: the console's browser tests. containernetworking-plugins: the loopback CNI
 # plugin of the test node (scripts/control-plane.sh up --node; its containerd comes with docker.io).
-PACKAGES=(docker.io docker-compose prometheus etcd-server etcd-client busybox-static chromium containernetworking-plugins)
+# zsh and fish: the shell-completion test runs steward's completion scripts in each shell.
+PACKAGES=(docker.io docker-compose prometheus etcd-server etcd-client busybox-static chromium containernetworking-plugins zsh fish)
 
 log() { printf '[engines %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 die() { printf '[engines] error: %s\n' "$*" >&2; exit 1; }
@@ -58,7 +59,7 @@ dockerd_pid() {
 
 missing_tools() {
   local tool
-  for tool in dockerd docker prometheus etcd etcdctl containerd; do
+  for tool in dockerd docker prometheus etcd etcdctl containerd zsh fish; do
     command -v "$tool" >/dev/null 2>&1 || echo "$tool"
   done
   [ -x /usr/lib/cni/loopback ] || echo containernetworking-plugins

@@ -43,6 +43,12 @@ trap stop_started EXIT
 control_plane() { bash scripts/control-plane.sh "$@"; }
 run_tests() { node --import tsx --test --test-concurrency=1 --test-reporter=spec "$@"; }
 
+# Test files that run helm (the chart tests, the monitoring kit's) need it built once
+# (scripts/helm.sh: from the Go module proxy into the control plane's cache, cached).
+for f in "${files[@]}"; do
+  if grep -q "lib/helm.js" "$f"; then bash scripts/helm.sh build; break; fi
+done
+
 status=0
 if [ "${#without_node[@]}" -gt 0 ]; then
   if [ "$needs_kube" = true ] && [ "$manage_cluster" = true ]; then

@@ -18,6 +18,21 @@ export class ValidationError extends StewardError {
   }
 }
 
+/**
+ * An object read from a store fails validation: stored before a rule existed (an older
+ * CRD), or edited by hand. Its controller reports it (InvalidSpec) rather than act on it.
+ */
+export class InvalidObjectError extends StewardError {
+  override readonly name = "InvalidObjectError";
+  constructor(
+    readonly kind: string,
+    readonly objectName: string,
+    readonly problems: readonly string[],
+  ) {
+    super(`${kind} ${JSON.stringify(objectName)} from the store is not a valid object: ${problems.join("; ")}`);
+  }
+}
+
 /** The object does not exist in the store. */
 export class NotFoundError extends StewardError {
   override readonly name = "NotFoundError";

@@ -67,11 +67,15 @@ export function histogramQuantile(q: number, buckets: readonly { le: number; cou
   return lower;
 }
 
-/** Bucket counts of `name` from a Prometheus text exposition; `+Inf` becomes Infinity. */
-export function parseHistogram(text: string, name: string): { le: number; count: number }[] {
+/**
+ * Bucket counts of `name` from a Prometheus text exposition; `+Inf` becomes Infinity. With
+ * `label` (`controller="desiredstate"`), only the buckets of the series carrying it.
+ */
+export function parseHistogram(text: string, name: string, label = ""): { le: number; count: number }[] {
   const pattern = new RegExp(`^${name}_bucket\\{(?:[^}]*,)?le="([^"]+)"[^}]*\\} (\\S+)$`, "gm");
   const buckets: { le: number; count: number }[] = [];
   for (const match of text.matchAll(pattern)) {
+    if (label && !match[0].includes(label)) continue;
     buckets.push({ le: match[1] === "+Inf" ? Number.POSITIVE_INFINITY : Number(match[1]), count: Number(match[2]) });
   }
   return buckets;

@@ -20,6 +20,8 @@ import { bucketDelta, histogramQuantile, metricValue, parseHistogram, summarize,
 import { BenchSteward } from "../lib/steward.js";
 
 const run = promisify(execFile);
+/** The DesiredState controller's series of the labelled reconcile and queue metrics. */
+const DESIRED_STATE_CONTROLLER = 'controller="desiredstate"';
 const ROOT = new URL("../../", import.meta.url).pathname;
 export const KUBE_NAMESPACE = "steward-bench";
 
@@ -208,7 +210,7 @@ async function waitAllReconciled(steward: BenchSteward, count: number, since: nu
     async () => {
       const text = await steward.metrics();
       const series = text.match(/^steward_drift\{desiredstate="scale-\d+"\} /gm)?.length ?? 0;
-      return series >= count && metricValue(text, "steward_workqueue_depth") === 0;
+      return series >= count && metricValue(text, "steward_workqueue_depth", DESIRED_STATE_CONTROLLER) === 0;
     },
     300_000,
     `${count} DesiredStates reconciled`,
@@ -243,12 +245,12 @@ async function steadyWindow(
   const metricsAfter = await steward.metrics();
   const windowMs = after.at - before.at;
   const buckets = bucketDelta(
-    parseHistogram(metricsAfter, "steward_reconcile_duration_seconds"),
-    parseHistogram(metricsBefore, "steward_reconcile_duration_seconds"),
+    parseHistogram(metricsAfter, "steward_reconcile_duration_seconds", DESIRED_STATE_CONTROLLER),
+    parseHistogram(metricsBefore, "steward_reconcile_duration_seconds", DESIRED_STATE_CONTROLLER),
   );
   const reconciles =
-    metricValue(metricsAfter, "steward_reconcile_duration_seconds_count") -
-    metricValue(metricsBefore, "steward_reconcile_duration_seconds_count");
+    metricValue(metricsAfter, "steward_reconcile_duration_seconds_count", DESIRED_STATE_CONTROLLER) -
+    metricValue(metricsBefore, "steward_reconcile_duration_seconds_count", DESIRED_STATE_CONTROLLER);
   const apiRequests = proxies.kube?.between(before.at, after.at);
   return {
     steadyWindowSeconds: windowMs / 1000,

@@ -64,7 +64,7 @@ export class DockerEventCounter {
 async function heapUsedMB(metricsUrl: string): Promise<number | undefined> {
   try {
     const text = await (await fetch(metricsUrl, { signal: AbortSignal.timeout(2_000) })).text();
-    const line = text.split("\n").find((l) => l.startsWith("steward_process_nodejs_heap_size_used_bytes "));
+    const line = text.split("\n").find((l) => l.startsWith("steward_nodejs_heap_size_used_bytes "));
     return line ? Number(line.split(" ")[1]) / 2 ** 20 : undefined;
   } catch {
     return undefined;

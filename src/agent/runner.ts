@@ -10,7 +10,7 @@ import { targetObserved, type SystemObserver } from "../reconcile/observation.js
 import { driftCleared, emptyRemediationStatus } from "../reconcile/remediations.js";
 import type { RemediationStatusPort } from "../reconcile/remediation-status.js";
 import { unsettledWorkloads } from "../reconcile/workload-drift.js";
-import { AuditLog } from "./audit.js";
+import { AuditLog, verifyAuditFile } from "./audit.js";
 import { approvalFor } from "../api/approvals.js";
 import { handOver, sessionStart } from "./handover.js";
 import { incidentMessage, systemPrompt } from "./prompt.js";
@@ -80,6 +80,7 @@ export class AgentRunner implements SessionRunner {
   ): Promise<SessionOutcome> {
     const { namespace, name } = remediation.metadata;
     const usageBefore = context.status.current.usage;
+    const startedAt = Date.now();
     // A crash can tear the last line (a write cut short); the repair is itself audited.
     const audit = await AuditLog.open(this.deps.files.auditPath(namespace, name), {
       sanitize: sanitizeForLog,
@@ -87,6 +88,7 @@ export class AgentRunner implements SessionRunner {
     });
     let outcome: SessionOutcome;
     try {
+      await this.verifyAudit(audit.path, context.logger);
       const records: RunRecords = { audit, status: anchoredStatus(context.status, audit) };
       const input = { remediation, desiredState, context };
       outcome = (await this.recoverActions(records)) ?? (await this.runConversation(input, records));
@@ -98,8 +100,27 @@ export class AgentRunner implements SessionRunner {
     const head = audit.syncedHead;
     if (head) await context.status.apply({ type: "auditHead", head });
     this.countUsage(usageBefore, context.status.current.usage, outcome);
+    this.deps.metrics.agentSessionDuration.observe({ outcome: outcome.type }, (Date.now() - startedAt) / 1000);
     context.logger.info("agent session finished", { remediation: name, outcome: outcome.type });
     return outcome;
+  }
+
+  /**
+   * The trail this session continues must still verify (an edited line, lines out of order
+   * or missing): a break is counted (steward_audit_verify_failures_total, an alert) and
+   * logged, and the session goes on. Checked after open(), which cuts a torn last line (a
+   * crash mid-write) and audits that, so a crash is not taken for tampering. Not against
+   * status.auditHead: that may be another replica's trail.
+   */
+  private async verifyAudit(path: string, logger: SessionRunContext["logger"]): Promise<void> {
+    const result = await verifyAuditFile(path);
+    if (result.ok) return;
+    this.deps.metrics.auditVerifyFailures.inc();
+    logger.error("the audit trail does not verify; run steward audit verify", {
+      path,
+      line: result.line,
+      reason: result.reason,
+    });
   }
 
   /**

@@ -41,7 +41,7 @@ const FOLDED_TAG = "<untrusteddata";
 
 function neutraliseTags(text: string): string {
   // Plain ASCII without a `<` holds no tag: the common case skips the folding.
-  if (!text.includes("<") && /^[\x00-\x7f]*$/.test(text)) return text;
+  if (!text.includes("<") && !/[\u0080-\uffff]/.test(text)) return text;
   const folded = foldForMatching(text, TAG_VIEW);
   const starts: number[] = [];
   for (let at = folded.view.indexOf(FOLDED_TAG); at >= 0; at = folded.view.indexOf(FOLDED_TAG, at + 1)) {

@@ -9,15 +9,29 @@
  * API server instead, and rejected by kubectl's strict field validation), and no keyword the
  * converter does not know — an unknown one throws rather than yield a CRD the API server
  * refuses. Refinements zod cannot put in JSON Schema are added back where a schema can say
- * them: durations and conditions as `pattern` (the same regexes the parsers use), "exactly
- * one target" as `oneOf` of `required`, unique service and invariant names as list-maps.
+ * them: durations and conditions as `pattern` (the same regexes the parsers use), unique
+ * service and invariant names as list-maps, and the rest as CEL (`x-kubernetes-validations`):
+ * exactly one target kind, a Docker target's project or selector, the bound on an
+ * invariant's `for`, and a Kubernetes target's `Kind/name` service names — each with the
+ * message zod gives and on the same field, so `kubectl apply` refuses what `steward apply` does.
+ *
+ * Every field carries its zod description (`.describe()`), so `kubectl explain` documents
+ * it; the default and, for durations, the accepted forms are appended, since kubectl
+ * explain prints neither.
  */
 import { stringify } from "yaml";
 import { z } from "zod";
 import { isRecord } from "../json.js";
 import { CONDITION_EXPR_RE, ConditionText } from "./condition-expr.js";
-import { Target } from "./desired-state.js";
-import { DURATION_RE, Duration } from "./duration.js";
+import {
+  DesiredStateSpec,
+  InvariantFor,
+  MAX_INVARIANT_FOR,
+  Target,
+  WORKLOAD_KINDS,
+  WORKLOAD_NAME_RE,
+} from "./desired-state.js";
+import { DURATION_RE, Duration, MAX_DURATION_LENGTH, parseDuration } from "./duration.js";
 import { API_GROUP } from "./meta.js";
 import { KINDS, type Kind, type KindInfo } from "./resources.js";
 
@@ -52,6 +66,17 @@ export interface StructuralSchema {
   "x-kubernetes-list-type"?: "atomic" | "set" | "map";
   "x-kubernetes-list-map-keys"?: string[];
   "x-kubernetes-preserve-unknown-fields"?: boolean;
+  "x-kubernetes-validations"?: ValidationRule[];
+}
+
+/** A CEL rule the API server evaluates on the node it sits on (`self`). */
+export interface ValidationRule {
+  rule: string;
+  /** The error when `rule` is false; messageExpression, when set, is shown instead. */
+  message: string;
+  messageExpression?: string;
+  /** Where below this node the error is reported (`.services`); this node when absent. */
+  fieldPath?: string;
 }
 
 export interface PrinterColumn {
@@ -170,14 +195,85 @@ const LIST_MAPS: Record<Kind, Record<string, string[]>> = {
   RemediationPolicy: {},
 };
 
-/** What each refined zod schema adds to its JSON Schema; zod leaves refinements out. */
+/** A CEL string literal: raw (no escapes are read), single-quoted. */
+function celString(text: string): string {
+  if (text.includes("'")) throw new Error(`celString: ${text} holds a quote`);
+  return `r'${text}'`;
+}
+
+/**
+ * The CEL rule "this duration is at most `max`". CEL's duration() reads Go durations, which
+ * have no days, so whole days are counted apart, in milliseconds. Only a well-formed duration is
+ * checked: a malformed one already fails the pattern, and evaluating it would add an error.
+ */
+export function durationAtMostRule(max: string): ValidationRule {
+  const maxMs = parseDuration(max);
+  if (maxMs === undefined) throw new Error(`durationAtMostRule: ${JSON.stringify(max)} is not a duration`);
+  // int → string → duration() is estimated as unbounded by the API server's cost model; milliseconds are not.
+  const days = "int(self.split('d')[0]) * 86400000";
+  const rest = "(self.endsWith('d') ? 0 : duration(self.split('d')[1]).getMilliseconds())";
+  const ms = `(self.contains('d') ? ${days} + ${rest} : duration(self).getMilliseconds())`;
+  return {
+    rule: `self == '' || !self.matches(${celString(DURATION_RE.source)}) || ${ms} <= ${maxMs}`,
+    message: `expected at most ${max}`,
+    messageExpression: `'expected at most ${max}, got "' + self + '"'`,
+  };
+}
+
+/**
+ * A Kubernetes target's services are `Kind/name`. Reported on spec.services without the
+ * index zod names: a messageExpression that finds the offending item costs more than the
+ * API server's CEL budget allows (measured: more than 100 times over, even at 256 items).
+ */
+function workloadNamesRule(): ValidationRule {
+  const name = WORKLOAD_NAME_RE.source.replace(/^\^/, "").replace(/\$$/, "");
+  const re = celString(`^(${WORKLOAD_KINDS.join("|")})/${name}$`);
+  return {
+    rule: `!has(self.target.kubernetes) || !has(self.services) || self.services.all(s, s.name.matches(${re}))`,
+    message: "expected Deployment/<name> or StatefulSet/<name> for every service of a kubernetes target",
+    fieldPath: ".services",
+  };
+}
+
+const DURATION_SCHEMA: StructuralSchema = {
+  pattern: DURATION_RE.source,
+  minLength: 1,
+  maxLength: MAX_DURATION_LENGTH,
+};
+
+/**
+ * What each refined zod schema adds to its JSON Schema; zod leaves refinements out. Keyed
+ * by the schema's definition, which `.describe()` and `.default()` share with the original.
+ */
 function refinements(): Map<unknown, StructuralSchema> {
   const docker = Target.shape.docker.unwrap();
   return new Map<unknown, StructuralSchema>([
-    [Duration, { pattern: DURATION_RE.source, minLength: 1 }],
-    [ConditionText, { pattern: CONDITION_EXPR_RE.source }],
-    [Target, { oneOf: [{ required: ["docker"] }, { required: ["kubernetes"] }] }],
-    [docker, { anyOf: [{ required: ["project"] }, { required: ["selector"] }] }],
+    [Duration._zod.def, DURATION_SCHEMA],
+    [
+      InvariantFor._zod.def,
+      { ...DURATION_SCHEMA, "x-kubernetes-validations": [durationAtMostRule(MAX_INVARIANT_FOR)] },
+    ],
+    [ConditionText._zod.def, { pattern: CONDITION_EXPR_RE.source }],
+    [
+      Target._zod.def,
+      {
+        "x-kubernetes-validations": [
+          { rule: "has(self.docker) != has(self.kubernetes)", message: "expected exactly one of docker or kubernetes" },
+        ],
+      },
+    ],
+    [
+      docker._zod.def,
+      {
+        "x-kubernetes-validations": [
+          {
+            rule: "has(self.project) || has(self.selector)",
+            message: "expected a compose project or a label selector",
+          },
+        ],
+      },
+    ],
+    [DesiredStateSpec._zod.def, { "x-kubernetes-validations": [workloadNamesRule()] }],
   ]);
 }
 
@@ -259,6 +355,7 @@ const KEYWORDS: Record<string, Keyword> = {
       fail(path, `propertyNames ${JSON.stringify(value)} cannot be expressed`);
     }
   },
+  "x-kubernetes-validations": copy("x-kubernetes-validations"),
   oneOf: (value, out, { path }) => {
     out.oneOf = requiredOnly(value, path);
   },
@@ -320,7 +417,22 @@ const KEY_ORDER: (keyof StructuralSchema)[] = [
   "x-kubernetes-list-type",
   "x-kubernetes-list-map-keys",
   "x-kubernetes-preserve-unknown-fields",
+  "x-kubernetes-validations",
 ];
+
+/**
+ * The description kubectl explain shows: zod's, plus the default and, for a duration, the
+ * forms it takes (kubectl explain prints neither). Undefined when zod has none: the CRD
+ * test fails on every field without one.
+ */
+function documented(node: StructuralSchema): string | undefined {
+  if (node.description === undefined) return undefined;
+  const parts = [node.description];
+  if (node.pattern === DURATION_RE.source) parts.push("A duration: 250ms, 30s, 5m, 1h30m, 2d.");
+  if (node.default !== undefined && !/Default: /.test(node.description))
+    parts.push(`Default: ${typeof node.default === "string" ? node.default || '""' : JSON.stringify(node.default)}.`);
+  return parts.join(" ");
+}
 
 function ordered(node: StructuralSchema): StructuralSchema {
   const entries = Object.entries(node) as [keyof StructuralSchema, unknown][];
@@ -337,6 +449,7 @@ function convert(input: unknown, path: string, conv: Conversion): StructuralSche
     if (keyword === undefined) fail(path, `zod emitted "${key}", which a structural schema cannot express`);
     keyword(value, out, { path, conv });
   }
+  out.description = documented(out);
   const listMapKeys = conv.listMaps[path];
   if (listMapKeys !== undefined) {
     if (out.type !== "array") fail(path, "a list-map must be an array");
@@ -358,7 +471,7 @@ export function openApiSchema(info: KindInfo): StructuralSchema {
     cycles: "throw",
     reused: "inline",
     override: ({ zodSchema, jsonSchema }) => {
-      Object.assign(jsonSchema, extras.get(zodSchema));
+      Object.assign(jsonSchema, extras.get(zodSchema._zod.def));
     },
   }) as JsonObject;
   const conv: Conversion = {
@@ -373,12 +486,13 @@ export function openApiSchema(info: KindInfo): StructuralSchema {
   // CRD may only say `type: object` there (name rules are Kubernetes' own DNS-1123 check).
   const properties = {
     ...schema.properties,
-    apiVersion: { type: "string" },
-    kind: { type: "string" },
+    apiVersion: { type: "string", description: `${API_GROUP}/${CRD_VERSION}.` },
+    kind: { type: "string", description: `${info.kind}.` },
+    // The API server documents metadata itself (ObjectMeta) and refuses a description here.
     metadata: { type: "object" },
   } satisfies Record<string, StructuralSchema>;
   const required = (schema.required ?? []).filter((key) => !["apiVersion", "kind", "metadata"].includes(key));
-  return ordered({ type: "object", required, properties });
+  return ordered({ type: "object", description: schema.description, required, properties });
 }
 
 function crdFor(info: KindInfo): CustomResourceDefinition {

@@ -9,10 +9,16 @@ const UNIT_MS = { ms: 1, s: 1_000, m: 60_000, h: 3_600_000, d: 86_400_000 } as c
  */
 export const DURATION_RE = /^(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?(?:(\d+)ms)?$/;
 
+/**
+ * The longest duration text accepted (also the CRDs' maxLength, which bounds the cost of
+ * the API server's CEL rules over durations). "1d23h59m59s999ms" is 16 characters.
+ */
+export const MAX_DURATION_LENGTH = 32;
+
 /** Milliseconds in a duration like "30s", "5m", "1h30m", "250ms"; undefined if malformed. */
 export function parseDuration(text: string): number | undefined {
   const match = DURATION_RE.exec(text);
-  if (!match || text === "") return undefined;
+  if (!match || text === "" || text.length > MAX_DURATION_LENGTH) return undefined;
   const [, d, h, m, s, ms] = match;
   return (
     Number(d ?? 0) * UNIT_MS.d +
@@ -44,3 +50,22 @@ export const Duration = z.string().superRefine((value, ctx) => {
     });
   }
 });
+
+/**
+ * A duration of at most `max` (itself a duration). The CRDs carry the same bound as a CEL
+ * rule (see crds.ts), so the API server refuses what `steward apply` refuses.
+ */
+export function durationAtMost(max: string): z.ZodString {
+  const maxMs = parseDuration(max);
+  if (maxMs === undefined) throw new Error(`durationAtMost: ${JSON.stringify(max)} is not a duration`);
+  return z.string().superRefine((value, ctx) => {
+    const ms = parseDuration(value);
+    const message =
+      ms === undefined
+        ? `expected a duration like "30s", got ${JSON.stringify(value)}`
+        : ms > maxMs
+          ? `expected at most ${max}, got ${JSON.stringify(value)}`
+          : undefined;
+    if (message) ctx.addIssue({ code: "custom", message });
+  });
+}

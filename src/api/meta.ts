@@ -44,11 +44,15 @@ export type ObjectMeta = z.infer<typeof ObjectMeta>;
 
 /** A status condition, Kubernetes style; the list is keyed by `type`. */
 export const Condition = z.object({
-  type: z.string(),
-  status: z.enum(["True", "False", "Unknown"]),
-  reason: z.string(),
-  message: z.string(),
-  lastTransitionTime: z.string(),
-  observedGeneration: z.number().int().optional(),
+  type: z.string().describe("The condition's name, unique in the list (Ready, Stalled, Reconciling…)."),
+  status: z.enum(["True", "False", "Unknown"]).describe("True, False or Unknown."),
+  reason: z.string().describe("Why, in one CamelCase word a program can match on."),
+  message: z.string().describe("Why, in words for people."),
+  lastTransitionTime: z.string().describe("When status last changed (RFC 3339)."),
+  observedGeneration: z
+    .number()
+    .int()
+    .optional()
+    .describe("The metadata.generation the condition was computed for; older than the object's means stale."),
 });
 export type Condition = z.infer<typeof Condition>;

@@ -11,21 +11,43 @@ export type PolicyDecisionKind = z.infer<typeof PolicyDecisionKind>;
  * one rule list governs both the shell tool and the typed tools.
  */
 export const PolicyRule = z.strictObject({
-  decision: PolicyDecisionKind,
-  command: z.string().min(1),
-  description: z.string().optional(),
+  decision: PolicyDecisionKind.describe(
+    "allow runs the command; ask waits for a person's approval; deny refuses it. deny rules are read first, then ask, then allow; a command no rule matches is denied.",
+  ),
+  command: z
+    .string()
+    .min(1)
+    .describe(
+      'The argv it matches, words separated by spaces, * for any one word and a trailing * for the rest: "docker start *".',
+    ),
+  description: z.string().optional().describe("Why the rule exists, for people and the audit trail."),
 });
 export type PolicyRule = z.infer<typeof PolicyRule>;
 
 export const Budgets = z.strictObject({
-  maxTurns: z.number().int().positive().default(20),
-  maxToolCalls: z.number().int().positive().default(40),
-  maxMutations: z.number().int().nonnegative().default(5),
-  maxTokens: z.number().int().positive().default(200_000),
-  maxCostUSD: z.number().positive().default(2),
-  maxDuration: Duration.default("10m"),
-  toolTimeout: Duration.default("30s"),
-  outputCap: z.number().int().positive().default(16_384),
+  maxTurns: z.number().int().positive().default(20).describe("Model turns per session; past it the session escalates."),
+  maxToolCalls: z.number().int().positive().default(40).describe("Tool calls per session, allowed or not."),
+  maxMutations: z
+    .number()
+    .int()
+    .nonnegative()
+    .default(5)
+    .describe("Changes (commands that modify something) per session."),
+  maxTokens: z
+    .number()
+    .int()
+    .positive()
+    .default(200_000)
+    .describe("Tokens per session: input, output, cache reads and cache writes together."),
+  maxCostUSD: z.number().positive().default(2).describe("Estimated cost per session, in US dollars."),
+  maxDuration: Duration.default("10m").describe("Wall-clock time per session."),
+  toolTimeout: Duration.default("30s").describe("Time one tool call may take before it is killed."),
+  outputCap: z
+    .number()
+    .int()
+    .positive()
+    .default(16_384)
+    .describe("Bytes of a tool's output the model sees; the rest is cut."),
 });
 export type Budgets = z.infer<typeof Budgets>;
 
@@ -41,25 +63,35 @@ export const Endpoint = z
   );
 
 export const RemediationPolicySpec = z.strictObject({
-  rules: z.array(PolicyRule).default([]),
-  budgets: Budgets.default(Budgets.parse({})),
-  dryRun: z.boolean().default(false),
-  model: z.string().optional(),
-  /**
-   * What the read-only tools may read: `target` (the DesiredState's own target: its compose
-   * project or selector, its namespace and selector), or `all` (every container on the
-   * Docker host, every object in the target's namespace).
-   */
-  reads: z.enum(["target", "all"]).default("target"),
-  /** Endpoints shell commands may name besides those the target's members advertise. */
-  endpoints: z.array(Endpoint).max(64).default([]),
+  rules: z.array(PolicyRule).default([]).describe("What the agent may run; unmatched commands are denied."),
+  budgets: Budgets.default(Budgets.parse({})).describe("What one agent session may use before it escalates."),
+  dryRun: z.boolean().default(false).describe("true: changes are recorded as they would run, and not run."),
+  model: z
+    .string()
+    .optional()
+    .describe("The Claude model for sessions under this policy; steward run --model when absent."),
+  reads: z
+    .enum(["target", "all"])
+    .default("target")
+    .describe(
+      "What the read-only tools may read: target (the DesiredState's own compose project or selector, its namespace and selector) or all (every container on the Docker host, every object in the target's namespace).",
+    ),
+  endpoints: z
+    .array(Endpoint)
+    .max(64)
+    .default([])
+    .describe("Network endpoints shell commands may name besides those the target's members advertise."),
 });
 export type RemediationPolicySpec = z.infer<typeof RemediationPolicySpec>;
 
-export const RemediationPolicy = z.object({
-  apiVersion: z.literal(API_VERSION),
-  kind: z.literal("RemediationPolicy"),
-  metadata: ObjectMeta,
-  spec: RemediationPolicySpec,
-});
+export const RemediationPolicy = z
+  .object({
+    apiVersion: z.literal(API_VERSION),
+    kind: z.literal("RemediationPolicy"),
+    metadata: ObjectMeta,
+    spec: RemediationPolicySpec.describe("The rules and budgets."),
+  })
+  .describe(
+    "RemediationPolicy says what the agent may do and spend: rules over commands (allow, ask, deny) and per-session budgets.",
+  );
 export type RemediationPolicy = z.infer<typeof RemediationPolicy>;

@@ -51,6 +51,16 @@ export async function applyCommand(store: Store, paths: readonly string[], outpu
 export interface GetOptions {
   output?: string;
   namespace?: string;
+  /** `-A`: every namespace, with a NAMESPACE column, as kubectl get -A. */
+  allNamespaces?: boolean;
+}
+
+/** Where `get` looks: one namespace, or every one (undefined) with -A. */
+function scopeOf(args: { name?: string }, options: GetOptions): string | undefined {
+  if (!options.allNamespaces) return options.namespace ?? DEFAULT_NAMESPACE;
+  if (args.name !== undefined)
+    throw new StewardError("a resource cannot be retrieved by name across all namespaces; use -n NAMESPACE");
+  return undefined;
 }
 
 export async function getCommand(
@@ -61,20 +71,27 @@ export async function getCommand(
 ): Promise<void> {
   const kind = kindArgument(args.type);
   const format = outputFormat(options.output);
-  const namespace = options.namespace ?? DEFAULT_NAMESPACE;
+  const namespace = scopeOf(args, options);
   let items: Resource[];
-  if (args.name) {
+  if (args.name && namespace !== undefined) {
     const found = await store.get(kind, { namespace, name: args.name });
     if (!found) throw new NotFoundError(KINDS[kind].singular, args.name);
     items = [found];
   } else {
     items = await store.list(kind, namespace);
   }
-  output.out(renderItems(kind, items, format, args.name !== undefined));
+  output.out(renderItems(kind, items, { format, single: args.name !== undefined, namespace }));
 }
 
-export function renderItems(kind: Kind, items: readonly Resource[], format: OutputFormat, single: boolean): string {
-  const now = new Date();
+/** How `get` prints: the format, whether one object was asked for, and the namespace (undefined: all, with -A). */
+export interface RenderOptions {
+  format: OutputFormat;
+  single: boolean;
+  namespace: string | undefined;
+}
+
+export function renderItems(kind: Kind, items: readonly Resource[], options: RenderOptions): string {
+  const { format, single, namespace } = options;
   switch (format) {
     case "yaml":
     case "json":
@@ -83,14 +100,24 @@ export function renderItems(kind: Kind, items: readonly Resource[], format: Outp
       return items.map(resourceName).join("\n");
     case "table":
     case "wide": {
-      if (items.length === 0) return `No resources found in ${DEFAULT_NAMESPACE} namespace.`;
-      const wide = format === "wide";
-      return formatTable(
-        tableHeaders(kind, wide),
-        items.map((item) => tableRow(kind, item as never, wide, now)),
-      );
+      if (items.length === 0)
+        return namespace === undefined ? "No resources found" : `No resources found in ${namespace} namespace.`;
+      return table(kind, items, { wide: format === "wide", allNamespaces: namespace === undefined });
     }
   }
+}
+
+/** kubectl's table; with -A, a NAMESPACE column first. */
+function table(kind: Kind, items: readonly Resource[], options: { wide: boolean; allNamespaces: boolean }): string {
+  const { wide, allNamespaces } = options;
+  const now = new Date();
+  const headers = tableHeaders(kind, wide);
+  const rows = items.map((item) => tableRow(kind, item as never, wide, now));
+  if (!allNamespaces) return formatTable(headers, rows);
+  return formatTable(
+    ["NAMESPACE", ...headers],
+    rows.map((row, i) => [items[i]?.metadata.namespace ?? "", ...row]),
+  );
 }
 
 /**
@@ -106,31 +133,22 @@ export async function watchCommand(
   const { signal } = options;
   const kind = kindArgument(args.type);
   const format = outputFormat(options.output);
-  const namespace = options.namespace ?? DEFAULT_NAMESPACE;
+  const namespace = scopeOf(args, options);
   await store.start();
   const matches = (r: Resource): boolean =>
-    r.kind === kind && r.metadata.namespace === namespace && (args.name === undefined || r.metadata.name === args.name);
+    r.kind === kind &&
+    (namespace === undefined || r.metadata.namespace === namespace) &&
+    (args.name === undefined || r.metadata.name === args.name);
   const initial = (await store.list(kind, namespace)).filter(matches);
-  const wide = format === "wide";
-  if (format === "table" || format === "wide") {
-    output.out(
-      formatTable(
-        tableHeaders(kind, wide),
-        initial.map((item) => tableRow(kind, item as never, wide, new Date())),
-      ),
-    );
-  } else if (initial.length > 0) {
-    output.out(renderItems(kind, initial, format, true));
-  }
+  const tabular = format === "table" || format === "wide";
+  const layout = { wide: format === "wide", allNamespaces: namespace === undefined };
+  if (tabular) output.out(table(kind, initial, layout));
+  else if (initial.length > 0) output.out(renderItems(kind, initial, { format, single: true, namespace }));
   const unsubscribe = store.watch((event) => {
     // A resync is not a change; kubectl get -w does not print one either.
     if (event.type === "SYNC" || !matches(event.object)) return;
-    if (format === "table" || format === "wide") {
-      const row = formatTable(tableHeaders(kind, wide), [tableRow(kind, event.object as never, wide, new Date())]);
-      output.out(row.split("\n")[1] ?? "");
-    } else {
-      output.out(renderItems(kind, [event.object], format, true));
-    }
+    if (tabular) output.out(table(kind, [event.object], layout).split("\n")[1] ?? "");
+    else output.out(renderItems(kind, [event.object], { format, single: true, namespace }));
   });
   await new Promise<void>((resolve) => signal.addEventListener("abort", () => resolve(), { once: true }));
   unsubscribe();

@@ -1,13 +1,14 @@
-import { Command, CommanderError } from "commander";
+import { Argument, Command, CommanderError } from "commander";
+import { DEFAULT_NAMESPACE } from "../api/meta.js";
+import { COMPLETE_COMMAND, SHELLS, complete, completionScript, type Shell } from "./completion.js";
+import { versionText } from "./version.js";
 import { resolveRunConfig, resolveStoreKind, stateDirOf, type SettingFlags } from "../manager/config.js";
 import { ValidationError, errorMessage } from "../errors.js";
 import { escapeInvisible } from "../text/escape.js";
-import { createLogger } from "../telemetry/logging.js";
-import { openStore, type StoreKind } from "../store/open.js";
+import type { StoreKind } from "../store/open.js";
 import type { Store } from "../store/store.js";
 import { applyCommand, deleteCommand, describeCommand, getCommand, watchCommand, type Output } from "./commands.js";
 import { auditVerifyCommand, decideCommand, logsCommand, type DecisionRequest } from "./agent-commands.js";
-import { startSteward } from "../manager/steward.js";
 import { flagsOf, settingOption } from "./setting-options.js";
 import { registerConsoleCommand } from "../console/command.js";
 
@@ -24,9 +25,14 @@ interface GlobalOptions extends SettingFlags {
 function buildProgram(): Command {
   const program = new Command("steward")
     .description(
-      "Keeps Docker containers and Kubernetes workloads in their declared state, with Prometheus invariants and a policy-gated Claude agent.",
+      "Keeps Docker containers and Kubernetes workloads in their declared state, with Prometheus invariants and a policy-gated Claude agent.\n\n" +
+        "Resources (DesiredState, AgentRemediation, RemediationPolicy) live in a state directory, or with --store kubernetes in a Kubernetes cluster as custom resources of steward.dev: kubectl get, apply, explain and wait work on them too. In a cluster, install with Helm (charts/steward) or kubectl apply -k manifests/.",
     )
-    .option("-n, --namespace <ns>", "namespace", "default")
+    .version(versionText(), "-V, --version", "print the version, the commit it was built from and the Node version")
+    .option(
+      "-n, --namespace <ns>",
+      "namespace (default: the kubeconfig context's with --store kubernetes, else default)",
+    )
     .option("--verbose", "print stack traces on errors")
     .showHelpAfterError()
     .exitOverride();
@@ -34,13 +40,17 @@ function buildProgram(): Command {
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
   const stateDir = (): string => stateDirOf(globals(), process.env);
   const storeKind = (): StoreKind => resolveStoreKind(globals(), process.env);
-  const store = (): Store => openStore(storeKind(), stateDir());
-  const namespace = (): string | undefined => globals().namespace;
+  // Imported when a command needs them: the Kubernetes client and the controller take most of
+  // a second to load, which every command (and every TAB of shell completion) would pay.
+  const store = async (): Promise<Store> => (await import("../store/open.js")).openStore(storeKind(), stateDir());
+  const namespace = async (): Promise<string> => globals().namespace ?? (await defaultNamespace(storeKind()));
 
   const run = program.command("run").description("run the controller until SIGTERM/SIGINT");
   for (const name of flagsOf("run")) run.addOption(settingOption(name));
   run.action(async (flags: SettingFlags) => {
     const config = resolveRunConfig({ ...globals(), ...flags }, process.env);
+    const { createLogger } = await import("../telemetry/logging.js");
+    const { startSteward } = await import("../manager/steward.js");
     const logger = createLogger({
       format: config.logFormat,
       level: config.logLevel,
@@ -57,7 +67,7 @@ function buildProgram(): Command {
     .command("apply")
     .description("create or update resources from YAML files or directories")
     .requiredOption("-f, --filename <path...>", "file or directory (repeatable)")
-    .action(async (opts: { filename: string[] }) => applyCommand(store(), opts.filename, stdout));
+    .action(async (opts: { filename: string[] }) => applyCommand(await store(), opts.filename, stdout));
 
   program
     .command("get")
@@ -66,12 +76,13 @@ function buildProgram(): Command {
     .argument("[name]")
     .option("-o, --output <format>", "wide, yaml, json or name")
     .option("-w, --watch", "after listing, print a line per change")
-    .action(async (type: string | undefined, name: string | undefined, opts: { output?: string; watch?: boolean }) => {
-      const options = { output: opts.output, namespace: namespace() };
-      if (!opts.watch) return getCommand(store(), { type, name }, options, stdout);
+    .option("-A, --all-namespaces", "list across all namespaces, with a NAMESPACE column")
+    .action(async (type: string | undefined, name: string | undefined, opts: GetFlags) => {
+      const options = { output: opts.output, namespace: await namespace(), allNamespaces: opts.allNamespaces };
+      if (!opts.watch) return getCommand(await store(), { type, name }, options, stdout);
       const controller = new AbortController();
       void waitForSignal().then(() => controller.abort());
-      return watchCommand(store(), { type, name }, { ...options, signal: controller.signal }, stdout);
+      return watchCommand(await store(), { type, name }, { ...options, signal: controller.signal }, stdout);
     });
 
   program
@@ -79,7 +90,9 @@ function buildProgram(): Command {
     .description("show a resource in detail: status, drift, evidence")
     .argument("[type]")
     .argument("[name]")
-    .action(async (type?: string, name?: string) => describeCommand(store(), { type, name }, namespace(), stdout));
+    .action(async (type?: string, name?: string) =>
+      describeCommand(await store(), { type, name }, await namespace(), stdout),
+    );
 
   program
     .command("delete")
@@ -88,7 +101,7 @@ function buildProgram(): Command {
     .argument("[names...]")
     .option("-f, --filename <path...>", "file or directory")
     .action(async (type: string | undefined, names: string[], opts: { filename?: string[] }) =>
-      deleteCommand(store(), { type, names, files: opts.filename ?? [] }, namespace(), stdout),
+      deleteCommand(await store(), { type, names, files: opts.filename ?? [] }, await namespace(), stdout),
     );
   program
     .command("approve")
@@ -97,7 +110,7 @@ function buildProgram(): Command {
     .option("--id <id>", "approve one pending call (default: all pending)")
     .option("--as <user>", "who approves (default: the current user)")
     .action(async (name: string, opts: Omit<DecisionRequest, "name" | "approve">) =>
-      decideCommand(store(), { ...opts, name, approve: true, namespace: namespace() }, stdout),
+      decideCommand(await store(), { ...opts, name, approve: true, namespace: await namespace() }, stdout),
     );
 
   program
@@ -108,14 +121,14 @@ function buildProgram(): Command {
     .option("--reason <text>", "why, for the model and the audit trail")
     .option("--as <user>", "who denies (default: the current user)")
     .action(async (name: string, opts: Omit<DecisionRequest, "name" | "approve">) =>
-      decideCommand(store(), { ...opts, name, approve: false, namespace: namespace() }, stdout),
+      decideCommand(await store(), { ...opts, name, approve: false, namespace: await namespace() }, stdout),
     );
 
   program
     .command("logs")
     .description("show a remediation's agent session as a reasoning chain")
     .argument("<name>")
-    .action(async (name: string) => logsCommand(stateDir(), name, namespace(), stdout));
+    .action(async (name: string) => logsCommand(stateDir(), name, await namespace(), stdout));
 
   program
     .command("audit")
@@ -124,16 +137,44 @@ function buildProgram(): Command {
     .description("check a remediation's audit hash chain and its end; names the first bad line")
     .argument("<name>")
     .action(async (name: string) =>
-      auditVerifyCommand({ store: store(), stateDir: stateDir(), name, namespace: namespace() }, stdout),
+      auditVerifyCommand({ store: await store(), stateDir: stateDir(), name, namespace: await namespace() }, stdout),
     );
+
+  program
+    .command("completion")
+    .description("print a shell completion script: source <(steward completion bash)")
+    .addArgument(new Argument("<shell>", "the shell").choices(SHELLS))
+    .action((shell: Shell) => stdout.out(completionScript(shell).trimEnd()));
+
+  program
+    .command(COMPLETE_COMMAND, { hidden: true })
+    .description("the candidates for the last word typed (what the completion scripts call)")
+    .argument("[words...]")
+    .helpOption(false)
+    .action((words: string[]) => {
+      for (const candidate of complete(program, words)) stdout.out(candidate);
+    });
   registerConsoleCommand(program, {
     storeKind,
     stateDir,
-    namespace,
+    // The console reads -n as given; without it, its own default.
+    namespace: () => globals().namespace,
     untilSignal: waitForSignal,
     out: (text) => stdout.out(text),
   });
   return program;
+}
+
+interface GetFlags {
+  output?: string;
+  watch?: boolean;
+  allNamespaces?: boolean;
+}
+
+/** The namespace without -n: the kubeconfig context's with the kubernetes store, as kubectl does; else default. */
+async function defaultNamespace(store: StoreKind): Promise<string> {
+  if (store !== "kubernetes") return DEFAULT_NAMESPACE;
+  return (await import("../kube/config.js")).contextNamespace() ?? DEFAULT_NAMESPACE;
 }
 
 function waitForSignal(): Promise<void> {

@@ -46,14 +46,14 @@ const remediationColumns: Columns<AgentRemediation> = {
   wideHeaders: ["DRIFT", "MODE", "SESSION"],
   row: (r, now) => {
     const status = r.status ?? emptyRemediationStatus();
-    const usage = status.usage ?? { inputTokens: 0, outputTokens: 0 };
     return [
       r.metadata.name,
       r.spec.desiredStateRef.name,
       status.phase,
       status.reason ?? "",
       String(status.attempts.length),
-      String(usage.inputTokens + usage.outputTokens),
+      // Output tokens, as the CRD's Tokens column shows them: kubectl get and steward get agree.
+      String(status.usage?.outputTokens ?? 0),
       age(r, now),
     ];
   },

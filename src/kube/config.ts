@@ -6,3 +6,13 @@ export function defaultKubeConfig(): KubeConfig {
   kubeConfig.loadFromDefault();
   return kubeConfig;
 }
+
+/** The namespace of the current kubeconfig context, as kubectl uses it without -n; undefined when it sets none. */
+export function contextNamespace(): string | undefined {
+  try {
+    const kubeConfig = defaultKubeConfig();
+    return kubeConfig.getContextObject(kubeConfig.getCurrentContext())?.namespace || undefined;
+  } catch {
+    return undefined;
+  }
+}

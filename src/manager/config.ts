@@ -214,7 +214,8 @@ export const SETTINGS = {
     default: "",
     defaultText: "all namespaces",
     scope: "run",
-    description: "with --store kubernetes, list and watch only this namespace",
+    description:
+      "with --store kubernetes, list and watch only these namespaces (comma-separated), so RBAC can be granted in them alone",
   },
   dockerHost: {
     env: "DOCKER_HOST",
@@ -291,8 +292,8 @@ export const RunConfig = z.object({
       identity: z.string().min(1),
     })
     .optional(),
-  /** The kubernetes store lists and watches only this namespace; all namespaces when unset. */
-  watchNamespace: z.string().regex(DNS_NAME, "expected a namespace name").optional(),
+  /** The kubernetes store lists and watches only these namespaces; all namespaces when empty. */
+  watchNamespaces: z.array(z.string().regex(DNS_NAME, "expected a namespace name")),
   dockerHost: z.string().min(1),
 });
 export type RunConfig = z.infer<typeof RunConfig>;
@@ -301,6 +302,7 @@ export type RunConfig = z.infer<typeof RunConfig>;
 function settingOf(path: readonly PropertyKey[]): SettingName | undefined {
   const key = String(path[0]);
   if (key === "leaderElection") return path[1] === "leaseNamespace" ? "leaseNamespace" : "leaseName";
+  if (key === "watchNamespaces") return "watchNamespace";
   const name = key.replace(/Ms$/, "");
   return name in SETTINGS ? (name as SettingName) : undefined;
 }
@@ -331,7 +333,7 @@ export function resolveRunConfig(flags: SettingFlags, env: NodeJS.ProcessEnv): R
     breakerThreshold: Number(value("breakerThreshold")),
     breakerOpenForMs: duration("breakerOpenFor"),
     leaderElection: leaderElection(value),
-    watchNamespace: value("watchNamespace") || undefined,
+    watchNamespaces: listSetting(value("watchNamespace")),
     dockerHost: value("dockerHost"),
   };
   const result = RunConfig.safeParse(candidate);
@@ -358,6 +360,11 @@ function booleanSetting(name: SettingName, value: string): boolean {
 
 function targetList(value: string, store: string): string[] {
   if (value === "auto") return store === "kubernetes" ? ["docker", "kubernetes"] : ["docker"];
+  return listSetting(value);
+}
+
+/** A comma-separated setting: its items, trimmed, without empties or repeats. */
+function listSetting(value: string): string[] {
   return [
     ...new Set(
       value

@@ -38,7 +38,12 @@ export class LeadershipFence implements Fence {
   }
 
   check(step: string): void {
-    if (!this.acting || !this.leading()) throw new NotLeaderError(step);
+    if (!this.isOpen()) throw new NotLeaderError(step);
+  }
+
+  /** Whether this process may act now (what check() asks). */
+  isOpen(): boolean {
+    return this.acting && this.leading();
   }
 }
 

@@ -18,13 +18,16 @@ import {
   OpenRemediationIndex,
 } from "../reconcile/handlers.js";
 import { SessionSlots } from "../reconcile/session-slots.js";
-import { WorkQueue } from "../reconcile/queue.js";
+import { DEFAULT_BACKOFF, WorkQueue } from "../reconcile/queue.js";
 import { StewardMetrics } from "../telemetry/metrics.js";
 import { OperabilityServer } from "../server/http.js";
 import { openEventRecorder, openStore } from "../store/open.js";
 import { Targets } from "./targets.js";
 import { CachedStore } from "../store/cache.js";
-import type { Store, WatchEvent } from "../store/store.js";
+import type { InvalidObject, Store, WatchEvent } from "../store/store.js";
+import { InvalidObjects } from "../reconcile/invalid-objects.js";
+import { emptyRemediationStatus } from "../reconcile/remediations.js";
+import type { RemediationStatus } from "../api/remediation.js";
 
 /** A slow model answer is still an answer; past this the SDK gives up and retries. */
 const ANTHROPIC_TIMEOUT_MS = 120_000;
@@ -57,18 +60,20 @@ export async function startSteward(
   const metrics = new StewardMetrics();
   // Closed unless this process may act (leads, or runs without leader election): checked before every write and action.
   const fence = new LeadershipFence();
-  const store: Store = openStore(config.store, config.stateDir, config.watchNamespace, {
+  const queue = new WorkQueue(DEFAULT_BACKOFF, metrics.queueHooks("desiredstate"));
+  const invalid = new InvalidObjects();
+  const store: Store = openStore(config.store, config.stateDir, config.watchNamespaces, {
     logger: logger.child({ store: config.store }),
     metrics,
     fence,
+    onInvalidObject: (object) => reportInvalid(object, { invalid, queue, logger }),
   });
   // The DesiredState reconciler reads from memory (watch-fed, read-your-writes): no API request or file read per reconcile.
   const cache = new CachedStore(store);
   const events = openEventRecorder(config.store, logger);
   const targets = new Targets(config, logger, fence);
-  const queue = new WorkQueue();
   const index = new DesiredStateIndex();
-  const phases = new RemediationPhaseTracker(metrics);
+  const phases = new RemediationPhaseTracker(metrics, () => fence.isOpen());
   const reconciler = new DesiredStateReconciler({
     store: cache,
     observers: targets.observers,
@@ -78,6 +83,7 @@ export async function startSteward(
     agent: { modelConfigured: config.modelConfigured },
     events,
     openings: new OpeningRateLimiter(config.maxOpeningsPerMinute),
+    invalid,
   });
   const controller = new Controller({
     name: "desiredstate",
@@ -106,7 +112,7 @@ export async function startSteward(
         metrics,
       })
     : undefined;
-  const agentQueue = new WorkQueue();
+  const agentQueue = new WorkQueue(DEFAULT_BACKOFF, metrics.queueHooks("remediation"));
   const openRemediations = new OpenRemediationIndex();
   // The owner of every remediation's status. Sessions take one of --max-sessions slots; the
   // rest wait Pending, and are enqueued again when a slot frees.
@@ -132,6 +138,7 @@ export async function startSteward(
   });
 
   store.watch((event) => {
+    invalid.apply(event);
     index.apply(event);
     openRemediations.apply(event);
     targets.watchNamespaces(index.kubernetesNamespaces());
@@ -175,11 +182,36 @@ export async function startSteward(
   };
 }
 
-/** Keeps the remediations-by-phase gauge equal to what the store holds. */
+/**
+ * An object that fails validation is never dropped silently: a DesiredState is reconciled
+ * to say so in its status (InvalidSpec); any other kind is logged, since Steward only reads it.
+ */
+function reportInvalid(object: InvalidObject, to: { invalid: InvalidObjects; queue: WorkQueue; logger: Logger }): void {
+  if (object.kind === "DesiredState") {
+    to.queue.add(to.invalid.report(object));
+    return;
+  }
+  to.logger.warn("ignoring an invalid object", {
+    kind: object.kind,
+    namespace: object.namespace,
+    name: object.name,
+    problems: object.problems,
+  });
+}
+
+/**
+ * Keeps the remediation gauges equal to what the store holds (remediations by phase, the
+ * oldest wait for approval) on every replica, and, on the replica that leads, observes how
+ * long each remediation took to resolve (each replica sees the same transitions: counting
+ * them on one keeps the histogram's counts true).
+ */
 class RemediationPhaseTracker {
   private readonly phases = new Map<string, string>();
 
-  constructor(private readonly metrics: StewardMetrics) {}
+  constructor(
+    private readonly metrics: StewardMetrics,
+    private readonly leading: () => boolean,
+  ) {}
 
   apply(event: WatchEvent): void {
     if (event.object.kind !== "AgentRemediation") return;
@@ -188,10 +220,26 @@ class RemediationPhaseTracker {
     if (before) this.metrics.remediations.dec({ phase: before });
     if (event.type === "DELETED") {
       this.phases.delete(key);
+      this.metrics.setAwaitingApproval(key, undefined);
       return;
     }
-    const phase = event.object.status?.phase ?? "Pending";
-    this.phases.set(key, phase);
-    this.metrics.remediations.inc({ phase });
+    const status = event.object.status ?? emptyRemediationStatus();
+    this.phases.set(key, status.phase);
+    this.metrics.remediations.inc({ phase: status.phase });
+    this.metrics.setAwaitingApproval(key, status.phase === "AwaitingApproval" ? waitingSince(status) : undefined);
+    if (status.phase === "Resolved" && before !== undefined && before !== "Resolved") this.resolved(status);
   }
+
+  /** Seen turning Resolved (not listed as Resolved already): how long it took, counted by the leader. */
+  private resolved(status: RemediationStatus): void {
+    const took = Date.parse(status.closedAt ?? "") - Date.parse(status.openedAt ?? "");
+    if (Number.isFinite(took) && this.leading())
+      this.metrics.remediationResolveDuration.observe(Math.max(0, took) / 1000);
+  }
+}
+
+/** When a remediation began waiting for approval: its oldest pending call's request (epoch ms). */
+function waitingSince(status: RemediationStatus): number {
+  const times = status.pendingApproval.map((p) => Date.parse(p.requestedAt)).filter(Number.isFinite);
+  return times.length > 0 ? Math.min(...times) : Date.now();
 }

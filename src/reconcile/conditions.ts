@@ -30,6 +30,13 @@ export interface DeferredOpenings {
   at: string;
 }
 
+/** An open remediation no agent will work on: it waits for a person to fix the drift. */
+export interface UnattendedRemediation {
+  name: string;
+  /** Its status reason: AgentOff or NoModelConfigured. */
+  reason: string;
+}
+
 export interface DesiredStateConditionInput {
   generation: number;
   drift: readonly Drift[];
@@ -37,16 +44,24 @@ export interface DesiredStateConditionInput {
   activeRemediation: string | undefined;
   degradations: readonly Degradation[];
   deferredOpenings?: DeferredOpenings;
+  /** Drift whose remediation ended Escalated, Failed or Interrupted: a person owns it until it clears. */
+  escalated?: readonly Drift[];
+  /** Open remediations that wait for a person (agent off, no model configured). */
+  unattended?: readonly UnattendedRemediation[];
 }
 
-/** The DesiredState's Ready, Drifted, Remediating and Degraded conditions. Pure. */
+/**
+ * The DesiredState's Ready, Drifted, Remediating and Degraded conditions, and Reconciling
+ * and Stalled as kstatus (Argo CD, Flux, kpt) reads them. Pure.
+ */
 export function desiredStateConditions(input: DesiredStateConditionInput): ConditionInput[] {
   const observedGeneration = input.generation;
   const unknown = input.invariants.filter((i) => i.state === "Unknown");
   const pending = input.invariants.filter((i) => i.state === "Pending");
   const degraded = input.degradations.length > 0;
+  const ready = readyCondition(input, unknown, pending, observedGeneration);
   return [
-    readyCondition(input, unknown, pending, observedGeneration),
+    ready,
     input.drift.length > 0
       ? {
           type: "Drifted",
@@ -72,6 +87,72 @@ export function desiredStateConditions(input: DesiredStateConditionInput): Condi
           message: "every source could be observed",
           observedGeneration,
         },
+    ...kstatusConditions(ready, stalledBy(input), observedGeneration),
+  ];
+}
+
+/** Why Steward cannot make progress on its own: a person must act. Undefined while it can. */
+function stalledBy(input: DesiredStateConditionInput): { reason: string; message: string } | undefined {
+  const escalated = input.escalated ?? [];
+  if (escalated.length > 0) {
+    const subjects = escalated.map((d) => d.subject).join(", ");
+    return {
+      reason: "Escalated",
+      message: `the remediation of ${subjects} was escalated or failed: a person owns it, and Steward opens a new one only once the drift has cleared`,
+    };
+  }
+  const unattended = input.unattended ?? [];
+  if (unattended.length === 0 || input.drift.length === 0) return undefined;
+  return {
+    reason: "WaitingForPerson",
+    message: unattended
+      .map((r) => `AgentRemediation ${r.name} waits for a person (${r.reason}): no agent will work on it`)
+      .join("; "),
+  };
+}
+
+/**
+ * kstatus's conventions: Stalled=True when Steward cannot make progress without a person
+ * (kstatus: Failed); else Reconciling=True while Ready is not True (kstatus: InProgress):
+ * drift being fixed or remediated, an invariant within its for, a source being retried;
+ * both False once Ready (kstatus: Current). Ready keeps its own meaning.
+ */
+function kstatusConditions(
+  ready: ConditionInput,
+  stalled: { reason: string; message: string } | undefined,
+  observedGeneration: number,
+): ConditionInput[] {
+  if (stalled) {
+    return [
+      { type: "Reconciling", status: "False", reason: stalled.reason, message: stalled.message, observedGeneration },
+      { type: "Stalled", status: "True", reason: stalled.reason, message: stalled.message, observedGeneration },
+    ];
+  }
+  const notStalled = { type: "Stalled", status: "False", observedGeneration } as const;
+  if (ready.status === "True") {
+    const message = "nothing left to do: everything is as declared";
+    return [
+      { type: "Reconciling", status: "False", reason: ready.reason, message, observedGeneration },
+      { ...notStalled, reason: ready.reason, message },
+    ];
+  }
+  return [
+    { type: "Reconciling", status: "True", reason: ready.reason, message: ready.message, observedGeneration },
+    { ...notStalled, reason: "Progressing", message: "Steward is working on it by itself" },
+  ];
+}
+
+/**
+ * The conditions of a DesiredState whose spec is invalid (accepted by an older CRD that
+ * lacked a rule): Steward does nothing with it, and says why instead of dropping it.
+ */
+export function invalidSpecConditions(problems: readonly string[], generation: number): ConditionInput[] {
+  const message = `the spec is invalid, so Steward does not act on it: ${problems.join("; ")}`;
+  const observedGeneration = generation;
+  return [
+    { type: "Ready", status: "False", reason: "InvalidSpec", message, observedGeneration },
+    { type: "Reconciling", status: "False", reason: "InvalidSpec", message, observedGeneration },
+    { type: "Stalled", status: "True", reason: "InvalidSpec", message, observedGeneration },
   ];
 }
 

@@ -5,7 +5,7 @@ import type { WorkQueue } from "./queue.js";
 import type { Reconciler, ReconcileRequest } from "./reconciler.js";
 
 export interface ControllerOptions {
-  /** Its `controller` label on the reconcile metrics. */
+  /** The `controller` label of its metrics. */
   name: ControllerLabel;
   reconciler: Reconciler;
   queue: WorkQueue;
@@ -39,12 +39,16 @@ export class Controller {
   private term: Term | undefined;
   private reconcileCount = 0;
 
-  constructor(private readonly options: ControllerOptions) {}
+  constructor(private readonly options: ControllerOptions) {
+    const { queue } = options;
+    options.metrics.watchQueue(options.name, {
+      depth: () => queue.length,
+      longestRunningSeconds: () => queue.longestRunningMs() / 1000,
+    });
+  }
 
   start(): void {
     if (this.term) return;
-    const { metrics, name, queue } = this.options;
-    metrics.trackQueue(name, () => queue.length);
     const ended = new AbortController();
     const workers: Promise<void>[] = [];
     this.term = { ended, workers };
@@ -86,13 +90,13 @@ export class Controller {
   }
 
   private async processKey(key: string, ended: AbortSignal): Promise<void> {
-    const { queue, metrics } = this.options;
+    const { queue, metrics, name: controller } = this.options;
     const request = parseKey(key);
     const reconcileId = ++this.reconcileCount;
     const logger = this.options.logger.child({ key, reconcileId });
     const deadline = AbortSignal.timeout(this.options.reconcileTimeoutMs);
     const signal = AbortSignal.any([deadline, ended]);
-    const stopTimer = metrics.reconcileDuration.startTimer();
+    const stopTimer = metrics.reconcileDuration.startTimer({ controller });
     let label: ReconcileResultLabel;
     try {
       const result = await this.options.reconciler.reconcile(request, { signal, logger });
@@ -116,12 +120,12 @@ export class Controller {
     } finally {
       stopTimer();
     }
-    metrics.reconcileTotal.inc({ controller: this.options.name, result: label });
+    metrics.reconcileTotal.inc({ controller, result: label });
   }
 
   private handleError(key: string, err: unknown, logger: Logger, timedOut: boolean): ReconcileResultLabel {
-    const { queue, metrics } = this.options;
-    metrics.reconcileErrors.inc();
+    const { queue, metrics, name: controller } = this.options;
+    metrics.reconcileErrors.inc({ controller });
     if (err instanceof TerminalError) {
       queue.forget(key);
       logger.error("reconcile failed terminally; not retrying until the object changes", { error: err.message });

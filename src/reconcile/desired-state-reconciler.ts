@@ -1,14 +1,27 @@
 import { isDeepStrictEqual } from "node:util";
 import { parseDuration } from "../api/duration.js";
-import type { DesiredState, DesiredStateStatus, Drift, FixRecord, InvariantStatus } from "../api/desired-state.js";
+import {
+  DesiredStateStatus,
+  type DesiredState,
+  type Drift,
+  type FixRecord,
+  type InvariantStatus,
+} from "../api/desired-state.js";
 import type { AgentRemediation } from "../api/remediation.js";
-import { NotFoundError, StewardError, errorMessage } from "../errors.js";
+import { InvalidObjectError, NotFoundError, StewardError, errorMessage } from "../errors.js";
 import type { Logger } from "../telemetry/logging.js";
 import type { DockerActions, KubernetesActions } from "../act/types.js";
 import type { StewardMetrics } from "../telemetry/metrics.js";
 import type { EventRecorder } from "../store/events.js";
-import type { Store } from "../store/store.js";
-import { desiredStateConditions, setCondition, type DeferredOpenings } from "./conditions.js";
+import type { InvalidObject, ObjectRef, Store } from "../store/store.js";
+import type { InvalidObjects } from "./invalid-objects.js";
+import {
+  desiredStateConditions,
+  invalidSpecConditions,
+  setCondition,
+  type DeferredOpenings,
+  type UnattendedRemediation,
+} from "./conditions.js";
 import { SystemObserver, type Observation, type ObserverSet } from "./observation.js";
 import { gatherEvidence } from "./evidence.js";
 import { nextEvaluationDelay } from "./invariants.js";
@@ -44,6 +57,8 @@ export interface DesiredStateReconcilerDeps {
   now?: () => Date;
   /** The global limit on openings; absent: no limit. */
   openings?: OpeningRateLimiter;
+  /** DesiredStates the store reported invalid: reported in their status, not acted on. */
+  invalid?: InvalidObjects;
 }
 
 /** How soon to look again after a simple fix, to confirm it stuck (events usually come first). */
@@ -70,6 +85,7 @@ export class DesiredStateReconciler implements Reconciler {
 
   async reconcile(request: ReconcileRequest, context: ReconcileContext): Promise<ReconcileResult> {
     const ref = { namespace: request.namespace, name: request.name };
+    if (await this.reportInvalid(request.key, ref, context.logger)) return DONE;
     const desiredState = await this.deps.store.get("DesiredState", ref);
     if (!desiredState) {
       // Its open remediations are cancelled by their owner, the remediation controller.
@@ -117,6 +133,8 @@ export class DesiredStateReconciler implements Reconciler {
       activeRemediation: next.activeRemediation,
       degradations: observation.degradations,
       deferredOpenings: this.deferred.get(request.key),
+      escalated: steps.flatMap((step) => (step.type === "wait" && step.escalated ? [step.drift] : [])),
+      unattended: open.flatMap(unattended),
     }).reduce((list, condition) => setCondition(list, condition, now), status.conditions);
     this.deps.metrics.driftGauge.set({ desiredstate: desiredState.metadata.name }, drift.length);
     await this.writeStatus(desiredState, status, next);
@@ -128,6 +146,29 @@ export class DesiredStateReconciler implements Reconciler {
         deferred?.retryInMs ?? Number.POSITIVE_INFINITY,
       ),
     );
+  }
+
+  /**
+   * A DesiredState whose spec is invalid (an older CRD let it in): nothing is done with it,
+   * and its status says why (InvalidSpec), written once per change. False when the store
+   * reported no such object, or it is gone.
+   */
+  private async reportInvalid(key: string, ref: ObjectRef, logger: Logger): Promise<boolean> {
+    const invalid = this.deps.invalid?.get(key);
+    if (!invalid) return false;
+    const { before, next } = invalidSpecStatus(invalid, this.now());
+    if (isDeepStrictEqual(comparable(before), comparable(next))) return true;
+    logger.warn("the DesiredState's spec is invalid; not acting on it", { problems: invalid.problems });
+    try {
+      await this.deps.store.updateStatus("DesiredState", ref, next);
+    } catch (err) {
+      // The status was written; the object the server returns still fails validation.
+      if (err instanceof InvalidObjectError) return true;
+      if (!(err instanceof NotFoundError)) throw err;
+      this.deps.invalid?.forget(key);
+      return false;
+    }
+    return true;
   }
 
   /**
@@ -346,6 +387,31 @@ export class DesiredStateReconciler implements Reconciler {
     if (fixed) delays.push(VERIFY_FIX_AFTER_MS);
     return Math.min(...delays);
   }
+}
+
+/** The stored status of an invalid DesiredState (whatever of it validates), and that status with InvalidSpec conditions. */
+function invalidSpecStatus(
+  invalid: InvalidObject,
+  now: Date,
+): { before: DesiredStateStatus; next: DesiredStateStatus } {
+  const stored = DesiredStateStatus.safeParse(invalid.status ?? {});
+  const before = stored.success ? stored.data : DesiredStateStatus.parse({});
+  const generation = invalid.generation ?? 1;
+  const conditions = invalidSpecConditions(invalid.problems, generation).reduce(
+    (list, condition) => setCondition(list, condition, now),
+    before.conditions,
+  );
+  return { before, next: { ...before, observedGeneration: generation, conditions } };
+}
+
+/** Reasons of an open remediation that no agent will work on (remediations.ts initialStatus). */
+const UNATTENDED_REASONS: ReadonlySet<string> = new Set(["AgentOff", "NoModelConfigured"]);
+
+function unattended(remediation: AgentRemediation): UnattendedRemediation[] {
+  const { phase, reason } = remediation.status ?? emptyRemediationStatus();
+  return phase === "Pending" && UNATTENDED_REASONS.has(reason ?? "")
+    ? [{ name: remediation.metadata.name, reason: reason ?? "" }]
+    : [];
 }
 
 /** Fingerprint → when its latest Escalated, Failed or Interrupted remediation closed: a person owns it. */

@@ -27,8 +27,11 @@ export type PlannedStep =
   /** Scale a workload (its drift subject, `deployment/web`) back to the declared replicas. */
   | { type: "fix"; action: "scale"; workload: string; replicas: number; drift: Drift }
   | { type: "open"; drift: Drift; fingerprint: string; reason: OpenReason; message: string; fixesTried: number }
-  /** Nothing to do now: an open remediation owns the drift, or Docker is already restarting it. */
-  | { type: "wait"; drift: Drift; message: string };
+  /**
+   * Nothing to do now: an open remediation owns the drift, or Docker is already restarting
+   * it; `escalated` when its remediation was escalated and a person owns it.
+   */
+  | { type: "wait"; drift: Drift; message: string; escalated?: true };
 
 export interface PlanInput {
   desiredState: string;
@@ -65,6 +68,7 @@ function planOne(input: PlanInput, drift: Drift): PlannedStep {
       type: "wait",
       drift,
       message: "escalated to a person; a new remediation opens only once this drift has cleared",
+      escalated: true,
     };
   }
   const open = (reason: OpenReason, message: string, fixesTried = 0): PlannedStep => ({

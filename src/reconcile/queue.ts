@@ -1,4 +1,5 @@
 import { backoffDelay, type Backoff } from "../resilience/backoff.js";
+import type { QueueHooks } from "../telemetry/metrics.js";
 
 /** A failing key is retried after up to 100 ms, doubling per consecutive failure, up to a minute. */
 export const DEFAULT_BACKOFF: Backoff = { baseMs: 100, maxMs: 60_000 };
@@ -11,7 +12,8 @@ export const DEFAULT_BACKOFF: Backoff = { baseMs: 100, maxMs: 60_000 };
  * - `addRateLimited` delays a key exponentially per consecutive failure (capped, full
  *   jitter: resilience/backoff.ts), `forget` resets that count after a success.
  * Keys are names of objects (`Kind/namespace/name`), never events: a reconcile re-reads
- * the current state.
+ * the current state. Like client-go's, it counts adds, retries and how long keys wait
+ * (`hooks`), and tells how long its longest-running key has been processed.
  */
 export class WorkQueue {
   private readonly queue: string[] = [];
@@ -20,13 +22,21 @@ export class WorkQueue {
   private readonly failures = new Map<string, number>();
   private readonly timers = new Map<string, { at: number; timer: NodeJS.Timeout }>();
   private readonly waiters: ((key: string | undefined) => void)[] = [];
+  /** When each dirty key was added, and when each key in processing was handed out (epoch ms). */
+  private readonly addedAt = new Map<string, number>();
+  private readonly startedAt = new Map<string, number>();
   private shuttingDown = false;
 
-  constructor(private readonly backoff: Backoff = DEFAULT_BACKOFF) {}
+  constructor(
+    private readonly backoff: Backoff = DEFAULT_BACKOFF,
+    private readonly hooks?: QueueHooks,
+  ) {}
 
   add(key: string): void {
     if (this.shuttingDown || this.dirty.has(key)) return;
     this.dirty.add(key);
+    this.addedAt.set(key, Date.now());
+    this.hooks?.added();
     if (this.processing.has(key)) return;
     const waiter = this.waiters.shift();
     if (waiter) this.handOut(key, waiter);
@@ -49,6 +59,7 @@ export class WorkQueue {
   }
 
   addRateLimited(key: string): number {
+    this.hooks?.retried();
     const n = this.failures.get(key) ?? 0;
     this.failures.set(key, n + 1);
     const delay = backoffDelay(n, this.backoff);
@@ -77,6 +88,7 @@ export class WorkQueue {
 
   done(key: string): void {
     this.processing.delete(key);
+    this.startedAt.delete(key);
     if (!this.dirty.has(key)) return;
     const waiter = this.waiters.shift();
     if (waiter) this.handOut(key, waiter);
@@ -85,6 +97,13 @@ export class WorkQueue {
 
   get length(): number {
     return this.queue.length;
+  }
+
+  /** How long the key processed longest has been processed so far, in ms; 0 when none is. */
+  longestRunningMs(now = Date.now()): number {
+    let oldest = now;
+    for (const started of this.startedAt.values()) oldest = Math.min(oldest, started);
+    return now - oldest;
   }
 
   /**
@@ -109,7 +128,11 @@ export class WorkQueue {
   }
 
   private markProcessing(key: string): void {
+    const now = Date.now();
     this.dirty.delete(key);
     this.processing.add(key);
+    this.startedAt.set(key, now);
+    this.hooks?.waited((now - (this.addedAt.get(key) ?? now)) / 1000);
+    this.addedAt.delete(key);
   }
 }

@@ -28,6 +28,7 @@ import type {
 import type { EventRecorder, StewardEvent } from "../store/events.js";
 import type { Store } from "../store/store.js";
 import { emptyRemediationStatus } from "./remediations.js";
+import { withRemediationConditions } from "./remediation-conditions.js";
 import type { SessionOutcome } from "./session-runner.js";
 
 /** What a session ends as, once it no longer waits for a person. */
@@ -239,7 +240,12 @@ export class RemediationStatusWriter implements RemediationStatusPort {
   async apply(change: RemediationStatusChange, auditHead?: AuditHead): Promise<void> {
     const before = this.status;
     const changed = applyStatusChange(before, change);
-    const next = auditHead === undefined ? changed : { ...changed, auditHead };
+    // The conditions follow the phase (kubectl wait --for=condition=Resolved): recomputed on every write.
+    const next = withRemediationConditions(
+      auditHead === undefined ? changed : { ...changed, auditHead },
+      this.remediation.metadata.generation ?? 1,
+      new Date(),
+    );
     if (isDeepStrictEqual(next, before)) return;
     const { namespace, name } = this.remediation.metadata;
     await this.deps.store.updateStatus("AgentRemediation", { namespace, name }, next);

@@ -8,6 +8,7 @@ import {
   type RemediationStatus,
 } from "../api/remediation.js";
 import { driftFingerprint } from "./drift.js";
+import { withRemediationConditions } from "./remediation-conditions.js";
 import type { PlannedStep } from "./plan.js";
 
 export const LABEL_DESIRED_STATE = "steward.dev/desired-state";
@@ -50,7 +51,8 @@ export function newRemediation(
       mode: agent.mode,
       maxAttempts: agent.maxAttempts,
     },
-    status: initialStatus(step, agent.mode, context),
+    // Conditions from birth: `kubectl wait --for=condition=…` reads them from the start.
+    status: withRemediationConditions(initialStatus(step, agent.mode, context), 1, context.now),
   };
 }
 

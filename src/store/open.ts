@@ -7,7 +7,7 @@ import type { StewardMetrics } from "../telemetry/metrics.js";
 import type { EventRecorder } from "./events.js";
 import { KubernetesEventRecorder } from "./kubernetes/events.js";
 import type { Fence } from "../kube/fence.js";
-import type { Store } from "./store.js";
+import type { InvalidObject, Store } from "./store.js";
 
 export type StoreKind = "file" | "kubernetes";
 
@@ -15,19 +15,21 @@ export type StoreKind = "file" | "kubernetes";
  * The store `--store` names: the state directory, or the API server of the current
  * kubeconfig context (KUBECONFIG, else ~/.kube/config, else in-cluster). With `report`, the
  * Kubernetes store's informers log their state and update the store metrics, and its writes
- * pass `report.fence` (the file store has no leader election). `namespace` limits the
- * Kubernetes store to one namespace (all when unset).
+ * pass `report.fence` (the file store has no leader election), and objects that fail
+ * validation go to `report.onInvalidObject`. `namespaces` limits the
+ * Kubernetes store to those namespaces (all when unset or empty).
  */
 export function openStore(
   kind: StoreKind,
   stateDir: string,
-  namespace?: string,
-  report?: { logger: Logger; metrics?: StewardMetrics; fence?: Fence },
+  namespaces?: readonly string[],
+  report?: { logger: Logger; metrics?: StewardMetrics; fence?: Fence; onInvalidObject?: (o: InvalidObject) => void },
 ): Store {
   if (kind === "file") return new FileStore(stateDir);
   return new KubernetesStore(defaultKubeConfig(), {
-    namespace,
+    namespaces,
     fence: report?.fence,
+    onInvalidObject: report?.onInvalidObject,
     ...(report ? { onInformerEvent: informerReporter(report.logger, report.metrics) } : {}),
   });
 }

@@ -31,6 +31,21 @@ export interface ObjectRef {
 }
 
 /**
+ * An object the store holds that fails validation (a CRD older than Steward's let it in):
+ * it is reported, never silently dropped, so its controller can say so in its status.
+ */
+export interface InvalidObject {
+  kind: Kind;
+  namespace: string;
+  name: string;
+  generation?: number;
+  /** What is wrong, with field paths, as `steward apply` would say it. */
+  problems: readonly string[];
+  /** The object's status as stored, unvalidated. */
+  status?: unknown;
+}
+
+/**
  * Where resources live. Two implementations (the file store and the Kubernetes store) pass
  * the same contract tests, so the reconciler works against either.
  *

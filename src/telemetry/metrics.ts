@@ -3,13 +3,30 @@ import { RemediationPhase } from "../api/remediation.js";
 
 export const RECONCILE_RESULTS = ["success", "requeue_after", "error", "terminal"] as const;
 export type ReconcileResultLabel = (typeof RECONCILE_RESULTS)[number];
-/** The controllers, as the `controller` label of the reconcile metrics names them. */
-export const CONTROLLERS = ["desiredstate", "remediation"] as const;
-export type ControllerLabel = (typeof CONTROLLERS)[number];
 export const CIRCUIT_STATES = ["closed", "open", "half_open"] as const;
 export type CircuitStateLabel = (typeof CIRCUIT_STATES)[number];
 /** Why an agent session did not start when its remediation was reconciled. */
 export const SESSION_DEFERRAL_REASONS = ["Cooldown", "CircuitOpen"] as const;
+/** The controllers, as the `controller` label of the reconcile and queue metrics names them (controller-runtime's convention). */
+export const CONTROLLERS = ["desiredstate", "remediation"] as const;
+export type ControllerLabel = (typeof CONTROLLERS)[number];
+/** How an agent session run ended (SessionOutcome's type). */
+export const SESSION_OUTCOMES = ["resolved", "escalated", "awaitingApproval", "interrupted"] as const;
+
+/** What a work queue reports at scrape time. */
+export interface QueueProbe {
+  depth(): number;
+  /** Seconds the longest-running reconcile of this queue has been running; 0 when none is. */
+  longestRunningSeconds(): number;
+}
+
+/** What a work queue counts as it goes; one per controller (see StewardMetrics.queueHooks). */
+export interface QueueHooks {
+  added(): void;
+  retried(): void;
+  /** A key left the queue for a worker after waiting this long. */
+  waited(seconds: number): void;
+}
 
 /**
  * Every metric Steward exports, on one registry owned by the process (no module-level
@@ -19,13 +36,24 @@ export const SESSION_DEFERRAL_REASONS = ["Cooldown", "CircuitOpen"] as const;
 export class StewardMetrics {
   readonly registry = new Registry();
   readonly reconcileTotal: Counter<"controller" | "result">;
-  readonly reconcileErrors: Counter;
-  readonly reconcileDuration: Histogram;
+  readonly reconcileErrors: Counter<"controller">;
+  readonly reconcileDuration: Histogram<"controller">;
   readonly driftGauge: Gauge<"desiredstate">;
   readonly simpleFixes: Counter<"action" | "result">;
   readonly remediations: Gauge<"phase">;
   readonly remediationsOpened: Counter;
   readonly queueDepth: Gauge<"controller">;
+  readonly queueAdds: Counter<"controller">;
+  readonly queueRetries: Counter<"controller">;
+  readonly queueWait: Histogram<"controller">;
+  readonly queueLongestRunning: Gauge<"controller">;
+  readonly agentSessionDuration: Histogram<"outcome">;
+  readonly remediationResolveDuration: Histogram;
+  readonly awaitingApprovalOldest: Gauge;
+  readonly auditVerifyFailures: Counter;
+  private readonly queues = new Map<ControllerLabel, QueueProbe>();
+  /** When each remediation now AwaitingApproval began waiting (epoch ms), by namespace/name. */
+  private readonly awaitingSince = new Map<string, number>();
   readonly observerConnected: Gauge<"observer">;
   readonly storeWatchRestarts: Counter<"reason">;
   readonly agentTokens: Counter<"type">;
@@ -40,14 +68,15 @@ export class StewardMetrics {
   readonly circuitState: Gauge<"state">;
   readonly circuitOpened: Counter;
   readonly circuitProbes: Counter;
-  /** Each controller's queue, read when /metrics is scraped (see trackQueue). */
-  private readonly queues = new Map<ControllerLabel, () => number>();
 
   constructor() {
     const registers = [this.registry];
     // Event-loop lag sampled every 100 ms, not prom-client's 10 ms: that timer woke the
-    // process 100 times a second, about 0.3 % of a core at idle (npm run bench).
-    collectDefaultMetrics({ register: this.registry, prefix: "steward_process_", eventLoopMonitoringPrecision: 100 });
+    // process 100 times a second, about 0.3 % of a core at idle (npm run bench). The prefix
+    // is steward_ only: the default names already begin process_ or nodejs_.
+    collectDefaultMetrics({ register: this.registry, prefix: "steward_", eventLoopMonitoringPrecision: 100 });
+    const queues = this.queues;
+    const awaitingSince = this.awaitingSince;
     this.reconcileTotal = new Counter({
       name: "steward_reconcile_total",
       help: "Reconciles by controller and result.",
@@ -56,13 +85,15 @@ export class StewardMetrics {
     });
     this.reconcileErrors = new Counter({
       name: "steward_reconcile_errors_total",
-      help: "Reconciles that ended in an error.",
+      help: "Reconciles that ended in an error, by controller.",
+      labelNames: ["controller"],
       registers,
     });
     this.reconcileDuration = new Histogram({
       name: "steward_reconcile_duration_seconds",
-      help: "Time one reconcile took.",
-      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+      help: "Time one reconcile took, by controller (a remediation's reconcile runs its agent session: see steward_agent_session_duration_seconds).",
+      labelNames: ["controller"],
+      buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
       registers,
     });
     this.driftGauge = new Gauge({
@@ -88,15 +119,69 @@ export class StewardMetrics {
       help: "AgentRemediations opened.",
       registers,
     });
-    const queues = this.queues;
     this.queueDepth = new Gauge({
       name: "steward_workqueue_depth",
-      help: "Keys waiting in each controller's work queue (not those being reconciled).",
+      help: "Keys waiting in the controller's work queue.",
       labelNames: ["controller"],
       registers,
-      collect(): void {
-        for (const controller of CONTROLLERS) this.set({ controller }, queues.get(controller)?.() ?? 0);
+      collect() {
+        for (const [controller, probe] of queues) this.set({ controller }, probe.depth());
       },
+    });
+    this.queueAdds = new Counter({
+      name: "steward_workqueue_adds_total",
+      help: "Keys added to the controller's work queue (a key already waiting is not added again).",
+      labelNames: ["controller"],
+      registers,
+    });
+    this.queueRetries = new Counter({
+      name: "steward_workqueue_retries_total",
+      help: "Keys requeued with backoff after a failed reconcile.",
+      labelNames: ["controller"],
+      registers,
+    });
+    this.queueWait = new Histogram({
+      name: "steward_workqueue_queue_duration_seconds",
+      help: "How long a key waited in the work queue before a worker took it.",
+      labelNames: ["controller"],
+      buckets: [0.001, 0.01, 0.1, 0.5, 1, 5, 10, 30, 60, 300, 900],
+      registers,
+    });
+    this.queueLongestRunning = new Gauge({
+      name: "steward_workqueue_longest_running_processor_seconds",
+      help: "How long the longest-running reconcile of the controller has been running.",
+      labelNames: ["controller"],
+      registers,
+      collect() {
+        for (const [controller, probe] of queues) this.set({ controller }, probe.longestRunningSeconds());
+      },
+    });
+    this.agentSessionDuration = new Histogram({
+      name: "steward_agent_session_duration_seconds",
+      help: "Time one agent session run took, by how it ended (a session that waits for approval ends its run).",
+      labelNames: ["outcome"],
+      buckets: [1, 5, 15, 30, 60, 120, 300, 600, 1200, 1800, 3600],
+      registers,
+    });
+    this.remediationResolveDuration = new Histogram({
+      name: "steward_remediation_resolve_duration_seconds",
+      help: "From a remediation's opening to its Resolved phase; observed by the replica that leads.",
+      buckets: [10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 21600, 86400],
+      registers,
+    });
+    this.awaitingApprovalOldest = new Gauge({
+      name: "steward_remediation_awaiting_approval_oldest_seconds",
+      help: "How long the remediation that has waited longest for a person's approval has waited; 0 when none waits.",
+      registers,
+      collect() {
+        const oldest = Math.min(...awaitingSince.values());
+        this.set(Number.isFinite(oldest) ? Math.max(0, (Date.now() - oldest) / 1000) : 0);
+      },
+    });
+    this.auditVerifyFailures = new Counter({
+      name: "steward_audit_verify_failures_total",
+      help: "Audit trails whose hash chain did not verify when a session continued (edited or truncated files).",
+      registers,
     });
     this.observerConnected = new Gauge({
       name: "steward_observer_connected",
@@ -174,27 +259,46 @@ export class StewardMetrics {
       help: "Times the agent circuit breaker went half-open and let one probe session through.",
       registers,
     });
-    for (const controller of CONTROLLERS) {
-      for (const result of RECONCILE_RESULTS) this.reconcileTotal.inc({ controller, result }, 0);
-    }
-    this.initialiseLabelSets();
+    this.startAtZero();
   }
 
-  /** Every known label set at zero, so a series exists before its first event. */
-  private initialiseLabelSets(): void {
+  /** Every label set a dashboard or rate() needs, at zero before the first event. */
+  private startAtZero(): void {
     for (const reason of SESSION_DEFERRAL_REASONS) this.agentSessionsDeferred.inc({ reason }, 0);
     for (const state of CIRCUIT_STATES) this.circuitState.set({ state }, state === "closed" ? 1 : 0);
     for (const type of ["input", "output", "cache_read", "cache_write"]) this.agentTokens.inc({ type }, 0);
-    for (const outcome of ["resolved", "escalated", "awaitingApproval", "interrupted"])
-      this.agentSessions.inc({ outcome }, 0);
+    for (const outcome of SESSION_OUTCOMES) this.agentSessions.inc({ outcome }, 0);
+    for (const controller of CONTROLLERS) this.startControllerAtZero(controller);
     for (const phase of RemediationPhase.options) this.remediations.set({ phase }, 0);
     for (const action of ["start", "restart", "scale"]) {
       for (const result of ["Succeeded", "Failed"]) this.simpleFixes.inc({ action, result }, 0);
     }
   }
 
-  /** `steward_workqueue_depth{controller}` reads `length` at every scrape, so it is never stale. */
-  trackQueue(controller: ControllerLabel, length: () => number): void {
-    this.queues.set(controller, length);
+  private startControllerAtZero(controller: ControllerLabel): void {
+    for (const result of RECONCILE_RESULTS) this.reconcileTotal.inc({ controller, result }, 0);
+    this.reconcileErrors.inc({ controller }, 0);
+    this.queueAdds.inc({ controller }, 0);
+    this.queueRetries.inc({ controller }, 0);
+  }
+
+  /** The queue of a controller: its depth and longest-running reconcile are read at each scrape. */
+  watchQueue(controller: ControllerLabel, probe: QueueProbe): void {
+    this.queues.set(controller, probe);
+  }
+
+  /** What the queue of a controller counts as it goes. */
+  queueHooks(controller: ControllerLabel): QueueHooks {
+    return {
+      added: () => this.queueAdds.inc({ controller }),
+      retried: () => this.queueRetries.inc({ controller }),
+      waited: (seconds) => this.queueWait.observe({ controller }, seconds),
+    };
+  }
+
+  /** A remediation (namespace/name) waits for approval since `since` (epoch ms), or no longer waits (undefined). */
+  setAwaitingApproval(key: string, since: number | undefined): void {
+    if (since === undefined) this.awaitingSince.delete(key);
+    else this.awaitingSince.set(key, since);
   }
 }

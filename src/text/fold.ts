@@ -151,7 +151,7 @@ function lookAlikes(ch: string): string {
 
 /** `text` as a whole folded the same way (for what is matched against the view: a known secret), without the map. */
 export function foldText(text: string, options: FoldOptions = {}): string {
-  if (!options.keep && /^[\x00-\x7f]*$/.test(text)) {
+  if (!options.keep && !/[\u0080-\uffff]/.test(text)) {
     const joined = options.joinLines ? text.replace(/[\r\n]/g, "") : text;
     return options.lowerCase ? joined.toLowerCase() : joined;
   }

@@ -41,7 +41,8 @@ function* nodes(schema: StructuralSchema, path = ""): Generator<[string, Structu
 // A checker for the JSON Schema subset the CRDs use, with the API server's semantics for
 // what it checks: types, required, enum, pattern, lengths, bounds, oneOf/anyOf of
 // `required`, list-map key uniqueness, and unknown fields (which kubectl's strict field
-// validation rejects).
+// validation rejects). CEL rules (x-kubernetes-validations) it does not evaluate: the real
+// API server does, in test/e2e/crd-validation.test.ts.
 function typeMatches(type: StructuralSchema["type"], value: unknown): boolean {
   switch (type) {
     case "object":
@@ -68,6 +69,8 @@ function checkScalar(schema: StructuralSchema, value: unknown, path: string, err
       errors.push(`${path}: ${JSON.stringify(value)} does not match ${schema.pattern}`);
     if (schema.minLength !== undefined && value.length < schema.minLength)
       errors.push(`${path}: shorter than ${schema.minLength}`);
+    if (schema.maxLength !== undefined && value.length > schema.maxLength)
+      errors.push(`${path}: longer than ${schema.maxLength}`);
   }
   if (typeof value === "number" && schema.minimum !== undefined) {
     if (value < schema.minimum || (schema.exclusiveMinimum === true && value === schema.minimum))
@@ -130,6 +133,14 @@ describe("committed crds/", () => {
       expected.map((f) => f.name).sort(),
       "crds/ holds files generateCrds() does not produce: run npm run gen:crds",
     );
+  });
+
+  it("the Helm chart's crds/ holds the same CRDs, without the kustomization (run npm run gen:crds)", async () => {
+    const chartDir = join(ROOT, "charts/steward/crds");
+    const expected = crdFiles().filter((f) => f.name !== "kustomization.yaml");
+    assert.deepEqual((await readdir(chartDir)).sort(), expected.map((f) => f.name).sort());
+    for (const file of expected)
+      assert.equal(await readFile(join(chartDir, file.name), "utf8"), file.text, `charts/steward/crds/${file.name}`);
   });
 
   it("read back (as YAML 1.1, the way kubectl reads) to exactly the generated objects", async () => {
@@ -247,8 +258,8 @@ describe("structural schemas", () => {
 
     it(`${kind}: root holds apiVersion, kind, metadata (type: object only), spec, status`, () => {
       const schema = schemaOf(kind);
-      assert.deepEqual(schema.properties?.apiVersion, { type: "string" });
-      assert.deepEqual(schema.properties?.kind, { type: "string" });
+      assert.deepEqual(schema.properties?.apiVersion, { type: "string", description: "steward.dev/v1alpha1." });
+      assert.deepEqual(schema.properties?.kind, { type: "string", description: `${kind}.` });
       assert.deepEqual(schema.properties?.metadata, { type: "object" });
       assert.deepEqual(schema.required, ["spec"]);
       assert.equal(schema.properties?.status !== undefined, KINDS[kind].hasStatus);
@@ -267,6 +278,19 @@ describe("structural schemas", () => {
           }
         }
       }
+    });
+
+    it(`${kind}: every field has a description for kubectl explain, naming its default`, () => {
+      const schema = schemaOf(kind);
+      assert.ok(schema.description, "the kind itself");
+      const missing: string[] = [];
+      for (const [path, node] of nodes(schema)) {
+        // A list's items and a map's values are described by the list or map; the API server documents metadata.
+        if (path === "" || path === ".metadata" || path.endsWith("[]") || path.endsWith(".*")) continue;
+        if (!node.description) missing.push(path);
+        else if (node.default !== undefined) assert.match(node.description, /Default: /, `${path}: default not named`);
+      }
+      assert.deepEqual(missing, [], "fields without a description: add .describe() in src/api");
     });
 
     it(`${kind}: patterns stay within what Go's RE2 accepts (no lookaround, no backreferences)`, () => {
@@ -295,13 +319,28 @@ describe("structural schemas", () => {
   it("durations and conditions carry the parsers' own regexes as patterns", () => {
     const invariant = schemaOf("DesiredState").properties?.spec?.properties?.invariants?.items?.properties;
     assert.equal(invariant?.condition?.pattern, CONDITION_EXPR_RE.source);
-    assert.deepEqual([invariant?.for?.pattern, invariant?.for?.minLength], [DURATION_RE.source, 1]);
+    assert.deepEqual(
+      [invariant?.for?.pattern, invariant?.for?.minLength, invariant?.for?.maxLength],
+      [DURATION_RE.source, 1, 32],
+    );
     const budgets = schemaOf("RemediationPolicy").properties?.spec?.properties?.budgets?.properties;
     assert.equal(budgets?.maxDuration?.pattern, DURATION_RE.source);
     const durationSchema = invariant?.for;
     const conditionSchema = invariant?.condition;
     assert.ok(durationSchema && conditionSchema);
-    for (const text of ["30s", "1h30m", "250ms", "5m5ms", "", "30", "5 m", "30m1h", "-5s", "1m1m"]) {
+    for (const text of [
+      "30s",
+      "1h30m",
+      "250ms",
+      "5m5ms",
+      "",
+      "30",
+      "5 m",
+      "30m1h",
+      "-5s",
+      "1m1m",
+      "9".repeat(32) + "s",
+    ]) {
       assert.equal(
         check(durationSchema, text, "for", []).length === 0,
         parseDuration(text) !== undefined,
@@ -371,9 +410,6 @@ describe("examples against the generated schemas", () => {
     ["a malformed duration", (s) => void (s.invariants[0]!.for = "30 seconds")],
     ["an empty duration", (s) => void (s.services[0]!.restartBudget = { max: 3, window: "" })],
     ["a malformed condition", (s) => void (s.invariants[0]!.condition = "= 3")],
-    ["two targets", (s) => void (s.target.kubernetes = { namespace: "default" })],
-    ["no target", (s) => void (s.target = {})],
-    ["a docker target with neither project nor selector", (s) => void (s.target = { docker: {} })],
     ["duplicate service names", (s) => void s.services.push({ name: "a" })],
     ["duplicate invariant names", (s) => void s.invariants.push({ name: "q", query: "up", condition: "empty" })],
     ["an unknown agent mode", (s) => void (s.remediation.agent.mode = "sometimes")],

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { formatDuration, parseDuration } from "../../src/api/duration.js";
+import { durationAtMost, formatDuration, parseDuration } from "../../src/api/duration.js";
 
 describe("parseDuration", () => {
   const cases: [string, number | undefined][] = [
@@ -17,6 +17,7 @@ describe("parseDuration", () => {
     ["5 m", undefined],
     ["-5s", undefined],
     ["30m1h", undefined],
+    ["1" + "0".repeat(30) + "ms", undefined],
   ];
   for (const [text, expected] of cases) {
     it(`${JSON.stringify(text)} → ${String(expected)}`, () => assert.equal(parseDuration(text), expected));
@@ -33,4 +34,25 @@ describe("formatDuration", () => {
     [3 * 86_400_000, "3d"],
   ];
   for (const [ms, expected] of cases) it(`${ms} ms → ${expected}`, () => assert.equal(formatDuration(ms), expected));
+});
+
+describe("durationAtMost (an invariant's for: at most 24h)", () => {
+  const cases: [string, string | undefined][] = [
+    ["30s", undefined],
+    ["24h", undefined],
+    ["1d", undefined],
+    ["1440m", undefined],
+    ["86400000ms", undefined],
+    ["1d1ms", 'expected at most 24h, got "1d1ms"'],
+    ["25h", 'expected at most 24h, got "25h"'],
+    ["2d", 'expected at most 24h, got "2d"'],
+    ["soon", 'expected a duration like "30s", got "soon"'],
+  ];
+  const schema = durationAtMost("24h");
+  for (const [text, message] of cases) {
+    it(`${JSON.stringify(text)}: ${message ?? "accepted"}`, () => {
+      const result = schema.safeParse(text);
+      assert.equal(result.success ? undefined : result.error.issues[0]?.message, message);
+    });
+  }
 });

@@ -64,6 +64,16 @@ describe("bench statistics", () => {
     assert.equal(metricValue(text, "steward_reconcile_duration_seconds_count"), 4);
     assert.equal(metricValue(text, "steward_reconcile_total", 'result="success"'), 9);
     assert.ok(Number.isNaN(metricValue(text, "missing")));
+    const labelled = [
+      'steward_reconcile_duration_seconds_bucket{le="0.005",controller="desiredstate"} 3',
+      'steward_reconcile_duration_seconds_bucket{le="+Inf",controller="desiredstate"} 4',
+      'steward_reconcile_duration_seconds_bucket{le="0.005",controller="remediation"} 0',
+      'steward_reconcile_duration_seconds_bucket{le="+Inf",controller="remediation"} 7',
+    ].join("\n");
+    assert.deepEqual(parseHistogram(labelled, "steward_reconcile_duration_seconds", 'controller="desiredstate"'), [
+      { le: 0.005, count: 3 },
+      { le: Number.POSITIVE_INFINITY, count: 4 },
+    ]);
     assert.deepEqual(bucketDelta(buckets, [{ le: 0.005, count: 1 }]), [
       { le: 0.005, count: 2 },
       { le: Number.POSITIVE_INFINITY, count: 4 },

@@ -77,7 +77,7 @@ describe("steward console on the kubernetes store, as the user's own identity", 
         `${rbac("viewer", `[${READ}]`)}---\n${rbac("approver", `[${READ}, {apiGroups: [steward.dev], resources: [remediations], verbs: [patch]}]`)}`,
       ),
     );
-    admin = new KubernetesStore(kubeConfig, { namespace: ns });
+    admin = new KubernetesStore(kubeConfig, { namespaces: [ns] });
     await admin.create(
       AgentRemediation.parse({
         apiVersion: "steward.dev/v1alpha1",

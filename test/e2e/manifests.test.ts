@@ -5,9 +5,9 @@ import { containerState, docker } from "../../scripts/lib/cluster.js";
 import { waitFor } from "../../scripts/lib/wait.js";
 import { writeManifest } from "../support/desired-states.js";
 import { FakeMessagesServer, toolUse } from "../support/fake-anthropic.js";
-import { cluster } from "../support/kube.js";
 import { busyboxDeployment, clusterWithNode, IDLE, readyPods } from "../support/node.js";
 import { kubectl, kubectlOk } from "../support/kubectl.js";
+import { serviceAccountKubeconfig } from "../support/service-account.js";
 import { StewardProcess, tempStateDir } from "../support/steward.js";
 
 /**
@@ -25,30 +25,6 @@ async function applyManifests(): Promise<string> {
   const applied = await kubectl("apply", "-k", MANIFESTS);
   assert.equal(applied.code, 0, applied.stderr);
   return applied.stderr;
-}
-
-/** A kubeconfig for the ServiceAccount: the admin's cluster, a token from the TokenRequest API. */
-async function serviceAccountKubeconfig(dir: string, namespace: string): Promise<string> {
-  const token = (await kubectlOk("create", "token", "steward", "-n", SYSTEM, "--duration", "1h")).trim();
-  const server = (await cluster()).getCurrentCluster();
-  assert.ok(server?.caData, "the admin kubeconfig carries the cluster CA inline");
-  return writeManifest(
-    dir,
-    "steward-sa.kubeconfig",
-    `apiVersion: v1
-kind: Config
-clusters:
-- name: test
-  cluster: {server: "${server.server}", certificate-authority-data: ${server.caData}}
-users:
-- name: steward
-  user: {token: ${token}}
-contexts:
-- name: steward
-  context: {cluster: test, user: steward, namespace: ${namespace}}
-current-context: steward
-`,
-  );
 }
 
 function metric(text: string, name: string): number {
@@ -146,7 +122,7 @@ describe("RBAC: steward run with the manifests' ServiceAccount token", () => {
     await applyManifests();
     await kubectlOk("create", "namespace", ns);
     state = await tempStateDir();
-    kubeconfig = await serviceAccountKubeconfig(state, ns);
+    kubeconfig = await serviceAccountKubeconfig(state, { name: "steward", namespace: SYSTEM }, ns);
     // A container of its own (no network, no ports): the shared etcd cluster is not touched.
     await docker(
       "run",
@@ -309,7 +285,8 @@ spec:
   it("no reconcile failed for want of a permission", async () => {
     const metrics = await (await fetch(`http://${steward.metricsAddress}/metrics`)).text();
     assert.equal(metric(metrics, "steward_remediations_opened_total"), 1, "this Steward opened the remediation");
-    assert.equal(metric(metrics, "steward_reconcile_errors_total"), 0);
+    assert.equal(metric(metrics, 'steward_reconcile_errors_total{controller="desiredstate"}'), 0);
+    assert.equal(metric(metrics, 'steward_reconcile_errors_total{controller="remediation"}'), 0);
   });
 
   it("is refused writes outside its role (403 Forbidden)", async () => {

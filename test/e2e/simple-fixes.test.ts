@@ -60,7 +60,7 @@ describe("simple fixes on the real etcd cluster", () => {
     assert.match(metrics, /steward_simple_fixes_total\{action="start",result="Succeeded"\} 0/);
     assert.match(metrics, /steward_drift\{desiredstate="etcd"\} 0/);
     assert.match(metrics, /steward_remediations\{phase="Pending"\} 0/);
-    assert.match(metrics, /steward_reconcile_duration_seconds_bucket/);
+    assert.match(metrics, /steward_reconcile_duration_seconds_bucket\{le="\S+",controller="desiredstate"\}/);
   });
 
   it("an apply reaches the running controller, which reconciles the new DesiredState", async (t) => {

@@ -20,7 +20,7 @@ async function recordedStore(
   const events: WatchEvent[] = [];
   const reports: KindInformerEvent[] = [];
   const store = new KubernetesStore(kubeConfig, {
-    namespace: NAMESPACE,
+    namespaces: [NAMESPACE],
     ...options,
     onInformerEvent: (r) => reports.push(r),
   });
@@ -30,7 +30,7 @@ async function recordedStore(
 }
 
 async function emptyNamespace(): Promise<KubernetesStore> {
-  const direct = new KubernetesStore(await cluster(), { namespace: NAMESPACE });
+  const direct = new KubernetesStore(await cluster(), { namespaces: [NAMESPACE] });
   for (const kind of Object.values(KINDS)) {
     for (const object of await direct.list(kind.kind)) await direct.delete(kind.kind, object.metadata);
   }

@@ -39,6 +39,19 @@ describe("resolveRunConfig", () => {
     );
   });
 
+  it("watch namespaces: all when unset, else the comma-separated list; a bad name is a clear error", () => {
+    assert.deepEqual(resolveRunConfig(base, {}).watchNamespaces, []);
+    assert.deepEqual(resolveRunConfig({ ...base, watchNamespace: "shop, payments,shop" }, {}).watchNamespaces, [
+      "shop",
+      "payments",
+    ]);
+    assert.deepEqual(resolveRunConfig(base, { STEWARD_WATCH_NAMESPACE: "shop" }).watchNamespaces, ["shop"]);
+    assert.throws(
+      () => resolveRunConfig({ ...base, watchNamespace: "shop,Pay_Ments" }, {}),
+      /configuration: --watch-namespace \(STEWARD_WATCH_NAMESPACE\) \[1\]: expected a namespace name, got "shop,Pay_Ments"/,
+    );
+  });
+
   it("a remote Prometheus is refused unless allowed explicitly", () => {
     assert.equal(resolveRunConfig(base, {}).prometheusAllowRemote, false);
     assert.equal(resolveRunConfig(base, { STEWARD_PROMETHEUS_ALLOW_REMOTE: "true" }).prometheusAllowRemote, true);

@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import type { InvariantStatus } from "../../src/api/desired-state.js";
 import {
   desiredStateConditions,
+  invalidSpecConditions,
   setCondition,
   type DesiredStateConditionInput,
 } from "../../src/reconcile/conditions.js";
@@ -42,6 +43,13 @@ describe("desiredStateConditions", () => {
     lastEvaluationTime: T0.toISOString(),
     ...(reason ? { reason } : {}),
   });
+  const stopped = {
+    type: "ContainerStopped" as const,
+    subject: "container/a",
+    expected: "running",
+    observed: "exited",
+    since: "",
+  };
   const summary = (input: Partial<DesiredStateConditionInput>): string[] =>
     desiredStateConditions({ ...base, ...input }).map((c) => `${c.type}=${c.status}/${c.reason}`);
 
@@ -54,6 +62,8 @@ describe("desiredStateConditions", () => {
         "Drifted=False/NoDrift",
         "Remediating=False/NoRemediation",
         "Degraded=False/AllObserved",
+        "Reconciling=False/AsDeclared",
+        "Stalled=False/AsDeclared",
       ],
     ],
     [
@@ -68,6 +78,8 @@ describe("desiredStateConditions", () => {
         "Drifted=True/DriftDetected",
         "Remediating=False/NoRemediation",
         "Degraded=False/AllObserved",
+        "Reconciling=True/Drifted",
+        "Stalled=False/Progressing",
       ],
     ],
     [
@@ -81,6 +93,8 @@ describe("desiredStateConditions", () => {
         "Drifted=False/NoDrift",
         "Remediating=False/NoRemediation",
         "Degraded=True/PrometheusUnavailable",
+        "Reconciling=True/PrometheusUnavailable",
+        "Stalled=False/Progressing",
       ],
     ],
     [
@@ -91,6 +105,8 @@ describe("desiredStateConditions", () => {
         "Drifted=False/NoDrift",
         "Remediating=False/NoRemediation",
         "Degraded=False/AllObserved",
+        "Reconciling=True/InvariantUnknown",
+        "Stalled=False/Progressing",
       ],
     ],
     [
@@ -101,6 +117,8 @@ describe("desiredStateConditions", () => {
         "Drifted=False/NoDrift",
         "Remediating=False/NoRemediation",
         "Degraded=False/AllObserved",
+        "Reconciling=True/InvariantPending",
+        "Stalled=False/Progressing",
       ],
     ],
     [
@@ -111,10 +129,65 @@ describe("desiredStateConditions", () => {
         "Drifted=False/NoDrift",
         "Remediating=True/RemediationOpen",
         "Degraded=False/AllObserved",
+        "Reconciling=False/AsDeclared",
+        "Stalled=False/AsDeclared",
+      ],
+    ],
+    [
+      "drift whose remediation was escalated: Stalled, a person owns it",
+      { drift: [stopped], activeRemediation: undefined, escalated: [stopped] },
+      [
+        "Ready=False/Drifted",
+        "Drifted=True/DriftDetected",
+        "Remediating=False/NoRemediation",
+        "Degraded=False/AllObserved",
+        "Reconciling=False/Escalated",
+        "Stalled=True/Escalated",
+      ],
+    ],
+    [
+      "drift with a remediation no agent works on (agent off): Stalled",
+      { drift: [stopped], activeRemediation: "etcd-a", unattended: [{ name: "etcd-a", reason: "AgentOff" }] },
+      [
+        "Ready=False/Drifted",
+        "Drifted=True/DriftDetected",
+        "Remediating=True/RemediationOpen",
+        "Degraded=False/AllObserved",
+        "Reconciling=False/WaitingForPerson",
+        "Stalled=True/WaitingForPerson",
+      ],
+    ],
+    [
+      "drift with a remediation the agent works on: Reconciling",
+      { drift: [stopped], activeRemediation: "etcd-a" },
+      [
+        "Ready=False/Drifted",
+        "Drifted=True/DriftDetected",
+        "Remediating=True/RemediationOpen",
+        "Degraded=False/AllObserved",
+        "Reconciling=True/Drifted",
+        "Stalled=False/Progressing",
       ],
     ],
   ];
   for (const [title, input, expected] of cases) it(title, () => assert.deepEqual(summary(input), expected));
+
+  it("Stalled names the escalated subjects and the waiting remediations", () => {
+    const escalated = desiredStateConditions({ ...base, drift: [stopped], escalated: [stopped] });
+    assert.match(
+      escalated.find((c) => c.type === "Stalled")?.message ?? "",
+      /remediation of container\/a was escalated/,
+    );
+    const waiting = desiredStateConditions({
+      ...base,
+      drift: [stopped],
+      unattended: [{ name: "etcd-a", reason: "NoModelConfigured" }],
+    });
+    assert.match(
+      waiting.find((c) => c.type === "Stalled")?.message ?? "",
+      /AgentRemediation etcd-a waits for a person \(NoModelConfigured\)/,
+    );
+  });
 
   it("an opening the rate limit deferred: Remediating says the drift waits, for what, and until when", () => {
     const deferredOpenings = {
@@ -145,5 +218,16 @@ describe("desiredStateConditions", () => {
       degradations: [{ reason: "PrometheusUnavailable", message: "GET http://127.0.0.1:19090: connection refused" }],
     })[0];
     assert.match(ready?.message ?? "", /connection refused/);
+  });
+});
+
+describe("invalidSpecConditions (a spec an older CRD let through)", () => {
+  it("Ready=False and Stalled=True, reason InvalidSpec, with the problems and observedGeneration", () => {
+    const conditions = invalidSpecConditions(['spec.services[0].name: expected Deployment/<name>, got "web"'], 4);
+    assert.deepEqual(
+      conditions.map((c) => `${c.type}=${c.status}/${c.reason}@${c.observedGeneration}`),
+      ["Ready=False/InvalidSpec@4", "Reconciling=False/InvalidSpec@4", "Stalled=True/InvalidSpec@4"],
+    );
+    assert.match(conditions[0]?.message ?? "", /spec\.services\[0\]\.name: expected Deployment/);
   });
 });

@@ -55,7 +55,10 @@ describe("unsettledWorkloads: what kubectl rollout status would still wait for",
   ];
   for (const [name, overrides, expected] of cases) {
     it(name, () => {
-      assert.deepEqual(unsettledWorkloads(web, { workloads: [deployment(overrides)], pods: [], replicaSets: [] }), expected);
+      assert.deepEqual(
+        unsettledWorkloads(web, { workloads: [deployment(overrides)], pods: [], replicaSets: [] }),
+        expected,
+      );
     });
   }
 

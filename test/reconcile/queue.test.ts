@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
-import { setImmediate as tick } from "node:timers/promises";
+import { setImmediate as tick, setTimeout as sleep } from "node:timers/promises";
 import { WorkQueue } from "../../src/reconcile/queue.js";
 
 describe("WorkQueue", () => {
@@ -73,5 +73,46 @@ describe("WorkQueue", () => {
     assert.equal(await waiting, undefined);
     queue.add("late");
     assert.equal(await queue.get(), undefined);
+  });
+});
+
+describe("WorkQueue metrics (client-go's workqueue metrics)", () => {
+  it("counts an add once per key while it waits, counts retries, and reports how long a key waited", async () => {
+    const counts = { added: 0, retried: 0, waited: [] as number[] };
+    const queue = new WorkQueue(
+      { baseMs: 1, maxMs: 1 },
+      {
+        added: () => counts.added++,
+        retried: () => counts.retried++,
+        waited: (seconds) => counts.waited.push(seconds),
+      },
+    );
+    queue.add("a");
+    queue.add("a");
+    assert.equal(counts.added, 1, "a duplicate waiting in the queue is not an add");
+    await sleep(20);
+    assert.equal(await queue.get(), "a");
+    assert.equal(counts.waited.length, 1);
+    assert.ok((counts.waited[0] ?? 0) >= 0.015, `waited ${counts.waited[0]} s`);
+    queue.addRateLimited("a");
+    assert.equal(counts.retried, 1);
+    queue.done("a");
+    queue.shutDown();
+  });
+
+  it("longestRunningMs: the key handed out longest ago and not done yet; 0 when none is processed", async () => {
+    const queue = new WorkQueue();
+    assert.equal(queue.longestRunningMs(), 0);
+    queue.add("a");
+    queue.add("b");
+    const a = await queue.get();
+    const started = Date.now();
+    await sleep(10);
+    await queue.get();
+    assert.ok(queue.longestRunningMs(started + 50) >= 50, "measured from a's hand-out");
+    queue.done(a ?? "");
+    assert.ok(queue.longestRunningMs() < 20, "b, handed out later, is the longest running now");
+    queue.done("b");
+    assert.equal(queue.longestRunningMs(), 0);
   });
 });

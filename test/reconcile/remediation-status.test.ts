@@ -207,6 +207,28 @@ describe("RemediationStatusWriter: the one writer of a remediation's status", ()
     assert.deepEqual((await stored(store))?.status?.auditHead, head);
   });
 
+  it("every write carries the conditions of the status it writes (kubectl wait reads them)", async () => {
+    const { store, writer } = await setup();
+    const conditions = async (): Promise<string[]> =>
+      ((await stored(store))?.status?.conditions ?? []).map((c) => `${c.type}=${c.status}@${c.observedGeneration}`);
+    await writer.apply({ type: "awaitingApproval", pending, message: "docker start etcd1 waits" });
+    assert.deepEqual(await conditions(), [
+      "Ready=Unknown@1",
+      "Resolved=Unknown@1",
+      "AwaitingApproval=True@1",
+      "Stalled=False@1",
+      "Reconciling=True@1",
+    ]);
+    await writer.apply({ type: "sessionEnded", end: { type: "resolved", summary: "started etcd1" }, at: AT });
+    assert.deepEqual(await conditions(), [
+      "Ready=True@1",
+      "Resolved=True@1",
+      "AwaitingApproval=False@1",
+      "Stalled=False@1",
+      "Reconciling=False@1",
+    ]);
+  });
+
   it("Events: a phase change, and a change once its outcome is known (not while it is Started)", async () => {
     const { writer, events } = await setup();
     await writer.apply({

@@ -9,11 +9,11 @@ const NAMESPACE = "default";
 storeContract("KubernetesStore", {
   fresh: async (options = {}) => {
     const kubeConfig = await cluster();
-    const store = new KubernetesStore(kubeConfig, { namespace: NAMESPACE, ...options });
+    const store = new KubernetesStore(kubeConfig, { namespaces: [NAMESPACE], ...options });
     for (const kind of Object.values(KINDS)) {
       for (const object of await store.list(kind.kind)) await store.delete(kind.kind, object.metadata);
     }
     return store;
   },
-  peer: async () => new KubernetesStore(await cluster(), { namespace: NAMESPACE }),
+  peer: async () => new KubernetesStore(await cluster(), { namespaces: [NAMESPACE] }),
 });

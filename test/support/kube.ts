@@ -52,7 +52,7 @@ export function cluster(): Promise<KubeConfig> {
 
 /** CRDs installed and no Steward object left in the namespace from an earlier test. */
 export async function emptyNamespace(namespace = "default"): Promise<void> {
-  const store = new KubernetesStore(await cluster(), { namespace });
+  const store = new KubernetesStore(await cluster(), { namespaces: [namespace] });
   for (const kind of Object.values(KINDS)) {
     for (const object of await store.list(kind.kind)) await store.delete(kind.kind, object.metadata);
   }

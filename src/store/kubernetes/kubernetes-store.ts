@@ -5,7 +5,14 @@ import { CRD_VERSION } from "../../api/crds.js";
 import { validateResource } from "../../api/load.js";
 import { API_GROUP, DEFAULT_NAMESPACE } from "../../api/meta.js";
 import { KINDS, type Kind, type Resource, type ResourceOf } from "../../api/resources.js";
-import { ConflictError, errorMessage, NotFoundError, StewardError, ValidationError } from "../../errors.js";
+import {
+  ConflictError,
+  errorMessage,
+  InvalidObjectError,
+  NotFoundError,
+  StewardError,
+  ValidationError,
+} from "../../errors.js";
 import { describeApiError, statusCode } from "../../kube/api-errors.js";
 import type { Fence } from "../../kube/fence.js";
 import { MERGE_PATCH, requestOptions } from "../../kube/request-options.js";
@@ -14,6 +21,7 @@ import {
   APPLY_CONFLICT_HINT,
   DEFAULT_RESYNC_PERIOD_MS,
   type ApplyResult,
+  type InvalidObject,
   type ObjectRef,
   type StatusOf,
   type Store,
@@ -22,8 +30,12 @@ import {
 import { Informer, type InformerEvent } from "../../kube/informer.js";
 
 export interface KubernetesStoreOptions {
-  /** Lists and watches only this namespace; all namespaces when unset. */
-  namespace?: string;
+  /**
+   * Lists and watches only these namespaces (an informer per kind and namespace, so RBAC can
+   * be granted in these alone); all namespaces when unset or empty. The first is the default
+   * namespace of a ref that names none.
+   */
+  namespaces?: readonly string[];
   /** Timeout of every API call (default 10 s). */
   timeoutMs?: number;
   /** Every cached object is re-delivered to watch listeners as a SYNC event this often (default 10 min; 0: never). */
@@ -39,6 +51,8 @@ export interface KubernetesStoreOptions {
   onInformerEvent?: (event: KindInformerEvent) => void;
   /** Checked before every write request, retries included (leader election: only the Lease holder writes). */
   fence?: Fence;
+  /** An object the informers saw that fails validation; it is not cached (nothing acts on it). */
+  onInvalidObject?: (object: InvalidObject) => void;
 }
 
 export type KindInformerEvent = InformerEvent & { kind: Kind };
@@ -90,15 +104,16 @@ export class KubernetesStore implements Store {
   ) {
     this.api = kubeConfig.makeApiClient(CustomObjectsApi);
     this.timeoutMs = options.timeoutMs ?? 10_000;
-    const ns = options.namespace;
-    this.informers = Object.values(KINDS).map((info) => {
+    const scopes: (string | undefined)[] = options.namespaces?.length ? [...options.namespaces] : [undefined];
+    const pairs = Object.values(KINDS).flatMap((info) => scopes.map((ns) => ({ info, ns })));
+    this.informers = pairs.map(({ info, ns }) => {
       const report = (event: InformerEvent): void => options.onInformerEvent?.({ ...event, kind: info.kind });
       return new Informer<Resource>(
         kubeConfig,
         {
           path: `/apis/${API_GROUP}/${CRD_VERSION}/${ns ? `namespaces/${ns}/` : ""}${info.plural}`,
           list: async () => {
-            const list = (await this.listRaw(info.kind, ns)) as {
+            const list = (await this.listRawIn(info.kind, ns)) as {
               items?: unknown[];
               metadata?: { resourceVersion?: string };
             };
@@ -106,7 +121,9 @@ export class KubernetesStore implements Store {
           },
           parse: (raw) => {
             const result = validateResource(pickKnown(raw as Raw));
-            return result.ok ? result.resource : undefined;
+            if (result.ok) return result.resource;
+            options.onInvalidObject?.(invalidObject(info.kind, raw as Raw, result.problems));
+            return undefined;
           },
         },
         {
@@ -146,8 +163,11 @@ export class KubernetesStore implements Store {
   }
 
   async list<K extends Kind>(kind: K, namespace?: string): Promise<ResourceOf<K>[]> {
-    const list = (await this.listRaw(kind, namespace ?? this.options.namespace)) as { items?: unknown[] };
-    const objects = (list.items ?? []).map((raw) => parseObject(kind, raw) as ResourceOf<K>);
+    const namespaces = namespace !== undefined ? [namespace] : (this.options.namespaces ?? []);
+    const lists = (await Promise.all(
+      (namespaces.length > 0 ? namespaces : [undefined]).map((ns) => this.listRawIn(kind, ns)),
+    )) as { items?: unknown[] }[];
+    const objects = lists.flatMap((list) => list.items ?? []).map((raw) => parseObject(kind, raw) as ResourceOf<K>);
     return objects.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
   }
 
@@ -312,7 +332,8 @@ export class KubernetesStore implements Store {
     }
   }
 
-  private listRaw(kind: Kind, namespace: string | undefined): Promise<unknown> {
+  /** One namespace's objects of a kind, or every namespace's when `namespace` is undefined. */
+  private listRawIn(kind: Kind, namespace: string | undefined): Promise<unknown> {
     const base = { group: API_GROUP, version: CRD_VERSION, plural: KINDS[kind].plural };
     return this.call("listing", (o) =>
       namespace
@@ -362,7 +383,7 @@ export class KubernetesStore implements Store {
   }
 
   private refOf(ref: ObjectRef): ObjectRef {
-    return { namespace: ref.namespace || this.options.namespace || DEFAULT_NAMESPACE, name: ref.name };
+    return { namespace: ref.namespace || this.options.namespaces?.[0] || DEFAULT_NAMESPACE, name: ref.name };
   }
 }
 
@@ -389,14 +410,22 @@ function pickKnown(raw: Raw): Raw {
   };
 }
 
+function invalidObject(kind: Kind, raw: Raw, problems: readonly string[]): InvalidObject {
+  const metadata = raw.metadata ?? {};
+  const generation = metadata.generation;
+  return {
+    kind,
+    namespace: typeof metadata.namespace === "string" ? metadata.namespace : DEFAULT_NAMESPACE,
+    name: typeof metadata.name === "string" ? metadata.name : "",
+    ...(typeof generation === "number" ? { generation } : {}),
+    problems,
+    status: raw.status,
+  };
+}
+
 function parseObject(kind: Kind, raw: unknown): Resource {
   const result = validateResource(pickKnown(raw as Raw));
-  if (!result.ok) {
-    const name = (raw as Raw).metadata?.name;
-    throw new StewardError(
-      `${kind} ${JSON.stringify(name)} from the API server is not a valid object: ${result.problems.join("; ")}`,
-    );
-  }
+  if (!result.ok) throw new InvalidObjectError(kind, String((raw as Raw).metadata?.name), result.problems);
   return result.resource;
 }
 

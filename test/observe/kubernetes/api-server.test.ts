@@ -201,7 +201,15 @@ describe("Kubernetes workloads on a real API server and node", () => {
       actions.deletePod(namespace, { name, uid: "00000000-0000-0000-0000-000000000000" }),
       new RegExp(`deleting pod ${name}: .*(409|Precondition failed)`, "i"),
     );
-    const deletion = await kubectlOk("get", "pod", name, "-n", namespace, "-o", "jsonpath={.metadata.deletionTimestamp}");
+    const deletion = await kubectlOk(
+      "get",
+      "pod",
+      name,
+      "-n",
+      namespace,
+      "-o",
+      "jsonpath={.metadata.deletionTimestamp}",
+    );
     assert.equal(deletion, "", "the pod is not terminating");
   });
 
