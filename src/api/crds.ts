@@ -14,7 +14,9 @@
  */
 import { stringify } from "yaml";
 import { z } from "zod";
+import { MATCHER_PREFIX_RE, MatcherText } from "./alert-matchers.js";
 import { CONDITION_EXPR_RE, ConditionText } from "./condition-expr.js";
+import { NotificationSink, SecretRef, SINK_TYPES } from "./notification-policy.js";
 import { Target } from "./desired-state.js";
 import { DURATION_RE, Duration } from "./duration.js";
 import { API_GROUP } from "./meta.js";
@@ -159,6 +161,7 @@ const PRINTER_COLUMNS: Record<Kind, PrinterColumn[]> = {
     { name: "Session", type: "string", jsonPath: ".status.sessionId", priority: 1 },
   ],
   RemediationPolicy: [{ name: "Dry-Run", type: "boolean", jsonPath: ".spec.dryRun" }, AGE],
+  NotificationPolicy: [{ name: "Sinks", type: "string", jsonPath: ".spec.sinks[*].name" }, AGE],
 };
 
 /** Arrays keyed like maps (`x-kubernetes-list-type: map`), by path from the object's root. */
@@ -167,6 +170,7 @@ const LIST_MAPS: Record<Kind, Record<string, string[]>> = {
   DesiredState: { "spec.services": ["name"], "spec.invariants": ["name"], "status.conditions": ["type"] },
   AgentRemediation: { "status.conditions": ["type"] },
   RemediationPolicy: {},
+  NotificationPolicy: { "spec.sinks": ["name"] },
 };
 
 /** What each refined zod schema adds to its JSON Schema; zod leaves refinements out. */
@@ -177,7 +181,22 @@ function refinements(): Map<unknown, StructuralSchema> {
     [ConditionText, { pattern: CONDITION_EXPR_RE.source }],
     [Target, { oneOf: [{ required: ["docker"] }, { required: ["kubernetes"] }] }],
     [docker, { anyOf: [{ required: ["project"] }, { required: ["selector"] }] }],
+    [MatcherText, { pattern: MATCHER_PREFIX_RE.source }],
+    [SecretRef, { oneOf: [{ required: ["file"] }, { required: ["secretKeyRef"] }] }],
+    [NotificationSink, { oneOf: SINK_TYPES.map((type) => ({ required: [type] })) }],
   ]);
+}
+
+/**
+ * The refinement of a schema or of the schema it was derived from: `.describe()` returns a
+ * copy (its `_zod.parent` is the original), and a described copy keeps the original's rules.
+ */
+function refinementOf(schema: unknown, extras: Map<unknown, StructuralSchema>): StructuralSchema | undefined {
+  for (let at = schema as { _zod?: { parent?: unknown } } | undefined; at; at = at._zod?.parent as typeof at) {
+    const found = extras.get(at);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 type JsonObject = Record<string, unknown>;
@@ -361,7 +380,7 @@ export function openApiSchema(info: KindInfo): StructuralSchema {
     cycles: "throw",
     reused: "inline",
     override: ({ zodSchema, jsonSchema }) => {
-      Object.assign(jsonSchema, extras.get(zodSchema));
+      Object.assign(jsonSchema, refinementOf(zodSchema, extras));
     },
   }) as JsonObject;
   const conv: Conversion = {

@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { AlertSpec } from "./alerts.js";
 import { ConditionText } from "./condition-expr.js";
 import { Duration } from "./duration.js";
 import { API_VERSION, Condition, ObjectMeta } from "./meta.js";
@@ -89,6 +90,13 @@ export const DesiredStateSpec = z
       cooldown: "5m",
     }),
     interval: Duration.default("15s"),
+    alerts: z
+      .array(AlertSpec)
+      .max(64)
+      .default([])
+      .describe(
+        "Alertmanager alerts this DesiredState owns: a matching alert that fires is drift (AlertFiring); needs steward run --alerts-addr.",
+      ),
   })
   .superRefine((spec, ctx) => {
     uniqueNames(spec.services, "services", ctx);
@@ -144,6 +152,7 @@ export const DriftType = z.enum([
   "WorkloadUnready",
   "PodCrashLooping",
   "InvariantViolated",
+  "AlertFiring",
 ]);
 export type DriftType = z.infer<typeof DriftType>;
 

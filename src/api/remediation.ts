@@ -1,5 +1,7 @@
 import { z } from "zod";
+import { AlertEvidence, Severity } from "./alerts.js";
 import { AgentMode, Drift } from "./desired-state.js";
+import { NotificationRecord } from "./notifications.js";
 import { API_VERSION, Condition, ObjectMeta } from "./meta.js";
 
 /** What Docker (or the kubelet, for a pod's container) said about a container when the remediation opened. */
@@ -47,6 +49,7 @@ export const DriftWithEvidence = Drift.extend({
       workload: WorkloadEvidence.optional(),
       metric: MetricEvidence.optional(),
       fixesTried: z.number().int().optional(),
+      alert: AlertEvidence.optional().describe("The Alertmanager alert behind an AlertFiring drift."),
     })
     .default({}),
 });
@@ -82,6 +85,9 @@ export const RemediationSpec = z.object({
   policyRef: z.string().default("default"),
   mode: AgentMode,
   maxAttempts: z.number().int().positive().default(2),
+  severity: Severity.optional().describe(
+    "How bad the drift is: an invariant's or alert's severity, critical for a target's own drift; notifications filter on it.",
+  ),
 });
 export type RemediationSpec = z.infer<typeof RemediationSpec>;
 
@@ -143,6 +149,10 @@ export const RemediationStatus = z.object({
   usage: Usage.optional(),
   verifiedAt: z.string().optional(),
   conditions: z.array(Condition).default([]),
+  notifications: z
+    .array(NotificationRecord)
+    .optional()
+    .describe("The notification outbox: one record per transition people are told about, with each sink's delivery."),
 });
 export type RemediationStatus = z.infer<typeof RemediationStatus>;
 
