@@ -1,4 +1,3 @@
-import type Anthropic from "@anthropic-ai/sdk";
 import { parseDuration } from "../api/duration.js";
 import type { DesiredState } from "../api/desired-state.js";
 import type { RemediationPolicySpec } from "../api/policy.js";
@@ -26,16 +25,20 @@ import { handOver, sessionStart } from "./handover.js";
 import { incidentMessage, systemPrompt } from "./prompt.js";
 import { answerFromRecord, recoverActions } from "./recovery.js";
 import type { SessionOutcome, SessionRunContext, SessionRunner } from "../reconcile/session-runner.js";
-import { runSession, type SessionContext, type SessionState } from "./session.js";
+import { runSession, type MessagesClient, type SessionContext, type SessionState } from "./session.js";
 import { newSessionId, type SessionFiles } from "./session-store.js";
 import type { DockerToolAccess, ToolEnvironment } from "./tools.js";
 import { toolsetFor } from "./toolsets.js";
+import { modelFor, type Provider } from "./providers.js";
+import { loadRunbook, type Runbook, type RunbookSources } from "./runbook.js";
 import { sanitizeForLog } from "../text/redact.js";
 
 export interface AgentRunnerDeps {
   store: Store;
   files: SessionFiles;
-  client: Anthropic;
+  client: MessagesClient;
+  /** Where `client` reaches Claude (prices, and which of a policy's models applies). */
+  provider: Provider;
   model: string;
   maxTokens: number;
   tools: {
@@ -48,6 +51,8 @@ export interface AgentRunnerDeps {
   verifyTimeoutMs: number;
   metrics: StewardMetrics;
   events?: EventRecorder;
+  /** Where an alert's runbook_url may point (files, URL prefixes); absent: runbooks are not read. */
+  runbooks?: RunbookSources;
 }
 
 const VERIFY_POLL_MS = 1_000;
@@ -143,20 +148,28 @@ export class AgentRunner implements SessionRunner {
   private async sessionFor(
     remediation: AgentRemediation,
     desiredState: DesiredState,
-    context: { policy: RemediationPolicySpec; logger: Logger },
+    context: { policy: RemediationPolicySpec; signal: AbortSignal; logger: Logger },
     io: { audit: AuditLog; updateStatus: SessionContext["updateStatus"] },
   ): Promise<SessionState> {
     const { namespace, name } = remediation.metadata;
     const { policy } = context;
     const start = sessionStart(remediation, await this.deps.files.load(namespace, name));
     if (start.type === "resume") return this.resume(remediation, start.state, io.audit);
-    if (start.type === "begin") return this.begin(remediation, desiredState, policy, io);
+    if (start.type === "begin") {
+      const { runbooks } = this.deps;
+      const runbook = runbooks ? await loadRunbook(remediation, runbooks, context.signal) : undefined;
+      return this.begin(remediation, desiredState, { policy, runbook }, io);
+    }
     context.logger.warn("continuing an agent session whose conversation is on another replica", {
       remediation: name,
       phase: remediation.status?.phase,
       sessionId: remediation.status?.sessionId,
     });
-    const input = { model: policy.model ?? this.deps.model, outputCap: policy.budgets.outputCap, now: new Date() };
+    const input = {
+      model: modelFor(policy, this.deps.provider, this.deps.model),
+      outputCap: policy.budgets.outputCap,
+      now: new Date(),
+    };
     return handOver(remediation, desiredState, input, {
       ...io,
       save: (state) => this.deps.files.save(namespace, name, state),
@@ -191,16 +204,18 @@ export class AgentRunner implements SessionRunner {
   private async begin(
     remediation: AgentRemediation,
     desiredState: DesiredState,
-    policy: RemediationPolicySpec,
+    { policy, runbook }: { policy: RemediationPolicySpec; runbook: Runbook | undefined },
     io: { audit: AuditLog; updateStatus: SessionContext["updateStatus"] },
   ): Promise<SessionState> {
     const now = new Date();
-    const model = policy.model ?? this.deps.model;
+    const model = modelFor(policy, this.deps.provider, this.deps.model);
     const state: SessionState = {
       sessionId: newSessionId(now),
       model,
       attempt: 1,
-      messages: [{ role: "user", content: incidentMessage(desiredState, remediation, policy.budgets.outputCap) }],
+      messages: [
+        { role: "user", content: incidentMessage(desiredState, remediation, policy.budgets.outputCap, runbook) },
+      ],
       counters: {
         turns: 0,
         toolCalls: 0,
@@ -249,11 +264,12 @@ export class AgentRunner implements SessionRunner {
     const pendingAtStart = new Set((remediation.status?.pendingApproval ?? []).map((p) => p.id));
     return {
       client: this.deps.client,
+      provider: this.deps.provider,
       system: systemPrompt(policy, desiredState.spec.target.kubernetes ? "kubernetes" : "docker"),
       maxTokens: this.deps.maxTokens,
       policy,
       mode: remediation.spec.mode,
-      ownObjects: this.ownObjects(desiredState),
+      ownObjects: this.ownObjects(desiredState, alertDriven(remediation)),
       toolset: toolsetFor(desiredState.spec.target),
       tools: {
         ...this.toolAccess(desiredState),
@@ -321,23 +337,39 @@ export class AgentRunner implements SessionRunner {
 
   /**
    * What this DesiredState declares: its containers, or its workloads (`deployment/web`)
-   * and their pods (`pod/web-1`). The only objects the agent may change.
+   * and their pods (`pod/web-1`). The only objects the agent may change. An alert names no
+   * service, so for a remediation an alert opened (`wholeTarget`) that is every container,
+   * or every workload and pod, the target selects; the policy still judges each change.
    */
-  private ownObjects(desiredState: DesiredState): Set<string> {
+  private ownObjects(desiredState: DesiredState, wholeTarget: boolean): Set<string> {
+    return desiredState.spec.target.kubernetes
+      ? this.ownWorkloads(desiredState, wholeTarget)
+      : this.ownContainers(desiredState, wholeTarget);
+  }
+
+  private ownWorkloads(desiredState: DesiredState, wholeTarget: boolean): Set<string> {
     const names = new Set<string>();
-    if (desiredState.spec.target.kubernetes) {
-      const observed = this.observedWorkloads(desiredState);
-      for (const service of desiredState.spec.services) {
-        const workload = observed && workloadOfService(service, observed);
-        if (!workload) continue;
-        names.add(workloadSubject(workload));
-        for (const pod of podsOf(workload, observed.pods)) names.add(`pod/${pod.name}`);
-      }
-      return names;
+    const observed = this.observedWorkloads(desiredState);
+    if (!observed) return names;
+    if (wholeTarget) {
+      for (const workload of observed.workloads) names.add(workloadSubject(workload));
+      for (const pod of observed.pods) names.add(`pod/${pod.name}`);
     }
+    for (const service of desiredState.spec.services) {
+      const workload = workloadOfService(service, observed);
+      if (!workload) continue;
+      names.add(workloadSubject(workload));
+      for (const pod of podsOf(workload, observed.pods)) names.add(`pod/${pod.name}`);
+    }
+    return names;
+  }
+
+  private ownContainers(desiredState: DesiredState, wholeTarget: boolean): Set<string> {
+    const names = new Set<string>();
     const targetContainers = (this.deps.tools.docker?.containers() ?? []).filter((c) =>
       inDockerTarget(desiredState.spec.target, c),
     );
+    if (wholeTarget) for (const c of targetContainers) names.add(c.name);
     for (const service of desiredState.spec.services) {
       names.add(service.name);
       for (const c of containersOfService(service, targetContainers)) names.add(c.name);
@@ -365,6 +397,7 @@ export class AgentRunner implements SessionRunner {
         currentDrift: drift,
         invariants: observation.invariants,
         targetObserved: targetObserved(observation),
+        alertResolved: await this.deps.observer.freshAlertResolution(remediation.spec.drift, signal),
       });
       if (cleared) return { cleared: true, details: "the drift that opened this incident is gone" };
       if (Date.now() >= deadline) {
@@ -433,4 +466,9 @@ function actionEvent(action: ActionRecord): StewardEvent {
     action: action.tool,
     note: `${action.command.join(" ")}: ${result}${by}`,
   };
+}
+
+/** Opened for a firing Alertmanager alert. */
+function alertDriven(remediation: AgentRemediation): boolean {
+  return remediation.spec.drift.some((d) => d.type === "AlertFiring");
 }

@@ -6,6 +6,7 @@ import type { ActionRecord, PendingApproval, RemediationPhase, RemediationStatus
 import { errorMessage } from "../errors.js";
 import type { AuditLog } from "./audit.js";
 import { estimateCostUSD, exceededBudget, type SessionCounters } from "./budgets.js";
+import type { Provider } from "./providers.js";
 import { ModelUnavailableError, type SessionOutcome } from "../reconcile/session-runner.js";
 import { isTransientApiError } from "./model-errors.js";
 import { classifyShell, decide, type PolicyDecision } from "./policy.js";
@@ -38,8 +39,23 @@ export interface SessionState {
   nudges: number;
 }
 
+/**
+ * What a session needs of an SDK client: a non-streaming `messages.create`. The Anthropic,
+ * Bedrock and Vertex clients all have it, with the same request and response types.
+ */
+export interface MessagesClient {
+  messages: {
+    create(
+      body: Anthropic.MessageCreateParamsNonStreaming,
+      options?: Anthropic.RequestOptions,
+    ): PromiseLike<Anthropic.Message>;
+  };
+}
+
 export interface SessionContext {
-  client: Anthropic;
+  client: MessagesClient;
+  /** Where the client reaches Claude: whose prices the cost budget uses. */
+  provider: Provider;
   system: string;
   maxTokens: number;
   policy: RemediationPolicySpec;
@@ -76,6 +92,7 @@ export async function runSession(state: SessionState, ctx: SessionContext): Prom
     const exceeded = exceededBudget(state.counters, ctx.policy.budgets, Date.now(), {
       next: "turn",
       model: state.model,
+      provider: ctx.provider,
     });
     if (exceeded) return escalate(state, ctx, `budget ${exceeded.budget} reached: ${exceeded.message}`);
     let response: Anthropic.Messages.Message;
@@ -114,7 +131,7 @@ async function recordTurn(
   c.outputTokens += response.usage.output_tokens;
   c.cacheReadTokens += response.usage.cache_read_input_tokens ?? 0;
   c.cacheWriteTokens += response.usage.cache_creation_input_tokens ?? 0;
-  const costUSD = estimateCostUSD(state.model, c);
+  const costUSD = estimateCostUSD(state.model, c, ctx.provider);
   await ctx.audit.append("model_usage", {
     inputTokens: response.usage.input_tokens,
     outputTokens: response.usage.output_tokens,
@@ -218,6 +235,7 @@ async function countToolCall(state: SessionState, ctx: SessionContext, use: Tool
   const exceeded = exceededBudget(state.counters, ctx.policy.budgets, Date.now(), {
     next: "toolCall",
     model: state.model,
+    provider: ctx.provider,
   });
   if (exceeded) {
     const reason = `budget ${exceeded.budget} reached: ${exceeded.message}`;

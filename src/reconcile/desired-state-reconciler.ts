@@ -153,6 +153,7 @@ export class DesiredStateReconciler implements Reconciler {
         currentDrift: input.drift,
         invariants: input.observation.invariants,
         targetObserved: targetObserved(input.observation),
+        alertResolved: input.observation.alertResolved,
       });
       if (!cleared || !closableByDesiredState(remediation)) {
         stillOpen.push(remediation);
@@ -320,6 +321,7 @@ export class DesiredStateReconciler implements Reconciler {
           : undefined,
       invariants: desiredState.spec.invariants,
       queryResults: input.observation.queryResults,
+      alerts: input.observation.alerts,
       signal: input.context.signal,
     });
     const remediation = newRemediation(desiredState, step, evidence, { now: input.now, agent: this.deps.agent });

@@ -7,8 +7,10 @@ import {
   type DriftWithEvidence,
   type RemediationStatus,
 } from "../api/remediation.js";
-import { driftFingerprint } from "./drift.js";
+import type { Severity } from "../api/alerts.js";
+import { alertFingerprintOf, alertSeverity, driftFingerprint, matchingAlertSpec } from "./drift.js";
 import type { PlannedStep } from "./plan.js";
+import { withTransitionRecord } from "./notification-outbox.js";
 
 export const LABEL_DESIRED_STATE = "steward.dev/desired-state";
 export const LABEL_FINGERPRINT = "steward.dev/fingerprint";
@@ -49,9 +51,28 @@ export function newRemediation(
       policyRef: agent.policyRef,
       mode: agent.mode,
       maxAttempts: agent.maxAttempts,
+      severity: severityOf(desiredState, evidence),
     },
-    status: initialStatus(step, agent.mode, context),
+    // The Opened notification is in the outbox from the first write (notification-outbox.ts).
+    status: withTransitionRecord(undefined, initialStatus(step, agent.mode, context), context.now),
   };
+}
+
+/**
+ * How bad a drift is, for people and notification filters: an invariant's declared
+ * severity; an alert's (spec.alerts, else its own label); and critical for the target's
+ * own drift (a declared container or workload not as declared, with no simple fix left).
+ */
+export function severityOf(desiredState: DesiredState, drift: DriftWithEvidence): Severity {
+  if (drift.type === "InvariantViolated") {
+    const name = drift.subject.replace(/^invariant\//, "");
+    return desiredState.spec.invariants.find((i) => i.name === name)?.severity ?? "warning";
+  }
+  if (drift.type === "AlertFiring") {
+    const labels = drift.evidence.alert?.labels ?? {};
+    return alertSeverity(matchingAlertSpec(desiredState.spec.alerts, labels), labels);
+  }
+  return "critical";
 }
 
 function initialStatus(
@@ -93,6 +114,8 @@ export interface ClearedInput {
   invariants: readonly InvariantStatus[];
   /** False while the target (Docker or Kubernetes) could not be observed: its drift cannot be said to be gone. */
   targetObserved: boolean;
+  /** Whether an alert is known to have resolved; absent: none is. */
+  alertResolved?: (fingerprint: string) => boolean;
 }
 
 /**
@@ -107,6 +130,8 @@ export function driftCleared(remediation: AgentRemediation, input: ClearedInput)
       const name = drift.subject.replace(/^invariant\//, "");
       return input.invariants.find((i) => i.name === name)?.state === "Holding";
     }
+    // Absent from the cache is not resolved: a restarted Steward may not have heard of it yet.
+    if (drift.type === "AlertFiring") return input.alertResolved?.(alertFingerprintOf(drift) ?? "") ?? false;
     return input.targetObserved && !current.has(driftFingerprint(input.desiredState, drift));
   });
 }

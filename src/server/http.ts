@@ -60,11 +60,11 @@ export class OperabilityServer {
 }
 
 /** `127.0.0.1:9477`, `[::1]:9477` or `:9477` (which means loopback, never all interfaces). */
-export function parseListenAddress(address: string): { host: string; port: number } {
+export function parseListenAddress(address: string, flag = "--metrics-addr"): { host: string; port: number } {
   const match = /^(?:\[([^\]]+)\]|([^:]*)):(\d+)$/.exec(address);
   const port = Number(match?.[3]);
   if (!match || !Number.isInteger(port) || port < 0 || port > 65_535) {
-    throw new StewardError(`--metrics-addr: expected host:port like 127.0.0.1:9477, got ${JSON.stringify(address)}`);
+    throw new StewardError(`${flag}: expected host:port like 127.0.0.1:9477, got ${JSON.stringify(address)}`);
   }
   return { host: match[1] ?? (match[2] || "127.0.0.1"), port };
 }

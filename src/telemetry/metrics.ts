@@ -5,6 +5,9 @@ export const RECONCILE_RESULTS = ["success", "requeue_after", "error", "terminal
 export type ReconcileResultLabel = (typeof RECONCILE_RESULTS)[number];
 export const CIRCUIT_STATES = ["closed", "open", "half_open"] as const;
 export type CircuitStateLabel = (typeof CIRCUIT_STATES)[number];
+/** Sink types and send results, for steward_notifications_total (every pair starts at zero). */
+export const NOTIFICATION_SINKS = ["slack", "webhook", "pagerduty", "teams"] as const;
+export const NOTIFICATION_RESULTS = ["delivered", "retry", "dead_letter"] as const;
 /** Why an agent session did not start when its remediation was reconciled. */
 export const SESSION_DEFERRAL_REASONS = ["Cooldown", "CircuitOpen"] as const;
 
@@ -36,6 +39,12 @@ export class StewardMetrics {
   readonly agentApiErrors: Counter;
   readonly circuitState: Gauge<"state">;
   readonly circuitOpened: Counter;
+  readonly alertWebhookRequests: Counter<"code">;
+  readonly alertsReceived: Counter<"status">;
+  readonly alertsUnmatched: Counter;
+  readonly notifications: Counter<"sink" | "result">;
+  readonly notificationDeliverySeconds: Histogram<"sink">;
+  readonly notificationsPending: Gauge;
 
   constructor() {
     const registers = [this.registry];
@@ -158,6 +167,42 @@ export class StewardMetrics {
       help: "Times the agent circuit breaker opened.",
       registers,
     });
+    this.alertWebhookRequests = new Counter({
+      name: "steward_alert_webhook_requests_total",
+      help: "Requests to the Alertmanager webhook receiver, by HTTP status answered.",
+      labelNames: ["code"],
+      registers,
+    });
+    this.alertsReceived = new Counter({
+      name: "steward_alerts_received_total",
+      help: "Alerts received from Alertmanager, by status (firing, resolved).",
+      labelNames: ["status"],
+      registers,
+    });
+    this.alertsUnmatched = new Counter({
+      name: "steward_alerts_unmatched_total",
+      help: "Firing alerts no DesiredState's spec.alerts matches (each logged once).",
+      registers,
+    });
+    this.notifications = new Counter({
+      name: "steward_notifications_total",
+      help: "Notification sends, by sink type and result (delivered, retry, dead_letter).",
+      labelNames: ["sink", "result"],
+      registers,
+    });
+    this.notificationDeliverySeconds = new Histogram({
+      name: "steward_notification_delivery_seconds",
+      help: "From a remediation's transition to its notification's acknowledgement by the sink.",
+      labelNames: ["sink"],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    });
+    this.notificationsPending = new Gauge({
+      name: "steward_notifications_pending",
+      help: "Notification deliveries waiting to be sent or retried.",
+      registers,
+    });
+    this.zeroAlertAndNotificationSeries();
     for (const reason of SESSION_DEFERRAL_REASONS) this.agentSessionsDeferred.inc({ reason }, 0);
     for (const state of CIRCUIT_STATES) this.circuitState.set({ state }, state === "closed" ? 1 : 0);
     for (const type of ["input", "output", "cache_read", "cache_write"]) this.agentTokens.inc({ type }, 0);
@@ -167,6 +212,14 @@ export class StewardMetrics {
     for (const phase of RemediationPhase.options) this.remediations.set({ phase }, 0);
     for (const action of ["start", "restart", "scale"]) {
       for (const result of ["Succeeded", "Failed"]) this.simpleFixes.inc({ action, result }, 0);
+    }
+  }
+
+  private zeroAlertAndNotificationSeries(): void {
+    for (const code of ["200", "400", "401", "413", "429"]) this.alertWebhookRequests.inc({ code }, 0);
+    for (const status of ["firing", "resolved"]) this.alertsReceived.inc({ status }, 0);
+    for (const sink of NOTIFICATION_SINKS) {
+      for (const result of NOTIFICATION_RESULTS) this.notifications.inc({ sink, result }, 0);
     }
   }
 }
