@@ -7,7 +7,10 @@ import { headline, type RenderedRequest } from "./rendered.js";
  * a line, so alert or log text cannot become a link or change how the card reads.
  */
 export function escapeCardMarkdown(text: string): string {
-  return text.replace(/[\\[\]*_]/g, (ch) => `\\${ch}`).replace(/^(\s*)([-+]|\d+\.)/gm, "$1\\$2");
+  return text
+    .replace(/[\\[\]*_]/g, (ch) => `\\${ch}`)
+    .replace(/^(\s*)([-+])/gm, "$1\\$2")
+    .replace(/^(\s*\d+)\./gm, "$1\\.");
 }
 
 /** A Microsoft Teams incoming webhook (Workflows) message: one Adaptive Card. */
