@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Makes the machine ready for the integration tests and the demo: the real Docker engine,
-# compose, Prometheus and etcd from Debian, and the two local images (no registry is
+# compose, Prometheus, Alertmanager and etcd from Debian, and the two local images (no registry is
 # reachable, see scripts/build-images.sh). Everything binds 127.0.0.1 only.
 #
 # Usage: scripts/engines.sh up|down|restart-docker [SECONDS]
@@ -29,7 +29,9 @@ DOCKERD_FLAGS=(--bridge=none --iptables=false --ip-masq=false --ip6tables=false
 read -r -a extra_flags <<<"${STEWARD_DOCKERD_EXTRA_FLAGS:-}"
 DOCKERD_FLAGS+=("${extra_flags[@]}")
 
-PACKAGES=(docker.io docker-compose prometheus etcd-server etcd-client busybox-static)
+# prometheus-alertmanager: the real Alertmanager the alert-intake tests and the bench post
+# through (test/support/alerting.ts runs it and Prometheus as host processes).
+PACKAGES=(docker.io docker-compose prometheus prometheus-alertmanager etcd-server etcd-client busybox-static)
 
 log() { printf '[engines %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 die() { printf '[engines] error: %s\n' "$*" >&2; exit 1; }
@@ -56,7 +58,7 @@ dockerd_pid() {
 
 missing_tools() {
   local tool
-  for tool in dockerd docker prometheus etcd etcdctl; do
+  for tool in dockerd docker prometheus prometheus-alertmanager etcd etcdctl; do
     command -v "$tool" >/dev/null 2>&1 || echo "$tool"
   done
   # Users have the compose v2 plugin, Debian has docker-compose; either will do.

@@ -166,6 +166,12 @@ export interface AlertObserver {
   firing(): readonly ReceivedAlert[];
   /** Whether the alert is known to be resolved: a resolved notification, or absent from a complete list. */
   resolved(fingerprint: string): boolean;
+  /**
+   * Alertmanager or Prometheus said the alert no longer fires (a fix was verified): it is
+   * resolved now, before Alertmanager's resolved notification arrives (at its next
+   * group_interval), so the DesiredState does not see it firing in between and reopen it.
+   */
+  confirmResolved(fingerprint: string): void;
   subscribe(listener: (event: AlertObserverEvent) => void): () => void;
 }
 

@@ -127,7 +127,9 @@ export class SystemObserver {
     // The cache's labels are unredacted; the evidence's may have a value redacted.
     const cached = alerts?.firing().find((a) => a.fingerprint === fingerprint);
     const labels = cached?.labels ?? drift.evidence.alert?.labels ?? {};
-    return (await alertStatus.stillFiring({ fingerprint, labels }, signal)) === false;
+    const resolved = (await alertStatus.stillFiring({ fingerprint, labels }, signal)) === false;
+    if (resolved) alerts?.confirmResolved(fingerprint);
+    return resolved;
   }
 
   private observeTarget(

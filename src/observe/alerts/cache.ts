@@ -73,6 +73,12 @@ export class AlertCache implements AlertObserver {
     return alert ? alert.status === "resolved" : this.listed;
   }
 
+  confirmResolved(fingerprint: string): void {
+    const alert = this.alerts.get(fingerprint);
+    if (alert?.status !== "firing") return;
+    this.put({ ...withoutAt(alert), status: "resolved", endsAt: new Date(this.now()).toISOString() });
+  }
+
   /** Replaces what fires by a complete list: a cached firing alert the list lacks has resolved. */
   replaceAll(active: readonly ReceivedAlert[]): void {
     const listed = new Set(active.map((a) => a.fingerprint));

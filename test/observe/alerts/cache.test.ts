@@ -113,4 +113,20 @@ describe("AlertCache", () => {
     assert.equal(cache.resolved("a"), true, "listed: a is gone");
     assert.equal(cache.resolved("zz"), true, "listed: an unknown alert does not fire");
   });
+
+  it("a resolution confirmed by Alertmanager or Prometheus resolves it before the webhook says so", () => {
+    const cache = new AlertCache({ logger });
+    const events: AlertObserverEvent[] = [];
+    cache.subscribe((e) => events.push(e));
+    cache.receive([alert("a")]);
+    cache.confirmResolved("a");
+    cache.confirmResolved("unknown");
+    assert.deepEqual(cache.firing(), []);
+    assert.equal(cache.resolved("a"), true);
+    assert.equal(cache.resolved("unknown"), false, "nothing is made up for an alert it never held");
+    assert.deepEqual(
+      events.map((e) => (e.type === "alert" ? e.alert.status : e.type)),
+      ["firing", "resolved"],
+    );
+  });
 });
