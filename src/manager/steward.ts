@@ -2,7 +2,6 @@ import { AgentRunner } from "../agent/runner.js";
 import { SessionFiles } from "../agent/session-store.js";
 import { loggableConfig, type RunConfig } from "./config.js";
 import { LeadershipFence, runWhileLeading } from "./leadership.js";
-import { objectKey } from "../api/resources.js";
 import { SystemObserver } from "../reconcile/observation.js";
 import { RemediationReconciler } from "../reconcile/remediation-reconciler.js";
 import { createLogger, type Logger } from "../telemetry/logging.js";
@@ -10,7 +9,13 @@ import { CircuitBreaker } from "../resilience/circuit-breaker.js";
 import { Controller } from "../reconcile/controller.js";
 import { OpeningRateLimiter } from "../resilience/token-bucket.js";
 import { DesiredStateReconciler } from "../reconcile/desired-state-reconciler.js";
-import { DesiredStateIndex, enqueueForStoreEvent } from "../reconcile/handlers.js";
+import {
+  DesiredStateIndex,
+  enqueueForStoreEvent,
+  enqueueRemediationsForStoreEvent,
+  OpenRemediationIndex,
+} from "../reconcile/handlers.js";
+import { SessionSlots } from "../reconcile/session-slots.js";
 import { WorkQueue } from "../reconcile/queue.js";
 import { StewardMetrics } from "../telemetry/metrics.js";
 import { OperabilityServer } from "../server/http.js";
@@ -19,6 +24,7 @@ import { Targets } from "./targets.js";
 import { CachedStore } from "../store/cache.js";
 import type { Store, WatchEvent } from "../store/store.js";
 import { modelClient } from "./model-client.js";
+import { objectKey } from "../api/resources.js";
 import { AlertIntake } from "./alert-intake.js";
 import type { ObserverSet } from "../reconcile/observation.js";
 import { NotificationReconciler } from "../notify/notifier.js";
@@ -30,6 +36,11 @@ import { defaultKubeConfig } from "../kube/config.js";
 const AGENT_MAX_TOKENS = 4_096;
 /** A backstop: the policy's maxDuration normally ends a session long before. */
 const AGENT_SESSION_DEADLINE_MS = 3_600_000;
+/**
+ * Workers of the remediation controller beyond its session slots: they do its status work
+ * (opening statuses arrive, drift that cleared, why a session waits) while sessions run.
+ */
+const REMEDIATION_STATUS_WORKERS = 2;
 /** Remediations whose notifications are sent at once; each send has its own 10 s deadline. */
 const NOTIFY_WORKERS = 2;
 const NOTIFY_RECONCILE_TIMEOUT_MS = 120_000;
@@ -81,6 +92,7 @@ export async function startSteward(
     openings: new OpeningRateLimiter(config.maxOpeningsPerMinute),
   });
   const controller = new Controller({
+    name: "desiredstate",
     reconciler,
     queue,
     logger,
@@ -91,7 +103,6 @@ export async function startSteward(
   const client = await modelClient(config);
   const runner = client
     ? new AgentRunner({
-        store,
         files: new SessionFiles(config.stateDir),
         client,
         provider: config.provider,
@@ -101,17 +112,22 @@ export async function startSteward(
         observer: new SystemObserver(observers),
         verifyTimeoutMs: config.verifyTimeoutMs,
         metrics,
-        events,
         runbooks: { dirs: config.runbookDir ? [config.runbookDir] : [], urlPrefixes: config.runbookUrlPrefixes },
       })
     : undefined;
   const agentQueue = new WorkQueue();
-  // One worker per concurrent session: remediations beyond that wait in the queue, Pending.
+  const openRemediations = new OpenRemediationIndex();
+  // The owner of every remediation's status. Sessions take one of --max-sessions slots; the
+  // rest wait Pending, and are enqueued again when a slot frees.
   const agentController = new Controller({
+    name: "remediation",
     reconciler: new RemediationReconciler({
       store,
       runner,
       metrics,
+      events,
+      observer: new SystemObserver(observers),
+      slots: new SessionSlots(config.maxSessions, (key) => agentQueue.add(key)),
       breaker: new CircuitBreaker(
         { threshold: config.breakerThreshold, openForMs: config.breakerOpenForMs },
         { metrics, logger: logger.child({ controller: "agent" }) },
@@ -120,7 +136,7 @@ export async function startSteward(
     queue: agentQueue,
     logger: logger.child({ controller: "agent" }),
     metrics,
-    workers: config.maxSessions,
+    workers: config.maxSessions + REMEDIATION_STATUS_WORKERS,
     reconcileTimeoutMs: AGENT_SESSION_DEADLINE_MS,
   });
 
@@ -129,14 +145,14 @@ export async function startSteward(
 
   store.watch((event) => {
     index.apply(event);
+    openRemediations.apply(event);
     targets.watchNamespaces(index.kubernetesNamespaces());
     phases.apply(event);
     enqueueForStoreEvent(event, queue);
-    if (event.object.kind === "AgentRemediation") {
-      const key = objectKey("AgentRemediation", event.object.metadata.namespace, event.object.metadata.name);
-      agentQueue.add(key);
-      notifyQueue.add(key);
-    }
+    enqueueRemediationsForStoreEvent(event, openRemediations, agentQueue);
+    // Every change of a remediation: its status may hold a new outbox record (notification-outbox.ts).
+    if (event.object.kind === "AgentRemediation")
+      notifyQueue.add(objectKey("AgentRemediation", event.object.metadata.namespace, event.object.metadata.name));
   });
   targets.subscribe(index, queue, { metrics, logger });
   alerts?.subscribe(index, queue);
@@ -206,6 +222,7 @@ function notificationController(
 ): Controller {
   const kubeConfig = config.store === "kubernetes" ? defaultKubeConfig() : undefined;
   return new Controller({
+    name: "notify",
     reconciler: new NotificationReconciler({
       store: deps.cache,
       writer: new ConditionalStatusWriter({ read: deps.store, write: deps.cache }),

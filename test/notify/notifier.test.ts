@@ -30,6 +30,7 @@ class Notifier {
 
   constructor(readonly store: FileStore) {
     this.controller = new Controller({
+      name: "notify",
       reconciler: new NotificationReconciler({
         store,
         writer: new ConditionalStatusWriter({ read: store, write: store }),
