@@ -16,6 +16,7 @@ import { join } from "node:path";
 import { docker as dockerCli, ensureCluster } from "../../scripts/lib/cluster.js";
 import { waitFor } from "../../scripts/lib/wait.js";
 import type { AgentRemediation } from "../../src/api/remediation.js";
+import { deliveryLedger } from "../../src/api/notifications.js";
 import { AlertingStack, etcdRules, freePort } from "../../test/support/alerting.js";
 import { writeManifest } from "../../test/support/desired-states.js";
 import { FakeMessagesServer, toolUse } from "../../test/support/fake-anthropic.js";
@@ -167,9 +168,12 @@ async function deliveryRow(state: string, receiver: HttpReceiver): Promise<Fault
   const remediations = await waitFor(
     async () => {
       const all = await listRemediations(state);
-      const settled = all.every((r) =>
-        (r.status?.notifications ?? []).every((n) => n.deliveries?.every((d) => d.state !== "Pending")),
-      );
+      const settled = all.every((r) => {
+        const ledger = deliveryLedger(r);
+        return (r.status?.notifications ?? []).every(
+          (n) => ledger[n.id] !== undefined && Object.values(ledger[n.id] ?? {}).every((d) => d.state !== "Pending"),
+        );
+      });
       return settled ? all : undefined;
     },
     30_000,
@@ -179,10 +183,11 @@ async function deliveryRow(state: string, receiver: HttpReceiver): Promise<Fault
   const toSink: number[] = [];
   const toAck: number[] = [];
   for (const r of remediations) {
+    const ledger = deliveryLedger(r);
     for (const n of r.status?.notifications ?? []) {
       const at = Date.parse(n.at);
       const got = received.get(`${r.metadata.uid}/${n.id}`);
-      const acked = n.deliveries?.find((d) => d.state === "Delivered")?.deliveredAt;
+      const acked = Object.values(ledger[n.id] ?? {}).find((d) => d.state === "Delivered")?.deliveredAt;
       if (got !== undefined) toSink.push(got - at);
       if (acked) toAck.push(Date.parse(acked) - at);
     }

@@ -1,36 +1,15 @@
 import { z } from "zod";
+import type { AgentRemediation } from "./remediation.js";
 
 /** The remediation transitions people are told about. */
 export const NotificationEvent = z.enum(["Opened", "AwaitingApproval", "Escalated", "Failed", "Resolved"]);
 export type NotificationEvent = z.infer<typeof NotificationEvent>;
 
 /**
- * One sink's delivery of one notification. `Pending` until the sink acknowledged it (a 2xx):
- * then `Delivered`, and never sent again; `DeadLettered` after the sink's last attempt or an
- * answer that retrying cannot change (a 4xx other than 408 and 429), with the error kept.
- */
-export const NotificationDelivery = z.object({
-  sink: z.string().describe("<NotificationPolicy name>/<sink name>."),
-  state: z
-    .enum(["Pending", "Delivered", "DeadLettered"])
-    .describe("Pending, Delivered (acknowledged: never sent again) or DeadLettered (given up)."),
-  attempts: z.number().int().nonnegative().describe("Sends tried so far."),
-  nextAttemptAt: z
-    .string()
-    .optional()
-    .describe("When a Pending delivery is tried again (backoff, or the sink's Retry-After)."),
-  deliveredAt: z.string().optional().describe("When the sink acknowledged it."),
-  lastError: z
-    .string()
-    .optional()
-    .describe("Why the last attempt failed (the sink's status or the network error; never its URL)."),
-});
-export type NotificationDelivery = z.infer<typeof NotificationDelivery>;
-
-/**
- * The outbox: one record per transition, written in the same status write as the transition
- * itself, so it is durable exactly when the transition is (ADR 0007). The notifier fills in
- * `deliveries` and works them off; the record is the idempotency key's source.
+ * The outbox: one record per transition people are told of, written by the status's owner
+ * in the same status write as the transition itself, so it is durable exactly when the
+ * transition is (ADR 0012). The record is what is said; who has been told is the delivery
+ * ledger (below), which the notifier alone writes.
  */
 export const NotificationRecord = z.object({
   id: z
@@ -49,11 +28,45 @@ export const NotificationRecord = z.object({
     )
     .optional()
     .describe("The commands awaiting approval at the transition (AwaitingApproval)."),
-  deliveries: z
-    .array(NotificationDelivery)
-    .optional()
-    .describe(
-      "Per sink; absent until the notifier has chosen the sinks (by the NotificationPolicies of the namespace).",
-    ),
 });
 export type NotificationRecord = z.infer<typeof NotificationRecord>;
+
+/**
+ * One sink's delivery of one record. `Pending` until the sink acknowledged it (a 2xx): then
+ * `Delivered`, and never sent again; `DeadLettered` after the sink's last attempt or an
+ * answer that retrying cannot change (a 4xx other than 408, 425 and 429), with the error kept.
+ */
+export const NotificationDelivery = z.object({
+  state: z.enum(["Pending", "Delivered", "DeadLettered"]),
+  attempts: z.number().int().nonnegative(),
+  nextAttemptAt: z.string().optional(),
+  deliveredAt: z.string().optional(),
+  lastError: z.string().optional(),
+});
+export type NotificationDelivery = z.infer<typeof NotificationDelivery>;
+
+/**
+ * Record id → sink (`<NotificationPolicy>/<sink>`) → delivery. A record with no entry has
+ * not had its sinks chosen yet; one with an empty map went to no sink.
+ */
+export const DeliveryLedger = z.record(z.string(), z.record(z.string(), NotificationDelivery));
+export type DeliveryLedger = z.infer<typeof DeliveryLedger>;
+
+/**
+ * Where the ledger is kept: an annotation of the remediation, which only the notifier
+ * writes, as a merge of that one key (so it never meets the owner's status writes, and the
+ * owner's never undo it); on the API server, so a failover loses nothing.
+ */
+export const DELIVERY_LEDGER_ANNOTATION = "steward.dev/notifications";
+
+/** The ledger a remediation carries; an absent or unreadable one is empty. */
+export function deliveryLedger(remediation: AgentRemediation): DeliveryLedger {
+  const text = remediation.metadata.annotations?.[DELIVERY_LEDGER_ANNOTATION];
+  if (text === undefined) return {};
+  try {
+    const parsed = DeliveryLedger.safeParse(JSON.parse(text));
+    return parsed.success ? parsed.data : {};
+  } catch {
+    return {};
+  }
+}

@@ -5,7 +5,7 @@ import type { Condition } from "../api/meta.js";
 import type { RemediationPolicy } from "../api/policy.js";
 import { sinkEvents, sinkType, type NotificationPolicy } from "../api/notification-policy.js";
 import type { AlertEvidence } from "../api/alerts.js";
-import type { NotificationRecord } from "../api/notifications.js";
+import { deliveryLedger } from "../api/notifications.js";
 import type {
   AgentRemediation,
   ContainerEvidence,
@@ -174,19 +174,17 @@ function alertEvidenceLines(alert: AlertEvidence): string[] {
   ];
 }
 
-function notificationsTable(records: readonly NotificationRecord[]): string {
+function notificationsTable(r: AgentRemediation): string {
+  const ledger = deliveryLedger(r);
   return table(
     ["EVENT", "AT", "SINK", "STATE", "ATTEMPTS", "LAST ERROR"],
-    records.flatMap((n) =>
-      (n.deliveries ?? [undefined]).map((d) => [
-        n.event,
-        n.at,
-        d?.sink ?? "<choosing sinks>",
-        d?.state ?? "Pending",
-        String(d?.attempts ?? 0),
-        d?.lastError ?? "",
-      ]),
-    ),
+    (r.status?.notifications ?? []).flatMap((n) => {
+      const sinks = ledger[n.id];
+      if (sinks === undefined) return [[n.event, n.at, "<choosing sinks>", "Pending", "0", ""]];
+      const entries = Object.entries(sinks);
+      if (entries.length === 0) return [[n.event, n.at, "<no sink wants it>", "", "", ""]];
+      return entries.map(([sink, d]) => [n.event, n.at, sink, d.state, String(d.attempts), d.lastError ?? ""]);
+    }),
   );
 }
 
@@ -226,7 +224,7 @@ function describeRemediation(r: AgentRemediation, now: Date): string {
     ),
     field("Summary", status.summary),
     field("Usage", status.usage ? describeUsage(status.usage) : undefined),
-    section("Notifications", notificationsTable(status.notifications ?? [])),
+    section("Notifications", notificationsTable(r)),
   ];
   if (status.reason === "NoModelConfigured") lines.push("", ...NO_MODEL_HELP);
   return lines.join("\n");

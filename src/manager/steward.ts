@@ -28,7 +28,6 @@ import { objectKey } from "../api/resources.js";
 import { AlertIntake } from "./alert-intake.js";
 import type { ObserverSet } from "../reconcile/observation.js";
 import { NotificationReconciler } from "../notify/notifier.js";
-import { ConditionalStatusWriter } from "../notify/status-writer.js";
 import { SinkSender } from "../notify/send.js";
 import { PolicySecrets } from "../notify/secrets.js";
 import { defaultKubeConfig } from "../kube/config.js";
@@ -141,7 +140,7 @@ export async function startSteward(
   });
 
   const notifyQueue = new WorkQueue();
-  const notifier = notificationController(config, { store, cache, queue: notifyQueue, metrics, fence, logger });
+  const notifier = notificationController(config, { cache, queue: notifyQueue, metrics, fence, logger });
 
   store.watch((event) => {
     index.apply(event);
@@ -205,14 +204,13 @@ function alertIntake(
 }
 
 /**
- * The notifier: delivers each remediation's outbox. Reads from the cache; acknowledgements
- * are written on the stored status as it is then (ConditionalStatusWriter). Secrets from
+ * The notifier: delivers each remediation's outbox. Reads from the cache and keeps its
+ * delivery ledger in an annotation (through the cache: read-your-writes). Secrets from
  * files, and from Secrets with the kubernetes store.
  */
 function notificationController(
   config: RunConfig,
   deps: {
-    store: Store;
     cache: CachedStore;
     queue: WorkQueue;
     metrics: StewardMetrics;
@@ -225,7 +223,6 @@ function notificationController(
     name: "notify",
     reconciler: new NotificationReconciler({
       store: deps.cache,
-      writer: new ConditionalStatusWriter({ read: deps.store, write: deps.cache }),
       sender: new SinkSender(new PolicySecrets(kubeConfig)),
       access: { store: config.store, stateDir: config.store === "file" ? config.stateDir : undefined },
       metrics: deps.metrics,

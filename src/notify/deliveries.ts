@@ -1,12 +1,13 @@
 import type { Severity } from "../api/alerts.js";
 import { sinkEvents, type NotificationPolicy, type NotificationSink } from "../api/notification-policy.js";
-import type { NotificationDelivery, NotificationRecord } from "../api/notifications.js";
-import type { AgentRemediation, RemediationStatus } from "../api/remediation.js";
+import type { DeliveryLedger, NotificationDelivery, NotificationRecord } from "../api/notifications.js";
+import type { AgentRemediation } from "../api/remediation.js";
 import { backoffDelay } from "../resilience/backoff.js";
 
 /**
- * The outbox's delivery side, as pure functions over a remediation's status: which sinks a
- * record goes to, which delivery is due, and what a send's outcome does to the record.
+ * The outbox's delivery side, as pure functions over a remediation's records (its status)
+ * and its delivery ledger (see DeliveryLedger): which sinks a record goes to, which
+ * delivery is due, and what a send's outcome does to the ledger.
  */
 
 /** Backoff between attempts of one delivery: 1 s doubling to 5 min, ±20 %, or the sink's Retry-After if longer. */
@@ -15,9 +16,9 @@ export const DELIVERY_BACKOFF = { initialMs: 1_000, maxMs: 300_000 };
 /** The result of one send. */
 export type SendOutcome =
   | { type: "delivered" }
-  /** Worth trying again: a network error, 408, 429, 5xx; `retryAfterMs` from the sink. */
+  /** Worth trying again: a network error, 408, 425, 429, 5xx; `retryAfterMs` from the sink. */
   | { type: "retry"; error: string; retryAfterMs?: number }
-  /** Trying again cannot help (another 4xx, a redirect, a missing secret): dead-lettered at once. */
+  /** Trying again cannot help (another 4xx, a redirect, a refused URL): dead-lettered at once. */
   | { type: "permanent"; error: string };
 
 export interface SinkRef {
@@ -25,7 +26,7 @@ export interface SinkRef {
   sink: NotificationSink;
 }
 
-/** `<policy>/<sink>`, as deliveries name their sink. */
+/** `<policy>/<sink>`, as the ledger names a sink. */
 export function sinkId(ref: SinkRef): string {
   return `${ref.policy.metadata.name}/${ref.sink.name}`;
 }
@@ -47,48 +48,46 @@ export function sinksFor(
 }
 
 /**
- * Chooses the sinks of every record that has none chosen yet: a Pending delivery per sink
- * (an empty list when no sink wants it, which settles the record). Pure.
+ * The ledger with the sinks of every record that has none chosen yet (a Pending delivery
+ * each; none when no sink wants it, which settles the record), and without the entries of
+ * records the outbox no longer holds. Returns `ledger` itself when nothing changed. Pure.
  */
 export function expand(
-  status: RemediationStatus,
-  remediation: AgentRemediation,
-  policies: readonly NotificationPolicy[],
-): RemediationStatus {
-  const records = status.notifications ?? [];
-  if (records.every((r) => r.deliveries !== undefined)) return status;
-  return {
-    ...status,
-    notifications: records.map((record) =>
-      record.deliveries !== undefined
-        ? record
-        : {
-            ...record,
-            deliveries: sinksFor(record, remediation, policies).map((ref) => ({
-              sink: sinkId(ref),
-              state: "Pending" as const,
-              attempts: 0,
-            })),
-          },
-    ),
-  };
+  records: readonly NotificationRecord[],
+  ledger: DeliveryLedger,
+  choose: (record: NotificationRecord) => readonly string[],
+): DeliveryLedger {
+  const ids = new Set(records.map((r) => r.id));
+  const fresh = records.filter((r) => ledger[r.id] === undefined);
+  const stale = Object.keys(ledger).filter((id) => !ids.has(id));
+  if (fresh.length === 0 && stale.length === 0) return ledger;
+  const next: DeliveryLedger = Object.fromEntries(Object.entries(ledger).filter(([id]) => ids.has(id)));
+  for (const record of fresh) {
+    next[record.id] = Object.fromEntries(choose(record).map((sink) => [sink, { state: "Pending", attempts: 0 }]));
+  }
+  return next;
 }
 
 export interface DueDelivery {
   record: NotificationRecord;
+  sink: string;
   delivery: NotificationDelivery;
 }
 
 /**
  * The deliveries to send now: per sink, the oldest record still Pending for it (a sink
  * gets one remediation's events in order: never Resolved before Opened), if its next
- * attempt is due. Records must be expanded.
+ * attempt is due. Records must have their sinks chosen (expand).
  */
-export function dueDeliveries(status: RemediationStatus, now: Date): DueDelivery[] {
+export function dueDeliveries(
+  records: readonly NotificationRecord[],
+  ledger: DeliveryLedger,
+  now: Date,
+): DueDelivery[] {
   const first = new Map<string, DueDelivery>();
-  for (const record of status.notifications ?? []) {
-    for (const delivery of record.deliveries ?? []) {
-      if (delivery.state === "Pending" && !first.has(delivery.sink)) first.set(delivery.sink, { record, delivery });
+  for (const record of records) {
+    for (const [sink, delivery] of Object.entries(ledger[record.id] ?? {})) {
+      if (delivery.state === "Pending" && !first.has(sink)) first.set(sink, { record, sink, delivery });
     }
   }
   return [...first.values()].filter(
@@ -97,9 +96,9 @@ export function dueDeliveries(status: RemediationStatus, now: Date): DueDelivery
 }
 
 /** Milliseconds until the next Pending delivery is due (0: now); undefined when none is pending. */
-export function nextDueInMs(status: RemediationStatus, now: Date): number | undefined {
-  const waits = (status.notifications ?? []).flatMap((r) =>
-    (r.deliveries ?? [])
+export function nextDueInMs(ledger: DeliveryLedger, now: Date): number | undefined {
+  const waits = Object.values(ledger).flatMap((sinks) =>
+    Object.values(sinks)
       .filter((d) => d.state === "Pending")
       .map((d) => Math.max(0, (d.nextAttemptAt ? Date.parse(d.nextAttemptAt) : 0) - now.getTime())),
   );
@@ -107,45 +106,51 @@ export function nextDueInMs(status: RemediationStatus, now: Date): number | unde
 }
 
 /** Pending deliveries, and records whose sinks are still to be chosen. */
-export function pendingCount(status: RemediationStatus | undefined): number {
-  return (status?.notifications ?? []).reduce(
-    (n, r) => n + (r.deliveries === undefined ? 1 : r.deliveries.filter((d) => d.state === "Pending").length),
-    0,
-  );
+export function pendingCount(records: readonly NotificationRecord[], ledger: DeliveryLedger): number {
+  return records.reduce((n, r) => {
+    const sinks = ledger[r.id];
+    return n + (sinks === undefined ? 1 : Object.values(sinks).filter((d) => d.state === "Pending").length);
+  }, 0);
 }
 
 /**
- * The record `recordId`'s delivery to `sink` after a send: Delivered; or one more attempt
+ * The ledger after a send of record `recordId` to `sink`: Delivered; or one more attempt
  * with the next one after the backoff (or Retry-After); or DeadLettered after `maxAttempts`
- * or on a permanent failure. A delivery that is no longer Pending is left alone (it was
- * settled meanwhile). Pure but for `random`, the backoff's jitter.
+ * or on a permanent failure. A delivery that is no longer Pending is left alone. Pure but
+ * for `random`, the backoff's jitter.
  */
 export function applyOutcome(
-  status: RemediationStatus,
+  ledger: DeliveryLedger,
   target: { recordId: string; sink: string; maxAttempts: number },
   outcome: SendOutcome,
   context: { now: Date; random?: () => number },
-): RemediationStatus {
-  const settle = (d: NotificationDelivery): NotificationDelivery => {
-    if (d.sink !== target.sink || d.state !== "Pending") return d;
-    const attempts = d.attempts + 1;
-    const now = context.now.toISOString();
-    if (outcome.type === "delivered") return { sink: d.sink, state: "Delivered", attempts, deliveredAt: now };
-    if (outcome.type === "permanent" || attempts >= target.maxAttempts)
-      return { sink: d.sink, state: "DeadLettered", attempts, lastError: outcome.error };
-    const backoff = backoffDelay(attempts - 1, DELIVERY_BACKOFF, context.random);
-    const wait = Math.max(backoff, outcome.retryAfterMs ?? 0);
-    return {
-      ...d,
-      attempts,
-      lastError: outcome.error,
-      nextAttemptAt: new Date(context.now.getTime() + wait).toISOString(),
-    };
-  };
+): DeliveryLedger {
+  const before = ledger[target.recordId]?.[target.sink];
+  if (before?.state !== "Pending") return ledger;
   return {
-    ...status,
-    notifications: (status.notifications ?? []).map((r) =>
-      r.id === target.recordId && r.deliveries ? { ...r, deliveries: r.deliveries.map(settle) } : r,
-    ),
+    ...ledger,
+    [target.recordId]: {
+      ...ledger[target.recordId],
+      [target.sink]: settle(before, target.maxAttempts, outcome, context),
+    },
+  };
+}
+
+function settle(
+  d: NotificationDelivery,
+  maxAttempts: number,
+  outcome: SendOutcome,
+  context: { now: Date; random?: () => number },
+): NotificationDelivery {
+  const attempts = d.attempts + 1;
+  if (outcome.type === "delivered") return { state: "Delivered", attempts, deliveredAt: context.now.toISOString() };
+  if (outcome.type === "permanent" || attempts >= maxAttempts)
+    return { state: "DeadLettered", attempts, lastError: outcome.error };
+  const wait = Math.max(backoffDelay(attempts - 1, DELIVERY_BACKOFF, context.random), outcome.retryAfterMs ?? 0);
+  return {
+    state: "Pending",
+    attempts,
+    lastError: outcome.error,
+    nextAttemptAt: new Date(context.now.getTime() + wait).toISOString(),
   };
 }

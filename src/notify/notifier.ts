@@ -1,6 +1,11 @@
-import type { NotificationPolicy } from "../api/notification-policy.js";
-import type { NotificationRecord } from "../api/notifications.js";
-import type { AgentRemediation, RemediationStatus } from "../api/remediation.js";
+import { sinkType, type NotificationPolicy } from "../api/notification-policy.js";
+import {
+  DELIVERY_LEDGER_ANNOTATION,
+  deliveryLedger,
+  type DeliveryLedger,
+  type NotificationRecord,
+} from "../api/notifications.js";
+import type { AgentRemediation } from "../api/remediation.js";
 import type { Fence } from "../kube/fence.js";
 import {
   DONE,
@@ -10,10 +15,9 @@ import {
   type ReconcileRequest,
   type ReconcileResult,
 } from "../reconcile/reconciler.js";
-import type { ObjectRef, Store } from "../store/store.js";
+import type { Store } from "../store/store.js";
 import type { Logger } from "../telemetry/logging.js";
 import type { StewardMetrics } from "../telemetry/metrics.js";
-import { sinkType } from "../api/notification-policy.js";
 import {
   applyOutcome,
   dueDeliveries,
@@ -21,6 +25,7 @@ import {
   nextDueInMs,
   pendingCount,
   sinkId,
+  sinksFor,
   type DueDelivery,
   type SendOutcome,
   type SinkRef,
@@ -28,22 +33,9 @@ import {
 import { buildNotice, type StoreAccess } from "./notice.js";
 import type { SinkSender } from "./send.js";
 
-/**
- * Applies a change to a remediation's status on top of what is stored at that moment (not
- * on a copy read earlier), so a delivery's acknowledgement and another writer's transition
- * never overwrite each other. Resolves with the object written, or undefined when it is gone.
- */
-export interface RemediationStatusWriter {
-  update(
-    ref: ObjectRef,
-    change: (status: RemediationStatus, remediation: AgentRemediation) => RemediationStatus,
-  ): Promise<AgentRemediation | undefined>;
-}
-
 export interface NotifierDeps {
-  /** Reads (the cache); writes go through `writer`. */
+  /** Reads (the cache), and the ledger's writes (annotate: a merge of that one key). */
   store: Store;
-  writer: RemediationStatusWriter;
   sender: Pick<SinkSender, "send">;
   access: StoreAccess;
   metrics: StewardMetrics;
@@ -56,12 +48,14 @@ export interface NotifierDeps {
 const MIN_REQUEUE_MS = 50;
 
 /**
- * Delivers a remediation's outbox (status.notifications): chooses each new record's sinks
- * by the namespace's NotificationPolicies, sends what is due (per sink in order), and
- * records each outcome in the status at once. At least once: a record is sent until its
- * sink acknowledges it, also after a crash or a restart (the outbox is in the status); never
- * again once its acknowledgement is recorded. Between the send and that record a crash
- * sends it once more, with the same Idempotency-Key.
+ * Delivers a remediation's outbox (`status.notifications`, written by the status's owner
+ * with each transition): chooses each new record's sinks by the namespace's
+ * NotificationPolicies, sends what is due (per sink in order), and records each outcome in
+ * the delivery ledger at once. At least once: a record is sent until its sink acknowledges
+ * it, also across crashes, restarts and failovers (records and ledger are on the object);
+ * never again once its acknowledgement is recorded. Between the send and that record, a
+ * crash sends it once more, with the same Idempotency-Key. The notifier is the ledger's only
+ * writer and never writes the status (ADR 0008, 0012).
  */
 export class NotificationReconciler implements Reconciler {
   private readonly now: () => Date;
@@ -74,78 +68,65 @@ export class NotificationReconciler implements Reconciler {
   async reconcile(request: ReconcileRequest, context: ReconcileContext): Promise<ReconcileResult> {
     const ref = { namespace: request.namespace, name: request.name };
     const remediation = await this.deps.store.get("AgentRemediation", ref);
-    if (!remediation?.status || pendingCount(remediation.status) === 0) return this.settled(request.key, undefined);
+    const records = remediation?.status?.notifications ?? [];
+    const stored = remediation ? deliveryLedger(remediation) : {};
+    if (!remediation || (pendingCount(records, stored) === 0 && Object.keys(stored).length <= records.length)) {
+      return this.settled(request.key, records, stored);
+    }
     const policies = await this.deps.store.list("NotificationPolicy", ref.namespace);
-    const expanded = expand(remediation.status, remediation, policies);
-    let status: RemediationStatus = expanded;
-    const due = dueDeliveries(expanded, this.now());
-    if (due.length === 0 && expanded !== remediation.status) {
-      status = (await this.write(ref, { policies })) ?? expanded;
-    }
-    for (const item of due) {
+    const choose = (record: NotificationRecord): string[] => sinksFor(record, remediation, policies).map(sinkId);
+    let ledger = expand(records, stored, choose);
+    if (ledger !== stored) await this.write(remediation, ledger);
+    for (const item of dueDeliveries(records, ledger, this.now())) {
       const outcome = await this.deliver(remediation, item, { policies, context });
-      status = (await this.write(ref, { policies, item, outcome })) ?? status;
+      const maxAttempts = findSink(policies, item.sink)?.sink.maxAttempts ?? 1;
+      ledger = applyOutcome(ledger, { recordId: item.record.id, sink: item.sink, maxAttempts }, outcome, {
+        now: this.now(),
+      });
+      await this.write(remediation, ledger);
     }
-    return this.settled(request.key, status);
+    return this.settled(request.key, records, ledger);
   }
 
-  /** Sends one delivery; a sink that is gone, or a closed fence, is an outcome too. */
+  /** Sends one delivery; a sink that is gone is an outcome too. A closed fence throws (retried once leading). */
   private async deliver(
     remediation: AgentRemediation,
-    { record, delivery }: DueDelivery,
+    item: DueDelivery,
     input: { policies: readonly NotificationPolicy[]; context: ReconcileContext },
   ): Promise<SendOutcome> {
-    const ref = findSink(input.policies, delivery.sink);
-    if (!ref) return { type: "permanent", error: `NotificationPolicy sink ${delivery.sink} no longer exists` };
-    this.deps.fence.check(`sending the ${record.event} notification of ${remediation.metadata.name}`);
-    const notice = buildNotice(remediation, record, this.deps.access);
+    const ref = findSink(input.policies, item.sink);
+    if (!ref) return { type: "permanent", error: `NotificationPolicy sink ${item.sink} no longer exists` };
+    this.deps.fence.check(`sending the ${item.record.event} notification of ${remediation.metadata.name}`);
+    const notice = buildNotice(remediation, item.record, this.deps.access);
     const outcome = await this.deps.sender.send(ref, notice, input.context.signal);
-    this.report(remediation, { record, delivery, ref, outcome, logger: input.context.logger });
+    this.report(remediation, { item, ref, outcome, logger: input.context.logger });
     return outcome;
   }
 
-  private async write(
-    ref: ObjectRef,
-    input: { policies: readonly NotificationPolicy[]; item?: DueDelivery; outcome?: SendOutcome },
-  ): Promise<RemediationStatus | undefined> {
-    const { policies, item, outcome } = input;
-    const now = this.now();
-    const written = await this.deps.writer.update(ref, (status, remediation) => {
-      const expanded = expand(status, remediation, policies);
-      if (!item || !outcome) return expanded;
-      const sink = findSink(policies, item.delivery.sink)?.sink;
-      const target = { recordId: item.record.id, sink: item.delivery.sink, maxAttempts: sink?.maxAttempts ?? 1 };
-      return applyOutcome(expanded, target, outcome, { now });
+  private async write(remediation: AgentRemediation, ledger: DeliveryLedger): Promise<void> {
+    await this.deps.store.annotate("AgentRemediation", remediation.metadata, {
+      [DELIVERY_LEDGER_ANNOTATION]: JSON.stringify(ledger),
     });
-    return written?.status;
   }
 
   private report(
     remediation: AgentRemediation,
-    sent: {
-      record: NotificationRecord;
-      delivery: { sink: string; attempts: number };
-      ref: SinkRef;
-      outcome: SendOutcome;
-      logger: Logger;
-    },
+    sent: { item: DueDelivery; ref: SinkRef; outcome: SendOutcome; logger: Logger },
   ): void {
-    const { record, delivery, ref, outcome, logger } = sent;
+    const { item, ref, outcome, logger } = sent;
     const type = sinkType(ref.sink);
-    const final = outcome.type === "permanent" || delivery.attempts + 1 >= ref.sink.maxAttempts;
+    const final = outcome.type === "permanent" || item.delivery.attempts + 1 >= ref.sink.maxAttempts;
     const result = outcome.type === "delivered" ? "delivered" : final ? "dead_letter" : "retry";
     this.deps.metrics.notifications.inc({ sink: type, result });
     const meta = {
       remediation: remediation.metadata.name,
-      event: record.event,
-      sink: delivery.sink,
-      attempt: delivery.attempts + 1,
+      event: item.record.event,
+      sink: item.sink,
+      attempt: item.delivery.attempts + 1,
     };
     if (outcome.type === "delivered") {
-      this.deps.metrics.notificationDeliverySeconds.observe(
-        { sink: type },
-        (this.now().getTime() - Date.parse(record.at)) / 1000,
-      );
+      const seconds = (this.now().getTime() - Date.parse(item.record.at)) / 1000;
+      this.deps.metrics.notificationDeliverySeconds.observe({ sink: type }, seconds);
       logger.info("notification delivered", meta);
     } else if (final) {
       logger.error("notification dead-lettered: not sent", { ...meta, error: outcome.error });
@@ -155,12 +136,12 @@ export class NotificationReconciler implements Reconciler {
   }
 
   /** Keeps the pending gauge, and comes back when the next delivery is due. */
-  private settled(key: string, status: RemediationStatus | undefined): ReconcileResult {
-    const count = pendingCount(status);
+  private settled(key: string, records: readonly NotificationRecord[], ledger: DeliveryLedger): ReconcileResult {
+    const count = pendingCount(records, ledger);
     if (count === 0) this.pending.delete(key);
     else this.pending.set(key, count);
     this.deps.metrics.notificationsPending.set([...this.pending.values()].reduce((a, b) => a + b, 0));
-    const wait = status ? nextDueInMs(status, this.now()) : undefined;
+    const wait = nextDueInMs(ledger, this.now());
     return wait === undefined ? DONE : requeueAfter(Math.max(MIN_REQUEUE_MS, wait));
   }
 }

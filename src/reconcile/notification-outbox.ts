@@ -2,11 +2,12 @@ import type { NotificationEvent, NotificationRecord } from "../api/notifications
 import type { RemediationPhase, RemediationStatus } from "../api/remediation.js";
 
 /**
- * The notification outbox's write side (ADR 0007). Whoever writes a remediation's status
- * passes the status before and after through `withTransitionRecord`, so the record of a
- * transition people must hear of is part of the very write that makes the transition:
- * durable exactly when the transition is, never without it, never after it. The notifier
- * (src/notify/) reads the records and delivers them.
+ * The notification outbox's write side (ADR 0012). The status's one writer
+ * (RemediationStatusWriter) passes every write through `withTransitionRecord`, and so does
+ * the creation of a remediation (newRemediation): the record of a transition people must
+ * hear of is part of the very write that makes the transition, durable exactly when the
+ * transition is, never without it, never after it. The notifier (src/notify/) reads the
+ * records and delivers them.
  */
 
 /** Phases whose arrival is told, by the event that tells it. */
@@ -18,8 +19,8 @@ const EVENT_OF_PHASE: Partial<Record<RemediationPhase, NotificationEvent>> = {
 };
 
 /**
- * Records kept per remediation: delivered and dead-lettered ones beyond this are dropped,
- * oldest first (a remediation sees a handful of transitions; this bounds a pathological one).
+ * Records kept per remediation: beyond this the oldest are dropped (a remediation sees a
+ * handful of transitions; this bounds a pathological one, whose oldest news is stale).
  */
 export const MAX_NOTIFICATION_RECORDS = 50;
 
@@ -80,16 +81,6 @@ function nextNumber(records: readonly NotificationRecord[]): number {
   return Math.max(0, ...numbers) + 1;
 }
 
-/** Drops the oldest settled records beyond MAX_NOTIFICATION_RECORDS; never one still to deliver. */
 function bounded(records: NotificationRecord[]): NotificationRecord[] {
-  let excess = records.length - MAX_NOTIFICATION_RECORDS;
-  if (excess <= 0) return records;
-  return records.filter((r) => {
-    const settled = r.deliveries !== undefined && r.deliveries.every((d) => d.state !== "Pending");
-    if (excess > 0 && settled) {
-      excess -= 1;
-      return false;
-    }
-    return true;
-  });
+  return records.slice(-MAX_NOTIFICATION_RECORDS);
 }

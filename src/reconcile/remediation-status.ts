@@ -28,6 +28,7 @@ import type {
 import type { EventRecorder, StewardEvent } from "../store/events.js";
 import type { Store } from "../store/store.js";
 import { emptyRemediationStatus } from "./remediations.js";
+import { withTransitionRecord } from "./notification-outbox.js";
 import type { SessionOutcome } from "./session-runner.js";
 
 /** What a session ends as, once it no longer waits for a person. */
@@ -238,7 +239,8 @@ export class RemediationStatusWriter implements RemediationStatusPort {
 
   async apply(change: RemediationStatusChange, auditHead?: AuditHead): Promise<void> {
     const before = this.status;
-    const changed = applyStatusChange(before, change);
+    // A transition people are told of carries its outbox record in this same write (ADR 0012).
+    const changed = withTransitionRecord(before, applyStatusChange(before, change), new Date());
     const next = auditHead === undefined ? changed : { ...changed, auditHead };
     if (isDeepStrictEqual(next, before)) return;
     const { namespace, name } = this.remediation.metadata;

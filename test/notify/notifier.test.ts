@@ -5,11 +5,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, it } from "node:test";
 import type { AgentRemediation } from "../../src/api/remediation.js";
+import { deliveryLedger } from "../../src/api/notifications.js";
 import { OPEN_FENCE } from "../../src/kube/fence.js";
 import { NotificationReconciler } from "../../src/notify/notifier.js";
 import { PolicySecrets } from "../../src/notify/secrets.js";
 import { SinkSender } from "../../src/notify/send.js";
-import { ConditionalStatusWriter } from "../../src/notify/status-writer.js";
 import { Controller } from "../../src/reconcile/controller.js";
 import { WorkQueue } from "../../src/reconcile/queue.js";
 import { FileStore } from "../../src/store/file/file-store.js";
@@ -33,7 +33,6 @@ class Notifier {
       name: "notify",
       reconciler: new NotificationReconciler({
         store,
-        writer: new ConditionalStatusWriter({ read: store, write: store }),
         sender: new SinkSender(new PolicySecrets(undefined)),
         access: { store: "file", stateDir: store.dir },
         metrics: this.metrics,
@@ -112,7 +111,7 @@ async function setup(
 
 async function deliveryOf(store: FileStore, record = "Opened-1"): Promise<Record<string, unknown> | undefined> {
   const r = await store.get("AgentRemediation", { namespace: "default", name: "etcd-etcd1-a1b2c3" });
-  return r?.status?.notifications?.find((n) => n.id === record)?.deliveries?.[0];
+  return r ? deliveryLedger(r)[record]?.["oncall/ops"] : undefined;
 }
 
 describe("the notifier against a real HTTP receiver on 127.0.0.1", () => {
@@ -185,7 +184,6 @@ describe("the notifier against a real HTTP receiver on 127.0.0.1", () => {
     );
     const delivery = await deliveryOf(current.store);
     assert.deepEqual(delivery, {
-      sink: "oncall/ops",
       state: "DeadLettered",
       attempts: 2,
       lastError: "HTTP 503: overloaded",
