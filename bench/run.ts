@@ -23,6 +23,7 @@ import { startPrometheus } from "./lib/prometheus.js";
 import { checkTargets, renderMarkdown, renderTable, type BenchReport, type Machine } from "./lib/report.js";
 import { renderChart } from "./lib/svg.js";
 import * as faults from "./scenarios/faults.js";
+import * as alerts from "./scenarios/alerts.js";
 import type { FaultResult } from "./scenarios/faults.js";
 import {
   prepareKubeNamespace,
@@ -83,6 +84,7 @@ async function runFaults(): Promise<FaultResult[]> {
     rows.push(row);
   }
   rows.push(await faults.prometheusDown({ ...options, runs: 3 }));
+  rows.push(...(await alerts.alertRows({ ...options, runs: 3 })));
   return rows;
 }
 

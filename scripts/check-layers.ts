@@ -21,6 +21,7 @@ export const LAYERS: readonly (readonly string[])[] = [
   ["observe"], // what is: Docker, Kubernetes workloads, Prometheus
   ["act"], // what Steward changes: Docker and Kubernetes actuators
   ["reconcile"], // drift, plans, the controllers, the remediation lifecycle
+  ["notify"], // the notification outbox's delivery: sinks, secrets, the notifier
   ["agent"], // the Claude session, tools, policy engine, audit trail
   ["server"], // HTTP endpoints: operability
   ["manager"], // the running program: configuration, targets, leadership, start and stop

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Makes the machine ready for the integration tests and the demo: the real Docker engine,
-# compose, Prometheus and etcd from Debian, Chromium for the console's browser tests, and the two local images (no registry is
+# compose, Prometheus, Alertmanager and etcd from Debian, Chromium for the console's browser
+# tests, and the two local images (no registry is
 # reachable, see scripts/build-images.sh). Everything binds 127.0.0.1 only.
 #
 # Usage: scripts/engines.sh up|down|restart-docker [SECONDS]
@@ -32,7 +33,9 @@ DOCKERD_FLAGS+=("${extra_flags[@]}")
 # chromium: the console's browser tests. containernetworking-plugins: the loopback CNI
 # plugin of the test node (scripts/control-plane.sh up --node; its containerd comes with docker.io).
 # zsh and fish: the shell-completion test runs steward's completion scripts in each shell.
-PACKAGES=(docker.io docker-compose prometheus etcd-server etcd-client busybox-static chromium containernetworking-plugins zsh fish)
+# prometheus-alertmanager: the real Alertmanager the alert-intake tests and the bench post
+# through (test/support/alerting.ts runs it and Prometheus as host processes).
+PACKAGES=(docker.io docker-compose prometheus prometheus-alertmanager etcd-server etcd-client busybox-static chromium containernetworking-plugins zsh fish)
 
 log() { printf '[engines %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 die() { printf '[engines] error: %s\n' "$*" >&2; exit 1; }
@@ -59,7 +62,7 @@ dockerd_pid() {
 
 missing_tools() {
   local tool
-  for tool in dockerd docker prometheus etcd etcdctl containerd zsh fish; do
+  for tool in dockerd docker prometheus prometheus-alertmanager etcd etcdctl containerd zsh fish; do
     command -v "$tool" >/dev/null 2>&1 || echo "$tool"
   done
   [ -x /usr/lib/cni/loopback ] || echo containernetworking-plugins

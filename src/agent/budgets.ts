@@ -4,6 +4,7 @@
  */
 import { formatDuration, parseDuration } from "../api/duration.js";
 import type { Budgets } from "../api/policy.js";
+import type { Provider } from "./providers.js";
 
 export interface SessionCounters {
   /** Model calls made. */
@@ -30,25 +31,54 @@ export interface ModelPrice {
 export type ModelFamily = "claude-opus-*" | "claude-sonnet-*" | "claude-haiku-*";
 
 /**
- * The one pricing table: Anthropic's list prices in USD per million tokens, per model
- * family. These are list prices as published; keep them current when prices change or a
- * family gains a model with a different price. Where a family's models differ, the table
- * holds the highest current price, so a budget is reached early rather than late: Opus 4.5
- * lists at 5/25 (so its estimate is 3x high) and older Haiku models are cheaper than
- * Haiku 4.5. Cache writes are priced at the 5-minute TTL rate (1.25x input), which is what
+ * Anthropic's list prices in USD per million tokens, per model family. These are list
+ * prices as published; keep them current when prices change or a family gains a model with
+ * a different price. Where a family's models differ, the table holds the highest current
+ * price, so a budget is reached early rather than late: Opus 4.5 lists at 5/25 (so its
+ * estimate is 3x high) and older Haiku models are cheaper than Haiku 4.5. Cache writes are
+ * priced at the 5-minute TTL rate (1.25x input), which is what
  * `cache_control: {type: "ephemeral"}` buys.
  */
-export const PRICING: Readonly<Record<ModelFamily, Readonly<ModelPrice>>> = {
+const ANTHROPIC_PRICING: Readonly<Record<ModelFamily, Readonly<ModelPrice>>> = {
   "claude-opus-*": { input: 15, output: 75, cacheWrite: 18.75, cacheRead: 1.5 },
   "claude-sonnet-*": { input: 3, output: 15, cacheWrite: 3.75, cacheRead: 0.3 },
   "claude-haiku-*": { input: 1, output: 5, cacheWrite: 1.25, cacheRead: 0.1 },
+};
+
+/**
+ * Bedrock and Vertex AI list Claude at Anthropic's prices on their global endpoints and up
+ * to 10 % above them on regional ones (a regional Bedrock model id or inference profile, a
+ * Vertex region other than `global`). The tables hold the regional price, so a budget is
+ * reached early rather than late wherever the model is served from.
+ */
+const REGIONAL_PREMIUM = 1.1;
+
+function withPremium(table: Readonly<Record<ModelFamily, Readonly<ModelPrice>>>): Record<ModelFamily, ModelPrice> {
+  const scaled = (p: ModelPrice): ModelPrice => ({
+    input: p.input * REGIONAL_PREMIUM,
+    output: p.output * REGIONAL_PREMIUM,
+    cacheWrite: p.cacheWrite * REGIONAL_PREMIUM,
+    cacheRead: p.cacheRead * REGIONAL_PREMIUM,
+  });
+  return {
+    "claude-opus-*": scaled(table["claude-opus-*"]),
+    "claude-sonnet-*": scaled(table["claude-sonnet-*"]),
+    "claude-haiku-*": scaled(table["claude-haiku-*"]),
+  };
+}
+
+/** The one pricing table, per provider (`steward run --provider`). */
+export const PRICING: Readonly<Record<Provider, Readonly<Record<ModelFamily, Readonly<ModelPrice>>>>> = {
+  anthropic: ANTHROPIC_PRICING,
+  bedrock: withPremium(ANTHROPIC_PRICING),
+  vertex: withPremium(ANTHROPIC_PRICING),
 };
 
 /** An unknown model is priced as the most expensive known family: a cost budget never under-counts. */
 export const FALLBACK_FAMILY: ModelFamily = "claude-opus-*";
 
 // `claude-sonnet-4-5-20250929` and the older `claude-3-5-sonnet-20241022` naming alike;
-// also with a provider prefix (`anthropic.claude-…`).
+// also Bedrock's (`global.anthropic.claude-…-v1:0`) and Vertex's (`claude-…@20250929`).
 const FAMILY = /claude-(?:[\d.-]+-)?(opus|sonnet|haiku)(?![a-z])/;
 
 /** The pricing family of a model id; undefined if it is none of the known families. */
@@ -57,9 +87,13 @@ export function modelFamily(model: string): ModelFamily | undefined {
   return match ? (`claude-${match[1]}-*` as ModelFamily) : undefined;
 }
 
-/** Estimated cost in USD of the tokens in `counters`, at `model`'s list price (see PRICING). */
-export function estimateCostUSD(model: string, counters: Readonly<SessionCounters>): number {
-  const price = PRICING[modelFamily(model) ?? FALLBACK_FAMILY];
+/** Estimated cost in USD of the tokens in `counters`, at `model`'s list price on `provider` (see PRICING). */
+export function estimateCostUSD(
+  model: string,
+  counters: Readonly<SessionCounters>,
+  provider: Provider = "anthropic",
+): number {
+  const price = PRICING[provider][modelFamily(model) ?? FALLBACK_FAMILY];
   const micro =
     counters.inputTokens * price.input +
     counters.outputTokens * price.output +
@@ -79,6 +113,8 @@ export type BudgetStep = "turn" | "toolCall" | "mutation";
 export interface BudgetOptions {
   /** The model, for maxCostUSD; without it the fallback (most expensive) price is used. */
   model?: string;
+  /** Whose prices; default anthropic. */
+  provider?: Provider;
   /** Default `turn`. */
   next?: BudgetStep;
 }
@@ -91,7 +127,7 @@ export interface BudgetExceeded {
 type Check = (
   c: Readonly<SessionCounters>,
   b: Budgets,
-  x: { nowMs: number; model: string | undefined },
+  x: { nowMs: number; model: string | undefined; provider: Provider | undefined },
 ) => BudgetExceeded | undefined;
 
 const reached = (budget: keyof Budgets, used: number, limit: number, what: string): BudgetExceeded | undefined =>
@@ -110,7 +146,7 @@ const CHECKS: Record<"duration" | "tokens" | "cost" | "turns" | "toolCalls" | "m
   },
   tokens: (c, b) => reached("maxTokens", totalTokens(c), b.maxTokens, "tokens"),
   cost(c, b, x) {
-    const cost = estimateCostUSD(x.model ?? "", c);
+    const cost = estimateCostUSD(x.model ?? "", c, x.provider);
     return cost >= b.maxCostUSD
       ? { budget: "maxCostUSD", message: `estimated $${cost.toFixed(4)} of $${b.maxCostUSD} spent` }
       : undefined;
@@ -149,7 +185,7 @@ export function exceededBudget(
   nowMs: number,
   options: BudgetOptions = {},
 ): BudgetExceeded | undefined {
-  const extra = { nowMs, model: options.model };
+  const extra = { nowMs, model: options.model, provider: options.provider };
   for (const name of CHECKS_BEFORE[options.next ?? "turn"]) {
     const hit = CHECKS[name](counters, budgets, extra);
     if (hit) return hit;

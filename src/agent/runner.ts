@@ -1,4 +1,3 @@
-import type Anthropic from "@anthropic-ai/sdk";
 import { parseDuration } from "../api/duration.js";
 import type { DesiredState } from "../api/desired-state.js";
 import type { AgentRemediation, Usage } from "../api/remediation.js";
@@ -19,6 +18,7 @@ import type { SessionOutcome, SessionRunContext, SessionRunner } from "../reconc
 import {
   changeStatus,
   runSession,
+  type MessagesClient,
   type SessionContext,
   type SessionState,
   type SessionStatus,
@@ -31,10 +31,14 @@ import type { DockerToolAccess, ToolEnvironment } from "./tools.js";
 import { toolsetFor } from "./toolsets.js";
 import { sanitizeForLog } from "../text/redact.js";
 import { sleep } from "../resilience/deadline.js";
+import { modelFor, type Provider } from "./providers.js";
+import { loadRunbook, type Runbook, type RunbookSources } from "./runbook.js";
 
 export interface AgentRunnerDeps {
   files: SessionFiles;
-  client: Anthropic;
+  client: MessagesClient;
+  /** Where `client` reaches Claude (prices, and which of a policy's models applies). */
+  provider: Provider;
   model: string;
   maxTokens: number;
   tools: {
@@ -48,6 +52,8 @@ export interface AgentRunnerDeps {
   /** How long verification waits for the signals to settle (a scrape, a health check). */
   verifyTimeoutMs: number;
   metrics: StewardMetrics;
+  /** Where an alert's runbook_url may point (files, URL prefixes); absent: runbooks are not read. */
+  runbooks?: RunbookSources;
 }
 
 const VERIFY_POLL_MS = 1_000;
@@ -172,13 +178,21 @@ export class AgentRunner implements SessionRunner {
     const { policy } = context;
     const start = sessionStart(remediation, await this.deps.files.load(namespace, name));
     if (start.type === "resume") return this.resume(remediation, start.state, records.audit);
-    if (start.type === "begin") return this.begin(input, records);
+    if (start.type === "begin") {
+      const { runbooks } = this.deps;
+      const runbook = runbooks ? await loadRunbook(remediation, runbooks, context.signal) : undefined;
+      return this.begin(input, records, runbook);
+    }
     context.logger.warn("continuing an agent session whose conversation is on another replica", {
       remediation: name,
       phase: remediation.status?.phase,
       sessionId: remediation.status?.sessionId,
     });
-    const handover = { model: policy.model ?? this.deps.model, outputCap: policy.budgets.outputCap, now: new Date() };
+    const handover = {
+      model: modelFor(policy, this.deps.provider, this.deps.model),
+      outputCap: policy.budgets.outputCap,
+      now: new Date(),
+    };
     return handOver(remediation, desiredState, handover, {
       ...records,
       saveState: (state) => this.deps.files.save(namespace, name, state),
@@ -210,16 +224,18 @@ export class AgentRunner implements SessionRunner {
     return state;
   }
 
-  private async begin(input: RunInput, records: RunRecords): Promise<SessionState> {
+  /** A new conversation: the incident (and the alert's runbook, if any) as the first message. */
+  private async begin(input: RunInput, records: RunRecords, runbook: Runbook | undefined): Promise<SessionState> {
     const { remediation, desiredState, context } = input;
     const { policy } = context;
     const now = new Date();
-    const model = policy.model ?? this.deps.model;
+    const model = modelFor(policy, this.deps.provider, this.deps.model);
+    const incident = incidentMessage(desiredState, remediation, policy.budgets.outputCap, runbook);
     const state: SessionState = {
       sessionId: newSessionId(now),
       model,
       attempt: 1,
-      messages: [{ role: "user", content: incidentMessage(desiredState, remediation, policy.budgets.outputCap) }],
+      messages: [{ role: "user", content: incident }],
       counters: {
         turns: 0,
         toolCalls: 0,
@@ -261,6 +277,7 @@ export class AgentRunner implements SessionRunner {
     return {
       model: {
         client: this.deps.client,
+        provider: this.deps.provider,
         system: systemPrompt(policy, desiredState.spec.target.kubernetes ? "kubernetes" : "docker"),
         maxTokens: this.deps.maxTokens,
       },
@@ -330,6 +347,7 @@ export class AgentRunner implements SessionRunner {
         invariants: observation.invariants,
         targetObserved: targetObserved(observation),
         unsettledWorkloads: unsettled,
+        alertResolved: await this.deps.observer.freshAlertResolution(remediation.spec.drift, signal),
       });
       if (cleared) return { cleared: true, details: "the drift that opened this incident is gone" };
       if (Date.now() >= deadline) {

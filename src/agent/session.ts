@@ -6,6 +6,7 @@ import type { ActionRecord, PendingApproval, RemediationStatus } from "../api/re
 import { errorMessage } from "../errors.js";
 import type { AuditLog } from "./audit.js";
 import { estimateCostUSD, exceededBudget, type SessionCounters } from "./budgets.js";
+import type { Provider } from "./providers.js";
 import { ModelUnavailableError, type SessionOutcome } from "../reconcile/session-runner.js";
 import type { RemediationStatusChange } from "../reconcile/remediation-status.js";
 import { isTransientApiError } from "./model-errors.js";
@@ -39,9 +40,24 @@ export interface SessionState {
   nudges: number;
 }
 
+/**
+ * What a session needs of an SDK client: a non-streaming `messages.create`. The Anthropic,
+ * Bedrock and Vertex clients all have it, with the same request and response types.
+ */
+export interface MessagesClient {
+  messages: {
+    create(
+      body: Anthropic.MessageCreateParamsNonStreaming,
+      options?: Anthropic.RequestOptions,
+    ): PromiseLike<Anthropic.Message>;
+  };
+}
+
 /** The model the session talks to, and what it sends on every turn besides the conversation. */
 export interface ModelAccess {
-  client: Anthropic;
+  client: MessagesClient;
+  /** Where the client reaches Claude: whose prices the cost budget uses. */
+  provider: Provider;
   system: string;
   maxTokens: number;
 }
@@ -105,6 +121,7 @@ export async function runSession(state: SessionState, ctx: SessionContext): Prom
     const exceeded = exceededBudget(state.counters, ctx.rules.policy.budgets, Date.now(), {
       next: "turn",
       model: state.model,
+      provider: ctx.model.provider,
     });
     if (exceeded) return escalate(state, ctx, `budget ${exceeded.budget} reached: ${exceeded.message}`);
     let response: Anthropic.Messages.Message;
@@ -123,7 +140,7 @@ export async function runSession(state: SessionState, ctx: SessionContext): Prom
   }
 }
 
-function callModel(state: SessionState, ctx: SessionContext): Promise<Anthropic.Messages.Message> {
+async function callModel(state: SessionState, ctx: SessionContext): Promise<Anthropic.Messages.Message> {
   const { client, system, maxTokens } = ctx.model;
   return client.messages.create(
     {
@@ -148,7 +165,7 @@ async function recordTurn(
   c.outputTokens += response.usage.output_tokens;
   c.cacheReadTokens += response.usage.cache_read_input_tokens ?? 0;
   c.cacheWriteTokens += response.usage.cache_creation_input_tokens ?? 0;
-  const costUSD = estimateCostUSD(state.model, c);
+  const costUSD = estimateCostUSD(state.model, c, ctx.model.provider);
   const { audit, status } = ctx.records;
   await audit.append("model_usage", {
     inputTokens: response.usage.input_tokens,
@@ -253,6 +270,7 @@ async function countToolCall(state: SessionState, ctx: SessionContext, use: Tool
   const exceeded = exceededBudget(state.counters, ctx.rules.policy.budgets, Date.now(), {
     next: "toolCall",
     model: state.model,
+    provider: ctx.model.provider,
   });
   if (exceeded) {
     const reason = `budget ${exceeded.budget} reached: ${exceeded.message}`;

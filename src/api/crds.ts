@@ -22,7 +22,9 @@
 import { stringify } from "yaml";
 import { z } from "zod";
 import { isRecord } from "../json.js";
+import { MATCHER_PREFIX_RE, MatcherText } from "./alert-matchers.js";
 import { CONDITION_EXPR_RE, ConditionText } from "./condition-expr.js";
+import { NotificationSink, SecretRef, SINK_TYPES } from "./notification-policy.js";
 import {
   DesiredStateSpec,
   InvariantFor,
@@ -185,6 +187,7 @@ const PRINTER_COLUMNS: Record<Kind, PrinterColumn[]> = {
     { name: "Session", type: "string", jsonPath: ".status.sessionId", priority: 1 },
   ],
   RemediationPolicy: [{ name: "Dry-Run", type: "boolean", jsonPath: ".spec.dryRun" }, AGE],
+  NotificationPolicy: [{ name: "Sinks", type: "string", jsonPath: ".spec.sinks[*].name" }, AGE],
 };
 
 /** Arrays keyed like maps (`x-kubernetes-list-type: map`), by path from the object's root. */
@@ -193,6 +196,7 @@ const LIST_MAPS: Record<Kind, Record<string, string[]>> = {
   DesiredState: { "spec.services": ["name"], "spec.invariants": ["name"], "status.conditions": ["type"] },
   AgentRemediation: { "status.conditions": ["type"] },
   RemediationPolicy: {},
+  NotificationPolicy: { "spec.sinks": ["name"] },
 };
 
 /** A CEL string literal: raw (no escapes are read), single-quoted. */
@@ -274,6 +278,9 @@ function refinements(): Map<unknown, StructuralSchema> {
       },
     ],
     [DesiredStateSpec._zod.def, { "x-kubernetes-validations": [workloadNamesRule()] }],
+    [MatcherText._zod.def, { pattern: MATCHER_PREFIX_RE.source }],
+    [SecretRef._zod.def, { oneOf: [{ required: ["file"] }, { required: ["secretKeyRef"] }] }],
+    [NotificationSink._zod.def, { oneOf: SINK_TYPES.map((type) => ({ required: [type] })) }],
   ]);
 }
 

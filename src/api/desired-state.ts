@@ -1,4 +1,5 @@
 import { z } from "zod";
+import { AlertSpec } from "./alerts.js";
 import { ConditionText } from "./condition-expr.js";
 import { Duration, durationAtMost } from "./duration.js";
 import { API_VERSION, Condition, ObjectMeta } from "./meta.js";
@@ -176,6 +177,13 @@ export const DesiredStateSpec = z
       cooldown: "5m",
     }).describe("What Steward may do about drift: simple fixes, then the agent."),
     interval: Duration.default("15s").describe("How often invariants are evaluated (and the DesiredState reconciled)."),
+    alerts: z
+      .array(AlertSpec)
+      .max(64)
+      .default([])
+      .describe(
+        "Alertmanager alerts this DesiredState owns: a matching alert that fires is drift (AlertFiring); needs steward run --alerts-addr.",
+      ),
   })
   .superRefine((spec, ctx) => {
     uniqueNames(spec.services, "services", ctx);
@@ -234,6 +242,7 @@ export const DriftType = z.enum([
   "WorkloadUnready",
   "PodCrashLooping",
   "InvariantViolated",
+  "AlertFiring",
 ]);
 export type DriftType = z.infer<typeof DriftType>;
 

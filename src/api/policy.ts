@@ -81,6 +81,18 @@ export const RemediationPolicySpec = z.strictObject({
     .max(64)
     .default([])
     .describe("Network endpoints shell commands may name besides those the target's members advertise."),
+  models: z
+    .strictObject({
+      anthropic: z.string().min(1).optional().describe("The model id on the Anthropic API (claude-sonnet-5-5)."),
+      bedrock: z
+        .string()
+        .min(1)
+        .optional()
+        .describe("The Bedrock model id or inference profile (global.anthropic.claude-sonnet-5-5)."),
+      vertex: z.string().min(1).optional().describe("The Vertex AI model id (claude-sonnet-5-5)."),
+    })
+    .optional()
+    .describe("The model per provider (steward run --provider); wins over model for that provider."),
 });
 export type RemediationPolicySpec = z.infer<typeof RemediationPolicySpec>;
 

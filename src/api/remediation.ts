@@ -1,5 +1,7 @@
 import { z } from "zod";
+import { AlertEvidence, Severity } from "./alerts.js";
 import { AgentMode, Drift } from "./desired-state.js";
+import { NotificationRecord } from "./notifications.js";
 import { API_VERSION, Condition, ObjectMeta } from "./meta.js";
 
 /** What Docker (or the kubelet, for a pod's container) said about a container when the remediation opened. */
@@ -60,6 +62,7 @@ export const DriftWithEvidence = Drift.extend({
         .int()
         .optional()
         .describe("Simple fixes made on this subject before the remediation opened."),
+      alert: AlertEvidence.optional().describe("The Alertmanager alert behind an AlertFiring drift."),
     })
     .default({})
     .describe("What Steward saw when the remediation opened."),
@@ -103,6 +106,9 @@ export const RemediationSpec = z.object({
   policyRef: z.string().default("default").describe("The RemediationPolicy the agent works under."),
   mode: AgentMode.describe("The agent mode, copied from the DesiredState when it opened."),
   maxAttempts: z.number().int().positive().default(2).describe("Agent sessions before it is escalated."),
+  severity: Severity.optional().describe(
+    "How bad the drift is: an invariant's or alert's severity, critical for a target's own drift; notifications filter on it.",
+  ),
 });
 export type RemediationSpec = z.infer<typeof RemediationSpec>;
 
@@ -196,6 +202,10 @@ export const RemediationStatus = z.object({
     .describe(
       "Ready and Resolved (True once resolved, Unknown while open), AwaitingApproval, Stalled (Escalated, Failed or Interrupted: a person must act) and Reconciling (open), each with observedGeneration.",
     ),
+  notifications: z
+    .array(NotificationRecord)
+    .optional()
+    .describe("The notification outbox: one record per transition people are told about, with each sink's delivery."),
 });
 export type RemediationStatus = z.infer<typeof RemediationStatus>;
 

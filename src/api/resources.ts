@@ -2,8 +2,9 @@ import type { z } from "zod";
 import { AgentRemediation } from "./remediation.js";
 import { DesiredState } from "./desired-state.js";
 import { RemediationPolicy } from "./policy.js";
+import { NotificationPolicy } from "./notification-policy.js";
 
-export type Resource = DesiredState | AgentRemediation | RemediationPolicy;
+export type Resource = DesiredState | AgentRemediation | RemediationPolicy | NotificationPolicy;
 export type Kind = Resource["kind"];
 export type ResourceOf<K extends Kind> = Extract<Resource, { kind: K }>;
 
@@ -40,6 +41,14 @@ export const KINDS: Readonly<Record<Kind, KindInfo>> = {
     singular: "remediationpolicy",
     shortNames: ["policy", "policies", "rp"],
     schema: RemediationPolicy,
+    hasStatus: false,
+  },
+  NotificationPolicy: {
+    kind: "NotificationPolicy",
+    plural: "notificationpolicies",
+    singular: "notificationpolicy",
+    shortNames: ["notifications", "np"],
+    schema: NotificationPolicy,
     hasStatus: false,
   },
 };

@@ -3,6 +3,9 @@ import { escapeInvisible } from "../text/escape.js";
 import type { DesiredState } from "../api/desired-state.js";
 import type { Condition } from "../api/meta.js";
 import type { RemediationPolicy } from "../api/policy.js";
+import { sinkEvents, sinkType, type NotificationPolicy } from "../api/notification-policy.js";
+import type { AlertEvidence } from "../api/alerts.js";
+import { deliveryLedger } from "../api/notifications.js";
 import type {
   AgentRemediation,
   ContainerEvidence,
@@ -32,6 +35,8 @@ function describeKind(resource: Resource, now: Date): string {
       return describeRemediation(resource, now);
     case "RemediationPolicy":
       return describePolicy(resource);
+    case "NotificationPolicy":
+      return describeNotificationPolicy(resource);
   }
 }
 
@@ -139,6 +144,7 @@ function describeEvidence(drift: DriftWithEvidence): string {
   }
   for (const c of drift.evidence.containers ?? []) lines.push(...containerEvidenceLines(c));
   if (drift.evidence.metric) lines.push(...metricEvidenceLines(drift.evidence.metric));
+  if (drift.evidence.alert) lines.push(...alertEvidenceLines(drift.evidence.alert));
   return lines.join("\n");
 }
 
@@ -158,6 +164,30 @@ function metricEvidenceLines(metric: MetricEvidence): string[] {
   lines.push(...metric.samples.map((s) => `  ${JSON.stringify(s.labels)} = ${s.value}`));
   if (metric.samples.length === 0 && !metric.error) lines.push("  (no series)");
   return lines;
+}
+
+function alertEvidenceLines(alert: AlertEvidence): string[] {
+  const labels = Object.entries(alert.labels).map(([k, v]) => `${k}=${JSON.stringify(v)}`);
+  return [
+    `alert ${alert.alertname} (${alert.status}, fingerprint ${alert.fingerprint}) since ${alert.startsAt}`,
+    `  labels: {${labels.join(", ")}}`,
+    ...Object.entries(alert.annotations).map(([k, v]) => `  ${k}: ${v}`),
+    ...(alert.generatorURL ? [`  source: ${alert.generatorURL}`] : []),
+  ];
+}
+
+function notificationsTable(r: AgentRemediation): string {
+  const ledger = deliveryLedger(r);
+  return table(
+    ["EVENT", "AT", "SINK", "STATE", "ATTEMPTS", "LAST ERROR"],
+    (r.status?.notifications ?? []).flatMap((n) => {
+      const sinks = ledger[n.id];
+      if (sinks === undefined) return [[n.event, n.at, "<choosing sinks>", "Pending", "0", ""]];
+      const entries = Object.entries(sinks);
+      if (entries.length === 0) return [[n.event, n.at, "<no sink wants it>", "", "", ""]];
+      return entries.map(([sink, d]) => [n.event, n.at, sink, d.state, String(d.attempts), d.lastError ?? ""]);
+    }),
+  );
 }
 
 function describeRemediation(r: AgentRemediation, now: Date): string {
@@ -196,6 +226,7 @@ function describeRemediation(r: AgentRemediation, now: Date): string {
     ),
     field("Summary", status.summary),
     field("Usage", status.usage ? describeUsage(status.usage) : undefined),
+    section("Notifications", notificationsTable(r)),
   ];
   if (status.reason === "NoModelConfigured") lines.push("", ...NO_MODEL_HELP);
   return lines.join("\n");
@@ -231,6 +262,27 @@ function describePolicy(p: RemediationPolicy): string {
       Object.entries(p.spec.budgets)
         .map(([k, v]) => `${k}: ${String(v)}`)
         .join("\n"),
+    ),
+  ].join("\n");
+}
+
+function describeNotificationPolicy(p: NotificationPolicy): string {
+  return [
+    field("Name", p.metadata.name),
+    field("Namespace", p.metadata.namespace),
+    field("DesiredStates", p.spec.desiredStates?.join(", ") ?? "<all in the namespace>"),
+    section(
+      "Sinks",
+      formatTable(
+        ["NAME", "TYPE", "EVENTS", "SEVERITIES", "MAX ATTEMPTS"],
+        p.spec.sinks.map((s) => [
+          s.name,
+          sinkType(s),
+          sinkEvents(s).join(","),
+          s.severities?.join(",") ?? "<all>",
+          String(s.maxAttempts),
+        ]),
+      ),
     ),
   ].join("\n");
 }

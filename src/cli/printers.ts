@@ -2,6 +2,7 @@ import { Document, Scalar, visit } from "yaml";
 import { formatDuration } from "../api/duration.js";
 import type { DesiredState } from "../api/desired-state.js";
 import type { RemediationPolicy } from "../api/policy.js";
+import { sinkType, type NotificationPolicy } from "../api/notification-policy.js";
 import type { AgentRemediation } from "../api/remediation.js";
 import type { Kind, Resource, ResourceOf } from "../api/resources.js";
 import { escapeInvisible, hasInvisible, jsonEscape, yamlEscape } from "../text/escape.js";
@@ -75,10 +76,23 @@ const policyColumns: Columns<RemediationPolicy> = {
   ],
 };
 
+const notificationPolicyColumns: Columns<NotificationPolicy> = {
+  headers: ["NAME", "SINKS", "DESIREDSTATES", "AGE"],
+  wideHeaders: ["TYPES"],
+  row: (p, now) => [
+    p.metadata.name,
+    p.spec.sinks.map((s) => s.name).join(","),
+    p.spec.desiredStates?.join(",") ?? "<all>",
+    age(p, now),
+  ],
+  wideRow: (p) => [p.spec.sinks.map(sinkType).join(",")],
+};
+
 const COLUMNS: { [K in Kind]: Columns<ResourceOf<K>> } = {
   DesiredState: desiredStateColumns,
   AgentRemediation: remediationColumns,
   RemediationPolicy: policyColumns,
+  NotificationPolicy: notificationPolicyColumns,
 };
 
 export function describeTarget(ds: DesiredState): string {

@@ -5,6 +5,8 @@ import { join } from "node:path";
 import { z } from "zod";
 import { parseDuration } from "../api/duration.js";
 import { ValidationError } from "../errors.js";
+import { DEFAULT_MODELS, PROVIDERS } from "../agent/providers.js";
+import { isLoopbackHost } from "../observe/prometheus.js";
 
 /**
  * One declaration per setting of Steward: its flag, environment variable, default and the
@@ -32,10 +34,10 @@ export interface Setting {
 }
 
 /**
- * The default model: a current Claude Sonnet from the SDK's model list. Not
- * claude-sonnet-4-5, which the SDK says reaches end of life on 2026-11-30.
+ * The default model on the Anthropic API: a current Claude Sonnet from the SDK's model
+ * list. Not claude-sonnet-4-5, which the SDK says reaches end of life on 2026-11-30.
  */
-export const DEFAULT_MODEL = "claude-sonnet-5-5";
+export const DEFAULT_MODEL = DEFAULT_MODELS.anthropic;
 
 export const SETTINGS = {
   store: {
@@ -116,19 +118,30 @@ export const SETTINGS = {
     scope: "run",
     description: "deadline of one DesiredState reconcile; past it the reconcile is abandoned and retried with backoff",
   },
+  provider: {
+    flag: "--provider <provider>",
+    env: "STEWARD_PROVIDER",
+    default: "anthropic",
+    choices: PROVIDERS,
+    scope: "run",
+    description:
+      "where Claude is reached: anthropic (ANTHROPIC_API_KEY), bedrock (the AWS credential chain: env, profile, IRSA) or vertex (Google Application Default Credentials)",
+  },
   model: {
     flag: "--model <model>",
     env: "STEWARD_MODEL",
-    default: DEFAULT_MODEL,
+    default: "",
+    defaultText: `${DEFAULT_MODELS.anthropic}; with --provider bedrock ${DEFAULT_MODELS.bedrock}`,
     scope: "run",
-    description: "Claude model for agent sessions (a policy's spec.model wins)",
+    description: "Claude model for agent sessions (a policy's spec.models.<provider>, else its spec.model, wins)",
   },
   anthropicApiKey: {
     env: "ANTHROPIC_API_KEY",
     default: "",
     scope: "run",
     secret: true,
-    description: "unset: remediations wait for a person with reason NoModelConfigured (never logged)",
+    description:
+      "the Anthropic API key (--provider anthropic); unset: remediations wait for a person with reason NoModelConfigured (never logged)",
   },
   anthropicBaseUrl: {
     env: "ANTHROPIC_BASE_URL",
@@ -136,6 +149,40 @@ export const SETTINGS = {
     defaultText: "the SDK's default",
     scope: "run",
     description: "the Messages API endpoint",
+  },
+  awsRegion: {
+    env: "AWS_REGION",
+    default: "us-east-1",
+    scope: "run",
+    description:
+      "with --provider bedrock: the Bedrock region (credentials come from the AWS chain, never from Steward)",
+  },
+  bedrockBaseUrl: {
+    env: "ANTHROPIC_BEDROCK_BASE_URL",
+    default: "",
+    defaultText: "https://bedrock-runtime.<region>.amazonaws.com",
+    scope: "run",
+    description: "with --provider bedrock: the Bedrock runtime endpoint (a VPC endpoint, or a proxy)",
+  },
+  vertexRegion: {
+    env: "CLOUD_ML_REGION",
+    default: "global",
+    scope: "run",
+    description: "with --provider vertex: the Vertex AI region (global, us, eu or a region like us-east5)",
+  },
+  vertexProjectId: {
+    env: "ANTHROPIC_VERTEX_PROJECT_ID",
+    default: "",
+    defaultText: "the project of the Application Default Credentials",
+    scope: "run",
+    description: "with --provider vertex: the Google Cloud project",
+  },
+  vertexBaseUrl: {
+    env: "ANTHROPIC_VERTEX_BASE_URL",
+    default: "",
+    defaultText: "the region's aiplatform.googleapis.com endpoint",
+    scope: "run",
+    description: "with --provider vertex: the Vertex AI endpoint (Private Service Connect, or a proxy)",
   },
   maxSessions: {
     flag: "--max-sessions <n>",
@@ -217,6 +264,54 @@ export const SETTINGS = {
     description:
       "with --store kubernetes, list and watch only these namespaces (comma-separated), so RBAC can be granted in them alone",
   },
+  alertsAddr: {
+    flag: "--alerts-addr <host:port>",
+    env: "STEWARD_ALERTS_ADDR",
+    default: "",
+    defaultText: "off",
+    scope: "run",
+    description:
+      "serve the Alertmanager webhook receiver here (POST /alerts); off by default. Anything but loopback needs --alerts-token-file",
+  },
+  alertsTokenFile: {
+    flag: "--alerts-token-file <path>",
+    env: "STEWARD_ALERTS_TOKEN_FILE",
+    default: "",
+    scope: "run",
+    description:
+      "a file holding the bearer token Alertmanager must send (http_config.authorization.credentials_file); required off loopback",
+  },
+  alertmanagerUrl: {
+    flag: "--alertmanager-url <url>",
+    env: "STEWARD_ALERTMANAGER_URL",
+    default: "",
+    scope: "run",
+    description:
+      "Alertmanager's base URL: its v2 API is listed at start and every minute (so a restart loses no alert) and asked whether an alert resolved when a fix is verified",
+  },
+  alertmanagerAllowRemote: {
+    flag: "--alertmanager-allow-remote <bool>",
+    env: "STEWARD_ALERTMANAGER_ALLOW_REMOTE",
+    default: "false",
+    choices: ["true", "false"],
+    scope: "run",
+    description: "true lets Steward query an Alertmanager outside 127.0.0.0/8",
+  },
+  runbookDir: {
+    flag: "--runbook-dir <dir>",
+    env: "STEWARD_RUNBOOK_DIR",
+    default: "",
+    scope: "run",
+    description: "an alert's runbook_url naming a file under this directory is given to the agent",
+  },
+  runbookUrlPrefixes: {
+    flag: "--runbook-url-prefixes <list>",
+    env: "STEWARD_RUNBOOK_URL_PREFIXES",
+    default: "",
+    scope: "run",
+    description:
+      "comma-separated URL prefixes (https://wiki.example.com/runbooks/); an alert's runbook_url under one is fetched (5 s, 64 KiB) for the agent",
+  },
   dockerHost: {
     env: "DOCKER_HOST",
     default: "unix:///var/run/docker.sock",
@@ -275,6 +370,12 @@ export const RunConfig = z.object({
   workers: z.number().int().min(1).max(64),
   reconcileTimeoutMs: z.number().int().positive(),
   modelConfigured: z.boolean(),
+  provider: z.enum(PROVIDERS),
+  awsRegion: z.string().min(1),
+  bedrockBaseUrl: z.string().url().optional(),
+  vertexRegion: z.string().min(1),
+  vertexProjectId: z.string().min(1).optional(),
+  vertexBaseUrl: z.string().url().optional(),
   /** Never logged: `loggableConfig` drops it. */
   anthropicApiKey: z.string().optional(),
   anthropicBaseUrl: z.string().url().optional(),
@@ -295,6 +396,14 @@ export const RunConfig = z.object({
   /** The kubernetes store lists and watches only these namespaces; all namespaces when empty. */
   watchNamespaces: z.array(z.string().regex(DNS_NAME, "expected a namespace name")),
   dockerHost: z.string().min(1),
+  /** The Alertmanager webhook receiver; off when unset. */
+  alertsAddr: z.string().min(1).optional(),
+  /** Never logged: only the path is configuration; the token is read at start. */
+  alertsTokenFile: z.string().min(1).optional(),
+  alertmanagerUrl: z.string().url().optional(),
+  alertmanagerAllowRemote: z.boolean(),
+  runbookDir: z.string().regex(/^\//, "expected an absolute path").optional(),
+  runbookUrlPrefixes: z.array(z.string().url()),
 });
 export type RunConfig = z.infer<typeof RunConfig>;
 
@@ -311,7 +420,6 @@ function settingOf(path: readonly PropertyKey[]): SettingName | undefined {
 export function resolveRunConfig(flags: SettingFlags, env: NodeJS.ProcessEnv): RunConfig {
   const value = (name: SettingName): string => settingValue(name, flags, env);
   const duration = (name: SettingName): number => parseDuration(value(name)) ?? Number.NaN;
-  const anthropicApiKey = value("anthropicApiKey") || undefined;
   const candidate = {
     store: resolveStoreKind(flags, env),
     targets: targetList(value("targets"), value("store")),
@@ -323,10 +431,7 @@ export function resolveRunConfig(flags: SettingFlags, env: NodeJS.ProcessEnv): R
     logLevel: value("logLevel"),
     workers: Number(value("workers")),
     reconcileTimeoutMs: duration("reconcileTimeout"),
-    modelConfigured: anthropicApiKey !== undefined,
-    anthropicApiKey,
-    anthropicBaseUrl: value("anthropicBaseUrl") || undefined,
-    model: value("model"),
+    ...modelSettings(value),
     maxSessions: Number(value("maxSessions")),
     verifyTimeoutMs: duration("verifyTimeout"),
     maxOpeningsPerMinute: Number(value("maxOpeningsPerMinute")),
@@ -335,6 +440,9 @@ export function resolveRunConfig(flags: SettingFlags, env: NodeJS.ProcessEnv): R
     leaderElection: leaderElection(value),
     watchNamespaces: listSetting(value("watchNamespace")),
     dockerHost: value("dockerHost"),
+    ...alertSettings(value),
+    runbookDir: value("runbookDir") || undefined,
+    runbookUrlPrefixes: list(value("runbookUrlPrefixes")),
   };
   const result = RunConfig.safeParse(candidate);
   if (!result.success) {
@@ -356,6 +464,63 @@ function booleanSetting(name: SettingName, value: string): boolean {
   throw new ValidationError([
     `configuration: ${settingLabel(name)}: expected true or false, got ${JSON.stringify(value)}`,
   ]);
+}
+
+/** Which provider and model, and each provider's endpoint settings. */
+function modelSettings(value: (name: SettingName) => string): Record<string, unknown> {
+  const anthropicApiKey = value("anthropicApiKey") || undefined;
+  const provider = value("provider");
+  const providerDefault = PROVIDERS.find((p) => p === provider);
+  return {
+    // Bedrock and Vertex take credentials from their chains when a request is made: configured by choosing them.
+    modelConfigured: provider !== "anthropic" || anthropicApiKey !== undefined,
+    anthropicApiKey,
+    anthropicBaseUrl: value("anthropicBaseUrl") || undefined,
+    provider,
+    model: value("model") || (providerDefault ? DEFAULT_MODELS[providerDefault] : DEFAULT_MODEL),
+    awsRegion: value("awsRegion"),
+    bedrockBaseUrl: value("bedrockBaseUrl") || undefined,
+    vertexRegion: value("vertexRegion"),
+    vertexProjectId: value("vertexProjectId") || undefined,
+    vertexBaseUrl: value("vertexBaseUrl") || undefined,
+  };
+}
+
+function list(value: string): string[] {
+  return value
+    .split(",")
+    .map((item) => item.trim())
+    .filter((item) => item !== "");
+}
+
+/**
+ * The webhook receiver's settings. A receiver anyone on the network can reach must check a
+ * token: without --alerts-token-file it may listen on loopback only.
+ */
+function alertSettings(
+  value: (name: SettingName) => string,
+): Pick<RunConfig, "alertsAddr" | "alertsTokenFile" | "alertmanagerUrl" | "alertmanagerAllowRemote"> {
+  const alertsAddr = value("alertsAddr") || undefined;
+  const alertsTokenFile = value("alertsTokenFile") || undefined;
+  if (alertsAddr && !alertsTokenFile && !loopbackAddress(alertsAddr)) {
+    throw new ValidationError([
+      `configuration: ${settingLabel("alertsAddr")}: ${JSON.stringify(alertsAddr)} is not a loopback address; set ${settingLabel("alertsTokenFile")} so that only Alertmanager may post alerts`,
+    ]);
+  }
+  return {
+    alertsAddr,
+    alertsTokenFile,
+    alertmanagerUrl: value("alertmanagerUrl") || undefined,
+    alertmanagerAllowRemote: booleanSetting("alertmanagerAllowRemote", value("alertmanagerAllowRemote")),
+  };
+}
+
+/** `127.0.0.1:9479`, `[::1]:9479`, `localhost:9479` or `:9479` (which binds loopback). */
+function loopbackAddress(address: string): boolean {
+  const host = /^(?:\[([^\]]+)\]|([^:]*)):\d+$/.exec(address);
+  const hostname = host?.[1] ?? host?.[2];
+  if (hostname === undefined) return false;
+  return hostname === "" || hostname === "::1" || isLoopbackHost(hostname);
 }
 
 function targetList(value: string, store: string): string[] {

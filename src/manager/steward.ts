@@ -1,4 +1,3 @@
-import Anthropic from "@anthropic-ai/sdk";
 import { AgentRunner } from "../agent/runner.js";
 import { ProgramPaths } from "../agent/programs.js";
 import { SessionFiles } from "../agent/session-store.js";
@@ -28,9 +27,15 @@ import type { InvalidObject, Store, WatchEvent } from "../store/store.js";
 import { InvalidObjects } from "../reconcile/invalid-objects.js";
 import { emptyRemediationStatus } from "../reconcile/remediations.js";
 import type { RemediationStatus } from "../api/remediation.js";
+import { modelClient } from "./model-client.js";
+import { objectKey } from "../api/resources.js";
+import { AlertIntake } from "./alert-intake.js";
+import type { ObserverSet } from "../reconcile/observation.js";
+import { NotificationReconciler } from "../notify/notifier.js";
+import { SinkSender } from "../notify/send.js";
+import { PolicySecrets } from "../notify/secrets.js";
+import { defaultKubeConfig } from "../kube/config.js";
 
-/** A slow model answer is still an answer; past this the SDK gives up and retries. */
-const ANTHROPIC_TIMEOUT_MS = 120_000;
 const AGENT_MAX_TOKENS = 4_096;
 /** A backstop: the policy's maxDuration normally ends a session long before. */
 const AGENT_SESSION_DEADLINE_MS = 3_600_000;
@@ -39,10 +44,15 @@ const AGENT_SESSION_DEADLINE_MS = 3_600_000;
  * (opening statuses arrive, drift that cleared, why a session waits) while sessions run.
  */
 const REMEDIATION_STATUS_WORKERS = 2;
+/** Remediations whose notifications are sent at once; each send has its own 10 s deadline. */
+const NOTIFY_WORKERS = 2;
+const NOTIFY_RECONCILE_TIMEOUT_MS = 120_000;
 
 /** A running Steward: everything `steward run` starts, so it can be stopped in order. */
 export interface RunningSteward {
   metricsAddress: string;
+  /** Where the Alertmanager webhook receiver listens; undefined without --alerts-addr. */
+  alertsAddress: string | undefined;
   /** Resolves if this replica lost its leader lease and could not stop acting in time: the caller must exit at once (see runWhileLeading). */
   leadershipLost: Promise<string>;
   stop(): Promise<void>;
@@ -72,11 +82,13 @@ export async function startSteward(
   const cache = new CachedStore(store);
   const events = openEventRecorder(config.store, logger);
   const targets = new Targets(config, logger, fence);
+  const alerts = alertIntake(config, { prometheus: targets.observers.prometheus, metrics, logger });
+  const observers: ObserverSet = { ...targets.observers, ...alerts?.observers };
   const index = new DesiredStateIndex();
   const phases = new RemediationPhaseTracker(metrics, () => fence.isOpen());
   const reconciler = new DesiredStateReconciler({
     store: cache,
-    observers: targets.observers,
+    observers,
     dockerActions: targets.dockerActions,
     kubernetesActions: targets.kubernetesActions,
     metrics,
@@ -94,22 +106,20 @@ export async function startSteward(
     workers: config.workers,
     reconcileTimeoutMs: config.reconcileTimeoutMs,
   });
-  const runner = config.anthropicApiKey
+  const client = await modelClient(config);
+  const runner = client
     ? new AgentRunner({
         files: new SessionFiles(config.stateDir),
-        client: new Anthropic({
-          apiKey: config.anthropicApiKey,
-          baseURL: config.anthropicBaseUrl,
-          timeout: ANTHROPIC_TIMEOUT_MS,
-          maxRetries: 2,
-        }),
+        client,
+        provider: config.provider,
         model: config.model,
         maxTokens: AGENT_MAX_TOKENS,
         tools: targets.agentTools,
         programs: await ProgramPaths.scan(),
-        observer: new SystemObserver(targets.observers),
+        observer: new SystemObserver(observers),
         verifyTimeoutMs: config.verifyTimeoutMs,
         metrics,
+        runbooks: { dirs: config.runbookDir ? [config.runbookDir] : [], urlPrefixes: config.runbookUrlPrefixes },
       })
     : undefined;
   const agentQueue = new WorkQueue(DEFAULT_BACKOFF, metrics.queueHooks("remediation"));
@@ -123,7 +133,7 @@ export async function startSteward(
       runner,
       metrics,
       events,
-      observer: new SystemObserver(targets.observers),
+      observer: new SystemObserver(observers),
       slots: new SessionSlots(config.maxSessions, (key) => agentQueue.add(key)),
       breaker: new CircuitBreaker(
         { threshold: config.breakerThreshold, openForMs: config.breakerOpenForMs },
@@ -137,6 +147,9 @@ export async function startSteward(
     reconcileTimeoutMs: AGENT_SESSION_DEADLINE_MS,
   });
 
+  const notifyQueue = new WorkQueue(DEFAULT_BACKOFF, metrics.queueHooks("notify"));
+  const notifier = notificationController(config, { cache, queue: notifyQueue, metrics, fence, logger });
+
   store.watch((event) => {
     invalid.apply(event);
     index.apply(event);
@@ -145,8 +158,12 @@ export async function startSteward(
     phases.apply(event);
     enqueueForStoreEvent(event, queue);
     enqueueRemediationsForStoreEvent(event, openRemediations, agentQueue);
+    // Every change of a remediation: its status may hold a new outbox record (notification-outbox.ts).
+    if (event.object.kind === "AgentRemediation")
+      notifyQueue.add(objectKey("AgentRemediation", event.object.metadata.namespace, event.object.metadata.name));
   });
   targets.subscribe(index, queue, { metrics, logger });
+  alerts?.subscribe(index, queue);
   // Subscribed before start(), so the initial list arrives as ADDED events (informer style).
   await cache.start();
   await targets.start();
@@ -156,8 +173,9 @@ export async function startSteward(
     health: { notReadyReason: () => targets.notReadyReason() },
   });
   const metricsAddress = await server.start();
-  // Only the leader reconciles and runs agent sessions; a standby keeps its caches warm and is Ready.
-  const leadership = runWhileLeading([agentController, controller], {
+  const alertsAddress = await alerts?.start();
+  // Only the leader reconciles, runs agent sessions and sends notifications; a standby keeps its caches warm and is Ready.
+  const leadership = runWhileLeading([agentController, notifier, controller], {
     election: config.leaderElection,
     metrics,
     logger,
@@ -165,15 +183,18 @@ export async function startSteward(
   });
   logger.info("steward is running", {
     metrics: `http://${metricsAddress}/metrics`,
+    ...(alertsAddress ? { alerts: `http://${alertsAddress}/alerts` } : {}),
     desiredStates: index.keys().length,
   });
 
   return {
     metricsAddress,
+    alertsAddress,
     leadershipLost: leadership.lost,
     async stop(): Promise<void> {
       logger.info("shutting down");
       await leadership.stop();
+      await alerts?.close();
       await server.close();
       await targets.close();
       await cache.close();
@@ -196,6 +217,48 @@ function reportInvalid(object: InvalidObject, to: { invalid: InvalidObjects; que
     namespace: object.namespace,
     name: object.name,
     problems: object.problems,
+  });
+}
+
+/** The webhook receiver and alert cache, with --alerts-addr. */
+function alertIntake(
+  config: RunConfig,
+  deps: { prometheus: ObserverSet["prometheus"]; metrics: StewardMetrics; logger: Logger },
+): AlertIntake | undefined {
+  if (!config.alertsAddr) return undefined;
+  return new AlertIntake(config, { ...deps, logger: deps.logger.child({ observer: "alerts" }) });
+}
+
+/**
+ * The notifier: delivers each remediation's outbox. Reads from the cache and keeps its
+ * delivery ledger in an annotation (through the cache: read-your-writes). Secrets from
+ * files, and from Secrets with the kubernetes store.
+ */
+function notificationController(
+  config: RunConfig,
+  deps: {
+    cache: CachedStore;
+    queue: WorkQueue;
+    metrics: StewardMetrics;
+    fence: LeadershipFence;
+    logger: Logger;
+  },
+): Controller {
+  const kubeConfig = config.store === "kubernetes" ? defaultKubeConfig() : undefined;
+  return new Controller({
+    name: "notify",
+    reconciler: new NotificationReconciler({
+      store: deps.cache,
+      sender: new SinkSender(new PolicySecrets(kubeConfig)),
+      access: { store: config.store, stateDir: config.store === "file" ? config.stateDir : undefined },
+      metrics: deps.metrics,
+      fence: deps.fence,
+    }),
+    queue: deps.queue,
+    logger: deps.logger.child({ controller: "notify" }),
+    metrics: deps.metrics,
+    workers: NOTIFY_WORKERS,
+    reconcileTimeoutMs: NOTIFY_RECONCILE_TIMEOUT_MS,
   });
 }
 

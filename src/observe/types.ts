@@ -165,3 +165,50 @@ export interface KubernetesObserver {
 }
 
 export type WorkloadRef = Pick<WorkloadSnapshot, "kind" | "namespace" | "name">;
+
+/** An Alertmanager alert as Steward last heard of it (webhook, or Alertmanager's API). */
+export interface ReceivedAlert {
+  /** Alertmanager's fingerprint of the alert's labels: the same alert keeps it across notifications. */
+  fingerprint: string;
+  status: "firing" | "resolved";
+  labels: Readonly<Record<string, string>>;
+  annotations: Readonly<Record<string, string>>;
+  startsAt: string;
+  /** When Alertmanager says it ended (resolved), or will end unless it is sent again. */
+  endsAt?: string;
+  generatorURL?: string;
+  /** The Alertmanager receiver that posted it. */
+  receiver?: string;
+}
+
+export type AlertObserverEvent =
+  /** An alert started firing, changed, or resolved. */
+  | { type: "alert"; alert: ReceivedAlert; previous: ReceivedAlert | undefined }
+  /** A full list from Alertmanager's API replaced the cache. */
+  | { type: "resynced"; count: number }
+  /** Alertmanager's API could (not) be listed. */
+  | { type: "connection"; connected: boolean; error?: string };
+
+/**
+ * The alerts Alertmanager sent Steward, kept in memory (the webhook), and re-listed from
+ * Alertmanager's v2 API when one is configured, so a restarted Steward knows what fires.
+ */
+export interface AlertObserver {
+  /** Alerts firing now. */
+  firing(): readonly ReceivedAlert[];
+  /** Whether the alert is known to be resolved: a resolved notification, or absent from a complete list. */
+  resolved(fingerprint: string): boolean;
+  /**
+   * Alertmanager or Prometheus said the alert no longer fires (a fix was verified): it is
+   * resolved now, before Alertmanager's resolved notification arrives (at its next
+   * group_interval), so the DesiredState does not see it firing in between and reopen it.
+   */
+  confirmResolved(fingerprint: string): void;
+  subscribe(listener: (event: AlertObserverEvent) => void): () => void;
+}
+
+/** Asks the source of truth whether an alert still fires (verification of an alert-driven fix). */
+export interface AlertStatusSource {
+  /** False: resolved; true: still firing; undefined: neither Alertmanager nor Prometheus could say. */
+  stillFiring(alert: Pick<ReceivedAlert, "fingerprint" | "labels">, signal: AbortSignal): Promise<boolean | undefined>;
+}

@@ -17,7 +17,7 @@ export function setCondition(conditions: readonly Condition[], next: ConditionIn
 
 /** Why the observation is incomplete; undefined means everything could be observed. */
 export interface Degradation {
-  reason: "DockerUnavailable" | "KubernetesUnavailable" | "PrometheusUnavailable";
+  reason: "DockerUnavailable" | "KubernetesUnavailable" | "PrometheusUnavailable" | "AlertsUnavailable";
   message: string;
 }
 

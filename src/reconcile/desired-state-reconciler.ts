@@ -331,6 +331,7 @@ export class DesiredStateReconciler implements Reconciler {
           : undefined,
       invariants: desiredState.spec.invariants,
       queryResults: input.observation.queryResults,
+      alerts: input.observation.alerts,
       signal: input.context.signal,
     });
     const remediation = newRemediation(desiredState, step, evidence, { now: input.now, agent: this.deps.agent });

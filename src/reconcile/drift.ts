@@ -1,6 +1,8 @@
 import { createHash } from "node:crypto";
+import { Matchers } from "../api/alert-matchers.js";
+import { Severity, type AlertSpec } from "../api/alerts.js";
 import type { Drift, DriftType, InvariantStatus, ServiceSpec } from "../api/desired-state.js";
-import type { ContainerSnapshot } from "../observe/types.js";
+import type { ContainerSnapshot, ReceivedAlert } from "../observe/types.js";
 import { workloadDrift, type WorkloadObservation } from "./workload-drift.js";
 
 /** What computeDrift needs to know; everything observed is already in here. */
@@ -11,6 +13,8 @@ export interface DriftInput {
   /** A Kubernetes target's workloads and pods, or undefined when they could not be observed. */
   workloads?: WorkloadObservation;
   invariants: readonly InvariantStatus[];
+  /** The DesiredState's spec.alerts, and the alerts firing now (all of them; matching is done here). */
+  alerts?: { specs: readonly AlertSpec[]; firing: readonly ReceivedAlert[] };
   previous: readonly Drift[];
   now: Date;
 }
@@ -40,8 +44,9 @@ export function computeDrift(input: DriftInput): Drift[] {
       observed: invariant.value ?? invariant.reason ?? "violated",
     });
   }
+  const alerts = input.alerts ? alertDrift(input.alerts.specs, input.alerts.firing) : [];
   const nowText = input.now.toISOString();
-  return found.map((drift) => {
+  const withSince = found.map((drift) => {
     const before = input.previous.find((p) => p.type === drift.type && p.subject === drift.subject);
     const invariant =
       drift.type === "InvariantViolated"
@@ -49,6 +54,51 @@ export function computeDrift(input: DriftInput): Drift[] {
         : undefined;
     return { ...drift, since: before?.since ?? invariant?.since ?? nowText };
   });
+  return [...withSince, ...alerts];
+}
+
+/**
+ * The spec.alerts entry an alert belongs to: the first whose alertname and matchers it
+ * satisfies; undefined when none does.
+ */
+export function matchingAlertSpec(
+  specs: readonly AlertSpec[],
+  labels: Readonly<Record<string, string>>,
+): AlertSpec | undefined {
+  return specs.find((spec) => labels.alertname === spec.alertname && Matchers.parse(spec.matchers).matches(labels));
+}
+
+/**
+ * One AlertFiring drift per firing alert that a spec.alerts entry matches, subject
+ * `alert/<fingerprint>` (so each alert is its own incident), since the alert's startsAt. Pure.
+ */
+export function alertDrift(specs: readonly AlertSpec[], firing: readonly ReceivedAlert[]): Drift[] {
+  if (specs.length === 0) return [];
+  return firing
+    .filter((alert) => alert.status === "firing" && matchingAlertSpec(specs, alert.labels) !== undefined)
+    .sort((a, b) => a.fingerprint.localeCompare(b.fingerprint))
+    .map((alert) => ({
+      type: "AlertFiring" as const,
+      subject: `alert/${alert.fingerprint}`,
+      expected: "not firing",
+      observed: `${alert.labels.alertname ?? "alert"} firing`,
+      since: alert.startsAt,
+    }));
+}
+
+/** The subject's alert fingerprint for alert drifts (`alert/1a2b…` → `1a2b…`). */
+export function alertFingerprintOf(drift: Pick<Drift, "subject">): string | undefined {
+  return drift.subject.startsWith("alert/") ? drift.subject.slice("alert/".length) : undefined;
+}
+
+/**
+ * The severity an alert carries into Steward: its spec.alerts entry's, else its own
+ * `severity` label when that is info, warning or critical, else warning.
+ */
+export function alertSeverity(spec: AlertSpec | undefined, labels: Readonly<Record<string, string>>): Severity {
+  if (spec?.severity) return spec.severity;
+  const own = Severity.safeParse(labels.severity);
+  return own.success ? own.data : "warning";
 }
 
 /** The containers that make up a service: by compose service label, else by container name. */

@@ -1,10 +1,12 @@
 import { redactSecrets } from "../text/redact.js";
-import type { ContainerEvidence, DriftWithEvidence } from "../api/remediation.js";
+import type { ContainerEvidence, DriftWithEvidence, MetricEvidence } from "../api/remediation.js";
 import type { InvariantSpec } from "../api/desired-state.js";
 import { errorMessage } from "../errors.js";
-import type { ContainerSnapshot, PodSnapshot, QueryResult } from "../observe/types.js";
+import type { ContainerSnapshot, PodSnapshot, QueryResult, ReceivedAlert } from "../observe/types.js";
+import type { AlertEvidence } from "../api/alerts.js";
+import { truncate } from "../text/truncate.js";
 import type { DockerActions, KubernetesActions } from "../act/types.js";
-import { containerOf } from "./drift.js";
+import { alertFingerprintOf, containerOf } from "./drift.js";
 import type { OpenStep } from "./remediations.js";
 import { podsOf, workloadOf, type WorkloadObservation } from "./workload-drift.js";
 
@@ -18,8 +20,14 @@ export interface EvidenceSources {
   kubernetes?: { namespace: string; observed: WorkloadObservation; actions: KubernetesActions };
   invariants: readonly InvariantSpec[];
   queryResults: ReadonlyMap<string, QueryResult>;
+  /** The firing alerts the DesiredState owns (an AlertFiring drift's evidence). */
+  alerts?: readonly ReceivedAlert[];
   signal: AbortSignal;
 }
+
+/** An alert's labels and annotations kept as evidence: this many, each value at most this many bytes. */
+const ALERT_FIELDS_MAX = 64;
+const ALERT_VALUE_MAX_BYTES = 2_048;
 
 /**
  * The evidence a remediation carries from the moment it opened, gathered deterministically
@@ -44,23 +52,26 @@ export async function gatherEvidence(step: OpenStep, sources: EvidenceSources): 
     const kubernetes = await kubernetesEvidence(drift.subject, { ...sources.kubernetes, signal: sources.signal });
     if (kubernetes) return { ...base, evidence: { ...base.evidence, ...kubernetes } };
   }
-  if (drift.type === "InvariantViolated") {
-    const invariantName = drift.subject.replace(/^invariant\//, "");
-    const spec = sources.invariants.find((i) => i.name === invariantName);
-    const result = sources.queryResults.get(invariantName);
-    if (spec && result) {
-      const metric = {
-        query: spec.query,
-        condition: spec.condition,
-        samples: result.ok
-          ? result.samples.map((s) => ({ labels: redactValues(s.labels), value: String(s.value) }))
-          : [],
-        ...(result.ok ? {} : { error: redactSecrets(result.error) }),
-      };
-      return { ...base, evidence: { ...base.evidence, metric } };
-    }
+  if (drift.type === "AlertFiring") {
+    const alert = sources.alerts?.find((a) => a.fingerprint === alertFingerprintOf(drift));
+    return alert ? { ...base, evidence: { ...base.evidence, alert: alertEvidence(alert) } } : base;
   }
-  return base;
+  const metric = drift.type === "InvariantViolated" ? metricEvidence(drift.subject, sources) : undefined;
+  return metric ? { ...base, evidence: { ...base.evidence, metric } } : base;
+}
+
+/** What Prometheus answered for the invariant's query, labels redacted. */
+function metricEvidence(subject: string, sources: EvidenceSources): MetricEvidence | undefined {
+  const invariantName = subject.replace(/^invariant\//, "");
+  const spec = sources.invariants.find((i) => i.name === invariantName);
+  const result = sources.queryResults.get(invariantName);
+  if (!spec || !result) return undefined;
+  return {
+    query: spec.query,
+    condition: spec.condition,
+    samples: result.ok ? result.samples.map((s) => ({ labels: redactValues(s.labels), value: String(s.value) })) : [],
+    ...(result.ok ? {} : { error: redactSecrets(result.error) }),
+  };
 }
 
 async function containerEvidence(c: ContainerSnapshot, sources: EvidenceSources): Promise<ContainerEvidence> {
@@ -102,6 +113,29 @@ async function envSecrets(id: string, sources: EvidenceSources): Promise<string[
   } catch {
     return [];
   }
+}
+
+/**
+ * Labels, annotations and the generator URL come from whoever can push alerts: redacted,
+ * cut to ALERT_VALUE_MAX_BYTES each, at most ALERT_FIELDS_MAX of each.
+ */
+function alertEvidence(alert: ReceivedAlert): AlertEvidence {
+  const bounded = (record: Readonly<Record<string, string>>): Record<string, string> =>
+    Object.fromEntries(
+      Object.entries(record)
+        .slice(0, ALERT_FIELDS_MAX)
+        .map(([k, v]) => [k, truncate(redactSecrets(v), ALERT_VALUE_MAX_BYTES)]),
+    );
+  return {
+    alertname: alert.labels.alertname ?? "",
+    fingerprint: alert.fingerprint,
+    status: alert.status,
+    labels: bounded(alert.labels),
+    annotations: bounded(alert.annotations),
+    startsAt: alert.startsAt,
+    ...(alert.generatorURL ? { generatorURL: truncate(redactSecrets(alert.generatorURL), ALERT_VALUE_MAX_BYTES) } : {}),
+    ...(alert.receiver ? { receiver: alert.receiver } : {}),
+  };
 }
 
 function redactValues(labels: Readonly<Record<string, string>>): Record<string, string> {

@@ -1,11 +1,13 @@
 import { isDeepStrictEqual } from "node:util";
+import type { AlertSpec } from "../api/alerts.js";
 import type { Target } from "../api/desired-state.js";
 import type { AgentRemediation } from "../api/remediation.js";
 import { objectKey } from "../api/resources.js";
 import type { Logger } from "../telemetry/logging.js";
-import type { DockerObserverEvent, KubernetesObserverEvent } from "../observe/types.js";
+import type { AlertObserverEvent, DockerObserverEvent, KubernetesObserverEvent } from "../observe/types.js";
 import type { WatchEvent } from "../store/store.js";
 import type { WorkQueue } from "./queue.js";
+import { matchingAlertSpec } from "./drift.js";
 import { isOpen } from "./remediations.js";
 import { inDockerTarget } from "./target.js";
 
@@ -15,12 +17,29 @@ import { inDockerTarget } from "./target.js";
  */
 export class DesiredStateIndex {
   private readonly targets = new Map<string, Target>();
+  private readonly alerts = new Map<string, readonly AlertSpec[]>();
 
   apply(event: WatchEvent): void {
     if (event.object.kind !== "DesiredState") return;
     const key = objectKey("DesiredState", event.object.metadata.namespace, event.object.metadata.name);
-    if (event.type === "DELETED") this.targets.delete(key);
-    else this.targets.set(key, event.object.spec.target);
+    if (event.type === "DELETED") {
+      this.targets.delete(key);
+      this.alerts.delete(key);
+      return;
+    }
+    this.targets.set(key, event.object.spec.target);
+    if (event.object.spec.alerts.length > 0) this.alerts.set(key, event.object.spec.alerts);
+    else this.alerts.delete(key);
+  }
+
+  /** The DesiredStates whose spec.alerts match an alert's labels. */
+  keysForAlert(labels: Readonly<Record<string, string>>): string[] {
+    return [...this.alerts].filter(([, specs]) => matchingAlertSpec(specs, labels) !== undefined).map(([key]) => key);
+  }
+
+  /** Every DesiredState that declares alerts. */
+  alertKeys(): string[] {
+    return [...this.alerts.keys()];
   }
 
   keys(): string[] {
@@ -184,4 +203,15 @@ export function enqueueForKubernetesEvent(
   queue: WorkQueue,
 ): void {
   for (const key of index.keysForNamespace(event.namespace)) queue.add(key);
+}
+
+/**
+ * An alert changed: the DesiredStates it belongs to look again (after a resync, all that
+ * declare alerts). Returns how many DesiredStates the alert concerned, so the caller can
+ * count and report an alert nobody declared (a resync concerns every such DesiredState).
+ */
+export function enqueueForAlertEvent(event: AlertObserverEvent, index: DesiredStateIndex, queue: WorkQueue): number {
+  const keys = event.type === "alert" ? index.keysForAlert(event.alert.labels) : index.alertKeys();
+  for (const key of keys) queue.add(key);
+  return keys.length;
 }

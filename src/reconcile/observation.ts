@@ -1,13 +1,17 @@
 import type { DesiredState, DesiredStateStatus, Drift, InvariantStatus } from "../api/desired-state.js";
 import type {
+  AlertObserver,
+  AlertStatusSource,
   ContainerSnapshot,
   DockerObserver,
   KubernetesObserver,
   PrometheusClient,
   QueryResult,
+  ReceivedAlert,
 } from "../observe/types.js";
+import type { DriftWithEvidence } from "../api/remediation.js";
 import type { Degradation } from "./conditions.js";
-import { computeDrift } from "./drift.js";
+import { alertFingerprintOf, computeDrift, matchingAlertSpec } from "./drift.js";
 import { evaluateCondition, nextInvariantStatus } from "./invariants.js";
 import { inDockerTarget } from "./target.js";
 import { targetWorkloads, type WorkloadObservation } from "./workload-drift.js";
@@ -19,6 +23,10 @@ export interface Observation {
   workloads?: WorkloadObservation;
   invariants: InvariantStatus[];
   queryResults: Map<string, QueryResult>;
+  /** Firing alerts that the DesiredState's spec.alerts match. */
+  alerts: ReceivedAlert[];
+  /** Whether an alert is known to have resolved (cleared drift); false when Steward cannot tell. */
+  alertResolved: (fingerprint: string) => boolean;
   degradations: Degradation[];
 }
 
@@ -33,6 +41,10 @@ export interface ObserverSet {
   kubernetes?: KubernetesObserver;
   /** Undefined when no Prometheus URL is configured: every invariant is then Unknown. */
   prometheus?: PrometheusClient;
+  /** The alerts Alertmanager posts (steward run --alerts-addr); undefined when off. */
+  alerts?: AlertObserver;
+  /** Asks Alertmanager's API or Prometheus whether an alert still fires (verification). */
+  alertStatus?: AlertStatusSource;
 }
 
 /**
@@ -63,7 +75,61 @@ export class SystemObserver {
     );
     const failed = [...queryResults.values()].find((r): r is Extract<QueryResult, { ok: false }> => !r.ok);
     if (failed) degradations.push({ reason: "PrometheusUnavailable", message: failed.error });
-    return { containers, workloads, invariants, queryResults, degradations };
+    return {
+      containers,
+      workloads,
+      invariants,
+      queryResults,
+      degradations,
+      ...this.observeAlerts(desiredState, degradations),
+    };
+  }
+
+  private observeAlerts(
+    desiredState: DesiredState,
+    degradations: Degradation[],
+  ): Pick<Observation, "alerts" | "alertResolved"> {
+    const { alerts } = this.observers;
+    const specs = desiredState.spec.alerts;
+    if (!alerts) {
+      if (specs.length > 0) {
+        const message = "this Steward receives no Alertmanager alerts (steward run --alerts-addr)";
+        degradations.push({ reason: "AlertsUnavailable", message });
+      }
+      return { alerts: [], alertResolved: () => false };
+    }
+    const firing = specs.length === 0 ? [] : alerts.firing().filter((a) => matchingAlertSpec(specs, a.labels));
+    return { alerts: firing, alertResolved: (fingerprint) => alerts.resolved(fingerprint) };
+  }
+
+  /**
+   * Whether each alert behind `drift` has resolved, asked of Alertmanager's API or
+   * Prometheus (not the webhook cache, which hears of it only at Alertmanager's next
+   * group_interval); an alert neither can speak for falls back to the cache.
+   */
+  async freshAlertResolution(
+    drift: readonly DriftWithEvidence[],
+    signal: AbortSignal,
+  ): Promise<(fingerprint: string) => boolean> {
+    const resolved = new Set<string>();
+    for (const d of drift) {
+      const fingerprint = alertFingerprintOf(d);
+      if (d.type === "AlertFiring" && fingerprint && (await this.alertResolvedNow(d, fingerprint, signal)))
+        resolved.add(fingerprint);
+    }
+    const { alerts } = this.observers;
+    return (fingerprint) => resolved.has(fingerprint) || (alerts?.resolved(fingerprint) ?? false);
+  }
+
+  private async alertResolvedNow(drift: DriftWithEvidence, fingerprint: string, signal: AbortSignal): Promise<boolean> {
+    const { alertStatus, alerts } = this.observers;
+    if (!alertStatus) return false;
+    // The cache's labels are unredacted; the evidence's may have a value redacted.
+    const cached = alerts?.firing().find((a) => a.fingerprint === fingerprint);
+    const labels = cached?.labels ?? drift.evidence.alert?.labels ?? {};
+    const resolved = (await alertStatus.stillFiring({ fingerprint, labels }, signal)) === false;
+    if (resolved) alerts?.confirmResolved(fingerprint);
+    return resolved;
   }
 
   private observeTarget(
@@ -133,6 +199,7 @@ export class SystemObserver {
       containers: observation.containers,
       workloads: observation.workloads,
       invariants: observation.invariants,
+      alerts: { specs: desiredState.spec.alerts, firing: observation.alerts },
       previous: status.drift,
       now,
     });

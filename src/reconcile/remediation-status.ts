@@ -29,6 +29,7 @@ import type { EventRecorder, StewardEvent } from "../store/events.js";
 import type { Store } from "../store/store.js";
 import { emptyRemediationStatus } from "./remediations.js";
 import { withRemediationConditions } from "./remediation-conditions.js";
+import { withTransitionRecord } from "./notification-outbox.js";
 import type { SessionOutcome } from "./session-runner.js";
 
 /** What a session ends as, once it no longer waits for a person. */
@@ -239,8 +240,9 @@ export class RemediationStatusWriter implements RemediationStatusPort {
 
   async apply(change: RemediationStatusChange, auditHead?: AuditHead): Promise<void> {
     const before = this.status;
-    const changed = applyStatusChange(before, change);
-    // The conditions follow the phase (kubectl wait --for=condition=Resolved): recomputed on every write.
+    // A transition people are told of carries its outbox record in this same write (ADR 0012);
+    // the conditions follow the phase (kubectl wait --for=condition=Resolved): recomputed on every write.
+    const changed = withTransitionRecord(before, applyStatusChange(before, change), new Date());
     const next = withRemediationConditions(
       auditHead === undefined ? changed : { ...changed, auditHead },
       this.remediation.metadata.generation ?? 1,

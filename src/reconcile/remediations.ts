@@ -7,9 +7,11 @@ import {
   type DriftWithEvidence,
   type RemediationStatus,
 } from "../api/remediation.js";
-import { driftFingerprint } from "./drift.js";
+import type { Severity } from "../api/alerts.js";
+import { alertFingerprintOf, alertSeverity, driftFingerprint, matchingAlertSpec } from "./drift.js";
 import { withRemediationConditions } from "./remediation-conditions.js";
 import type { PlannedStep } from "./plan.js";
+import { withTransitionRecord } from "./notification-outbox.js";
 
 export const LABEL_DESIRED_STATE = "steward.dev/desired-state";
 export const LABEL_FINGERPRINT = "steward.dev/fingerprint";
@@ -50,10 +52,33 @@ export function newRemediation(
       policyRef: agent.policyRef,
       mode: agent.mode,
       maxAttempts: agent.maxAttempts,
+      severity: severityOf(desiredState, evidence),
     },
-    // Conditions from birth: `kubectl wait --for=condition=…` reads them from the start.
-    status: withRemediationConditions(initialStatus(step, agent.mode, context), 1, context.now),
+    // Conditions from birth: `kubectl wait --for=condition=…` reads them from the start; the
+    // Opened notification is in the outbox from the first write (notification-outbox.ts).
+    status: withRemediationConditions(
+      withTransitionRecord(undefined, initialStatus(step, agent.mode, context), context.now),
+      1,
+      context.now,
+    ),
   };
+}
+
+/**
+ * How bad a drift is, for people and notification filters: an invariant's declared
+ * severity; an alert's (spec.alerts, else its own label); and critical for the target's
+ * own drift (a declared container or workload not as declared, with no simple fix left).
+ */
+export function severityOf(desiredState: DesiredState, drift: DriftWithEvidence): Severity {
+  if (drift.type === "InvariantViolated") {
+    const name = drift.subject.replace(/^invariant\//, "");
+    return desiredState.spec.invariants.find((i) => i.name === name)?.severity ?? "warning";
+  }
+  if (drift.type === "AlertFiring") {
+    const labels = drift.evidence.alert?.labels ?? {};
+    return alertSeverity(matchingAlertSpec(desiredState.spec.alerts, labels), labels);
+  }
+  return "critical";
 }
 
 function initialStatus(
@@ -101,6 +126,8 @@ export interface ClearedInput {
    * until then the replacement may be crash-looping too. None when not given.
    */
   unsettledWorkloads?: readonly string[];
+  /** Whether an alert is known to have resolved; absent: none is. */
+  alertResolved?: (fingerprint: string) => boolean;
 }
 
 /**
@@ -111,14 +138,22 @@ export interface ClearedInput {
  */
 export function driftCleared(remediation: AgentRemediation, input: ClearedInput): boolean {
   const current = new Set(input.currentDrift.map((d) => driftFingerprint(input.desiredState, d)));
-  return remediation.spec.drift.every((drift) => {
-    if (drift.type === "InvariantViolated") {
-      const name = drift.subject.replace(/^invariant\//, "");
-      return input.invariants.find((i) => i.name === name)?.state === "Holding";
-    }
-    if (drift.type === "PodCrashLooping" && (input.unsettledWorkloads ?? []).length > 0) return false;
-    return input.targetObserved && !current.has(driftFingerprint(input.desiredState, drift));
-  });
+  return remediation.spec.drift.every((drift) => oneDriftCleared(drift, current, input));
+}
+
+function alertCleared(drift: DriftWithEvidence, input: ClearedInput): boolean {
+  return input.alertResolved?.(alertFingerprintOf(drift) ?? "") ?? false;
+}
+
+function oneDriftCleared(drift: DriftWithEvidence, current: ReadonlySet<string>, input: ClearedInput): boolean {
+  if (drift.type === "InvariantViolated") {
+    const name = drift.subject.replace(/^invariant\//, "");
+    return input.invariants.find((i) => i.name === name)?.state === "Holding";
+  }
+  if (drift.type === "PodCrashLooping" && (input.unsettledWorkloads ?? []).length > 0) return false;
+  // Absent from the cache is not resolved: a restarted Steward may not have heard of it yet.
+  if (drift.type === "AlertFiring") return alertCleared(drift, input);
+  return input.targetObserved && !current.has(driftFingerprint(input.desiredState, drift));
 }
 
 /** The status of a remediation that has none yet (created by a person or an old Steward). */

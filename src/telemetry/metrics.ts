@@ -5,10 +5,13 @@ export const RECONCILE_RESULTS = ["success", "requeue_after", "error", "terminal
 export type ReconcileResultLabel = (typeof RECONCILE_RESULTS)[number];
 export const CIRCUIT_STATES = ["closed", "open", "half_open"] as const;
 export type CircuitStateLabel = (typeof CIRCUIT_STATES)[number];
+/** Sink types and send results, for steward_notifications_total (every pair starts at zero). */
+export const NOTIFICATION_SINKS = ["slack", "webhook", "pagerduty", "teams"] as const;
+export const NOTIFICATION_RESULTS = ["delivered", "retry", "dead_letter"] as const;
 /** Why an agent session did not start when its remediation was reconciled. */
 export const SESSION_DEFERRAL_REASONS = ["Cooldown", "CircuitOpen"] as const;
 /** The controllers, as the `controller` label of the reconcile and queue metrics names them (controller-runtime's convention). */
-export const CONTROLLERS = ["desiredstate", "remediation"] as const;
+export const CONTROLLERS = ["desiredstate", "remediation", "notify"] as const;
 export type ControllerLabel = (typeof CONTROLLERS)[number];
 /** How an agent session run ended (SessionOutcome's type). */
 export const SESSION_OUTCOMES = ["resolved", "escalated", "awaitingApproval", "interrupted"] as const;
@@ -68,6 +71,12 @@ export class StewardMetrics {
   readonly circuitState: Gauge<"state">;
   readonly circuitOpened: Counter;
   readonly circuitProbes: Counter;
+  readonly alertWebhookRequests: Counter<"code">;
+  readonly alertsReceived: Counter<"status">;
+  readonly alertsUnmatched: Counter;
+  readonly notifications: Counter<"sink" | "result">;
+  readonly notificationDeliverySeconds: Histogram<"sink">;
+  readonly notificationsPending: Gauge;
 
   constructor() {
     const registers = [this.registry];
@@ -259,6 +268,42 @@ export class StewardMetrics {
       help: "Times the agent circuit breaker went half-open and let one probe session through.",
       registers,
     });
+    this.alertWebhookRequests = new Counter({
+      name: "steward_alert_webhook_requests_total",
+      help: "Requests to the Alertmanager webhook receiver, by HTTP status answered.",
+      labelNames: ["code"],
+      registers,
+    });
+    this.alertsReceived = new Counter({
+      name: "steward_alerts_received_total",
+      help: "Alerts received from Alertmanager, by status (firing, resolved).",
+      labelNames: ["status"],
+      registers,
+    });
+    this.alertsUnmatched = new Counter({
+      name: "steward_alerts_unmatched_total",
+      help: "Firing alerts no DesiredState's spec.alerts matches (each logged once).",
+      registers,
+    });
+    this.notifications = new Counter({
+      name: "steward_notifications_total",
+      help: "Notification sends, by sink type and result (delivered, retry, dead_letter).",
+      labelNames: ["sink", "result"],
+      registers,
+    });
+    this.notificationDeliverySeconds = new Histogram({
+      name: "steward_notification_delivery_seconds",
+      help: "From a remediation's transition to its notification's acknowledgement by the sink.",
+      labelNames: ["sink"],
+      buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300],
+      registers,
+    });
+    this.notificationsPending = new Gauge({
+      name: "steward_notifications_pending",
+      help: "Notification deliveries waiting to be sent or retried.",
+      registers,
+    });
+    this.zeroAlertAndNotificationSeries();
     this.startAtZero();
   }
 
@@ -300,5 +345,13 @@ export class StewardMetrics {
   setAwaitingApproval(key: string, since: number | undefined): void {
     if (since === undefined) this.awaitingSince.delete(key);
     else this.awaitingSince.set(key, since);
+  }
+
+  private zeroAlertAndNotificationSeries(): void {
+    for (const code of ["200", "400", "401", "413", "429"]) this.alertWebhookRequests.inc({ code }, 0);
+    for (const status of ["firing", "resolved"]) this.alertsReceived.inc({ status }, 0);
+    for (const sink of NOTIFICATION_SINKS) {
+      for (const result of NOTIFICATION_RESULTS) this.notifications.inc({ sink, result }, 0);
+    }
   }
 }

@@ -55,11 +55,21 @@ describe("estimateCostUSD", () => {
 
   it("prices an unknown model as the most expensive known family, so it never under-counts", () => {
     assert.equal(modelFamily("gpt-x"), undefined);
-    for (const price of Object.values(PRICING)) {
-      for (const key of ["input", "output", "cacheWrite", "cacheRead"] as const) {
-        assert.ok(PRICING[FALLBACK_FAMILY][key] >= price[key]);
+    for (const table of Object.values(PRICING)) {
+      for (const price of Object.values(table)) {
+        for (const key of ["input", "output", "cacheWrite", "cacheRead"] as const) {
+          assert.ok(table[FALLBACK_FAMILY][key] >= price[key]);
+        }
       }
     }
+  });
+
+  it("prices each provider from its own table: Bedrock and Vertex at their regional price (10 % over Anthropic's list)", () => {
+    const anthropic = estimateCostUSD("claude-sonnet-5-5", usage, "anthropic");
+    near(anthropic, 3 + 1.5 + 0.75 + 0.6);
+    near(estimateCostUSD("global.anthropic.claude-sonnet-5-5", usage, "bedrock"), anthropic * 1.1);
+    near(estimateCostUSD("anthropic.claude-haiku-4-5-20251001-v1:0", usage, "bedrock"), (1 + 0.5 + 0.25 + 0.2) * 1.1);
+    near(estimateCostUSD("claude-sonnet-5-5@20261001", usage, "vertex"), anthropic * 1.1);
   });
 
   it("does not take a word that merely starts with a family name for the family", () => {

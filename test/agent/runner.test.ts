@@ -97,6 +97,7 @@ function agentRunner(fake: FakeMessagesServer, stateDir: string, metrics = new S
   return new AgentRunner({
     files: new SessionFiles(stateDir),
     client: modelClient(fake),
+    provider: "anthropic",
     model: MODEL,
     maxTokens: 1_024,
     tools: {

@@ -81,7 +81,12 @@ class Harness {
     const audit = await AuditLog.open(this.auditPath);
     const saved: SessionState[] = [];
     const ctx: SessionContext = {
-      model: { client: modelClient(this.fake), system: "You are Steward's remediation agent.", maxTokens: 1_024 },
+      model: {
+        client: modelClient(this.fake),
+        provider: "anthropic",
+        system: "You are Steward's remediation agent.",
+        maxTokens: 1_024,
+      },
       rules: {
         policy: options.policy,
         mode: options.mode ?? "auto",

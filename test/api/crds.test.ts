@@ -157,7 +157,12 @@ describe("generated CRDs", () => {
     const crds = generateCrds();
     assert.deepEqual(
       crds.map((c) => c.metadata.name),
-      ["desiredstates.steward.dev", "remediations.steward.dev", "remediationpolicies.steward.dev"],
+      [
+        "desiredstates.steward.dev",
+        "remediations.steward.dev",
+        "remediationpolicies.steward.dev",
+        "notificationpolicies.steward.dev",
+      ],
     );
     for (const crd of crds) {
       const info = KINDS[crd.spec.names.kind];
@@ -209,6 +214,10 @@ describe("generated CRDs", () => {
       "Dry-Run boolean .spec.dryRun",
       "Age date .metadata.creationTimestamp",
     ]);
+    assert.deepEqual(columns("NotificationPolicy"), [
+      "Sinks string .spec.sinks[*].name",
+      "Age date .metadata.creationTimestamp",
+    ]);
   });
 
   it("every printer column's jsonPath leads to a field of the schema", () => {
@@ -218,7 +227,7 @@ describe("generated CRDs", () => {
       const paths = new Set([...nodes(version.schema.openAPIV3Schema)].map(([path]) => path));
       for (const column of version.additionalPrinterColumns ?? []) {
         if (column.jsonPath.startsWith(".metadata.")) continue;
-        const path = column.jsonPath.replace(/\[\?\(@\.type=="\w+"\)\]|\[-1:\]/g, "[]");
+        const path = column.jsonPath.replace(/\[\?\(@\.type=="\w+"\)\]|\[-1:\]|\[\*\]/g, "[]");
         assert.ok(paths.has(path), `${crd.metadata.name}: ${column.name} → ${column.jsonPath} is not in the schema`);
       }
     }

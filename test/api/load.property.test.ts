@@ -58,7 +58,7 @@ describe("hostile manifests: regressions found by the properties", () => {
     [
       "kind naming an Object.prototype member",
       "apiVersion: steward.dev/v1alpha1\nkind: constructor\n",
-      /document 1: kind: expected one of DesiredState, AgentRemediation, RemediationPolicy, got "constructor"/,
+      /document 1: kind: expected one of DesiredState, AgentRemediation, RemediationPolicy, NotificationPolicy, got "constructor"/,
     ],
     ["kind: __proto__", "apiVersion: steward.dev/v1alpha1\nkind: __proto__\n", /document 1: kind: expected one of/],
     ["kind: toString", "apiVersion: steward.dev/v1alpha1\nkind: toString\n", /document 1: kind: expected one of/],
@@ -110,7 +110,9 @@ describe("hostile manifests: regressions found by the properties", () => {
   it("validateResource returns a problem for a kind naming an Object.prototype member", () => {
     assert.deepEqual(validateResource({ apiVersion: "steward.dev/v1alpha1", kind: "hasOwnProperty" }), {
       ok: false,
-      problems: ['kind: expected one of DesiredState, AgentRemediation, RemediationPolicy, got "hasOwnProperty"'],
+      problems: [
+        'kind: expected one of DesiredState, AgentRemediation, RemediationPolicy, NotificationPolicy, got "hasOwnProperty"',
+      ],
     });
   });
 });

@@ -45,7 +45,7 @@ spec:
     [
       "unknown kind",
       "apiVersion: steward.dev/v1alpha1\nkind: Nope\nmetadata: {name: x}\n",
-      /document 1: kind: expected one of DesiredState, AgentRemediation, RemediationPolicy, got "Nope"/,
+      /document 1: kind: expected one of DesiredState, AgentRemediation, RemediationPolicy, NotificationPolicy, got "Nope"/,
     ],
     [
       "wrong apiVersion",

@@ -179,3 +179,52 @@ describe("one declaration per setting", () => {
     );
   });
 });
+
+describe("resolveRunConfig: providers and alerts (issue 12)", () => {
+  it("anthropic by default: configured only with a key; the model defaults per provider", () => {
+    const none = resolveRunConfig(base, {});
+    assert.equal(none.provider, "anthropic");
+    assert.equal(none.modelConfigured, false);
+    assert.equal(none.model, "claude-sonnet-5-5");
+    assert.equal(resolveRunConfig(base, { ANTHROPIC_API_KEY: "k" }).modelConfigured, true);
+    const bedrock = resolveRunConfig({ ...base, provider: "bedrock" }, {});
+    assert.equal(bedrock.modelConfigured, true, "the AWS chain is asked when a request is made");
+    assert.equal(bedrock.model, "global.anthropic.claude-sonnet-5-5");
+    assert.equal(bedrock.awsRegion, "us-east-1");
+    const vertex = resolveRunConfig(base, {
+      STEWARD_PROVIDER: "vertex",
+      CLOUD_ML_REGION: "europe-west1",
+      STEWARD_MODEL: "claude-x@1",
+    });
+    assert.deepEqual([vertex.provider, vertex.vertexRegion, vertex.model], ["vertex", "europe-west1", "claude-x@1"]);
+  });
+
+  it("an unknown provider is a clear error", () => {
+    assert.throws(
+      () => resolveRunConfig({ ...base, provider: "openai" }, {}),
+      /--provider \(STEWARD_PROVIDER\): .*"openai"/,
+    );
+  });
+
+  it("the alert receiver listens off loopback only with a token file", () => {
+    assert.equal(resolveRunConfig({ ...base, alertsAddr: "127.0.0.1:9479" }, {}).alertsAddr, "127.0.0.1:9479");
+    assert.equal(resolveRunConfig({ ...base, alertsAddr: ":9479" }, {}).alertsAddr, ":9479");
+    assert.throws(
+      () => resolveRunConfig({ ...base, alertsAddr: "0.0.0.0:9479" }, {}),
+      /--alerts-addr \(STEWARD_ALERTS_ADDR\): "0.0.0.0:9479" is not a loopback address; set --alerts-token-file/,
+    );
+    assert.equal(
+      resolveRunConfig({ ...base, alertsAddr: "0.0.0.0:9479", alertsTokenFile: "/etc/steward/token" }, {})
+        .alertsTokenFile,
+      "/etc/steward/token",
+    );
+  });
+
+  it("runbook URL prefixes are a comma-separated list of URLs", () => {
+    assert.deepEqual(
+      resolveRunConfig(base, { STEWARD_RUNBOOK_URL_PREFIXES: "https://wiki/a/, https://wiki/b/" }).runbookUrlPrefixes,
+      ["https://wiki/a/", "https://wiki/b/"],
+    );
+    assert.throws(() => resolveRunConfig({ ...base, runbookUrlPrefixes: "wiki" }, {}), /--runbook-url-prefixes/);
+  });
+});

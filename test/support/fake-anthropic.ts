@@ -58,6 +58,8 @@ export interface RecordedRequest {
   body: Anthropic.MessageCreateParamsNonStreaming | undefined;
   /** Why the request was rejected with a 400, when it was. */
   problem?: string;
+  /** Bedrock and Vertex: the model named in the path. */
+  model?: string;
   status?: number;
 }
 
@@ -255,16 +257,21 @@ function checkSystem(system: unknown): number {
   }, 0);
 }
 
+/** The Anthropic API's own headers: the key, and the API version. */
+function checkAnthropicHeaders(headers: IncomingHttpHeaders): void {
+  // SDK 1.x sends an apiKey as "authorization: Bearer …"; older SDKs and curl use x-api-key.
+  const bearer = /^Bearer \S+$/.test(headers.authorization ?? "");
+  need(
+    bearer || (typeof headers["x-api-key"] === "string" && headers["x-api-key"] !== ""),
+    "authentication: an x-api-key header or authorization: Bearer <key> is required",
+  );
+  need(typeof headers["anthropic-version"] === "string", "anthropic-version header is required");
+}
+
 /** The request problems the real API answers with a 400, as its message, or undefined. */
-function findProblem(headers: IncomingHttpHeaders, json: unknown): string | undefined {
+function findProblem(json: unknown, checkHeaders: () => void): string | undefined {
   try {
-    // SDK 1.x sends an apiKey as "authorization: Bearer …"; older SDKs and curl use x-api-key.
-    const bearer = /^Bearer \S+$/.test(headers.authorization ?? "");
-    need(
-      bearer || (typeof headers["x-api-key"] === "string" && headers["x-api-key"] !== ""),
-      "authentication: an x-api-key header or authorization: Bearer <key> is required",
-    );
-    need(typeof headers["anthropic-version"] === "string", "anthropic-version header is required");
+    checkHeaders();
     need(isObj(json), "the body must be a JSON object");
     need(typeof json.model === "string" && json.model !== "", "model: Field required");
     need(
@@ -312,6 +319,75 @@ async function readBody(req: IncomingMessage): Promise<string> {
   return Buffer.concat(chunks).toString("utf8");
 }
 
+/**
+ * Where the fake stands: the Anthropic API (`POST /v1/messages`, an API key); Amazon
+ * Bedrock (`POST /model/{id}/invoke`, SigV4-signed with the AWS credentials the test gave
+ * Steward's environment, the model in the path and `anthropic_version` in the body); or
+ * Vertex AI (`POST /v1/projects/{p}/locations/{r}/publishers/anthropic/models/{m}:rawPredict`,
+ * a bearer token the test's metadata server issued). The Messages body and answer are the
+ * same on all three, as the real platforms have them.
+ */
+export type FakePlatform =
+  | { type: "anthropic" }
+  | { type: "bedrock"; accessKeyId: string; region: string }
+  | { type: "vertex"; project: string; region: string; token: () => string | undefined };
+
+const BEDROCK_PATH = /^\/model\/([^/]+)\/invoke$/;
+const VERTEX_PATH = /^\/v1\/projects\/([^/]+)\/locations\/([^/]+)\/publishers\/anthropic\/models\/([^/:]+):rawPredict$/;
+const SIGV4 =
+  /^AWS4-HMAC-SHA256 Credential=([A-Z0-9]+)\/(\d{8})\/([a-z0-9-]+)\/bedrock\/aws4_request, SignedHeaders=([a-z0-9;-]+), Signature=[0-9a-f]{64}$/;
+
+/**
+ * A platform request in the Anthropic shape: the model taken from the path, the headers
+ * checked the platform's way. Throws a ShapeProblem for what the platform would refuse.
+ */
+function platformRequest(platform: FakePlatform, record: RecordedRequest): { json: unknown; check: () => void } {
+  if (platform.type === "anthropic") {
+    need(record.path === "/v1/messages", `${record.method} ${record.path}: this fake serves only POST /v1/messages`);
+    return { json: record.json, check: () => checkAnthropicHeaders(record.headers) };
+  }
+  const match = (platform.type === "bedrock" ? BEDROCK_PATH : VERTEX_PATH).exec(record.path);
+  need(match !== null, `${record.method} ${record.path}: not a ${platform.type} Messages endpoint`);
+  const model = decodeURIComponent(match[platform.type === "bedrock" ? 1 : 3] ?? "");
+  record.model = model;
+  const check = (): void => {
+    need(isObj(record.json), "the body must be a JSON object");
+    need(record.json.model === undefined, "model: the model goes in the path, not the body");
+    need(typeof record.json.anthropic_version === "string", "anthropic_version: Field required");
+    if (platform.type === "bedrock") checkSigV4(platform, record.headers);
+    else checkVertex(platform, match, record.headers);
+  };
+  return { json: isObj(record.json) ? { ...record.json, model, anthropic_version: undefined } : record.json, check };
+}
+
+function checkSigV4(platform: Extract<FakePlatform, { type: "bedrock" }>, headers: IncomingHttpHeaders): void {
+  const signed = SIGV4.exec(headers.authorization ?? "");
+  need(
+    signed !== null,
+    "authorization: a SigV4 signature (AWS4-HMAC-SHA256 Credential=…/bedrock/aws4_request) is required",
+  );
+  need(signed[1] === platform.accessKeyId, `authorization: signed by ${signed[1]}, not the test's access key`);
+  need(signed[3] === platform.region, `authorization: signed for region ${signed[3]}, not ${platform.region}`);
+  need(/^\d{8}T\d{6}Z$/.test(String(headers["x-amz-date"])), "x-amz-date header is required");
+  const names = (signed[4] ?? "").split(";");
+  need(names.includes("host") && names.includes("x-amz-date"), "SignedHeaders must cover host and x-amz-date");
+  need(headers["x-api-key"] === undefined, "x-api-key must not reach Bedrock");
+}
+
+function checkVertex(
+  platform: Extract<FakePlatform, { type: "vertex" }>,
+  match: RegExpExecArray,
+  headers: IncomingHttpHeaders,
+): void {
+  need(match[1] === platform.project && match[2] === platform.region, `project/location ${match[1]}/${match[2]}`);
+  const token = platform.token();
+  need(
+    token !== undefined && headers.authorization === `Bearer ${token}`,
+    "authorization: the metadata server's token is required",
+  );
+  need(headers["x-api-key"] === undefined, "x-api-key must not reach Vertex");
+}
+
 export class FakeMessagesServer {
   readonly requests: RecordedRequest[] = [];
   private readonly script: ScriptStep[];
@@ -319,7 +395,10 @@ export class FakeMessagesServer {
   private ids = 0;
   private server: Server | undefined;
 
-  constructor(script: ScriptStep[] = []) {
+  constructor(
+    script: ScriptStep[] = [],
+    private readonly platform: FakePlatform = { type: "anthropic" },
+  ) {
     this.script = [...script];
   }
 
@@ -413,12 +492,17 @@ export class FakeMessagesServer {
   }
 
   private async respond(record: RecordedRequest): Promise<Answer> {
-    if (record.method !== "POST" || record.path !== "/v1/messages") {
-      return errorAnswer(404, `${record.method} ${record.path}: this fake serves only POST /v1/messages`);
+    let request: { json: unknown; check: () => void };
+    try {
+      need(record.method === "POST", `${record.method} ${record.path}: this fake serves only POST`);
+      request = platformRequest(this.platform, record);
+    } catch (err) {
+      if (err instanceof ShapeProblem) return errorAnswer(404, err.message);
+      throw err;
     }
-    record.problem = findProblem(record.headers, record.json);
+    record.problem = findProblem(request.json, request.check);
     if (record.problem !== undefined) return errorAnswer(400, record.problem);
-    record.body = record.json as Anthropic.MessageCreateParamsNonStreaming;
+    record.body = request.json as Anthropic.MessageCreateParamsNonStreaming;
     const step = this.script[this.used];
     if (step === undefined) {
       return errorAnswer(
@@ -453,7 +537,7 @@ export class FakeMessagesServer {
       id: this.nextId("msg"),
       type: "message",
       role: "assistant",
-      model: record.body?.model,
+      model: record.model ?? record.body?.model,
       content,
       stop_reason: reply.stop_reason,
       stop_sequence: null,
