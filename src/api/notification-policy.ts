@@ -114,12 +114,16 @@ export const NotificationPolicySpec = z
   });
 export type NotificationPolicySpec = z.infer<typeof NotificationPolicySpec>;
 
-export const NotificationPolicy = z.object({
-  apiVersion: z.literal(API_VERSION),
-  kind: z.literal("NotificationPolicy"),
-  metadata: ObjectMeta,
-  spec: NotificationPolicySpec,
-});
+export const NotificationPolicy = z
+  .object({
+    apiVersion: z.literal(API_VERSION),
+    kind: z.literal("NotificationPolicy"),
+    metadata: ObjectMeta,
+    spec: NotificationPolicySpec.describe("Which remediations it covers, and its sinks."),
+  })
+  .describe(
+    "NotificationPolicy says who is told when a remediation of its namespace opens, waits for approval, escalates, fails or resolves: Slack, a signed webhook, PagerDuty or Teams.",
+  );
 export type NotificationPolicy = z.infer<typeof NotificationPolicy>;
 
 /** The type of a sink (its one configured key). */

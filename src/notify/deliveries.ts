@@ -10,8 +10,12 @@ import { backoffDelay, type Backoff } from "../resilience/backoff.js";
  * delivery is due, and what a send's outcome does to the ledger.
  */
 
-/** Backoff between attempts of one delivery: up to 1 s doubling to 5 min (full jitter), never sooner than the sink's Retry-After (up to 5 min). */
-export const DELIVERY_BACKOFF: Backoff = { baseMs: 1_000, maxMs: 300_000 };
+/**
+ * Backoff between attempts of one delivery: at least 1 s (a sink is never asked again at
+ * once), up to 1 s doubling to 5 min (full jitter), and never sooner than the sink's
+ * Retry-After (up to 5 min).
+ */
+export const DELIVERY_BACKOFF: Backoff = { baseMs: 1_000, maxMs: 300_000, minMs: 1_000 };
 
 /** The result of one send. */
 export type SendOutcome =

@@ -134,7 +134,7 @@ export class StewardMetrics {
       labelNames: ["controller"],
       registers,
       collect() {
-        for (const [controller, probe] of queues) this.set({ controller }, probe.depth());
+        for (const controller of CONTROLLERS) this.set({ controller }, queues.get(controller)?.depth() ?? 0);
       },
     });
     this.queueAdds = new Counter({
@@ -162,7 +162,8 @@ export class StewardMetrics {
       labelNames: ["controller"],
       registers,
       collect() {
-        for (const [controller, probe] of queues) this.set({ controller }, probe.longestRunningSeconds());
+        for (const controller of CONTROLLERS)
+          this.set({ controller }, queues.get(controller)?.longestRunningSeconds() ?? 0);
       },
     });
     this.agentSessionDuration = new Histogram({

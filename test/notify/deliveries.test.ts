@@ -93,16 +93,16 @@ describe("the delivery ledger of a remediation's records", () => {
   const retry: SendOutcome = { type: "retry", error: "HTTP 503" };
   const delivery = (l: DeliveryLedger): unknown => l["Opened-1"]?.["oncall/a"];
 
-  it("a failure is retried after the backoff (1 s, 2 s… with jitter), or the sink's Retry-After when longer", () => {
-    const once = applyOutcome(ledger, target, retry, { now: NOW, random: () => 0.5 });
+  it("a failure is retried after the backoff (1 s, then up to 2 s…, full jitter over a 1 s floor), or the sink's Retry-After when longer", () => {
+    const once = applyOutcome(ledger, target, retry, { now: NOW, random: () => 0.75 });
     assert.deepEqual(delivery(once), {
       state: "Pending",
       attempts: 1,
       lastError: "HTTP 503",
       nextAttemptAt: "2026-12-01T10:00:01.000Z",
     });
-    const twice = applyOutcome(once, target, retry, { now: NOW, random: () => 0.5 });
-    assert.equal((delivery(twice) as { nextAttemptAt: string }).nextAttemptAt, "2026-12-01T10:00:02.000Z");
+    const twice = applyOutcome(once, target, retry, { now: NOW, random: () => 0.75 });
+    assert.equal((delivery(twice) as { nextAttemptAt: string }).nextAttemptAt, "2026-12-01T10:00:01.500Z");
     const retryAfter = applyOutcome(
       ledger,
       target,
