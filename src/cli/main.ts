@@ -33,7 +33,7 @@ function buildProgram(): Command {
   const globals = (): GlobalOptions => program.opts<GlobalOptions>();
   const stateDir = (): string => stateDirOf(globals(), process.env);
   const storeKind = (): StoreKind => resolveStoreKind(globals(), process.env);
-  const store = (): Store => openStore(storeKind(), stateDir());
+  const store = (): Promise<Store> => openStore(storeKind(), stateDir());
   const namespace = (): string | undefined => globals().namespace;
 
   const run = program.command("run").description("run the controller until SIGTERM/SIGINT");
@@ -56,7 +56,7 @@ function buildProgram(): Command {
     .command("apply")
     .description("create or update resources from YAML files or directories")
     .requiredOption("-f, --filename <path...>", "file or directory (repeatable)")
-    .action(async (opts: { filename: string[] }) => applyCommand(store(), opts.filename, stdout));
+    .action(async (opts: { filename: string[] }) => applyCommand(await store(), opts.filename, stdout));
 
   program
     .command("get")
@@ -67,10 +67,10 @@ function buildProgram(): Command {
     .option("-w, --watch", "after listing, print a line per change")
     .action(async (type: string | undefined, name: string | undefined, opts: { output?: string; watch?: boolean }) => {
       const options = { output: opts.output, namespace: namespace() };
-      if (!opts.watch) return getCommand(store(), { type, name }, options, stdout);
+      if (!opts.watch) return getCommand(await store(), { type, name }, options, stdout);
       const controller = new AbortController();
       void waitForSignal().then(() => controller.abort());
-      return watchCommand(store(), { type, name }, { ...options, signal: controller.signal }, stdout);
+      return watchCommand(await store(), { type, name }, { ...options, signal: controller.signal }, stdout);
     });
 
   program
@@ -78,7 +78,9 @@ function buildProgram(): Command {
     .description("show a resource in detail: status, drift, evidence")
     .argument("[type]")
     .argument("[name]")
-    .action(async (type?: string, name?: string) => describeCommand(store(), { type, name }, namespace(), stdout));
+    .action(async (type?: string, name?: string) =>
+      describeCommand(await store(), { type, name }, namespace(), stdout),
+    );
 
   program
     .command("delete")
@@ -87,7 +89,7 @@ function buildProgram(): Command {
     .argument("[names...]")
     .option("-f, --filename <path...>", "file or directory")
     .action(async (type: string | undefined, names: string[], opts: { filename?: string[] }) =>
-      deleteCommand(store(), { type, names, files: opts.filename ?? [] }, namespace(), stdout),
+      deleteCommand(await store(), { type, names, files: opts.filename ?? [] }, namespace(), stdout),
     );
   program
     .command("approve")
@@ -96,7 +98,7 @@ function buildProgram(): Command {
     .option("--id <id>", "approve one pending call (default: all pending)")
     .option("--as <user>", "who approves (default: the current user)")
     .action(async (name: string, opts: Omit<DecisionRequest, "name" | "approve">) =>
-      decideCommand(store(), { ...opts, name, approve: true, namespace: namespace() }, stdout),
+      decideCommand(await store(), { ...opts, name, approve: true, namespace: namespace() }, stdout),
     );
 
   program
@@ -107,7 +109,7 @@ function buildProgram(): Command {
     .option("--reason <text>", "why, for the model and the audit trail")
     .option("--as <user>", "who denies (default: the current user)")
     .action(async (name: string, opts: Omit<DecisionRequest, "name" | "approve">) =>
-      decideCommand(store(), { ...opts, name, approve: false, namespace: namespace() }, stdout),
+      decideCommand(await store(), { ...opts, name, approve: false, namespace: namespace() }, stdout),
     );
 
   program

@@ -1,8 +1,5 @@
-import Anthropic from "@anthropic-ai/sdk";
-import { AgentRunner } from "../agent/runner.js";
-import { SessionFiles } from "../agent/session-store.js";
 import { loggableConfig, type RunConfig } from "./config.js";
-import { LeadershipFence, runWhileLeading } from "./leadership.js";
+import { LeadershipFence, openLeaderElector, runWhileLeading } from "./leadership.js";
 import { objectKey } from "../api/resources.js";
 import { SystemObserver } from "../reconcile/observation.js";
 import { RemediationReconciler } from "../reconcile/remediation-reconciler.js";
@@ -11,14 +8,20 @@ import { CircuitBreaker } from "../resilience/circuit-breaker.js";
 import { Controller } from "../reconcile/controller.js";
 import { OpeningRateLimiter } from "../resilience/token-bucket.js";
 import { DesiredStateReconciler } from "../reconcile/desired-state-reconciler.js";
-import { DesiredStateIndex, enqueueForStoreEvent } from "../reconcile/handlers.js";
+import { DesiredStateIndex, enqueueForStoreEvent, registerInvariants } from "../reconcile/handlers.js";
 import { WorkQueue } from "../reconcile/queue.js";
 import { StewardMetrics } from "../telemetry/metrics.js";
 import { OperabilityServer } from "../server/http.js";
 import { openEventRecorder, openStore } from "../store/open.js";
+import type { EventRecorder } from "../store/events.js";
 import { Targets } from "./targets.js";
 import { CachedStore } from "../store/cache.js";
 import type { Store, WatchEvent } from "../store/store.js";
+import { QueryEvaluator } from "../observe/query-evaluator.js";
+import type { SessionOutcome, SessionRunContext, SessionRunner } from "../reconcile/session-runner.js";
+import type { AgentRemediation } from "../api/remediation.js";
+import type { DesiredState } from "../api/desired-state.js";
+import { errorMessage } from "../errors.js";
 
 /** A slow model answer is still an answer; past this the SDK gives up and retries. */
 const ANTHROPIC_TIMEOUT_MS = 120_000;
@@ -46,21 +49,29 @@ export async function startSteward(
   const metrics = new StewardMetrics();
   // Closed unless this process may act (leads, or runs without leader election): checked before every write and action.
   const fence = new LeadershipFence();
-  const store: Store = openStore(config.store, config.stateDir, config.watchNamespace, {
+  const store: Store = await openStore(config.store, config.stateDir, config.watchNamespace, {
     logger: logger.child({ store: config.store }),
     metrics,
     fence,
   });
   // The DesiredState reconciler reads from memory (watch-fed, read-your-writes): no API request or file read per reconcile.
   const cache = new CachedStore(store);
-  const events = openEventRecorder(config.store, logger);
-  const targets = new Targets(config, logger, fence);
+  const events = await openEventRecorder(config.store, logger);
+  const targets = await Targets.open(config, logger, fence);
   const queue = new WorkQueue();
   const index = new DesiredStateIndex();
+  // Invariant queries run once per slot for every DesiredState that shares them; a changed result enqueues its owners.
+  const evaluator = targets.observers.prometheus
+    ? new QueryEvaluator({
+        client: targets.observers.prometheus,
+        onChange: (owners) => owners.forEach((key) => queue.add(key)),
+      })
+    : undefined;
   const phases = new RemediationPhaseTracker(metrics);
   const reconciler = new DesiredStateReconciler({
     store: cache,
-    observers: targets.observers,
+    observers: { ...targets.observers, prometheus: evaluator },
+    evaluatorEnqueues: evaluator !== undefined,
     dockerActions: targets.dockerActions,
     kubernetesActions: targets.kubernetesActions,
     metrics,
@@ -77,23 +88,7 @@ export async function startSteward(
     reconcileTimeoutMs: config.reconcileTimeoutMs,
   });
   const runner = config.anthropicApiKey
-    ? new AgentRunner({
-        store,
-        files: new SessionFiles(config.stateDir),
-        client: new Anthropic({
-          apiKey: config.anthropicApiKey,
-          baseURL: config.anthropicBaseUrl,
-          timeout: ANTHROPIC_TIMEOUT_MS,
-          maxRetries: 2,
-        }),
-        model: config.model,
-        maxTokens: AGENT_MAX_TOKENS,
-        tools: targets.agentTools,
-        observer: new SystemObserver(targets.observers),
-        verifyTimeoutMs: config.verifyTimeoutMs,
-        metrics,
-        events,
-      })
+    ? new OnDemandSessionRunner(() => openAgentRunner(config, { store, targets, metrics, events }))
     : undefined;
   const agentQueue = new WorkQueue();
   // One worker per concurrent session: remediations beyond that wait in the queue, Pending.
@@ -116,6 +111,7 @@ export async function startSteward(
 
   store.watch((event) => {
     index.apply(event);
+    if (evaluator) registerInvariants(event, evaluator);
     targets.watchNamespaces(index.kubernetesNamespaces());
     phases.apply(event);
     enqueueForStoreEvent(event, queue);
@@ -135,11 +131,12 @@ export async function startSteward(
   const metricsAddress = await server.start();
   // Only the leader reconciles and runs agent sessions; a standby keeps its caches warm and is Ready.
   const leadership = runWhileLeading([agentController, controller], {
-    election: config.leaderElection,
+    elector: await openLeaderElector(config.leaderElection, logger),
     metrics,
     logger,
     fence,
   });
+  runner?.warm(logger);
   logger.info("steward is running", {
     metrics: `http://${metricsAddress}/metrics`,
     desiredStates: index.keys().length,
@@ -152,11 +149,66 @@ export async function startSteward(
       logger.info("shutting down");
       await leadership.stop();
       await server.close();
+      evaluator?.close();
       await targets.close();
       await cache.close();
       logger.info("stopped");
     },
   };
+}
+
+/**
+ * The agent, loaded off the start-up path: the Anthropic SDK and the agent's modules take
+ * about a second of CPU to load on a busy machine and 23 MB of resident memory. Without an
+ * API key they are never loaded; with one, `warm` loads them in the background once
+ * Steward runs, so the first incident does not wait for them (ADR 0007).
+ */
+class OnDemandSessionRunner implements SessionRunner {
+  private runner: Promise<SessionRunner> | undefined;
+
+  constructor(private readonly load: () => Promise<SessionRunner>) {}
+
+  warm(logger: Logger): void {
+    this.runner ??= this.load();
+    this.runner.catch((err: unknown) => logger.error("loading the agent failed", { error: errorMessage(err) }));
+  }
+
+  async run(
+    remediation: AgentRemediation,
+    desiredState: DesiredState,
+    context: SessionRunContext,
+  ): Promise<SessionOutcome> {
+    this.runner ??= this.load();
+    return (await this.runner).run(remediation, desiredState, context);
+  }
+}
+
+async function openAgentRunner(
+  config: RunConfig,
+  deps: { store: Store; targets: Targets; metrics: StewardMetrics; events: EventRecorder | undefined },
+): Promise<SessionRunner> {
+  const [{ default: Anthropic }, { AgentRunner }, { SessionFiles }] = await Promise.all([
+    import("@anthropic-ai/sdk"),
+    import("../agent/runner.js"),
+    import("../agent/session-store.js"),
+  ]);
+  return new AgentRunner({
+    store: deps.store,
+    files: new SessionFiles(config.stateDir),
+    client: new Anthropic({
+      apiKey: config.anthropicApiKey,
+      baseURL: config.anthropicBaseUrl,
+      timeout: ANTHROPIC_TIMEOUT_MS,
+      maxRetries: 2,
+    }),
+    model: config.model,
+    maxTokens: AGENT_MAX_TOKENS,
+    tools: deps.targets.agentTools,
+    observer: new SystemObserver(deps.targets.observers),
+    verifyTimeoutMs: config.verifyTimeoutMs,
+    metrics: deps.metrics,
+    events: deps.events,
+  });
 }
 
 /** Keeps the remediations-by-phase gauge equal to what the store holds. */

@@ -2,9 +2,11 @@ import type { Target } from "../api/desired-state.js";
 import { objectKey } from "../api/resources.js";
 import type { Logger } from "../telemetry/logging.js";
 import type { DockerObserverEvent, KubernetesObserverEvent } from "../observe/types.js";
+import type { RegisteredQuery } from "../observe/query-evaluator.js";
 import type { WatchEvent } from "../store/store.js";
 import type { WorkQueue } from "./queue.js";
 import { inDockerTarget } from "./target.js";
+import { evaluationIntervalMs } from "./invariants.js";
 
 /**
  * Which DesiredStates watch which containers, so a Docker event enqueues only the keys it
@@ -57,6 +59,29 @@ export function enqueueForStoreEvent(event: WatchEvent, queue: WorkQueue): void 
     const owner = object.spec.desiredStateRef;
     queue.add(objectKey("DesiredState", owner.namespace ?? object.metadata.namespace, owner.name));
   }
+}
+
+/** What registerInvariants needs of a QueryEvaluator. */
+export interface InvariantQueries {
+  register(owner: string, queries: readonly RegisteredQuery[]): void;
+  unregister(owner: string): void;
+}
+
+/**
+ * Keeps the evaluator's queries equal to the DesiredStates' invariants: each DesiredState
+ * key owns its invariants' queries at its interval. The evaluator then enqueues a key when
+ * one of its results changes (see QueryEvaluator).
+ */
+export function registerInvariants(event: WatchEvent, evaluator: InvariantQueries): void {
+  const { object } = event;
+  if (object.kind !== "DesiredState") return;
+  const key = objectKey("DesiredState", object.metadata.namespace, object.metadata.name);
+  if (event.type === "DELETED") return evaluator.unregister(key);
+  const intervalMs = evaluationIntervalMs(object.spec);
+  evaluator.register(
+    key,
+    object.spec.invariants.map((i) => ({ expr: i.query, intervalMs })),
+  );
 }
 
 export function enqueueForDockerEvent(

@@ -1,11 +1,7 @@
-import { defaultKubeConfig } from "../kube/config.js";
 import { FileStore } from "./file/file-store.js";
-import { KubernetesStore } from "./kubernetes/kubernetes-store.js";
-import { informerReporter } from "./kubernetes/informer-report.js";
 import type { Logger } from "../telemetry/logging.js";
 import type { StewardMetrics } from "../telemetry/metrics.js";
 import type { EventRecorder } from "./events.js";
-import { KubernetesEventRecorder } from "./kubernetes/events.js";
 import type { Fence } from "../kube/fence.js";
 import type { Store } from "./store.js";
 
@@ -17,14 +13,23 @@ export type StoreKind = "file" | "kubernetes";
  * Kubernetes store's informers log their state and update the store metrics, and its writes
  * pass `report.fence` (the file store has no leader election). `namespace` limits the
  * Kubernetes store to one namespace (all when unset).
+ *
+ * The Kubernetes store's modules are imported only when it is chosen: @kubernetes/client-node
+ * alone adds about 80 MB of resident memory and seconds of start-up, which a Steward on the
+ * file store never needs (ADR 0007).
  */
-export function openStore(
+export async function openStore(
   kind: StoreKind,
   stateDir: string,
   namespace?: string,
   report?: { logger: Logger; metrics?: StewardMetrics; fence?: Fence },
-): Store {
+): Promise<Store> {
   if (kind === "file") return new FileStore(stateDir);
+  const [{ KubernetesStore }, { informerReporter }, { defaultKubeConfig }] = await Promise.all([
+    import("./kubernetes/kubernetes-store.js"),
+    import("./kubernetes/informer-report.js"),
+    import("../kube/config.js"),
+  ]);
   return new KubernetesStore(defaultKubeConfig(), {
     namespace,
     fence: report?.fence,
@@ -33,6 +38,11 @@ export function openStore(
 }
 
 /** Kubernetes Events in the kubernetes store; the file store has none (its status and logs say it all). */
-export function openEventRecorder(kind: StoreKind, logger: Logger): EventRecorder | undefined {
-  return kind === "kubernetes" ? new KubernetesEventRecorder(defaultKubeConfig(), logger) : undefined;
+export async function openEventRecorder(kind: StoreKind, logger: Logger): Promise<EventRecorder | undefined> {
+  if (kind !== "kubernetes") return undefined;
+  const [{ KubernetesEventRecorder }, { defaultKubeConfig }] = await Promise.all([
+    import("./kubernetes/events.js"),
+    import("../kube/config.js"),
+  ]);
+  return new KubernetesEventRecorder(defaultKubeConfig(), logger);
 }

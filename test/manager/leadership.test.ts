@@ -50,7 +50,7 @@ describe("runWhileLeading without leader election", () => {
       workers: 1,
       reconcileTimeoutMs: 1_000,
     });
-    const leadership = runWhileLeading([controller], { election: undefined, metrics, logger: silentLogger(), fence });
+    const leadership = runWhileLeading([controller], { elector: undefined, metrics, logger: silentLogger(), fence });
     fence.check("anything");
     queue.add("DesiredState/default/a");
     await new Promise((resolve) => setTimeout(resolve, 20));
