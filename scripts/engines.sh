@@ -29,7 +29,7 @@ DOCKERD_FLAGS=(--bridge=none --iptables=false --ip-masq=false --ip6tables=false
 read -r -a extra_flags <<<"${STEWARD_DOCKERD_EXTRA_FLAGS:-}"
 DOCKERD_FLAGS+=("${extra_flags[@]}")
 
-PACKAGES=(docker.io docker-compose prometheus etcd-server etcd-client busybox-static)
+PACKAGES=(docker.io docker-compose prometheus etcd-server etcd-client busybox-static prometheus-alertmanager)
 
 log() { printf '[engines %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 die() { printf '[engines] error: %s\n' "$*" >&2; exit 1; }
@@ -56,7 +56,7 @@ dockerd_pid() {
 
 missing_tools() {
   local tool
-  for tool in dockerd docker prometheus etcd etcdctl; do
+  for tool in dockerd docker prometheus etcd etcdctl prometheus-alertmanager; do
     command -v "$tool" >/dev/null 2>&1 || echo "$tool"
   done
   # Users have the compose v2 plugin, Debian has docker-compose; either will do.
