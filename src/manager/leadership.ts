@@ -131,7 +131,7 @@ export function runWhileLeading(controllers: readonly Controller[], options: Lea
 /**
  * The elector for `election` (undefined without leader election). Its modules are imported
  * on demand: only a Steward on the Kubernetes store elects a leader, and
- * @kubernetes/client-node costs about 80 MB (ADR 0007).
+ * @kubernetes/client-node costs about 80 MB (ADR 0010).
  */
 export async function openLeaderElector(
   election: RunConfig["leaderElection"],

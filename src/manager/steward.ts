@@ -161,7 +161,7 @@ export async function startSteward(
  * The agent, loaded off the start-up path: the Anthropic SDK and the agent's modules take
  * about a second of CPU to load on a busy machine and 23 MB of resident memory. Without an
  * API key they are never loaded; with one, `warm` loads them in the background once
- * Steward runs, so the first incident does not wait for them (ADR 0007).
+ * Steward runs, so the first incident does not wait for them (ADR 0010).
  */
 class OnDemandSessionRunner implements SessionRunner {
   private runner: Promise<SessionRunner> | undefined;

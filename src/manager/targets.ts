@@ -102,7 +102,7 @@ interface KubernetesTarget {
   actions: ApiServerActions;
 }
 
-/** Imported on demand: @kubernetes/client-node costs about 80 MB and seconds of start-up (ADR 0007). */
+/** Imported on demand: @kubernetes/client-node costs about 80 MB and seconds of start-up (ADR 0010). */
 async function openKubernetes(logger: Logger, fence: Fence): Promise<KubernetesTarget> {
   const [{ KubernetesWorkloadObserver }, { ApiServerActions }, { defaultKubeConfig }] = await Promise.all([
     import("../observe/kubernetes/observer.js"),

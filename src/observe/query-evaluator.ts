@@ -48,7 +48,7 @@ interface Slot {
  * the queries of a slot, and keeps the last result of each; it tells its owners only when
  * a result changed. As a Prometheus rule group does, and as the Docker observer's cache
  * does for containers: N invariants with one query cost one query per interval, and a
- * steady state costs no reconcile at all (ADR 0007).
+ * steady state costs no reconcile at all (ADR 0010).
  *
  * Reads (`query`) of a registered query return the last slot's result while it is current
  * (its interval plus a grace); otherwise, or with `fresh`, they query Prometheus now, at

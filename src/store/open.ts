@@ -16,7 +16,7 @@ export type StoreKind = "file" | "kubernetes";
  *
  * The Kubernetes store's modules are imported only when it is chosen: @kubernetes/client-node
  * alone adds about 80 MB of resident memory and seconds of start-up, which a Steward on the
- * file store never needs (ADR 0007).
+ * file store never needs (ADR 0010).
  */
 export async function openStore(
   kind: StoreKind,

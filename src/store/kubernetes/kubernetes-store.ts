@@ -281,7 +281,7 @@ export class KubernetesStore implements Store {
    * An unconditional status write in one request: a JSON patch that sets the whole status
    * (`add` replaces an existing member). The read-modify-write it replaces cost a GET and a
    * PUT per write, and its PUT could only lose a race to be retried; the outcome is the
-   * same, the last writer's status (ADR 0007: half the API requests of a cold start).
+   * same, the last writer's status (ADR 0010: half the API requests of a cold start).
    */
   private async replaceStatus<K extends Kind>(
     kind: K,
