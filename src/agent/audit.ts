@@ -48,6 +48,7 @@
 import { createHash } from "node:crypto";
 import { mkdir, open, readFile, type FileHandle } from "node:fs/promises";
 import { dirname } from "node:path";
+import type { AuditHead } from "../api/remediation.js";
 import { StewardError, errorMessage, wrapError } from "../errors.js";
 
 export const AUDIT_KINDS = [
@@ -240,6 +241,7 @@ export class AuditLog {
   private closed = false;
   private seq: number;
   private lastHash: string;
+  private synced: AuditHead | undefined;
 
   private constructor(
     readonly path: string,
@@ -249,6 +251,8 @@ export class AuditLog {
   ) {
     this.seq = chain.seq;
     this.lastHash = chain.head;
+    // Lines already in the file when it is opened were written by an earlier run: they count as on disk.
+    this.synced = chain.seq > 0 ? { seq: chain.seq, hash: chain.head } : undefined;
   }
 
   /** Opens (creating with mode 0600, parents too) and continues the file's chain. */
@@ -282,9 +286,18 @@ export class AuditLog {
   get lastSeq(): number {
     return this.seq;
   }
-  /** SHA-256 of the last line: store it elsewhere and pass it to verifyAuditFile as `expectedHead`. */
+  /** SHA-256 of the last line. */
   get head(): string {
     return this.lastHash;
+  }
+
+  /**
+   * The last entry known to be on disk (fsynced, or in the file when it was opened):
+   * what the remediation status records as `auditHead`, for `verifyAuditFile`'s `expected`.
+   * Undefined while the chain is empty.
+   */
+  get syncedHead(): AuditHead | undefined {
+    return this.synced;
   }
 
   /** Appends one entry; calls are serialized in call order, so concurrent appends never interleave. */
@@ -308,7 +321,10 @@ export class AuditLog {
     if (this.closed) return;
     this.closed = true;
     try {
-      if (this.failure === undefined) await this.fh.sync();
+      if (this.failure === undefined) {
+        await this.fh.sync();
+        if (this.seq > 0) this.synced = { seq: this.seq, hash: this.lastHash };
+      }
     } finally {
       await this.fh.close();
     }
@@ -338,6 +354,7 @@ export class AuditLog {
     }
     this.seq = body.seq;
     this.lastHash = sha256(line);
+    if (sync) this.synced = { seq: this.seq, hash: this.lastHash };
     return entry;
   }
 

@@ -27,9 +27,8 @@ import type { DesiredState } from "../api/desired-state.js";
 import type { ActionRecord, AgentRemediation, PendingApproval, RemediationStatus } from "../api/remediation.js";
 import { emptyRemediationStatus } from "../reconcile/remediations.js";
 import type { SessionCounters } from "./budgets.js";
-import type { AuditLog } from "./audit.js";
 import { incidentMessage } from "./prompt.js";
-import type { SessionContext, SessionState } from "./session.js";
+import { changeStatus, type SessionRecords, type SessionState } from "./session.js";
 import { newSessionId } from "./session-store.js";
 import { findTool, toolsetFor, type Toolset } from "./toolsets.js";
 
@@ -53,24 +52,18 @@ export interface HandoverInput {
   now: Date;
 }
 
-export interface HandoverIo {
-  audit: AuditLog;
-  updateStatus: SessionContext["updateStatus"];
-  save(state: SessionState): Promise<void>;
-}
-
 /** Builds the new conversation from the status, records the handover, and saves it. */
 export async function handOver(
   remediation: AgentRemediation,
   desiredState: DesiredState,
   input: HandoverInput,
-  io: HandoverIo,
+  records: SessionRecords,
 ): Promise<SessionState> {
   const status = remediation.status ?? emptyRemediationStatus();
   const state = handoverState(remediation, desiredState, input);
   const resumesCall = state.pending !== undefined;
   const reason = `continues session ${status.sessionId ?? "?"} (phase ${status.phase}), whose conversation is on another replica`;
-  await io.audit.append(
+  await records.audit.append(
     "session",
     {
       event: "handover",
@@ -82,18 +75,18 @@ export async function handOver(
     },
     { sync: true },
   );
-  await io.updateStatus((s) => ({
-    ...s,
-    sessionId: state.sessionId,
-    // A call awaiting approval stays pending; any other step starts over from investigating.
-    phase: resumesCall ? s.phase : "Investigating",
-    reason: "SessionHandover",
-    message: `agent session ${state.sessionId} ${reason}; it starts from what the status records`,
-    pendingApproval: resumesCall ? s.pendingApproval : [],
-  }));
-  if (!resumesCall && status.phase !== "Investigating")
-    await io.audit.append("phase_change", { from: status.phase, to: "Investigating", reason: "session handover" });
-  await io.save(state);
+  // A call awaiting approval stays pending; any other step starts over from investigating.
+  await changeStatus(
+    records,
+    {
+      type: "sessionHandedOver",
+      sessionId: state.sessionId,
+      message: `agent session ${state.sessionId} ${reason}; it starts from what the status records`,
+      keepsPendingCall: resumesCall,
+    },
+    { reason: "session handover" },
+  );
+  await records.saveState(state);
   return state;
 }
 

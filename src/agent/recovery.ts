@@ -17,6 +17,7 @@
  */
 import type Anthropic from "@anthropic-ai/sdk";
 import type { ActionRecord, RemediationStatus } from "../api/remediation.js";
+import { applyStatusChange, type RemediationStatusChange } from "../reconcile/remediation-status.js";
 import type { SessionState } from "./session.js";
 
 /** Unknown outcomes a remediation survives; the next one marks it Interrupted. */
@@ -25,6 +26,8 @@ export const MAX_UNKNOWN_ACTIONS = 1;
 export interface ActionRecovery {
   /** The status with every `Started` action marked `Unknown` (unchanged when there was none). */
   status: RemediationStatus;
+  /** The change that makes `status` from the status given (for its writer); absent when there is none. */
+  change?: RemediationStatusChange;
   /** The actions found half-done now. */
   unknown: ActionRecord[];
   /** Why the remediation must stop here, when it must. */
@@ -37,22 +40,18 @@ const command = (a: ActionRecord): string => a.command.join(" ");
 export function recoverActions(status: RemediationStatus): ActionRecovery {
   const unknown = status.actions.filter((a) => a.state === "Started");
   if (unknown.length === 0) return { status, unknown };
-  const actions = status.actions.map((a): ActionRecord => (a.state === "Started" ? { ...a, state: "Unknown" } : a));
-  const all = actions.filter((a) => a.state === "Unknown");
   const listed = unknown.map(command).join("; ");
-  const next: RemediationStatus = {
-    ...status,
-    actions,
-    phase: "Investigating",
-    reason: "ActionOutcomeUnknown",
+  const change: RemediationStatusChange = {
+    type: "outcomesUnknown",
     message: `Steward stopped while ${listed} ran; its outcome is unknown and it is not run again: the agent re-observes`,
-    pendingApproval: [],
   };
-  if (all.length <= MAX_UNKNOWN_ACTIONS) return { status: next, unknown };
+  const next = applyStatusChange(status, change);
+  const all = next.actions.filter((a) => a.state === "Unknown");
+  if (all.length <= MAX_UNKNOWN_ACTIONS) return { status: next, change, unknown };
   const interrupt =
     `Steward stopped during ${all.length} changes of this remediation (${all.map(command).join("; ")}), whose outcomes are unknown; ` +
     "check the system before changing anything else";
-  return { status: next, unknown, interrupt };
+  return { status: next, change, unknown, interrupt };
 }
 
 /** What the model is told about a call the record already answers; undefined when it has not run. Pure. */

@@ -1,16 +1,14 @@
 import type Anthropic from "@anthropic-ai/sdk";
 import { parseDuration } from "../api/duration.js";
 import type { DesiredState } from "../api/desired-state.js";
-import type { RemediationPolicySpec } from "../api/policy.js";
-import type { ActionRecord, AgentRemediation, RemediationPhase, RemediationStatus, Usage } from "../api/remediation.js";
+import type { AgentRemediation, Usage } from "../api/remediation.js";
 import type { StewardMetrics } from "../telemetry/metrics.js";
-import type { EventRecorder, StewardEvent } from "../store/events.js";
-import type { Logger } from "../telemetry/logging.js";
 import { containersOfService, driftFingerprint } from "../reconcile/drift.js";
 import type { KubernetesObserver } from "../observe/types.js";
 import type { KubernetesActions } from "../act/types.js";
 import { targetObserved, type SystemObserver } from "../reconcile/observation.js";
 import { driftCleared, emptyRemediationStatus } from "../reconcile/remediations.js";
+import type { RemediationStatusPort } from "../reconcile/remediation-status.js";
 import { inDockerTarget } from "../reconcile/target.js";
 import {
   inKubernetesTarget,
@@ -19,21 +17,26 @@ import {
   workloadSubject,
   type WorkloadObservation,
 } from "../reconcile/workload-drift.js";
-import type { Store } from "../store/store.js";
 import { AuditLog } from "./audit.js";
 import { approvalFor } from "../api/approvals.js";
 import { handOver, sessionStart } from "./handover.js";
 import { incidentMessage, systemPrompt } from "./prompt.js";
 import { answerFromRecord, recoverActions } from "./recovery.js";
 import type { SessionOutcome, SessionRunContext, SessionRunner } from "../reconcile/session-runner.js";
-import { runSession, type SessionContext, type SessionState } from "./session.js";
+import {
+  changeStatus,
+  runSession,
+  type SessionContext,
+  type SessionState,
+  type SessionStatus,
+  type StatusRecords,
+} from "./session.js";
 import { newSessionId, type SessionFiles } from "./session-store.js";
 import type { DockerToolAccess, ToolEnvironment } from "./tools.js";
 import { toolsetFor } from "./toolsets.js";
 import { sanitizeForLog } from "../text/redact.js";
 
 export interface AgentRunnerDeps {
-  store: Store;
   files: SessionFiles;
   client: Anthropic;
   model: string;
@@ -47,14 +50,22 @@ export interface AgentRunnerDeps {
   /** How long verification waits for the signals to settle (a scrape, a health check). */
   verifyTimeoutMs: number;
   metrics: StewardMetrics;
-  events?: EventRecorder;
 }
 
 const VERIFY_POLL_MS = 1_000;
 
+/** The run's inputs besides its records: what the reconciler passed in. */
+interface RunInput {
+  remediation: AgentRemediation;
+  desiredState: DesiredState;
+  context: SessionRunContext;
+}
+
 /**
- * Runs (or resumes) the agent session of one remediation and records the outcome in its
- * status. The conversation and the audit trail are files, so a restarted Steward resumes.
+ * Runs (or resumes) the agent session of one remediation. The conversation and the audit
+ * trail are files, so a restarted Steward resumes; the status is the remediation
+ * controller's, changed through `context.status` (reconcile/remediation-status.ts), and
+ * every change carries the audit trail's last line on disk, so truncation shows.
  */
 export class AgentRunner implements SessionRunner {
   constructor(private readonly deps: AgentRunnerDeps) {}
@@ -65,65 +76,56 @@ export class AgentRunner implements SessionRunner {
     context: SessionRunContext,
   ): Promise<SessionOutcome> {
     const { namespace, name } = remediation.metadata;
+    const usageBefore = context.status.current.usage;
     // A crash can tear the last line (a write cut short); the repair is itself audited.
     const audit = await AuditLog.open(this.deps.files.auditPath(namespace, name), {
       sanitize: sanitizeForLog,
       repairTornTail: true,
     });
+    let outcome: SessionOutcome;
     try {
-      let status = remediation.status ?? emptyRemediationStatus();
-      const updateStatus = async (change: (s: RemediationStatus) => RemediationStatus): Promise<void> => {
-        const before = status;
-        status = change(status);
-        await this.deps.store.updateStatus("AgentRemediation", remediation.metadata, status);
-        this.recordSteps(remediation, before, status);
-      };
-      const interrupted = await this.recoverActions(status, { audit, updateStatus });
-      const outcome =
-        interrupted ??
-        (await this.runConversation({ ...remediation, status }, desiredState, context, { audit, updateStatus }));
-      await this.finish(outcome, { audit, updateStatus, getStatus: () => status });
-      this.countUsage(remediation.status?.usage, status.usage, outcome);
-      context.logger.info("agent session finished", { remediation: name, outcome: outcome.type });
-      return outcome;
+      const records: RunRecords = { audit, status: anchoredStatus(context.status, audit) };
+      const input = { remediation, desiredState, context };
+      outcome = (await this.recoverActions(records)) ?? (await this.runConversation(input, records));
+      await this.finish(outcome, records);
     } finally {
       await audit.close();
     }
+    // close() fsynced the last line: the status records it as the audit trail's head.
+    const head = audit.syncedHead;
+    if (head) await context.status.apply({ type: "auditHead", head });
+    this.countUsage(usageBefore, context.status.current.usage, outcome);
+    context.logger.info("agent session finished", { remediation: name, outcome: outcome.type });
+    return outcome;
   }
 
   /**
    * Changes a stopped Steward left `Started` become `Unknown` (never re-run); too many of
    * them stop the remediation. Returns the outcome when it must stop (recovery.ts).
    */
-  private async recoverActions(
-    status: RemediationStatus,
-    io: { audit: AuditLog; updateStatus: SessionContext["updateStatus"] },
-  ): Promise<SessionOutcome | undefined> {
-    const recovery = recoverActions(status);
-    if (recovery.unknown.length === 0) return undefined;
+  private async recoverActions(records: RunRecords): Promise<SessionOutcome | undefined> {
+    const { audit, status } = records;
+    const recovery = recoverActions(status.current);
+    if (!recovery.change) return undefined;
     for (const a of recovery.unknown) {
       const reason = "Steward stopped while it ran, before its outcome was recorded; it is not run again";
-      await io.audit.append("action", { id: a.id, tool: a.tool, command: a.command, state: "Unknown", reason });
+      await audit.append("action", { id: a.id, tool: a.tool, command: a.command, state: "Unknown", reason });
     }
-    await io.audit.append(
+    await audit.append(
       "phase_change",
-      { from: status.phase, to: recovery.status.phase, reason: recovery.status.message ?? "" },
+      { from: status.current.phase, to: recovery.status.phase, reason: recovery.status.message ?? "" },
       { sync: true },
     );
-    await io.updateStatus(() => recovery.status);
+    await status.apply(recovery.change);
     return recovery.interrupt === undefined ? undefined : { type: "interrupted", reason: recovery.interrupt };
   }
 
   /** Starts, resumes or takes over the conversation and runs it until it ends or waits. */
-  private async runConversation(
-    remediation: AgentRemediation,
-    desiredState: DesiredState,
-    context: { policy: RemediationPolicySpec; signal: AbortSignal; logger: Logger },
-    io: { audit: AuditLog; updateStatus: SessionContext["updateStatus"] },
-  ): Promise<SessionOutcome> {
-    const state = await this.sessionFor(remediation, desiredState, context, io);
-    const ctx = this.context(remediation, desiredState, { ...context, ...io, state });
-    return runSession(state, ctx);
+  private async runConversation(input: RunInput, records: RunRecords): Promise<SessionOutcome> {
+    // The remediation as it is now (recovery may have changed its status).
+    const current = { ...input, remediation: { ...input.remediation, status: records.status.current } };
+    const state = await this.sessionFor(current, records);
+    return runSession(state, this.context(current, records));
   }
 
   /** Adds what this run spent (the usage in status grew from `before` to `after`) to /metrics. */
@@ -140,26 +142,22 @@ export class AgentRunner implements SessionRunner {
   }
 
   /** The saved conversation, a new one, or a handover from another replica (see handover.ts). */
-  private async sessionFor(
-    remediation: AgentRemediation,
-    desiredState: DesiredState,
-    context: { policy: RemediationPolicySpec; logger: Logger },
-    io: { audit: AuditLog; updateStatus: SessionContext["updateStatus"] },
-  ): Promise<SessionState> {
+  private async sessionFor(input: RunInput, records: RunRecords): Promise<SessionState> {
+    const { remediation, desiredState, context } = input;
     const { namespace, name } = remediation.metadata;
     const { policy } = context;
     const start = sessionStart(remediation, await this.deps.files.load(namespace, name));
-    if (start.type === "resume") return this.resume(remediation, start.state, io.audit);
-    if (start.type === "begin") return this.begin(remediation, desiredState, policy, io);
+    if (start.type === "resume") return this.resume(remediation, start.state, records.audit);
+    if (start.type === "begin") return this.begin(input, records);
     context.logger.warn("continuing an agent session whose conversation is on another replica", {
       remediation: name,
       phase: remediation.status?.phase,
       sessionId: remediation.status?.sessionId,
     });
-    const input = { model: policy.model ?? this.deps.model, outputCap: policy.budgets.outputCap, now: new Date() };
-    return handOver(remediation, desiredState, input, {
-      ...io,
-      save: (state) => this.deps.files.save(namespace, name, state),
+    const handover = { model: policy.model ?? this.deps.model, outputCap: policy.budgets.outputCap, now: new Date() };
+    return handOver(remediation, desiredState, handover, {
+      ...records,
+      saveState: (state) => this.deps.files.save(namespace, name, state),
     });
   }
 
@@ -188,12 +186,9 @@ export class AgentRunner implements SessionRunner {
     return state;
   }
 
-  private async begin(
-    remediation: AgentRemediation,
-    desiredState: DesiredState,
-    policy: RemediationPolicySpec,
-    io: { audit: AuditLog; updateStatus: SessionContext["updateStatus"] },
-  ): Promise<SessionState> {
+  private async begin(input: RunInput, records: RunRecords): Promise<SessionState> {
+    const { remediation, desiredState, context } = input;
+    const { policy } = context;
     const now = new Date();
     const model = policy.model ?? this.deps.model;
     const state: SessionState = {
@@ -213,88 +208,60 @@ export class AgentRunner implements SessionRunner {
       },
       nudges: 0,
     };
-    await io.audit.append("session", {
+    await records.audit.append("session", {
       event: "started",
       sessionId: state.sessionId,
       model,
       mode: remediation.spec.mode,
       attempt: 1,
     });
-    await io.updateStatus((s) => ({
-      ...s,
-      sessionId: state.sessionId,
-      phase: "Investigating",
-      reason: "AgentInvestigating",
-      message: `agent session ${state.sessionId} (model ${model}) is investigating`,
-      attempts: [{ number: 1, startedAt: now.toISOString() }],
-    }));
-    await io.audit.append("phase_change", { from: "Pending", to: "Investigating", reason: "agent session started" });
+    await changeStatus(
+      records,
+      {
+        type: "sessionStarted",
+        sessionId: state.sessionId,
+        message: `agent session ${state.sessionId} (model ${model}) is investigating`,
+        at: now.toISOString(),
+      },
+      { reason: "agent session started" },
+    );
     await this.deps.files.save(remediation.metadata.namespace, remediation.metadata.name, state);
     return state;
   }
 
-  private context(
-    remediation: AgentRemediation,
-    desiredState: DesiredState,
-    input: {
-      policy: RemediationPolicySpec;
-      signal: AbortSignal;
-      audit: AuditLog;
-      updateStatus: SessionContext["updateStatus"];
-      state: SessionState;
-    },
-  ): SessionContext {
+  private context(input: RunInput, records: RunRecords): SessionContext {
+    const { remediation, desiredState, context } = input;
     const { namespace, name } = remediation.metadata;
-    const { policy } = input;
+    const { policy, signal } = context;
     const pendingAtStart = new Set((remediation.status?.pendingApproval ?? []).map((p) => p.id));
     return {
-      client: this.deps.client,
-      system: systemPrompt(policy, desiredState.spec.target.kubernetes ? "kubernetes" : "docker"),
-      maxTokens: this.deps.maxTokens,
-      policy,
-      mode: remediation.spec.mode,
-      ownObjects: this.ownObjects(desiredState),
-      toolset: toolsetFor(desiredState.spec.target),
-      tools: {
-        ...this.toolAccess(desiredState),
-        timeoutMs: parseDuration(policy.budgets.toolTimeout) ?? 30_000,
-        outputCapBytes: policy.budgets.outputCap,
-        dryRun: policy.dryRun,
+      model: {
+        client: this.deps.client,
+        system: systemPrompt(policy, desiredState.spec.target.kubernetes ? "kubernetes" : "docker"),
+        maxTokens: this.deps.maxTokens,
       },
-      audit: input.audit,
-      maxAttempts: remediation.spec.maxAttempts,
-      signal: input.signal,
-      verify: () => this.verify(remediation, desiredState, input.signal),
-      // Only calls a person could see as pending when deciding: an "approve all" is not a
-      // blank cheque for calls the model makes afterwards.
-      approval: (id) => (pendingAtStart.has(id) ? approvalFor(remediation, id) : undefined),
-      saveState: (state) => this.deps.files.save(namespace, name, state),
-      updateStatus: input.updateStatus,
+      rules: {
+        policy,
+        mode: remediation.spec.mode,
+        ownObjects: this.ownObjects(desiredState),
+        maxAttempts: remediation.spec.maxAttempts,
+        // Only calls a person could see as pending when deciding: an "approve all" is not a
+        // blank cheque for calls the model makes afterwards.
+        approval: (id) => (pendingAtStart.has(id) ? approvalFor(remediation, id) : undefined),
+      },
+      tools: {
+        toolset: toolsetFor(desiredState.spec.target),
+        environment: {
+          ...this.toolAccess(desiredState),
+          timeoutMs: parseDuration(policy.budgets.toolTimeout) ?? 30_000,
+          outputCapBytes: policy.budgets.outputCap,
+          dryRun: policy.dryRun,
+        },
+      },
+      records: { ...records, saveState: (state) => this.deps.files.save(namespace, name, state) },
+      signal,
+      verify: () => this.verify(remediation, desiredState, signal),
     };
-  }
-
-  /**
-   * Each step a person would look for is an Event on the remediation (`kubectl describe`):
-   * a phase change, and every recorded change — run, approved (by whom) or denied.
-   */
-  private recordSteps(remediation: AgentRemediation, before: RemediationStatus, after: RemediationStatus): void {
-    const events = this.deps.events;
-    if (!events) return;
-    if (after.phase !== before.phase) {
-      const type = after.phase === "Escalated" || after.phase === "Failed" ? "Warning" : "Normal";
-      events.record(remediation, {
-        type,
-        reason: after.phase,
-        action: "Remediate",
-        note: after.message ?? `${before.phase} → ${after.phase}`,
-      });
-    }
-    // Once per change, when its outcome is known: a denial at once; a change that ran when its
-    // record leaves `Started` (the idempotency record written before it runs).
-    const settled = (a: ActionRecord): boolean => a.state !== "Started";
-    const known = new Set(before.actions.filter(settled).map((a) => a.id));
-    for (const action of after.actions.filter((a) => settled(a) && !known.has(a.id)))
-      events.record(remediation, actionEvent(action));
   }
 
   /** The tools reach Docker, or the target's namespace only. */
@@ -383,54 +350,24 @@ export class AgentRunner implements SessionRunner {
     }
   }
 
-  private async finish(
-    outcome: SessionOutcome,
-    io: { audit: AuditLog; updateStatus: SessionContext["updateStatus"]; getStatus: () => RemediationStatus },
-  ): Promise<void> {
+  /** Writes how the session ended (not while it waits for a person), then audits it. */
+  private async finish(outcome: SessionOutcome, records: RunRecords): Promise<void> {
     if (outcome.type === "awaitingApproval") return;
-    const { phase, reason } = CLOSING[outcome.type];
-    const from = io.getStatus().phase;
-    const now = new Date().toISOString();
-    await io.updateStatus((s) => ({
-      ...s,
-      phase,
-      reason,
-      message: outcome.type === "resolved" ? "the agent's fix was verified: the drift is gone" : outcome.reason,
-      summary: outcome.type === "resolved" ? outcome.summary : (s.summary ?? outcome.reason),
-      pendingApproval: [],
-      closedAt: now,
-    }));
-    await io.audit.append(
-      "phase_change",
-      { from, to: phase, reason: outcome.type === "resolved" ? "verified" : outcome.reason },
-      { sync: true },
-    );
+    const reason = outcome.type === "resolved" ? "verified" : outcome.reason;
+    const change = { type: "sessionEnded", end: outcome, at: new Date().toISOString() } as const;
+    await changeStatus(records, change, { reason, sync: true });
   }
 }
 
-const CLOSING: Record<
-  Exclude<SessionOutcome["type"], "awaitingApproval">,
-  { phase: RemediationPhase; reason: string }
-> = {
-  resolved: { phase: "Resolved", reason: "Verified" },
-  escalated: { phase: "Escalated", reason: "Escalated" },
-  interrupted: { phase: "Interrupted", reason: "ActionsInterrupted" },
-};
+/** The audit trail and the session's view of the status. */
+type RunRecords = StatusRecords;
 
-function actionEvent(action: ActionRecord): StewardEvent {
-  const denied = action.decision === "deny";
-  const by = action.approver ? ` (${denied ? "denied" : "approved"} by ${action.approver})` : "";
-  const result = denied
-    ? "denied"
-    : action.state === "Unknown"
-      ? "outcome unknown (Steward stopped while it ran)"
-      : action.exitCode === 0
-        ? "ran"
-        : `failed (exit code ${action.exitCode ?? "?"})`;
+/** The session's status port: each change also records the audit trail's last line on disk. */
+function anchoredStatus(port: RemediationStatusPort, audit: AuditLog): SessionStatus {
   return {
-    type: denied || action.exitCode !== 0 ? "Warning" : "Normal",
-    reason: denied ? "ActionDenied" : "ActionExecuted",
-    action: action.tool,
-    note: `${action.command.join(" ")}: ${result}${by}`,
+    get current() {
+      return port.current;
+    },
+    apply: (change) => port.apply(change, audit.syncedHead),
   };
 }

@@ -2,11 +2,12 @@ import type Anthropic from "@anthropic-ai/sdk";
 import type { Approval } from "../api/approvals.js";
 import type { AgentMode } from "../api/desired-state.js";
 import type { RemediationPolicySpec } from "../api/policy.js";
-import type { ActionRecord, PendingApproval, RemediationPhase, RemediationStatus } from "../api/remediation.js";
+import type { ActionRecord, PendingApproval, RemediationStatus } from "../api/remediation.js";
 import { errorMessage } from "../errors.js";
 import type { AuditLog } from "./audit.js";
 import { estimateCostUSD, exceededBudget, type SessionCounters } from "./budgets.js";
 import { ModelUnavailableError, type SessionOutcome } from "../reconcile/session-runner.js";
+import type { RemediationStatusChange } from "../reconcile/remediation-status.js";
 import { isTransientApiError } from "./model-errors.js";
 import { classifyShell, decide, type PolicyDecision } from "./policy.js";
 import type { ToolDefinition, ToolEnvironment, ToolResult } from "./tools.js";
@@ -38,25 +39,53 @@ export interface SessionState {
   nudges: number;
 }
 
-export interface SessionContext {
+/** The model the session talks to, and what it sends on every turn besides the conversation. */
+export interface ModelAccess {
   client: Anthropic;
   system: string;
   maxTokens: number;
+}
+
+/** What decides whether a call may run, and how often the fix may be tried. */
+export interface SessionRules {
   policy: RemediationPolicySpec;
   mode: AgentMode;
   /** The DesiredState's own containers or workloads and pods: the only objects a mutation may touch. */
   ownObjects: ReadonlySet<string>;
-  toolset: Toolset;
-  tools: ToolEnvironment;
-  audit: AuditLog;
   maxAttempts: number;
+  /** Decisions people took on pending calls, by tool-use id or "all". */
+  approval(id: string): Approval | undefined;
+}
+
+/** The remediation's status as the session sees it: it asks the status's owner to apply each change. */
+export interface SessionStatus {
+  readonly current: RemediationStatus;
+  /** Resolves once the change is durable in the store. */
+  apply(change: RemediationStatusChange): Promise<void>;
+}
+
+/**
+ * The session's three durable records: the audit trail, the remediation's status, and the
+ * conversation. ADR 0005 fixes the order they are written in around a change.
+ */
+export interface SessionRecords extends StatusRecords {
+  saveState(state: SessionState): Promise<void>;
+}
+
+/** The audit trail and the status: a change of phase is written to both (`changeStatus`). */
+export interface StatusRecords {
+  audit: AuditLog;
+  status: SessionStatus;
+}
+
+export interface SessionContext {
+  model: ModelAccess;
+  rules: SessionRules;
+  tools: { toolset: Toolset; environment: ToolEnvironment };
+  records: SessionRecords;
   signal: AbortSignal;
   /** Re-observes the remediation's original signals. */
   verify(): Promise<{ cleared: boolean; details: string }>;
-  /** Decisions people took on pending calls, by tool-use id or "all". */
-  approval(id: string): Approval | undefined;
-  saveState(state: SessionState): Promise<void>;
-  updateStatus(change: (status: RemediationStatus) => RemediationStatus): Promise<void>;
 }
 
 const NUDGE =
@@ -65,7 +94,9 @@ const NUDGE =
 /**
  * The hand-written tool-use loop. Each turn: check budgets, call the model, audit what it
  * said, then answer its tool calls one by one through the policy engine. It returns when
- * the incident is resolved (verified), escalated, or waits for a person.
+ * the incident is resolved (verified), escalated, or waits for a person. It changes the
+ * remediation's status only through `ctx.records.status`: the controller running it owns
+ * the status.
  */
 export async function runSession(state: SessionState, ctx: SessionContext): Promise<SessionOutcome> {
   for (;;) {
@@ -73,23 +104,14 @@ export async function runSession(state: SessionState, ctx: SessionContext): Prom
       const outcome = await answerToolCalls(state, ctx);
       if (outcome) return outcome;
     }
-    const exceeded = exceededBudget(state.counters, ctx.policy.budgets, Date.now(), {
+    const exceeded = exceededBudget(state.counters, ctx.rules.policy.budgets, Date.now(), {
       next: "turn",
       model: state.model,
     });
     if (exceeded) return escalate(state, ctx, `budget ${exceeded.budget} reached: ${exceeded.message}`);
     let response: Anthropic.Messages.Message;
     try {
-      response = await ctx.client.messages.create(
-        {
-          model: state.model,
-          max_tokens: ctx.maxTokens,
-          system: [{ type: "text", text: ctx.system, cache_control: { type: "ephemeral" } }],
-          tools: toolParams(ctx.toolset),
-          messages: state.messages,
-        },
-        { signal: ctx.signal },
-      );
+      response = await callModel(state, ctx);
     } catch (err) {
       // Shutdown is not a failure: the state is saved, and the session resumes after restart.
       if (ctx.signal.aborted) throw err;
@@ -101,6 +123,20 @@ export async function runSession(state: SessionState, ctx: SessionContext): Prom
     const outcome = await afterTurn(state, ctx, response);
     if (outcome) return outcome;
   }
+}
+
+function callModel(state: SessionState, ctx: SessionContext): Promise<Anthropic.Messages.Message> {
+  const { client, system, maxTokens } = ctx.model;
+  return client.messages.create(
+    {
+      model: state.model,
+      max_tokens: maxTokens,
+      system: [{ type: "text", text: system, cache_control: { type: "ephemeral" } }],
+      tools: toolParams(ctx.tools.toolset),
+      messages: state.messages,
+    },
+    { signal: ctx.signal },
+  );
 }
 
 async function recordTurn(
@@ -115,7 +151,8 @@ async function recordTurn(
   c.cacheReadTokens += response.usage.cache_read_input_tokens ?? 0;
   c.cacheWriteTokens += response.usage.cache_creation_input_tokens ?? 0;
   const costUSD = estimateCostUSD(state.model, c);
-  await ctx.audit.append("model_usage", {
+  const { audit, status } = ctx.records;
+  await audit.append("model_usage", {
     inputTokens: response.usage.input_tokens,
     outputTokens: response.usage.output_tokens,
     cacheReadTokens: response.usage.cache_read_input_tokens ?? 0,
@@ -124,11 +161,11 @@ async function recordTurn(
     stopReason: response.stop_reason,
   });
   for (const block of response.content) {
-    if (block.type === "text" && block.text.trim() !== "") await ctx.audit.append("reasoning", { text: block.text });
+    if (block.type === "text" && block.text.trim() !== "") await audit.append("reasoning", { text: block.text });
   }
   state.messages.push({ role: "assistant", content: response.content });
-  await ctx.updateStatus((s) => ({
-    ...s,
+  await status.apply({
+    type: "usage",
     usage: {
       inputTokens: c.inputTokens,
       outputTokens: c.outputTokens,
@@ -136,7 +173,7 @@ async function recordTurn(
       cacheWriteTokens: c.cacheWriteTokens,
       estimatedCostUSD: costUSD,
     },
-  }));
+  });
 }
 
 async function afterTurn(
@@ -151,12 +188,12 @@ async function afterTurn(
         .filter((b): b is Anthropic.Messages.ToolUseBlock => b.type === "tool_use")
         .map(({ id, name, input }) => ({ id, name, input }));
       state.pending = { toolUses, results: [], decisions: {} };
-      await ctx.saveState(state);
+      await ctx.records.saveState(state);
       return undefined;
     }
     case "pause_turn":
       // The API paused a long turn; sending the conversation back as it is continues it.
-      await ctx.saveState(state);
+      await ctx.records.saveState(state);
       return undefined;
     case "end_turn":
     case "stop_sequence":
@@ -164,10 +201,10 @@ async function afterTurn(
         return escalate(state, ctx, "the model ended its turn twice without resolving or escalating");
       state.nudges += 1;
       state.messages.push({ role: "user", content: NUDGE });
-      await ctx.saveState(state);
+      await ctx.records.saveState(state);
       return undefined;
     case "max_tokens":
-      return escalate(state, ctx, `the model's reply was cut at max_tokens (${ctx.maxTokens})`);
+      return escalate(state, ctx, `the model's reply was cut at max_tokens (${ctx.model.maxTokens})`);
     case "refusal":
       return escalate(state, ctx, "the model refused to continue (stop_reason refusal)");
     case "model_context_window_exceeded":
@@ -191,11 +228,11 @@ async function answerToolCalls(state: SessionState, ctx: SessionContext): Promis
       content: step.result.output,
       is_error: step.result.isError,
     });
-    await ctx.saveState(state);
+    await ctx.records.saveState(state);
   }
   state.messages.push({ role: "user", content: pending.results });
   state.pending = undefined;
-  await ctx.saveState(state);
+  await ctx.records.saveState(state);
   return undefined;
 }
 
@@ -204,7 +241,7 @@ type Step = { type: "result"; result: ToolResult } | { type: "outcome"; outcome:
 async function answerOne(state: SessionState, ctx: SessionContext, use: ToolUse): Promise<Step> {
   const overBudget = await countToolCall(state, ctx, use);
   if (overBudget) return overBudget;
-  const call = parseCall(ctx.toolset, use);
+  const call = parseCall(ctx.tools.toolset, use);
   if (typeof call === "string") return error(call);
   if (call.tool.name === "resolve") return verifyResolution(state, ctx, (call.input as { summary: string }).summary);
   if (call.tool.name === "escalate")
@@ -215,7 +252,7 @@ async function answerOne(state: SessionState, ctx: SessionContext, use: ToolUse)
 /** Counts a call the first time it is seen (a resumed session does not count it twice); escalates past the budget. */
 async function countToolCall(state: SessionState, ctx: SessionContext, use: ToolUse): Promise<Step | undefined> {
   if (state.pending?.decisions[use.id] !== undefined) return undefined;
-  const exceeded = exceededBudget(state.counters, ctx.policy.budgets, Date.now(), {
+  const exceeded = exceededBudget(state.counters, ctx.rules.policy.budgets, Date.now(), {
     next: "toolCall",
     model: state.model,
   });
@@ -224,7 +261,7 @@ async function countToolCall(state: SessionState, ctx: SessionContext, use: Tool
     return { type: "outcome", outcome: await escalate(state, ctx, reason) };
   }
   state.counters.toolCalls += 1;
-  await ctx.audit.append("tool_call", { id: use.id, tool: use.name, input: use.input });
+  await ctx.records.audit.append("tool_call", { id: use.id, tool: use.name, input: use.input });
   return undefined;
 }
 
@@ -249,7 +286,7 @@ async function judgeAndRun(
     if (gate.type !== "approved") return gate;
     approver = gate.by;
   }
-  const run = (signal: AbortSignal): Promise<ToolResult> => tool.run(input, ctx.tools, signal);
+  const run = (signal: AbortSignal): Promise<ToolResult> => tool.run(input, ctx.tools.environment, signal);
   return execute(state, ctx, { use, tool: tool.name, argv, mutating, approver, run });
 }
 
@@ -260,9 +297,9 @@ async function approvalGate(
   action: { id: string; tool: string; argv: string[]; reason: string },
   mutating: boolean,
 ): Promise<Step | { type: "approved"; by: string }> {
-  const approval = ctx.approval(action.id);
+  const approval = ctx.rules.approval(action.id);
   if (!approval) return { type: "outcome", outcome: await awaitApproval(state, ctx, action) };
-  await ctx.audit.append(
+  await ctx.records.audit.append(
     "approval",
     { id: action.id, approved: approval.approved, by: approval.by, reason: approval.reason },
     { sync: true },
@@ -278,7 +315,8 @@ function parseCall(toolset: Toolset, use: ToolUse): { tool: ToolDefinition<unkno
   if (!tool) return `unknown tool ${JSON.stringify(use.name)}`;
   const parsed = tool.input.safeParse(use.input);
   if (!parsed.success) {
-    return `invalid input for ${use.name}: ${parsed.error.issues.map((i) => `${i.path.join(".") || "(input)"}: ${i.message}`).join("; ")}`;
+    const problems = parsed.error.issues.map((i) => `${i.path.join(".") || "(input)"}: ${i.message}`);
+    return `invalid input for ${use.name}: ${problems.join("; ")}`;
   }
   return { tool, input: parsed.data };
 }
@@ -291,16 +329,14 @@ async function judge(
 ): Promise<PolicyDecision> {
   const known = state.pending?.decisions[call.use.id];
   if (known) return known;
+  const { policy, mode, ownObjects } = ctx.rules;
   const decision = decide(
     { tool: call.tool, argv: call.argv, mutating: call.mutating, touches: call.touches },
-    ctx.policy,
-    {
-      mode: ctx.mode,
-      ownObjects: ctx.ownObjects,
-    },
+    policy,
+    { mode, ownObjects },
   );
   if (state.pending) state.pending.decisions[call.use.id] = decision;
-  await ctx.audit.append("policy_decision", {
+  await ctx.records.audit.append("policy_decision", {
     id: call.use.id,
     decision: decision.decision,
     reason: decision.reason,
@@ -310,6 +346,7 @@ async function judge(
   return decision;
 }
 
+/** A call the policy (and, if it asked, a person) let through, ready to run. */
 interface Execution {
   use: ToolUse;
   tool: string;
@@ -319,46 +356,46 @@ interface Execution {
   run(signal: AbortSignal): Promise<ToolResult>;
 }
 
-async function execute(state: SessionState, ctx: SessionContext, x: Execution): Promise<Step> {
+async function execute(state: SessionState, ctx: SessionContext, call: Execution): Promise<Step> {
   const action = {
-    id: x.use.id,
-    tool: x.tool,
-    argv: x.argv,
-    decision: x.approver ? "ask" : "allow",
-    approver: x.approver,
+    id: call.use.id,
+    tool: call.tool,
+    argv: call.argv,
+    decision: call.approver ? "ask" : "allow",
+    approver: call.approver,
   } as const;
-  if (x.mutating) {
-    if (state.counters.mutations >= ctx.policy.budgets.maxMutations) {
-      return {
-        type: "outcome",
-        outcome: await escalate(state, ctx, `budget maxMutations reached (${ctx.policy.budgets.maxMutations})`),
-      };
+  if (call.mutating) {
+    const { maxMutations } = ctx.rules.policy.budgets;
+    if (state.counters.mutations >= maxMutations) {
+      return { type: "outcome", outcome: await escalate(state, ctx, `budget maxMutations reached (${maxMutations})`) };
     }
     state.counters.mutations += 1;
     await recordStart(state, ctx, action);
   }
+  const { environment } = ctx.tools;
   let result: ToolResult;
   try {
-    result = await x.run(AbortSignal.any([ctx.signal, AbortSignal.timeout(ctx.tools.timeoutMs)]));
+    result = await call.run(AbortSignal.any([ctx.signal, AbortSignal.timeout(environment.timeoutMs)]));
   } catch (err) {
     // Shutdown in the middle of a change: its outcome is unknown. The `Started` record stays,
     // and the resumed session says so instead of recording a failure that may not be one.
-    if (x.mutating && ctx.signal.aborted) throw err;
+    if (call.mutating && ctx.signal.aborted) throw err;
     result = { output: errorMessage(err), isError: true };
   }
-  const wrapped = wrapUntrusted(x.argv.join(" "), result.output, ctx.tools.outputCapBytes, result.secrets);
-  await ctx.audit.append(
+  const wrapped = wrapUntrusted(call.argv.join(" "), result.output, environment.outputCapBytes, result.secrets);
+  await ctx.records.audit.append(
     "tool_result",
-    { id: x.use.id, isError: result.isError, exitCode: result.exitCode, output: wrapped },
-    { sync: x.mutating },
+    { id: call.use.id, isError: result.isError, exitCode: result.exitCode, output: wrapped },
+    { sync: call.mutating },
   );
-  if (x.mutating) {
-    await recordAction(
-      ctx,
-      { ...action, exitCode: result.exitCode ?? (result.isError ? 1 : 0), state: "Finished" },
-      true,
-    );
-    await setPhase(ctx, "Investigating", "back to investigating after a change");
+  if (call.mutating) {
+    const exitCode = result.exitCode ?? (result.isError ? 1 : 0);
+    await recordAction(ctx, { ...action, exitCode, state: "Finished" }, true);
+    await changeStatus(ctx.records, {
+      type: "phase",
+      phase: "Investigating",
+      message: "back to investigating after a change",
+    });
   }
   return { type: "result", result: { ...result, output: wrapped } };
 }
@@ -375,63 +412,38 @@ async function recordStart(
   ctx: SessionContext,
   action: { id: string; tool: string; argv: string[]; decision: "allow" | "ask"; approver?: string },
 ): Promise<void> {
-  let from = "Pending" as RemediationPhase;
-  const reason = `running ${action.argv.join(" ")}`;
-  await ctx.updateStatus((s) => {
-    from = s.phase;
-    return {
-      ...s,
-      phase: "Remediating",
-      message: reason,
-      pendingApproval: [],
-      actions: withAction(s.actions, actionRecord(ctx, { ...action, state: "Started" })),
-    };
-  });
-  if (from !== "Remediating") await ctx.audit.append("phase_change", { from, to: "Remediating", reason });
-  await ctx.audit.append(
+  const message = `running ${action.argv.join(" ")}`;
+  const record = actionRecord(ctx, { ...action, state: "Started" });
+  await changeStatus(ctx.records, { type: "actionStarted", action: record, message });
+  await ctx.records.audit.append(
     "action",
     { id: action.id, tool: action.tool, command: action.argv, state: "Started" },
     { sync: true },
   );
-  await ctx.saveState(state);
+  await ctx.records.saveState(state);
 }
 
 async function verifyResolution(state: SessionState, ctx: SessionContext, summary: string): Promise<Step> {
-  await setPhase(ctx, "Verifying", "re-observing the original signals");
+  await changeStatus(ctx.records, { type: "phase", phase: "Verifying", message: "re-observing the original signals" });
   const verdict = await ctx.verify();
-  await ctx.audit.append(
+  await ctx.records.audit.append(
     "verification",
     { cleared: verdict.cleared, details: verdict.details, attempt: state.attempt },
     { sync: true },
   );
-  const finished = new Date().toISOString();
-  await ctx.updateStatus((s) => ({
-    ...s,
-    attempts: s.attempts.map((a) =>
-      a.number === state.attempt
-        ? { ...a, finishedAt: finished, outcome: verdict.cleared ? "Verified" : `NotVerified: ${verdict.details}` }
-        : a,
-    ),
-  }));
-  if (verdict.cleared) {
-    await ctx.updateStatus((s) => ({ ...s, summary, verifiedAt: finished }));
-    return { type: "outcome", outcome: { type: "resolved", summary } };
-  }
-  if (state.attempt >= ctx.maxAttempts) {
-    return {
-      type: "outcome",
-      outcome: await escalate(state, ctx, `the fix did not verify after ${state.attempt} attempts: ${verdict.details}`),
-    };
+  const at = new Date().toISOString();
+  await ctx.records.status.apply({ type: "verification", attempt: state.attempt, at, summary, ...verdict });
+  if (verdict.cleared) return { type: "outcome", outcome: { type: "resolved", summary } };
+  const { maxAttempts } = ctx.rules;
+  if (state.attempt >= maxAttempts) {
+    const reason = `the fix did not verify after ${state.attempt} attempts: ${verdict.details}`;
+    return { type: "outcome", outcome: await escalate(state, ctx, reason) };
   }
   state.attempt += 1;
-  // Idempotent: a session resumed after a crash here may record the same attempt again.
-  await ctx.updateStatus((s) => ({
-    ...s,
-    attempts: [...s.attempts.filter((a) => a.number !== state.attempt), { number: state.attempt, startedAt: finished }],
-  }));
-  await setPhase(ctx, "Investigating", `attempt ${state.attempt}: the drift is still there`);
+  const message = `attempt ${state.attempt}: the drift is still there`;
+  await changeStatus(ctx.records, { type: "attemptStarted", attempt: state.attempt, at, message });
   return error(
-    `Steward re-observed the system and the drift is NOT gone: ${verdict.details}. Investigate further (attempt ${state.attempt} of ${ctx.maxAttempts}).`,
+    `Steward re-observed the system and the drift is NOT gone: ${verdict.details}. Investigate further (attempt ${state.attempt} of ${maxAttempts}).`,
   );
 }
 
@@ -447,13 +459,9 @@ async function awaitApproval(
     reason: request.reason,
     requestedAt: new Date().toISOString(),
   };
-  await ctx.saveState(state);
-  await ctx.updateStatus((s) => ({ ...s, pendingApproval: [pending] }));
-  await setPhase(
-    ctx,
-    "AwaitingApproval",
-    `waiting for approval of ${request.argv.join(" ")}: steward approve <name> --id ${request.id}`,
-  );
+  await ctx.records.saveState(state);
+  const message = `waiting for approval of ${request.argv.join(" ")}: steward approve <name> --id ${request.id}`;
+  await changeStatus(ctx.records, { type: "awaitingApproval", pending, message });
   return { type: "awaitingApproval", pending: [pending] };
 }
 
@@ -463,27 +471,38 @@ async function modelUnavailable(
   err: unknown,
 ): Promise<ModelUnavailableError> {
   const unavailable = new ModelUnavailableError(err);
-  await ctx.saveState(state);
-  await ctx.audit.append("session", { event: "model_unavailable", reason: unavailable.message }, { sync: true });
+  await ctx.records.saveState(state);
+  await ctx.records.audit.append(
+    "session",
+    { event: "model_unavailable", reason: unavailable.message },
+    { sync: true },
+  );
   return unavailable;
 }
 
+/** The session ends escalated; its runner writes the closing status (with the reason as summary). */
 async function escalate(state: SessionState, ctx: SessionContext, reason: string): Promise<SessionOutcome> {
-  await ctx.saveState(state);
-  await ctx.audit.append("session", { event: "escalated", reason }, { sync: true });
-  await ctx.updateStatus((s) => ({ ...s, summary: s.summary ?? reason }));
+  await ctx.records.saveState(state);
+  await ctx.records.audit.append("session", { event: "escalated", reason }, { sync: true });
   return { type: "escalated", reason };
 }
 
-async function setPhase(ctx: SessionContext, phase: RemediationPhase, reason: string): Promise<void> {
-  let from: RemediationPhase = "Pending";
-  await ctx.updateStatus((s) => {
-    from = s.phase;
-    return s.phase === phase
-      ? s
-      : { ...s, phase, message: reason, pendingApproval: phase === "AwaitingApproval" ? s.pendingApproval : [] };
-  });
-  if (from !== phase) await ctx.audit.append("phase_change", { from, to: phase, reason });
+/**
+ * Applies a status change; a change of phase is also a `phase_change` audit line, written
+ * after the status (`reason` defaults to the status message).
+ */
+export async function changeStatus(
+  records: StatusRecords,
+  change: RemediationStatusChange,
+  audit: { reason?: string; sync?: boolean } = {},
+): Promise<void> {
+  const { status } = records;
+  const from = status.current.phase;
+  await status.apply(change);
+  const { phase: to, message } = status.current;
+  if (to === from) return;
+  const reason = audit.reason ?? message ?? "";
+  await records.audit.append("phase_change", { from, to, reason }, { sync: audit.sync === true });
 }
 
 interface ActionInput {
@@ -498,7 +517,7 @@ interface ActionInput {
 
 async function recordAction(ctx: SessionContext, action: ActionInput, mutating: boolean): Promise<void> {
   if (!mutating) return;
-  await ctx.updateStatus((s) => ({ ...s, actions: withAction(s.actions, actionRecord(ctx, action)) }));
+  await ctx.records.status.apply({ type: "actionRecorded", action: actionRecord(ctx, action) });
 }
 
 function actionRecord(ctx: SessionContext, action: ActionInput): ActionRecord {
@@ -509,15 +528,10 @@ function actionRecord(ctx: SessionContext, action: ActionInput): ActionRecord {
     decision: action.decision,
     approver: action.approver,
     exitCode: action.exitCode,
-    dryRun: ctx.policy.dryRun || undefined,
+    dryRun: ctx.rules.policy.dryRun || undefined,
     time: new Date().toISOString(),
     state: action.state,
   };
-}
-
-/** One record per call: a later record of the same call (its result) replaces the earlier one. */
-function withAction(actions: readonly ActionRecord[], record: ActionRecord): ActionRecord[] {
-  return [...actions.filter((a) => a.id !== record.id), record];
 }
 
 function error(output: string): Step {

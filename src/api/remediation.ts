@@ -129,6 +129,17 @@ export const Attempt = z.object({
   outcome: z.string().optional(),
 });
 
+/**
+ * The last entry of the remediation's audit trail that was on disk when the status was
+ * written: the status is where the audit file cannot rewrite it, so `steward audit verify`
+ * finds lines cut off the end (agent/audit.ts).
+ */
+export const AuditHead = z.object({
+  seq: z.number().int().positive(),
+  hash: z.string().regex(/^[0-9a-f]{64}$/),
+});
+export type AuditHead = z.infer<typeof AuditHead>;
+
 export const RemediationStatus = z.object({
   phase: RemediationPhase.default("Pending"),
   reason: z.string().optional(),
@@ -142,6 +153,7 @@ export const RemediationStatus = z.object({
   summary: z.string().optional(),
   usage: Usage.optional(),
   verifiedAt: z.string().optional(),
+  auditHead: AuditHead.optional(),
   conditions: z.array(Condition).default([]),
 });
 export type RemediationStatus = z.infer<typeof RemediationStatus>;

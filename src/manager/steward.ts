@@ -1,6 +1,5 @@
 import { loggableConfig, type RunConfig } from "./config.js";
 import { LeadershipFence, openLeaderElector, runWhileLeading } from "./leadership.js";
-import { objectKey } from "../api/resources.js";
 import { SystemObserver } from "../reconcile/observation.js";
 import { RemediationReconciler } from "../reconcile/remediation-reconciler.js";
 import { createLogger, type Logger } from "../telemetry/logging.js";
@@ -8,12 +7,18 @@ import { CircuitBreaker } from "../resilience/circuit-breaker.js";
 import { Controller } from "../reconcile/controller.js";
 import { OpeningRateLimiter } from "../resilience/token-bucket.js";
 import { DesiredStateReconciler } from "../reconcile/desired-state-reconciler.js";
-import { DesiredStateIndex, enqueueForStoreEvent, registerInvariants } from "../reconcile/handlers.js";
+import {
+  DesiredStateIndex,
+  enqueueForStoreEvent,
+  enqueueRemediationsForStoreEvent,
+  OpenRemediationIndex,
+  registerInvariants,
+} from "../reconcile/handlers.js";
+import { SessionSlots } from "../reconcile/session-slots.js";
 import { WorkQueue } from "../reconcile/queue.js";
 import { StewardMetrics } from "../telemetry/metrics.js";
 import { OperabilityServer } from "../server/http.js";
 import { openEventRecorder, openStore } from "../store/open.js";
-import type { EventRecorder } from "../store/events.js";
 import { Targets } from "./targets.js";
 import { CachedStore } from "../store/cache.js";
 import type { Store, WatchEvent } from "../store/store.js";
@@ -28,6 +33,11 @@ const ANTHROPIC_TIMEOUT_MS = 120_000;
 const AGENT_MAX_TOKENS = 4_096;
 /** A backstop: the policy's maxDuration normally ends a session long before. */
 const AGENT_SESSION_DEADLINE_MS = 3_600_000;
+/**
+ * Workers of the remediation controller beyond its session slots: they do its status work
+ * (opening statuses arrive, drift that cleared, why a session waits) while sessions run.
+ */
+const REMEDIATION_STATUS_WORKERS = 2;
 
 /** A running Steward: everything `steward run` starts, so it can be stopped in order. */
 export interface RunningSteward {
@@ -80,6 +90,7 @@ export async function startSteward(
     openings: new OpeningRateLimiter(config.maxOpeningsPerMinute),
   });
   const controller = new Controller({
+    name: "desiredstate",
     reconciler,
     queue,
     logger,
@@ -88,15 +99,21 @@ export async function startSteward(
     reconcileTimeoutMs: config.reconcileTimeoutMs,
   });
   const runner = config.anthropicApiKey
-    ? new OnDemandSessionRunner(() => openAgentRunner(config, { store, targets, metrics, events }))
+    ? new OnDemandSessionRunner(() => openAgentRunner(config, { targets, metrics }))
     : undefined;
   const agentQueue = new WorkQueue();
-  // One worker per concurrent session: remediations beyond that wait in the queue, Pending.
+  const openRemediations = new OpenRemediationIndex();
+  // The owner of every remediation's status. Sessions take one of --max-sessions slots; the
+  // rest wait Pending, and are enqueued again when a slot frees.
   const agentController = new Controller({
+    name: "remediation",
     reconciler: new RemediationReconciler({
       store,
       runner,
       metrics,
+      events,
+      observer: new SystemObserver(targets.observers),
+      slots: new SessionSlots(config.maxSessions, (key) => agentQueue.add(key)),
       breaker: new CircuitBreaker(
         { threshold: config.breakerThreshold, openForMs: config.breakerOpenForMs },
         { metrics, logger: logger.child({ controller: "agent" }) },
@@ -105,19 +122,18 @@ export async function startSteward(
     queue: agentQueue,
     logger: logger.child({ controller: "agent" }),
     metrics,
-    workers: config.maxSessions,
+    workers: config.maxSessions + REMEDIATION_STATUS_WORKERS,
     reconcileTimeoutMs: AGENT_SESSION_DEADLINE_MS,
   });
 
   store.watch((event) => {
     index.apply(event);
     if (evaluator) registerInvariants(event, evaluator);
+    openRemediations.apply(event);
     targets.watchNamespaces(index.kubernetesNamespaces());
     phases.apply(event);
     enqueueForStoreEvent(event, queue);
-    if (event.object.kind === "AgentRemediation") {
-      agentQueue.add(objectKey("AgentRemediation", event.object.metadata.namespace, event.object.metadata.name));
-    }
+    enqueueRemediationsForStoreEvent(event, openRemediations, agentQueue);
   });
   targets.subscribe(index, queue, { metrics, logger });
   // Subscribed before start(), so the initial list arrives as ADDED events (informer style).
@@ -185,7 +201,7 @@ class OnDemandSessionRunner implements SessionRunner {
 
 async function openAgentRunner(
   config: RunConfig,
-  deps: { store: Store; targets: Targets; metrics: StewardMetrics; events: EventRecorder | undefined },
+  deps: { targets: Targets; metrics: StewardMetrics },
 ): Promise<SessionRunner> {
   const [{ default: Anthropic }, { AgentRunner }, { SessionFiles }] = await Promise.all([
     import("@anthropic-ai/sdk"),
@@ -193,7 +209,6 @@ async function openAgentRunner(
     import("../agent/session-store.js"),
   ]);
   return new AgentRunner({
-    store: deps.store,
     files: new SessionFiles(config.stateDir),
     client: new Anthropic({
       apiKey: config.anthropicApiKey,
@@ -207,7 +222,6 @@ async function openAgentRunner(
     observer: new SystemObserver(deps.targets.observers),
     verifyTimeoutMs: config.verifyTimeoutMs,
     metrics: deps.metrics,
-    events: deps.events,
   });
 }
 

@@ -1,10 +1,12 @@
 import { TerminalError, errorMessage } from "../errors.js";
 import type { Logger } from "../telemetry/logging.js";
-import type { ReconcileResultLabel, StewardMetrics } from "../telemetry/metrics.js";
+import type { ControllerLabel, ReconcileResultLabel, StewardMetrics } from "../telemetry/metrics.js";
 import type { WorkQueue } from "./queue.js";
 import type { Reconciler, ReconcileRequest } from "./reconciler.js";
 
 export interface ControllerOptions {
+  /** Its `controller` label on the reconcile metrics. */
+  name: ControllerLabel;
   reconciler: Reconciler;
   queue: WorkQueue;
   logger: Logger;
@@ -113,7 +115,7 @@ export class Controller {
     } finally {
       stopTimer();
     }
-    metrics.reconcileTotal.inc({ result: label });
+    metrics.reconcileTotal.inc({ controller: this.options.name, result: label });
   }
 
   private handleError(key: string, err: unknown, logger: Logger, timedOut: boolean): ReconcileResultLabel {

@@ -6,9 +6,9 @@ import type { Logger } from "../telemetry/logging.js";
 import type { DockerActions, KubernetesActions } from "../act/types.js";
 import type { StewardMetrics } from "../telemetry/metrics.js";
 import type { EventRecorder } from "../store/events.js";
-import type { ObjectRef, Store } from "../store/store.js";
+import type { Store } from "../store/store.js";
 import { desiredStateConditions, setCondition, type DeferredOpenings } from "./conditions.js";
-import { SystemObserver, targetObserved, type Observation, type ObserverSet } from "./observation.js";
+import { SystemObserver, type Observation, type ObserverSet } from "./observation.js";
 import { gatherEvidence } from "./evidence.js";
 import { evaluationIntervalMs, nextEvaluationDelay } from "./invariants.js";
 import { planSteps, type PlannedStep } from "./plan.js";
@@ -25,11 +25,9 @@ import type { OpeningRateLimiter } from "../resilience/token-bucket.js";
 import { objectKey } from "../api/resources.js";
 import { intentRecord, settleInterruptedFixes } from "./fix-intents.js";
 import {
-  driftCleared,
   emptyRemediationStatus,
   isOpen,
   newRemediation,
-  resolvedByItself,
   type AgentAvailability,
   type OpenStep,
 } from "./remediations.js";
@@ -79,7 +77,7 @@ export class DesiredStateReconciler implements Reconciler {
     const ref = { namespace: request.namespace, name: request.name };
     const desiredState = await this.deps.store.get("DesiredState", ref);
     if (!desiredState) {
-      await this.cancelOrphans(ref, context.logger);
+      // Its open remediations are cancelled by their owner, the remediation controller.
       this.deps.metrics.driftGauge.remove({ desiredstate: request.name });
       return DONE;
     }
@@ -89,12 +87,7 @@ export class DesiredStateReconciler implements Reconciler {
     const fixesBefore = settleInterruptedFixes(status.fixes);
     const { drift, observation } = await this.observer.drift(desiredState, status, now, context.signal);
     logNewDrift(status.drift, drift, context.logger);
-    const { open, escalated } = await this.closeClearedRemediations(desiredState, {
-      drift,
-      observation,
-      now,
-      logger: context.logger,
-    });
+    const { open, escalated } = await this.remediationsOf(desiredState);
     const steps = planSteps({
       desiredState: desiredState.metadata.name,
       services: desiredState.spec.services,
@@ -141,41 +134,18 @@ export class DesiredStateReconciler implements Reconciler {
     return Number.isFinite(delay) ? requeueAfter(delay) : DONE;
   }
 
-  private async closeClearedRemediations(
+  /**
+   * This DesiredState's open remediations, and when a person last took over each drift. An
+   * open one whose drift has cleared is still listed: its owner, the remediation
+   * controller, closes it (and that phase change brings this DesiredState back).
+   */
+  private async remediationsOf(
     desiredState: DesiredState,
-    input: { drift: Drift[]; observation: Observation; now: Date; logger: Logger },
   ): Promise<{ open: AgentRemediation[]; escalated: Map<string, string> }> {
-    const ns = desiredState.metadata.namespace;
-    const all = (await this.deps.store.list("AgentRemediation", ns)).filter(
+    const all = (await this.deps.store.list("AgentRemediation", desiredState.metadata.namespace)).filter(
       (r) => r.spec.desiredStateRef.name === desiredState.metadata.name,
     );
-    const open = all.filter(isOpen);
-    const stillOpen: AgentRemediation[] = [];
-    for (const remediation of open) {
-      const cleared = driftCleared(remediation, {
-        desiredState: desiredState.metadata.name,
-        currentDrift: input.drift,
-        invariants: input.observation.invariants,
-        targetObserved: targetObserved(input.observation),
-      });
-      if (!cleared || !closableByDesiredState(remediation)) {
-        stillOpen.push(remediation);
-        continue;
-      }
-      await this.deps.store.updateStatus(
-        "AgentRemediation",
-        { namespace: ns, name: remediation.metadata.name },
-        resolvedByItself(remediation.status, input.now),
-      );
-      input.logger.info("remediation resolved: drift cleared by itself", { remediation: remediation.metadata.name });
-      this.deps.events?.record(remediation, {
-        type: "Normal",
-        reason: "DriftCleared",
-        action: "Resolve",
-        note: "the drift cleared without any action from the agent",
-      });
-    }
-    return { open: stillOpen, escalated: lastEscalations(all) };
+    return { open: all.filter(isOpen), escalated: lastEscalations(all) };
   }
 
   private async act(
@@ -384,32 +354,6 @@ export class DesiredStateReconciler implements Reconciler {
     if (fixed) delays.push(VERIFY_FIX_AFTER_MS);
     return Math.min(Number.POSITIVE_INFINITY, ...delays);
   }
-
-  /** A deleted DesiredState's open remediations are cancelled, not left dangling. */
-  private async cancelOrphans(ref: ObjectRef, logger: Logger): Promise<void> {
-    const all = await this.deps.store.list("AgentRemediation", ref.namespace);
-    for (const remediation of all.filter((r) => r.spec.desiredStateRef.name === ref.name && isOpen(r))) {
-      const status = remediation.status ?? emptyRemediationStatus();
-      await this.deps.store.updateStatus("AgentRemediation", remediation.metadata, {
-        ...status,
-        phase: "Cancelled",
-        reason: "DesiredStateDeleted",
-        message: `DesiredState ${ref.name} was deleted`,
-        closedAt: this.now().toISOString(),
-      });
-      logger.info("remediation cancelled: its DesiredState was deleted", { remediation: remediation.metadata.name });
-    }
-  }
-}
-
-/**
- * A remediation an agent session is working on (Investigating, Remediating, Verifying) is
- * closed by the session's own verification, not here: the agent's fix clears the drift,
- * and the session must record that it verified it.
- */
-function closableByDesiredState(remediation: AgentRemediation): boolean {
-  const phase = remediation.status?.phase ?? "Pending";
-  return phase === "Pending" || phase === "AwaitingApproval";
 }
 
 /** Fingerprint → when its latest Escalated, Failed or Interrupted remediation closed: a person owns it. */

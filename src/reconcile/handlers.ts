@@ -1,10 +1,13 @@
+import { isDeepStrictEqual } from "node:util";
 import type { Target } from "../api/desired-state.js";
+import type { AgentRemediation } from "../api/remediation.js";
 import { objectKey } from "../api/resources.js";
 import type { Logger } from "../telemetry/logging.js";
 import type { DockerObserverEvent, KubernetesObserverEvent } from "../observe/types.js";
 import type { RegisteredQuery } from "../observe/query-evaluator.js";
 import type { WatchEvent } from "../store/store.js";
 import type { WorkQueue } from "./queue.js";
+import { isOpen } from "./remediations.js";
 import { inDockerTarget } from "./target.js";
 import { evaluationIntervalMs } from "./invariants.js";
 
@@ -46,7 +49,9 @@ export class DesiredStateIndex {
 /**
  * Enqueues the DesiredState a store change concerns. Status-only updates of a DesiredState
  * (generation unchanged) are filtered out: they are the controller's own writes, and
- * reacting to them would reconcile in a loop. A remediation's change enqueues its owner.
+ * reacting to them would reconcile in a loop. A remediation's change enqueues its
+ * DesiredState only when it is one the DesiredState reconciler acts on
+ * (`remediationConcernsDesiredState`): not on every step of an agent session.
  */
 export function enqueueForStoreEvent(event: WatchEvent, queue: WorkQueue): void {
   const { object } = event;
@@ -55,9 +60,102 @@ export function enqueueForStoreEvent(event: WatchEvent, queue: WorkQueue): void 
     if (specChanged) queue.add(objectKey("DesiredState", object.metadata.namespace, object.metadata.name));
     return;
   }
+  if (object.kind === "AgentRemediation" && remediationConcernsDesiredState(event)) {
+    queue.add(desiredStateKeyOf(object));
+  }
+}
+
+/**
+ * Whether a remediation's change matters to its DesiredState's reconciler, which reads of a
+ * remediation only whether it is open (its phase), when it closed, and its spec. Its
+ * appearing, going and those changes do; the rest of a status (usage, actions, messages:
+ * what an agent session writes on every turn) does not. Pure.
+ */
+export function remediationConcernsDesiredState(event: WatchEvent): boolean {
+  const change = remediationModified(event);
+  if (!change) return true;
+  const { previous, object } = change;
+  return (
+    previous.status?.phase !== object.status?.phase ||
+    previous.status?.closedAt !== object.status?.closedAt ||
+    previous.metadata.generation !== object.metadata.generation
+  );
+}
+
+/**
+ * Whether a change of a remediation is its owner's own status write: status only, on a
+ * remediation whose opening status was already there. The owner does not need to hear of
+ * its own writes (controller-runtime's generation- and annotation-changed predicates):
+ * approvals (annotations), spec changes and the opening status (the creator's write) do
+ * bring the remediation back. Pure.
+ */
+export function isOwnStatusWrite(event: WatchEvent): boolean {
+  const change = remediationModified(event);
+  if (!change) return false;
+  const { previous, object } = change;
+  if (previous.status?.openedAt === undefined) return false;
+  return (
+    previous.metadata.generation === object.metadata.generation &&
+    isDeepStrictEqual(previous.metadata.annotations ?? {}, object.metadata.annotations ?? {})
+  );
+}
+
+/** A remediation's MODIFIED event with the object before it, else undefined. */
+function remediationModified(event: WatchEvent): { previous: AgentRemediation; object: AgentRemediation } | undefined {
+  const { object, previous } = event;
+  if (event.type !== "MODIFIED" || previous?.kind !== "AgentRemediation" || object.kind !== "AgentRemediation")
+    return undefined;
+  return { previous, object };
+}
+
+function desiredStateKeyOf(remediation: AgentRemediation): string {
+  const owner = remediation.spec.desiredStateRef;
+  return objectKey("DesiredState", owner.namespace ?? remediation.metadata.namespace, owner.name);
+}
+
+/**
+ * The open remediations of each DesiredState, so a change of the DesiredState (its status:
+ * the drift may have cleared; its deletion) enqueues the remediations whose owner must look
+ * again. Fed by the store's watch; holds keys, not objects.
+ */
+export class OpenRemediationIndex {
+  private readonly byDesiredState = new Map<string, Set<string>>();
+
+  apply(event: WatchEvent): void {
+    const { object } = event;
+    if (object.kind !== "AgentRemediation") return;
+    const owner = desiredStateKeyOf(object);
+    const key = objectKey("AgentRemediation", object.metadata.namespace, object.metadata.name);
+    const keys = this.byDesiredState.get(owner) ?? new Set<string>();
+    if (event.type !== "DELETED" && isOpen(object)) keys.add(key);
+    else keys.delete(key);
+    if (keys.size > 0) this.byDesiredState.set(owner, keys);
+    else this.byDesiredState.delete(owner);
+  }
+
+  keysFor(desiredStateKey: string): string[] {
+    return [...(this.byDesiredState.get(desiredStateKey) ?? [])];
+  }
+}
+
+/**
+ * Enqueues the remediations a store change concerns, for their owner: a remediation's own
+ * change unless it is the owner's status write, and the open remediations of a
+ * DesiredState that changed or went away.
+ */
+export function enqueueRemediationsForStoreEvent(
+  event: WatchEvent,
+  index: OpenRemediationIndex,
+  queue: WorkQueue,
+): void {
+  const { object } = event;
+  const { namespace, name } = object.metadata;
   if (object.kind === "AgentRemediation") {
-    const owner = object.spec.desiredStateRef;
-    queue.add(objectKey("DesiredState", owner.namespace ?? object.metadata.namespace, owner.name));
+    if (!isOwnStatusWrite(event)) queue.add(objectKey("AgentRemediation", namespace, name));
+    return;
+  }
+  if (object.kind === "DesiredState") {
+    for (const key of index.keysFor(objectKey("DesiredState", namespace, name))) queue.add(key);
   }
 }
 

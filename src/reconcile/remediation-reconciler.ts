@@ -1,7 +1,7 @@
 import { parseDuration } from "../api/duration.js";
 import type { DesiredState } from "../api/desired-state.js";
 import type { RemediationPolicySpec } from "../api/policy.js";
-import type { AgentRemediation } from "../api/remediation.js";
+import type { AgentRemediation, RemediationPhase } from "../api/remediation.js";
 import { APPROVE, APPROVED_BY, DENIED_BY, DENY, DENY_REASON, hasDecisionFor } from "../api/approvals.js";
 import { DEFAULT_POLICY } from "../api/default-policy.js";
 import {
@@ -22,7 +22,11 @@ import {
   type ReconcileRequest,
   type ReconcileResult,
 } from "./reconciler.js";
-import { emptyRemediationStatus, isOpen } from "./remediations.js";
+import type { EventRecorder } from "../store/events.js";
+import { targetObserved, type SystemObserver } from "./observation.js";
+import { RemediationStatusWriter } from "./remediation-status.js";
+import { driftCleared, isOpen } from "./remediations.js";
+import type { SessionSlots } from "./session-slots.js";
 
 /** Policies are not watched by this controller; a missing one is looked for again after this. */
 const POLICY_RETRY_MS = 30_000;
@@ -42,7 +46,12 @@ export interface RemediationReconcilerDeps {
   runner: SessionRunner | undefined;
   /** Stops starting sessions after repeated failures (`--breaker-threshold 0`: never). */
   breaker: CircuitBreaker;
+  /** At most --max-sessions sessions at once, without a worker held while one waits. */
+  slots: SessionSlots;
+  /** Sees whether a waiting remediation's drift went away by itself. */
+  observer: SystemObserver;
   metrics: StewardMetrics;
+  events?: EventRecorder;
 }
 
 interface Waiting {
@@ -51,49 +60,128 @@ interface Waiting {
   retryInMs: number;
 }
 
+/** Phases in which no session is at work, so a drift that went away by itself closes the remediation. */
+const CLOSABLE_WHEN_CLEARED: ReadonlySet<RemediationPhase> = new Set(["Pending", "AwaitingApproval"]);
+
 /**
- * Drives an AgentRemediation's agent session. The controller running this has as many
- * workers as sessions may run at once, so the rest wait in the queue, still Pending.
- * Approvals arrive as annotations; a remediation awaiting one is reconciled again when
- * its annotations change.
+ * The owner of AgentRemediation.status (ADR 0006): every status write after the opening one
+ * is this controller's, through a RemediationStatusWriter, including those of the agent
+ * session it runs. It closes a remediation whose drift went away before a session worked
+ * on it (DriftCleared) or whose DesiredState was deleted (Cancelled), seeing both for
+ * itself; it drives the agent session, and says in the status why one waits.
+ *
+ * Sessions take a slot (at most --max-sessions at once); the rest wait Pending. Approvals
+ * arrive as annotations; a remediation awaiting one is reconciled again when its
+ * annotations change.
  */
 export class RemediationReconciler implements Reconciler {
   /**
    * Per remediation key, when its session may be tried again after the API failed. In
-   * memory: every status write brings the remediation back through its watch event at once,
-   * so the requeue delay alone would not hold it back.
+   * memory: an approval or a change of the DesiredState brings the remediation back before
+   * its requeue delay is over, and must not start the session early.
    */
   private readonly backoff = new Map<string, { until: number; failures: number; waiting: Waiting }>();
 
   constructor(private readonly deps: RemediationReconcilerDeps) {}
 
   async reconcile(request: ReconcileRequest, context: ReconcileContext): Promise<ReconcileResult> {
-    const { store, runner } = this.deps;
+    try {
+      return await this.reconcileRemediation(request, context);
+    } finally {
+      this.deps.slots.settled(request.key);
+    }
+  }
+
+  private async reconcileRemediation(request: ReconcileRequest, context: ReconcileContext): Promise<ReconcileResult> {
+    const { store } = this.deps;
     const ref = { namespace: request.namespace, name: request.name };
     const remediation = await store.get("AgentRemediation", ref);
-    if (!remediation || !runner || !needsSession(remediation)) return DONE;
+    // Not born yet: the kubernetes store creates an object, then writes its opening status
+    // (a second call). That write is a watch event, which brings the remediation back here.
+    if (!remediation || remediation.status?.openedAt === undefined || !isOpen(remediation)) return DONE;
+    const writer = new RemediationStatusWriter(remediation, { store, events: this.deps.events });
     const desiredState = await store.get("DesiredState", {
       namespace: ref.namespace,
       name: remediation.spec.desiredStateRef.name,
     });
-    if (!desiredState) return DONE;
-    const policy = await this.policy(remediation.spec.policyRef, ref.namespace);
-    const blocked =
-      this.backingOff(request.key) ??
-      (await this.blockedBy(remediation, desiredState, policy)) ??
-      this.admit(request.key, remediation);
+    if (!desiredState) return this.cancel(writer, remediation, context.logger);
+    if (await this.clearedByItself(remediation, desiredState, context.signal)) {
+      await writer.apply({ type: "driftCleared", at: new Date().toISOString() });
+      context.logger.info("remediation resolved: drift cleared by itself", { remediation: request.name });
+      return DONE;
+    }
+    const { runner } = this.deps;
+    if (!runner || !needsSession(remediation)) return DONE;
+    return this.session(request.key, { remediation, desiredState, writer }, { runner, context });
+  }
+
+  /** Runs the session now, or says in the status why it waits. */
+  private async session(
+    key: string,
+    target: { remediation: AgentRemediation; desiredState: DesiredState; writer: RemediationStatusWriter },
+    input: { runner: SessionRunner; context: ReconcileContext },
+  ): Promise<ReconcileResult> {
+    const { remediation, desiredState, writer } = target;
+    const { runner, context } = input;
+    const policy = await this.policy(remediation.spec.policyRef, remediation.metadata.namespace);
+    const blocked = this.backingOff(key) ?? (await this.blockedBy(remediation, desiredState, policy));
     if (blocked || !policy)
-      return this.wait(remediation, blocked ?? { reason: "PolicyNotFound", message: "", retryInMs: POLICY_RETRY_MS });
-    const run = (current: AgentRemediation): Promise<SessionOutcome> =>
-      this.runSession(runner, current, desiredState, { policy, signal: context.signal, logger: context.logger });
-    return this.guarded(request.key, remediation, { run, logger: context.logger });
+      return this.wait(writer, blocked ?? { reason: "PolicyNotFound", message: "", retryInMs: POLICY_RETRY_MS });
+    const release = this.deps.slots.tryTake(key);
+    // Every slot is taken: it waits Pending, and comes back when one frees (SessionSlots).
+    if (!release) return DONE;
+    try {
+      // Asked only with a slot in hand: a probe the breaker admits then runs at once.
+      const denied = this.admit(key, remediation);
+      if (denied) return await this.wait(writer, denied);
+      const sessionContext = { policy, signal: context.signal, logger: context.logger, status: writer };
+      const run = (current: AgentRemediation): Promise<SessionOutcome> =>
+        this.runSession(runner, current, desiredState, sessionContext);
+      return await this.guarded(key, { remediation, writer }, { run, logger: context.logger });
+    } finally {
+      release();
+    }
+  }
+
+  /** Its DesiredState was deleted: nothing is left to remediate. */
+  private async cancel(
+    writer: RemediationStatusWriter,
+    remediation: AgentRemediation,
+    logger: Logger,
+  ): Promise<ReconcileResult> {
+    const { name } = remediation.spec.desiredStateRef;
+    const message = `DesiredState ${name} was deleted`;
+    await writer.apply({ type: "cancelled", reason: "DesiredStateDeleted", message, at: new Date().toISOString() });
+    logger.info("remediation cancelled: its DesiredState was deleted", { remediation: remediation.metadata.name });
+    return DONE;
+  }
+
+  /**
+   * Whether every drift the remediation was opened for is gone, on a fresh observation of
+   * the same signals the DesiredState reconciler reads. Only while no session works on it:
+   * a session's own verification closes what it fixed.
+   */
+  private async clearedByItself(
+    remediation: AgentRemediation,
+    desiredState: DesiredState,
+    signal: AbortSignal,
+  ): Promise<boolean> {
+    if (!CLOSABLE_WHEN_CLEARED.has(remediation.status?.phase ?? "Pending")) return false;
+    const status = desiredState.status ?? { conditions: [], drift: [], invariants: [], fixes: [] };
+    const { drift, observation } = await this.deps.observer.drift(desiredState, status, new Date(), signal);
+    return driftCleared(remediation, {
+      desiredState: desiredState.metadata.name,
+      currentDrift: drift,
+      invariants: observation.invariants,
+      targetObserved: targetObserved(observation),
+    });
   }
 
   /** The session does not run now: the status says why, and it is looked at again when that may have changed. */
-  private async wait(remediation: AgentRemediation, why: Waiting): Promise<ReconcileResult> {
+  private async wait(writer: RemediationStatusWriter, why: Waiting): Promise<ReconcileResult> {
     if (why.reason === "Cooldown" || why.reason === "CircuitOpen")
       this.deps.metrics.agentSessionsDeferred.inc({ reason: why.reason });
-    await this.report(remediation, why);
+    await writer.apply({ type: "waiting", reason: why.reason, message: why.message });
     return requeueAfter(why.retryInMs);
   }
 
@@ -125,11 +213,12 @@ export class RemediationReconciler implements Reconciler {
    */
   private async guarded(
     key: string,
-    remediation: AgentRemediation,
+    target: { remediation: AgentRemediation; writer: RemediationStatusWriter },
     session: { run: (current: AgentRemediation) => Promise<SessionOutcome>; logger: Logger },
   ): Promise<ReconcileResult> {
     const { breaker, metrics } = this.deps;
-    const current = await this.resumeFromWaiting(remediation);
+    const { remediation, writer } = target;
+    const current = await this.resumeFromWaiting(remediation, writer);
     metrics.agentSessionsRunning.inc();
     try {
       const result = breakerResult(await session.run(current));
@@ -139,7 +228,7 @@ export class RemediationReconciler implements Reconciler {
       return DONE;
     } catch (err) {
       if (err instanceof ModelUnavailableError)
-        return await this.modelUnavailable(key, remediation, { err, logger: session.logger });
+        return await this.modelUnavailable(key, target, { err, logger: session.logger });
       this.backoff.delete(key);
       breaker.abandon(key);
       throw err;
@@ -150,9 +239,10 @@ export class RemediationReconciler implements Reconciler {
 
   private async modelUnavailable(
     key: string,
-    remediation: AgentRemediation,
+    target: { remediation: AgentRemediation; writer: RemediationStatusWriter },
     failure: { err: ModelUnavailableError; logger: Logger },
   ): Promise<ReconcileResult> {
+    const { remediation, writer } = target;
     const { breaker, metrics } = this.deps;
     const { err } = failure;
     metrics.agentApiErrors.inc();
@@ -173,42 +263,22 @@ export class RemediationReconciler implements Reconciler {
       retryInMs,
       failures,
     });
-    await this.report(remediation, waiting);
+    await writer.apply({ type: "waiting", reason: waiting.reason, message: waiting.message });
     return requeueAfter(retryInMs);
   }
 
   /**
    * A session going on after it waited (ModelUnavailable, CircuitOpen…) no longer says it
-   * waits. Returns the remediation the session must start from (its status is the base of
-   * every write the session makes).
+   * waits. Returns the remediation the session starts from.
    */
-  private async resumeFromWaiting(remediation: AgentRemediation): Promise<AgentRemediation> {
-    const status = remediation.status;
-    if (!status || status.phase === "Pending" || !WAITING_REASONS.has(status.reason ?? "")) return remediation;
-    return (
-      (await this.report(remediation, {
-        reason: "AgentInvestigating",
-        message: "the agent session goes on",
-        retryInMs: 0,
-      })) ?? remediation
-    );
-  }
-
-  /**
-   * Writes why the session waits into the status, read afresh (a session may have written
-   * since `remediation` was read); nothing when it already says so, so waiting does not turn
-   * into a write (and a watch event, and a reconcile) per look.
-   */
-  private async report(remediation: AgentRemediation, why: Waiting): Promise<AgentRemediation | undefined> {
-    const ref = { namespace: remediation.metadata.namespace, name: remediation.metadata.name };
-    const current = (await this.deps.store.get("AgentRemediation", ref)) ?? remediation;
-    const status = current.status ?? emptyRemediationStatus();
-    if (status.reason === why.reason && status.message === why.message) return current;
-    return this.deps.store.updateStatus("AgentRemediation", ref, {
-      ...status,
-      reason: why.reason,
-      message: why.message,
-    });
+  private async resumeFromWaiting(
+    remediation: AgentRemediation,
+    writer: RemediationStatusWriter,
+  ): Promise<AgentRemediation> {
+    const status = writer.current;
+    if (status.phase === "Pending" || !WAITING_REASONS.has(status.reason ?? "")) return remediation;
+    await writer.apply({ type: "waiting", reason: "AgentInvestigating", message: "the agent session goes on" });
+    return { ...remediation, status: writer.current };
   }
 
   /** Runs the session; the approvals it acted on are spent, so their annotations go. */
@@ -295,12 +365,8 @@ function breakerResult(outcome: SessionOutcome): SessionResult | undefined {
   }
 }
 
-/** Open, agent on, and not waiting for a person who has not decided yet. */
+/** Agent on, and not waiting for a person who has not decided yet. */
 function needsSession(remediation: AgentRemediation): boolean {
-  // The kubernetes store creates an object, then writes its status (a second call): a
-  // session started in between would overwrite the opening status with an empty one. The
-  // status write is a watch event, which brings the remediation back here.
-  if (remediation.status?.openedAt === undefined) return false;
-  if (!isOpen(remediation) || remediation.spec.mode === "off") return false;
+  if (remediation.spec.mode === "off") return false;
   return remediation.status?.phase !== "AwaitingApproval" || hasDecisionFor(remediation);
 }

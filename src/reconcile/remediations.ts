@@ -115,13 +115,3 @@ export function driftCleared(remediation: AgentRemediation, input: ClearedInput)
 export function emptyRemediationStatus(): RemediationStatus {
   return { phase: "Pending", attempts: [], actions: [], pendingApproval: [], conditions: [] };
 }
-
-export function resolvedByItself(status: RemediationStatus | undefined, now: Date): RemediationStatus {
-  return {
-    ...(status ?? emptyRemediationStatus()),
-    phase: "Resolved",
-    reason: "DriftCleared",
-    message: "the drift cleared without any action from the agent",
-    closedAt: now.toISOString(),
-  };
-}

@@ -3,6 +3,7 @@ import type { RemediationPolicySpec } from "../api/policy.js";
 import type { AgentRemediation, PendingApproval } from "../api/remediation.js";
 import { errorMessage, StewardError } from "../errors.js";
 import type { Logger } from "../telemetry/logging.js";
+import type { RemediationStatusPort } from "./remediation-status.js";
 
 /**
  * What the remediation controller needs from an agent: run (start, resume or continue) the
@@ -18,6 +19,12 @@ export interface SessionRunContext {
   /** Fires on shutdown, lost leadership or the session deadline: the session saves its state and returns. */
   signal: AbortSignal;
   logger: Logger;
+  /**
+   * The only way the session changes the remediation's status: the controller that runs it
+   * owns the status and writes every change (remediation-status.ts). The remediation passed
+   * to `run` holds the status as it was when the run began; this holds it as it is now.
+   */
+  status: RemediationStatusPort;
 }
 
 export type SessionOutcome =

@@ -54,6 +54,16 @@ export class Semaphore {
     });
   }
 
+  /**
+   * A slot now, or undefined when all are held (or promised to waiters): for a caller that
+   * must not wait.
+   */
+  tryAcquire(): Release | undefined {
+    if (this.active >= this.limit) return undefined;
+    this.active++;
+    return this.releaser();
+  }
+
   /** Runs `task` while holding a slot; the slot is released however the task ends. */
   async run<T>(task: () => Promise<T>, signal?: AbortSignal): Promise<T> {
     const release = await this.acquire(signal);

@@ -3,6 +3,9 @@ import { RemediationPhase } from "../api/remediation.js";
 
 export const RECONCILE_RESULTS = ["success", "requeue_after", "error", "terminal"] as const;
 export type ReconcileResultLabel = (typeof RECONCILE_RESULTS)[number];
+/** The controllers, as the `controller` label of the reconcile metrics names them. */
+export const CONTROLLERS = ["desiredstate", "remediation"] as const;
+export type ControllerLabel = (typeof CONTROLLERS)[number];
 export const CIRCUIT_STATES = ["closed", "open", "half_open"] as const;
 export type CircuitStateLabel = (typeof CIRCUIT_STATES)[number];
 /** Why an agent session did not start when its remediation was reconciled. */
@@ -15,7 +18,7 @@ export const SESSION_DEFERRAL_REASONS = ["Cooldown", "CircuitOpen"] as const;
  */
 export class StewardMetrics {
   readonly registry = new Registry();
-  readonly reconcileTotal: Counter<"result">;
+  readonly reconcileTotal: Counter<"controller" | "result">;
   readonly reconcileErrors: Counter;
   readonly reconcileDuration: Histogram;
   readonly driftGauge: Gauge<"desiredstate">;
@@ -44,8 +47,8 @@ export class StewardMetrics {
     collectDefaultMetrics({ register: this.registry, prefix: "steward_process_", eventLoopMonitoringPrecision: 100 });
     this.reconcileTotal = new Counter({
       name: "steward_reconcile_total",
-      help: "Reconciles by result.",
-      labelNames: ["result"],
+      help: "Reconciles by controller and result.",
+      labelNames: ["controller", "result"],
       registers,
     });
     this.reconcileErrors = new Counter({
@@ -158,12 +161,19 @@ export class StewardMetrics {
       help: "Times the agent circuit breaker opened.",
       registers,
     });
+    for (const controller of CONTROLLERS) {
+      for (const result of RECONCILE_RESULTS) this.reconcileTotal.inc({ controller, result }, 0);
+    }
+    this.initialiseLabelSets();
+  }
+
+  /** Every known label set at zero, so a series exists before its first event. */
+  private initialiseLabelSets(): void {
     for (const reason of SESSION_DEFERRAL_REASONS) this.agentSessionsDeferred.inc({ reason }, 0);
     for (const state of CIRCUIT_STATES) this.circuitState.set({ state }, state === "closed" ? 1 : 0);
     for (const type of ["input", "output", "cache_read", "cache_write"]) this.agentTokens.inc({ type }, 0);
     for (const outcome of ["resolved", "escalated", "awaitingApproval", "interrupted"])
       this.agentSessions.inc({ outcome }, 0);
-    for (const result of RECONCILE_RESULTS) this.reconcileTotal.inc({ result }, 0);
     for (const phase of RemediationPhase.options) this.remediations.set({ phase }, 0);
     for (const action of ["start", "restart", "scale"]) {
       for (const result of ["Succeeded", "Failed"]) this.simpleFixes.inc({ action, result }, 0);

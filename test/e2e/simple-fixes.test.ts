@@ -53,7 +53,7 @@ describe("simple fixes on the real etcd cluster", () => {
     assert.equal((await fetch(`${base}/healthz`)).status, 200);
     assert.equal((await fetch(`${base}/readyz`)).status, 200);
     const metrics = await (await fetch(`${base}/metrics`)).text();
-    assert.match(metrics, /steward_reconcile_total\{result="success"\} \d+/);
+    assert.match(metrics, /steward_reconcile_total\{controller="desiredstate",result="success"\} \d+/);
     assert.match(metrics, /steward_simple_fixes_total\{action="start",result="Succeeded"\} [1-9]/);
     assert.match(metrics, /steward_drift\{desiredstate="etcd"\} 0/);
     assert.match(metrics, /steward_remediations\{phase="Pending"\} 0/);

@@ -43,6 +43,7 @@ describe("runWhileLeading without leader election", () => {
     const queue = new WorkQueue();
     const seen: string[] = [];
     const controller = new Controller({
+      name: "desiredstate",
       reconciler: { reconcile: (request) => (seen.push(request.key), Promise.resolve(DONE)) },
       queue,
       logger: silentLogger(),

@@ -37,6 +37,7 @@ class RecordingReconciler implements Reconciler {
 
 function controller(reconciler: Reconciler, queue: WorkQueue): Controller {
   return new Controller({
+    name: "desiredstate",
     reconciler,
     queue,
     logger: silentLogger(),

@@ -3,7 +3,15 @@ import { mkdtemp } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, it } from "node:test";
-import { ModelUnavailableError, type SessionOutcome, type SessionRunner } from "../../src/reconcile/session-runner.js";
+import {
+  ModelUnavailableError,
+  type SessionOutcome,
+  type SessionRunContext,
+  type SessionRunner,
+} from "../../src/reconcile/session-runner.js";
+import type { ContainerSnapshot, DockerObserver } from "../../src/observe/types.js";
+import { container } from "./fixtures.js";
+import { waitFor } from "../../scripts/lib/wait.js";
 import type { DesiredState } from "../../src/api/desired-state.js";
 import { validateResource } from "../../src/api/load.js";
 import type { AgentRemediation, RemediationStatus } from "../../src/api/remediation.js";
@@ -13,6 +21,8 @@ import { MODEL_RETRY_MS, RemediationReconciler } from "../../src/reconcile/remed
 import { emptyRemediationStatus } from "../../src/reconcile/remediations.js";
 import { StewardMetrics } from "../../src/telemetry/metrics.js";
 import { FileStore } from "../../src/store/file/file-store.js";
+import { SystemObserver } from "../../src/reconcile/observation.js";
+import { SessionSlots } from "../../src/reconcile/session-slots.js";
 
 /**
  * The RemediationReconciler's storm controls on a real (file) store, with a stand-in for the
@@ -63,21 +73,38 @@ function remediation(name: string, status: Partial<RemediationStatus>): AgentRem
   });
 }
 
-/** Answers each run with the next outcome (or throws it); counts the runs. */
+type Step = SessionOutcome | Error | ((context: SessionRunContext) => Promise<SessionOutcome>);
+
+/** Answers each run with the next outcome (or throws it, or runs it); counts the runs. */
 class ScriptedRunner implements SessionRunner {
   runs: string[] = [];
-  constructor(private readonly outcomes: (SessionOutcome | Error)[]) {}
-  run(r: AgentRemediation): Promise<SessionOutcome> {
+  constructor(private readonly outcomes: Step[]) {}
+  run(r: AgentRemediation, _d: DesiredState, context: SessionRunContext): Promise<SessionOutcome> {
     this.runs.push(r.metadata.name);
     const next = this.outcomes.shift() ?? { type: "escalated", reason: "script exhausted" };
+    if (typeof next === "function") return next(context);
     return next instanceof Error ? Promise.reject(next) : Promise.resolve(next);
   }
 }
 
+function dockerShowing(containers: () => ContainerSnapshot[]): DockerObserver {
+  return {
+    start: () => Promise.resolve(),
+    close: () => Promise.resolve(),
+    subscribe: () => () => undefined,
+    containers,
+    synced: () => true,
+    connection: () => ({ state: "connected", since: "2026-01-01T00:00:00.000Z" }),
+  };
+}
+
 async function setup(options: {
   cooldown?: string;
-  outcomes: (SessionOutcome | Error)[];
+  outcomes: Step[];
   threshold?: number;
+  /** What Docker shows; absent: Docker is not observed, so no drift can be seen to clear. */
+  containers?: () => ContainerSnapshot[];
+  slots?: SessionSlots;
 }): Promise<{ store: FileStore; runner: ScriptedRunner; reconciler: RemediationReconciler; metrics: StewardMetrics }> {
   const store = new FileStore(await mkdtemp(join(tmpdir(), "steward-remrec-")));
   await store.apply(desiredState(options.cooldown ?? "0s"));
@@ -87,7 +114,14 @@ async function setup(options: {
     { threshold: options.threshold ?? 3, openForMs: 60_000 },
     { metrics, logger: silentLogger() },
   );
-  const reconciler = new RemediationReconciler({ store, runner, breaker, metrics });
+  const reconciler = new RemediationReconciler({
+    store,
+    runner,
+    breaker,
+    metrics,
+    observer: new SystemObserver(options.containers ? { docker: dockerShowing(options.containers) } : {}),
+    slots: options.slots ?? new SessionSlots(2, () => undefined),
+  });
   return { store, runner, reconciler, metrics };
 }
 
@@ -229,5 +263,109 @@ describe("RemediationReconciler: the circuit breaker", () => {
     );
     await reconciler.reconcile(request("d"), context);
     assert.deepEqual(runner.runs, ["a", "b", "d"]);
+  });
+});
+
+describe("RemediationReconciler: the owner of the remediation's status", () => {
+  const project = { project: "p", labels: { "com.docker.compose.project": "p" } };
+
+  it("a Pending remediation whose drift went away by itself closes as Resolved/DriftCleared, and no session runs", async () => {
+    const { store, runner, reconciler } = await setup({
+      outcomes: [],
+      containers: () => [container("a", { ...project, service: "a" })],
+    });
+    await store.create(remediation("a", {}));
+    assert.deepEqual(await reconciler.reconcile(request("a"), context), { type: "done" });
+    const s = await status(store, "a");
+    assert.equal(s?.phase, "Resolved");
+    assert.equal(s?.reason, "DriftCleared");
+    assert.ok(s?.closedAt);
+    assert.deepEqual(runner.runs, []);
+  });
+
+  it("a drift still there: the session runs; a remediation a session works on is not closed by the owner's look", async () => {
+    const exited = { ...project, service: "a", state: "exited" as const, exitCode: 1 };
+    let shown = [container("a", exited)];
+    const { store, runner, reconciler } = await setup({
+      outcomes: [{ type: "escalated", reason: "gave up" }],
+      containers: () => shown,
+    });
+    await store.create(remediation("a", {}));
+    await reconciler.reconcile(request("a"), context);
+    assert.deepEqual(runner.runs, ["a"]);
+    await store.create(remediation("b", { phase: "Investigating", sessionId: "S" }));
+    shown = [];
+    await reconciler.reconcile(request("b"), context);
+    assert.equal((await status(store, "b"))?.phase, "Investigating", "its session's own verification closes it");
+    assert.deepEqual(runner.runs, ["a", "b"], "the session goes on");
+  });
+
+  it("its DesiredState deleted: Cancelled, with the reason", async () => {
+    const { store, runner, reconciler } = await setup({ outcomes: [] });
+    await store.create(remediation("a", { phase: "AwaitingApproval" }));
+    await store.delete("DesiredState", { namespace: "default", name: "ds" });
+    await reconciler.reconcile(request("a"), context);
+    const s = await status(store, "a");
+    assert.equal(s?.phase, "Cancelled");
+    assert.equal(s?.reason, "DesiredStateDeleted");
+    assert.equal(s?.message, "DesiredState ds was deleted");
+    assert.deepEqual(runner.runs, []);
+  });
+
+  it("a remediation without its opening status yet (the kubernetes store's two-step create) is left alone", async () => {
+    const { store, runner, reconciler } = await setup({ outcomes: [] });
+    const unborn = remediation("a", {});
+    delete unborn.status;
+    await store.create(unborn);
+    await reconciler.reconcile(request("a"), context);
+    assert.equal(await status(store, "a"), undefined);
+    assert.deepEqual(runner.runs, []);
+  });
+
+  it("the session's status changes go through the owner's writer, which the store then holds", async () => {
+    const { store, reconciler } = await setup({
+      outcomes: [
+        async ({ status }) => {
+          await status.apply({
+            type: "sessionStarted",
+            sessionId: "S1",
+            message: "investigating",
+            at: "2026-11-24T10:00:00Z",
+          });
+          assert.equal(
+            (await store.get("AgentRemediation", { namespace: "default", name: "a" }))?.status?.sessionId,
+            "S1",
+          );
+          return { type: "escalated", reason: "gave up" };
+        },
+      ],
+    });
+    await store.create(remediation("a", {}));
+    await reconciler.reconcile(request("a"), context);
+    assert.equal((await status(store, "a"))?.sessionId, "S1");
+  });
+
+  it("with every session slot taken a remediation waits Pending without a worker held, and is woken when the slot frees", async () => {
+    const woken: string[] = [];
+    let finish: (outcome: SessionOutcome) => void = () => undefined;
+    const { store, runner, reconciler } = await setup({
+      outcomes: [
+        () => new Promise<SessionOutcome>((resolve) => (finish = resolve)),
+        { type: "resolved", summary: "ok" },
+      ],
+      slots: new SessionSlots(1, (key) => woken.push(key)),
+    });
+    await store.create(remediation("a", {}));
+    await store.create(remediation("b", {}));
+    const first = reconciler.reconcile(request("a"), context);
+    await waitFor(() => runner.runs.length === 1, 5_000, "the first session running");
+    assert.deepEqual(await reconciler.reconcile(request("b"), context), { type: "done" });
+    assert.equal((await status(store, "b"))?.phase, "Pending");
+    assert.deepEqual(woken, []);
+    finish({ type: "escalated", reason: "gave up" });
+    await first;
+    assert.deepEqual(woken, ["AgentRemediation/default/b"]);
+    await reconciler.reconcile(request("b"), context);
+    assert.deepEqual(runner.runs, ["a", "b"]);
   });
 });
