@@ -1,14 +1,19 @@
 /**
- * `npm run bench`: fault scenarios on the etcd compose cluster beside their baselines, then
- * scale rows on containers of the bench's own, on the file store and (when a control plane
- * answers) the Kubernetes store. Prints a table; writes JSON, markdown and an SVG plot to
- * bench/results/. `-- --quick` runs a 2-minute subset.
+ * `npm run bench`: fault scenarios on the etcd compose cluster beside their baselines, the
+ * agent path (Steward's own share, scripted model), the peer baseline (an alerting rule
+ * through Alertmanager), then scale rows on containers of the bench's own — the targets'
+ * shapes and the scaling curve — on the file store and the Kubernetes store (the bench
+ * brings the test control plane up, as `npm test` does, and stops it if it started it).
+ * Prints a table; writes JSON, markdown and an SVG plot to bench/results/. `-- --quick`
+ * runs a 2-minute subset.
  *
- *   npm run bench [-- --quick] [--only faults|scale] [--profile DIR] [--no-kubernetes]
+ *   npm run bench [-- --quick] [--only faults|agent|peer|scale] [--profile DIR] [--no-kubernetes]
+ *                 [--sizes 1000,2000] [--stores file,kubernetes]
  *
- * A real Claude answers the agent scenarios when ANTHROPIC_API_KEY is set (cost is on that
- * account, capped by the bench policy's maxCostUSD of 1 per remediation); otherwise the
- * scripted fake Messages API does, and tokens are the fake's.
+ * A real Claude answers the etcd agent scenarios when ANTHROPIC_API_KEY is set (cost is on
+ * that account, capped by the bench policy's maxCostUSD of 1 per remediation); otherwise
+ * the scripted fake Messages API does, and tokens are the fake's. The agent path always
+ * uses the scripted model: it times Steward, not the model.
  */
 import { execFile } from "node:child_process";
 import { existsSync } from "node:fs";
@@ -20,11 +25,21 @@ import { parseArgs } from "node:util";
 import { ensureCluster } from "../scripts/lib/cluster.js";
 import { removeBenchContainers } from "./lib/docker.js";
 import { startPrometheus } from "./lib/prometheus.js";
-import { checkTargets, renderMarkdown, renderTable, type BenchReport, type Machine } from "./lib/report.js";
-import { renderChart } from "./lib/svg.js";
+import {
+  checkAllTargets,
+  curveRows,
+  fitCurves,
+  renderMarkdown,
+  renderTable,
+  type BenchReport,
+  type Machine,
+} from "./lib/report.js";
+import { renderPanels, type Series } from "./lib/svg.js";
+import { agentPath, type AgentPathResult } from "./scenarios/agent-path.js";
 import * as faults from "./scenarios/faults.js";
 import * as alerts from "./scenarios/alerts.js";
 import type { FaultResult } from "./scenarios/faults.js";
+import { ALERTMANAGER_BIN, peerBaseline, type PeerResult } from "./scenarios/peer.js";
 import {
   prepareKubeNamespace,
   runScaleRow,
@@ -43,6 +58,8 @@ const { values: args } = parseArgs({
     only: { type: "string" },
     profile: { type: "string" },
     "no-kubernetes": { type: "boolean", default: false },
+    sizes: { type: "string" },
+    stores: { type: "string" },
   },
 });
 
@@ -88,36 +105,60 @@ async function runFaults(): Promise<FaultResult[]> {
   return rows;
 }
 
-/** The test control plane, when scripts/control-plane.sh says it is up. */
-async function kubeAccess(): Promise<KubeAccess | string> {
-  if (args["no-kubernetes"]) return "not measured (--no-kubernetes)";
+/**
+ * The test control plane, as scripts/test.sh gets it: the running one, or built (cached in
+ * /var/cache/steward-k8s) and started here, and then stopped at the end.
+ */
+async function controlPlane(): Promise<{ access: KubeAccess | string; stop?: () => Promise<void> }> {
+  if (args["no-kubernetes"]) return { access: "not measured (--no-kubernetes)" };
   const script = join(ROOT, "scripts", "control-plane.sh");
+  const sh = (...words: string[]): Promise<{ stdout: string }> =>
+    run("bash", [script, ...words], { maxBuffer: 16 * 1024 * 1024 });
+  let stop: (() => Promise<void>) | undefined;
   try {
-    await run("bash", [script, "status"]);
-    const bin = (await run("bash", [script, "bindir"])).stdout.trim();
-    const kubeconfig = process.env.KUBECONFIG ?? "/tmp/steward-k8s/kubeconfig";
-    if (!existsSync(kubeconfig)) return `not available (no kubeconfig at ${kubeconfig})`;
-    return { kubeconfig, kubectl: join(bin, "kubectl") };
+    const running = await sh("status").then(
+      () => true,
+      () => false,
+    );
+    if (!running) {
+      log("kubernetes store: starting the test control plane (scripts/control-plane.sh build, up)");
+      await sh("build");
+      await sh("up");
+      stop = async () => void (await sh("down"));
+    }
+    const env = (await sh("env")).stdout;
+    const kubeconfig = /KUBECONFIG=("?)([^"\n]+)\1/.exec(env)?.[2] ?? "/tmp/steward-k8s/kubeconfig";
+    const bin = (await sh("bindir")).stdout.trim();
+    if (!existsSync(kubeconfig)) return { access: `not available (no kubeconfig at ${kubeconfig})`, stop };
+    return { access: { kubeconfig, kubectl: join(bin, "kubectl") }, stop };
   } catch (err) {
-    return `not available (scripts/control-plane.sh status: ${
-      String((err as { stderr?: string }).stderr ?? err)
-        .trim()
-        .split("\n")[0]
-    })`;
+    const why = String((err as { stderr?: string }).stderr ?? err)
+      .trim()
+      .split("\n")
+      .slice(-1)[0];
+    return { access: `not available (scripts/control-plane.sh: ${why})`, stop };
   }
 }
 
+/** Which rows to run: the targets' shapes and the scaling curve, narrowed by --sizes and --stores. */
 function scaleRows(kube: boolean): ScaleRow[] {
   if (QUICK) return [{ store: "file", containers: 100, desiredStates: 100 }];
-  const sizes = [
-    { containers: 1, desiredStates: 1 },
-    { containers: 100, desiredStates: 100 },
-    { containers: 500, desiredStates: 1000 },
-  ];
-  const rows: ScaleRow[] = sizes.map((s) => ({ store: "file", ...s }));
-  // The same 1,000 invariants in 100 DesiredStates of 10: a tenth of the reconciles.
-  rows.push({ store: "file", containers: 500, desiredStates: 100, invariantsPerDesiredState: 10 });
-  if (kube) rows.push(...sizes.map((s) => ({ store: "kubernetes" as const, ...s })));
+  const stores = (["file", "kubernetes"] as const).filter(
+    (s) => (s === "file" || kube) && (args.stores === undefined || args.stores.split(",").includes(s)),
+  );
+  const sizes = args.sizes?.split(",").map(Number);
+  const wanted = (ds: number): boolean => sizes === undefined || sizes.includes(ds);
+  const rows: ScaleRow[] = [];
+  if (stores.includes("file") && wanted(1)) rows.push({ store: "file", containers: 1, desiredStates: 1 });
+  for (const store of stores) {
+    // The curve: 500 containers, one invariant per DesiredState.
+    for (const ds of [100, 500, 1000, 2000].filter(wanted)) rows.push({ store, containers: 500, desiredStates: ds });
+    // The same 1,000 invariants in 100 DesiredStates of 10: a tenth of the objects.
+    if (wanted(100)) rows.push({ store, containers: 500, desiredStates: 100, invariantsPerDesiredState: 10 });
+  }
+  // 1,000 invariants that share no query: the evaluator's worst case.
+  if (stores.includes("file") && wanted(1000))
+    rows.push({ store: "file", containers: 500, desiredStates: 1000, distinctQueries: true });
   return rows;
 }
 
@@ -152,58 +193,125 @@ async function runScale(runId: string, kube: KubeAccess | undefined): Promise<Sc
   return results;
 }
 
+/** Steady-state CPU, RSS and detection against the number of DesiredStates (curve rows), with the fitted lines. */
 function plot(scale: readonly ScaleResult[]): string {
-  const label = (r: ScaleResult): string => `${r.containers} c / ${r.desiredStates} DS / ${r.invariants} inv`;
-  const categories = [...new Set(scale.map(label))];
-  const series = (["file", "kubernetes"] as const).flatMap((store, k) => {
-    const rows = scale.filter((r) => r.store === store);
-    if (rows.length === 0) return [];
-    const at = (pick: (r: ScaleResult) => number): (number | undefined)[] =>
-      categories.map((c) => {
-        const r = rows.find((x) => label(x) === c);
-        return r ? pick(r) : undefined;
-      });
-    const colors = k === 0 ? ["#1f77b4", "#ff7f0e"] : ["#2ca02c", "#d62728"];
-    return [
-      { name: `${store}: detect p50`, values: at((r) => r.detectionMs.p50), color: colors[0] ?? "black" },
-      { name: `${store}: recover p50`, values: at((r) => r.recoveryMs.p50), color: colors[1] ?? "black", dashed: true },
-    ];
+  const categories = [
+    ...new Set([...curveRows(scale, "file"), ...curveRows(scale, "kubernetes")].map((r) => r.desiredStates)),
+  ].sort((a, b) => a - b);
+  const fits = fitCurves(scale);
+  const colors: Record<string, string> = { file: "#1f77b4", kubernetes: "#2ca02c" };
+  const panel = (
+    title: string,
+    yLabel: string,
+    pick: (r: ScaleResult) => number,
+    fitted?: (store: string, ds: number) => number | undefined,
+  ): Parameters<typeof renderPanels>[0][number] => ({
+    title,
+    yLabel,
+    categories: categories.map(String),
+    series: (["file", "kubernetes"] as const).flatMap((store): Series[] => {
+      const rows = curveRows(scale, store);
+      if (rows.length === 0) return [];
+      const color = colors[store] ?? "black";
+      const measured = {
+        name: store,
+        color,
+        values: categories.map((c) => rows.find((r) => r.desiredStates === c)).map((r) => (r ? pick(r) : undefined)),
+      };
+      if (!fitted) return [measured];
+      return [
+        measured,
+        { name: `${store}: fit`, color, dashed: true, values: categories.map((c) => fitted(store, c)) },
+      ];
+    }),
   });
-  return renderChart({
-    title: "Container death: detection and recovery vs scale",
-    yLabel: "ms (death → drift detected / running again)",
-    categories,
-    series,
-  });
+  const fitAt =
+    (field: "cpu" | "rss") =>
+    (store: string, ds: number): number | undefined => {
+      const f = fits.find((x) => x.store === store);
+      if (!f) return undefined;
+      return field === "cpu"
+        ? f.cpuIntercept + (f.cpuPerThousand * ds) / 1000
+        : f.rssInterceptMB + (f.rssPerThousandMB * ds) / 1000;
+    };
+  return renderPanels([
+    panel(
+      "Steady-state CPU vs DesiredStates (500 containers)",
+      "% of one core",
+      (r) => r.cpuPercentOfOneCore,
+      fitAt("cpu"),
+    ),
+    panel("Resident memory vs DesiredStates", "RSS MB (end of steady window)", (r) => r.rssMB, fitAt("rss")),
+    panel("Container death → drift detected (p50)", "ms", (r) => r.detectionMs.p50),
+  ]);
+}
+
+async function runAgentPath(runId: string): Promise<AgentPathResult | string> {
+  log("agent path (scripted model):");
+  try {
+    return await agentPath({ runId, runs: QUICK ? 3 : 5, log });
+  } catch (err) {
+    log(`  agent path failed: ${String(err)}`);
+    return `failed: ${err instanceof Error ? err.message : String(err)}`;
+  }
+}
+
+async function runPeer(runId: string): Promise<PeerResult | string> {
+  if (QUICK) return "not measured in quick mode (it takes about 2 minutes)";
+  if (!existsSync(ALERTMANAGER_BIN))
+    return `not available (${ALERTMANAGER_BIN} missing: bash scripts/engines.sh up installs it)`;
+  log("peer baseline (alerting rule + Alertmanager):");
+  try {
+    return await peerBaseline({ runId, log });
+  } catch (err) {
+    log(`  peer baseline failed: ${String(err)}`);
+    return `failed: ${err instanceof Error ? err.message : String(err)}`;
+  }
 }
 
 async function main(): Promise<void> {
   const started = Date.now();
   const runId = `r${started.toString(36)}`;
   const only = args.only;
-  const kube = QUICK || only === "faults" ? "not measured in this mode" : await kubeAccess();
-  let faultRows: FaultResult[] = [];
-  let faultsSkipped: string | undefined;
-  if (only !== "scale") faultRows = await runFaults();
-  else faultsSkipped = "--only scale";
-  const scale = only === "faults" ? [] : await runScale(runId, typeof kube === "string" ? undefined : kube);
-  const report: BenchReport = {
-    date: new Date(started).toISOString(),
-    mode: QUICK ? "quick" : "full",
-    durationSeconds: (Date.now() - started) / 1000,
-    machine: await machine(),
-    model: process.env.ANTHROPIC_API_KEY
-      ? `Claude (${process.env.STEWARD_MODEL ?? "Steward's default model"})`
-      : "scripted fake Messages API (no ANTHROPIC_API_KEY)",
-    faults: faultRows,
-    scale,
-    kubernetes:
-      typeof kube === "string"
-        ? kube
-        : `control plane at ${kube.kubeconfig}, requests counted by a proxy between Steward and the API server`,
-    ...(faultsSkipped ? { faultsSkipped } : {}),
-    targets: checkTargets(faultRows, scale),
-  };
+  const wants = (part: string): boolean => only === undefined || only === part;
+  const plane = wants("scale") && !QUICK ? await controlPlane() : { access: "not measured in this mode" };
+  const kube = plane.access;
+  try {
+    const faultRows: FaultResult[] = wants("faults") ? await runFaults() : [];
+    const agent = wants("agent") ? await runAgentPath(runId) : `not run (--only ${only})`;
+    const peer = wants("peer") ? await runPeer(runId) : `not run (--only ${only})`;
+    const scale = wants("scale") ? await runScale(runId, typeof kube === "string" ? undefined : kube) : [];
+    const report: BenchReport = {
+      date: new Date(started).toISOString(),
+      mode: QUICK ? "quick" : "full",
+      durationSeconds: (Date.now() - started) / 1000,
+      machine: await machine(),
+      model: process.env.ANTHROPIC_API_KEY
+        ? `Claude (${process.env.STEWARD_MODEL ?? "Steward's default model"})`
+        : "scripted fake Messages API (no ANTHROPIC_API_KEY)",
+      faults: faultRows,
+      scale,
+      kubernetes:
+        typeof kube === "string"
+          ? kube
+          : `control plane at ${kube.kubeconfig}${plane.stop ? " (started by the bench)" : ""}, requests counted by a proxy between Steward and the API server`,
+      ...(wants("faults") ? {} : { faultsSkipped: `--only ${only}` }),
+      agentPath: agent,
+      peer,
+      targets: checkAllTargets(
+        faultRows,
+        scale,
+        agent,
+        typeof kube === "string" && kube.startsWith("not measured") ? kube : undefined,
+      ),
+    };
+    await writeReport(report, scale);
+  } finally {
+    await plane.stop?.();
+  }
+}
+
+async function writeReport(report: BenchReport, scale: readonly ScaleResult[]): Promise<void> {
   await mkdir(RESULTS, { recursive: true });
   const stamp = report.date.replace(/[:.]/g, "-");
   const json = `bench-${stamp}.json`;

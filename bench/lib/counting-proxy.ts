@@ -97,13 +97,19 @@ export class CountingProxy {
   }
 }
 
-/** Requests per minute in a window, by a short description (`GET leases`, `WATCH desiredstates`). */
-export function requestsPerMinute(requests: readonly CountedRequest[], windowMs: number): Record<string, number> {
+/** Requests counted by a short description (`GET leases`, `WATCH desiredstates`, `PATCH desiredstates/status`). */
+export function requestCounts(requests: readonly CountedRequest[]): Record<string, number> {
   const counts: Record<string, number> = {};
   for (const r of requests) {
     const key = `${r.watch ? "WATCH" : r.method} ${resourceOf(r.path)}`;
     counts[key] = (counts[key] ?? 0) + 1;
   }
+  return counts;
+}
+
+/** Requests per minute in a window, by the same description. */
+export function requestsPerMinute(requests: readonly CountedRequest[], windowMs: number): Record<string, number> {
+  const counts = requestCounts(requests);
   const perMinute: Record<string, number> = {};
   for (const [key, n] of Object.entries(counts)) perMinute[key] = (n * 60_000) / windowMs;
   return perMinute;

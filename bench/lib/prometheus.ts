@@ -26,15 +26,25 @@ export async function freePort(): Promise<number> {
   return address.port;
 }
 
-export async function startPrometheus(runId: string): Promise<BenchPrometheus> {
+export interface PrometheusOptions {
+  /** The whole prometheus.yml, given its own port (it must keep the `bench` job scraping itself); default: that job alone. */
+  config?: (port: number) => string;
+  /** More files beside prometheus.yml (rule files), by name. */
+  files?: Record<string, string>;
+  /** Distinguishes two Prometheus of one run. */
+  name?: string;
+}
+
+export async function startPrometheus(runId: string, options: PrometheusOptions = {}): Promise<BenchPrometheus> {
   const port = await freePort();
   const dir = await mkdtemp(join(tmpdir(), "steward-bench-prom-"));
-  await writeFile(
-    join(dir, "prometheus.yml"),
-    `global: {scrape_interval: 5s, scrape_timeout: 5s, evaluation_interval: 5s}\nscrape_configs:\n  - job_name: bench\n    static_configs: [{targets: ['127.0.0.1:${port}']}]\n`,
-  );
+  const config =
+    options.config?.(port) ??
+    `global: {scrape_interval: 5s, scrape_timeout: 5s, evaluation_interval: 5s}\nscrape_configs:\n  - job_name: bench\n    static_configs: [{targets: ['127.0.0.1:${port}']}]\n`;
+  await writeFile(join(dir, "prometheus.yml"), config);
+  for (const [name, text] of Object.entries(options.files ?? {})) await writeFile(join(dir, name), text);
   const container = await docker.createContainer({
-    name: `bench-prometheus-${runId}`,
+    name: `bench-prometheus-${options.name ?? "scale"}-${runId}`,
     Image: IMAGE,
     Cmd: [
       "--config.file=/etc/prometheus/prometheus.yml",

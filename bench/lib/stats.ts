@@ -96,3 +96,15 @@ export function bucketDelta(
 ): { le: number; count: number }[] {
   return after.map((b) => ({ le: b.le, count: b.count - (before.find((x) => x.le === b.le)?.count ?? 0) }));
 }
+
+/** Least-squares line y = intercept + slope · x; NaN for fewer than two distinct x. */
+export function linearFit(points: readonly { x: number; y: number }[]): { slope: number; intercept: number } {
+  const finite = points.filter((p) => Number.isFinite(p.x) && Number.isFinite(p.y));
+  const n = finite.length;
+  const mx = finite.reduce((s, p) => s + p.x, 0) / n;
+  const my = finite.reduce((s, p) => s + p.y, 0) / n;
+  const sxx = finite.reduce((s, p) => s + (p.x - mx) ** 2, 0);
+  if (n < 2 || sxx === 0) return { slope: Number.NaN, intercept: Number.NaN };
+  const slope = finite.reduce((s, p) => s + (p.x - mx) * (p.y - my), 0) / sxx;
+  return { slope, intercept: my - slope * mx };
+}

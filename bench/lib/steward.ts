@@ -3,7 +3,11 @@ import { waitFor } from "../../scripts/lib/wait.js";
 import { cliEnv, collectLines } from "../../test/support/steward.js";
 import { sampleProcess, type ProcessSample } from "./proc.js";
 
-const STEWARD = new URL("../../bin/steward", import.meta.url).pathname;
+/**
+ * The launcher benched: this checkout's, or STEWARD_BENCH_BIN's (another checkout's
+ * bin/steward, built), to compare a baseline with this build on the same machine.
+ */
+const STEWARD = process.env.STEWARD_BENCH_BIN ?? new URL("../../bin/steward", import.meta.url).pathname;
 
 export interface BenchStewardOptions {
   stateDir: string;

@@ -109,3 +109,10 @@ function segments(points: readonly (string | undefined)[]): string[][] {
   if (current.length > 0) runs.push(current);
   return runs;
 }
+
+/** Several charts stacked in one SVG, one under the other. */
+export function renderPanels(charts: readonly Chart[]): string {
+  const inner = charts.map((chart, i) => renderChart(chart).replace("<svg ", `<svg y="${i * HEIGHT}" `));
+  const height = HEIGHT * charts.length;
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}">\n${inner.join("")}</svg>\n`;
+}

@@ -39,6 +39,8 @@ export interface FaultResult {
   outcome: string;
   /** Model: "scripted" (the fake Messages API) or the real model's name. */
   model?: string;
+  /** Agent scenarios: the remediation's evidence, characters / 4 of its JSON. */
+  evidenceTokens?: number;
 }
 
 export interface FaultOptions {
@@ -49,7 +51,7 @@ export interface FaultOptions {
 }
 
 const MEMBER = "etcd1";
-const BENCH_POLICY = `apiVersion: steward.dev/v1alpha1
+export const BENCH_POLICY = `apiVersion: steward.dev/v1alpha1
 kind: RemediationPolicy
 metadata: {name: bench}
 spec:
@@ -334,6 +336,7 @@ function agentRow(scenario: string, fault: string, run: AgentRun & { model: stri
     costUSD: usage?.estimatedCostUSD ?? 0,
     outcome: `${phase}${run.remediation.spec.reason ? ` (${run.remediation.spec.reason})` : ""}`,
     model: run.model,
+    evidenceTokens: JSON.stringify(run.remediation.spec.drift.map((d) => d.evidence)).length / 4,
   };
 }
 

@@ -148,10 +148,28 @@ async function callModel(state: SessionState, ctx: SessionContext): Promise<Anth
       max_tokens: maxTokens,
       system: [{ type: "text", text: system, cache_control: { type: "ephemeral" } }],
       tools: toolParams(ctx.tools.toolset),
-      messages: state.messages,
+      messages: withCacheBreakpoint(state.messages),
     },
     { signal: ctx.signal },
   );
+}
+
+/**
+ * The conversation with a prompt-cache breakpoint on its last block, so the next turn reads
+ * everything up to here from the cache instead of paying for it again (the system prompt's
+ * breakpoint covers only tools + system: measured, turns ≥ 2 then read about half their
+ * input from the cache). Two breakpoints of the four the API allows. A copy: the stored
+ * conversation keeps no markers, so they never pile up.
+ */
+export function withCacheBreakpoint(messages: readonly MessageParam[]): MessageParam[] {
+  const last = messages.at(-1);
+  if (!last || last.role === "system") return [...messages];
+  const blocks: Anthropic.Messages.ContentBlockParam[] =
+    typeof last.content === "string" ? [{ type: "text", text: last.content }] : [...last.content];
+  const end = blocks.at(-1);
+  if (!end || end.type === "thinking" || end.type === "redacted_thinking") return [...messages];
+  blocks[blocks.length - 1] = { ...end, cache_control: { type: "ephemeral" } };
+  return [...messages.slice(0, -1), { ...last, content: blocks }];
 }
 
 async function recordTurn(

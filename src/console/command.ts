@@ -50,7 +50,7 @@ export async function runConsole(config: ConsoleConfig, globals: ConsoleGlobals)
   const namespace = config.allNamespaces ? undefined : (globals.namespace() ?? "default");
   const identity = await identityOf(kind);
   const tls = config.tls ? await readTls(config.tls) : undefined;
-  const store = openStore(kind, globals.stateDir(), namespace === undefined ? undefined : [namespace]);
+  const store = await openStore(kind, globals.stateDir(), namespace === undefined ? undefined : [namespace]);
   const cached = new CachedStore(store);
   const feed = new ChangeFeed(cached);
   const auth = new ConsoleAuth();

@@ -4,8 +4,7 @@ import type { Logger } from "../telemetry/logging.js";
 import type { Controller } from "../reconcile/controller.js";
 import type { StewardMetrics } from "../telemetry/metrics.js";
 import { NotLeaderError, type Fence } from "../kube/fence.js";
-import { KubernetesLeaseClient, LeaderElector } from "../kube/leader-election.js";
-import { defaultKubeConfig } from "../kube/config.js";
+import type { LeaderElector } from "../kube/leader-election.js";
 
 /**
  * How long a replica that lost the lease waits for its controllers to return before it gives
@@ -59,7 +58,8 @@ export interface Leadership {
 }
 
 export interface LeadershipOptions {
-  election: RunConfig["leaderElection"];
+  /** Undefined: no leader election (act at once). See openLeaderElector. */
+  elector: LeaderElector | undefined;
   metrics: StewardMetrics;
   logger: Logger;
   fence: LeadershipFence;
@@ -80,7 +80,7 @@ export interface LeadershipOptions {
  * STEP_DOWN_TIMEOUT_MS, `lost` resolves and the caller exits, as before (ADR 0003).
  */
 export function runWhileLeading(controllers: readonly Controller[], options: LeadershipOptions): Leadership {
-  const { election, metrics, logger, fence } = options;
+  const { elector, metrics, logger, fence } = options;
   let stopping = false;
   const startActing = (): void => {
     if (stopping) return;
@@ -94,18 +94,10 @@ export function runWhileLeading(controllers: readonly Controller[], options: Lea
     metrics.leader.set(0);
     for (const controller of controllers) await controller.stop();
   };
-  if (!election) {
+  if (!elector) {
     startActing();
     return { lost: new Promise<string>(() => undefined), stop: stopControllers };
   }
-  const lease = { namespace: election.leaseNamespace, name: election.leaseName };
-  const elector = new LeaderElector({
-    client: new KubernetesLeaseClient(defaultKubeConfig(), lease),
-    lease,
-    identity: election.identity,
-    logger,
-  });
-  fence.follow(() => elector.leadingNow());
   let markLost: (reason: string) => void = () => undefined;
   const lost = new Promise<string>((resolve) => (markLost = resolve));
   const stepDown = async (reason: string): Promise<void> => {
@@ -129,6 +121,7 @@ export function runWhileLeading(controllers: readonly Controller[], options: Lea
       tookMs: Date.now() - startedAt,
     });
   };
+  fence.follow(() => elector.leadingNow());
   elector.start({ onStartedLeading: startActing, onStoppedLeading: stepDown });
   return {
     lost,
@@ -138,4 +131,27 @@ export function runWhileLeading(controllers: readonly Controller[], options: Lea
       await elector.release();
     },
   };
+}
+
+/**
+ * The elector for `election` (undefined without leader election). Its modules are imported
+ * on demand: only a Steward on the Kubernetes store elects a leader, and
+ * @kubernetes/client-node costs about 80 MB (ADR 0010).
+ */
+export async function openLeaderElector(
+  election: RunConfig["leaderElection"],
+  logger: Logger,
+): Promise<LeaderElector | undefined> {
+  if (!election) return undefined;
+  const [{ KubernetesLeaseClient, LeaderElector }, { defaultKubeConfig }] = await Promise.all([
+    import("../kube/leader-election.js"),
+    import("../kube/config.js"),
+  ]);
+  const lease = { namespace: election.leaseNamespace, name: election.leaseName };
+  return new LeaderElector({
+    client: new KubernetesLeaseClient(defaultKubeConfig(), lease),
+    lease,
+    identity: election.identity,
+    logger,
+  });
 }

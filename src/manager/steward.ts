@@ -1,8 +1,5 @@
-import { AgentRunner } from "../agent/runner.js";
-import { ProgramPaths } from "../agent/programs.js";
-import { SessionFiles } from "../agent/session-store.js";
 import { loggableConfig, type RunConfig } from "./config.js";
-import { LeadershipFence, runWhileLeading } from "./leadership.js";
+import { LeadershipFence, openLeaderElector, runWhileLeading } from "./leadership.js";
 import { SystemObserver } from "../reconcile/observation.js";
 import { RemediationReconciler } from "../reconcile/remediation-reconciler.js";
 import { createLogger, type Logger } from "../telemetry/logging.js";
@@ -15,6 +12,7 @@ import {
   enqueueForStoreEvent,
   enqueueRemediationsForStoreEvent,
   OpenRemediationIndex,
+  registerInvariants,
 } from "../reconcile/handlers.js";
 import { SessionSlots } from "../reconcile/session-slots.js";
 import { DEFAULT_BACKOFF, WorkQueue } from "../reconcile/queue.js";
@@ -27,7 +25,6 @@ import type { InvalidObject, Store, WatchEvent } from "../store/store.js";
 import { InvalidObjects } from "../reconcile/invalid-objects.js";
 import { emptyRemediationStatus } from "../reconcile/remediations.js";
 import type { RemediationStatus } from "../api/remediation.js";
-import { modelClient } from "./model-client.js";
 import { objectKey } from "../api/resources.js";
 import { AlertIntake } from "./alert-intake.js";
 import type { ObserverSet } from "../reconcile/observation.js";
@@ -35,6 +32,11 @@ import { NotificationReconciler } from "../notify/notifier.js";
 import { SinkSender } from "../notify/send.js";
 import { PolicySecrets } from "../notify/secrets.js";
 import { defaultKubeConfig } from "../kube/config.js";
+import { QueryEvaluator } from "../observe/query-evaluator.js";
+import type { SessionOutcome, SessionRunContext, SessionRunner } from "../reconcile/session-runner.js";
+import type { AgentRemediation } from "../api/remediation.js";
+import type { DesiredState } from "../api/desired-state.js";
+import { errorMessage } from "../errors.js";
 
 const AGENT_MAX_TOKENS = 4_096;
 /** A backstop: the policy's maxDuration normally ends a session long before. */
@@ -72,7 +74,7 @@ export async function startSteward(
   const fence = new LeadershipFence();
   const queue = new WorkQueue(DEFAULT_BACKOFF, metrics.queueHooks("desiredstate"));
   const invalid = new InvalidObjects();
-  const store: Store = openStore(config.store, config.stateDir, config.watchNamespaces, {
+  const store: Store = await openStore(config.store, config.stateDir, config.watchNamespaces, {
     logger: logger.child({ store: config.store }),
     metrics,
     fence,
@@ -80,15 +82,23 @@ export async function startSteward(
   });
   // The DesiredState reconciler reads from memory (watch-fed, read-your-writes): no API request or file read per reconcile.
   const cache = new CachedStore(store);
-  const events = openEventRecorder(config.store, logger);
-  const targets = new Targets(config, logger, fence);
+  const events = await openEventRecorder(config.store, logger);
+  const targets = await Targets.open(config, logger, fence);
   const alerts = alertIntake(config, { prometheus: targets.observers.prometheus, metrics, logger });
   const observers: ObserverSet = { ...targets.observers, ...alerts?.observers };
   const index = new DesiredStateIndex();
+  // Invariant queries run once per slot for every DesiredState that shares them; a changed result enqueues its owners.
+  const evaluator = targets.observers.prometheus
+    ? new QueryEvaluator({
+        client: targets.observers.prometheus,
+        onChange: (owners) => owners.forEach((key) => queue.add(key)),
+      })
+    : undefined;
   const phases = new RemediationPhaseTracker(metrics, () => fence.isOpen());
   const reconciler = new DesiredStateReconciler({
     store: cache,
-    observers,
+    observers: { ...observers, prometheus: evaluator },
+    evaluatorEnqueues: evaluator !== undefined,
     dockerActions: targets.dockerActions,
     kubernetesActions: targets.kubernetesActions,
     metrics,
@@ -106,21 +116,8 @@ export async function startSteward(
     workers: config.workers,
     reconcileTimeoutMs: config.reconcileTimeoutMs,
   });
-  const client = await modelClient(config);
-  const runner = client
-    ? new AgentRunner({
-        files: new SessionFiles(config.stateDir),
-        client,
-        provider: config.provider,
-        model: config.model,
-        maxTokens: AGENT_MAX_TOKENS,
-        tools: targets.agentTools,
-        programs: await ProgramPaths.scan(),
-        observer: new SystemObserver(observers),
-        verifyTimeoutMs: config.verifyTimeoutMs,
-        metrics,
-        runbooks: { dirs: config.runbookDir ? [config.runbookDir] : [], urlPrefixes: config.runbookUrlPrefixes },
-      })
+  const runner = config.modelConfigured
+    ? new OnDemandSessionRunner(() => openAgentRunner(config, { targets, observers, metrics }))
     : undefined;
   const agentQueue = new WorkQueue(DEFAULT_BACKOFF, metrics.queueHooks("remediation"));
   const openRemediations = new OpenRemediationIndex();
@@ -153,6 +150,7 @@ export async function startSteward(
   store.watch((event) => {
     invalid.apply(event);
     index.apply(event);
+    if (evaluator) registerInvariants(event, evaluator);
     openRemediations.apply(event);
     targets.watchNamespaces(index.kubernetesNamespaces());
     phases.apply(event);
@@ -176,11 +174,12 @@ export async function startSteward(
   const alertsAddress = await alerts?.start();
   // Only the leader reconciles, runs agent sessions and sends notifications; a standby keeps its caches warm and is Ready.
   const leadership = runWhileLeading([agentController, notifier, controller], {
-    election: config.leaderElection,
+    elector: await openLeaderElector(config.leaderElection, logger),
     metrics,
     logger,
     fence,
   });
+  runner?.warm(logger);
   logger.info("steward is running", {
     metrics: `http://${metricsAddress}/metrics`,
     ...(alertsAddress ? { alerts: `http://${alertsAddress}/alerts` } : {}),
@@ -196,6 +195,7 @@ export async function startSteward(
       await leadership.stop();
       await alerts?.close();
       await server.close();
+      evaluator?.close();
       await targets.close();
       await cache.close();
       logger.info("stopped");
@@ -259,6 +259,59 @@ function notificationController(
     metrics: deps.metrics,
     workers: NOTIFY_WORKERS,
     reconcileTimeoutMs: NOTIFY_RECONCILE_TIMEOUT_MS,
+  });
+}
+
+/**
+ * The agent, loaded off the start-up path: the Anthropic SDK and the agent's modules take
+ * about a second of CPU to load on a busy machine and 23 MB of resident memory. Without an
+ * API key they are never loaded; with one, `warm` loads them in the background once
+ * Steward runs, so the first incident does not wait for them (ADR 0010).
+ */
+class OnDemandSessionRunner implements SessionRunner {
+  private runner: Promise<SessionRunner> | undefined;
+
+  constructor(private readonly load: () => Promise<SessionRunner>) {}
+
+  warm(logger: Logger): void {
+    this.runner ??= this.load();
+    this.runner.catch((err: unknown) => logger.error("loading the agent failed", { error: errorMessage(err) }));
+  }
+
+  async run(
+    remediation: AgentRemediation,
+    desiredState: DesiredState,
+    context: SessionRunContext,
+  ): Promise<SessionOutcome> {
+    this.runner ??= this.load();
+    return (await this.runner).run(remediation, desiredState, context);
+  }
+}
+
+async function openAgentRunner(
+  config: RunConfig,
+  deps: { targets: Targets; observers: ObserverSet; metrics: StewardMetrics },
+): Promise<SessionRunner> {
+  const [{ modelClient }, { AgentRunner }, { SessionFiles }, { ProgramPaths }] = await Promise.all([
+    import("./model-client.js"),
+    import("../agent/runner.js"),
+    import("../agent/session-store.js"),
+    import("../agent/programs.js"),
+  ]);
+  const client = await modelClient(config);
+  if (!client) throw new Error(`no model client for --provider ${config.provider}`);
+  return new AgentRunner({
+    files: new SessionFiles(config.stateDir),
+    client,
+    provider: config.provider,
+    model: config.model,
+    maxTokens: AGENT_MAX_TOKENS,
+    tools: deps.targets.agentTools,
+    programs: await ProgramPaths.scan(),
+    observer: new SystemObserver(deps.observers),
+    verifyTimeoutMs: config.verifyTimeoutMs,
+    metrics: deps.metrics,
+    runbooks: { dirs: config.runbookDir ? [config.runbookDir] : [], urlPrefixes: config.runbookUrlPrefixes },
   });
 }
 

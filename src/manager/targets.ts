@@ -5,8 +5,8 @@ import type { Logger } from "../telemetry/logging.js";
 import { DockerodeActions } from "../act/docker.js";
 import { createDockerClient } from "../observe/docker/client.js";
 import { DockerEventObserver } from "../observe/docker/observer.js";
-import { ApiServerActions } from "../act/kubernetes.js";
-import { KubernetesWorkloadObserver } from "../observe/kubernetes/observer.js";
+import type { ApiServerActions } from "../act/kubernetes.js";
+import type { KubernetesWorkloadObserver } from "../observe/kubernetes/observer.js";
 import { HttpPrometheusClient } from "../observe/prometheus.js";
 import type { DockerActions, KubernetesActions } from "../act/types.js";
 import { enqueueForDockerEvent, enqueueForKubernetesEvent, type DesiredStateIndex } from "../reconcile/handlers.js";
@@ -14,7 +14,6 @@ import type { ObserverSet } from "../reconcile/observation.js";
 import type { WorkQueue } from "../reconcile/queue.js";
 import type { StewardMetrics } from "../telemetry/metrics.js";
 import { OPEN_FENCE, type Fence } from "../kube/fence.js";
-import { defaultKubeConfig } from "../kube/config.js";
 
 /**
  * What `--targets` turns on: the Docker observer and actions, the Kubernetes workload
@@ -30,12 +29,20 @@ export class Targets {
   private readonly docker: DockerEventObserver | undefined;
   private readonly kubernetes: KubernetesWorkloadObserver | undefined;
 
-  constructor(config: RunConfig, logger: Logger, fence: Fence = OPEN_FENCE) {
+  /** Opens what `config.targets` names; the Kubernetes client is loaded only when a Kubernetes target is on. */
+  static async open(config: RunConfig, logger: Logger, fence: Fence = OPEN_FENCE): Promise<Targets> {
+    const kubernetes = config.targets.includes("kubernetes") ? await openKubernetes(logger, fence) : undefined;
+    return new Targets(config, { logger, fence, kubernetes });
+  }
+
+  private constructor(
+    config: RunConfig,
+    { logger, fence, kubernetes }: { logger: Logger; fence: Fence; kubernetes: KubernetesTarget | undefined },
+  ) {
     const prometheus = config.prometheusUrl
       ? new HttpPrometheusClient({ baseUrl: config.prometheusUrl, allowNonLoopback: config.prometheusAllowRemote })
       : undefined;
     const docker = config.targets.includes("docker") ? openDocker(config.dockerHost, logger, fence) : undefined;
-    const kubernetes = config.targets.includes("kubernetes") ? openKubernetes(logger, fence) : undefined;
     this.docker = docker?.observer;
     this.kubernetes = kubernetes?.observer;
     this.dockerActions = docker?.actions;
@@ -90,10 +97,18 @@ function openDocker(
   return { observer, actions, tools: { client, containers: () => observer.containers(), actions } };
 }
 
-function openKubernetes(
-  logger: Logger,
-  fence: Fence,
-): { observer: KubernetesWorkloadObserver; actions: ApiServerActions } {
+interface KubernetesTarget {
+  observer: KubernetesWorkloadObserver;
+  actions: ApiServerActions;
+}
+
+/** Imported on demand: @kubernetes/client-node costs about 80 MB and seconds of start-up (ADR 0010). */
+async function openKubernetes(logger: Logger, fence: Fence): Promise<KubernetesTarget> {
+  const [{ KubernetesWorkloadObserver }, { ApiServerActions }, { defaultKubeConfig }] = await Promise.all([
+    import("../observe/kubernetes/observer.js"),
+    import("../act/kubernetes.js"),
+    import("../kube/config.js"),
+  ]);
   const kubeConfig = defaultKubeConfig();
   return {
     observer: new KubernetesWorkloadObserver({ kubeConfig, logger: logger.child({ observer: "kubernetes" }) }),

@@ -64,9 +64,14 @@ export interface Sample {
 
 export type QueryResult = { ok: true; samples: Sample[] } | { ok: false; error: string };
 
+export interface QueryOptions {
+  /** The result must be Prometheus's answer now: a client that caches results queries instead. */
+  fresh?: boolean;
+}
+
 export interface PrometheusClient {
   /** An instant query. Never throws: transport and API errors come back as `ok: false`. */
-  query(expr: string, signal?: AbortSignal): Promise<QueryResult>;
+  query(expr: string, signal?: AbortSignal, options?: QueryOptions): Promise<QueryResult>;
 }
 
 /** `metadata.ownerReferences[]`: an owner of a Kubernetes object, by identity. */

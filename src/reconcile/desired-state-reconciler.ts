@@ -1,5 +1,4 @@
 import { isDeepStrictEqual } from "node:util";
-import { parseDuration } from "../api/duration.js";
 import {
   DesiredStateStatus,
   type DesiredState,
@@ -24,7 +23,7 @@ import {
 } from "./conditions.js";
 import { SystemObserver, type Observation, type ObserverSet } from "./observation.js";
 import { gatherEvidence } from "./evidence.js";
-import { nextEvaluationDelay } from "./invariants.js";
+import { evaluationIntervalMs, nextEvaluationDelay } from "./invariants.js";
 import { planSteps, type PlannedStep } from "./plan.js";
 import {
   DONE,
@@ -59,6 +58,12 @@ export interface DesiredStateReconcilerDeps {
   openings?: OpeningRateLimiter;
   /** DesiredStates the store reported invalid: reported in their status, not acted on. */
   invalid?: InvalidObjects;
+  /**
+   * True when `observers.prometheus` is a QueryEvaluator that enqueues a DesiredState when
+   * one of its query results changes (handlers.ts): a converged DesiredState then waits for
+   * a change instead of being reconciled every interval.
+   */
+  evaluatorEnqueues?: boolean;
 }
 
 /** How soon to look again after a simple fix, to confirm it stuck (events usually come first). */
@@ -140,12 +145,11 @@ export class DesiredStateReconciler implements Reconciler {
     await this.writeStatus(desiredState, status, next);
     const deferred = this.deferred.get(request.key);
     this.deferred.delete(request.key);
-    return requeueAfter(
-      Math.min(
-        this.nextDelay(desiredState, observation.invariants, fixes.length > 0, now),
-        deferred?.retryInMs ?? Number.POSITIVE_INFINITY,
-      ),
+    const delay = Math.min(
+      this.nextDelay(desiredState, { invariants: observation.invariants, drift, fixed: fixes.length > 0 }, now),
+      deferred?.retryInMs ?? Number.POSITIVE_INFINITY,
     );
+    return Number.isFinite(delay) ? requeueAfter(delay) : DONE;
   }
 
   /**
@@ -372,21 +376,25 @@ export class DesiredStateReconciler implements Reconciler {
     }
   }
 
+  /**
+   * When to look again unprompted (Infinity: not until something changes). Every interval
+   * while drift remains (budgets and cooldowns pass with time); without an evaluator that
+   * enqueues on changed query results, every interval regardless, to evaluate the invariants.
+   */
   private nextDelay(
     desiredState: DesiredState,
-    invariants: readonly InvariantStatus[],
-    fixed: boolean,
+    { invariants, drift, fixed }: { invariants: readonly InvariantStatus[]; drift: readonly Drift[]; fixed: boolean },
     now: Date,
   ): number {
-    const interval = parseDuration(desiredState.spec.interval) ?? 15_000;
-    const delays = [interval];
+    const periodic = drift.length > 0 || !this.deps.evaluatorEnqueues;
+    const delays = periodic ? [evaluationIntervalMs(desiredState.spec)] : [];
     for (const status of invariants) {
       const spec = desiredState.spec.invariants.find((i) => i.name === status.name);
       const delay = spec ? nextEvaluationDelay(status, spec, now) : undefined;
       if (delay !== undefined) delays.push(Math.max(delay, 10));
     }
     if (fixed) delays.push(VERIFY_FIX_AFTER_MS);
-    return Math.min(...delays);
+    return Math.min(Number.POSITIVE_INFINITY, ...delays);
   }
 }
 

@@ -5,11 +5,13 @@ import type { AgentRemediation } from "../api/remediation.js";
 import { objectKey } from "../api/resources.js";
 import type { Logger } from "../telemetry/logging.js";
 import type { AlertObserverEvent, DockerObserverEvent, KubernetesObserverEvent } from "../observe/types.js";
+import type { RegisteredQuery } from "../observe/query-evaluator.js";
 import type { WatchEvent } from "../store/store.js";
 import type { WorkQueue } from "./queue.js";
 import { matchingAlertSpec } from "./drift.js";
 import { isOpen } from "./remediations.js";
 import { inDockerTarget } from "./target.js";
+import { evaluationIntervalMs } from "./invariants.js";
 
 /**
  * Which DesiredStates watch which containers, so a Docker event enqueues only the keys it
@@ -174,6 +176,29 @@ export function enqueueRemediationsForStoreEvent(
   if (object.kind === "DesiredState") {
     for (const key of index.keysFor(objectKey("DesiredState", namespace, name))) queue.add(key);
   }
+}
+
+/** What registerInvariants needs of a QueryEvaluator. */
+export interface InvariantQueries {
+  register(owner: string, queries: readonly RegisteredQuery[]): void;
+  unregister(owner: string): void;
+}
+
+/**
+ * Keeps the evaluator's queries equal to the DesiredStates' invariants: each DesiredState
+ * key owns its invariants' queries at its interval. The evaluator then enqueues a key when
+ * one of its results changes (see QueryEvaluator).
+ */
+export function registerInvariants(event: WatchEvent, evaluator: InvariantQueries): void {
+  const { object } = event;
+  if (object.kind !== "DesiredState") return;
+  const key = objectKey("DesiredState", object.metadata.namespace, object.metadata.name);
+  if (event.type === "DELETED") return evaluator.unregister(key);
+  const intervalMs = evaluationIntervalMs(object.spec);
+  evaluator.register(
+    key,
+    object.spec.invariants.map((i) => ({ expr: i.query, intervalMs })),
+  );
 }
 
 export function enqueueForDockerEvent(

@@ -1,5 +1,5 @@
 import { compare, parseConditionExpr, type CompareOp } from "../api/condition-expr.js";
-import type { InvariantSpec, InvariantState, InvariantStatus } from "../api/desired-state.js";
+import type { DesiredStateSpec, InvariantSpec, InvariantState, InvariantStatus } from "../api/desired-state.js";
 import { parseDuration } from "../api/duration.js";
 import type { QueryResult, Sample } from "../observe/types.js";
 
@@ -139,6 +139,11 @@ export function nextInvariantStatus(
     reason: verdict.reason,
     lastEvaluationTime: now.toISOString(),
   };
+}
+
+/** How often a DesiredState's invariants are evaluated: its `interval` (15 s when unreadable, as the default). */
+export function evaluationIntervalMs(spec: Pick<DesiredStateSpec, "interval">): number {
+  return parseDuration(spec.interval) ?? 15_000;
 }
 
 /**

@@ -6,6 +6,7 @@ import type {
   DockerObserver,
   KubernetesObserver,
   PrometheusClient,
+  QueryOptions,
   QueryResult,
   ReceivedAlert,
 } from "../observe/types.js";
@@ -39,7 +40,11 @@ export function targetObserved(observation: Pick<Observation, "containers" | "wo
 export interface ObserverSet {
   docker?: DockerObserver;
   kubernetes?: KubernetesObserver;
-  /** Undefined when no Prometheus URL is configured: every invariant is then Unknown. */
+  /**
+   * Undefined when no Prometheus URL is configured: every invariant is then Unknown. The
+   * reconciler reads through a QueryEvaluator (the last slot's results); the agent's
+   * verification through the plain client (Prometheus's answer now).
+   */
   prometheus?: PrometheusClient;
   /** The alerts Alertmanager posts (steward run --alerts-addr); undefined when off. */
   alerts?: AlertObserver;
@@ -67,9 +72,10 @@ export class SystemObserver {
     const queryResults = new Map<string, QueryResult>();
     const invariants = await Promise.all(
       desiredState.spec.invariants.map(async (spec) => {
-        const result = await this.query(spec.query, signal);
-        queryResults.set(spec.name, result);
         const previous = status.invariants.find((i) => i.name === spec.name);
+        // A Pending invariant is judged again when its `for` window ends: on Prometheus's answer then, not the last slot's.
+        const result = await this.query(spec.query, signal, { fresh: previous?.state === "Pending" });
+        queryResults.set(spec.name, result);
         return nextInvariantStatus(previous, spec, evaluateCondition(spec, result), now);
       }),
     );
@@ -180,10 +186,10 @@ export class SystemObserver {
     return { degradation: { reason: "DockerUnavailable", message: `cannot observe Docker: ${why}` } };
   }
 
-  private async query(expr: string, signal: AbortSignal): Promise<QueryResult> {
+  private async query(expr: string, signal: AbortSignal, options: QueryOptions): Promise<QueryResult> {
     const { prometheus } = this.observers;
     if (!prometheus) return { ok: false, error: "no Prometheus URL is configured (steward run --prometheus-url)" };
-    return prometheus.query(expr, signal);
+    return prometheus.query(expr, signal, options);
   }
 
   /** Observes and computes the drift, as the reconciler does. */

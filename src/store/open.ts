@@ -1,11 +1,7 @@
-import { defaultKubeConfig } from "../kube/config.js";
 import { FileStore } from "./file/file-store.js";
-import { KubernetesStore } from "./kubernetes/kubernetes-store.js";
-import { informerReporter } from "./kubernetes/informer-report.js";
 import type { Logger } from "../telemetry/logging.js";
 import type { StewardMetrics } from "../telemetry/metrics.js";
 import type { EventRecorder } from "./events.js";
-import { KubernetesEventRecorder } from "./kubernetes/events.js";
 import type { Fence } from "../kube/fence.js";
 import type { InvalidObject, Store } from "./store.js";
 
@@ -18,14 +14,23 @@ export type StoreKind = "file" | "kubernetes";
  * pass `report.fence` (the file store has no leader election), and objects that fail
  * validation go to `report.onInvalidObject`. `namespaces` limits the
  * Kubernetes store to those namespaces (all when unset or empty).
+ *
+ * The Kubernetes store's modules are imported only when it is chosen: @kubernetes/client-node
+ * alone adds about 80 MB of resident memory and seconds of start-up, which a Steward on the
+ * file store never needs (ADR 0010).
  */
-export function openStore(
+export async function openStore(
   kind: StoreKind,
   stateDir: string,
   namespaces?: readonly string[],
   report?: { logger: Logger; metrics?: StewardMetrics; fence?: Fence; onInvalidObject?: (o: InvalidObject) => void },
-): Store {
+): Promise<Store> {
   if (kind === "file") return new FileStore(stateDir);
+  const [{ KubernetesStore }, { informerReporter }, { defaultKubeConfig }] = await Promise.all([
+    import("./kubernetes/kubernetes-store.js"),
+    import("./kubernetes/informer-report.js"),
+    import("../kube/config.js"),
+  ]);
   return new KubernetesStore(defaultKubeConfig(), {
     namespaces,
     fence: report?.fence,
@@ -35,6 +40,11 @@ export function openStore(
 }
 
 /** Kubernetes Events in the kubernetes store; the file store has none (its status and logs say it all). */
-export function openEventRecorder(kind: StoreKind, logger: Logger): EventRecorder | undefined {
-  return kind === "kubernetes" ? new KubernetesEventRecorder(defaultKubeConfig(), logger) : undefined;
+export async function openEventRecorder(kind: StoreKind, logger: Logger): Promise<EventRecorder | undefined> {
+  if (kind !== "kubernetes") return undefined;
+  const [{ KubernetesEventRecorder }, { defaultKubeConfig }] = await Promise.all([
+    import("./kubernetes/events.js"),
+    import("../kube/config.js"),
+  ]);
+  return new KubernetesEventRecorder(defaultKubeConfig(), logger);
 }

@@ -1,14 +1,17 @@
 import assert from "node:assert/strict";
 import { describe, it } from "node:test";
+import type { AgentPathResult } from "../../bench/scenarios/agent-path.js";
 import {
+  checkAllTargets,
   checkTargets,
+  type TargetCheck,
   objectRequestsPerMinute,
   recoveryRatios,
   renderMarkdown,
   renderTable,
   type BenchReport,
 } from "../../bench/lib/report.js";
-import { escapeXml, niceScale, renderChart } from "../../bench/lib/svg.js";
+import { escapeXml, niceScale, renderChart, renderPanels } from "../../bench/lib/svg.js";
 import { summarize } from "../../bench/lib/stats.js";
 import type { FaultResult } from "../../bench/scenarios/faults.js";
 import type { ScaleResult } from "../../bench/scenarios/scale.js";
@@ -36,13 +39,14 @@ function scaleRow(overrides: Partial<ScaleResult> = {}): ScaleResult {
     containers: 500,
     desiredStates: 100,
     invariants: 1000,
-    initialSyncMs: 2000,
+    coldStartMs: 2000,
+    coldStartPromQueries: 1,
     throughputPerSecond: 50,
     steadyWindowSeconds: 30,
     reconcilesPerSecond: 6.7,
     reconcileP50Ms: 3,
     reconcileP99Ms: 20,
-    cpuPercentOfOneCore: 1.5,
+    cpuPercentOfOneCore: 0.8,
     cpuSeconds: 0.45,
     rssMB: 120,
     peakRssMB: 150,
@@ -84,7 +88,59 @@ describe("the bench report", () => {
     assert.deepEqual(byTarget("steady state"), [true, false]);
     assert.deepEqual(
       checkTargets([], []).map((c) => c.met),
-      [undefined, undefined, undefined, undefined],
+      [undefined, undefined, undefined, undefined, undefined],
+    );
+  });
+
+  it("judges the Kubernetes cold start against 5 s and the file store's figure, with the requests it took", () => {
+    const file = scaleRow({ desiredStates: 1000, invariants: 1000, coldStartMs: 2000 });
+    const kube = scaleRow({
+      store: "kubernetes",
+      desiredStates: 1000,
+      invariants: 1000,
+      coldStartMs: 3000,
+      coldStartApiRequests: 1010,
+      coldStartRequestsByKind: { "PATCH desiredstates/status": 1000, "GET desiredstates": 10 },
+    });
+    const cold = (rows: ScaleResult[]): TargetCheck | undefined =>
+      checkTargets([], rows).find((c) => c.target.startsWith("cold start"));
+    assert.equal(cold([file, kube])?.met, true);
+    assert.match(
+      cold([file, kube])?.measured ?? "",
+      /1010 API requests \(PATCH desiredstates\/status 1000, GET desiredstates 10\)/,
+    );
+    assert.equal(
+      cold([file, { ...kube, coldStartMs: 4500 }])?.met,
+      false,
+      "under 5 s but more than twice the file store",
+    );
+    assert.equal(cold([file])?.met, undefined);
+  });
+
+  it("judges the agent path and every scenario's evidence; the bench's own target needs a Kubernetes row", () => {
+    const agent: AgentPathResult = {
+      runs: 5,
+      resolved: 5,
+      firstRequestMs: summarize([120, 130, 140]),
+      turnOwnMs: summarize([8, 9, 30]),
+      toolMs: summarize([5]),
+      cache: { laterTurns: 15, laterTurnsShare: 0.85, firstTurns: 4, firstTurnsShare: 0.7 },
+      evidenceTokens: summarize([300]),
+      firstRequestTokens: summarize([2500]),
+    };
+    const faults = [fault("frozen member", "Steward", [1], { evidenceTokens: 5000 })];
+    const checks = checkAllTargets(faults, [scaleRow()], agent);
+    const met = (prefix: string): boolean | undefined => checks.find((c) => c.target.startsWith(prefix))?.met;
+    assert.equal(met("agent path: drift observed"), true);
+    assert.equal(met("agent path: Steward's own time"), true);
+    assert.equal(met("agent path: prompt cache"), true);
+    assert.equal(met("evidence per remediation"), false, "the frozen member's 5,000 tokens are over the ceiling");
+    assert.equal(met("npm run bench stands on its own"), false);
+    assert.equal(
+      checkAllTargets([], [scaleRow()], "x", "not measured in this mode").find((c) =>
+        c.target.startsWith("npm run bench"),
+      )?.met,
+      undefined,
     );
   });
 
@@ -117,7 +173,7 @@ describe("the bench report", () => {
         }),
       ],
     );
-    assert.equal(checks.at(-1)?.met, true);
+    assert.equal(checks.find((c) => c.target.startsWith("no per-object polling"))?.met, true);
   });
 
   it("renders a table and markdown that carry the figures and the verdicts", () => {
@@ -138,6 +194,8 @@ describe("the bench report", () => {
       faults: FAULTS,
       scale: [scaleRow()],
       kubernetes: "not available (test)",
+      agentPath: "not run (test)",
+      peer: "not run (test)",
       targets: checkTargets(FAULTS, [scaleRow()]),
     };
     const text = renderTable(report);
@@ -146,7 +204,8 @@ describe("the bench report", () => {
     const md = renderMarkdown(report, { json: "x.json", svg: "x.svg" });
     assert.match(md, /^# Steward benchmark/);
     assert.match(md, /\| stopped member: Steward \/ bare docker start \| 1\.36× \|/);
-    assert.match(md, /!\[detection and recovery time against scale\]\(x\.svg\)/);
+    assert.match(md, /!\[steady-state CPU and RSS, and detection, against the number of DesiredStates\]\(x\.svg\)/);
+    assert.match(md, /## Agent path\n\nnot measured: not run \(test\)/);
     assert.match(md, /\| met \|/);
   });
 });
@@ -170,5 +229,15 @@ describe("the SVG plot", () => {
     assert.match(svg, /a &lt; b &amp; c/);
     assert.ok(svg.startsWith("<svg") && svg.trimEnd().endsWith("</svg>"));
     assert.equal(escapeXml('"x"'), "&quot;x&quot;");
+  });
+});
+
+describe("the stacked SVG panels", () => {
+  it("nests one chart per panel, each moved down by a panel's height", () => {
+    const chart = { title: "t", yLabel: "y", categories: ["1"], series: [{ name: "s", values: [1], color: "#000" }] };
+    const svg = renderPanels([chart, chart, chart]);
+    assert.equal(svg.match(/<svg /g)?.length, 4);
+    assert.match(svg, /<svg y="840" /);
+    assert.match(svg, /height="1260"/);
   });
 });

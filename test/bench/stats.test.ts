@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import {
   bucketDelta,
   histogramQuantile,
+  linearFit,
   metricValue,
   parseHistogram,
   percentile,
@@ -125,5 +126,26 @@ describe("the counting proxy's request descriptions", () => {
       30_000,
     );
     assert.deepEqual(counted, { "WATCH desiredstates": 2, "PUT leases": 4 });
+  });
+});
+
+describe("linear fit", () => {
+  it("fits a line by least squares and refuses to fit a single x", () => {
+    const fit = linearFit([
+      { x: 100, y: 1.1 },
+      { x: 1000, y: 2.0 },
+      { x: 2000, y: 3.0 },
+    ]);
+    assert.ok(Math.abs(fit.slope - 0.001) < 0.0001, String(fit.slope));
+    assert.ok(Math.abs(fit.intercept - 1.0) < 0.05, String(fit.intercept));
+    assert.ok(Number.isNaN(linearFit([{ x: 1, y: 1 }]).slope));
+    assert.ok(
+      Number.isNaN(
+        linearFit([
+          { x: 1, y: 1 },
+          { x: 1, y: 2 },
+        ]).slope,
+      ),
+    );
   });
 });

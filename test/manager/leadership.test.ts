@@ -52,7 +52,7 @@ describe("runWhileLeading without leader election", () => {
       workers: 1,
       reconcileTimeoutMs: 1_000,
     });
-    const leadership = runWhileLeading([controller], { election: undefined, metrics, logger: silentLogger(), fence });
+    const leadership = runWhileLeading([controller], { elector: undefined, metrics, logger: silentLogger(), fence });
     fence.check("anything");
     queue.add("DesiredState/default/a");
     await waitFor(() => seen.length > 0, 2_000, "the controller to reconcile");

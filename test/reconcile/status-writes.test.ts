@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { describe, it } from "node:test";
 import { silentLogger } from "../../src/telemetry/logging.js";
 import { DesiredStateReconciler } from "../../src/reconcile/desired-state-reconciler.js";
+import { DONE, requeueAfter, type ReconcileResult } from "../../src/reconcile/reconciler.js";
 import { StewardMetrics } from "../../src/telemetry/metrics.js";
 import { FileStore } from "../../src/store/file/file-store.js";
 import { desiredState } from "../store/contract.js";
@@ -46,5 +47,44 @@ describe("status writes: only when the status changed", () => {
     running = false;
     await reconcile();
     assert.ok(writes >= 2, "a change is written");
+  });
+});
+
+describe("requeue: with an evaluator that enqueues on changed results, a converged DesiredState waits for a change", () => {
+  async function reconcilerWith(
+    running: () => boolean,
+    evaluatorEnqueues: boolean,
+  ): Promise<() => Promise<ReconcileResult>> {
+    const store = new FileStore(await mkdtemp(join(tmpdir(), "steward-requeue-")));
+    await store.apply(desiredState("quiet"));
+    const reconciler = new DesiredStateReconciler({
+      store,
+      observers: {
+        docker: dockerShowing(() => [
+          container("etcd0", running() ? {} : { state: "exited", exitCode: 1, health: "none" }),
+        ]),
+      },
+      metrics: new StewardMetrics(),
+      agent: { modelConfigured: false },
+      evaluatorEnqueues,
+    });
+    return () =>
+      reconciler.reconcile(
+        { key: "DesiredState/default/quiet", namespace: "default", name: "quiet" },
+        { signal: new AbortController().signal, logger: silentLogger() },
+      );
+  }
+
+  it("no drift: done, no timer per object (before: requeued every interval whatever happened)", async () => {
+    const reconcile = await reconcilerWith(() => true, true);
+    assert.deepEqual(await reconcile(), DONE);
+    const periodic = await reconcilerWith(() => true, false);
+    assert.deepEqual(await periodic(), requeueAfter(15_000), "without an evaluator the invariants need the interval");
+  });
+
+  it("drift (a stopped container) is looked at again within the interval", async () => {
+    const reconcile = await reconcilerWith(() => false, true);
+    const result = await reconcile();
+    assert.equal(result.type, "requeueAfter", "drift is looked at again with time (budgets, cooldowns)");
   });
 });

@@ -61,6 +61,9 @@ export interface RecordedRequest {
   /** Bedrock and Vertex: the model named in the path. */
   model?: string;
   status?: number;
+  /** When the request's body had arrived, and when its answer was sent (ms since the epoch): the bench times Steward's share. */
+  receivedAt?: number;
+  answeredAt?: number;
 }
 
 export const text = (t: string): FakeBlock => ({ type: "text", text: t });
@@ -454,7 +457,7 @@ export class FakeMessagesServer {
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
-    let answer: Answer;
+    let answer: Answer & { record?: RecordedRequest };
     try {
       answer = await this.answer(req);
     } catch (err) {
@@ -467,9 +470,10 @@ export class FakeMessagesServer {
       ...answer.headers,
     });
     res.end(JSON.stringify(answer.body));
+    if (answer.record) answer.record.answeredAt = Date.now();
   }
 
-  private async answer(req: IncomingMessage): Promise<Answer> {
+  private async answer(req: IncomingMessage): Promise<Answer & { record: RecordedRequest }> {
     const rawBody = await readBody(req);
     let json: unknown;
     try {
@@ -484,11 +488,12 @@ export class FakeMessagesServer {
       rawBody,
       json,
       body: undefined,
+      receivedAt: Date.now(),
     };
     this.requests.push(record);
     const answer = await this.respond(record);
     record.status = answer.status;
-    return answer;
+    return { ...answer, record };
   }
 
   private async respond(record: RecordedRequest): Promise<Answer> {

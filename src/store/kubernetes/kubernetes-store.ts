@@ -70,6 +70,7 @@ const CONFLICT_BACKOFF: Backoff = { baseMs: 10, maxMs: 200 };
 const THROTTLE_RETRIES = 10;
 /** Up to 250 ms, doubling to 2 s, and never sooner than the server's Retry-After (up to 2 s). */
 const THROTTLE_BACKOFF: Backoff = { baseMs: 250, maxMs: 2_000 };
+const JSON_PATCH = "application/json-patch+json";
 /** The steps of `call` that change something: each request is checked against the fence. */
 const WRITE_STEPS = new Set(["creating", "replacing", "writing status of", "annotating", "deleting"]);
 const META_FIELDS = [
@@ -258,6 +259,17 @@ export class KubernetesStore implements Store {
   ): Promise<ResourceOf<K>> {
     ref = this.refOf(ref);
     const expected = options.resourceVersion;
+    if (expected === undefined && KINDS[kind].hasStatus) return this.replaceStatus(kind, ref, status);
+    return this.readModifyWriteStatus(kind, ref, status, expected);
+  }
+
+  /** A status write conditional on `expected` (or of a kind without a status subresource): GET, then PUT. */
+  private async readModifyWriteStatus<K extends Kind>(
+    kind: K,
+    ref: ObjectRef,
+    status: NonNullable<StatusOf<K>>,
+    expected: string | undefined,
+  ): Promise<ResourceOf<K>> {
     for (let attempt = 0; attempt < CONFLICT_RETRIES; attempt++) {
       const existing = await this.getRaw(kind, ref);
       if (!existing) throw new NotFoundError(kind, ref.name);
@@ -281,6 +293,35 @@ export class KubernetesStore implements Store {
     throw new StewardError(
       `writing status of ${kind} "${ref.name}": still conflicting after ${CONFLICT_RETRIES} attempts`,
     );
+  }
+
+  /**
+   * An unconditional status write in one request: a JSON patch that sets the whole status
+   * (`add` replaces an existing member). The read-modify-write it replaces cost a GET and a
+   * PUT per write, and its PUT could only lose a race to be retried; the outcome is the
+   * same, the last writer's status (ADR 0010: half the API requests of a cold start).
+   */
+  private async replaceStatus<K extends Kind>(
+    kind: K,
+    ref: ObjectRef,
+    status: NonNullable<StatusOf<K>>,
+  ): Promise<ResourceOf<K>> {
+    try {
+      const patched = await this.call(
+        "writing status of",
+        (o) =>
+          this.api.patchNamespacedCustomObjectStatus(
+            { ...this.path(kind, ref), body: [{ op: "add", path: "/status", value: status }] },
+            o,
+          ),
+        false,
+        JSON_PATCH,
+      );
+      return parseObject(kind, patched) as ResourceOf<K>;
+    } catch (err) {
+      if (statusCode(err) === 404) throw new NotFoundError(kind, ref.name);
+      throw new StewardError(`writing status of ${kind} "${ref.name}": ${describeApiError(err)}`, { cause: err });
+    }
   }
 
   async annotate<K extends Kind>(
