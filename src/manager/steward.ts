@@ -10,6 +10,7 @@ import { DesiredStateReconciler } from "../reconcile/desired-state-reconciler.js
 import {
   DesiredStateIndex,
   enqueueForStoreEvent,
+  enqueueNotificationsForStoreEvent,
   enqueueRemediationsForStoreEvent,
   OpenRemediationIndex,
   registerInvariants,
@@ -25,7 +26,6 @@ import type { InvalidObject, Store, WatchEvent } from "../store/store.js";
 import { InvalidObjects } from "../reconcile/invalid-objects.js";
 import { emptyRemediationStatus } from "../reconcile/remediations.js";
 import type { RemediationStatus } from "../api/remediation.js";
-import { objectKey } from "../api/resources.js";
 import { AlertIntake } from "./alert-intake.js";
 import type { ObserverSet } from "../reconcile/observation.js";
 import { NotificationReconciler } from "../notify/notifier.js";
@@ -156,9 +156,7 @@ export async function startSteward(
     phases.apply(event);
     enqueueForStoreEvent(event, queue);
     enqueueRemediationsForStoreEvent(event, openRemediations, agentQueue);
-    // Every change of a remediation: its status may hold a new outbox record (notification-outbox.ts).
-    if (event.object.kind === "AgentRemediation")
-      notifyQueue.add(objectKey("AgentRemediation", event.object.metadata.namespace, event.object.metadata.name));
+    enqueueNotificationsForStoreEvent(event, notifyQueue);
   });
   targets.subscribe(index, queue, { metrics, logger });
   alerts?.subscribe(index, queue);

@@ -1,6 +1,7 @@
 import { isDeepStrictEqual } from "node:util";
 import type { AlertSpec } from "../api/alerts.js";
 import type { Target } from "../api/desired-state.js";
+import { DELIVERY_LEDGER_ANNOTATION } from "../api/notifications.js";
 import type { AgentRemediation } from "../api/remediation.js";
 import { objectKey } from "../api/resources.js";
 import type { Logger } from "../telemetry/logging.js";
@@ -176,6 +177,29 @@ export function enqueueRemediationsForStoreEvent(
   if (object.kind === "DesiredState") {
     for (const key of index.keysFor(objectKey("DesiredState", namespace, name))) queue.add(key);
   }
+}
+
+/**
+ * Whether a remediation's change matters to the notifier, which reads of a remediation only
+ * its outbox (status.notifications) and its delivery ledger (an annotation). What an agent
+ * session writes on every turn does not; its appearing, a resync and those two do. Pure.
+ */
+export function remediationConcernsNotifier(event: WatchEvent): boolean {
+  const change = remediationModified(event);
+  if (!change) return event.object.kind === "AgentRemediation";
+  const { previous, object } = change;
+  return (
+    !isDeepStrictEqual(previous.status?.notifications, object.status?.notifications) ||
+    previous.metadata.annotations?.[DELIVERY_LEDGER_ANNOTATION] !==
+      object.metadata.annotations?.[DELIVERY_LEDGER_ANNOTATION]
+  );
+}
+
+/** Enqueues a remediation for the notifier when its outbox or ledger may have changed, or it went away. */
+export function enqueueNotificationsForStoreEvent(event: WatchEvent, queue: WorkQueue): void {
+  if (!remediationConcernsNotifier(event)) return;
+  const { namespace, name } = event.object.metadata;
+  queue.add(objectKey("AgentRemediation", namespace, name));
 }
 
 /** What registerInvariants needs of a QueryEvaluator. */

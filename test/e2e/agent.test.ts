@@ -3,7 +3,7 @@ import { afterEach, describe, it } from "node:test";
 import { containerState, docker, ensureCluster } from "../../scripts/lib/cluster.js";
 import { startAgentScenario, waitForPhase, POLICY_AUTO_START, type AgentScenario } from "../support/agent-scenario.js";
 import { lastToolResults, text, toolUse } from "../support/fake-anthropic.js";
-import { metric, moreReconciles, reconciles } from "../support/metrics.js";
+import { metric, reconciles } from "../support/metrics.js";
 import { listRemediations } from "../support/status.js";
 import { cli, StewardProcess } from "../support/steward.js";
 import { waitFor } from "../../scripts/lib/wait.js";
@@ -165,8 +165,13 @@ describe("the agent on the real etcd cluster, with a scripted model", () => {
     });
     await restarted.start();
     scenario.steward = restarted;
-    // The restarted Steward looks at the remediation (its initial list), sees no decision, and leaves it.
-    await moreReconciles(restarted, "remediation", 1);
+    // The restarted Steward looks at the remediation (its initial list), sees no decision, and
+    // leaves it. Its counters start at zero: one finished reconcile is that look.
+    await waitFor(
+      async () => (await reconciles(restarted, "remediation")) >= 1,
+      30_000,
+      "the restarted Steward's first remediation reconcile",
+    );
     assert.equal((await listRemediations(state))[0]?.status?.phase, "AwaitingApproval");
     assert.equal(scenario.fake.requests.length, 1, "no model call while waiting");
 

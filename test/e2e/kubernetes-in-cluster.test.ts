@@ -147,7 +147,8 @@ spec:
   it("its metrics, on the node's loopback: leader, and no reconcile failed for want of a permission", async () => {
     const text = await (await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(5_000) })).text();
     assert.equal(metric(text, "steward_leader"), 1);
-    assert.equal(metric(text, "steward_reconcile_errors_total"), 0);
+    for (const controller of ["desiredstate", "remediation", "notify"])
+      assert.equal(metric(text, `steward_reconcile_errors_total{controller="${controller}"}`), 0, controller);
     assert.match(text, /^steward_simple_fixes_total\{action="scale",result="Succeeded"\} [1-9]\d*$/m);
   });
 });

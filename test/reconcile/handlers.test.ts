@@ -3,6 +3,7 @@ import { describe, it } from "node:test";
 import type { AgentRemediation } from "../../src/api/remediation.js";
 import {
   enqueueForStoreEvent,
+  enqueueNotificationsForStoreEvent,
   enqueueRemediationsForStoreEvent,
   isOwnStatusWrite,
   OpenRemediationIndex,
@@ -73,6 +74,52 @@ describe("a remediation's change and its DesiredState", () => {
       const queue = new WorkQueue();
       enqueueForStoreEvent(c.event, queue);
       assert.deepEqual(await drain(queue), c.concerns ? ["DesiredState/default/ds"] : []);
+    });
+  }
+});
+
+describe("a remediation's change and the notifier", () => {
+  const investigating = remediation({ phase: "Investigating", sessionId: "S1" });
+  const record = { id: "r-1-Escalated", event: "Escalated" as const, at: AT, phase: "Escalated" as const };
+  const cases: { name: string; event: WatchEvent; concerns: boolean }[] = [
+    { name: "created", event: { type: "ADDED", object: investigating }, concerns: true },
+    {
+      name: "deleted (its pending deliveries are forgotten)",
+      event: { type: "DELETED", object: investigating },
+      concerns: true,
+    },
+    {
+      name: "regression: a model turn (usage only) is nothing to send",
+      event: modified(investigating, remediation({ phase: "Investigating", sessionId: "S1", usage })),
+      concerns: false,
+    },
+    {
+      name: "a transition's outbox record: yes",
+      event: modified(investigating, remediation({ phase: "Escalated", notifications: [record] })),
+      concerns: true,
+    },
+    {
+      name: "the delivery ledger written: yes (the next due delivery is planned from it)",
+      event: modified(
+        investigating,
+        remediation({ phase: "Investigating" }, { annotations: { "steward.dev/notifications": "{}" } }),
+      ),
+      concerns: true,
+    },
+    {
+      name: "an approval annotation: no",
+      event: modified(
+        investigating,
+        remediation({ phase: "Investigating" }, { annotations: { "steward.dev/approve": "all" } }),
+      ),
+      concerns: false,
+    },
+  ];
+  for (const c of cases) {
+    it(c.name, async () => {
+      const queue = new WorkQueue();
+      enqueueNotificationsForStoreEvent(c.event, queue);
+      assert.deepEqual(await drain(queue), c.concerns ? ["AgentRemediation/default/r"] : []);
     });
   }
 });
