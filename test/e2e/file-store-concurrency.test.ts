@@ -5,7 +5,7 @@ import { parse } from "yaml";
 import { waitFor } from "../../scripts/lib/wait.js";
 import type { DesiredState } from "../../src/api/desired-state.js";
 import { writeManifest } from "../support/desired-states.js";
-import { metric, metricSum } from "../support/metrics.js";
+import { metricSum } from "../support/metrics.js";
 import { getDesiredState } from "../support/status.js";
 import { cli, StewardProcess, tempStateDir } from "../support/steward.js";
 
