@@ -1,5 +1,6 @@
 import { userInfo } from "node:os";
 import type { Command } from "commander";
+import type { Kind } from "../api/resources.js";
 import { defaultKubeConfig } from "../kube/config.js";
 import { whoAmI } from "../kube/whoami.js";
 import { CachedStore } from "../store/cache.js";
@@ -16,6 +17,9 @@ import { ChangeFeed } from "./live.js";
 import { ConsoleServer } from "./server.js";
 
 /** What `steward console` takes from the CLI's global options. */
+/** What the console reads: DesiredStates and their remediations. */
+const CONSOLE_KINDS: readonly Kind[] = ["DesiredState", "AgentRemediation"];
+
 export interface ConsoleGlobals {
   storeKind(): StoreKind;
   stateDir(): string;
@@ -50,7 +54,11 @@ export async function runConsole(config: ConsoleConfig, globals: ConsoleGlobals)
   const namespace = config.allNamespaces ? undefined : (globals.namespace() ?? "default");
   const identity = await identityOf(kind);
   const tls = config.tls ? await readTls(config.tls) : undefined;
-  const store = await openStore(kind, globals.stateDir(), namespace === undefined ? undefined : [namespace]);
+  // Only the kinds the console shows: its user needs list and watch on those alone.
+  const store = await openStore(kind, globals.stateDir(), {
+    namespaces: namespace === undefined ? undefined : [namespace],
+    kinds: CONSOLE_KINDS,
+  });
   const cached = new CachedStore(store);
   const feed = new ChangeFeed(cached);
   const auth = new ConsoleAuth();

@@ -74,12 +74,17 @@ export async function startSteward(
   const fence = new LeadershipFence();
   const queue = new WorkQueue(DEFAULT_BACKOFF, metrics.queueHooks("desiredstate"));
   const invalid = new InvalidObjects();
-  const store: Store = await openStore(config.store, config.stateDir, config.watchNamespaces, {
-    logger: logger.child({ store: config.store }),
-    metrics,
-    fence,
-    onInvalidObject: (object) => reportInvalid(object, { invalid, queue, logger }),
-  });
+  const store: Store = await openStore(
+    config.store,
+    config.stateDir,
+    { namespaces: config.watchNamespaces },
+    {
+      logger: logger.child({ store: config.store }),
+      metrics,
+      fence,
+      onInvalidObject: (object) => reportInvalid(object, { invalid, queue, logger }),
+    },
+  );
   // The DesiredState reconciler reads from memory (watch-fed, read-your-writes): no API request or file read per reconcile.
   const cache = new CachedStore(store);
   const events = await openEventRecorder(config.store, logger);

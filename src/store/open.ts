@@ -3,6 +3,7 @@ import type { Logger } from "../telemetry/logging.js";
 import type { StewardMetrics } from "../telemetry/metrics.js";
 import type { EventRecorder } from "./events.js";
 import type { Fence } from "../kube/fence.js";
+import type { Kind } from "../api/resources.js";
 import type { InvalidObject, Store } from "./store.js";
 
 export type StoreKind = "file" | "kubernetes";
@@ -12,8 +13,9 @@ export type StoreKind = "file" | "kubernetes";
  * kubeconfig context (KUBECONFIG, else ~/.kube/config, else in-cluster). With `report`, the
  * Kubernetes store's informers log their state and update the store metrics, and its writes
  * pass `report.fence` (the file store has no leader election), and objects that fail
- * validation go to `report.onInvalidObject`. `namespaces` limits the
- * Kubernetes store to those namespaces (all when unset or empty).
+ * validation go to `report.onInvalidObject`. `scope.namespaces` limits the Kubernetes store
+ * to those namespaces (all when unset or empty), `scope.kinds` its watch to those kinds (all
+ * when unset).
  *
  * The Kubernetes store's modules are imported only when it is chosen: @kubernetes/client-node
  * alone adds about 80 MB of resident memory and seconds of start-up, which a Steward on the
@@ -22,7 +24,7 @@ export type StoreKind = "file" | "kubernetes";
 export async function openStore(
   kind: StoreKind,
   stateDir: string,
-  namespaces?: readonly string[],
+  scope: { namespaces?: readonly string[]; kinds?: readonly Kind[] } = {},
   report?: { logger: Logger; metrics?: StewardMetrics; fence?: Fence; onInvalidObject?: (o: InvalidObject) => void },
 ): Promise<Store> {
   if (kind === "file") return new FileStore(stateDir);
@@ -32,7 +34,7 @@ export async function openStore(
     import("../kube/config.js"),
   ]);
   return new KubernetesStore(defaultKubeConfig(), {
-    namespaces,
+    ...scope,
     fence: report?.fence,
     onInvalidObject: report?.onInvalidObject,
     ...(report ? { onInformerEvent: informerReporter(report.logger, report.metrics) } : {}),

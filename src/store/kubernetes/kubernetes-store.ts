@@ -36,6 +36,12 @@ export interface KubernetesStoreOptions {
    * namespace of a ref that names none.
    */
   namespaces?: readonly string[];
+  /**
+   * The kinds `watch` informs about (default: every kind). A reader that shows only some
+   * kinds (the console) needs list and watch permission on those alone: an informer on a
+   * kind its user may not list would retry forever and never sync.
+   */
+  kinds?: readonly Kind[];
   /** Timeout of every API call (default 10 s). */
   timeoutMs?: number;
   /** Every cached object is re-delivered to watch listeners as a SYNC event this often (default 10 min; 0: never). */
@@ -106,7 +112,8 @@ export class KubernetesStore implements Store {
     this.api = kubeConfig.makeApiClient(CustomObjectsApi);
     this.timeoutMs = options.timeoutMs ?? 10_000;
     const scopes: (string | undefined)[] = options.namespaces?.length ? [...options.namespaces] : [undefined];
-    const pairs = Object.values(KINDS).flatMap((info) => scopes.map((ns) => ({ info, ns })));
+    const kinds = options.kinds ?? (Object.keys(KINDS) as Kind[]);
+    const pairs = kinds.flatMap((kind) => scopes.map((ns) => ({ info: KINDS[kind], ns })));
     this.informers = pairs.map(({ info, ns }) => {
       const report = (event: InformerEvent): void => options.onInformerEvent?.({ ...event, kind: info.kind });
       return new Informer<Resource>(
