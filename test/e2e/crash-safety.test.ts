@@ -22,7 +22,7 @@ import type { AgentRemediation } from "../../src/api/remediation.js";
 import { startAgentScenario, waitForPhase, type AgentScenario } from "../support/agent-scenario.js";
 import { etcdDesiredState } from "../support/desired-states.js";
 import { lastToolResults, text, toolTurns, toolUse } from "../support/fake-anthropic.js";
-import { moreReconciles } from "../support/metrics.js";
+import { moreReconciles, settled } from "../support/metrics.js";
 import { startReady } from "../support/start.js";
 import { condition, getDesiredState, listRemediations } from "../support/status.js";
 import { cli, StewardProcess } from "../support/steward.js";
@@ -451,7 +451,8 @@ describe("crash safety: kill -9 of steward run at each phase, then a restart on 
       20_000,
       "Ready, the interrupted fix settled",
     );
-    await moreReconciles(extra, "desiredstate", 2);
+    // Converged, the DesiredState is reconciled again only on a change: settled is the signal.
+    await settled(extra, "desiredstate");
     assert.equal(await dockerEvents("etcd1", "start", t0), 1, "Docker started etcd1 exactly once");
     const fixes =
       ds.status?.fixes.filter((f) => f.subject === "container/etcd1" && Date.parse(f.time) >= t0 * 1000 - 1000) ?? [];

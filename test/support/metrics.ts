@@ -53,3 +53,21 @@ export async function moreReconciles(
     `${count} more ${controller} reconciles (from ${from})`,
   );
 }
+
+/**
+ * Waits until `controller` has finished at least one reconcile and has nothing left to do:
+ * no key waiting and none being reconciled. The positive signal for "nothing more happens"
+ * where nothing would make the controller reconcile again (a converged DesiredState is
+ * reconciled on a change, not on a timer: ADR 0010).
+ */
+export async function settled(source: MetricsSource, controller: ControllerLabel, timeoutMs = 30_000): Promise<void> {
+  const label = `{controller="${controller}"}`;
+  await waitFor(
+    async () =>
+      (await reconciles(source, controller)) >= 1 &&
+      (await metric(source, "steward_workqueue_depth", label)) === 0 &&
+      (await metric(source, "steward_workqueue_longest_running_processor_seconds", label)) === 0,
+    timeoutMs,
+    `the ${controller} controller settled`,
+  );
+}
