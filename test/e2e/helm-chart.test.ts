@@ -224,6 +224,9 @@ describe("helm install on the test kube-apiserver", () => {
       "--create-namespace",
       "--set",
       `watchNamespaces={${watched}}`,
+      // The test files before this one installed the same CRDs with another field manager;
+      // Helm 4 applies server-side and would refuse to take those fields over.
+      "--force-conflicts",
       "--wait=false",
     );
     assert.equal(installed.code, 0, installed.stderr);
