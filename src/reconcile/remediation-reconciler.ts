@@ -175,6 +175,8 @@ export class RemediationReconciler implements Reconciler {
       currentDrift: drift,
       invariants: observation.invariants,
       targetObserved: targetObserved(observation),
+      // As the DesiredState reconciler sees it: the alert cache (resolved webhooks, Alertmanager's list).
+      alertResolved: observation.alertResolved,
     });
   }
 

@@ -183,6 +183,14 @@ spec:
 
   it("kill -9 after the webhook took Resolved and before Steward recorded it: sent again with the same key; Slack once", async () => {
     hook.script([{ status: 200, hold: true }, { status: 200 }]);
+    // The restarted Steward (no --alertmanager-url) hears of the alert again when Alertmanager
+    // repeats it; then it resolves.
+    await postAlert("firing");
+    await waitFor(
+      async () => (await cli(state, "get", "ds", "notify", "-o", "json")).stdout.includes("AlertFiring"),
+      30_000,
+      "the repeated alert to be drift again",
+    );
     await postAlert("resolved");
     const held = await waitFor(
       () => hook.requests.find((r) => r.headers["x-steward-event"] === "Resolved"),
