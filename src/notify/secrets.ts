@@ -20,8 +20,9 @@ export interface SecretReader {
 /**
  * `file:` from the local filesystem (a Secret mounted into the pod works too); `secretKeyRef`
  * from the API server, only when Steward runs with the kubernetes store (`kubeConfig`
- * given): Steward's RBAC grants no Secrets by default, so a RoleBinding to the
- * steward-notification-secrets ClusterRole in the policy's namespace allows it there.
+ * given): Steward's RBAC grants no Secrets (test/security/hardening.test.ts), so a Role
+ * allowing `get` of that Secret, bound to Steward's ServiceAccount in the policy's
+ * namespace, allows it there and nowhere else (README, "Get told").
  */
 export class PolicySecrets implements SecretReader {
   private readonly core: CoreV1Api | undefined;
@@ -58,7 +59,7 @@ export class PolicySecrets implements SecretReader {
     } catch (err) {
       const hint =
         statusCode(err) === 403
-          ? ` (bind the ClusterRole steward-notification-secrets to Steward's ServiceAccount in ${namespace})`
+          ? ` (bind a Role allowing get of Secret ${key.name} to Steward's ServiceAccount in ${namespace})`
           : "";
       throw new StewardError(`cannot read ${where}: ${describeApiError(err)}${hint}`, { cause: err });
     }

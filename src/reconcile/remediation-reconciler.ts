@@ -65,7 +65,7 @@ interface Waiting {
 const CLOSABLE_WHEN_CLEARED: ReadonlySet<RemediationPhase> = new Set(["Pending", "AwaitingApproval"]);
 
 /**
- * The owner of AgentRemediation.status (ADR 0006): every status write after the opening one
+ * The owner of AgentRemediation.status (ADR 0008): every status write after the opening one
  * is this controller's, through a RemediationStatusWriter, including those of the agent
  * session it runs. It closes a remediation whose drift went away before a session worked
  * on it (DriftCleared) or whose DesiredState was deleted (Cancelled), seeing both for
@@ -175,6 +175,8 @@ export class RemediationReconciler implements Reconciler {
       currentDrift: drift,
       invariants: observation.invariants,
       targetObserved: targetObserved(observation),
+      // As the DesiredState reconciler sees it: the alert cache (resolved webhooks, Alertmanager's list).
+      alertResolved: observation.alertResolved,
     });
   }
 

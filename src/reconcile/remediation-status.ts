@@ -1,5 +1,5 @@
 /**
- * The one writer of `AgentRemediation.status` (ADR 0006).
+ * The one writer of `AgentRemediation.status` (ADR 0008).
  *
  * The remediation controller owns the status, as one controller owns a status in
  * controller-runtime. Everything that changes it — the controller's own waiting reasons,

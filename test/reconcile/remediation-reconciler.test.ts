@@ -23,6 +23,8 @@ import { StewardMetrics } from "../../src/telemetry/metrics.js";
 import { FileStore } from "../../src/store/file/file-store.js";
 import { SystemObserver } from "../../src/reconcile/observation.js";
 import { SessionSlots } from "../../src/reconcile/session-slots.js";
+import { AlertCache } from "../../src/observe/alerts/cache.js";
+import type { ReceivedAlert } from "../../src/observe/types.js";
 
 /**
  * The RemediationReconciler's storm controls on a real (file) store, with a stand-in for the
@@ -94,6 +96,7 @@ async function setup(options: {
   /** What Docker shows; absent: Docker is not observed, so no drift can be seen to clear. */
   containers?: () => ContainerSnapshot[];
   slots?: SessionSlots;
+  alerts?: AlertCache;
 }): Promise<{ store: FileStore; runner: ScriptedRunner; reconciler: RemediationReconciler; metrics: StewardMetrics }> {
   const store = new FileStore(await mkdtemp(join(tmpdir(), "steward-remrec-")));
   await store.apply(desiredState(options.cooldown ?? "0s"));
@@ -108,7 +111,10 @@ async function setup(options: {
     runner,
     breaker,
     metrics,
-    observer: new SystemObserver(options.containers ? { docker: dockerShowing(options.containers) } : {}),
+    observer: new SystemObserver({
+      ...(options.containers ? { docker: dockerShowing(options.containers) } : {}),
+      ...(options.alerts ? { alerts: options.alerts } : {}),
+    }),
     slots: options.slots ?? new SessionSlots(2, () => undefined),
   });
   return { store, runner, reconciler, metrics };
@@ -290,6 +296,33 @@ describe("RemediationReconciler: the owner of the remediation's status", () => {
     await reconciler.reconcile(request("b"), context);
     assert.equal((await status(store, "b"))?.phase, "Investigating", "its session's own verification closes it");
     assert.deepEqual(runner.runs, ["a", "b"], "the session goes on");
+  });
+
+  it("a remediation an alert opened closes as Resolved/DriftCleared once the alert cache has it resolved; one still firing stays open", async () => {
+    const alerts = new AlertCache({ logger: silentLogger() });
+    const { store, reconciler } = await setup({ outcomes: [{ type: "escalated", reason: "gave up" }], alerts });
+    const alert = (fingerprint: string, state: ReceivedAlert["status"]): ReceivedAlert => ({
+      fingerprint,
+      status: state,
+      labels: { alertname: "Down" },
+      annotations: {},
+      startsAt: "2026-11-24T10:00:00Z",
+    });
+    alerts.receive([alert("0a", "firing"), alert("0b", "firing")]);
+    alerts.receive([alert("0b", "resolved")]);
+    for (const [name, fingerprint] of [
+      ["a", "0a"],
+      ["b", "0b"],
+    ] as const) {
+      const r = remediation(name, {});
+      r.spec.drift = [{ ...r.spec.drift[0]!, type: "AlertFiring", subject: `alert/${fingerprint}` }];
+      await store.create(r);
+    }
+    await reconciler.reconcile(request("b"), context);
+    assert.equal((await status(store, "b"))?.phase, "Resolved");
+    assert.equal((await status(store, "b"))?.reason, "DriftCleared");
+    await reconciler.reconcile(request("a"), context);
+    assert.notEqual((await status(store, "a"))?.phase, "Resolved");
   });
 
   it("its DesiredState deleted: Cancelled, with the reason", async () => {

@@ -89,7 +89,9 @@ describe("RBAC (manifests/rbac.yaml)", () => {
 
   it("the controller cannot write what people declare: DesiredStates and policies are read-only to it, and it deletes no steward.dev object", async () => {
     for (const rule of (await rules()).filter((r) => r.apiGroups.includes("steward.dev"))) {
-      for (const resource of rule.resources.filter((r) => r === "desiredstates" || r === "remediationpolicies")) {
+      for (const resource of rule.resources.filter((r) =>
+        ["desiredstates", "remediationpolicies", "notificationpolicies"].includes(r),
+      )) {
         assert.deepEqual([...rule.verbs].sort(), ["get", "list", "watch"], resource);
       }
       assert.ok(!rule.verbs.includes("delete") && !rule.verbs.includes("deletecollection"), JSON.stringify(rule));

@@ -1,8 +1,8 @@
 /**
  * A real HTTP receiver on 127.0.0.1 standing in for Slack, PagerDuty or any webhook
  * endpoint: it records every request (method, path, headers, body) and answers from a
- * script (status, headers, body per request; the last answer repeats). It can be stopped
- * and started again on the same port to play a sink that is down.
+ * script (status, headers, body per request; the last answer repeats), or holds a request
+ * unanswered. It can be stopped and started again on the same port to play a sink that is down.
  */
 import { createServer, type IncomingHttpHeaders, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -19,6 +19,8 @@ export interface ReceiverAnswer {
   status: number;
   headers?: Record<string, string>;
   body?: string;
+  /** Record the request but never answer it (until stop): a sink that took it and has not acknowledged it yet. */
+  hold?: boolean;
 }
 
 export class HttpReceiver {
@@ -49,6 +51,7 @@ export class HttpReceiver {
         });
         const answer = this.answers[Math.min(this.answered, this.answers.length - 1)] ?? { status: 200 };
         this.answered += 1;
+        if (answer.hold) return;
         res.writeHead(answer.status, { "content-type": "text/plain", ...answer.headers });
         res.end(answer.body ?? "");
       });

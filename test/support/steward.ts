@@ -103,6 +103,15 @@ export class StewardProcess {
     return code;
   }
 
+  /** kill -9: no shutdown code runs; resolves once the process is gone. */
+  async kill(): Promise<void> {
+    const child = this.child;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
+    child.kill("SIGKILL");
+    await exited;
+  }
+
   pid(): number {
     const pid = this.child?.pid;
     if (pid === undefined) throw new Error("steward run is not running");
