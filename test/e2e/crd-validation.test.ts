@@ -3,7 +3,8 @@
  * `kubectl explain` documents the fields with their defaults; `kubectl apply` of each
  * invalid DesiredState is refused by the API server's CEL rules naming the field, as
  * `steward apply` refuses it; `kubectl wait` works on both kinds, on conditions written by
- * Steward's own status code through the kubernetes store; and the Argo CD health patch
+ * Steward's own status code through the kubernetes store; a DesiredState an older CRD let
+ * in gets Ready=False, reason InvalidSpec from a running Steward; and the Argo CD health patch
  * applies to an argocd-cm with `kubectl patch --patch-file` as the README says.
  */
 import assert from "node:assert/strict";
@@ -12,7 +13,7 @@ import { mkdtemp, readFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { after, before, describe, it } from "node:test";
-import { CoreV1Api } from "@kubernetes/client-node";
+import { ApiextensionsV1Api, CoreV1Api, loadYaml, type V1CustomResourceDefinition } from "@kubernetes/client-node";
 import { DesiredState } from "../../src/api/desired-state.js";
 import { desiredStateConditions, setCondition } from "../../src/reconcile/conditions.js";
 import { RemediationStatusWriter } from "../../src/reconcile/remediation-status.js";
@@ -22,7 +23,8 @@ import { ARGOCD_PATCH, HEALTH_CHECKS, healthKey } from "../../scripts/lib/argocd
 import { writeManifest } from "../support/desired-states.js";
 import { cluster } from "../support/kube.js";
 import { kubectl, kubectlOk } from "../support/kubectl.js";
-import { cli, tempStateDir } from "../support/steward.js";
+import { cli, StewardProcess, tempStateDir } from "../support/steward.js";
+import { waitFor } from "../../scripts/lib/wait.js";
 
 const id = randomBytes(3).toString("hex");
 const NS = "default";
@@ -245,5 +247,71 @@ describe("manifests/argocd/argocd-cm-patch.yaml applies as the README says", () 
     ) as Record<string, string>;
     assert.equal(data.url, "https://argocd.example.com");
     for (const check of HEALTH_CHECKS) assert.equal(data[healthKey(check.kind)], await readFile(check.script, "utf8"));
+  });
+});
+
+describe("a DesiredState an older CRD let in: Ready=False, Stalled=True, reason InvalidSpec", () => {
+  const CRD = new URL("../../crds/desiredstates.steward.dev.yaml", import.meta.url).pathname;
+  const name = `older-crd-${id}`;
+  let api: ApiextensionsV1Api;
+  let steward: StewardProcess | undefined;
+
+  /** Replaces the DesiredState CRD by `crd` and waits until the API server serves it. */
+  async function replaceCrd(crd: V1CustomResourceDefinition): Promise<void> {
+    const existing = await api.readCustomResourceDefinition({ name: "desiredstates.steward.dev" });
+    await api.replaceCustomResourceDefinition({
+      name: "desiredstates.steward.dev",
+      body: { ...crd, metadata: { ...crd.metadata, resourceVersion: existing.metadata?.resourceVersion } },
+    });
+  }
+  const currentCrd = async (): Promise<V1CustomResourceDefinition> =>
+    loadYaml<V1CustomResourceDefinition>(await readFile(CRD, "utf8"));
+
+  before(async () => {
+    api = (await cluster()).makeApiClient(ApiextensionsV1Api);
+    // The CRD as it was before the rule for a Kubernetes target's service names.
+    const older = await currentCrd();
+    const spec = older.spec.versions[0]?.schema?.openAPIV3Schema?.properties?.spec;
+    assert.ok(spec?.x_kubernetes_validations, "the current CRD has the rule this test removes");
+    delete spec.x_kubernetes_validations;
+    await replaceCrd(older);
+  });
+  after(async () => {
+    await steward?.stop();
+    await kubectl("delete", "desiredstate", name, "-n", NS, "--wait=false");
+    await replaceCrd(await currentCrd());
+  });
+
+  it("a running Steward says so in the status, naming the field, instead of dropping it", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "steward-crd-"));
+    const file = await writeManifest(
+      dir,
+      "older.yaml",
+      `apiVersion: steward.dev/v1alpha1\nkind: DesiredState\nmetadata: {name: ${name}, namespace: ${NS}}\nspec:\n  target: {kubernetes: {namespace: ${NS}}}\n  services: [{name: web}]\n`,
+    );
+    // Accepted once the API server serves the older schema.
+    await waitFor(async () => (await kubectl("apply", "-f", file)).code === 0, 20_000, "the older CRD to accept it");
+    steward = new StewardProcess(await tempStateDir(), ["--watch-namespace", NS, "--leader-elect=false"], {
+      STEWARD_STORE: "kubernetes",
+    });
+    await steward.start();
+    const reason = 'jsonpath={.status.conditions[?(@.type=="Ready")].reason}';
+    await waitFor(
+      async () => (await kubectl("get", "desiredstate", name, "-n", NS, "-o", reason)).stdout === "InvalidSpec",
+      30_000,
+      "Ready reason InvalidSpec",
+    );
+    const conditions = JSON.parse(
+      await kubectlOk("get", "desiredstate", name, "-n", NS, "-o", "jsonpath={.status.conditions}"),
+    ) as { type: string; status: string; reason: string; message: string }[];
+    const ready = conditions.find((c) => c.type === "Ready");
+    assert.equal(ready?.status, "False");
+    assert.match(ready?.message ?? "", /spec\.services\[0\]\.name/);
+    assert.deepEqual(
+      conditions.find((c) => c.type === "Stalled"),
+      { ...conditions.find((c) => c.type === "Stalled"), status: "True", reason: "InvalidSpec" },
+    );
+    const waited = await kubectl("wait", "--for=condition=Stalled", `desiredstate/${name}`, "-n", NS, "--timeout=0s");
+    assert.equal(waited.code, 0, waited.stderr);
   });
 });
