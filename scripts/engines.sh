@@ -35,7 +35,9 @@ DOCKERD_FLAGS+=("${extra_flags[@]}")
 # zsh and fish: the shell-completion test runs steward's completion scripts in each shell.
 # prometheus-alertmanager: the real Alertmanager the alert-intake tests and the bench post
 # through (test/support/alerting.ts runs it and Prometheus as host processes).
-PACKAGES=(docker.io docker-compose prometheus prometheus-alertmanager etcd-server etcd-client busybox-static chromium containernetworking-plugins zsh fish)
+# lua5.1 and lua-dkjson: the Argo CD health checks' test runs them as Argo CD does (Lua 5.1)
+# on the JSON of objects Steward wrote (test/manifests/argocd-health.test.ts).
+PACKAGES=(docker.io docker-compose prometheus prometheus-alertmanager etcd-server etcd-client busybox-static chromium containernetworking-plugins zsh fish lua5.1 lua-dkjson)
 
 log() { printf '[engines %s] %s\n' "$(date -u +%H:%M:%S)" "$*"; }
 die() { printf '[engines] error: %s\n' "$*" >&2; exit 1; }
@@ -62,9 +64,10 @@ dockerd_pid() {
 
 missing_tools() {
   local tool
-  for tool in dockerd docker prometheus prometheus-alertmanager etcd etcdctl containerd zsh fish; do
+  for tool in dockerd docker prometheus prometheus-alertmanager etcd etcdctl containerd zsh fish lua5.1; do
     command -v "$tool" >/dev/null 2>&1 || echo "$tool"
   done
+  [ -f /usr/share/lua/5.1/dkjson.lua ] || echo lua-dkjson
   [ -x /usr/lib/cni/loopback ] || echo containernetworking-plugins
   # Users have the compose v2 plugin, Debian has docker-compose; either will do.
   if ! command -v docker-compose >/dev/null 2>&1 && ! docker compose version >/dev/null 2>&1; then

@@ -196,7 +196,7 @@ describe("the monitoring kit against a real Prometheus scraping a running Stewar
 
   it("promtool accepts the rule file (expressions, durations, label and annotation templates)", async () => {
     const { stdout } = await run("promtool", ["check", "rules", join(dir, "rules.yaml")], { timeout: 30_000 });
-    assert.match(stdout, /SUCCESS: 6 rules found/);
+    assert.match(stdout, /SUCCESS: 7 rules found/);
   });
 
   it("the checker catches what it must: a parse error is refused, a misspelled metric is named", async () => {
@@ -250,7 +250,7 @@ describe("the monitoring kit against a real Prometheus scraping a running Stewar
           data: { groups: { rules: RuleState[] }[] };
         };
         const all = body.data.groups.flatMap((g) => g.rules);
-        return all.length === 6 && all.every((r) => !r.lastEvaluation.startsWith("0001-")) ? all : undefined;
+        return all.length === 7 && all.every((r) => !r.lastEvaluation.startsWith("0001-")) ? all : undefined;
       },
       30_000,
       "every rule evaluated at least once",

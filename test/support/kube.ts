@@ -1,7 +1,6 @@
-import { ApiextensionsV1Api, KubeConfig, type V1CustomResourceDefinition } from "@kubernetes/client-node";
+import { ApiextensionsV1Api, KubeConfig, loadYaml, type V1CustomResourceDefinition } from "@kubernetes/client-node";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { parse } from "yaml";
 import { CRD_KUSTOMIZATION } from "../../src/api/crds.js";
 import { KINDS } from "../../src/api/resources.js";
 import { statusCode } from "../../src/kube/api-errors.js";
@@ -22,7 +21,9 @@ export function cluster(): Promise<KubeConfig> {
     const api = kubeConfig.makeApiClient(ApiextensionsV1Api);
     const dir = join(import.meta.dirname, "../../crds");
     for (const file of (await readdir(dir)).filter((f) => f.endsWith(".yaml") && f !== CRD_KUSTOMIZATION)) {
-      const crd = parse(await readFile(join(dir, file), "utf8")) as V1CustomResourceDefinition;
+      // Into the client's model (x-kubernetes-validations becomes x_kubernetes_validations), or
+      // its serializer drops every x-kubernetes-* key: no CEL rules, no list-maps.
+      const crd = loadYaml<V1CustomResourceDefinition>(await readFile(join(dir, file), "utf8"));
       const name = crd.metadata?.name ?? file;
       let existing: V1CustomResourceDefinition | undefined;
       try {
