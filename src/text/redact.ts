@@ -185,26 +185,25 @@ export function secretForms(secret: string): string[] {
 
 /** From this length a known value that looks generated is removed in pieces too (secretFragments). */
 const MIN_FRAGMENTED_LENGTH = 12;
+const LETTER_AND_DIGIT = /^(?=.*[A-Za-z])(?=.*[0-9])/;
 
 /**
- * Every MIN_ENCODED_LENGTH-character piece of a known value that looks generated (at least
- * MIN_FRAGMENTED_LENGTH characters, letters and digits, no space, `:` or leading `/`): a
- * program may print its secret in parts with other text between them (two `printf`s in a
- * command line), and a reader can put the parts together. A value that reads as words, a
- * path or a version (`production`, PATH, `en_US.UTF-8`) is removed only whole: its pieces
- * are everyday text.
+ * The MIN_ENCODED_LENGTH-character pieces, each with a letter and a digit, of a known value
+ * that looks generated (at least MIN_FRAGMENTED_LENGTH characters, letters and digits, no
+ * space, `:` or leading `/`): a program may print its secret in parts with other text
+ * between them (two `printf`s in a command line), and a reader can put the parts together.
+ * A piece without both may be a word or a number (`opaque` in `opaque3f9a…`), and a value
+ * that reads as words, a path or a version (`production`, PATH, `en_US.UTF-8`) is removed
+ * only whole: those are everyday text.
  */
 export function secretFragments(secret: string): string[] {
   const generated =
-    secret.length >= MIN_FRAGMENTED_LENGTH &&
-    /[A-Za-z]/.test(secret) &&
-    /[0-9]/.test(secret) &&
-    !/[\s:]|^[/.]/.test(secret);
+    secret.length >= MIN_FRAGMENTED_LENGTH && LETTER_AND_DIGIT.test(secret) && !/[\s:]|^[/.]/.test(secret);
   if (!generated) return [];
   const pieces: string[] = [];
   for (let at = 0; at + MIN_ENCODED_LENGTH <= secret.length; at++)
     pieces.push(secret.slice(at, at + MIN_ENCODED_LENGTH));
-  return pieces;
+  return pieces.filter((piece) => LETTER_AND_DIGIT.test(piece));
 }
 
 /** The values of an argv's secret flags: `--password x`, `--token=x`, `-pX`. */
@@ -309,7 +308,8 @@ function replaceSpans(text: string, spans: Span[]): string {
  * Replaces secrets with `[REDACTED]`: every occurrence of each known secret value of at
  * least 4 characters (container or pod env values, secret arguments, given by the caller)
  * in any of its secretForms, case-insensitively and also when split over lines, and
- * every 6-character piece of one that looks generated (secretFragments); PEM
+ * every 6-character piece (with a letter and a digit) of one that looks generated
+ * (secretFragments); PEM
  * private-key blocks; Anthropic (`sk-ant-…`, also wrapped over lines or base64-encoded),
  * other `sk-…`, GitHub (`ghp_…`, `github_pat_…`), Slack (`xoxb-…`), AWS (`AKIA…`, and a
  * bare 40-character secret key), Google (`AIza…`) keys and JWTs; `Authorization:` values

@@ -101,10 +101,10 @@ describe("redactSecrets", () => {
       redactSecrets(`printf '${secret.slice(0, 8)}'; printf '${secret.slice(8)}'`, [secret]),
       `printf '${REDACTED}'; printf '${REDACTED}'`,
     );
-    const env = ["production", "/usr/local/sbin:/usr/local/bin:/usr/bin", "en_US.UTF-8"];
+    const env = ["production", "/usr/local/sbin:/usr/local/bin:/usr/bin", "en_US.UTF-8", "opaque3f9a7c2e1b"];
     assert.equal(
-      redactSecrets("a product in /usr/local/bin/etcd, en_US.UTF8", env),
-      "a product in /usr/local/bin/etcd, en_US.UTF8",
+      redactSecrets("a product in /usr/local/bin/etcd, en_US.UTF8, opaque value", env),
+      "a product in /usr/local/bin/etcd, en_US.UTF8, opaque value",
     );
   });
 
