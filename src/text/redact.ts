@@ -196,7 +196,7 @@ const LETTER_AND_DIGIT = /^(?=.*[A-Za-z])(?=.*[0-9])/;
  * that reads as words, a path or a version (`production`, PATH, `en_US.UTF-8`) is removed
  * only whole: those are everyday text.
  */
-export function secretFragments(secret: string): string[] {
+function secretFragments(secret: string): string[] {
   const generated =
     secret.length >= MIN_FRAGMENTED_LENGTH && LETTER_AND_DIGIT.test(secret) && !/[\s:]|^[/.]/.test(secret);
   if (!generated) return [];
@@ -262,7 +262,6 @@ function shapeSpans(folded: FoldedText): Span[] {
 const KNOWN_VIEW: FoldOptions = { lowerCase: true, joinLines: true };
 
 function knownSpans(levels: readonly FoldedText[], knownSecrets: readonly string[]): Span[] {
-  if (knownSecrets.length === 0) return [];
   const forms = new Set(
     knownSecrets
       .flatMap((secret) => [...secretForms(secret), ...secretFragments(secret)])
@@ -309,11 +308,10 @@ function replaceSpans(text: string, spans: Span[]): string {
  * least 4 characters (container or pod env values, secret arguments, given by the caller)
  * in any of its secretForms, case-insensitively and also when split over lines, and
  * every 6-character piece (with a letter and a digit) of one that looks generated
- * (secretFragments); PEM
- * private-key blocks; Anthropic (`sk-ant-…`, also wrapped over lines or base64-encoded),
- * other `sk-…`, GitHub (`ghp_…`, `github_pat_…`), Slack (`xoxb-…`), AWS (`AKIA…`, and a
- * bare 40-character secret key), Google (`AIza…`) keys and JWTs; `Authorization:` values
- * and `Bearer <token>`; the password in URL credentials (`scheme://user:[REDACTED]@host`);
+ * (secretFragments); PEM private-key blocks; Anthropic (`sk-ant-…`, also wrapped over
+ * lines or base64-encoded), other `sk-…`, GitHub (`ghp_…`, `github_pat_…`), Slack
+ * (`xoxb-…`), AWS (`AKIA…`, and a bare 40-character secret key), Google (`AIza…`) keys and
+ * JWTs; `Authorization:` values and `Bearer <token>`; the password in URL credentials (`scheme://user:[REDACTED]@host`);
  * the values of `password=`-style pairs (password, passwd, passphrase, pwd, pass, secret,
  * token, api_key, access_key, private_key, credentials; `=` or `:`, quoted or not, any
  * case, the key kept), of secret flags (`--password x`, `"--token", "x"`, `-pX`) and of
