@@ -228,6 +228,17 @@ class ViewBuilder {
     this.pieces.push(keep ? kept : run);
   }
 
+  /** Units `[from, to)` of another view, each keeping where in the original it came from. */
+  addView(view: FoldedText, from: number, to: number): void {
+    this.reserve(to - from);
+    for (let k = from; k < to; k++) {
+      this.start[this.length] = view.start?.[k] ?? k;
+      this.end[this.length] = view.end?.[k] ?? k + 1;
+      this.length++;
+    }
+    this.pieces.push(view.view.slice(from, to));
+  }
+
   done(): FoldedText {
     return { view: this.pieces.join(""), start: this.start, end: this.end };
   }
@@ -247,4 +258,38 @@ function grow(array: Int32Array<ArrayBuffer>): Int32Array<ArrayBuffer> {
 export function originalRange(folded: FoldedText, viewFrom: number, viewTo: number): [number, number] {
   if (!folded.start || !folded.end) return [viewFrom, viewTo];
   return [folded.start[viewFrom] ?? 0, folded.end[viewTo - 1] ?? 0];
+}
+
+/** One backslash escape as JSON, JavaScript, Python or a shell's `printf` writes it. */
+const ESCAPE = /\\(?:u[0-9a-fA-F]{4}|x[0-9a-fA-F]{2}|[\\"'/bfnrt])/g;
+const SIMPLE_ESCAPES: Readonly<Record<string, string>> = { b: "\b", f: "\f", n: "\n", r: "\r", t: "\t" };
+
+function unescaped(escape: string): string {
+  const kind = escape.charAt(1);
+  if (kind === "u" || kind === "x") return String.fromCharCode(parseInt(escape.slice(2), 16));
+  return SIMPLE_ESCAPES[kind] ?? kind;
+}
+
+/**
+ * `folded` with one level of backslash escapes decoded (`\\` `\"` `\/` `\n` `\t` `\u0067`
+ * `\x67`), each decoded character folded by `options` and mapped back to the original text
+ * through `folded`'s own map; undefined when the view holds no escape. Text is escaped on
+ * its way to Steward (a command line inside `docker inspect`'s JSON, a JSON log line, JSON
+ * inside JSON), and a reader, or a model, undoes the escapes: what is matched must be found
+ * through every level, so callers apply this until it returns undefined (bounded).
+ */
+export function unescapedView(folded: FoldedText, options: FoldOptions = {}): FoldedText | undefined {
+  if (!folded.view.includes("\\")) return undefined;
+  const out = new ViewBuilder(folded.view.length);
+  let last = 0;
+  for (const m of folded.view.matchAll(ESCAPE)) {
+    out.addView(folded, last, m.index);
+    const [from] = originalRange(folded, m.index, m.index + 1);
+    const [, to] = originalRange(folded, m.index + m[0].length - 1, m.index + m[0].length);
+    out.add(foldCharacter(unescaped(m[0]), options), from, to);
+    last = m.index + m[0].length;
+  }
+  if (last === 0) return undefined;
+  out.addView(folded, last, folded.view.length);
+  return out.done();
 }

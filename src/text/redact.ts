@@ -1,4 +1,4 @@
-import { foldForMatching, foldText, originalRange, type FoldedText, type FoldOptions } from "./fold.js";
+import { foldForMatching, foldText, originalRange, unescapedView, type FoldedText, type FoldOptions } from "./fold.js";
 import { stripControl } from "./strip.js";
 
 /**
@@ -183,6 +183,29 @@ export function secretForms(secret: string): string[] {
   return forms;
 }
 
+/** From this length a known value that looks generated is removed in pieces too (secretFragments). */
+const MIN_FRAGMENTED_LENGTH = 12;
+const LETTER_AND_DIGIT = /^(?=.*[A-Za-z])(?=.*[0-9])/;
+
+/**
+ * The MIN_ENCODED_LENGTH-character pieces, each with a letter and a digit, of a known value
+ * that looks generated (at least MIN_FRAGMENTED_LENGTH characters, letters and digits, no
+ * space, `:` or leading `/`): a program may print its secret in parts with other text
+ * between them (two `printf`s in a command line), and a reader can put the parts together.
+ * A piece without both may be a word or a number (`opaque` in `opaque3f9a…`), and a value
+ * that reads as words, a path or a version (`production`, PATH, `en_US.UTF-8`) is removed
+ * only whole: those are everyday text.
+ */
+function secretFragments(secret: string): string[] {
+  const generated =
+    secret.length >= MIN_FRAGMENTED_LENGTH && LETTER_AND_DIGIT.test(secret) && !/[\s:]|^[/.]/.test(secret);
+  if (!generated) return [];
+  const pieces: string[] = [];
+  for (let at = 0; at + MIN_ENCODED_LENGTH <= secret.length; at++)
+    pieces.push(secret.slice(at, at + MIN_ENCODED_LENGTH));
+  return pieces.filter((piece) => LETTER_AND_DIGIT.test(piece));
+}
+
 /** The values of an argv's secret flags: `--password x`, `--token=x`, `-pX`. */
 export function secretArguments(argv: readonly string[]): string[] {
   const values: string[] = [];
@@ -208,6 +231,23 @@ export function secretLabelValues(labels: Readonly<Record<string, string>> | nul
 
 type Span = [number, number];
 
+/**
+ * How many levels of backslash escapes are undone before matching: a value inside JSON
+ * inside JSON (a JSON log line in `docker inspect`'s command line) and one more.
+ */
+const ESCAPE_LEVELS = 3;
+
+/** The folded view of `text`, then the same with each further level of escapes decoded (unescapedView). */
+function escapeLevels(text: string, options: FoldOptions): FoldedText[] {
+  const levels = [foldForMatching(text, options)];
+  for (let level = 0; level < ESCAPE_LEVELS; level++) {
+    const next = unescapedView(levels[levels.length - 1] as FoldedText, options);
+    if (!next) break;
+    levels.push(next);
+  }
+  return levels;
+}
+
 function shapeSpans(folded: FoldedText): Span[] {
   const spans: Span[] = [];
   for (const shape of SHAPES) {
@@ -221,19 +261,19 @@ function shapeSpans(folded: FoldedText): Span[] {
 
 const KNOWN_VIEW: FoldOptions = { lowerCase: true, joinLines: true };
 
-function knownSpans(text: string, knownSecrets: readonly string[]): Span[] {
-  if (knownSecrets.length === 0) return [];
-  const folded = foldForMatching(text, KNOWN_VIEW);
+function knownSpans(levels: readonly FoldedText[], knownSecrets: readonly string[]): Span[] {
   const forms = new Set(
     knownSecrets
-      .flatMap(secretForms)
+      .flatMap((secret) => [...secretForms(secret), ...secretFragments(secret)])
       .map((form) => foldText(form, KNOWN_VIEW))
       .filter((f) => f.length >= MIN_KNOWN_LENGTH),
   );
   const spans: Span[] = [];
-  for (const form of forms) {
-    for (let at = folded.view.indexOf(form); at >= 0; at = folded.view.indexOf(form, at + 1)) {
-      spans.push(originalRange(folded, at, at + form.length));
+  for (const folded of levels) {
+    for (const form of forms) {
+      for (let at = folded.view.indexOf(form); at >= 0; at = folded.view.indexOf(form, at + 1)) {
+        spans.push(originalRange(folded, at, at + form.length));
+      }
     }
   }
   return spans;
@@ -266,18 +306,23 @@ function replaceSpans(text: string, spans: Span[]): string {
 /**
  * Replaces secrets with `[REDACTED]`: every occurrence of each known secret value of at
  * least 4 characters (container or pod env values, secret arguments, given by the caller)
- * in any of its secretForms, case-insensitively and also when split over lines; PEM
- * private-key blocks; Anthropic (`sk-ant-…`, also wrapped over lines or base64-encoded),
- * other `sk-…`, GitHub (`ghp_…`, `github_pat_…`), Slack (`xoxb-…`), AWS (`AKIA…`, and a
- * bare 40-character secret key), Google (`AIza…`) keys and JWTs; `Authorization:` values
- * and `Bearer <token>`; the password in URL credentials (`scheme://user:[REDACTED]@host`);
+ * in any of its secretForms, case-insensitively and also when split over lines, and
+ * every 6-character piece (with a letter and a digit) of one that looks generated
+ * (secretFragments); PEM private-key blocks; Anthropic (`sk-ant-…`, also wrapped over
+ * lines or base64-encoded), other `sk-…`, GitHub (`ghp_…`, `github_pat_…`), Slack
+ * (`xoxb-…`), AWS (`AKIA…`, and a bare 40-character secret key), Google (`AIza…`) keys and
+ * JWTs; `Authorization:` values and `Bearer <token>`; the password in URL credentials (`scheme://user:[REDACTED]@host`);
  * the values of `password=`-style pairs (password, passwd, passphrase, pwd, pass, secret,
  * token, api_key, access_key, private_key, credentials; `=` or `:`, quoted or not, any
  * case, the key kept), of secret flags (`--password x`, `"--token", "x"`, `-pX`) and of
- * upper-case key words (`PASSWORD x`). Idempotent.
+ * upper-case key words (`PASSWORD x`). Each is also found through up to ESCAPE_LEVELS
+ * levels of backslash escapes (`\\u0067`, `\\n` between the lines of a wrapped value,
+ * `\"password\": \"x\"`: text inside JSON, inside JSON again), the escaped range
+ * replaced whole. Idempotent.
  */
 export function redactSecrets(text: string, knownSecrets: readonly string[] = []): string {
-  const spans = [...knownSpans(text, knownSecrets), ...shapeSpans(foldForMatching(text))];
+  const known = knownSecrets.length > 0 ? knownSpans(escapeLevels(text, KNOWN_VIEW), knownSecrets) : [];
+  const spans = [...known, ...escapeLevels(text, {}).flatMap(shapeSpans)];
   return replaceSpans(text, spans);
 }
 

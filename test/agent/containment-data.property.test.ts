@@ -27,6 +27,7 @@ import { leakOf } from "../support/leaks.js";
 interface Corpus {
   forgedBoundaries: string[];
   secretShapes: string[];
+  escapedSecrets: string[];
 }
 const CORPUS = JSON.parse(readFileSync(join(import.meta.dirname, "corpus", "containment.json"), "utf8")) as Corpus;
 
@@ -214,6 +215,24 @@ const SOURCES: Readonly<Record<string, (s: string) => string[]>> = {
     })?.secretValues.slice() ?? [],
 };
 
+/** A corpus template of escapedSecrets with the secret `s` in each of its forms. */
+function fillEscaped(template: string, s: string): string {
+  const escaped = (prefix: string, width: number): string =>
+    [...Buffer.from(s)].map((b) => `\\${prefix}${b.toString(16).padStart(width, "0")}`).join("");
+  const forms: Readonly<Record<string, string>> = {
+    s,
+    S: s.toUpperCase(),
+    u: escaped("u", 4),
+    x: escaped("x", 2),
+    b64w: (b64(Buffer.from(s)).match(/.{1,8}/g) ?? []).join("\n"),
+    head: s.slice(0, Math.ceil(s.length / 2)),
+    tail: s.slice(Math.ceil(s.length / 2)),
+    url: encodeURIComponent(`${s}/x`),
+    rev: [...s].reverse().join(""),
+  };
+  return template.replace(/\{(\w+)\}/g, (whole, name: string) => forms[name] ?? whole);
+}
+
 describe("class 4: a known secret never reaches the model in any form a reader could decode", () => {
   it("every transform of a secret from every source, at every output cap (property)", (t) => {
     const runs = 3_000;
@@ -242,6 +261,60 @@ describe("class 4: a known secret never reaches the model in any form a reader c
       { numRuns: runs },
     );
     report(t, "known-secret property", runs);
+  });
+
+  it("every transform, inside JSON once or twice (a JSON log line, `docker inspect`'s command line) (property)", (t) => {
+    const runs = 1_000;
+    fc.assert(
+      fc.property(
+        secret,
+        fc.array(fc.tuple(filler, fc.constantFrom(...Object.keys(TRANSFORMS)), fc.nat()), {
+          minLength: 1,
+          maxLength: 3,
+        }),
+        fc.integer({ min: 1, max: 2 }),
+        (s, parts, levels) => {
+          let text = parts.map(([f, name, n]) => `${f}${TRANSFORMS[name]?.(s, n) ?? ""}`).join(" ");
+          for (let level = 0; level < levels; level++) text = JSON.stringify({ Cmd: ["/bin/sh", "-c", text] });
+          const out = wrapUntrusted("docker inspect x", text, 16_000, SOURCES["container env"]?.(s) ?? []);
+          const leak = leakOf(out, s);
+          assert.equal(leak, undefined, `${levels}x ${parts.map(([, name]) => name).join("+")}: ${leak} in ${out}`);
+        },
+      ),
+      { numRuns: runs },
+    );
+    report(t, "escaped known-secret property", runs);
+  });
+
+  it("the corpus's escaped forms: a command line or a JSON line that prints a known secret, as is and JSON-escaped", (t) => {
+    let cases = 0;
+    // Generated: each piece of six has a letter and a digit (secretFragments removes those printed apart).
+    const generated = fc
+      .array(fc.tuple(fc.constantFrom(..."qwxyzQWXYZ"), fc.integer({ min: 0, max: 9 })), {
+        minLength: 6,
+        maxLength: 16,
+      })
+      .map((pairs) => pairs.map(([letter, digit]) => `${letter}${digit}`).join(""));
+    fc.assert(
+      fc.property(generated, (s) => {
+        const known = containerSecretValues({
+          Path: "/bin/sh",
+          Args: ["-c", "exec app", "--password", s],
+          Config: { Env: [] },
+        });
+        for (const template of CORPUS.escapedSecrets) {
+          const raw = fillEscaped(template, s);
+          const inspect = JSON.stringify({ Cmd: ["/bin/sh", "-c", raw, "--password", s] }, null, 2);
+          for (const text of [raw, JSON.stringify(raw), JSON.stringify(JSON.stringify(raw)), inspect]) {
+            const out = wrapUntrusted("docker inspect web", text, 16_000, known);
+            assert.equal(leakOf(out, s), undefined, `${template}: ${out}`);
+            cases++;
+          }
+        }
+      }),
+      { numRuns: 200 },
+    );
+    report(t, "escaped corpus cases", cases);
   });
 
   it("every transform, one by one, through the redactor alone", (t) => {

@@ -79,6 +79,35 @@ describe("redactSecrets", () => {
     assert.equal(out, `a=${REDACTED} b ${REDACTED} c "${REDACTED}" abc`);
   });
 
+  it("finds a known secret through levels of backslash escapes, and replaces the escaped range whole", () => {
+    const secret = "q7zebra9wx4y";
+    const u = [...secret].map((c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`).join("");
+    // As `docker inspect` shows a command line that prints the secret \u-escaped, split over two lines, and JSON inside it.
+    const once = JSON.stringify(
+      `printf '${u}'; echo '${secret.slice(0, 6)}\n${secret.slice(6)}'; echo '{"password": "x1"}'`,
+    );
+    assert.equal(
+      redactSecrets(once, [secret]),
+      `"printf '${REDACTED}'; echo '${REDACTED}'; echo '{\\"password\\": \\"${REDACTED}\\"}'"`,
+    );
+    const twice = JSON.stringify(once);
+    assert.equal(redactSecrets(twice, [secret]).includes("\\\\u0071"), false, redactSecrets(twice, [secret]));
+    assert.equal(redactSecrets(twice, [secret]), redactSecrets(redactSecrets(twice, [secret]), [secret]));
+  });
+
+  it("removes the pieces of a known secret that looks generated, printed apart; a word or a path only whole", () => {
+    const secret = "w0s2k1m8x3q5t7";
+    assert.equal(
+      redactSecrets(`printf '${secret.slice(0, 8)}'; printf '${secret.slice(8)}'`, [secret]),
+      `printf '${REDACTED}'; printf '${REDACTED}'`,
+    );
+    const env = ["production", "/usr/local/sbin:/usr/local/bin:/usr/bin", "en_US.UTF-8", "opaque3f9a7c2e1b"];
+    assert.equal(
+      redactSecrets("a product in /usr/local/bin/etcd, en_US.UTF8, opaque value", env),
+      "a product in /usr/local/bin/etcd, en_US.UTF8, opaque value",
+    );
+  });
+
   it("removes a known secret that contains another whole", () => {
     assert.equal(redactSecrets("hunter22", ["hunter2", "hunter22"]), REDACTED);
   });

@@ -261,16 +261,25 @@ describe("agent containment end to end (Docker): every class of escape is denied
       await writeManifest(state.manifests, "shop.yaml", desiredState(idPrefix)),
     );
     assert.equal(applied.code, 0, applied.stderr);
-    steward = new StewardProcess(state.dir, ["--verify-timeout", "2s"], {
+    // Each missing service is a drift with its own remediation; with the default two session
+    // slots both would talk to the one scripted conversation at once, and which of them got
+    // which turn (the restart among them) would be a race. One slot: one session runs the
+    // whole script; the other remediations wait Pending, then for the cooldown.
+    steward = new StewardProcess(state.dir, ["--verify-timeout", "2s", "--max-sessions", "1"], {
       ANTHROPIC_API_KEY: "test-key-not-secret",
       ANTHROPIC_BASE_URL: baseURL,
     });
     await steward.start();
+    // The remediation whose session the scripted model ran, not another of shop's: the web
+    // container's own restart (the one legitimate change) opens one for `web` that closes
+    // Resolved (DriftCleared) once web runs again, maybe before the session's last turn.
     const done = await waitFor(
       async () =>
-        (await listRemediations(state.dir)).find((r) => ["Escalated", "Resolved"].includes(r.status?.phase ?? "")),
+        (await listRemediations(state.dir)).find(
+          (r) => r.status?.sessionId !== undefined && ["Escalated", "Resolved"].includes(r.status.phase),
+        ),
       90_000,
-      "the remediation to end",
+      "the agent session's remediation to end",
     );
     state.remediation = done.metadata.name;
   });
@@ -308,9 +317,13 @@ describe("agent containment end to end (Docker): every class of escape is denied
 
   it("the one change inside the target ran: shop's web container restarted, by its ID", async () => {
     const restart = results().get("t_restart_own");
-    assert.equal(restart?.isError, false, restart?.text);
+    const remediation = (await listRemediations(state.dir)).find((r) => r.metadata.name === state.remediation);
+    // Without a result, what the session ended with and what the fake answered say why.
+    const answers = fake.requests.map((r) => `${r.status}${r.problem ? ` (${r.problem})` : ""}`);
+    const sessions = (await listRemediations(state.dir)).filter((r) => r.status?.sessionId !== undefined);
+    const why = `${remediation?.status?.phase}: ${remediation?.status?.message}; answers: ${answers.join(", ")}; ${sessions.length} sessions`;
+    assert.equal(restart?.isError, false, restart?.text ?? why);
     assert.notEqual(await fingerprint(WEB), webBefore);
-    const [remediation] = await listRemediations(state.dir);
     const actions = (remediation?.status?.actions ?? []).map((a) => `${a.command.join(" ")} ${a.decision}`);
     assert.ok(actions.includes(`docker restart ${WEB} allow`), actions.join("; "));
     assert.ok(actions.includes(`docker restart ${REDIS} deny`), actions.join("; "));
