@@ -20,9 +20,9 @@ export interface SecretReader {
 /**
  * `file:` from the local filesystem (a Secret mounted into the pod works too); `secretKeyRef`
  * from the API server, only when Steward runs with the kubernetes store (`kubeConfig`
- * given): Steward's RBAC grants no Secrets (test/security/hardening.test.ts), so a Role
- * allowing `get` of that Secret, bound to Steward's ServiceAccount in the policy's
- * namespace, allows it there and nowhere else (README, "Get told").
+ * given): Steward's RBAC grants no Secrets by default (test/security/hardening.test.ts): a
+ * Role allowing `get` of that Secret, bound to Steward's ServiceAccount in the policy's
+ * namespace, or the chart's `notifications.secretNames`, allows it (README, "Get told").
  */
 export class PolicySecrets implements SecretReader {
   private readonly core: CoreV1Api | undefined;
@@ -59,7 +59,7 @@ export class PolicySecrets implements SecretReader {
     } catch (err) {
       const hint =
         statusCode(err) === 403
-          ? ` (bind a Role allowing get of Secret ${key.name} to Steward's ServiceAccount in ${namespace})`
+          ? ` (bind a Role allowing get of Secret ${key.name} to Steward's ServiceAccount in ${namespace}, or list it in the chart's notifications.secretNames)`
           : "";
       throw new StewardError(`cannot read ${where}: ${describeApiError(err)}${hint}`, { cause: err });
     }
