@@ -26,6 +26,14 @@ import {
 /** What the agent may do to an object: change it (and read it), only read it, or nothing. */
 export type Access = "change" | "read" | "none";
 
+/**
+ * What the agent may change: the objects of the declared services (the default), or every
+ * object the target selects — for a remediation an Alertmanager alert opened, which names no
+ * service: the DesiredState claims the alert for its whole target (spec.alerts). Either way
+ * by identity, within the target alone, and each change still judged by the policy.
+ */
+export type Reach = "services" | "target";
+
 /** One object a reference could reach. */
 export interface ScopedObject {
   /** What a call is sent to: a container's full ID; `pod/web-1`, `deployment/web`, `replicaset/web-7d9`. */
@@ -128,10 +136,15 @@ export function dockerScope(input: {
   policy: RemediationPolicySpec;
   containers: readonly ContainerSnapshot[];
   facts: ReadonlyMap<string, ContainerFacts>;
+  reach?: Reach;
 }): AgentScope {
   const { desiredState, policy } = input;
   const target = input.containers.filter((c) => inDockerTarget(desiredState.spec.target, c));
-  const own = new Set(desiredState.spec.services.flatMap((s) => containersOfService(s, target).map((c) => c.id)));
+  const own = new Set(
+    input.reach === "target"
+      ? target.map((c) => c.id)
+      : desiredState.spec.services.flatMap((s) => containersOfService(s, target).map((c) => c.id)),
+  );
   const inTarget = new Set(target.map((c) => c.id));
   const wide = policy.reads === "all";
   const objects = input.containers.map((c) => ({
@@ -159,11 +172,15 @@ export function kubernetesScope(input: {
   desiredState: DesiredState;
   policy: RemediationPolicySpec;
   view: NamespaceView;
+  reach?: Reach;
 }): AgentScope {
   const { desiredState, policy, view } = input;
   const target = desiredState.spec.target;
   const observed = targetWorkloads(target, view);
-  const declared = desiredState.spec.services.flatMap((s) => workloadOfService(s, observed) ?? []);
+  const declared =
+    input.reach === "target"
+      ? observed.workloads
+      : desiredState.spec.services.flatMap((s) => workloadOfService(s, observed) ?? []);
   const ownWorkloads = new Set(declared.map(workloadSubject));
   const ownPods = new Set(declared.flatMap((w) => podsOf(w, observed).map((p) => p.uid)));
   const wide = policy.reads === "all";

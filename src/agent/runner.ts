@@ -26,6 +26,7 @@ import {
 } from "./session.js";
 import { newSessionId, type SessionFiles } from "./session-store.js";
 import type { ProgramPaths } from "./programs.js";
+import type { Reach } from "./ownership.js";
 import { ScopeObserver } from "./scopes.js";
 import type { DockerToolAccess, ToolEnvironment } from "./tools.js";
 import { toolsetFor } from "./toolsets.js";
@@ -296,7 +297,7 @@ export class AgentRunner implements SessionRunner {
           timeoutMs: parseDuration(policy.budgets.toolTimeout) ?? 30_000,
           outputCapBytes: policy.budgets.outputCap,
           dryRun: policy.dryRun,
-          scope: (at) => this.scopes.scopeOf(desiredState, policy, at),
+          scope: (signal) => this.scopes.scopeOf(desiredState, policy, { reach: reachOf(remediation), signal }),
           programs: this.deps.programs,
         },
       },
@@ -393,4 +394,9 @@ function anchoredStatus(port: RemediationStatusPort, audit: AuditLog): SessionSt
     },
     apply: (change) => port.apply(change, audit.syncedHead),
   };
+}
+
+/** An alert names no service: a remediation one opened reaches the DesiredState's whole target (ownership.ts). */
+function reachOf(remediation: AgentRemediation): Reach {
+  return remediation.spec.drift.some((d) => d.type === "AlertFiring") ? "target" : "services";
 }

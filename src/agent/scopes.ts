@@ -13,6 +13,7 @@ import {
   kubernetesScope,
   type AgentScope,
   type ContainerFacts,
+  type Reach,
 } from "./ownership.js";
 import type { DockerToolAccess } from "./tools.js";
 
@@ -29,12 +30,17 @@ export class ScopeObserver {
 
   constructor(private readonly tools: { docker?: DockerToolAccess; kubernetes?: { observer: KubernetesObserver } }) {}
 
-  async scopeOf(desiredState: DesiredState, policy: RemediationPolicySpec, signal: AbortSignal): Promise<AgentScope> {
+  async scopeOf(
+    desiredState: DesiredState,
+    policy: RemediationPolicySpec,
+    at: { reach: Reach; signal: AbortSignal },
+  ): Promise<AgentScope> {
+    const { reach, signal } = at;
     const kubernetes = desiredState.spec.target.kubernetes;
     if (kubernetes) {
       const view = this.tools.kubernetes?.observer.namespace(kubernetes.namespace);
       if (!view?.synced) return { target: "kubernetes", objects: [], endpoints: [...policy.endpoints], secrets: [] };
-      return kubernetesScope({ desiredState, policy, view });
+      return kubernetesScope({ desiredState, policy, view, reach });
     }
     const docker = this.tools.docker;
     if (!docker) return { target: "docker", objects: [], endpoints: [...policy.endpoints], secrets: [] };
@@ -43,7 +49,7 @@ export class ScopeObserver {
       containers.filter((c) => inDockerTarget(desiredState.spec.target, c)),
       { docker, all: containers, signal },
     );
-    return dockerScope({ desiredState, policy, containers, facts: this.facts });
+    return dockerScope({ desiredState, policy, containers, facts: this.facts, reach });
   }
 
   /**
