@@ -105,6 +105,10 @@ receivers:
       `--config.file=${join(dir, "prometheus.yml")}`,
       `--storage.tsdb.path=${join(dir, "tsdb")}`,
       `--web.listen-address=127.0.0.1:${promPort}`,
+      // An alert that fires before Prometheus has found its Alertmanager is dropped, and sent
+      // again only after the resend delay (1 min by default): on a cold start that is the
+      // first alert of every test. 1 s, like the evaluation interval.
+      "--rules.alert.resend-delay=1s",
       "--log.level=warn",
     ]);
     for (const url of [this.alertmanagerUrl, this.prometheusUrl]) {
