@@ -327,9 +327,7 @@ metadata: {name: shop, namespace: ${watched}}
 spec:
   target: {kubernetes: {namespace: ${watched}}}
   services:
-    # This file runs on the API server without a node: nothing runs the pod, so its
-    # readiness is not asked for (healthy: false); replicas are.
-    - {name: Deployment/web, replicas: 1, healthy: false}
+    - {name: Deployment/web, replicas: 1}
   remediation:
     agent: {mode: "off"}
 `;
