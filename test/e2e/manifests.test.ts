@@ -329,6 +329,7 @@ spec:
       [["watch", "desiredstates.steward.dev", "--all-namespaces"], "yes"],
       [["update", "desiredstates.steward.dev", "--subresource=status", "-n", ns], "yes"],
       [["update", "remediations.steward.dev", "--subresource=status", "-n", ns], "yes"],
+      [["patch", "desiredstates.steward.dev", "--subresource=status", "-n", ns], "yes"],
       [["update", "desiredstates.steward.dev", "-n", ns], "no"],
       [["create", "remediations.steward.dev", "-n", ns], "yes"],
       [["patch", "remediations.steward.dev", "-n", ns], "yes"],
