@@ -29,19 +29,34 @@ import { waitFor } from "../../scripts/lib/wait.js";
 const id = randomBytes(3).toString("hex");
 const NS = "default";
 
+/**
+ * `kubectl explain PATH`, its words only (kubectl wraps descriptions at its terminal width).
+ * Retried while the API server has not yet published a just-installed CRD's OpenAPI schema.
+ */
+async function explain(path: string): Promise<string> {
+  const out = await waitFor(
+    async () => {
+      const result = await kubectl("explain", path);
+      return result.code === 0 ? result.stdout : undefined;
+    },
+    30_000,
+    `kubectl explain ${path}`,
+  );
+  return out.replace(/\s+/g, " ");
+}
+
 describe("kubectl explain", () => {
   before(async () => void (await cluster()));
 
   it("documents a field with its units and default", async () => {
-    // kubectl wraps descriptions at its terminal width: compare the words.
-    const out = (await kubectlOk("explain", "desiredstate.spec.invariants.for")).replace(/\s+/g, " ");
+    const out = await explain("desiredstate.spec.invariants.for");
     assert.match(out, /How long a violation must last before it is drift/);
     assert.match(out, /at most 24h/);
     assert.match(out, /Default: 0s/);
   });
 
   it("documents the conditions of a remediation, observedGeneration included", async () => {
-    const out = (await kubectlOk("explain", "remediation.status.conditions")).replace(/\s+/g, " ");
+    const out = await explain("remediation.status.conditions");
     assert.match(out, /observedGeneration/);
     assert.match(out, /older than the object's means stale/);
   });
