@@ -32,13 +32,13 @@ export class AlertStatus implements AlertStatusSource {
 }
 
 /**
- * An `ALERTS` series is the alert when its labels (without `alertstate`) are all on the
- * alert: Alertmanager's copy also carries Prometheus's external labels, which the series
- * lacks. A label value known only redacted (from evidence) matches any value.
+ * An `ALERTS` series is the alert when its labels (without `__name__` and `alertstate`) are
+ * all on the alert: Alertmanager's copy also carries Prometheus's external labels, which
+ * the series lacks. A label value known only redacted (from evidence) matches any value.
  */
 export function sameAlert(series: Readonly<Record<string, string>>, alert: Readonly<Record<string, string>>): boolean {
   return Object.entries(series).every(([name, value]) => {
-    if (name === "alertstate") return true;
+    if (name === "alertstate" || name === "__name__") return true;
     const known = Object.hasOwn(alert, name) ? alert[name] : undefined;
     return known === value || (known !== undefined && known.includes(REDACTED));
   });
