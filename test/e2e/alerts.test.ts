@@ -146,14 +146,18 @@ describe("alerts from a real Alertmanager become remediations, and a verified fi
     const viaPrometheus = new AlertStatus({ prometheus: new HttpPrometheusClient({ baseUrl: stack.prometheusUrl }) });
     const signal = AbortSignal.timeout(10_000);
 
+    let last: AgentRemediation | undefined;
     const resolved = await waitFor(
       async () => {
-        const [r] = await listRemediations(state);
-        return r && ["Resolved", "Escalated", "Failed"].includes(r.status?.phase ?? "") ? r : undefined;
+        [last] = await listRemediations(state);
+        return last && ["Resolved", "Escalated", "Failed"].includes(last.status?.phase ?? "") ? last : undefined;
       },
       90_000,
       "the remediation to close",
-    );
+    ).catch((err: unknown) => {
+      const status = `${last?.status?.phase}/${last?.status?.reason}: ${last?.status?.message}`;
+      throw new Error(`${String(err)}; it is ${status}; model requests ${fake.requests.length}`, { cause: err });
+    });
     assert.equal(resolved.status?.phase, "Resolved", resolved.status?.message);
     assert.ok(resolved.status?.verifiedAt);
     assert.equal(await containerState("etcd1"), "running");
