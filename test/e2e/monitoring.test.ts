@@ -244,16 +244,19 @@ describe("the monitoring kit against a real Prometheus scraping a running Stewar
       lastEvaluation: string;
       state: string;
     }
+    // Prometheus scraped Steward before this test began (before()): rules evaluated since then
+    // saw its metrics. One evaluated earlier may have seen none (StewardNoLeader pending).
+    const since = Date.now();
     const rules = await waitFor(
       async () => {
         const body = (await (await fetch(`${url}/api/v1/rules`)).json()) as {
           data: { groups: { rules: RuleState[] }[] };
         };
         const all = body.data.groups.flatMap((g) => g.rules);
-        return all.length === 7 && all.every((r) => !r.lastEvaluation.startsWith("0001-")) ? all : undefined;
+        return all.length === 7 && all.every((r) => Date.parse(r.lastEvaluation) > since) ? all : undefined;
       },
       30_000,
-      "every rule evaluated at least once",
+      "every rule evaluated again after Prometheus scraped Steward",
     );
     for (const rule of rules) {
       assert.equal(rule.health, "ok", `${rule.name}: ${rule.lastError ?? ""}`);
