@@ -6,8 +6,9 @@
  * its `for: 2s`, Alertmanager posts, a remediation opens, the scripted agent starts etcd1,
  * and the fix is verified against Alertmanager.
  *
- * Rows: alert → remediation (detect: the rule firing, i.e. the alert's startsAt plus its
- * `for:`, to the remediation's openedAt; recover: the stop to Resolved) and notification
+ * Rows: alert → remediation (detect: the rule firing, i.e. the alert's startsAt, which
+ * Prometheus sets to when the alert fired, after its `for:`, to the remediation's openedAt;
+ * recover: the stop to Resolved) and notification
  * delivery (detect: a transition written to the sink receiving it; recover: to the
  * acknowledgement recorded in the status).
  */
@@ -141,7 +142,7 @@ async function oneRun(state: string, fake: FakeMessagesServer, before: number): 
 function alertRow(runs: readonly AlertRun[]): FaultResult {
   const detect = runs.map(({ remediation }) => {
     const startsAt = Date.parse(remediation.spec.drift[0]?.evidence.alert?.startsAt ?? "");
-    return Date.parse(remediation.status?.openedAt ?? "") - (startsAt + RULE_FOR_MS);
+    return Date.parse(remediation.status?.openedAt ?? "") - startsAt;
   });
   const resolved = runs.filter((r) => r.remediation.status?.phase === "Resolved");
   return {
