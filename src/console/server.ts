@@ -1,13 +1,13 @@
 import { createServer as createHttpServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import type { AddressInfo } from "node:net";
-import { errorMessage, StewardError } from "../errors.js";
+import { errorMessage } from "../errors.js";
 import { statusCode } from "../kube/api-errors.js";
 import type { Store } from "../store/store.js";
 import { CONSOLE_CSS, CONSOLE_JS } from "./assets.js";
 import type { ConsoleAuth, ConsoleSession } from "./auth.js";
 import { planDecision, type DecisionForm } from "./decisions.js";
 import { pathOf } from "./html.js";
+import { closeServer, listen } from "../server/listen.js";
 import type { ChangeFeed } from "./live.js";
 import {
   auditPathOf,
@@ -108,17 +108,8 @@ export class ConsoleServer {
     };
     const server = tls ? createHttpsServer({ cert: tls.cert, key: tls.key }, handler) : createHttpServer(handler);
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", (err) =>
-        reject(
-          new StewardError(`cannot listen on ${this.options.host}:${this.options.port}: ${err.message}`, {
-            cause: err,
-          }),
-        ),
-      );
-      server.listen(this.options.port, this.options.host, resolve);
-    });
-    const address = server.address() as AddressInfo;
+    const { host: at, port } = this.options;
+    const address = await listen(server, { host: at, port }, `${at}:${port}`);
     this.cookieName = `steward_console_${address.port}`;
     const host = address.family === "IPv6" ? `[${address.address}]` : address.address;
     return `${tls ? "https" : "http"}://${host}:${address.port}`;
@@ -126,10 +117,7 @@ export class ConsoleServer {
 
   async close(): Promise<void> {
     for (const stream of this.streams) stream.end();
-    const server = this.server;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(this.server);
   }
 
   private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

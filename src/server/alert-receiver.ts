@@ -1,13 +1,13 @@
 import { timingSafeEqual } from "node:crypto";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
-import { StewardError, errorMessage } from "../errors.js";
+import { errorMessage } from "../errors.js";
 import { parseWebhookPayload } from "../observe/alerts/payload.js";
 import type { ReceivedAlert } from "../observe/types.js";
 import { takeToken, type TokenBucket } from "../resilience/token-bucket.js";
 import type { Logger } from "../telemetry/logging.js";
 import type { StewardMetrics } from "../telemetry/metrics.js";
 import { parseListenAddress } from "./http.js";
+import { closeServer, listen } from "./listen.js";
 
 /** Larger bodies are refused (413): Alertmanager's groups are a few KiB; max_alerts bounds them. */
 export const MAX_ALERT_BODY_BYTES = 1_048_576;
@@ -58,23 +58,12 @@ export class AlertReceiver {
     server.requestTimeout = REQUEST_TIMEOUT_MS;
     server.headersTimeout = REQUEST_TIMEOUT_MS;
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", (err) =>
-        reject(
-          new StewardError(`cannot listen on ${this.options.address} (--alerts-addr): ${err.message}`, { cause: err }),
-        ),
-      );
-      server.listen(port, host, resolve);
-    });
-    const address = server.address() as AddressInfo;
+    const address = await listen(server, { host, port }, `${this.options.address} (--alerts-addr)`);
     return `${address.address}:${address.port}`;
   }
 
   async close(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(this.server);
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {

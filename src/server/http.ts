@@ -1,5 +1,5 @@
 import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
+import { closeServer, listen } from "./listen.js";
 import { StewardError } from "../errors.js";
 import type { Registry } from "prom-client";
 
@@ -26,21 +26,12 @@ export class OperabilityServer {
       });
     });
     this.server = server;
-    await new Promise<void>((resolve, reject) => {
-      server.once("error", (err) =>
-        reject(new StewardError(`cannot listen on ${this.options.address}: ${err.message}`, { cause: err })),
-      );
-      server.listen(port, host, resolve);
-    });
-    const address = server.address() as AddressInfo;
+    const address = await listen(server, { host, port }, this.options.address);
     return `${address.address}:${address.port}`;
   }
 
   async close(): Promise<void> {
-    const server = this.server;
-    if (!server) return;
-    server.closeAllConnections();
-    await new Promise<void>((resolve) => server.close(() => resolve()));
+    await closeServer(this.server);
   }
 
   private async handle(url: string): Promise<{ status: number; type: string; body: string }> {
