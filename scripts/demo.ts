@@ -11,9 +11,9 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { kubernetesDemo } from "./demo-kubernetes.js";
-import { containerState, docker, ensureCluster, teardownCluster } from "./lib/cluster.js";
+import { containerState, docker, ensureCluster, makeEtcd2CrashLoop, teardownCluster } from "./lib/cluster.js";
 import { waitFor } from "./lib/wait.js";
-import { consoleDemo, makeEtcd2CrashLoop } from "./lib/console-demo.js";
+import { consoleDemo } from "./lib/console-demo.js";
 
 const run = promisify(execFile);
 const ROOT = new URL("../", import.meta.url).pathname;

@@ -83,3 +83,21 @@ export async function ensureCluster(): Promise<void> {
 export async function teardownCluster(): Promise<void> {
   await compose("down", "-v");
 }
+
+/** etcd2 recreated with a flag etcd rejects: it exits at once, every time it is started. */
+export async function makeEtcd2CrashLoop(): Promise<void> {
+  await docker("rm", "-f", "etcd2");
+  await docker(
+    "create",
+    "--name",
+    "etcd2",
+    "--network",
+    "host",
+    "--label",
+    "com.docker.compose.project=etcd",
+    "--label",
+    "com.docker.compose.service=etcd2",
+    "steward-demo/etcd:3.4",
+    "--no-such-flag",
+  );
+}

@@ -15,7 +15,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import type { FakeMessagesServer } from "../../test/support/fake-anthropic.js";
-import { docker, ensureCluster, teardownCluster } from "./cluster.js";
+import { docker, ensureCluster, makeEtcd2CrashLoop, teardownCluster } from "./cluster.js";
 import { soakModel } from "./soak-agent.js";
 import { waitFor } from "./wait.js";
 
@@ -31,24 +31,6 @@ function say(text: string): void {
 async function steward(stateDir: string, ...args: string[]): Promise<string> {
   const { stdout } = await run(STEWARD, ["--state-dir", stateDir, ...args], { timeout: 30_000 });
   return stdout.trimEnd();
-}
-
-/** etcd2 recreated with a flag etcd rejects: it exits at once, every time it is started. */
-export async function makeEtcd2CrashLoop(): Promise<void> {
-  await docker("rm", "-f", "etcd2");
-  await docker(
-    "create",
-    "--name",
-    "etcd2",
-    "--network",
-    "host",
-    "--label",
-    "com.docker.compose.project=etcd",
-    "--label",
-    "com.docker.compose.service=etcd2",
-    "steward-demo/etcd:3.4",
-    "--no-such-flag",
-  );
 }
 
 /** Prints the lines of `steward run` a person watching the demo cares about. */

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { after, afterEach, before, describe, it } from "node:test";
-import { compose, containerState, docker, ensureCluster } from "../../scripts/lib/cluster.js";
+import { compose, containerState, docker, ensureCluster, makeEtcd2CrashLoop } from "../../scripts/lib/cluster.js";
 import { ALL_MEMBERS_UP, etcdDesiredState } from "../support/desired-states.js";
 import { metric, moreReconciles, settled } from "../support/metrics.js";
 import { condition, getDesiredState, listRemediations } from "../support/status.js";
@@ -22,20 +22,7 @@ describe("drift with no simple fix opens an AgentRemediation", () => {
 
   it("a crash-looping member: exactly one remediation after the restart budget, with exit code and logs", async () => {
     // Replace etcd2 by a container of the same compose service whose etcd rejects its flags.
-    await docker("rm", "-f", "etcd2");
-    await docker(
-      "create",
-      "--name",
-      "etcd2",
-      "--network",
-      "host",
-      "--label",
-      "com.docker.compose.project=etcd",
-      "--label",
-      "com.docker.compose.service=etcd2",
-      "steward-demo/etcd:3.4",
-      "--no-such-flag",
-    );
+    await makeEtcd2CrashLoop();
     const { state, steward } = await startWith(etcdDesiredState({ budget: { max: 2, window: "10m" } }));
     running = steward;
     const [remediation] = await waitFor(
