@@ -28,19 +28,25 @@ function labels(value: unknown): Record<string, string> {
   );
 }
 
+/** What every snapshot takes from `metadata`; undefined without a name and namespace. */
+function identityOf(
+  metadata: Obj,
+): { namespace: string; name: string; uid: string; labels: Record<string, string> } | undefined {
+  const name = str(metadata.name);
+  const namespace = str(metadata.namespace);
+  if (!name || !namespace) return undefined;
+  return { namespace, name, uid: str(metadata.uid) ?? "", labels: labels(metadata.labels) };
+}
+
 export function toWorkloadSnapshot(kind: WorkloadSnapshot["kind"], raw: unknown): WorkloadSnapshot | undefined {
   const metadata = obj(obj(raw).metadata);
   const spec = obj(obj(raw).spec);
   const status = obj(obj(raw).status);
-  const name = str(metadata.name);
-  const namespace = str(metadata.namespace);
-  if (!name || !namespace) return undefined;
+  const identity = identityOf(metadata);
+  if (!identity) return undefined;
   return {
     kind,
-    namespace,
-    name,
-    uid: str(metadata.uid) ?? "",
-    labels: labels(metadata.labels),
+    ...identity,
     selector: labels(obj(spec.selector).matchLabels),
     replicas: num(spec.replicas, 1),
     readyReplicas: num(status.readyReplicas),
@@ -53,16 +59,12 @@ export function toWorkloadSnapshot(kind: WorkloadSnapshot["kind"], raw: unknown)
 export function toPodSnapshot(raw: unknown): PodSnapshot | undefined {
   const metadata = obj(obj(raw).metadata);
   const status = obj(obj(raw).status);
-  const name = str(metadata.name);
-  const namespace = str(metadata.namespace);
-  if (!name || !namespace) return undefined;
+  const identity = identityOf(metadata);
+  if (!identity) return undefined;
   const conditions = Array.isArray(status.conditions) ? status.conditions.map(obj) : [];
   const statuses = Array.isArray(status.containerStatuses) ? status.containerStatuses.map(obj) : [];
   return {
-    namespace,
-    name,
-    uid: str(metadata.uid) ?? "",
-    labels: labels(metadata.labels),
+    ...identity,
     ownerReferences: ownerReferences(metadata.ownerReferences),
     secretValues: podSecretValues(obj(obj(raw).spec)),
     phase: str(status.phase) ?? "Unknown",
@@ -75,14 +77,10 @@ export function toPodSnapshot(raw: unknown): PodSnapshot | undefined {
 
 export function toReplicaSetSnapshot(raw: unknown): ReplicaSetSnapshot | undefined {
   const metadata = obj(obj(raw).metadata);
-  const name = str(metadata.name);
-  const namespace = str(metadata.namespace);
-  if (!name || !namespace) return undefined;
+  const identity = identityOf(metadata);
+  if (!identity) return undefined;
   return {
-    namespace,
-    name,
-    uid: str(metadata.uid) ?? "",
-    labels: labels(metadata.labels),
+    ...identity,
     ownerReferences: ownerReferences(metadata.ownerReferences),
   };
 }
