@@ -249,7 +249,7 @@ function plot(scale: readonly ScaleResult[]): string {
 async function runAgentPath(runId: string): Promise<AgentPathResult | string> {
   log("agent path (scripted model):");
   try {
-    return await agentPath({ runId, runs: QUICK ? 3 : 5, log });
+    return await agentPath({ runId, runs: QUICK ? 3 : 5, log, profileDir: args.profile });
   } catch (err) {
     log(`  agent path failed: ${String(err)}`);
     return `failed: ${err instanceof Error ? err.message : String(err)}`;

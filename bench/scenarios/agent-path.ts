@@ -92,6 +92,8 @@ export async function agentPath(options: {
   runId: string;
   runs: number;
   log: (line: string) => void;
+  /** Write a V8 CPU profile of the Steward process here (`--profile`). */
+  profileDir?: string;
 }): Promise<AgentPathResult> {
   const label = `${options.runId}-agent`;
   const names = await createSleepers(label, `bench-${label}`, { from: 0, to: options.runs });
@@ -102,6 +104,7 @@ export async function agentPath(options: {
     prometheusUrl: "http://127.0.0.1:9",
     env: { ANTHROPIC_API_KEY: "bench-key-not-secret", ANTHROPIC_BASE_URL: await fake.start() },
     extraArgs: ["--verify-timeout", "30s"],
+    cpuProfileDir: options.profileDir,
   });
   try {
     await steward.start();

@@ -11,6 +11,9 @@ import type { SessionState } from "./session.js";
  * `<state-dir>/audit/<ns>/<name>.jsonl` (append-only).
  */
 export class SessionFiles {
+  /** Per conversation file: the last save asked for, and a save asked for but not yet begun. */
+  private readonly saves = new Map<string, { last: Promise<void>; next?: Promise<void>; state?: SessionState }>();
+
   constructor(private readonly stateDir: string) {}
 
   auditPath(namespace: string, name: string): string {
@@ -39,8 +42,38 @@ export class SessionFiles {
     }
   }
 
-  async save(namespace: string, name: string, state: SessionState): Promise<void> {
+  /**
+   * Writes the conversation atomically; resolves once it is on disk. Saves of one file run
+   * one after another, so an older state never lands over a newer one, and saves asked for
+   * while one runs coalesce into a single next write of the newest state: a caller may go
+   * on without waiting for a save it does not depend on, and wait for a later one.
+   */
+  save(namespace: string, name: string, state: SessionState): Promise<void> {
     const path = this.statePath(namespace, name);
+    const slot = this.saves.get(path) ?? { last: Promise.resolve() };
+    this.saves.set(path, slot);
+    slot.state = state;
+    if (slot.next) return slot.next;
+    const next = slot.last
+      .catch(() => undefined)
+      .then(() => {
+        slot.next = undefined;
+        return this.write(path, slot.state ?? state);
+      });
+    slot.next = next;
+    slot.last = next;
+    next.then(
+      () => this.forget(path, slot, next),
+      () => this.forget(path, slot, next),
+    );
+    return next;
+  }
+
+  private forget(path: string, slot: { last: Promise<void> }, write: Promise<void>): void {
+    if (slot.last === write && this.saves.get(path) === slot) this.saves.delete(path);
+  }
+
+  private async write(path: string, state: SessionState): Promise<void> {
     await mkdir(dirname(path), { recursive: true });
     await writeFileAtomic(path, JSON.stringify(state));
   }

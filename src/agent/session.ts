@@ -74,7 +74,7 @@ export interface SessionRules {
 /** The remediation's status as the session sees it: it asks the status's owner to apply each change. */
 export interface SessionStatus {
   readonly current: RemediationStatus;
-  /** Resolves once the change is durable in the store. */
+  /** Resolves once the change is durable in the store; changes apply in call order. */
   apply(change: RemediationStatusChange): Promise<void>;
 }
 
@@ -83,6 +83,7 @@ export interface SessionStatus {
  * conversation. ADR 0005 fixes the order they are written in around a change.
  */
 export interface SessionRecords extends StatusRecords {
+  /** Resolves once this state, or a newer one, is on disk; saves land in call order. */
   saveState(state: SessionState): Promise<void>;
 }
 
@@ -134,8 +135,10 @@ export async function runSession(state: SessionState, ctx: SessionContext): Prom
       if (isTransientApiError(err)) throw await modelUnavailable(state, ctx, err);
       return escalate(state, ctx, `the Messages API call failed: ${errorMessage(err)}`);
     }
-    await recordTurn(state, ctx, response);
-    const outcome = await afterTurn(state, ctx, response);
+    // The turn's records (audit lines, the usage figures in status) are written while its
+    // tool calls are answered (afterTurn): the next request waits for both, not for one
+    // after the other.
+    const [, outcome] = await Promise.all([recordTurn(state, ctx, response), afterTurn(state, ctx, response)]);
     if (outcome) return outcome;
   }
 }
@@ -172,11 +175,13 @@ export function withCacheBreakpoint(messages: readonly MessageParam[]): MessageP
   return [...messages.slice(0, -1), { ...last, content: blocks }];
 }
 
-async function recordTurn(
-  state: SessionState,
-  ctx: SessionContext,
-  response: Anthropic.Messages.Message,
-): Promise<void> {
+/**
+ * Counts the turn and adds the reply to the conversation at once; the audit lines and the
+ * status's usage figures are queued in that order before anything else of the turn (the
+ * audit log and the status port each keep call order), and the promise settles when both
+ * are written.
+ */
+function recordTurn(state: SessionState, ctx: SessionContext, response: Anthropic.Messages.Message): Promise<unknown> {
   const c = state.counters;
   c.turns += 1;
   c.inputTokens += response.usage.input_tokens;
@@ -185,30 +190,37 @@ async function recordTurn(
   c.cacheWriteTokens += response.usage.cache_creation_input_tokens ?? 0;
   const costUSD = estimateCostUSD(state.model, c, ctx.model.provider);
   const { audit, status } = ctx.records;
-  await audit.append("model_usage", {
-    inputTokens: response.usage.input_tokens,
-    outputTokens: response.usage.output_tokens,
-    cacheReadTokens: response.usage.cache_read_input_tokens ?? 0,
-    cacheWriteTokens: response.usage.cache_creation_input_tokens ?? 0,
-    costUSD,
-    stopReason: response.stop_reason,
-  });
-  for (const block of response.content) {
-    if (block.type === "text" && block.text.trim() !== "") await audit.append("reasoning", { text: block.text });
-  }
   state.messages.push({ role: "assistant", content: response.content });
-  await status.apply({
-    type: "usage",
-    usage: {
-      inputTokens: c.inputTokens,
-      outputTokens: c.outputTokens,
-      cacheReadTokens: c.cacheReadTokens,
-      cacheWriteTokens: c.cacheWriteTokens,
-      estimatedCostUSD: costUSD,
-    },
-  });
+  const written: Promise<unknown>[] = [
+    audit.append("model_usage", {
+      inputTokens: response.usage.input_tokens,
+      outputTokens: response.usage.output_tokens,
+      cacheReadTokens: response.usage.cache_read_input_tokens ?? 0,
+      cacheWriteTokens: response.usage.cache_creation_input_tokens ?? 0,
+      costUSD,
+      stopReason: response.stop_reason,
+    }),
+  ];
+  for (const block of response.content) {
+    if (block.type === "text" && block.text.trim() !== "")
+      written.push(audit.append("reasoning", { text: block.text }));
+  }
+  written.push(
+    status.apply({
+      type: "usage",
+      usage: {
+        inputTokens: c.inputTokens,
+        outputTokens: c.outputTokens,
+        cacheReadTokens: c.cacheReadTokens,
+        cacheWriteTokens: c.cacheWriteTokens,
+        estimatedCostUSD: costUSD,
+      },
+    }),
+  );
+  return Promise.all(written);
 }
 
+/** What the reply's stop reason asks for: its tool calls answered, a nudge, or the session's end. */
 async function afterTurn(
   state: SessionState,
   ctx: SessionContext,
@@ -221,8 +233,15 @@ async function afterTurn(
         .filter((b): b is Anthropic.Messages.ToolUseBlock => b.type === "tool_use")
         .map(({ id, name, input }) => ({ id, name, input }));
       state.pending = { toolUses, results: [], decisions: {} };
-      await ctx.records.saveState(state);
-      return undefined;
+      // Not waited for: a call that reads runs while this is written. A change waits for it
+      // (recordStart saves after it, and saves land in order); a crash before it is on disk
+      // only repeats this turn, since nothing was changed.
+      const saved = ctx.records.saveState(state);
+      try {
+        return await answerToolCalls(state, ctx);
+      } finally {
+        await saved;
+      }
     }
     case "pause_turn":
       // The API paused a long turn; sending the conversation back as it is continues it.
@@ -261,7 +280,8 @@ async function answerToolCalls(state: SessionState, ctx: SessionContext): Promis
       content: step.result.output,
       is_error: step.result.isError,
     });
-    await ctx.records.saveState(state);
+    // The last result is saved with the conversation just below.
+    if (use !== pending.toolUses.at(-1)) await ctx.records.saveState(state);
   }
   state.messages.push({ role: "user", content: pending.results });
   state.pending = undefined;

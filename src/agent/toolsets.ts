@@ -26,14 +26,25 @@ export function findTool(toolset: Toolset, name: string): ToolDefinition<unknown
   return toolset.find((t) => t.name === name);
 }
 
-/** The tool list as the Messages API wants it; the last tool carries the cache breakpoint. */
-export function toolParams(toolset: Toolset): {
+interface ToolParam {
   name: string;
   description: string;
   input_schema: { type: "object"; [k: string]: unknown };
   cache_control?: { type: "ephemeral" };
-}[] {
-  return toolset.map((tool, index) => {
+}
+
+/** Converting the schemas costs about a millisecond; a toolset never changes, so once each. */
+const paramsOf = new WeakMap<Toolset, ToolParam[]>();
+
+/**
+ * The tool list as the Messages API wants it; the last tool carries the cache breakpoint.
+ * The same array every call for one toolset (callers must not change it): every request
+ * sends the same bytes, which the prompt cache needs anyway.
+ */
+export function toolParams(toolset: Toolset): ToolParam[] {
+  const known = paramsOf.get(toolset);
+  if (known) return known;
+  const params = toolset.map((tool, index) => {
     const schema = z.toJSONSchema(tool.input as z.ZodType) as { [k: string]: unknown };
     delete schema.$schema;
     return {
@@ -43,4 +54,6 @@ export function toolParams(toolset: Toolset): {
       ...(index === toolset.length - 1 ? { cache_control: { type: "ephemeral" as const } } : {}),
     };
   });
+  paramsOf.set(toolset, params);
+  return params;
 }

@@ -212,7 +212,9 @@ export interface RemediationStatusPort {
   readonly current: RemediationStatus;
   /**
    * Applies `change` and writes the result; nothing is written when nothing changed.
-   * `auditHead`, when given, is recorded with it: the last audit entry on disk now.
+   * `auditHead`, when given, is recorded with it: the last audit entry on disk now. Changes
+   * apply in call order, so a caller may go on before one is written (a session's usage
+   * figures) and the next change still lands after it.
    */
   apply(change: RemediationStatusChange, auditHead?: AuditHead): Promise<void>;
 }
@@ -226,6 +228,8 @@ export interface RemediationStatusPort {
  */
 export class RemediationStatusWriter implements RemediationStatusPort {
   private status: RemediationStatus;
+  /** The write in flight: changes apply one after another, each to what the one before wrote. */
+  private writing: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly remediation: AgentRemediation,
@@ -238,7 +242,14 @@ export class RemediationStatusWriter implements RemediationStatusPort {
     return this.status;
   }
 
-  async apply(change: RemediationStatusChange, auditHead?: AuditHead): Promise<void> {
+  /** In call order even when a caller does not wait for one change before making the next. */
+  apply(change: RemediationStatusChange, auditHead?: AuditHead): Promise<void> {
+    const written = this.writing.then(() => this.write(change, auditHead));
+    this.writing = written.catch(() => undefined);
+    return written;
+  }
+
+  private async write(change: RemediationStatusChange, auditHead: AuditHead | undefined): Promise<void> {
     const before = this.status;
     // A transition people are told of carries its outbox record in this same write (ADR 0012);
     // the conditions follow the phase (kubectl wait --for=condition=Resolved): recomputed on every write.

@@ -186,6 +186,25 @@ describe("RemediationStatusWriter: the one writer of a remediation's status", ()
     assert.deepEqual(writer.current, status);
   });
 
+  it("changes made without waiting for each other land in call order, none lost", async () => {
+    const { store, writer } = await setup();
+    const usage = { inputTokens: 10, outputTokens: 2, cacheReadTokens: 0, cacheWriteTokens: 0, estimatedCostUSD: 0.01 };
+    await Promise.all([
+      writer.apply({ type: "sessionStarted", sessionId: "S1", message: "m", at: AT }),
+      writer.apply({ type: "usage", usage }),
+      writer.apply({ type: "actionStarted", action: action({ state: "Started" }), message: "running" }),
+      writer.apply({ type: "actionRecorded", action: action({ state: "Finished", exitCode: 0 }) }),
+    ]);
+    const status = (await stored(store))?.status;
+    assert.equal(status?.sessionId, "S1");
+    assert.deepEqual(status?.usage, usage);
+    assert.deepEqual(
+      status?.actions.map((a) => a.state),
+      ["Finished"],
+    );
+    assert.deepEqual(writer.current, status);
+  });
+
   it("a change that changes nothing is not written (no watch event, no resourceVersion)", async () => {
     const { store, writer } = await setup();
     await writer.apply({ type: "waiting", reason: "Cooldown", message: "until 10:05" });
