@@ -352,12 +352,12 @@ async function startKubeProxy(kube: KubeAccess, dir: string): Promise<KubeProxy>
   return { proxy, kubeconfig: path };
 }
 
-/** The bench namespace on the shared control plane, empty (a bare API server has no namespace controller, so it is reused, not deleted). */
+/** The CRDs as crds/ has them, and the bench namespace on the shared control plane, empty (a bare API server has no namespace controller, so it is reused, not deleted). */
 export async function prepareKubeNamespace(kube: KubeAccess): Promise<void> {
   const kubectl = (...args: string[]): Promise<unknown> =>
     run(kube.kubectl, ["--kubeconfig", kube.kubeconfig, ...args]);
-  const crds = await run(kube.kubectl, ["--kubeconfig", kube.kubeconfig, "get", "crd", "-o", "name"]);
-  if (!crds.stdout.includes("desiredstates.steward.dev")) await kubectl("apply", "-f", join(ROOT, "crds"));
+  // Always: CRDs left from an older checkout would judge today's objects by yesterday's schema.
+  await kubectl("apply", "--server-side", "--force-conflicts", "-k", join(ROOT, "crds"));
   await kubectl("create", "namespace", KUBE_NAMESPACE).catch(() => undefined);
   await cleanKubeNamespace(kube);
 }

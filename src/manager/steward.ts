@@ -157,7 +157,8 @@ export async function startSteward(
     index.apply(event);
     if (evaluator) registerInvariants(event, evaluator);
     openRemediations.apply(event);
-    targets.watchNamespaces(index.kubernetesNamespaces());
+    // Only a DesiredState can name a namespace; every event at 1,000 objects made this O(n²) at start.
+    if (event.object.kind === "DesiredState") targets.watchNamespaces(index.kubernetesNamespaces());
     phases.apply(event);
     enqueueForStoreEvent(event, queue);
     enqueueRemediationsForStoreEvent(event, openRemediations, agentQueue);

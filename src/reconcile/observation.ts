@@ -1,4 +1,4 @@
-import type { DesiredState, DesiredStateStatus, Drift, InvariantStatus } from "../api/desired-state.js";
+import type { DesiredState, DesiredStateStatus, Drift, InvariantStatus, Target } from "../api/desired-state.js";
 import type {
   AlertObserver,
   AlertStatusSource,
@@ -59,6 +59,9 @@ export interface ObserverSet {
  * opened the incident.
  */
 export class SystemObserver {
+  /** targetContainers' memo: the Docker cache version it was worked out for, by selector. */
+  private selected: { of: readonly ContainerSnapshot[]; byTarget: Map<string, ContainerSnapshot[]> } | undefined;
+
   constructor(private readonly observers: ObserverSet) {}
 
   async observe(
@@ -176,7 +179,7 @@ export class SystemObserver {
     const { docker } = this.observers;
     const connection = docker?.connection();
     if (docker && connection?.state === "connected" && docker.synced()) {
-      return { containers: docker.containers().filter((c) => inDockerTarget(target, c)) };
+      return { containers: this.targetContainers(docker.containers(), target) };
     }
     const why = !connection
       ? "this Steward does not observe Docker (steward run --targets docker)"
@@ -184,6 +187,22 @@ export class SystemObserver {
         ? connection.error
         : "still connecting";
     return { degradation: { reason: "DockerUnavailable", message: `cannot observe Docker: ${why}` } };
+  }
+
+  /**
+   * A target's containers, worked out once per Docker cache version and selector: at a cold
+   * start every DesiredState filtered every container (1,000 × 500), most of them with the
+   * same selector. A copy, so a caller's changes stay its own.
+   */
+  private targetContainers(all: readonly ContainerSnapshot[], target: Target): ContainerSnapshot[] {
+    if (this.selected?.of !== all) this.selected = { of: all, byTarget: new Map() };
+    const key = JSON.stringify([target.docker?.project, target.docker?.selector]);
+    let containers = this.selected.byTarget.get(key);
+    if (!containers) {
+      containers = all.filter((c) => inDockerTarget(target, c));
+      this.selected.byTarget.set(key, containers);
+    }
+    return [...containers];
   }
 
   private async query(expr: string, signal: AbortSignal, options: QueryOptions): Promise<QueryResult> {

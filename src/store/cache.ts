@@ -96,10 +96,15 @@ export class CachedStore implements Store {
     this.remember(event.object);
   }
 
-  /** Keeps a frozen copy unless the cache already holds a newer version of the same object; returns what the caller gave. */
+  /**
+   * Keeps a frozen copy unless the cache already holds this or a newer version of the same
+   * object (a write's result, then its watch event); returns what the caller gave.
+   */
   private remember<R extends Resource>(object: R): R {
     const key = keyOf(object);
-    if (!olderThan(object, this.objects.get(key))) this.objects.set(key, deepFreeze(structuredClone(object)));
+    const held = this.objects.get(key);
+    if (!olderThan(object, held) && !sameVersion(object, held))
+      this.objects.set(key, deepFreeze(structuredClone(object)));
     return object;
   }
 }
@@ -117,6 +122,16 @@ function olderThan(candidate: Resource, held: Resource | undefined): boolean {
   const a = Number(candidate.metadata.resourceVersion);
   const b = Number(held.metadata.resourceVersion);
   return Number.isSafeInteger(a) && Number.isSafeInteger(b) && a < b;
+}
+
+/** The same object at the same resourceVersion: the same content (both stores bump it on every write). */
+function sameVersion(candidate: Resource, held: Resource | undefined): boolean {
+  return (
+    held !== undefined &&
+    held.metadata.uid === candidate.metadata.uid &&
+    held.metadata.resourceVersion !== undefined &&
+    held.metadata.resourceVersion === candidate.metadata.resourceVersion
+  );
 }
 
 function deepFreeze<T>(value: T): T {

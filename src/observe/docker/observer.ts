@@ -70,6 +70,8 @@ export class DockerEventObserver implements DockerObserver {
   private phase: "new" | "running" | "closed" = "new";
   private readonly closing = new AbortController();
   private cache = new Map<string, ContainerSnapshot>();
+  /** `containers()` of the cache as it is; dropped on every change. */
+  private listed: readonly ContainerSnapshot[] | undefined;
   private everSynced = false;
   private conn: ConnectionState = { state: "connecting", since: new Date().toISOString() };
   private link: Link | undefined;
@@ -128,8 +130,10 @@ export class DockerEventObserver implements DockerObserver {
     return () => this.listeners.delete(listener);
   }
 
+  /** The same array until the cache changes, so callers may memoize what they derive from it. */
   containers(): readonly ContainerSnapshot[] {
-    return [...this.cache.values()];
+    this.listed ??= [...this.cache.values()];
+    return this.listed;
   }
 
   synced(): boolean {
@@ -222,6 +226,7 @@ export class DockerEventObserver implements DockerObserver {
       const fresh = new Map(inspected.flatMap((s) => (s ? [[s.id, s] as const] : [])));
       const previous = this.cache;
       this.cache = fresh;
+      this.listed = undefined;
       this.everSynced = true;
       for (const change of diffSnapshots(previous, fresh)) this.emit({ type: "container", ...change });
       this.emit({ type: "resynced", count: fresh.size });
@@ -298,6 +303,7 @@ export class DockerEventObserver implements DockerObserver {
     const previous = this.cache.get(id);
     if (snapshot) this.cache.set(id, snapshot);
     else this.cache.delete(id);
+    this.listed = undefined;
     if (!sameSnapshot(previous, snapshot)) this.emit({ type: "container", id, snapshot, previous });
   }
 
