@@ -3,7 +3,8 @@
  * agent path (Steward's own share, scripted model), the peer baseline (an alerting rule
  * through Alertmanager), then scale rows on containers of the bench's own — the targets'
  * shapes and the scaling curve — on the file store and the Kubernetes store (the bench
- * brings the test control plane up, as `npm test` does, and stops it if it started it).
+ * brings the test control plane up, as `npm test` does, for the Kubernetes rows only, and
+ * stops it if it started it).
  * Prints a table; writes JSON, markdown and an SVG plot to bench/results/. `-- --quick`
  * runs a 2-minute subset.
  *
@@ -140,11 +141,15 @@ async function controlPlane(): Promise<{ access: KubeAccess | string; stop?: () 
   }
 }
 
-/** Which rows to run: the targets' shapes and the scaling curve, narrowed by --sizes and --stores. */
-function scaleRows(kube: boolean): ScaleRow[] {
+/**
+ * Which rows to run: the targets' shapes and the scaling curve, narrowed by --sizes and
+ * --stores; the file store's first, so the control plane runs only for the Kubernetes rows.
+ */
+function scaleRows(): ScaleRow[] {
   if (QUICK) return [{ store: "file", containers: 100, desiredStates: 100 }];
   const stores = (["file", "kubernetes"] as const).filter(
-    (s) => (s === "file" || kube) && (args.stores === undefined || args.stores.split(",").includes(s)),
+    (s) =>
+      (s === "file" || !args["no-kubernetes"]) && (args.stores === undefined || args.stores.split(",").includes(s)),
   );
   const sizes = args.sizes?.split(",").map(Number);
   const wanted = (ds: number): boolean => sizes === undefined || sizes.includes(ds);
@@ -155,31 +160,43 @@ function scaleRows(kube: boolean): ScaleRow[] {
     for (const ds of [100, 500, 1000, 2000].filter(wanted)) rows.push({ store, containers: 500, desiredStates: ds });
     // The same 1,000 invariants in 100 DesiredStates of 10: a tenth of the objects.
     if (wanted(100)) rows.push({ store, containers: 500, desiredStates: 100, invariantsPerDesiredState: 10 });
+    // 1,000 invariants that share no query: the evaluator's worst case.
+    if (store === "file" && wanted(1000))
+      rows.push({ store: "file", containers: 500, desiredStates: 1000, distinctQueries: true });
   }
-  // 1,000 invariants that share no query: the evaluator's worst case.
-  if (stores.includes("file") && wanted(1000))
-    rows.push({ store: "file", containers: 500, desiredStates: 1000, distinctQueries: true });
   return rows;
 }
 
-async function runScale(runId: string, kube: KubeAccess | undefined): Promise<ScaleResult[]> {
+/**
+ * The scale rows. The control plane is brought up (or found running) just before the first
+ * Kubernetes-store row and stopped after the last if the bench started it: running, it
+ * costs the machine CPU that every other measurement would share.
+ */
+async function runScale(runId: string): Promise<{ scale: ScaleResult[]; kubernetes: string }> {
   log("scale:");
   const prometheus = await startPrometheus(runId);
   const results: ScaleResult[] = [];
-  const ctx = {
+  const ctx: Parameters<typeof runScaleRow>[1] = {
     runId,
     prometheusUrl: prometheus.url,
     steadySeconds: QUICK ? 15 : 30,
     settleSeconds: QUICK ? 5 : 30,
     kills: QUICK ? 3 : 5,
     containers: [] as string[],
-    kube,
     profileDir: args.profile,
     log,
   };
+  let plane: { access: KubeAccess | string; stop?: () => Promise<void> } = {
+    access: args["no-kubernetes"] ? "not measured (--no-kubernetes)" : "no Kubernetes-store row asked for",
+  };
   try {
-    if (kube) await prepareKubeNamespace(kube);
-    for (const row of scaleRows(kube !== undefined)) {
+    for (const row of scaleRows()) {
+      if (row.store === "kubernetes" && typeof plane.access === "string") {
+        plane = await controlPlane();
+        if (typeof plane.access === "string") break;
+        ctx.kube = plane.access;
+        await prepareKubeNamespace(plane.access);
+      }
       const result = await runScaleRow(row, ctx);
       log(
         `    CPU ${result.cpuPercentOfOneCore.toFixed(2)} % of a core, RSS ${result.rssMB.toFixed(0)} MB, detect p50 ${result.detectionMs.p50} ms`,
@@ -189,8 +206,13 @@ async function runScale(runId: string, kube: KubeAccess | undefined): Promise<Sc
   } finally {
     await prometheus.stop();
     await removeBenchContainers(runId);
+    await plane.stop?.();
   }
-  return results;
+  const kubernetes =
+    typeof plane.access === "string"
+      ? plane.access
+      : `control plane at ${plane.access.kubeconfig}${plane.stop ? " (started by the bench)" : ""}, requests counted by a proxy between Steward and the API server`;
+  return { scale: results, kubernetes };
 }
 
 /** Steady-state CPU, RSS and detection against the number of DesiredStates (curve rows), with the fitted lines. */
@@ -274,41 +296,34 @@ async function main(): Promise<void> {
   const runId = `r${started.toString(36)}`;
   const only = args.only;
   const wants = (part: string): boolean => only === undefined || only === part;
-  const plane = wants("scale") && !QUICK ? await controlPlane() : { access: "not measured in this mode" };
-  const kube = plane.access;
-  try {
-    const faultRows: FaultResult[] = wants("faults") ? await runFaults() : [];
-    const agent = wants("agent") ? await runAgentPath(runId) : `not run (--only ${only})`;
-    const peer = wants("peer") ? await runPeer(runId) : `not run (--only ${only})`;
-    const scale = wants("scale") ? await runScale(runId, typeof kube === "string" ? undefined : kube) : [];
-    const report: BenchReport = {
-      date: new Date(started).toISOString(),
-      mode: QUICK ? "quick" : "full",
-      durationSeconds: (Date.now() - started) / 1000,
-      machine: await machine(),
-      model: process.env.ANTHROPIC_API_KEY
-        ? `Claude (${process.env.STEWARD_MODEL ?? "Steward's default model"})`
-        : "scripted fake Messages API (no ANTHROPIC_API_KEY)",
-      faults: faultRows,
+  const faultRows: FaultResult[] = wants("faults") ? await runFaults() : [];
+  const agent = wants("agent") ? await runAgentPath(runId) : `not run (--only ${only})`;
+  const peer = wants("peer") ? await runPeer(runId) : `not run (--only ${only})`;
+  const { scale, kubernetes } = wants("scale")
+    ? await runScale(runId)
+    : { scale: [], kubernetes: `not measured (--only ${only})` };
+  const report: BenchReport = {
+    date: new Date(started).toISOString(),
+    mode: QUICK ? "quick" : "full",
+    durationSeconds: (Date.now() - started) / 1000,
+    machine: await machine(),
+    model: process.env.ANTHROPIC_API_KEY
+      ? `Claude (${process.env.STEWARD_MODEL ?? "Steward's default model"})`
+      : "scripted fake Messages API (no ANTHROPIC_API_KEY)",
+    faults: faultRows,
+    scale,
+    kubernetes,
+    ...(wants("faults") ? {} : { faultsSkipped: `--only ${only}` }),
+    agentPath: agent,
+    peer,
+    targets: checkAllTargets(
+      faultRows,
       scale,
-      kubernetes:
-        typeof kube === "string"
-          ? kube
-          : `control plane at ${kube.kubeconfig}${plane.stop ? " (started by the bench)" : ""}, requests counted by a proxy between Steward and the API server`,
-      ...(wants("faults") ? {} : { faultsSkipped: `--only ${only}` }),
-      agentPath: agent,
-      peer,
-      targets: checkAllTargets(
-        faultRows,
-        scale,
-        agent,
-        typeof kube === "string" && kube.startsWith("not measured") ? kube : undefined,
-      ),
-    };
-    await writeReport(report, scale);
-  } finally {
-    await plane.stop?.();
-  }
+      agent,
+      QUICK || /^(not measured|no Kubernetes-store row)/.test(kubernetes) ? kubernetes : undefined,
+    ),
+  };
+  await writeReport(report, scale);
 }
 
 async function writeReport(report: BenchReport, scale: readonly ScaleResult[]): Promise<void> {

@@ -154,7 +154,7 @@ export const RemediationSpec = z.strictObject({
     "The agent that handles drift with no simple fix.",
   ),
   cooldown: Duration.default("5m").describe(
-    "The least time between the end of one agent session of this DesiredState and the start of the next.",
+    "The least time between the end of one agent session of this DesiredState and the start of the next; also how long a drift that cleared by itself must wait after that before its return opens a new remediation (flapping).",
   ),
 });
 

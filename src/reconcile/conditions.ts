@@ -46,6 +46,8 @@ export interface DesiredStateConditionInput {
   deferredOpenings?: DeferredOpenings;
   /** Drift whose remediation ended Escalated, Failed or Interrupted: a person owns it until it clears. */
   escalated?: readonly Drift[];
+  /** Drift that cleared by itself and came back, and when a remediation may open for it. */
+  flapping?: readonly { subject: string; until: string }[];
   /** Open remediations that wait for a person (agent off, no model configured). */
   unattended?: readonly UnattendedRemediation[];
 }
@@ -167,6 +169,19 @@ function remediatingCondition(input: DesiredStateConditionInput, observedGenerat
     return { type: "Remediating", status: "True", reason: "RemediationOpen", message, observedGeneration };
   }
   if (waits) return { type: "Remediating", status: "False", reason: "RateLimited", message: waits, observedGeneration };
+  const flapping = input.flapping ?? [];
+  if (flapping.length > 0) {
+    const message = flapping
+      .map((f) => `${f.subject} cleared by itself and came back: a remediation opens if it is still here at ${f.until}`)
+      .join("; ");
+    return {
+      type: "Remediating",
+      status: "False",
+      reason: "Flapping",
+      message: `${message} (spec.remediation.cooldown)`,
+      observedGeneration,
+    };
+  }
   return {
     type: "Remediating",
     status: "False",

@@ -6,7 +6,7 @@ import {
   type FixRecord,
   type InvariantStatus,
 } from "../api/desired-state.js";
-import type { AgentRemediation } from "../api/remediation.js";
+import type { AgentRemediation, RemediationStatus } from "../api/remediation.js";
 import { InvalidObjectError, NotFoundError, StewardError, errorMessage } from "../errors.js";
 import type { Logger } from "../telemetry/logging.js";
 import type { DockerActions, KubernetesActions } from "../act/types.js";
@@ -36,6 +36,7 @@ import {
 import { workloadOf } from "./workload-drift.js";
 import type { OpeningRateLimiter } from "../resilience/token-bucket.js";
 import { objectKey } from "../api/resources.js";
+import { parseDuration } from "../api/duration.js";
 import { intentRecord, settleInterruptedFixes } from "./fix-intents.js";
 import {
   emptyRemediationStatus,
@@ -103,7 +104,7 @@ export class DesiredStateReconciler implements Reconciler {
     const fixesBefore = settleInterruptedFixes(status.fixes);
     const { drift, observation } = await this.observer.drift(desiredState, status, now, context.signal);
     logNewDrift(status.drift, drift, context.logger);
-    const { open, escalated } = await this.remediationsOf(desiredState);
+    const { open, escalated, selfCleared } = await this.remediationsOf(desiredState);
     const steps = planSteps({
       desiredState: desiredState.metadata.name,
       services: desiredState.spec.services,
@@ -113,6 +114,8 @@ export class DesiredStateReconciler implements Reconciler {
       fixes: fixesBefore,
       openFingerprints: new Set(open.map((r) => r.spec.fingerprint)),
       escalatedAt: escalated,
+      selfClearedAt: selfCleared,
+      reopenAfterMs: cooldownMs(desiredState),
       now,
     });
     const fixes = await this.act(desiredState, steps, {
@@ -139,6 +142,9 @@ export class DesiredStateReconciler implements Reconciler {
       degradations: observation.degradations,
       deferredOpenings: this.deferred.get(request.key),
       escalated: steps.flatMap((step) => (step.type === "wait" && step.escalated ? [step.drift] : [])),
+      flapping: steps.flatMap((step) =>
+        step.type === "wait" && step.flappingUntil ? [{ subject: step.drift.subject, until: step.flappingUntil }] : [],
+      ),
       unattended: open.flatMap(unattended),
     }).reduce((list, condition) => setCondition(list, condition, now), status.conditions);
     this.deps.metrics.driftGauge.set({ desiredstate: desiredState.metadata.name }, drift.length);
@@ -146,7 +152,7 @@ export class DesiredStateReconciler implements Reconciler {
     const deferred = this.deferred.get(request.key);
     this.deferred.delete(request.key);
     const delay = Math.min(
-      this.nextDelay(desiredState, { invariants: observation.invariants, drift, fixed: fixes.length > 0 }, now),
+      this.nextDelay(desiredState, { invariants: observation.invariants, drift, fixed: fixes.length > 0, steps }, now),
       deferred?.retryInMs ?? Number.POSITIVE_INFINITY,
     );
     return Number.isFinite(delay) ? requeueAfter(delay) : DONE;
@@ -176,17 +182,25 @@ export class DesiredStateReconciler implements Reconciler {
   }
 
   /**
-   * This DesiredState's open remediations, and when a person last took over each drift. An
-   * open one whose drift has cleared is still listed: its owner, the remediation
-   * controller, closes it (and that phase change brings this DesiredState back).
+   * This DesiredState's open remediations, when a person last took over each drift, and
+   * when each drift last cleared by itself. An open one whose drift has cleared is still
+   * listed: its owner, the remediation controller, closes it (and that phase change brings
+   * this DesiredState back).
    */
   private async remediationsOf(
     desiredState: DesiredState,
-  ): Promise<{ open: AgentRemediation[]; escalated: Map<string, string> }> {
+  ): Promise<{ open: AgentRemediation[]; escalated: Map<string, string>; selfCleared: Map<string, string> }> {
     const all = (await this.deps.store.list("AgentRemediation", desiredState.metadata.namespace)).filter(
       (r) => r.spec.desiredStateRef.name === desiredState.metadata.name,
     );
-    return { open: all.filter(isOpen), escalated: lastEscalations(all) };
+    return {
+      open: all.filter(isOpen),
+      escalated: latestCloseBy(
+        all,
+        (s) => s.phase === "Escalated" || s.phase === "Failed" || s.phase === "Interrupted",
+      ),
+      selfCleared: latestCloseBy(all, (s) => s.phase === "Resolved" && s.reason === "DriftCleared"),
+    };
   }
 
   private async act(
@@ -378,12 +392,23 @@ export class DesiredStateReconciler implements Reconciler {
 
   /**
    * When to look again unprompted (Infinity: not until something changes). Every interval
-   * while drift remains (budgets and cooldowns pass with time); without an evaluator that
-   * enqueues on changed query results, every interval regardless, to evaluate the invariants.
+   * while drift remains (budgets and cooldowns pass with time), and when a flapping drift's
+   * wait ends; without an evaluator that enqueues on changed query results, every interval
+   * regardless, to evaluate the invariants.
    */
   private nextDelay(
     desiredState: DesiredState,
-    { invariants, drift, fixed }: { invariants: readonly InvariantStatus[]; drift: readonly Drift[]; fixed: boolean },
+    {
+      invariants,
+      drift,
+      fixed,
+      steps,
+    }: {
+      invariants: readonly InvariantStatus[];
+      drift: readonly Drift[];
+      fixed: boolean;
+      steps: readonly PlannedStep[];
+    },
     now: Date,
   ): number {
     const periodic = drift.length > 0 || !this.deps.evaluatorEnqueues;
@@ -394,6 +419,11 @@ export class DesiredStateReconciler implements Reconciler {
       if (delay !== undefined) delays.push(Math.max(delay, 10));
     }
     if (fixed) delays.push(VERIFY_FIX_AFTER_MS);
+    // A flapping drift may open its remediation then, if it is still here.
+    for (const step of steps) {
+      if (step.type === "wait" && step.flappingUntil)
+        delays.push(Math.max(Date.parse(step.flappingUntil) - now.getTime(), 10));
+    }
     return Math.min(Number.POSITIVE_INFINITY, ...delays);
   }
 }
@@ -423,12 +453,21 @@ function unattended(remediation: AgentRemediation): UnattendedRemediation[] {
     : [];
 }
 
-/** Fingerprint → when its latest Escalated, Failed or Interrupted remediation closed: a person owns it. */
-function lastEscalations(remediations: readonly AgentRemediation[]): Map<string, string> {
+/** spec.remediation.cooldown in ms (validated on apply; 0 if it somehow does not parse). */
+function cooldownMs(desiredState: DesiredState): number {
+  return parseDuration(desiredState.spec.remediation.cooldown) ?? 0;
+}
+
+/** Fingerprint → when its latest remediation that closed so (`closedSo`) closed. */
+function latestCloseBy(
+  remediations: readonly AgentRemediation[],
+  closedSo: (status: RemediationStatus) => boolean,
+): Map<string, string> {
   const latest = new Map<string, string>();
   for (const r of remediations) {
-    const { phase, closedAt } = r.status ?? emptyRemediationStatus();
-    if ((phase !== "Escalated" && phase !== "Failed" && phase !== "Interrupted") || !closedAt) continue;
+    const status = r.status ?? emptyRemediationStatus();
+    const { closedAt } = status;
+    if (!closedSo(status) || !closedAt) continue;
     const before = latest.get(r.spec.fingerprint);
     if (!before || before < closedAt) latest.set(r.spec.fingerprint, closedAt);
   }

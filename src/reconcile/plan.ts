@@ -29,9 +29,11 @@ export type PlannedStep =
   | { type: "open"; drift: Drift; fingerprint: string; reason: OpenReason; message: string; fixesTried: number }
   /**
    * Nothing to do now: an open remediation owns the drift, or Docker is already restarting
-   * it; `escalated` when its remediation was escalated and a person owns it.
+   * it; `escalated` when its remediation was escalated and a person owns it; `flappingUntil`
+   * when its last remediation closed because it cleared by itself, too recently to open
+   * another (the time a new one may open, if it is still here).
    */
-  | { type: "wait"; drift: Drift; message: string; escalated?: true };
+  | { type: "wait"; drift: Drift; message: string; escalated?: true; flappingUntil?: string };
 
 export interface PlanInput {
   desiredState: string;
@@ -44,6 +46,10 @@ export interface PlanInput {
   openFingerprints: ReadonlySet<string>;
   /** Fingerprint → when its latest remediation was Escalated or Failed. */
   escalatedAt?: ReadonlyMap<string, string>;
+  /** Fingerprint → when its latest remediation closed because the drift cleared by itself. */
+  selfClearedAt?: ReadonlyMap<string, string>;
+  /** How long after such a close the same drift may open a new remediation (spec.remediation.cooldown). */
+  reopenAfterMs?: number;
   now: Date;
 }
 
@@ -71,14 +77,16 @@ function planOne(input: PlanInput, drift: Drift): PlannedStep {
       escalated: true,
     };
   }
-  const open = (reason: OpenReason, message: string, fixesTried = 0): PlannedStep => ({
-    type: "open",
-    drift,
-    fingerprint,
-    reason,
-    message,
-    fixesTried,
-  });
+  const flapping = flappingUntil(input, fingerprint);
+  const open = (reason: OpenReason, message: string, fixesTried = 0): PlannedStep =>
+    flapping
+      ? {
+          type: "wait",
+          drift,
+          message: `cleared by itself and came back: a new remediation opens if it is still here at ${flapping} (spec.remediation.cooldown)`,
+          flappingUntil: flapping,
+        }
+      : { type: "open", drift, fingerprint, reason, message, fixesTried };
   const service = workloadService(drift, input.services);
   if (service) return planWorkload(input, { drift, service, open });
   if (drift.type === "WorkloadUnready") return planUnready(input, drift, open);
@@ -89,6 +97,20 @@ function planOne(input: PlanInput, drift: Drift): PlannedStep {
     return open("SimpleFixDisabled", `the simple fix "${action}" is disabled by spec.remediation.simpleFixes`);
   }
   return planContainerFix(input, { drift, action, open });
+}
+
+/**
+ * A drift that flaps (its remediation closed because it cleared by itself, and it is back)
+ * opens no new remediation until the cooldown has passed since that close: one remediation
+ * per flap was a remediation storm (an invariant flapping while a member was down opened 11
+ * in a row). Simple fixes are not held back. Undefined when a remediation may open now.
+ */
+function flappingUntil(input: PlanInput, fingerprint: string): string | undefined {
+  const cleared = input.selfClearedAt?.get(fingerprint);
+  if (cleared === undefined || !input.reopenAfterMs) return undefined;
+  // Whole seconds, rounded up: the time shown is the time it opens.
+  const until = Math.ceil((Date.parse(cleared) + input.reopenAfterMs) / 1000) * 1000;
+  return until > input.now.getTime() ? new Date(until).toISOString().replace(/\.\d+Z$/, "Z") : undefined;
 }
 
 /** A start or restart, within the restart budget, and never on top of a restart that may still be under way. */

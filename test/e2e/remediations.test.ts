@@ -101,6 +101,23 @@ describe("drift with no simple fix opens an AgentRemediation", () => {
     );
     assert.equal(resolved.status?.reason, "DriftCleared");
     assert.equal((await listRemediations(state)).length, 1);
+
+    // Removed again within the cooldown (5m): a flap. The DesiredState says so, and no second
+    // remediation opens (read after that condition is written, not after a sleep).
+    await docker("rm", "-f", "etcd2");
+    const flapping = await waitFor(
+      async () => {
+        const ds = await getDesiredState(state, "etcd");
+        return condition(ds, "Remediating") === "False/Flapping" ? ds : undefined;
+      },
+      20_000,
+      "the DesiredState to report the flap",
+    );
+    assert.match(
+      flapping.status?.conditions.find((c) => c.type === "Remediating")?.message ?? "",
+      /service\/etcd2 cleared by itself and came back: a remediation opens if it is still here at \S+Z/,
+    );
+    assert.equal((await listRemediations(state)).length, 1, "no second remediation while it flaps");
   });
 
   it("an invariant violated with simple fixes disabled: the remediation opens after the for window, not before", async (t) => {

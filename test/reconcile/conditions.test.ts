@@ -209,6 +209,16 @@ describe("desiredStateConditions", () => {
     assert.match(alongside?.message ?? "", /etcd-x is open; a remediation for container\/etcd1 waits/);
   });
 
+  it("a drift that flaps: Remediating says no remediation opens for it, and from when one may", () => {
+    const flapping = [{ subject: "invariant/leader", until: "2026-11-24T10:05:00Z" }];
+    const remediating = desiredStateConditions({ ...base, flapping }).find((c) => c.type === "Remediating");
+    assert.equal(`${remediating?.status}/${remediating?.reason}`, "False/Flapping");
+    assert.match(
+      remediating?.message ?? "",
+      /invariant\/leader cleared by itself and came back: a remediation opens if it is still here at 2026-11-24T10:05:00Z \(spec.remediation.cooldown\)/,
+    );
+  });
+
   it("every condition carries observedGeneration", () => {
     for (const c of desiredStateConditions(base)) assert.equal(c.observedGeneration, 3);
   });

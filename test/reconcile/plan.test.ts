@@ -117,6 +117,64 @@ describe("planSteps after an escalation", () => {
   });
 });
 
+describe("planSteps for a drift that cleared by itself and came back (flapping)", () => {
+  const violated: Drift = { ...stopped, type: "InvariantViolated", subject: "invariant/leader" };
+  const fingerprint = driftFingerprint("etcd", violated);
+  const clearedAgo = (ms: number): Map<string, string> =>
+    new Map([[fingerprint, new Date(NOW.getTime() - ms).toISOString()]]);
+  const cases: [string, Partial<PlanInput>, string[]][] = [
+    [
+      "within the cooldown of that close: no new remediation",
+      { drift: [violated], selfClearedAt: clearedAgo(60_000), reopenAfterMs: 300_000 },
+      ["wait"],
+    ],
+    [
+      "once the cooldown has passed since that close: a remediation opens",
+      { drift: [violated], selfClearedAt: clearedAgo(301_000), reopenAfterMs: 300_000 },
+      ["open:NoSimpleFix"],
+    ],
+    [
+      "cooldown 0s: it opens at once, as before",
+      { drift: [violated], selfClearedAt: clearedAgo(1_000), reopenAfterMs: 0 },
+      ["open:NoSimpleFix"],
+    ],
+    [
+      "another drift's self-clear holds nothing back",
+      {
+        drift: [violated],
+        selfClearedAt: new Map([["other", NOW.toISOString()]]),
+        reopenAfterMs: 300_000,
+      },
+      ["open:NoSimpleFix"],
+    ],
+    [
+      "a simple fix is still made while it flaps",
+      {
+        selfClearedAt: new Map([[driftFingerprint("etcd", stopped), NOW.toISOString()]]),
+        reopenAfterMs: 300_000,
+      },
+      ["fix:start:etcd0"],
+    ],
+  ];
+  for (const [title, overrides, expected] of cases) it(title, () => assert.deepEqual(plan(overrides), expected));
+
+  it("says when a remediation may open", () => {
+    const [step] = planSteps({
+      desiredState: "etcd",
+      services: [],
+      simpleFixes: [],
+      drift: [violated],
+      containers: [],
+      fixes: [],
+      openFingerprints: new Set(),
+      selfClearedAt: clearedAgo(60_000),
+      reopenAfterMs: 300_000,
+      now: NOW,
+    });
+    assert.equal(step?.type === "wait" ? step.flappingUntil : undefined, "2026-11-24T10:04:00Z");
+  });
+});
+
 describe("planSteps for Kubernetes workloads", () => {
   const scaledDown: Drift = {
     type: "ReplicasMismatch",
