@@ -36,9 +36,9 @@ import {
 import { workloadOf } from "./workload-drift.js";
 import type { OpeningRateLimiter } from "../resilience/token-bucket.js";
 import { objectKey } from "../api/resources.js";
-import { parseDuration } from "../api/duration.js";
 import { intentRecord, settleInterruptedFixes } from "./fix-intents.js";
 import {
+  cooldownMs,
   emptyRemediationStatus,
   isOpen,
   newRemediation,
@@ -451,11 +451,6 @@ function unattended(remediation: AgentRemediation): UnattendedRemediation[] {
   return phase === "Pending" && UNATTENDED_REASONS.has(reason ?? "")
     ? [{ name: remediation.metadata.name, reason: reason ?? "" }]
     : [];
-}
-
-/** spec.remediation.cooldown in ms (validated on apply; 0 if it somehow does not parse). */
-function cooldownMs(desiredState: DesiredState): number {
-  return parseDuration(desiredState.spec.remediation.cooldown) ?? 0;
 }
 
 /** Fingerprint → when its latest remediation that closed so (`closedSo`) closed. */

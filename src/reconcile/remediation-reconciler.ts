@@ -1,4 +1,3 @@
-import { parseDuration } from "../api/duration.js";
 import type { DesiredState } from "../api/desired-state.js";
 import type { RemediationPolicySpec } from "../api/policy.js";
 import type { AgentRemediation, RemediationPhase } from "../api/remediation.js";
@@ -26,7 +25,7 @@ import {
 import type { EventRecorder } from "../store/events.js";
 import { targetObserved, type SystemObserver } from "./observation.js";
 import { RemediationStatusWriter } from "./remediation-status.js";
-import { driftCleared, isOpen } from "./remediations.js";
+import { cooldownMs, driftCleared, isOpen } from "./remediations.js";
 import type { SessionSlots } from "./session-slots.js";
 
 /** Policies are not watched by this controller; a missing one is looked for again after this. */
@@ -306,7 +305,7 @@ export class RemediationReconciler implements Reconciler {
     policy: RemediationPolicySpec | undefined,
   ): Promise<{ reason: string; message: string; retryInMs: number } | undefined> {
     if ((remediation.status?.phase ?? "Pending") === "Pending") {
-      const wait = await this.cooldownLeft(remediation, parseDuration(desiredState.spec.remediation.cooldown) ?? 0);
+      const wait = await this.cooldownLeft(remediation, cooldownMs(desiredState));
       if (wait > 0) {
         // An absolute time: a countdown would change the status on every look.
         const at = new Date(Date.now() + wait).toISOString().replace(/\.\d+Z$/, "Z");

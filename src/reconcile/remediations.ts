@@ -1,5 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type { DesiredState, InvariantStatus } from "../api/desired-state.js";
+import { parseDuration } from "../api/duration.js";
 import { API_VERSION } from "../api/meta.js";
 import {
   TERMINAL_PHASES,
@@ -21,6 +22,11 @@ export type OpenStep = Extract<PlannedStep, { type: "open" }>;
 /** Why a new remediation waits: said in its status so nobody mistakes it for progress. */
 export interface AgentAvailability {
   modelConfigured: boolean;
+}
+
+/** spec.remediation.cooldown in ms (validated on apply; 0 if it somehow does not parse). */
+export function cooldownMs(desiredState: DesiredState): number {
+  return parseDuration(desiredState.spec.remediation.cooldown) ?? 0;
 }
 
 export function isOpen(remediation: AgentRemediation): boolean {
